@@ -1,0 +1,1 @@
+//! socialbench-harness (being written).

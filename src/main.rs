@@ -1,0 +1,10 @@
+//! The `socialbench` command line (being written).
+
+use mimalloc::MiMalloc;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+fn main() {
+    println!("socialbench: under construction");
+}

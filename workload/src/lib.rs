@@ -1,0 +1,1 @@
+//! socialbench-workload (being written).
