@@ -2,16 +2,57 @@
 //! (DESIGN section 3). Written once, run by every engine, so engines differ
 //! only in how they run partitions concurrently.
 //!
-//! SKELETON: signatures are the contract between the partition and the
-//! engines; bodies are being written.
+//! # Validation order
+//! Every op checks, in this order, and refuses at the first failure:
+//! 1. its values: `limit` ([`ApiError::BadLimit`]), body length
+//!    ([`ApiError::BodyTooLarge`]), search term ([`ApiError::BadTerm`]);
+//! 2. the existence of its home entity, then of the entities under it
+//!    (community, then post, then comment): a missing community or post is
+//!    [`ApiError::UnknownPost`] for post-addressed ops, a missing comment
+//!    [`ApiError::UnknownComment`];
+//! 3. permission ([`ApiError::Forbidden`]), then membership state
+//!    ([`ApiError::AlreadyMember`], [`ApiError::NotMember`]).
+//!
+//! A refused op changes nothing and pushes no follow-up.
+//!
+//! # State layout
+//! Caller-chosen ids (users, communities) key `FxHashMap`s, never a `Vec`
+//! index, so huge or bogus ids cost nothing. Posts, comments and DMs are dense
+//! per owner and live in `Vec`s, indexed by their validated sequence number.
+//! Memberships are one partition-wide set of (community, user) pairs; votes one
+//! map of (voter, target) to -1/+1 (a cleared vote is removed).
+//!
+//! # Subscriptions are counted, not flagged
+//! A user's subscription to a community is a signed count, +1 per
+//! [`FollowUp::Subscribe`] and -1 per [`FollowUp::Unsubscribe`]; the user is
+//! subscribed while the count is positive. Follow-ups between two partitions
+//! arrive in FIFO order and a community's Join/Leave strictly alternate, so a
+//! correct engine only ever sees counts 0 and 1. Counting makes the state
+//! independent of arrival order anyway, and keeps a lost or duplicated
+//! follow-up visible: the audit's subscription digest weighs each pair by its
+//! count, so it no longer matches the membership digest.
 
+mod digest;
+mod ranking;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::api::{ApiError, CommunityId, Op, PostSummary, Response, Sort, UserId};
-use crate::audit::Audit;
-use crate::engine::PartitionStats;
+use memchr::memmem;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::api::{
+    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, MAX_BODY_LEN,
+    MAX_LIMIT, MAX_TERM_LEN, Op, PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort,
+    Target, UserId, VoteDir,
+};
 use crate::placement;
+
+pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
+
+/// How many matches a [`Reply::Found`] lists.
+pub const SEARCH_NEWEST: usize = 10;
 
 /// The engine-wide logical clock that stamps posts (`PostSummary::created`).
 ///
@@ -80,12 +121,193 @@ impl FollowUp {
     }
 }
 
+/// A user record. It may exist unregistered: follow-ups (karma,
+/// subscriptions) are keyed by user and never refused.
+#[derive(Debug, Default)]
+struct User {
+    registered: bool,
+    post_karma: i64,
+    comment_karma: i64,
+    /// Communities with a positive subscription count, in no particular order.
+    subs: Vec<CommunityId>,
+    inbox: Vec<Dm>,
+}
+
+#[derive(Debug)]
+struct Dm {
+    from: UserId,
+    body: Body,
+}
+
+/// A (user, community) subscription count and, while positive, the pair's
+/// position in the user's `subs` vector (for O(1) removal).
+#[derive(Debug, Clone, Copy)]
+struct SubEntry {
+    count: i32,
+    pos: u32,
+}
+
+#[derive(Debug)]
+struct Community {
+    creator: UserId,
+    members: u32,
+    posts: Vec<Post>,
+    /// (hot key, seq): a post's seq grows with its `created`, so the pair
+    /// orders key descending then newer first when iterated in reverse.
+    hot: BTreeSet<(i64, u32)>,
+    /// (score, seq), same idea.
+    top: BTreeSet<(i64, u32)>,
+}
+
+impl Community {
+    fn new(creator: UserId) -> Self {
+        Community {
+            creator,
+            members: 1,
+            posts: Vec::new(),
+            hot: BTreeSet::new(),
+            top: BTreeSet::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Post {
+    author: UserId,
+    score: i64,
+    created: u64,
+    body: Body,
+    comments: Vec<Comment>,
+}
+
+#[derive(Debug)]
+struct Comment {
+    author: UserId,
+    parent: Option<u32>,
+    score: i64,
+    body: Body,
+}
+
+/// Comment seq standing for "the post itself" in a [`VoteKey`]. A post
+/// would need 2^32 comments to collide, which memory rules out.
+const POST_ITSELF: u32 = u32::MAX;
+
+/// One voter's vote on one post or comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct VoteKey {
+    voter: u32,
+    community: u32,
+    post: u32,
+    comment: u32,
+}
+
+/// Running totals, so `stats()` and `audit()` counts cost O(1).
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    users: u64,
+    communities: u64,
+    posts: u64,
+    comments: u64,
+    dms: u64,
+    post_bytes: u64,
+    comment_bytes: u64,
+    dm_bytes: u64,
+    /// Pairs with a positive subscription count.
+    subscribed_pairs: u64,
+}
+
+/// (key, summary) candidates of a local home feed; the key is computed once.
+type Keyed = (i64, PostSummary);
+
 /// One slice of the social state.
 #[derive(Debug)]
 pub struct Partition {
     index: usize,
     count: usize,
     clock: Arc<PostClock>,
+    users: FxHashMap<UserId, User>,
+    communities: FxHashMap<CommunityId, Community>,
+    /// (community << 32 | user).
+    members: FxHashSet<u64>,
+    /// (user << 32 | community), the layout of [`crate::audit::pair_digest`].
+    subs: FxHashMap<u64, SubEntry>,
+    votes: FxHashMap<VoteKey, i8>,
+    totals: Totals,
+    /// Reused by local home feeds, so they allocate only their reply.
+    scratch: Vec<Keyed>,
+}
+
+fn member_key(community: CommunityId, user: UserId) -> u64 {
+    ((community.0 as u64) << 32) | user.0 as u64
+}
+
+fn sub_key(user: UserId, community: CommunityId) -> u64 {
+    ((user.0 as u64) << 32) | community.0 as u64
+}
+
+fn check_limit(limit: u16) -> Result<usize, ApiError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadLimit {
+            limit,
+            max: MAX_LIMIT,
+        });
+    }
+    Ok(limit as usize)
+}
+
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn check_body(body: &Body) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(ApiError::BodyTooLarge {
+            len: clamp_u32(body.len()),
+            max: MAX_BODY_LEN as u32,
+        });
+    }
+    Ok(())
+}
+
+fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
+    PostSummary {
+        id: PostId { community, seq },
+        author: p.author,
+        score: p.score,
+        comments: clamp_u32(p.comments.len()),
+        created: p.created,
+    }
+}
+
+/// Calls `push(key, summary)` for the best `limit` posts of `c` under `sort`,
+/// best first: O(limit + log n) thanks to the ordered indexes.
+fn for_best_posts(
+    id: CommunityId,
+    c: &Community,
+    sort: Sort,
+    limit: usize,
+    mut push: impl FnMut(i64, PostSummary),
+) {
+    let mut by_index = |index: &BTreeSet<(i64, u32)>| {
+        for &(key, seq) in index.iter().rev().take(limit) {
+            // Indexes only hold seqs of stored posts.
+            if let Some(p) = c.posts.get(seq as usize) {
+                push(key, summary(id, seq, p));
+            }
+        }
+    };
+    match sort {
+        Sort::Hot => by_index(&c.hot),
+        Sort::Top => by_index(&c.top),
+        Sort::New => {
+            for (seq, p) in c.posts.iter().enumerate().rev().take(limit) {
+                push(
+                    sort_key(Sort::New, p.score, p.created),
+                    summary(id, seq as u32, p),
+                );
+            }
+        }
+    }
 }
 
 impl Partition {
@@ -96,6 +318,13 @@ impl Partition {
             index,
             count,
             clock,
+            users: FxHashMap::default(),
+            communities: FxHashMap::default(),
+            members: FxHashSet::default(),
+            subs: FxHashMap::default(),
+            votes: FxHashMap::default(),
+            totals: Totals::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -104,24 +333,73 @@ impl Partition {
         self.index
     }
 
+    /// How many partitions the engine has (as given to [`Partition::new`]).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
     /// Applies `op`, whose home entity lives here, atomically. Cross-partition
     /// effects are pushed onto `follow_ups` (also those whose target is this
     /// partition: the engine routes every follow-up, local or not). A refused
     /// op changes nothing and pushes nothing.
     ///
+    /// `Register` subscribes the user to their own profile directly, without
+    /// a follow-up: a profile always lives on its owner's partition.
+    ///
     /// `GetHomeFeed` is answered from this partition's communities only, which
     /// is the whole answer when `count == 1`; engines with more partitions use
     /// [`Partition::home_feed_subscriptions`], [`Partition::feed_part`] and
     /// [`merge_feed`] instead.
-    pub fn apply(&mut self, op: Op, follow_ups: &mut Vec<crate::partition::FollowUp>) -> Response {
-        let _ = (op, follow_ups, &self.clock, self.count);
-        unimplemented!("partition body pending")
+    pub fn apply(&mut self, op: Op, follow_ups: &mut Vec<FollowUp>) -> Response {
+        match op {
+            Op::Register { user } => self.register(user),
+            Op::CreateCommunity { creator, community } => {
+                self.create_community(creator, community, follow_ups)
+            }
+            Op::Join { user, community } => self.join(user, community, follow_ups),
+            Op::Leave { user, community } => self.leave(user, community, follow_ups),
+            Op::CreatePost {
+                author,
+                community,
+                body,
+            } => self.create_post(author, community, body),
+            Op::Comment {
+                author,
+                post,
+                parent,
+                body,
+            } => self.comment(author, post, parent, body),
+            Op::Vote { voter, target, dir } => self.vote(voter, target, dir, follow_ups),
+            Op::GetPost { post, comments } => self.get_post(post, comments),
+            Op::GetCommunityFeed {
+                community,
+                sort,
+                limit,
+            } => self.community_feed(community, sort, limit),
+            Op::GetHomeFeed { user, sort, limit } => self.local_home_feed(user, sort, limit),
+            Op::SendDm { from, to, body } => self.send_dm(from, to, body),
+            Op::GetInbox { user, limit } => self.inbox(user, limit),
+            Op::GetProfile { user } => self.profile(user),
+            Op::Search { community, term } => self.search(community, &term),
+        }
     }
 
-    /// Applies a follow-up addressed to this partition.
+    /// Applies a follow-up addressed to this partition. Never fails; see the
+    /// module docs for why subscriptions are counts.
     pub fn apply_follow_up(&mut self, follow_up: FollowUp) {
-        let _ = follow_up;
-        unimplemented!("partition body pending")
+        match follow_up {
+            FollowUp::Subscribe { user, community } => self.add_subscription(user, community, 1),
+            FollowUp::Unsubscribe { user, community } => self.add_subscription(user, community, -1),
+            FollowUp::Karma {
+                user,
+                post,
+                comment,
+            } => {
+                let u = self.users.entry(user).or_default();
+                u.post_karma = u.post_karma.wrapping_add(post);
+                u.comment_karma = u.comment_karma.wrapping_add(comment);
+            }
+        }
     }
 
     /// First half of a home feed: validates `limit` ([`ApiError::BadLimit`])
@@ -132,12 +410,16 @@ impl Partition {
         user: UserId,
         limit: u16,
     ) -> Result<&[CommunityId], ApiError> {
-        let _ = (user, limit);
-        unimplemented!("partition body pending")
+        check_limit(limit)?;
+        match self.users.get(&user) {
+            Some(u) if u.registered => Ok(&u.subs),
+            _ => Err(ApiError::UnknownUser),
+        }
     }
 
     /// Second half: appends to `out` the best `limit` posts (by `sort`) of
     /// each listed community that lives here; unknown communities are skipped.
+    /// Costs O(limit + log n) per community.
     pub fn feed_part(
         &self,
         communities: &[CommunityId],
@@ -145,30 +427,436 @@ impl Partition {
         limit: u16,
         out: &mut Vec<PostSummary>,
     ) {
-        let _ = (communities, sort, limit, out);
-        unimplemented!("partition body pending")
+        let limit = limit.min(MAX_LIMIT) as usize;
+        for &id in communities {
+            if let Some(c) = self.communities.get(&id) {
+                for_best_posts(id, c, sort, limit, |_, s| out.push(s));
+            }
+        }
     }
 
-    /// Counts and approximate bytes.
-    pub fn stats(&self) -> PartitionStats {
-        unimplemented!("partition body pending")
+    // ---- users -------------------------------------------------------------
+
+    fn register(&mut self, user: UserId) -> Response {
+        if !user.is_valid() {
+            return Err(ApiError::UnknownUser);
+        }
+        let rec = self.users.entry(user).or_default();
+        if rec.registered {
+            return Err(ApiError::AlreadyExists);
+        }
+        rec.registered = true;
+        self.totals.users += 1;
+        let profile = CommunityId::profile(user);
+        self.communities.insert(profile, Community::new(user));
+        self.members.insert(member_key(profile, user));
+        self.add_subscription(user, profile, 1);
+        Ok(Reply::Done)
     }
 
-    /// Aggregates for the audit.
-    pub fn audit(&self) -> Audit {
-        unimplemented!("partition body pending")
+    /// Moves the (user, community) subscription count by `by` (+1 or -1).
+    fn add_subscription(&mut self, user: UserId, community: CommunityId, by: i32) {
+        let key = sub_key(user, community);
+        let entry = self.subs.entry(key).or_insert(SubEntry {
+            count: 0,
+            pos: u32::MAX,
+        });
+        let was = entry.count;
+        entry.count = was.saturating_add(by);
+        let now = entry.count;
+        let entry = *entry;
+        if now == 0 {
+            self.subs.remove(&key);
+        }
+        if was <= 0 && now > 0 {
+            let rec = self.users.entry(user).or_default();
+            let pos = clamp_u32(rec.subs.len());
+            rec.subs.push(community);
+            if let Some(e) = self.subs.get_mut(&key) {
+                e.pos = pos;
+            }
+            self.totals.subscribed_pairs += 1;
+        } else if was > 0 && now <= 0 {
+            let Some(rec) = self.users.get_mut(&user) else {
+                return;
+            };
+            let pos = entry.pos as usize;
+            if pos < rec.subs.len() {
+                rec.subs.swap_remove(pos);
+                if let Some(&moved) = rec.subs.get(pos)
+                    && let Some(e) = self.subs.get_mut(&sub_key(user, moved))
+                {
+                    e.pos = pos as u32;
+                }
+            }
+            self.totals.subscribed_pairs -= 1;
+        }
     }
 
-    /// Order-independent digest of this partition's state; the engine's digest
-    /// is the wrapping sum over partitions, equal for any partitioning.
-    pub fn digest(&self) -> u64 {
-        unimplemented!("partition body pending")
+    fn registered(&self, user: UserId) -> Result<&User, ApiError> {
+        match self.users.get(&user) {
+            Some(u) if u.registered => Ok(u),
+            _ => Err(ApiError::UnknownUser),
+        }
     }
-}
 
-/// Last step of a home feed: orders `candidates` best-first by `sort`
-/// (ties broken by `created`, newer first, so the order is total) and keeps `limit`.
-pub fn merge_feed(candidates: &mut Vec<PostSummary>, sort: Sort, limit: u16) {
-    let _ = (candidates, sort, limit);
-    unimplemented!("partition body pending")
+    fn send_dm(&mut self, from: UserId, to: UserId, body: Body) -> Response {
+        check_body(&body)?;
+        let rec = match self.users.get_mut(&to) {
+            Some(u) if u.registered => u,
+            _ => return Err(ApiError::UnknownUser),
+        };
+        let seq = clamp_u32(rec.inbox.len());
+        self.totals.dms += 1;
+        self.totals.dm_bytes += body.len() as u64;
+        rec.inbox.push(Dm { from, body });
+        Ok(Reply::Sent(DmId { to, seq }))
+    }
+
+    fn inbox(&self, user: UserId, limit: u16) -> Response {
+        let limit = check_limit(limit)?;
+        let rec = self.registered(user)?;
+        let dms = rec
+            .inbox
+            .iter()
+            .enumerate()
+            .rev()
+            .take(limit)
+            .map(|(seq, d)| DmSummary {
+                id: DmId {
+                    to: user,
+                    seq: seq as u32,
+                },
+                from: d.from,
+                len: clamp_u32(d.body.len()),
+            })
+            .collect();
+        Ok(Reply::Inbox(dms))
+    }
+
+    fn profile(&self, user: UserId) -> Response {
+        let rec = self.registered(user)?;
+        let (followers, profile_posts) = self
+            .communities
+            .get(&CommunityId::profile(user))
+            .map_or((0, 0), |c| (c.members, clamp_u32(c.posts.len())));
+        Ok(Reply::Profile(ProfileView {
+            post_karma: rec.post_karma,
+            comment_karma: rec.comment_karma,
+            subscriptions: clamp_u32(rec.subs.len()),
+            followers,
+            profile_posts,
+            inbox: clamp_u32(rec.inbox.len()),
+        }))
+    }
+
+    fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let subs = match self.home_feed_subscriptions(user, limit) {
+            Ok(subs) => subs,
+            Err(e) => {
+                self.scratch = scratch;
+                return Err(e);
+            }
+        };
+        let limit = limit as usize;
+        scratch.clear();
+        for &id in subs {
+            if let Some(c) = self.communities.get(&id) {
+                for_best_posts(id, c, sort, limit, |k, s| scratch.push((k, s)));
+            }
+        }
+        ranking::select_best(&mut scratch, limit, |&(k, s)| (k, s.created));
+        let feed = scratch.iter().map(|&(_, s)| s).collect();
+        self.scratch = scratch;
+        Ok(Reply::Feed(feed))
+    }
+
+    // ---- communities -------------------------------------------------------
+
+    fn create_community(
+        &mut self,
+        creator: UserId,
+        community: CommunityId,
+        follow_ups: &mut Vec<FollowUp>,
+    ) -> Response {
+        if community.is_profile() {
+            return Err(ApiError::Forbidden);
+        }
+        if self.communities.contains_key(&community) {
+            return Err(ApiError::AlreadyExists);
+        }
+        self.communities.insert(community, Community::new(creator));
+        self.members.insert(member_key(community, creator));
+        self.totals.communities += 1;
+        follow_ups.push(FollowUp::Subscribe {
+            user: creator,
+            community,
+        });
+        Ok(Reply::Done)
+    }
+
+    fn join(
+        &mut self,
+        user: UserId,
+        community: CommunityId,
+        follow_ups: &mut Vec<FollowUp>,
+    ) -> Response {
+        let c = self
+            .communities
+            .get_mut(&community)
+            .ok_or(ApiError::UnknownCommunity)?;
+        if !self.members.insert(member_key(community, user)) {
+            return Err(ApiError::AlreadyMember);
+        }
+        c.members += 1;
+        follow_ups.push(FollowUp::Subscribe { user, community });
+        Ok(Reply::Done)
+    }
+
+    fn leave(
+        &mut self,
+        user: UserId,
+        community: CommunityId,
+        follow_ups: &mut Vec<FollowUp>,
+    ) -> Response {
+        let c = self
+            .communities
+            .get_mut(&community)
+            .ok_or(ApiError::UnknownCommunity)?;
+        if community.profile_owner() == Some(user) {
+            return Err(ApiError::Forbidden);
+        }
+        if !self.members.remove(&member_key(community, user)) {
+            return Err(ApiError::NotMember);
+        }
+        c.members -= 1;
+        follow_ups.push(FollowUp::Unsubscribe { user, community });
+        Ok(Reply::Done)
+    }
+
+    fn community_feed(&self, community: CommunityId, sort: Sort, limit: u16) -> Response {
+        let limit = check_limit(limit)?;
+        let c = self
+            .communities
+            .get(&community)
+            .ok_or(ApiError::UnknownCommunity)?;
+        let mut feed = Vec::with_capacity(limit.min(c.posts.len()));
+        for_best_posts(community, c, sort, limit, |_, s| feed.push(s));
+        Ok(Reply::Feed(feed))
+    }
+
+    fn search(&self, community: CommunityId, term: &Body) -> Response {
+        if term.is_empty() || term.len() > MAX_TERM_LEN {
+            return Err(ApiError::BadTerm {
+                len: clamp_u32(term.len()),
+                max: MAX_TERM_LEN as u32,
+            });
+        }
+        let c = self
+            .communities
+            .get(&community)
+            .ok_or(ApiError::UnknownCommunity)?;
+        // A real scan of every body, newest first: the deliberate long task.
+        let finder = memmem::Finder::new(term.as_bytes());
+        let mut matches = 0u32;
+        let mut newest = Vec::new();
+        for (seq, p) in c.posts.iter().enumerate().rev() {
+            if finder.find(p.body.as_bytes()).is_some() {
+                matches += 1;
+                if newest.len() < SEARCH_NEWEST {
+                    newest.push(PostId {
+                        community,
+                        seq: seq as u32,
+                    });
+                }
+            }
+        }
+        Ok(Reply::Found { matches, newest })
+    }
+
+    // ---- posts, comments, votes -------------------------------------------
+
+    fn create_post(&mut self, author: UserId, community: CommunityId, body: Body) -> Response {
+        check_body(&body)?;
+        let c = self
+            .communities
+            .get_mut(&community)
+            .ok_or(ApiError::UnknownCommunity)?;
+        match community.profile_owner() {
+            Some(owner) if owner != author => return Err(ApiError::Forbidden),
+            Some(_) => {}
+            None => {
+                if !self.members.contains(&member_key(community, author)) {
+                    return Err(ApiError::NotMember);
+                }
+            }
+        }
+        let seq = clamp_u32(c.posts.len());
+        let created = self.clock.tick();
+        c.hot.insert((hot_key(0, created), seq));
+        c.top.insert((0, seq));
+        self.totals.posts += 1;
+        self.totals.post_bytes += body.len() as u64;
+        c.posts.push(Post {
+            author,
+            score: 0,
+            created,
+            body,
+            comments: Vec::new(),
+        });
+        Ok(Reply::Posted(PostId { community, seq }))
+    }
+
+    fn post(&self, id: PostId) -> Result<&Post, ApiError> {
+        self.communities
+            .get(&id.community)
+            .and_then(|c| c.posts.get(id.seq as usize))
+            .ok_or(ApiError::UnknownPost)
+    }
+
+    fn comment(
+        &mut self,
+        author: UserId,
+        post: PostId,
+        parent: Option<CommentId>,
+        body: Body,
+    ) -> Response {
+        check_body(&body)?;
+        let p = self
+            .communities
+            .get_mut(&post.community)
+            .and_then(|c| c.posts.get_mut(post.seq as usize))
+            .ok_or(ApiError::UnknownPost)?;
+        let parent = match parent {
+            None => None,
+            Some(pc) if pc.post == post && (pc.seq as usize) < p.comments.len() => Some(pc.seq),
+            Some(_) => return Err(ApiError::UnknownComment),
+        };
+        let seq = clamp_u32(p.comments.len());
+        self.totals.comments += 1;
+        self.totals.comment_bytes += body.len() as u64;
+        p.comments.push(Comment {
+            author,
+            parent,
+            score: 0,
+            body,
+        });
+        Ok(Reply::Commented(CommentId { post, seq }))
+    }
+
+    fn vote(
+        &mut self,
+        voter: UserId,
+        target: Target,
+        dir: VoteDir,
+        follow_ups: &mut Vec<FollowUp>,
+    ) -> Response {
+        let (post_id, comment_seq) = match target {
+            Target::Post(p) => (p, None),
+            Target::Comment(c) => (c.post, Some(c.seq)),
+        };
+        let c = self
+            .communities
+            .get_mut(&post_id.community)
+            .ok_or(ApiError::UnknownPost)?;
+        let seq = post_id.seq;
+        let p = c.posts.get_mut(seq as usize).ok_or(ApiError::UnknownPost)?;
+        if let Some(cs) = comment_seq
+            && cs as usize >= p.comments.len()
+        {
+            return Err(ApiError::UnknownComment);
+        }
+        let key = VoteKey {
+            voter: voter.0,
+            community: post_id.community.0,
+            post: seq,
+            comment: comment_seq.unwrap_or(POST_ITSELF),
+        };
+        let new = dir.value();
+        let old = if new == 0 {
+            self.votes.remove(&key).unwrap_or(0)
+        } else {
+            self.votes.insert(key, new).unwrap_or(0)
+        };
+        let delta = new - old;
+        let score = match comment_seq {
+            None => {
+                let old_score = p.score;
+                p.score += delta as i64;
+                if delta != 0 {
+                    c.hot.remove(&(hot_key(old_score, p.created), seq));
+                    c.hot.insert((hot_key(p.score, p.created), seq));
+                    c.top.remove(&(old_score, seq));
+                    c.top.insert((p.score, seq));
+                    follow_ups.push(FollowUp::Karma {
+                        user: p.author,
+                        post: delta as i64,
+                        comment: 0,
+                    });
+                }
+                p.score
+            }
+            Some(cs) => {
+                // Bounds checked above.
+                let cm = &mut p.comments[cs as usize];
+                cm.score += delta as i64;
+                if delta != 0 {
+                    follow_ups.push(FollowUp::Karma {
+                        user: cm.author,
+                        post: 0,
+                        comment: delta as i64,
+                    });
+                }
+                cm.score
+            }
+        };
+        Ok(Reply::Voted { delta, score })
+    }
+
+    /// Reads a post with its `comments` best comments (score descending, ties
+    /// older first). `comments` may be 0..=[`MAX_LIMIT`]. Selecting them scans
+    /// every comment of the post (O(n log k)): comment listings are read far
+    /// less often than feeds, and a per-post comment index would cost every
+    /// comment vote two B-tree updates.
+    fn get_post(&self, id: PostId, comments: u16) -> Response {
+        if comments > MAX_LIMIT {
+            return Err(ApiError::BadLimit {
+                limit: comments,
+                max: MAX_LIMIT,
+            });
+        }
+        let p = self.post(id)?;
+        let k = comments as usize;
+        let mut top: Vec<CommentSummary> = Vec::with_capacity(k.min(p.comments.len()));
+        if k > 0 {
+            for (seq, cm) in p.comments.iter().enumerate() {
+                if top.len() == k && top.last().is_some_and(|last| cm.score <= last.score) {
+                    continue;
+                }
+                // After every kept comment with a score >= this one: older ties first.
+                let at = top.partition_point(|t| t.score >= cm.score);
+                if top.len() == k {
+                    top.pop();
+                }
+                top.insert(
+                    at,
+                    CommentSummary {
+                        id: CommentId {
+                            post: id,
+                            seq: seq as u32,
+                        },
+                        author: cm.author,
+                        parent: cm.parent.map(|s| CommentId { post: id, seq: s }),
+                        score: cm.score,
+                    },
+                );
+            }
+        }
+        Ok(Reply::Post(Box::new(PostView {
+            post: summary(id.community, id.seq, p),
+            body: p.body.clone(),
+            top_comments: top,
+        })))
+    }
 }

@@ -1,52 +1,224 @@
-//! The `serial` engine (SKELETON: being written).
+//! The `serial` engine: one [`Partition`] applied inline by its single
+//! session, with no lock, no thread and no channel on the op path. It is the
+//! serial baseline C1 of DESIGN section 9 that every parallel engine must beat.
+//!
+//! [`Engine::session`] moves the partition into the session; dropping the
+//! session moves it back. The mutex around the partition's slot is touched
+//! only then (and every [`STATS_EVERY`] ops to publish a stats snapshot),
+//! never once per op. A second session while one is live is refused with
+//! [`EngineError::SessionLimit`].
+//!
+//! Follow-ups are applied right after their op, before the reply is queued:
+//! with one partition they are all local, so `quiesce` has nothing to wait for.
+//!
+//! Faults: the serial engine injects none. It is the reference the faulty
+//! engines are compared against, and a silent no-op would let a fault test
+//! pass vacuously, so [`SerialEngine::new`] refuses a configuration with any
+//! fault set. (Panic safety: an op that panics unwinds through the client's
+//! thread and the partition is lost with the session; no op in this crate
+//! panics on any input.)
 
-use crate::engine::{EngineConfig, EngineError};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The `serial` engine.
+use parking_lot::{Condvar, Mutex};
+
+use crate::api::{Op, Response};
+use crate::audit::Audit;
+use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, PartitionStats, Session};
+use crate::partition::{FollowUp, Partition, PostClock};
+
+/// A live session publishes a stats snapshot every this many ops: one lock
+/// and an O(1) [`Partition::stats`] per 4096 ops, so [`Engine::stats`] lags a
+/// live run by at most 4096 ops at no per-op cost.
+pub const STATS_EVERY: u32 = 4096;
+
 #[derive(Debug)]
-pub struct SerialEngine;
+struct Slot {
+    /// `None` while a session holds the partition.
+    partition: Option<Partition>,
+    /// The latest snapshot a live session published.
+    snapshot: PartitionStats,
+}
 
-/// A session of the `serial` engine.
 #[derive(Debug)]
-pub struct SerialSession;
+struct Shared {
+    slot: Mutex<Slot>,
+    /// Signalled when a session gives the partition back.
+    returned: Condvar,
+    shut_down: AtomicBool,
+}
+
+/// The `serial` engine: one partition, one session at a time, applied inline.
+#[derive(Debug)]
+pub struct SerialEngine {
+    shared: Arc<Shared>,
+}
+
+/// The only session of a [`SerialEngine`]: it owns the partition while it lives.
+#[derive(Debug)]
+pub struct SerialSession {
+    shared: Arc<Shared>,
+    /// Always `Some` until the session is dropped.
+    partition: Option<Partition>,
+    follow_ups: Vec<FollowUp>,
+    /// Replies not yet polled, in submission order (reused across polls).
+    replies: VecDeque<(u64, Response)>,
+    since_snapshot: u32,
+}
 
 impl SerialEngine {
-    /// Builds the engine.
+    /// Builds the engine. `partitions`, `mailbox`, `channel` and `pin` are
+    /// ignored (one partition, no thread, no mailbox); any configured fault is
+    /// refused with [`EngineError::Config`] (see the module docs).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        let _ = config;
-        Err(EngineError::Config("not yet implemented".into()))
+        if config.faults.any() {
+            return Err(EngineError::Config(
+                "the serial engine injects no faults (it is the fault-free baseline); \
+                 use the actor, sharded or striped engine to test faults"
+                    .into(),
+            ));
+        }
+        let partition = Partition::new(0, 1, PostClock::new());
+        Ok(SerialEngine {
+            shared: Arc::new(Shared {
+                slot: Mutex::new(Slot {
+                    snapshot: partition.stats(),
+                    partition: Some(partition),
+                }),
+                returned: Condvar::new(),
+                shut_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Runs `f` on the partition, waiting for a live session to give it back.
+    fn with_partition<R>(&self, f: impl FnOnce(&Partition) -> R) -> R {
+        let mut slot = self.shared.slot.lock();
+        loop {
+            if let Some(p) = slot.partition.as_ref() {
+                return f(p);
+            }
+            self.shared.returned.wait(&mut slot);
+        }
     }
 }
 
-impl crate::engine::Session for SerialSession {
-    fn submit(&mut self, _tag: u64, _op: crate::Op) -> Result<(), EngineError> {
-        Err(EngineError::Shutdown)
+impl Session for SerialSession {
+    fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+        if self.shared.shut_down.load(Ordering::Relaxed) {
+            return Err(EngineError::Shutdown);
+        }
+        let Some(p) = self.partition.as_mut() else {
+            return Err(EngineError::Shutdown);
+        };
+        let response = p.apply(op, &mut self.follow_ups);
+        for f in self.follow_ups.drain(..) {
+            p.apply_follow_up(f);
+        }
+        self.replies.push_back((tag, response));
+        self.since_snapshot += 1;
+        if self.since_snapshot >= STATS_EVERY {
+            self.since_snapshot = 0;
+            self.shared.slot.lock().snapshot = p.stats();
+        }
+        Ok(())
     }
-    fn poll<F: FnMut(u64, crate::Response)>(&mut self, _wait: bool, _f: F) -> usize {
-        0
+
+    /// Every op is answered during `submit`, so `wait` never blocks.
+    fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
+        let n = self.replies.len();
+        for (tag, r) in self.replies.drain(..) {
+            f(tag, r);
+        }
+        n
     }
+
     fn outstanding(&self) -> usize {
-        0
+        self.replies.len()
     }
 }
 
-impl crate::engine::Engine for SerialEngine {
+impl Drop for SerialSession {
+    fn drop(&mut self) {
+        if let Some(p) = self.partition.take() {
+            let mut slot = self.shared.slot.lock();
+            slot.snapshot = p.stats();
+            slot.partition = Some(p);
+            drop(slot);
+            self.shared.returned.notify_all();
+        }
+    }
+}
+
+impl Engine for SerialEngine {
     type Session = SerialSession;
+
     fn name(&self) -> &'static str {
         "serial"
     }
+
+    /// Moves the partition into a new session; fails with
+    /// [`EngineError::SessionLimit`] while another session is live.
     fn session(&self) -> Result<SerialSession, EngineError> {
-        Err(EngineError::Shutdown)
+        if self.shared.shut_down.load(Ordering::Relaxed) {
+            return Err(EngineError::Shutdown);
+        }
+        let partition =
+            self.shared
+                .slot
+                .lock()
+                .partition
+                .take()
+                .ok_or(EngineError::SessionLimit {
+                    engine: "serial",
+                    max: 1,
+                })?;
+        Ok(SerialSession {
+            shared: Arc::clone(&self.shared),
+            partition: Some(partition),
+            follow_ups: Vec::with_capacity(4),
+            replies: VecDeque::with_capacity(64),
+            since_snapshot: 0,
+        })
     }
-    fn stats(&self) -> crate::EngineStats {
-        crate::EngineStats::default()
+
+    /// Fresh when no session is live; otherwise the snapshot the session
+    /// published last (at most [`STATS_EVERY`] ops old). No threads, no
+    /// mailboxes, no pending follow-ups.
+    fn stats(&self) -> EngineStats {
+        let slot = self.shared.slot.lock();
+        let s = match slot.partition.as_ref() {
+            Some(p) => p.stats(),
+            None => slot.snapshot,
+        };
+        EngineStats {
+            counts: s.counts,
+            bytes: s.bytes,
+            ..EngineStats::default()
+        }
     }
+
+    /// Nothing to do: follow-ups are applied inline before each reply.
     fn quiesce(&self) {}
-    fn audit(&self) -> crate::Audit {
-        crate::Audit::default()
+
+    /// The partition's audit. While a session is live this **waits until the
+    /// session is dropped** (the partition lives in the session): call it after
+    /// the run's sessions end, never from the thread that holds the session.
+    fn audit(&self) -> Audit {
+        self.with_partition(Partition::audit)
     }
+
+    /// The partition's digest; waits for a live session like [`Engine::audit`].
     fn digest(&self) -> u64 {
-        0
+        self.with_partition(Partition::digest)
     }
-    fn shutdown(&self) {}
+
+    /// Marks the engine shut down: a live session's next `submit` fails, and
+    /// no new session is handed out. There is no thread to join. The state
+    /// stays readable by `audit`, `digest` and `stats`.
+    fn shutdown(&self) {
+        self.shared.shut_down.store(true, Ordering::Relaxed);
+    }
 }

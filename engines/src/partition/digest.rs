@@ -1,0 +1,225 @@
+//! What a partition reports about itself: stats (counts and approximate
+//! bytes, O(1)), audit aggregates (DESIGN section 6) and the order-independent
+//! digest of its whole state.
+//!
+//! The digest is a wrapping sum of one [`mix64`] chain per entity (user,
+//! subscription, community, membership, post, comment, vote, DM). Each chain
+//! names its entity by id, never by position in a map, so equal logical states
+//! give equal sums however entities are spread over partitions.
+
+use std::mem::size_of;
+
+use super::{Comment, Community, Dm, Partition, Post, SubEntry, User, VoteKey};
+use crate::api::{CommunityId, UserId};
+use crate::audit::{Audit, mix64, pair_digest};
+use crate::engine::{EntityBytes, EntityCounts, PartitionStats};
+
+/// Entity tags, so that two kinds of entity with equal fields never cancel.
+const TAG_USER: u64 = 1;
+const TAG_SUB: u64 = 2;
+const TAG_COMMUNITY: u64 = 3;
+const TAG_MEMBER: u64 = 4;
+const TAG_POST: u64 = 5;
+const TAG_COMMENT: u64 = 6;
+const TAG_VOTE: u64 = 7;
+const TAG_DM: u64 = 8;
+
+/// Chains `parts` through [`mix64`]: order-dependent within one entity.
+fn chain(parts: &[u64]) -> u64 {
+    parts.iter().fold(0u64, |z, &p| mix64(z.wrapping_add(p)))
+}
+
+/// A hash of body bytes: their length, then 8-byte little-endian words.
+fn body_hash(bytes: &[u8]) -> u64 {
+    let mut z = mix64(bytes.len() as u64);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        z = mix64(z ^ u64::from_le_bytes(a));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut a = [0u8; 8];
+        a[..rest.len()].copy_from_slice(rest);
+        z = mix64(z ^ u64::from_le_bytes(a));
+    }
+    z
+}
+
+/// Bytes of one hash-table slot holding `T` (plus hashbrown's control byte).
+fn slot<T>() -> u64 {
+    size_of::<T>() as u64 + 1
+}
+
+/// Approximate bytes per B-tree index entry: a 16-byte key, nodes about
+/// two-thirds full (B = 6, so up to 11 keys a node), plus node headers.
+const INDEX_ENTRY_BYTES: u64 = 28;
+
+impl Partition {
+    /// Counts and approximate bytes, in O(1) (running totals and hash-table
+    /// capacities; per-owner vectors are estimated from their lengths).
+    pub fn stats(&self) -> PartitionStats {
+        let t = &self.totals;
+        let counts = EntityCounts {
+            users: t.users,
+            communities: t.communities,
+            posts: t.posts,
+            comments: t.comments,
+            dms: t.dms,
+            votes: self.votes.len() as u64,
+            memberships: self.members.len() as u64,
+        };
+        let bytes = EntityBytes {
+            users: self.users.capacity() as u64 * slot::<(UserId, User)>()
+                + self.subs.capacity() as u64 * slot::<(u64, SubEntry)>()
+                + t.subscribed_pairs * size_of::<CommunityId>() as u64,
+            communities: self.communities.capacity() as u64 * slot::<(CommunityId, Community)>()
+                + self.members.capacity() as u64 * slot::<u64>(),
+            posts: t.posts * (size_of::<Post>() as u64 + 2 * INDEX_ENTRY_BYTES) + t.post_bytes,
+            comments: t.comments * size_of::<Comment>() as u64 + t.comment_bytes,
+            dms: t.dms * size_of::<Dm>() as u64 + t.dm_bytes,
+            votes: self.votes.capacity() as u64 * slot::<(VoteKey, i8)>(),
+        };
+        PartitionStats { counts, bytes }
+    }
+
+    /// Aggregates for the audit.
+    ///
+    /// Users counts registered users only, but karma sums every user record,
+    /// registered or not (a follow-up may reach a user never registered here).
+    /// `subscriptions` counts pairs with a positive count, while
+    /// `subscription_digest` weighs every pair by its signed count, so a lost
+    /// or duplicated follow-up shows even when the counts happen to match.
+    pub fn audit(&self) -> Audit {
+        let t = &self.totals;
+        let mut a = Audit {
+            users: t.users,
+            communities: t.communities,
+            posts: t.posts,
+            comments: t.comments,
+            dms: t.dms,
+            memberships: self.members.len() as u64,
+            subscriptions: t.subscribed_pairs,
+            ..Audit::default()
+        };
+        for c in self.communities.values() {
+            for p in &c.posts {
+                a.score_sum += p.score;
+                a.score_sum += p.comments.iter().map(|cm| cm.score).sum::<i64>();
+            }
+        }
+        for u in self.users.values() {
+            a.karma_sum += u.post_karma + u.comment_karma;
+        }
+        for &k in &self.members {
+            let (community, user) = (CommunityId((k >> 32) as u32), UserId(k as u32));
+            a.membership_digest = a
+                .membership_digest
+                .wrapping_add(pair_digest(user, community));
+        }
+        for (&k, e) in &self.subs {
+            let (user, community) = (UserId((k >> 32) as u32), CommunityId(k as u32));
+            a.subscription_digest = a
+                .subscription_digest
+                .wrapping_add(pair_digest(user, community).wrapping_mul(e.count as i64 as u64));
+        }
+        a
+    }
+
+    /// Order-independent digest of this partition's state; the engine's digest
+    /// is the wrapping sum over partitions, equal for any partitioning.
+    ///
+    /// It covers users (registered flag, karma), subscriptions (pair, count),
+    /// communities (creator, member count), memberships, posts (author, score,
+    /// created, body, comment count), comments (author, parent, score, body),
+    /// votes and DMs (sender, body). User records that hold nothing (never
+    /// registered, zero karma) are skipped, so their presence cannot differ.
+    pub fn digest(&self) -> u64 {
+        let mut sum = 0u64;
+        let mut add = |h: u64| sum = sum.wrapping_add(h);
+        for (id, u) in &self.users {
+            if u.registered || u.post_karma != 0 || u.comment_karma != 0 {
+                add(chain(&[
+                    TAG_USER,
+                    id.0 as u64,
+                    u.registered as u64,
+                    u.post_karma as u64,
+                    u.comment_karma as u64,
+                ]));
+            }
+            for (seq, dm) in u.inbox.iter().enumerate() {
+                add(chain(&[
+                    TAG_DM,
+                    id.0 as u64,
+                    seq as u64,
+                    dm.from.0 as u64,
+                    body_hash(dm.body.as_bytes()),
+                ]));
+            }
+        }
+        for (&k, e) in &self.subs {
+            add(chain(&[TAG_SUB, k, e.count as i64 as u64]));
+        }
+        for &k in &self.members {
+            add(chain(&[TAG_MEMBER, k]));
+        }
+        for (k, &v) in &self.votes {
+            add(chain(&[
+                TAG_VOTE,
+                k.voter as u64,
+                k.community as u64,
+                k.post as u64,
+                k.comment as u64,
+                v as i64 as u64,
+            ]));
+        }
+        for (id, c) in &self.communities {
+            let cid = id.0 as u64;
+            add(chain(&[
+                TAG_COMMUNITY,
+                cid,
+                c.creator.0 as u64,
+                c.members as u64,
+            ]));
+            for (seq, p) in c.posts.iter().enumerate() {
+                add(chain(&[
+                    TAG_POST,
+                    cid,
+                    seq as u64,
+                    p.author.0 as u64,
+                    p.score as u64,
+                    p.created,
+                    p.comments.len() as u64,
+                    body_hash(p.body.as_bytes()),
+                ]));
+                for (cs, cm) in p.comments.iter().enumerate() {
+                    add(chain(&[
+                        TAG_COMMENT,
+                        cid,
+                        seq as u64,
+                        cs as u64,
+                        cm.author.0 as u64,
+                        cm.parent.map_or(u64::MAX, |s| s as u64),
+                        cm.score as u64,
+                        body_hash(cm.body.as_bytes()),
+                    ]));
+                }
+            }
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hash_sees_every_byte_and_the_length() {
+        let a = body_hash(b"hello world, twelve+");
+        assert_ne!(a, body_hash(b"hello world, twelve-"));
+        assert_ne!(body_hash(b"ab"), body_hash(b"ab\0"));
+        assert_eq!(a, body_hash(b"hello world, twelve+"));
+    }
+}
