@@ -35,7 +35,7 @@
 mod digest;
 mod ranking;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -216,8 +216,40 @@ struct Totals {
     subscribed_pairs: u64,
 }
 
-/// (key, summary) candidates of a local home feed; the key is computed once.
-type Keyed = (i64, PostSummary);
+/// A home-feed candidate in a bounded heap whose top is the *worst* kept
+/// candidate (ordering reversed), so the best `limit` are kept in O(log limit).
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    key: i64,
+    post: PostSummary,
+}
+
+impl Candidate {
+    fn rank(&self) -> (i64, u64) {
+        (self.key, self.post.created)
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    /// Worse ranks compare greater: the max-heap's top is the worst kept.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.rank().cmp(&self.rank())
+    }
+}
 
 /// One slice of the social state.
 #[derive(Debug)]
@@ -234,7 +266,7 @@ pub struct Partition {
     votes: FxHashMap<VoteKey, i8>,
     totals: Totals,
     /// Reused by local home feeds, so they allocate only their reply.
-    scratch: Vec<Keyed>,
+    scratch: BinaryHeap<Candidate>,
 }
 
 fn member_key(community: CommunityId, user: UserId) -> u64 {
@@ -279,20 +311,22 @@ fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
     }
 }
 
-/// Calls `push(key, summary)` for the best `limit` posts of `c` under `sort`,
-/// best first: O(limit + log n) thanks to the ordered indexes.
+/// Calls `visit(key, seq, post)` for the posts of `c` best first under
+/// `sort`, at most `limit` of them, until `visit` returns false: O(limit +
+/// log n) thanks to the ordered indexes.
 fn for_best_posts(
-    id: CommunityId,
     c: &Community,
     sort: Sort,
     limit: usize,
-    mut push: impl FnMut(i64, PostSummary),
+    mut visit: impl FnMut(i64, u32, &Post) -> bool,
 ) {
     let mut by_index = |index: &BTreeSet<(i64, u32)>| {
         for &(key, seq) in index.iter().rev().take(limit) {
             // Indexes only hold seqs of stored posts.
-            if let Some(p) = c.posts.get(seq as usize) {
-                push(key, summary(id, seq, p));
+            if let Some(p) = c.posts.get(seq as usize)
+                && !visit(key, seq, p)
+            {
+                break;
             }
         }
     };
@@ -301,13 +335,59 @@ fn for_best_posts(
         Sort::Top => by_index(&c.top),
         Sort::New => {
             for (seq, p) in c.posts.iter().enumerate().rev().take(limit) {
-                push(
-                    sort_key(Sort::New, p.score, p.created),
-                    summary(id, seq as u32, p),
-                );
+                if !visit(sort_key(Sort::New, p.score, p.created), seq as u32, p) {
+                    break;
+                }
             }
         }
     }
+}
+
+/// Keeps in `heap` the best `limit` posts of the listed communities found in
+/// `communities` (unknown ones skipped). Each community is read best first and
+/// left as soon as its next post cannot enter the kept set, so a feed over many
+/// subscriptions reads far fewer than `limit` posts per community.
+fn best_of(
+    communities: &FxHashMap<CommunityId, Community>,
+    listed: &[CommunityId],
+    sort: Sort,
+    limit: usize,
+    heap: &mut BinaryHeap<Candidate>,
+) {
+    if limit == 0 {
+        return;
+    }
+    for &id in listed {
+        let Some(c) = communities.get(&id) else {
+            continue;
+        };
+        for_best_posts(c, sort, limit, |key, seq, p| {
+            if heap.len() == limit
+                && heap
+                    .peek()
+                    .is_some_and(|worst| (key, p.created) <= worst.rank())
+            {
+                return false;
+            }
+            heap.push(Candidate {
+                key,
+                post: summary(id, seq, p),
+            });
+            if heap.len() > limit {
+                heap.pop();
+            }
+            true
+        });
+    }
+}
+
+/// Drains `heap` into `out`, best first; leaves `heap` empty with its capacity.
+fn drain_best(heap: &mut BinaryHeap<Candidate>, out: &mut Vec<PostSummary>) {
+    let mut v = std::mem::take(heap).into_vec();
+    v.sort_unstable_by(|a, b| ranking::best_first(a.rank(), b.rank()));
+    out.extend(v.iter().map(|c| c.post));
+    v.clear();
+    *heap = BinaryHeap::from(v);
 }
 
 impl Partition {
@@ -324,7 +404,7 @@ impl Partition {
             subs: FxHashMap::default(),
             votes: FxHashMap::default(),
             totals: Totals::default(),
-            scratch: Vec::new(),
+            scratch: BinaryHeap::new(),
         }
     }
 
@@ -417,9 +497,13 @@ impl Partition {
         }
     }
 
-    /// Second half: appends to `out` the best `limit` posts (by `sort`) of
-    /// each listed community that lives here; unknown communities are skipped.
-    /// Costs O(limit + log n) per community.
+    /// Second half: appends to `out` the best `limit` posts (by `sort`, best
+    /// first) among the listed communities that live here; unknown communities
+    /// are skipped. That is all [`merge_feed`] needs: the global best `limit`
+    /// are among the union of every partition's local best `limit`.
+    ///
+    /// Costs O(subscriptions x log n + limit x log limit), plus one small heap
+    /// allocation (engines gather from `&self`, so there is no scratch to reuse).
     pub fn feed_part(
         &self,
         communities: &[CommunityId],
@@ -428,11 +512,9 @@ impl Partition {
         out: &mut Vec<PostSummary>,
     ) {
         let limit = limit.min(MAX_LIMIT) as usize;
-        for &id in communities {
-            if let Some(c) = self.communities.get(&id) {
-                for_best_posts(id, c, sort, limit, |_, s| out.push(s));
-            }
-        }
+        let mut heap = BinaryHeap::with_capacity(limit + 1);
+        best_of(&self.communities, communities, sort, limit, &mut heap);
+        drain_best(&mut heap, out);
     }
 
     // ---- users -------------------------------------------------------------
@@ -551,24 +633,14 @@ impl Partition {
     }
 
     fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let subs = match self.home_feed_subscriptions(user, limit) {
-            Ok(subs) => subs,
-            Err(e) => {
-                self.scratch = scratch;
-                return Err(e);
-            }
+        let limit = check_limit(limit)?;
+        let subs = match self.users.get(&user) {
+            Some(u) if u.registered => &u.subs,
+            _ => return Err(ApiError::UnknownUser),
         };
-        let limit = limit as usize;
-        scratch.clear();
-        for &id in subs {
-            if let Some(c) = self.communities.get(&id) {
-                for_best_posts(id, c, sort, limit, |k, s| scratch.push((k, s)));
-            }
-        }
-        ranking::select_best(&mut scratch, limit, |&(k, s)| (k, s.created));
-        let feed = scratch.iter().map(|&(_, s)| s).collect();
-        self.scratch = scratch;
+        best_of(&self.communities, subs, sort, limit, &mut self.scratch);
+        let mut feed = Vec::with_capacity(self.scratch.len());
+        drain_best(&mut self.scratch, &mut feed);
         Ok(Reply::Feed(feed))
     }
 
@@ -642,7 +714,10 @@ impl Partition {
             .get(&community)
             .ok_or(ApiError::UnknownCommunity)?;
         let mut feed = Vec::with_capacity(limit.min(c.posts.len()));
-        for_best_posts(community, c, sort, limit, |_, s| feed.push(s));
+        for_best_posts(c, sort, limit, |_, seq, p| {
+            feed.push(summary(community, seq, p));
+            true
+        });
         Ok(Reply::Feed(feed))
     }
 
