@@ -1,0 +1,42 @@
+//! `cargo bench`: criterion benchmarks that compare the engines on the same
+//! work (issue 6). One main, one module per topic, one generic function per
+//! scenario instantiated for every engine (the flume benches' model).
+//!
+//! - `per_op`: each engine x each op kind on a pre-loaded reddit state;
+//! - `mixed`: the four presets against each engine at 1 and 2 client threads;
+//! - `harness_parts`: op generation, clock reads, histogram records, null round trips;
+//! - `channels`: crossbeam-channel vs flume mailboxes in the actor engine.
+//!
+//! Filter as usual (`cargo bench -- per_op/vote`); `cargo bench -- --quick`
+//! gives a fast pass; `cargo bench -- --test` runs each once (CI).
+
+mod channels;
+mod common;
+mod harness_parts;
+mod mixed;
+mod per_op;
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// Short warm-up and measurement: about 70 per-op and 36 mixed benches must
+/// fit in minutes on 2 cores. Criterion's statistics still apply; pass
+/// `--measurement-time` to trade time for tighter intervals.
+fn config() -> Criterion {
+    // Criterion draws its charts with plotters; our plots enable plotters'
+    // ab_glyph feature, which then needs a registered font (else it panics).
+    socialbench_harness::plot::register_bundled_font();
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = harness_parts::bench, per_op::bench, mixed::bench, channels::bench
+}
+criterion_main!(benches);
