@@ -33,6 +33,7 @@
 //! count, so it no longer matches the membership digest.
 
 mod digest;
+mod posts;
 mod ranking;
 
 use std::collections::{BTreeSet, BinaryHeap};
@@ -43,12 +44,12 @@ use memchr::memmem;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::api::{
-    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, MAX_BODY_LEN,
-    MAX_LIMIT, MAX_TERM_LEN, Op, PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort,
-    Target, UserId, VoteDir,
+    ApiError, Body, CommunityId, DmId, DmSummary, MAX_BODY_LEN, MAX_LIMIT, MAX_TERM_LEN, Op,
+    PostId, PostSummary, ProfileView, Reply, Response, Sort, UserId,
 };
 use crate::placement;
 
+use ranking::{Candidate, best_of, drain_best, for_best_posts};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
 
 /// How many matches a [`Reply::Found`] lists.
@@ -216,41 +217,6 @@ struct Totals {
     subscribed_pairs: u64,
 }
 
-/// A home-feed candidate in a bounded heap whose top is the *worst* kept
-/// candidate (ordering reversed), so the best `limit` are kept in O(log limit).
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    key: i64,
-    post: PostSummary,
-}
-
-impl Candidate {
-    fn rank(&self) -> (i64, u64) {
-        (self.key, self.post.created)
-    }
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.rank() == other.rank()
-    }
-}
-
-impl Eq for Candidate {}
-
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Candidate {
-    /// Worse ranks compare greater: the max-heap's top is the worst kept.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.rank().cmp(&self.rank())
-    }
-}
-
 /// One slice of the social state.
 #[derive(Debug)]
 pub struct Partition {
@@ -309,85 +275,6 @@ fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
         comments: clamp_u32(p.comments.len()),
         created: p.created,
     }
-}
-
-/// Calls `visit(key, seq, post)` for the posts of `c` best first under
-/// `sort`, at most `limit` of them, until `visit` returns false: O(limit +
-/// log n) thanks to the ordered indexes.
-fn for_best_posts(
-    c: &Community,
-    sort: Sort,
-    limit: usize,
-    mut visit: impl FnMut(i64, u32, &Post) -> bool,
-) {
-    let mut by_index = |index: &BTreeSet<(i64, u32)>| {
-        for &(key, seq) in index.iter().rev().take(limit) {
-            // Indexes only hold seqs of stored posts.
-            if let Some(p) = c.posts.get(seq as usize)
-                && !visit(key, seq, p)
-            {
-                break;
-            }
-        }
-    };
-    match sort {
-        Sort::Hot => by_index(&c.hot),
-        Sort::Top => by_index(&c.top),
-        Sort::New => {
-            for (seq, p) in c.posts.iter().enumerate().rev().take(limit) {
-                if !visit(sort_key(Sort::New, p.score, p.created), seq as u32, p) {
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// Keeps in `heap` the best `limit` posts of the listed communities found in
-/// `communities` (unknown ones skipped). Each community is read best first and
-/// left as soon as its next post cannot enter the kept set, so a feed over many
-/// subscriptions reads far fewer than `limit` posts per community.
-fn best_of(
-    communities: &FxHashMap<CommunityId, Community>,
-    listed: &[CommunityId],
-    sort: Sort,
-    limit: usize,
-    heap: &mut BinaryHeap<Candidate>,
-) {
-    if limit == 0 {
-        return;
-    }
-    for &id in listed {
-        let Some(c) = communities.get(&id) else {
-            continue;
-        };
-        for_best_posts(c, sort, limit, |key, seq, p| {
-            if heap.len() == limit
-                && heap
-                    .peek()
-                    .is_some_and(|worst| (key, p.created) <= worst.rank())
-            {
-                return false;
-            }
-            heap.push(Candidate {
-                key,
-                post: summary(id, seq, p),
-            });
-            if heap.len() > limit {
-                heap.pop();
-            }
-            true
-        });
-    }
-}
-
-/// Drains `heap` into `out`, best first; leaves `heap` empty with its capacity.
-fn drain_best(heap: &mut BinaryHeap<Candidate>, out: &mut Vec<PostSummary>) {
-    let mut v = std::mem::take(heap).into_vec();
-    v.sort_unstable_by(|a, b| ranking::best_first(a.rank(), b.rank()));
-    out.extend(v.iter().map(|c| c.post));
-    v.clear();
-    *heap = BinaryHeap::from(v);
 }
 
 impl Partition {
@@ -748,190 +635,5 @@ impl Partition {
             }
         }
         Ok(Reply::Found { matches, newest })
-    }
-
-    // ---- posts, comments, votes -------------------------------------------
-
-    fn create_post(&mut self, author: UserId, community: CommunityId, body: Body) -> Response {
-        check_body(&body)?;
-        let c = self
-            .communities
-            .get_mut(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
-        match community.profile_owner() {
-            Some(owner) if owner != author => return Err(ApiError::Forbidden),
-            Some(_) => {}
-            None => {
-                if !self.members.contains(&member_key(community, author)) {
-                    return Err(ApiError::NotMember);
-                }
-            }
-        }
-        let seq = clamp_u32(c.posts.len());
-        let created = self.clock.tick();
-        c.hot.insert((hot_key(0, created), seq));
-        c.top.insert((0, seq));
-        self.totals.posts += 1;
-        self.totals.post_bytes += body.len() as u64;
-        c.posts.push(Post {
-            author,
-            score: 0,
-            created,
-            body,
-            comments: Vec::new(),
-        });
-        Ok(Reply::Posted(PostId { community, seq }))
-    }
-
-    fn post(&self, id: PostId) -> Result<&Post, ApiError> {
-        self.communities
-            .get(&id.community)
-            .and_then(|c| c.posts.get(id.seq as usize))
-            .ok_or(ApiError::UnknownPost)
-    }
-
-    fn comment(
-        &mut self,
-        author: UserId,
-        post: PostId,
-        parent: Option<CommentId>,
-        body: Body,
-    ) -> Response {
-        check_body(&body)?;
-        let p = self
-            .communities
-            .get_mut(&post.community)
-            .and_then(|c| c.posts.get_mut(post.seq as usize))
-            .ok_or(ApiError::UnknownPost)?;
-        let parent = match parent {
-            None => None,
-            Some(pc) if pc.post == post && (pc.seq as usize) < p.comments.len() => Some(pc.seq),
-            Some(_) => return Err(ApiError::UnknownComment),
-        };
-        let seq = clamp_u32(p.comments.len());
-        self.totals.comments += 1;
-        self.totals.comment_bytes += body.len() as u64;
-        p.comments.push(Comment {
-            author,
-            parent,
-            score: 0,
-            body,
-        });
-        Ok(Reply::Commented(CommentId { post, seq }))
-    }
-
-    fn vote(
-        &mut self,
-        voter: UserId,
-        target: Target,
-        dir: VoteDir,
-        follow_ups: &mut Vec<FollowUp>,
-    ) -> Response {
-        let (post_id, comment_seq) = match target {
-            Target::Post(p) => (p, None),
-            Target::Comment(c) => (c.post, Some(c.seq)),
-        };
-        let c = self
-            .communities
-            .get_mut(&post_id.community)
-            .ok_or(ApiError::UnknownPost)?;
-        let seq = post_id.seq;
-        let p = c.posts.get_mut(seq as usize).ok_or(ApiError::UnknownPost)?;
-        if let Some(cs) = comment_seq
-            && cs as usize >= p.comments.len()
-        {
-            return Err(ApiError::UnknownComment);
-        }
-        let key = VoteKey {
-            voter: voter.0,
-            community: post_id.community.0,
-            post: seq,
-            comment: comment_seq.unwrap_or(POST_ITSELF),
-        };
-        let new = dir.value();
-        let old = if new == 0 {
-            self.votes.remove(&key).unwrap_or(0)
-        } else {
-            self.votes.insert(key, new).unwrap_or(0)
-        };
-        let delta = new - old;
-        let score = match comment_seq {
-            None => {
-                let old_score = p.score;
-                p.score += delta as i64;
-                if delta != 0 {
-                    c.hot.remove(&(hot_key(old_score, p.created), seq));
-                    c.hot.insert((hot_key(p.score, p.created), seq));
-                    c.top.remove(&(old_score, seq));
-                    c.top.insert((p.score, seq));
-                    follow_ups.push(FollowUp::Karma {
-                        user: p.author,
-                        post: delta as i64,
-                        comment: 0,
-                    });
-                }
-                p.score
-            }
-            Some(cs) => {
-                // Bounds checked above.
-                let cm = &mut p.comments[cs as usize];
-                cm.score += delta as i64;
-                if delta != 0 {
-                    follow_ups.push(FollowUp::Karma {
-                        user: cm.author,
-                        post: 0,
-                        comment: delta as i64,
-                    });
-                }
-                cm.score
-            }
-        };
-        Ok(Reply::Voted { delta, score })
-    }
-
-    /// Reads a post with its `comments` best comments (score descending, ties
-    /// older first). `comments` may be 0..=[`MAX_LIMIT`]. Selecting them scans
-    /// every comment of the post (O(n log k)): comment listings are read far
-    /// less often than feeds, and a per-post comment index would cost every
-    /// comment vote two B-tree updates.
-    fn get_post(&self, id: PostId, comments: u16) -> Response {
-        if comments > MAX_LIMIT {
-            return Err(ApiError::BadLimit {
-                limit: comments,
-                max: MAX_LIMIT,
-            });
-        }
-        let p = self.post(id)?;
-        let k = comments as usize;
-        let mut top: Vec<CommentSummary> = Vec::with_capacity(k.min(p.comments.len()));
-        if k > 0 {
-            for (seq, cm) in p.comments.iter().enumerate() {
-                if top.len() == k && top.last().is_some_and(|last| cm.score <= last.score) {
-                    continue;
-                }
-                // After every kept comment with a score >= this one: older ties first.
-                let at = top.partition_point(|t| t.score >= cm.score);
-                if top.len() == k {
-                    top.pop();
-                }
-                top.insert(
-                    at,
-                    CommentSummary {
-                        id: CommentId {
-                            post: id,
-                            seq: seq as u32,
-                        },
-                        author: cm.author,
-                        parent: cm.parent.map(|s| CommentId { post: id, seq: s }),
-                        score: cm.score,
-                    },
-                );
-            }
-        }
-        Ok(Reply::Post(Box::new(PostView {
-            post: summary(id.community, id.seq, p),
-            body: p.body.clone(),
-            top_comments: top,
-        })))
     }
 }

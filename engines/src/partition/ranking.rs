@@ -1,5 +1,6 @@
-//! Feed ranking: the keys that order Hot, New and Top, computed from the
-//! engine's logical post clock only, so rankings depend on the op order alone.
+//! Feed ranking: the keys that order Hot, New and Top (computed from the
+//! engine's logical post clock only, so rankings depend on the op order
+//! alone), and the selection of a feed's best posts from the ordered indexes.
 //!
 //! Every feed orders by a key, descending, then by `created`, descending (newer
 //! first). `created` is unique engine-wide (one [`super::PostClock`] tick per
@@ -8,7 +9,12 @@
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
-use crate::api::{PostSummary, Sort};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use rustc_hash::FxHashMap;
+
+use super::{Community, Post, summary};
+use crate::api::{CommunityId, PostSummary, Sort};
 
 /// Time constant of Hot, in post-clock ticks: a post needs ten times the
 /// score to rank level with one created `HOT_DECAY` posts later.
@@ -95,6 +101,120 @@ pub fn merge_feed(candidates: &mut Vec<PostSummary>, sort: Sort, limit: u16) {
     select_best(candidates, limit as usize, |p| {
         (sort_key(sort, p.score, p.created), p.created)
     });
+}
+
+/// A home-feed candidate in a bounded heap whose top is the *worst* kept
+/// candidate (ordering reversed), so the best `limit` are kept in O(log limit).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Candidate {
+    pub(super) key: i64,
+    pub(super) post: PostSummary,
+}
+
+impl Candidate {
+    pub(super) fn rank(&self) -> (i64, u64) {
+        (self.key, self.post.created)
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    /// Worse ranks compare greater: the max-heap's top is the worst kept.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.rank().cmp(&self.rank())
+    }
+}
+
+/// Calls `visit(key, seq, post)` for the posts of `c` best first under
+/// `sort`, at most `limit` of them, until `visit` returns false: O(limit +
+/// log n) thanks to the ordered indexes.
+pub(super) fn for_best_posts(
+    c: &Community,
+    sort: Sort,
+    limit: usize,
+    mut visit: impl FnMut(i64, u32, &Post) -> bool,
+) {
+    let mut by_index = |index: &BTreeSet<(i64, u32)>| {
+        for &(key, seq) in index.iter().rev().take(limit) {
+            // Indexes only hold seqs of stored posts.
+            if let Some(p) = c.posts.get(seq as usize)
+                && !visit(key, seq, p)
+            {
+                break;
+            }
+        }
+    };
+    match sort {
+        Sort::Hot => by_index(&c.hot),
+        Sort::Top => by_index(&c.top),
+        Sort::New => {
+            for (seq, p) in c.posts.iter().enumerate().rev().take(limit) {
+                if !visit(sort_key(Sort::New, p.score, p.created), seq as u32, p) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Keeps in `heap` the best `limit` posts of the listed communities found in
+/// `communities` (unknown ones skipped). Each community is read best first and
+/// left as soon as its next post cannot enter the kept set, so a feed over many
+/// subscriptions reads far fewer than `limit` posts per community.
+pub(super) fn best_of(
+    communities: &FxHashMap<CommunityId, Community>,
+    listed: &[CommunityId],
+    sort: Sort,
+    limit: usize,
+    heap: &mut BinaryHeap<Candidate>,
+) {
+    if limit == 0 {
+        return;
+    }
+    for &id in listed {
+        let Some(c) = communities.get(&id) else {
+            continue;
+        };
+        for_best_posts(c, sort, limit, |key, seq, p| {
+            if heap.len() == limit
+                && heap
+                    .peek()
+                    .is_some_and(|worst| (key, p.created) <= worst.rank())
+            {
+                return false;
+            }
+            heap.push(Candidate {
+                key,
+                post: summary(id, seq, p),
+            });
+            if heap.len() > limit {
+                heap.pop();
+            }
+            true
+        });
+    }
+}
+
+/// Drains `heap` into `out`, best first; leaves `heap` empty with its capacity.
+pub(super) fn drain_best(heap: &mut BinaryHeap<Candidate>, out: &mut Vec<PostSummary>) {
+    let mut v = std::mem::take(heap).into_vec();
+    v.sort_unstable_by(|a, b| best_first(a.rank(), b.rank()));
+    out.extend(v.iter().map(|c| c.post));
+    v.clear();
+    *heap = BinaryHeap::from(v);
 }
 
 #[cfg(test)]
