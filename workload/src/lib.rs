@@ -1,18 +1,44 @@
 //! socialbench-workload: scenarios modelled on real social systems (roles,
 //! Zipf popularity, simulated users) and the ops they generate (DESIGN section 4).
 //!
-//! SKELETON: the public signatures below are the contract with the harness;
-//! bodies are being written.
-//!
 //! The life of an op starts here: a [`Scenario`] (a preset or a TOML file) is
 //! prepared once into a [`Workload`] (alias tables, memberships, follow graph);
 //! the harness asks it for the load phase ([`Workload::load_ops`]) and for one
 //! [`Generator`] per client thread, whose simulated users produce ops and
 //! consume the replies.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`scenario`] | the model, the presets, TOML workload files |
+//! | [`zipf`] | alias tables and Zipf sampling |
+//! | [`user`] | a simulated user's state and op tokens |
+//! | [`generator`] | a client thread's users producing ops |
+//! | [`load`] | the staged load phase and the initial graph |
+//! | [`trace`] | ops and replies as JSON lines against one partition |
+//! | [`words`] | the text of bodies |
 
-use std::path::Path;
+use std::sync::Arc;
 
-use socialbench_engines::{Op, Response};
+use rand::Rng;
+use rand_distr::{Distribution, LogNormal};
+use socialbench_engines::{Body, MAX_BODY_LEN, MAX_LIMIT, Op};
+
+pub mod generator;
+pub mod load;
+pub mod scenario;
+pub mod trace;
+pub mod user;
+pub mod words;
+pub mod zipf;
+
+pub use generator::Generator;
+pub use scenario::{
+    Action, Bodies, BodyLength, Invalid, InvalidKind, Mix, Population, Reads, RoleSpec, Roles,
+    Scenario, SortName, ZipfExponents,
+};
+pub use trace::trace;
+pub use user::Asked;
+pub use zipf::AliasTable;
 
 /// Why a scenario could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,46 +75,117 @@ pub enum Role {
     Lurker,
 }
 
-/// A scenario: population, roles, op mixes, distributions.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Scenario {
-    /// Preset this scenario started from.
-    pub preset: String,
-    /// Number of users.
-    pub users: u32,
-    /// Number of ordinary communities.
-    pub communities: u32,
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Creator, Role::Contributor, Role::Lurker];
 }
 
-impl Scenario {
-    /// Names of the presets.
-    pub const PRESETS: [&'static str; 4] = ["reddit", "microblog", "messenger", "chat"];
+/// Log-normal length sampler, clipped to `1..=max`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LengthSampler {
+    dist: LogNormal<f64>,
+    max: u32,
+}
 
-    /// A preset by name.
-    pub fn preset(name: &str) -> Result<Scenario, WorkloadError> {
-        Err(WorkloadError::UnknownPreset {
-            name: name.into(),
-            known: Self::PRESETS.join(", "),
+impl LengthSampler {
+    fn new(b: &BodyLength) -> Result<Self, WorkloadError> {
+        let dist = LogNormal::new((b.median as f64).ln(), b.sigma)
+            .map_err(|e| WorkloadError::Invalid(format!("body length: {e}")))?;
+        Ok(LengthSampler { dist, max: b.max })
+    }
+
+    #[inline]
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let x: f64 = self.dist.sample(rng);
+        (x.round() as u32).clamp(1, self.max) as usize
+    }
+}
+
+/// Everything prepared before the run, shared read-only by the generators.
+#[derive(Debug)]
+pub(crate) struct Tables {
+    pub(crate) plan: load::Plan,
+    pub(crate) corpus: words::Corpus,
+    /// Community popularity (rank = id); `None` without communities.
+    pub(crate) communities: Option<AliasTable>,
+    /// User popularity ranks (mapped to ids by `plan.popular`).
+    pub(crate) people: AliasTable,
+    /// Zipf over feed positions `0..n`, at index `n - 1`.
+    pub(crate) positions: Vec<AliasTable>,
+    /// Actions of each role (index `Role as usize`); `None` for an empty role.
+    pub(crate) actions: [Option<AliasTable>; 3],
+    pub(crate) invalid_kinds: Option<AliasTable>,
+    /// `invalid.share` as a fraction of 2^64.
+    pub(crate) invalid_below: u64,
+    pub(crate) post_len: LengthSampler,
+    pub(crate) comment_len: LengthSampler,
+    pub(crate) dm_len: LengthSampler,
+    /// The read an action that needs a remembered post falls back to.
+    pub(crate) discover: Action,
+    pub(crate) reads: Reads,
+    /// Zipf exponent of user activity.
+    pub(crate) user_activity: f64,
+}
+
+impl Tables {
+    fn new(s: &Scenario, seed: u64) -> Result<Tables, WorkloadError> {
+        let communities = match s.communities {
+            0 => None,
+            n => Some(AliasTable::zipf(n, s.zipf.community)?),
+        };
+        let people = AliasTable::zipf(s.users, s.zipf.user_popularity)?;
+        let positions = (1..=MAX_LIMIT as u32)
+            .map(|n| AliasTable::zipf(n, s.zipf.feed_position))
+            .collect::<Result<Vec<_>, _>>()?;
+        let role_table = |role: Role| -> Result<Option<AliasTable>, WorkloadError> {
+            let w: Vec<f64> = Action::ALL
+                .iter()
+                .map(|&a| s.role_weight(role, a))
+                .collect();
+            if w.iter().sum::<f64>() > 0.0 {
+                AliasTable::new(&w).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let actions = [
+            role_table(Role::Creator)?,
+            role_table(Role::Contributor)?,
+            role_table(Role::Lurker)?,
+        ];
+        let invalid_kinds = if s.invalid.share > 0.0 {
+            Some(AliasTable::new(&s.invalid.weights())?)
+        } else {
+            None
+        };
+        let discover = [Action::HomeFeed, Action::CommunityFeed, Action::ProfileFeed]
+            .into_iter()
+            .find(|&a| s.mix.weight(a) > 0.0)
+            .unwrap_or(Action::HomeFeed);
+        let plan = load::Plan::new(s, seed, communities.as_ref(), &people);
+        Ok(Tables {
+            plan,
+            corpus: words::Corpus::new(seed, s.zipf.words)?,
+            communities,
+            people,
+            positions,
+            actions,
+            invalid_kinds,
+            invalid_below: (s.invalid.share * 18_446_744_073_709_551_616.0).min(u64::MAX as f64)
+                as u64,
+            post_len: LengthSampler::new(&s.bodies.post)?,
+            comment_len: LengthSampler::new(&s.bodies.comment)?,
+            dm_len: LengthSampler::new(&s.bodies.dm)?,
+            discover,
+            reads: s.reads.clone(),
+            user_activity: s.zipf.user_activity,
         })
     }
 
-    /// A preset name, or the path of a TOML workload file.
-    pub fn from_arg(arg: &str) -> Result<Scenario, WorkloadError> {
-        Self::preset(arg)
-    }
-
-    /// Reads a TOML workload file (`preset = "..."` then overrides).
-    pub fn from_file(path: &Path) -> Result<Scenario, WorkloadError> {
-        Err(WorkloadError::Io {
-            path: path.display().to_string(),
-            reason: "pending".into(),
-        })
-    }
-
-    /// Mean ops per second one user issues (1 / think time): the default
-    /// open-loop rate is `users * per_user_rate()`.
-    pub fn per_user_rate(&self) -> f64 {
-        1.0
+    /// A post body (one allocation).
+    pub(crate) fn post_body<R: Rng + ?Sized>(&self, rng: &mut R) -> Body {
+        let len = self.post_len.sample(rng).min(MAX_BODY_LEN);
+        self.corpus.body(len, rng.next_u64())
     }
 }
 
@@ -99,49 +196,73 @@ pub struct Workload {
     pub scenario: Scenario,
     /// The seed.
     pub seed: u64,
+    tables: Arc<Tables>,
 }
 
 impl Workload {
-    /// Prepares `scenario` for `seed` (may use rayon for set-up).
+    /// Prepares `scenario` for `seed`: validates it, builds the alias tables,
+    /// the roles, memberships and follow graph (in parallel with rayon; the
+    /// result depends only on the scenario and the seed).
     pub fn new(scenario: Scenario, seed: u64) -> Result<Workload, WorkloadError> {
-        Ok(Workload { scenario, seed })
+        scenario.validate()?;
+        let tables = Arc::new(Tables::new(&scenario, seed)?);
+        Ok(Workload {
+            scenario,
+            seed,
+            tables,
+        })
     }
 
     /// Number of load stages; every thread finishes stage `s` before any starts `s + 1`.
     pub fn load_stages(&self) -> usize {
-        0
+        load::STAGES
     }
 
-    /// The ops of load stage `stage` that client thread `thread` of `threads` sends.
+    /// The ops of load stage `stage` that client thread `thread` of `threads`
+    /// sends (see [`load`] for what each stage holds). Empty for a stage or
+    /// thread out of range.
     pub fn load_ops(
         &self,
         stage: usize,
         thread: usize,
         threads: usize,
     ) -> Box<dyn Iterator<Item = Op> + Send + '_> {
-        let _ = (stage, thread, threads);
-        Box::new(std::iter::empty())
+        load::stage_ops(self, stage, thread, threads)
     }
 
-    /// The generator of client thread `thread` of `threads` (its share of the users).
+    /// The generator of client thread `thread` of `threads`: users with
+    /// `id % threads == thread` (a thread beyond the last user simulates user
+    /// `thread % users` again, with its own stream; `threads == 0` counts as 1).
     pub fn generator(&self, thread: usize, threads: usize) -> Generator {
-        let _ = (thread, threads);
-        Generator {}
-    }
-}
-
-/// One client thread's simulated users.
-#[derive(Debug)]
-pub struct Generator {}
-
-impl Generator {
-    /// The next op and a token to hand back with its reply.
-    pub fn next_op(&mut self) -> (u64, Op) {
-        unimplemented!("generator pending")
+        Generator::new(self.tables.clone(), self.seed, thread, threads)
     }
 
-    /// Feeds the reply to the op `token` came with back to its user.
-    pub fn on_reply(&mut self, token: u64, response: &Response) {
-        let _ = (token, response);
+    /// The role of `user`.
+    pub fn role_of(&self, user: socialbench_engines::UserId) -> Role {
+        self.tables.plan.role_of(user)
+    }
+
+    /// The communities `user` joins at load.
+    pub fn memberships(&self, user: socialbench_engines::UserId) -> &[u32] {
+        self.tables.plan.memberships(user)
+    }
+
+    /// The users `user` follows at load.
+    pub fn follows(&self, user: socialbench_engines::UserId) -> &[u32] {
+        self.tables.plan.follows(user)
+    }
+
+    /// Directed follow edges at load.
+    pub fn follow_count(&self) -> usize {
+        self.tables.plan.follow_count()
+    }
+
+    /// Approximate heap bytes of the prepared tables (not counting generators).
+    pub fn bytes(&self) -> usize {
+        let t = &self.tables;
+        t.plan.bytes()
+            + t.people.bytes()
+            + t.communities.as_ref().map_or(0, AliasTable::bytes)
+            + words::CORPUS_LEN
     }
 }

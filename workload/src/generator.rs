@@ -1,0 +1,587 @@
+//! A client thread's simulated users turning into ops, and replies turning
+//! back into what those users remember.
+//!
+//! `next_op` picks the acting user by Zipf over user activity (an alias table
+//! over the thread's users, built once), lets that user's own random stream
+//! pick an action from its role's mix, and builds the op from what the user
+//! remembers. It is O(1) and allocates nothing but a body's bytes.
+//!
+//! Several ops of one user may be in flight at once: nothing waits for a
+//! reply. A user acts on what earlier replies showed it; an action whose
+//! prerequisite is missing (a vote with no post seen yet) falls back to a
+//! read that provides it (the scenario's first feed read; the inbox for a DM
+//! reply). Replies update the user whenever they arrive, in any order.
+//!
+//! Determinism: the ops depend on the seed, the thread count and the order
+//! replies are fed back; with one op in flight they depend on the seed and
+//! the thread count only.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use socialbench_engines::{
+    ApiError, Body, CommentId, CommunityId, MAX_BODY_LEN, Op, PostId, Reply, Response, Target,
+    UserId, VoteDir,
+};
+
+use crate::load::{PRIME_ACTIVITY, Shuffle, salt, stream, unit};
+use crate::scenario::{Action, InvalidKind};
+use crate::user::{Asked, NONE, UserState, token};
+use crate::zipf::AliasTable;
+use crate::{Role, Tables};
+
+/// Share of votes that go to a remembered comment rather than a post.
+const VOTE_COMMENT_SHARE: f64 = 0.3;
+/// Vote directions: reddit's up/down ratio is strongly positive; a few votes
+/// are withdrawn. Up below the first cut, down below the second, else clear.
+const VOTE_CUTS: [f64; 2] = [0.75, 0.95];
+/// Share of profile reads, DMs and look-ups aimed at a friend (followed at
+/// load) when the user has some; the rest go to a popular user.
+const FRIEND_SHARE: f64 = 0.7;
+/// Draws before giving up on finding a community or user not yet joined.
+const FRESH_TRIES: usize = 4;
+/// Joins remembered while in flight (a join's reply does not name the community).
+const PENDING: usize = 64;
+
+/// One client thread's simulated users.
+#[derive(Debug)]
+pub struct Generator {
+    tables: Arc<Tables>,
+    /// Global id of local user `i` is `base + i * stride`.
+    base: u32,
+    stride: u32,
+    /// Picks which user acts.
+    rng: Xoshiro256PlusPlus,
+    activity: AliasTable,
+    users: Vec<UserState>,
+    /// Next id for a community created in the run: `communities + thread + k * threads`.
+    next_community: u32,
+    /// Sequence number of the next join-like op, and the communities in flight.
+    seq: u32,
+    pending: [(u32, u32); PENDING],
+}
+
+impl Generator {
+    pub(crate) fn new(tables: Arc<Tables>, seed: u64, thread: usize, threads: usize) -> Generator {
+        let threads = threads.max(1) as u32;
+        let thread = (thread % threads as usize) as u32;
+        let n = tables.plan.users;
+        let (base, stride, count) = if thread < n {
+            (thread, threads, (n - thread).div_ceil(threads))
+        } else {
+            (thread % n, 1, 1)
+        };
+        let activity_rank = Shuffle::new(n, PRIME_ACTIVITY, seed ^ salt::ACTIVITY);
+        let weights: Vec<f64> = (0..count)
+            .map(|i| {
+                let rank = activity_rank.apply(base + i * stride);
+                ((rank as f64) + 1.0).powf(-tables.user_activity)
+            })
+            .collect();
+        // `count >= 1` and weights are positive: the table always builds.
+        let activity = AliasTable::new(&weights).unwrap_or_else(|_| {
+            AliasTable::new(&[1.0]).unwrap_or_else(|_| unreachable!("one positive weight"))
+        });
+        let users = (0..count)
+            .map(|i| {
+                let u = base + i * stride;
+                UserState::new(
+                    stream(seed, salt::USER, u as u64),
+                    tables.plan.role_of(UserId(u)),
+                )
+            })
+            .collect();
+        Generator {
+            next_community: tables.plan.communities + thread,
+            rng: stream(seed ^ (threads as u64) << 32, salt::THREAD, thread as u64),
+            tables,
+            base,
+            stride,
+            activity,
+            users,
+            seq: 0,
+            pending: [(NONE, NONE); PENDING],
+        }
+    }
+
+    /// Number of users this generator simulates.
+    pub fn users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Approximate heap bytes of this generator (users and activity table).
+    pub fn bytes(&self) -> usize {
+        self.users.len() * std::mem::size_of::<UserState>() + self.activity.bytes()
+    }
+
+    #[inline]
+    fn global(&self, local: u32) -> UserId {
+        UserId(self.base + local * self.stride)
+    }
+
+    /// The user who acts in the op `token` came with.
+    pub fn user_of(&self, token: u64) -> UserId {
+        self.global(token::local(token))
+    }
+
+    /// The role of the user who acts in the op `token` came with.
+    pub fn role_of(&self, token: u64) -> Role {
+        self.users
+            .get(token::local(token) as usize)
+            .map_or(Role::Lurker, |u| u.role)
+    }
+
+    /// What the op `token` came with asked (`None` for a foreign token).
+    pub fn asked(&self, token: u64) -> Option<Asked> {
+        token::asked(token)
+    }
+
+    /// Whether the op `token` came with was deliberately invalid (its error
+    /// is expected).
+    pub fn is_invalid(&self, token: u64) -> bool {
+        matches!(token::asked(token), Some(Asked::Invalid(_)))
+    }
+
+    /// The next op and a token to hand back with its reply.
+    pub fn next_op(&mut self) -> (u64, Op) {
+        let local = self.activity.sample(&mut self.rng);
+        let user = self.global(local);
+        let t = &*self.tables;
+        let st = &mut self.users[local as usize];
+        let bits = st.rng.next_u64();
+        if bits < t.invalid_below
+            && let Some(kinds) = &t.invalid_kinds
+        {
+            let kind = InvalidKind::ALL[kinds.sample(&mut st.rng) as usize];
+            let (kind, op) = invalid_op(t, st, user, kind);
+            return (token::encode(local, Asked::Invalid(kind), 0), op);
+        }
+        let action = match &t.actions[st.role as usize] {
+            Some(table) => Action::ALL[table.sample(&mut st.rng) as usize],
+            None => t.discover,
+        };
+        let mut seq = 0;
+        let (action, op) =
+            match action_op(t, st, user, action, &mut self.next_community, self.stride) {
+                Some(x) => x,
+                None => {
+                    let fallback = if action == Action::DmReply {
+                        Action::Inbox
+                    } else {
+                        t.discover
+                    };
+                    action_op(t, st, user, fallback, &mut self.next_community, self.stride)
+                        .unwrap_or_else(|| (Action::HomeFeed, home_feed(t, user)))
+                }
+            };
+        if let Op::Join { community, .. } | Op::CreateCommunity { community, .. } = &op
+            && !community.is_profile()
+        {
+            self.seq = (self.seq + 1) & token::SEQ_MASK;
+            seq = self.seq;
+            self.pending[seq as usize % PENDING] = (seq, community.0);
+        }
+        (token::encode(local, Asked::Action(action), seq), op)
+    }
+
+    /// Feeds the reply to the op `token` came with back to its user. Foreign
+    /// tokens are ignored.
+    pub fn on_reply(&mut self, token: u64, response: &Response) {
+        let local = token::local(token) as usize;
+        let Some(Asked::Action(action)) = token::asked(token) else {
+            return;
+        };
+        let t = &*self.tables;
+        let Some(st) = self.users.get_mut(local) else {
+            return;
+        };
+        match (action, response) {
+            (
+                Action::HomeFeed | Action::CommunityFeed | Action::ProfileFeed,
+                Ok(Reply::Feed(posts)),
+            ) if !posts.is_empty() => {
+                let table = &t.positions[posts.len().min(t.positions.len()) - 1];
+                for slot in 0..st.seen.len() {
+                    let p = &posts[table.sample(&mut st.rng) as usize];
+                    st.seen[slot] = p.id;
+                    if slot == 0 {
+                        st.author = p.author.0;
+                    }
+                }
+                st.seen_len = st.seen.len() as u8;
+            }
+            (Action::ReadPost, Ok(Reply::Post(view))) if !view.top_comments.is_empty() => {
+                let n = view.top_comments.len().min(t.positions.len());
+                let i = t.positions[n - 1].sample(&mut st.rng) as usize;
+                st.comment = view.top_comments[i].id;
+                st.has_comment = true;
+            }
+            (Action::Comment, Ok(Reply::Commented(id))) => {
+                // One's own comment: the thread to continue.
+                st.comment = *id;
+                st.has_comment = true;
+            }
+            (Action::Inbox, Ok(Reply::Inbox(dms))) if !dms.is_empty() => {
+                let table = &t.positions[dms.len().min(t.positions.len()) - 1];
+                for slot in 0..st.senders.len() {
+                    st.senders[slot] = dms[table.sample(&mut st.rng) as usize].from.0;
+                }
+            }
+            (
+                Action::Join | Action::CreateCommunity,
+                Ok(Reply::Done) | Err(ApiError::AlreadyMember),
+            ) => {
+                let seq = token::seq(token);
+                let (s, community) = self.pending[seq as usize % PENDING];
+                if s == seq && community != NONE {
+                    st.joined = community;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn home_feed(t: &Tables, user: UserId) -> Op {
+    Op::GetHomeFeed {
+        user,
+        sort: t.reads.home_sort.sort(),
+        limit: t.reads.feed_limit,
+    }
+}
+
+#[inline]
+fn coin(st: &mut UserState, p: f64) -> bool {
+    p > 0.0 && unit(st.rng.next_u64()) < p
+}
+
+/// A community the user belongs to (load memberships or one joined in the run).
+fn member_community(t: &Tables, st: &mut UserState, user: UserId) -> Option<CommunityId> {
+    let m = t.plan.memberships(user);
+    let extra = usize::from(st.joined != NONE);
+    let n = m.len() + extra;
+    if n == 0 {
+        return None;
+    }
+    let i = ((st.rng.next_u64() >> 32) as usize * n) >> 32;
+    Some(CommunityId(m.get(i).copied().unwrap_or(st.joined)))
+}
+
+/// A community to read or search: a member one, or a popular one.
+fn some_community(t: &Tables, st: &mut UserState, user: UserId) -> CommunityId {
+    if coin(st, t.reads.member_communities)
+        && let Some(c) = member_community(t, st, user)
+    {
+        return c;
+    }
+    match &t.communities {
+        Some(table) => CommunityId(table.sample(&mut st.rng)),
+        None => CommunityId::profile(some_person(t, st, user)),
+    }
+}
+
+/// A popular user (by Zipf popularity).
+#[inline]
+fn popular(t: &Tables, st: &mut UserState) -> UserId {
+    UserId(t.plan.popular.apply(t.people.sample(&mut st.rng)))
+}
+
+/// A friend (followed at load) or a popular user.
+fn some_person(t: &Tables, st: &mut UserState, user: UserId) -> UserId {
+    let f = t.plan.follows(user);
+    if !f.is_empty() && coin(st, FRIEND_SHARE) {
+        let i = ((st.rng.next_u64() >> 32) as usize * f.len()) >> 32;
+        return UserId(f[i]);
+    }
+    popular(t, st)
+}
+
+/// The op of `action`, or `None` when the user lacks what it needs.
+fn action_op(
+    t: &Tables,
+    st: &mut UserState,
+    user: UserId,
+    action: Action,
+    next_community: &mut u32,
+    stride: u32,
+) -> Option<(Action, Op)> {
+    let r = &t.reads;
+    let op = match action {
+        Action::HomeFeed => home_feed(t, user),
+        Action::CommunityFeed => Op::GetCommunityFeed {
+            community: some_community(t, st, user),
+            sort: r.community_sort.sort(),
+            limit: r.feed_limit,
+        },
+        Action::ProfileFeed => Op::GetCommunityFeed {
+            community: CommunityId::profile(some_person(t, st, user)),
+            sort: socialbench_engines::Sort::New,
+            limit: r.feed_limit,
+        },
+        Action::ReadPost => Op::GetPost {
+            post: st.pick_post()?,
+            comments: r.post_comments,
+        },
+        Action::GetProfile => {
+            let who = if st.author != NONE && coin(st, 0.5) {
+                UserId(st.author)
+            } else {
+                some_person(t, st, user)
+            };
+            Op::GetProfile { user: who }
+        }
+        Action::Inbox => Op::GetInbox {
+            user,
+            limit: r.inbox_limit,
+        },
+        Action::Vote => {
+            let target = if st.has_comment && coin(st, VOTE_COMMENT_SHARE) {
+                Target::Comment(st.comment)
+            } else {
+                Target::Post(st.pick_post()?)
+            };
+            let x = unit(st.rng.next_u64());
+            let dir = if x < VOTE_CUTS[0] {
+                VoteDir::Up
+            } else if x < VOTE_CUTS[1] {
+                VoteDir::Down
+            } else {
+                VoteDir::Clear
+            };
+            Op::Vote {
+                voter: user,
+                target,
+                dir,
+            }
+        }
+        Action::Comment => {
+            let (post, parent) = if st.has_comment && coin(st, r.reply_to_comment) {
+                (st.comment.post, Some(st.comment))
+            } else {
+                (st.pick_post()?, None)
+            };
+            let len = t.comment_len.sample(&mut st.rng);
+            Op::Comment {
+                author: user,
+                post,
+                parent,
+                body: t.corpus.body(len, st.rng.next_u64()),
+            }
+        }
+        Action::DmReply => {
+            let to = st.pick_sender()?;
+            dm(t, st, user, to)
+        }
+        Action::Dm => {
+            let mut to = some_person(t, st, user);
+            if to == user {
+                to = UserId((user.0 + 1) % t.plan.users);
+            }
+            dm(t, st, user, to)
+        }
+        Action::Post => {
+            let community = if coin(st, r.posts_to_profile) {
+                CommunityId::profile(user)
+            } else {
+                member_community(t, st, user).unwrap_or(CommunityId::profile(user))
+            };
+            Op::CreatePost {
+                author: user,
+                community,
+                body: t.post_body(&mut st.rng),
+            }
+        }
+        Action::Repost => {
+            let of = st.pick_post()?;
+            let mut prefix = [0u8; 48];
+            let mut w = &mut prefix[..];
+            // 48 bytes hold the longest prefix ("repost 4294967295/4294967295: ").
+            let _ = write!(w, "repost {}/{}: ", of.community.0, of.seq);
+            let used = 48 - w.len();
+            let len = t.post_len.sample(&mut st.rng).clamp(used, MAX_BODY_LEN);
+            Op::CreatePost {
+                author: user,
+                community: CommunityId::profile(user),
+                body: t
+                    .corpus
+                    .body_with_prefix(&prefix[..used], len, st.rng.next_u64()),
+            }
+        }
+        Action::CreateCommunity => {
+            let id = *next_community;
+            if id >= CommunityId::PROFILE_BASE - 4096 {
+                return None;
+            }
+            *next_community = id.saturating_add(stride);
+            Op::CreateCommunity {
+                creator: user,
+                community: CommunityId(id),
+            }
+        }
+        Action::Search => Op::Search {
+            community: some_community(t, st, user),
+            term: t.corpus.term(st.rng.next_u64()),
+        },
+        Action::Join => {
+            let table = t.communities.as_ref()?;
+            let m = t.plan.memberships(user);
+            let mut c = table.sample(&mut st.rng);
+            for _ in 1..FRESH_TRIES {
+                if !m.contains(&c) && c != st.joined && t.plan.creator_of(CommunityId(c)) != user {
+                    break;
+                }
+                c = table.sample(&mut st.rng);
+            }
+            Op::Join {
+                user,
+                community: CommunityId(c),
+            }
+        }
+        Action::Follow => {
+            let f = t.plan.follows(user);
+            let mut v = popular(t, st);
+            for _ in 1..FRESH_TRIES {
+                if v != user && !f.contains(&v.0) {
+                    break;
+                }
+                v = popular(t, st);
+            }
+            if v == user {
+                return None;
+            }
+            Op::Join {
+                user,
+                community: CommunityId::profile(v),
+            }
+        }
+    };
+    Some((action, op))
+}
+
+fn dm(t: &Tables, st: &mut UserState, from: UserId, to: UserId) -> Op {
+    let len = t.dm_len.sample(&mut st.rng);
+    Op::SendDm {
+        from,
+        to,
+        body: t.corpus.body(len, st.rng.next_u64()),
+    }
+}
+
+/// Ids that never exist: the top of the ordinary community range (run-time
+/// creations start at `communities`, at most 2^30) and the top sequence
+/// numbers (no partition assigns 4 billion posts to one community).
+const UNKNOWN_SPREAD: u64 = 1024;
+
+fn unknown_seq(bits: u64) -> u32 {
+    u32::MAX - (bits % UNKNOWN_SPREAD) as u32
+}
+
+/// A deliberately invalid op of `kind` (or of a kind the user can make when
+/// it lacks what `kind` needs); the acting user is always `user`.
+fn invalid_op(
+    t: &Tables,
+    st: &mut UserState,
+    user: UserId,
+    kind: InvalidKind,
+) -> (InvalidKind, Op) {
+    let bits = st.rng.next_u64();
+    let short = |st: &mut UserState| t.corpus.body(16, st.rng.next_u64());
+    match kind {
+        InvalidKind::UnknownCommunity => {
+            let community =
+                CommunityId(CommunityId::PROFILE_BASE - 1 - (bits % UNKNOWN_SPREAD) as u32);
+            let op = match bits >> 62 {
+                0 => Op::Join { user, community },
+                1 => Op::CreatePost {
+                    author: user,
+                    community,
+                    body: short(st),
+                },
+                2 => Op::Search {
+                    community,
+                    term: Body::from("the"),
+                },
+                _ => Op::GetCommunityFeed {
+                    community,
+                    sort: t.reads.community_sort.sort(),
+                    limit: t.reads.feed_limit,
+                },
+            };
+            (kind, op)
+        }
+        InvalidKind::UnknownPost => {
+            let community = match &t.communities {
+                Some(table) => CommunityId(table.sample(&mut st.rng)),
+                None => CommunityId::profile(user),
+            };
+            let post = PostId {
+                community,
+                seq: unknown_seq(bits),
+            };
+            let op = if bits >> 63 == 0 {
+                Op::GetPost { post, comments: 5 }
+            } else {
+                Op::Vote {
+                    voter: user,
+                    target: Target::Post(post),
+                    dir: VoteDir::Up,
+                }
+            };
+            (kind, op)
+        }
+        InvalidKind::UnknownComment => match st.seen_post(bits) {
+            Some(post) => {
+                let parent = CommentId {
+                    post,
+                    seq: unknown_seq(bits),
+                };
+                let op = if bits >> 63 == 0 {
+                    Op::Comment {
+                        author: user,
+                        post,
+                        parent: Some(parent),
+                        body: short(st),
+                    }
+                } else {
+                    Op::Vote {
+                        voter: user,
+                        target: Target::Comment(parent),
+                        dir: VoteDir::Down,
+                    }
+                };
+                (kind, op)
+            }
+            None => invalid_op(t, st, user, InvalidKind::UnknownPost),
+        },
+        InvalidKind::UnknownRecipient => {
+            let to = UserId(t.plan.users + (bits % UNKNOWN_SPREAD) as u32);
+            (kind, dm(t, st, user, to))
+        }
+        InvalidKind::OversizedBody => {
+            let len = MAX_BODY_LEN + 1 + (bits % UNKNOWN_SPREAD) as usize;
+            let op = Op::CreatePost {
+                author: user,
+                community: CommunityId::profile(user),
+                body: t.corpus.body(len, st.rng.next_u64()),
+            };
+            (kind, op)
+        }
+        InvalidKind::ForeignProfile => {
+            if t.plan.users < 2 {
+                return invalid_op(t, st, user, InvalidKind::OversizedBody);
+            }
+            let mut owner = popular(t, st);
+            if owner == user {
+                owner = UserId((user.0 + 1) % t.plan.users);
+            }
+            let op = Op::CreatePost {
+                author: user,
+                community: CommunityId::profile(owner),
+                body: short(st),
+            };
+            (kind, op)
+        }
+    }
+}

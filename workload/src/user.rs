@@ -1,0 +1,178 @@
+//! A simulated user: a small state machine that remembers what the engine
+//! last showed it, and the token that carries an op's identity to its reply.
+//!
+//! # Memory per user (96 bytes)
+//! A user keeps its own random stream (Xoshiro256++, 32 bytes) and a fixed
+//! ring of what it saw: 4 posts, 1 comment, 2 DM senders, 1 author, the last
+//! community it joined. 1,000,000 users take 96 MB. The alternative, one
+//! "recently seen" buffer shared by a client thread's users, would take a few
+//! KB, but then users would act on posts other users saw, which DESIGN
+//! forbids ("act on what they last saw"). 96 B is the price of that fidelity.
+//!
+//! # Feed positions
+//! A feed reply of length `L` is not stored whole: the user draws the 4
+//! positions it will act on later, Zipf over `0..L` (exact tables per
+//! length), and keeps those posts. An action then takes one of the 4 slots
+//! uniformly, so the position it acts on is exactly Zipf over the whole feed
+//! while the state stays 32 bytes.
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use socialbench_engines::{CommentId, CommunityId, PostId, UserId};
+
+use crate::Role;
+use crate::scenario::{Action, InvalidKind};
+
+/// Posts a user remembers from its last feed.
+pub const SEEN_POSTS: usize = 4;
+
+/// DM senders a user remembers from its last inbox.
+pub const SEEN_SENDERS: usize = 2;
+
+/// No user / no community in a `u32` slot.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// One simulated user's state.
+#[derive(Clone, Debug)]
+pub(crate) struct UserState {
+    pub(crate) rng: Xoshiro256PlusPlus,
+    pub(crate) seen: [PostId; SEEN_POSTS],
+    pub(crate) comment: CommentId,
+    pub(crate) senders: [u32; SEEN_SENDERS],
+    /// A community joined or created during the run (a member since its ack).
+    pub(crate) joined: u32,
+    /// Author of a post seen in the last feed.
+    pub(crate) author: u32,
+    pub(crate) seen_len: u8,
+    pub(crate) has_comment: bool,
+    pub(crate) role: Role,
+}
+
+const NO_POST: PostId = PostId {
+    community: CommunityId(0),
+    seq: 0,
+};
+
+impl UserState {
+    pub(crate) fn new(rng: Xoshiro256PlusPlus, role: Role) -> Self {
+        UserState {
+            rng,
+            seen: [NO_POST; SEEN_POSTS],
+            comment: CommentId {
+                post: NO_POST,
+                seq: 0,
+            },
+            senders: [NONE; SEEN_SENDERS],
+            joined: NONE,
+            author: NONE,
+            seen_len: 0,
+            has_comment: false,
+            role,
+        }
+    }
+
+    /// A remembered post, slot picked by `bits`.
+    #[inline]
+    pub(crate) fn seen_post(&self, bits: u64) -> Option<PostId> {
+        (self.seen_len > 0).then(|| self.seen[((bits >> 32) as usize * SEEN_POSTS) >> 32])
+    }
+
+    /// A remembered post, slot drawn from the user's stream.
+    #[inline]
+    pub(crate) fn pick_post(&mut self) -> Option<PostId> {
+        let bits = rand::Rng::next_u64(&mut self.rng);
+        self.seen_post(bits)
+    }
+
+    /// A remembered DM sender, slot drawn from the user's stream.
+    #[inline]
+    pub(crate) fn pick_sender(&mut self) -> Option<UserId> {
+        let bits = rand::Rng::next_u64(&mut self.rng);
+        self.sender(bits)
+    }
+
+    /// A remembered DM sender, slot picked by `bits`.
+    #[inline]
+    pub(crate) fn sender(&self, bits: u64) -> Option<UserId> {
+        let s = self.senders[(bits >> 63) as usize];
+        let s = if s == NONE { self.senders[0] } else { s };
+        (s != NONE).then_some(UserId(s))
+    }
+}
+
+/// What an op asked, as its token records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Asked {
+    /// An ordinary action.
+    Action(Action),
+    /// A deliberately invalid request.
+    Invalid(InvalidKind),
+}
+
+/// Token layout: bits 0..5 what was asked (actions, then invalid kinds at
+/// 16..), bits 5..36 the user's index in its client thread, bits 36..64 a
+/// sequence number (used to match a join's reply to its community).
+pub(crate) mod token {
+    use super::*;
+
+    const ASK_BITS: u32 = 5;
+    const USER_BITS: u32 = 31;
+    const INVALID_BASE: u8 = 16;
+
+    pub(crate) fn encode(local: u32, asked: Asked, seq: u32) -> u64 {
+        let a = match asked {
+            Asked::Action(a) => a as u8,
+            Asked::Invalid(k) => INVALID_BASE + k as u8,
+        };
+        a as u64 | (local as u64) << ASK_BITS | (seq as u64) << (ASK_BITS + USER_BITS)
+    }
+
+    pub(crate) fn local(token: u64) -> u32 {
+        ((token >> ASK_BITS) & ((1 << USER_BITS) - 1)) as u32
+    }
+
+    pub(crate) fn seq(token: u64) -> u32 {
+        (token >> (ASK_BITS + USER_BITS)) as u32
+    }
+
+    pub(crate) fn asked(token: u64) -> Option<Asked> {
+        let a = (token & ((1 << ASK_BITS) - 1)) as u8;
+        if a < INVALID_BASE {
+            Action::ALL.get(a as usize).map(|&a| Asked::Action(a))
+        } else {
+            InvalidKind::ALL
+                .get((a - INVALID_BASE) as usize)
+                .map(|&k| Asked::Invalid(k))
+        }
+    }
+
+    /// Largest sequence number a token carries (28 bits).
+    pub(crate) const SEQ_MASK: u32 = (1 << (64 - ASK_BITS - USER_BITS)) - 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for (local, asked, seq) in [
+            (0, Asked::Action(Action::HomeFeed), 0),
+            (
+                (1 << 30) + 5,
+                Asked::Invalid(InvalidKind::ForeignProfile),
+                token::SEQ_MASK,
+            ),
+            (77, Asked::Action(Action::Follow), 12345),
+        ] {
+            let t = token::encode(local, asked, seq);
+            assert_eq!(token::local(t), local);
+            assert_eq!(token::asked(t), Some(asked));
+            assert_eq!(token::seq(t), seq);
+        }
+    }
+
+    #[test]
+    fn user_state_stays_small() {
+        assert!(std::mem::size_of::<UserState>() <= 96);
+    }
+}

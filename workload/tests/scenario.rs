@@ -1,0 +1,138 @@
+//! Presets, workload files, validation.
+
+use socialbench_workload::{Action, Scenario, SortName, Workload, WorkloadError};
+
+fn invalid(text: &str) -> String {
+    match Scenario::from_toml(text) {
+        Err(WorkloadError::Invalid(m)) => m,
+        other => panic!("expected Invalid for {text:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_preset_validates_and_reddit_has_the_documented_mix() {
+    for name in Scenario::PRESETS {
+        let s = Scenario::preset(name).unwrap();
+        assert_eq!(s.preset, name);
+        s.validate().unwrap();
+    }
+    let r = Scenario::preset("reddit").unwrap();
+    let total: f64 = r.mix.weights().iter().sum();
+    assert!((total - 1.0).abs() < 1e-12);
+    assert!((r.mix.home_feed - 0.85 * 0.85).abs() < 1e-12);
+    assert!((r.mix.join - 0.001 * 0.01).abs() < 1e-15);
+    assert_eq!(r.role_shares(), [0.01, 0.09, 0.90]);
+    assert!(!r.roles.lurker.actions.contains(&Action::Vote));
+    assert!(r.roles.lurker.actions.contains(&Action::Join));
+}
+
+#[test]
+fn unknown_presets_name_the_known_ones() {
+    let e = Scenario::from_arg("redit").unwrap_err();
+    assert!(matches!(e, WorkloadError::UnknownPreset { .. }));
+    assert!(
+        e.to_string().contains("reddit, microblog, messenger, chat"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_overrides_its_preset() {
+    let s = Scenario::from_toml(
+        r#"
+        preset = "chat"
+        users = 500
+        [mix]
+        search = 0.5
+        [reads]
+        community_sort = "top"
+        [roles.lurker]
+        actions = ["home_feed", "join"]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.preset, "chat");
+    assert_eq!(s.users, 500);
+    assert_eq!(s.communities, Scenario::chat().communities);
+    assert_eq!(s.mix.search, 0.5);
+    assert_eq!(s.mix.post, Scenario::chat().mix.post);
+    assert_eq!(s.reads.community_sort, SortName::Top);
+    assert_eq!(s.roles.lurker.actions, vec![Action::HomeFeed, Action::Join]);
+    // No preset key: reddit.
+    assert_eq!(Scenario::from_toml("users = 7").unwrap().preset, "reddit");
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_the_allowed_ones() {
+    let m = invalid("userz = 5");
+    assert!(m.contains("`userz`") && m.contains("users"), "{m}");
+    let m = invalid("[mix]\nvotes = 0.1");
+    assert!(m.contains("`mix.votes`") && m.contains(", vote)"), "{m}");
+}
+
+#[test]
+fn bad_values_name_the_key_and_what_is_allowed() {
+    let m = invalid("[reads]\nhome_sort = \"hott\"");
+    assert!(m.contains("reads.home_sort") && m.contains("`hot`"), "{m}");
+    let m = invalid("[roles.lurker]\nactions = [\"read\"]");
+    assert!(
+        m.contains("roles.lurker.actions") && m.contains("home_feed"),
+        "{m}"
+    );
+    let m = invalid("users = \"many\"");
+    assert!(m.contains("`users`") && m.contains("integer"), "{m}");
+    let m = invalid("users = 0");
+    assert!(m.contains("`users`") && m.contains("1..=2^30"), "{m}");
+    let m = invalid("[zipf]\ncommunity = -1");
+    assert!(m.contains("zipf.community"), "{m}");
+    let m = invalid("[invalid]\nshare = 1.5");
+    assert!(m.contains("invalid.share"), "{m}");
+    let m = invalid("preset = \"twitter\"");
+    assert!(m.contains("preset") && m.contains("microblog"), "{m}");
+    let m = invalid("[bodies.post]\nmax = 50000");
+    assert!(m.contains("bodies.post.max"), "{m}");
+    let m = invalid("users = [");
+    assert!(m.contains("TOML"), "{m}");
+    // A role left with nothing to do.
+    let m = invalid("[roles.lurker]\nactions = [\"follow\"]");
+    assert!(m.contains("roles.lurker.actions"), "{m}");
+}
+
+#[test]
+fn files_are_read_from_disk_and_missing_ones_say_so() {
+    let dir = std::env::temp_dir().join(format!("sb-workload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.toml");
+    std::fs::write(&path, "preset = \"messenger\"\nusers = 321\n").unwrap();
+    let s = Scenario::from_arg(path.to_str().unwrap()).unwrap();
+    assert_eq!((s.preset.as_str(), s.users), ("messenger", 321));
+    std::fs::write(&path, "nope = 1\n").unwrap();
+    let e = Scenario::from_arg(path.to_str().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("w.toml"), "{e}");
+    let e = Scenario::from_arg(dir.join("missing.toml").to_str().unwrap()).unwrap_err();
+    assert!(matches!(e, WorkloadError::Io { .. }), "{e:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_harness_may_override_users_and_workload_new_validates() {
+    let s = Scenario::reddit().with_users(10_000);
+    assert_eq!((s.users, s.communities), (10_000, 100));
+    let mut s = Scenario::reddit();
+    s.users = 0;
+    assert!(Workload::new(s, 1).is_err());
+    let mut s = Scenario::microblog();
+    s.mix.community_feed = 0.1; // microblog has no communities
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mix.community_feed")
+    );
+}
+
+#[test]
+fn per_user_rate_is_the_inverse_think_time() {
+    let s = Scenario::reddit();
+    assert!((s.per_user_rate() - 0.1).abs() < 1e-12);
+}
