@@ -1,0 +1,1019 @@
+//! A small description of a figure (panels of series on two axes) and the one
+//! renderer that draws it to SVG and PNG with plotters.
+//!
+//! The run and sweep modules only build [`Figure`]s from their data; every
+//! decision about ticks, units, log axes, legends and degenerate data lives
+//! here, so all plots look alike and the awkward cases are handled once:
+//! - NaN and infinite values are skipped; so are values <= 0 on a log axis
+//!   (counted, and said so in the panel title);
+//! - a single point or a flat series gets a range around it;
+//! - a panel with nothing to draw says "no data" instead of failing.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::PlotError;
+use super::font::register_bundled_font;
+
+/// Caption (figure title) font size, px.
+const CAPTION_PX: f64 = 24.0;
+/// Panel title and axis title font size, px.
+const TITLE_PX: f64 = 18.0;
+/// Tick label and legend font size, px (>= 14 px, readable at a glance).
+const LABEL_PX: f64 = 15.0;
+/// Font family; registered by [`register_bundled_font`].
+const FAMILY: &str = "sans-serif";
+
+/// How values map onto an axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scale {
+    /// Linear.
+    Linear,
+    /// Base-10 logarithmic; values <= 0 cannot be shown.
+    Log,
+}
+
+/// What an axis measures: decides tick placement and labels.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Quantity {
+    /// A plain number, labelled compactly (`250k`, `1.2M`).
+    Number,
+    /// A small integer such as a thread count: ticks at the values present.
+    Integer,
+    /// Nanoseconds. Log axes label each tick with its unit (`10µs`, `1ms`),
+    /// which reads better across six decades than one unit for all; linear
+    /// axes pick one unit and put it in the axis title.
+    DurationNs,
+    /// Bytes; the axis title gets the binary unit chosen (`MiB`).
+    Bytes,
+    /// Percentiles already mapped to "nines" (`-log10(1 - p/100)`: 90% -> 1,
+    /// 99% -> 2, ...); `max_at` is where the maximum was placed, labelled `max`.
+    Nines {
+        /// Position of the `max` tick, if any.
+        max_at: Option<f64>,
+    },
+    /// Named categories at x = 0, 1, 2, ...
+    Category(Vec<String>),
+}
+
+/// One axis.
+#[derive(Clone, Debug)]
+pub(crate) struct Axis {
+    /// Title, with the unit where the unit does not depend on the data.
+    pub label: String,
+    /// What is measured.
+    pub quantity: Quantity,
+    /// Linear or log.
+    pub scale: Scale,
+    /// Whether a linear range must include 0 (throughput, sizes).
+    pub from_zero: bool,
+}
+
+impl Axis {
+    /// A linear axis starting at zero.
+    pub(crate) fn zero_based(label: impl Into<String>, quantity: Quantity) -> Axis {
+        Axis {
+            label: label.into(),
+            quantity,
+            scale: Scale::Linear,
+            from_zero: true,
+        }
+    }
+
+    /// A log axis.
+    pub(crate) fn log(label: impl Into<String>, quantity: Quantity) -> Axis {
+        Axis {
+            label: label.into(),
+            quantity,
+            scale: Scale::Log,
+            from_zero: false,
+        }
+    }
+
+    /// Maps a value onto the axis, `None` if it cannot be shown.
+    fn map(&self, v: f64) -> Option<f64> {
+        if !v.is_finite() {
+            return None;
+        }
+        match self.scale {
+            Scale::Linear => Some(v),
+            Scale::Log if v > 0.0 => Some(v.log10()),
+            Scale::Log => None,
+        }
+    }
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// A line through the points, in x order as given.
+    Line,
+    /// A dashed line.
+    Dashed,
+    /// Bars from the bottom of the axis, centred on x (category axes).
+    Bars,
+    /// Markers only.
+    Points,
+    /// A cross at each point (flags, e.g. a failed audit).
+    Crosses,
+}
+
+/// The look of a series.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Style {
+    /// Colour.
+    pub color: RGBColor,
+    /// Line width, px.
+    pub width: u32,
+    /// Line, dashes, bars, markers.
+    pub mark: Mark,
+    /// Whether line points also get a dot.
+    pub dots: bool,
+}
+
+impl Style {
+    /// A line of palette colour `i`.
+    pub(crate) fn line(i: usize) -> Style {
+        Style {
+            color: color(i),
+            width: 2,
+            mark: Mark::Line,
+            dots: false,
+        }
+    }
+
+    /// The same, dashed.
+    pub(crate) fn dashed(self) -> Style {
+        Style {
+            mark: Mark::Dashed,
+            ..self
+        }
+    }
+
+    /// The same, with a dot on each point.
+    pub(crate) fn dotted(self) -> Style {
+        Style { dots: true, ..self }
+    }
+
+    /// The same, with another width.
+    pub(crate) fn width(self, width: u32) -> Style {
+        Style { width, ..self }
+    }
+
+    /// The same, drawn as `mark`.
+    pub(crate) fn mark(self, mark: Mark) -> Style {
+        Style { mark, ..self }
+    }
+}
+
+/// Black, for totals and baselines.
+pub(crate) const INK: RGBColor = RGBColor(20, 20, 20);
+
+/// Palette colour `i` (Tableau 10, then six more), cycling.
+pub(crate) fn color(i: usize) -> RGBColor {
+    const P: [RGBColor; 16] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+        RGBColor(0, 0, 128),
+        RGBColor(128, 0, 0),
+        RGBColor(0, 128, 128),
+        RGBColor(255, 187, 120),
+        RGBColor(152, 223, 138),
+        RGBColor(174, 199, 232),
+    ];
+    P[i % P.len()]
+}
+
+/// A named set of points.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    /// Legend entry; empty for none.
+    pub name: String,
+    /// (x, y) in the axes' natural units.
+    pub points: Vec<(f64, f64)>,
+    /// Look.
+    pub style: Style,
+}
+
+/// A horizontal reference line across the panel (e.g. the serial baseline).
+#[derive(Clone, Debug)]
+pub(crate) struct HLine {
+    /// Legend entry.
+    pub name: String,
+    /// Height in the y axis' natural unit.
+    pub y: f64,
+    /// Look (drawn dashed whatever `mark` says).
+    pub style: Style,
+}
+
+/// One chart: two axes, series, reference lines.
+#[derive(Clone, Debug)]
+pub(crate) struct Panel {
+    /// Title above the chart.
+    pub title: String,
+    /// Horizontal axis.
+    pub x: Axis,
+    /// Vertical axis.
+    pub y: Axis,
+    /// Data.
+    pub series: Vec<Series>,
+    /// Reference lines.
+    pub hlines: Vec<HLine>,
+    /// Whether the panel draws its own legend at its right (otherwise the
+    /// figure's shared legend explains the styles).
+    pub legend: bool,
+}
+
+impl Panel {
+    /// An empty panel with its own legend.
+    pub(crate) fn new(title: impl Into<String>, x: Axis, y: Axis) -> Panel {
+        Panel {
+            title: title.into(),
+            x,
+            y,
+            series: Vec::new(),
+            hlines: Vec::new(),
+            legend: true,
+        }
+    }
+}
+
+/// A figure: a caption and a grid of panels, saved as `<stem>.svg` and `<stem>.png`.
+#[derive(Clone, Debug)]
+pub(crate) struct Figure {
+    /// File name without extension.
+    pub stem: String,
+    /// Caption above everything.
+    pub caption: String,
+    /// Panels, row by row.
+    pub panels: Vec<Panel>,
+    /// Panels per row.
+    pub columns: usize,
+    /// Size of one panel, px.
+    pub panel_size: (u32, u32),
+    /// Shared legend drawn under the caption: (name, style).
+    pub legend: Vec<(String, Style)>,
+}
+
+/// Height of the caption band, px.
+const CAPTION_BAND: u32 = 44;
+/// Height of the shared legend band, px.
+const LEGEND_BAND: u32 = 34;
+
+impl Figure {
+    /// One panel, 1200 x 700 px.
+    pub(crate) fn single(stem: &str, caption: String, panel: Panel) -> Figure {
+        Figure {
+            stem: stem.to_string(),
+            caption,
+            panels: vec![panel],
+            columns: 1,
+            panel_size: (1200, 700 - CAPTION_BAND),
+            legend: Vec::new(),
+        }
+    }
+
+    /// Width and height of the whole figure, px.
+    pub(crate) fn size(&self) -> (u32, u32) {
+        let cols = self.columns.clamp(1, self.panels.len().max(1)) as u32;
+        let rows = self.panels.len().div_ceil(cols as usize).max(1) as u32;
+        let legend = if self.legend.is_empty() {
+            0
+        } else {
+            LEGEND_BAND
+        };
+        (
+            cols * self.panel_size.0,
+            CAPTION_BAND + legend + rows * self.panel_size.1,
+        )
+    }
+
+    /// Writes `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
+    pub(crate) fn save(&self, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+        register_bundled_font();
+        let size = self.size();
+        let svg = dir.join(format!("{}.svg", self.stem));
+        let png = dir.join(format!("{}.png", self.stem));
+        let fail = |path: &Path, e: &dyn std::fmt::Display| PlotError::Draw {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        {
+            let root = SVGBackend::new(&svg, size).into_drawing_area();
+            self.draw(&root).map_err(|e| fail(&svg, &e))?;
+            root.present().map_err(|e| fail(&svg, &e))?;
+        }
+        {
+            let root = BitMapBackend::new(&png, size).into_drawing_area();
+            self.draw(&root).map_err(|e| fail(&png, &e))?;
+            root.present().map_err(|e| fail(&png, &e))?;
+        }
+        Ok(vec![svg, png])
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let (caption, rest) = root.split_vertically(CAPTION_BAND);
+        let caption_style = (FAMILY, CAPTION_PX)
+            .into_font()
+            .color(&INK)
+            .pos(text_anchor(HPos::Center, VPos::Center));
+        let (w, _) = caption.dim_in_pixel();
+        caption.draw(&Text::new(
+            self.caption.clone(),
+            (w as i32 / 2, CAPTION_BAND as i32 / 2 + 2),
+            caption_style,
+        ))?;
+        let grid = if self.legend.is_empty() {
+            rest
+        } else {
+            let (band, grid) = rest.split_vertically(LEGEND_BAND);
+            draw_legend_row(&band, &self.legend)?;
+            grid
+        };
+        let cols = self.columns.clamp(1, self.panels.len().max(1));
+        let rows = self.panels.len().div_ceil(cols).max(1);
+        let cells = grid.split_evenly((rows, cols));
+        for (panel, cell) in self.panels.iter().zip(cells.iter()) {
+            panel.draw(cell)?;
+        }
+        Ok(())
+    }
+}
+
+type Area<DB> = DrawingArea<DB, Shift>;
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn text_anchor(h: HPos, v: VPos) -> Pos {
+    Pos::new(h, v)
+}
+
+/// Draws one legend sample (a short line, dashes, a box, a dot or a cross)
+/// ending at `(x + 32, y)`.
+fn draw_sample<DB: DrawingBackend>(area: &Area<DB>, x: i32, y: i32, s: &Style) -> DrawResult<DB> {
+    let stroke = s.color.stroke_width(s.width.max(2));
+    match s.mark {
+        Mark::Line => area.draw(&PathElement::new(vec![(x, y), (x + 32, y)], stroke))?,
+        Mark::Dashed => {
+            for k in 0..3 {
+                let a = x + k * 12;
+                area.draw(&PathElement::new(vec![(a, y), (a + 7, y)], stroke))?;
+            }
+        }
+        Mark::Bars => area.draw(&Rectangle::new(
+            [(x + 6, y - 7), (x + 26, y + 7)],
+            s.color.filled(),
+        ))?,
+        Mark::Points => area.draw(&Circle::new((x + 16, y), 4, s.color.filled()))?,
+        Mark::Crosses => area.draw(&Cross::new((x + 16, y), 6, s.color.stroke_width(2)))?,
+    }
+    if s.dots && matches!(s.mark, Mark::Line | Mark::Dashed) {
+        area.draw(&Circle::new((x + 16, y), 3, s.color.filled()))?;
+    }
+    Ok(())
+}
+
+/// The shared legend: entries side by side, centred.
+fn draw_legend_row<DB: DrawingBackend>(
+    area: &Area<DB>,
+    entries: &[(String, Style)],
+) -> DrawResult<DB> {
+    let font = (FAMILY, LABEL_PX).into_font().color(&INK);
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|(name, _)| text_width(area, name, &font) + 32 + 8 + 28)
+        .collect();
+    let (w, h) = area.dim_in_pixel();
+    let total: i32 = widths.iter().sum();
+    let mut x = ((w as i32 - total) / 2).max(8);
+    let y = h as i32 / 2;
+    for ((name, style), width) in entries.iter().zip(widths) {
+        draw_sample(area, x, y, style)?;
+        area.draw(&Text::new(
+            name.clone(),
+            (x + 40, y),
+            font.pos(text_anchor(HPos::Left, VPos::Center)),
+        ))?;
+        x += width;
+    }
+    Ok(())
+}
+
+fn text_width<DB: DrawingBackend>(area: &Area<DB>, text: &str, font: &TextStyle<'_>) -> i32 {
+    // Falls back to a generous per-character estimate if layout fails.
+    area.estimate_text_size(text, font)
+        .map(|(w, _)| w as i32)
+        .unwrap_or(text.chars().count() as i32 * 10)
+}
+
+/// A panel's data on its axes.
+struct Mapped {
+    /// Per series, the points that can be shown.
+    series: Vec<Vec<(f64, f64)>>,
+    /// Per reference line, its mapped height if it can be shown.
+    hlines: Vec<Option<f64>>,
+    /// Values that cannot be shown (NaN, or <= 0 on a log axis).
+    dropped: usize,
+}
+
+/// An axis laid out for drawing: range, ticks and labels in mapped space.
+struct Layout {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+    title: String,
+    label: Box<dyn Fn(f64) -> String>,
+}
+
+impl Panel {
+    /// Mapped points of every series and reference line (finite, on-axis),
+    /// plus how many values could not be shown.
+    fn mapped(&self) -> Mapped {
+        let mut dropped = 0;
+        let series = self
+            .series
+            .iter()
+            .map(|s| {
+                s.points
+                    .iter()
+                    .filter_map(|&(x, y)| {
+                        let p = self.x.map(x).zip(self.y.map(y));
+                        if p.is_none() {
+                            dropped += 1;
+                        }
+                        p
+                    })
+                    .collect()
+            })
+            .collect();
+        let hlines = self.hlines.iter().map(|h| self.y.map(h.y)).collect();
+        Mapped {
+            series,
+            hlines,
+            dropped,
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, cell: &Area<DB>) -> DrawResult<DB> {
+        let Mapped {
+            series,
+            hlines,
+            dropped,
+        } = self.mapped();
+        let label_font = (FAMILY, LABEL_PX).into_font().color(&INK);
+        let entries: Vec<(String, Style)> = self
+            .series
+            .iter()
+            .map(|s| (s.name.clone(), s.style))
+            .chain(
+                self.hlines
+                    .iter()
+                    .map(|h| (h.name.clone(), h.style.mark(Mark::Dashed))),
+            )
+            .filter(|(name, _)| !name.is_empty())
+            .collect();
+        let (chart_area, legend_area) = if self.legend && !entries.is_empty() {
+            let widest = entries
+                .iter()
+                .map(|(n, _)| text_width(cell, n, &label_font))
+                .max()
+                .unwrap_or(0);
+            let (w, _) = cell.dim_in_pixel();
+            let legend_w = (widest + 64).min(w as i32 / 3).max(0) as u32;
+            let (a, b) = cell.split_horizontally(w - legend_w);
+            (a, Some(b))
+        } else {
+            (cell.clone(), None)
+        };
+
+        let xs = series.iter().flatten().map(|p| p.0);
+        let ys = series
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .chain(hlines.iter().flatten().copied());
+        let xl = layout(&self.x, xs);
+        let yl = layout(&self.y, ys);
+        let mut title = self.title.clone();
+        if dropped > 0 {
+            let why = if self.x.scale == Scale::Log || self.y.scale == Scale::Log {
+                "zero, negative or NaN"
+            } else {
+                "NaN"
+            };
+            title.push_str(&format!(" ({dropped} {why} values not shown)"));
+        }
+
+        let mut chart = ChartBuilder::on(&chart_area)
+            .caption(title, (FAMILY, TITLE_PX).into_font().color(&INK))
+            .margin(10)
+            .margin_right(24)
+            .x_label_area_size(58)
+            .y_label_area_size(86)
+            .build_cartesian_2d(xl.ticks(), yl.ticks())?;
+        let xfmt = |v: &f64| (xl.label)(*v);
+        let yfmt = |v: &f64| (yl.label)(*v);
+        chart
+            .configure_mesh()
+            .x_desc(xl.title.clone())
+            .y_desc(yl.title.clone())
+            .label_style(label_font.clone())
+            .axis_desc_style((FAMILY, TITLE_PX).into_font().color(&INK))
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .bold_line_style(RGBColor(205, 205, 205))
+            .light_line_style(RGBColor(238, 238, 238))
+            .axis_style(RGBColor(90, 90, 90))
+            .draw()?;
+
+        for (h, y) in self.hlines.iter().zip(&hlines) {
+            if let Some(y) = *y {
+                chart.draw_series(DashedLineSeries::new(
+                    [(xl.lo, y), (xl.hi, y)],
+                    10,
+                    6,
+                    h.style.color.stroke_width(h.style.width),
+                ))?;
+            }
+        }
+        let bar_series = self
+            .series
+            .iter()
+            .filter(|s| s.style.mark == Mark::Bars)
+            .count();
+        let mut bar_index = 0;
+        for (s, pts) in self.series.iter().zip(&series) {
+            let stroke = s.style.color.stroke_width(s.style.width);
+            match s.style.mark {
+                Mark::Line => {
+                    chart.draw_series(LineSeries::new(pts.iter().copied(), stroke))?;
+                }
+                Mark::Dashed => {
+                    chart.draw_series(DashedLineSeries::new(pts.iter().copied(), 9, 6, stroke))?;
+                }
+                Mark::Bars => {
+                    // Bars of several series share a category slot side by side.
+                    let slot = 0.8 / bar_series.max(1) as f64;
+                    let left = -0.4 + slot * bar_index as f64;
+                    bar_index += 1;
+                    chart.draw_series(pts.iter().map(|&(x, y)| {
+                        Rectangle::new(
+                            [(x + left + 0.02, yl.lo), (x + left + slot - 0.02, y)],
+                            s.style.color.filled(),
+                        )
+                    }))?;
+                }
+                Mark::Points => {
+                    chart.draw_series(
+                        pts.iter()
+                            .map(|&p| Circle::new(p, 5, s.style.color.filled())),
+                    )?;
+                }
+                Mark::Crosses => {
+                    chart.draw_series(
+                        pts.iter()
+                            .map(|&p| Cross::new(p, 8, s.style.color.stroke_width(3))),
+                    )?;
+                }
+            }
+            if s.style.dots && matches!(s.style.mark, Mark::Line | Mark::Dashed) {
+                chart.draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, s.style.color.filled())),
+                )?;
+            }
+        }
+        if series.iter().all(|s| s.is_empty()) {
+            let (w, h) = chart.plotting_area().dim_in_pixel();
+            chart.plotting_area().strip_coord_spec().draw(&Text::new(
+                "no data",
+                (w as i32 / 2, h as i32 / 2),
+                (FAMILY, TITLE_PX)
+                    .into_font()
+                    .color(&RGBColor(120, 120, 120))
+                    .pos(text_anchor(HPos::Center, VPos::Center)),
+            ))?;
+        }
+
+        if let Some(area) = legend_area {
+            // Top of the legend level with the top of the plotting area.
+            let top = TITLE_PX as i32 + 30;
+            for (i, (name, style)) in entries.iter().enumerate() {
+                let y = top + i as i32 * 24;
+                draw_sample(&area, 4, y, style)?;
+                area.draw(&Text::new(
+                    name.clone(),
+                    (44, y),
+                    label_font.pos(text_anchor(HPos::Left, VPos::Center)),
+                ))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Layout {
+    fn ticks(&self) -> Ticks {
+        Ticks {
+            lo: self.lo,
+            hi: self.hi,
+            bold: self.bold.clone(),
+            light: self.light.clone(),
+        }
+    }
+}
+
+/// A linear f64 coordinate with exactly the ticks we chose. (plotters'
+/// `with_key_points` would do, but it keeps f64's `NoDefaultFormatting`, which
+/// `configure_mesh` refuses.)
+struct Ticks {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ranged for Ticks {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let f = (v - self.lo) / (self.hi - self.lo);
+        limit.0 + (f * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// Lays out an axis over the mapped values.
+fn layout(axis: &Axis, values: impl Iterator<Item = f64>) -> Layout {
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        min = min.min(v);
+        max = max.max(v);
+    }
+    let empty = min > max;
+    match (&axis.quantity, axis.scale) {
+        (Quantity::Category(names), _) => {
+            let names = names.clone();
+            let n = names.len().max(1);
+            Layout {
+                lo: -0.5,
+                hi: n as f64 - 0.5,
+                bold: (0..n).map(|i| i as f64).collect(),
+                light: Vec::new(),
+                title: axis.label.clone(),
+                label: Box::new(move |v| {
+                    let i = v.round();
+                    if i >= 0.0 && (i as usize) < names.len() {
+                        names[i as usize].clone()
+                    } else {
+                        String::new()
+                    }
+                }),
+            }
+        }
+        (Quantity::Nines { max_at }, _) => {
+            let top = max_at
+                .unwrap_or(if empty { 4.0 } else { max.max(1.0) })
+                .ceil();
+            let max_at = *max_at;
+            let mut bold: Vec<f64> = (0..=top as usize).map(|k| k as f64).collect();
+            if let Some(m) = max_at {
+                bold.retain(|&v| v < m);
+                bold.push(m);
+            }
+            Layout {
+                lo: 0.0,
+                hi: top + 0.25,
+                bold,
+                // 50%, 80%, 95%, 98%, 99.5% ... as light lines.
+                light: (0..top as i32)
+                    .flat_map(|k| [2.0, 5.0].map(|f: f64| k as f64 + f.log10()))
+                    .collect(),
+                title: axis.label.clone(),
+                label: Box::new(move |v| {
+                    if max_at.is_some_and(|m| (v - m).abs() < 1e-9) {
+                        return "max".to_string();
+                    }
+                    nines_label(v)
+                }),
+            }
+        }
+        (q, Scale::Log) => {
+            let (lo, hi) = if empty {
+                (0.0, 3.0)
+            } else {
+                let lo = min.floor();
+                let hi = max.ceil();
+                (lo, if hi > lo { hi } else { lo + 1.0 })
+            };
+            let decades = (hi - lo) as usize;
+            // Label every decade, or every other one past eight decades.
+            let every = if decades > 8 { 2 } else { 1 };
+            let mut bold: Vec<f64> = (0..=decades)
+                .filter(|d| d % every == 0)
+                .map(|d| lo + d as f64)
+                .collect();
+            if decades == 1 {
+                bold.extend([2.0f64.log10() + lo, 5.0f64.log10() + lo]);
+            }
+            let light = (0..decades)
+                .flat_map(|d| (2..10).map(move |k| lo + d as f64 + (k as f64).log10()))
+                .collect();
+            let q = q.clone();
+            let title = match q {
+                Quantity::DurationNs => format!("{} (log scale)", axis.label),
+                Quantity::Bytes => format!("{} (bytes, log scale)", axis.label),
+                _ => format!("{} (log scale)", axis.label),
+            };
+            Layout {
+                lo,
+                hi,
+                bold,
+                light,
+                title,
+                label: Box::new(move |v| {
+                    let n = 10f64.powf(v);
+                    match q {
+                        Quantity::DurationNs => duration_label(n),
+                        Quantity::Bytes => bytes_label(n),
+                        _ => compact(n),
+                    }
+                }),
+            }
+        }
+        (q, Scale::Linear) => {
+            let (mut lo, mut hi) = if empty { (0.0, 1.0) } else { (min, max) };
+            if axis.from_zero {
+                lo = lo.min(0.0);
+                hi = hi.max(0.0);
+            }
+            if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+                let pad = if hi == 0.0 { 1.0 } else { hi.abs() * 0.5 };
+                hi += pad;
+                if !axis.from_zero || lo < 0.0 {
+                    lo -= pad;
+                }
+            }
+            if *q != Quantity::Integer {
+                // Headroom, so a line at the maximum (efficiency 1) is not the frame.
+                hi += (hi - lo) * 0.04;
+            }
+            match q {
+                Quantity::Integer => integer_layout(axis, lo, hi),
+                Quantity::Bytes => {
+                    let (div, unit) = bytes_unit(hi.abs().max(lo.abs()));
+                    let (lo, hi, bold, light) = nice(lo, hi, div);
+                    Layout {
+                        lo,
+                        hi,
+                        bold,
+                        light,
+                        title: format!("{} ({unit})", axis.label),
+                        label: Box::new(move |v| trim(v / div)),
+                    }
+                }
+                Quantity::DurationNs => {
+                    let (div, unit) = duration_unit(hi.abs().max(lo.abs()));
+                    let (lo, hi, bold, light) = nice(lo, hi, div);
+                    Layout {
+                        lo,
+                        hi,
+                        bold,
+                        light,
+                        title: format!("{} ({unit})", axis.label),
+                        label: Box::new(move |v| trim(v / div)),
+                    }
+                }
+                _ => {
+                    let (lo, hi, bold, light) = nice(lo, hi, 1.0);
+                    Layout {
+                        lo,
+                        hi,
+                        bold,
+                        light,
+                        title: axis.label.clone(),
+                        label: Box::new(compact),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Ticks at the integers present when few, otherwise nice steps; the range
+/// starts at 0 and leaves half a step of air at the top.
+fn integer_layout(axis: &Axis, lo: f64, hi: f64) -> Layout {
+    let (lo, hi, bold, light) = nice(lo.floor(), hi.ceil(), 1.0);
+    let step = bold
+        .get(1)
+        .zip(bold.first())
+        .map_or(1.0, |(b, a)| b - a)
+        .max(1.0);
+    Layout {
+        lo,
+        hi: hi + step * 0.25,
+        bold: bold.into_iter().filter(|v| v.fract() == 0.0).collect(),
+        light,
+        title: axis.label.clone(),
+        label: Box::new(|v| format!("{v:.0}")),
+    }
+}
+
+/// Nice linear ticks over `[lo, hi]`, in steps of 1, 2 or 5 times a power of
+/// ten of the display unit `div`: returns the widened range, bold and light ticks.
+fn nice(lo: f64, hi: f64, div: f64) -> (f64, f64, Vec<f64>, Vec<f64>) {
+    let span = (hi - lo) / div;
+    let raw = span / 6.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let norm = raw / mag;
+    let step = if norm < 1.5 {
+        1.0
+    } else if norm < 3.0 {
+        2.0
+    } else if norm < 7.0 {
+        5.0
+    } else {
+        10.0
+    } * mag
+        * div;
+    // The tolerance keeps a bound that sits on a tick from growing a step.
+    let first = (lo / step + 1e-9).floor() as i64;
+    let last = (hi / step - 1e-9).ceil() as i64;
+    let bold: Vec<f64> = (first..=last).map(|k| k as f64 * step).collect();
+    let light = (first..last).map(|k| (k as f64 + 0.5) * step).collect();
+    (first as f64 * step, last as f64 * step, bold, light)
+}
+
+/// `0.95` -> `"0.95"`, `12.50` -> `"12.5"`, `1234` -> `"1234"`: at least three
+/// significant digits, no trailing zeros.
+pub(crate) fn trim(v: f64) -> String {
+    let a = v.abs();
+    let decimals = if a == 0.0 || a >= 100.0 {
+        0
+    } else {
+        (2.0 - a.log10().floor()).clamp(0.0, 12.0) as usize
+    };
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Compact numbers for ticks: `950`, `12.5k`, `3M`, `1.2G`.
+pub(crate) fn compact(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{}G", trim(v / 1e9))
+    } else if a >= 1e6 {
+        format!("{}M", trim(v / 1e6))
+    } else if a >= 1e3 {
+        format!("{}k", trim(v / 1e3))
+    } else {
+        trim(v)
+    }
+}
+
+/// The unit for durations up to `max_ns`: (nanoseconds per unit, name).
+fn duration_unit(max_ns: f64) -> (f64, &'static str) {
+    if max_ns < 1e4 {
+        (1.0, "ns")
+    } else if max_ns < 1e7 {
+        (1e3, "µs")
+    } else if max_ns < 1e10 {
+        (1e6, "ms")
+    } else {
+        (1e9, "s")
+    }
+}
+
+/// A duration with its own unit: `500ns`, `10µs`, `2ms`, `1s`.
+pub(crate) fn duration_label(ns: f64) -> String {
+    let (div, unit) = if ns < 1e3 {
+        (1.0, "ns")
+    } else if ns < 1e6 {
+        (1e3, "µs")
+    } else if ns < 1e9 {
+        (1e6, "ms")
+    } else {
+        (1e9, "s")
+    };
+    format!("{}{unit}", trim(ns / div))
+}
+
+/// The binary unit for sizes up to `max`: (bytes per unit, name).
+fn bytes_unit(max: f64) -> (f64, &'static str) {
+    const K: f64 = 1024.0;
+    if max < 10.0 * K {
+        (1.0, "bytes")
+    } else if max < 10.0 * K * K {
+        (K, "KiB")
+    } else if max < 10.0 * K * K * K {
+        (K * K, "MiB")
+    } else {
+        (K * K * K, "GiB")
+    }
+}
+
+fn bytes_label(b: f64) -> String {
+    let (div, unit) = bytes_unit(b / 9.0);
+    format!("{}{unit}", trim(b / div))
+}
+
+/// The percentile at "nines" position `v`: 0 -> `0%`, 1 -> `90%`, 3 -> `99.9%`.
+pub(crate) fn nines_label(v: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-v));
+    let k = v.round();
+    if (v - k).abs() < 1e-9 && k >= 1.0 {
+        // Exact nines: print them, free of float noise.
+        return format!("{}%", nines_string(k as usize));
+    }
+    format!("{}%", trim(p))
+}
+
+/// `1` -> `"90"`, `2` -> `"99"`, `3` -> `"99.9"`, `4` -> `"99.99"`.
+fn nines_string(k: usize) -> String {
+    match k {
+        0 => "0".to_string(),
+        1 => "90".to_string(),
+        _ => format!(
+            "99{}{}",
+            if k > 2 { "." } else { "" },
+            "9".repeat(k.saturating_sub(2))
+        ),
+    }
+}
+
+/// Maps a percentile (0..100) to its "nines" position; `None` at or past 100.
+pub(crate) fn nines(p: f64) -> Option<f64> {
+    if (0.0..100.0).contains(&p) {
+        Some(-(1.0 - p / 100.0).log10())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nines_round_trip_to_labels() {
+        assert_eq!(nines_label(0.0), "0%");
+        assert_eq!(nines_label(nines(90.0).unwrap_or(f64::NAN)), "90%");
+        assert_eq!(nines_label(2.0), "99%");
+        assert_eq!(nines_label(3.0), "99.9%");
+        assert_eq!(nines_label(4.0), "99.99%");
+        assert_eq!(nines_label(nines(50.0).unwrap_or(f64::NAN)), "50%");
+        assert_eq!(nines(100.0), None);
+    }
+
+    #[test]
+    fn tick_labels_are_short_and_carry_units() {
+        assert_eq!(duration_label(100.0), "100ns");
+        assert_eq!(duration_label(1e4), "10µs");
+        assert_eq!(duration_label(2.5e6), "2.5ms");
+        assert_eq!(compact(250_000.0), "250k");
+        assert_eq!(compact(1_200_000.0), "1.2M");
+        assert_eq!(trim(0.05), "0.05");
+        assert_eq!(trim(12.5), "12.5");
+    }
+
+    #[test]
+    fn flat_and_empty_ranges_are_widened() {
+        let a = Axis::zero_based("x", Quantity::Number);
+        let l = layout(&a, [5.0].into_iter());
+        assert!(l.lo <= 0.0 && l.hi > 5.0, "{} {}", l.lo, l.hi);
+        let l = layout(&a, std::iter::empty());
+        assert!(l.hi > l.lo);
+        let g = Axis::log("y", Quantity::DurationNs);
+        let l = layout(&g, [3.0].into_iter());
+        assert!(l.hi > l.lo && l.lo <= 3.0 && l.hi >= 3.0);
+    }
+}

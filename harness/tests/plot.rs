@@ -1,0 +1,445 @@
+//! The plot module: figures from fixture CSVs (tests/fixtures, see
+//! make_fixtures.py there) are written as well-formed SVG with their axis
+//! titles and as PNG with text actually drawn by the bundled font; bad input
+//! is a typed error naming the file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use socialbench_harness::plot::{
+    self, FolderKind, PlotError, SweepRow, register_bundled_font, sweep::AuditVerdict,
+};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("plot")
+        .join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies fixture folder `from` (recursively) into a fresh scratch folder.
+fn copy_fixture(from: &str, test: &str) -> PathBuf {
+    fn copy(src: &Path, dst: &Path) {
+        fs::create_dir_all(dst).unwrap();
+        for e in fs::read_dir(src).unwrap() {
+            let e = e.unwrap();
+            let to = dst.join(e.file_name());
+            if e.path().is_dir() {
+                copy(&e.path(), &to);
+            } else {
+                fs::copy(e.path(), to).unwrap();
+            }
+        }
+    }
+    let dir = scratch(test);
+    copy(&fixtures().join(from), &dir);
+    dir
+}
+
+fn names(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Parses an SVG; returns (width, height, every <text> content).
+fn svg(path: &Path) -> (u32, u32, Vec<String>) {
+    let text = fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    let dim = |a| root.attribute(a).and_then(|v| v.parse().ok()).unwrap();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect();
+    (dim("width"), dim("height"), texts)
+}
+
+/// A decoded PNG, as RGB.
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<[u8; 3]>,
+}
+
+impl Image {
+    fn load(path: &Path) -> Image {
+        let decoder = png::Decoder::new(fs::File::open(path).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let step = match info.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            other => panic!("unexpected colour type {other:?}"),
+        };
+        let rgb = buf[..info.buffer_size()]
+            .chunks(step)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect();
+        Image {
+            width: info.width,
+            height: info.height,
+            rgb,
+        }
+    }
+
+    /// Near-black pixels (text, axes) in rows `y0..y1`, columns `x0..x1`.
+    fn dark(&self, x0: u32, x1: u32, y0: u32, y1: u32) -> usize {
+        (y0..y1.min(self.height))
+            .flat_map(|y| (x0..x1.min(self.width)).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b] = self.rgb[(y * self.width + x) as usize];
+                r < 100 && g < 100 && b < 100
+            })
+            .count()
+    }
+}
+
+/// Checks a figure pair: the SVG parses and holds `titles` as <text>; the PNG
+/// has the SVG's size (at least 1000 x 650) and text in its caption band and
+/// in its left margin (the rotated y axis title), which only text reaches.
+fn check_figure(dir: &Path, stem: &str, titles: &[&str]) {
+    let (w, h, texts) = svg(&dir.join(format!("{stem}.svg")));
+    for t in titles {
+        assert!(
+            texts.iter().any(|x| x.contains(t)),
+            "{stem}.svg has no text {t:?}; texts: {texts:?}"
+        );
+    }
+    assert!(
+        w >= 1000 && h >= 650,
+        "{stem}: {w}x{h} is too small to read"
+    );
+    let png = Image::load(&dir.join(format!("{stem}.png")));
+    assert_eq!((png.width, png.height), (w, h), "{stem}.png size");
+    // The caption band (top 44 px) holds only the caption text.
+    let caption = png.dark(0, w, 0, 40);
+    assert!(
+        caption > 200,
+        "{stem}.png: caption band has {caption} dark pixels"
+    );
+    // The leftmost 30 px hold only the rotated y axis title.
+    let y_title = png.dark(0, 30, 60, h);
+    assert!(
+        y_title > 100,
+        "{stem}.png: y title band has {y_title} dark pixels"
+    );
+}
+
+#[test]
+fn run_folder_gets_every_figure_as_svg_and_png() {
+    let dir = copy_fixture("run", "run");
+    let files = plot::plot_run(&dir).unwrap();
+    assert_eq!(
+        names(&files),
+        [
+            "throughput.svg",
+            "throughput.png",
+            "latency_over_time.svg",
+            "latency_over_time.png",
+            "state_size.svg",
+            "state_size.png",
+            "latency_percentiles.svg",
+            "latency_percentiles.png",
+        ]
+    );
+    for f in &files {
+        assert!(f.starts_with(&dir) && f.is_file(), "{}", f.display());
+    }
+    check_figure(
+        &dir,
+        "throughput",
+        &[
+            "time since warmup (s)",
+            "throughput (ops/s)",
+            "get_home_feed",
+            "errors/s",
+        ],
+    );
+    check_figure(
+        &dir,
+        "latency_over_time",
+        &["latency (log scale)", "p99 intended", "p99 service", "1ms"],
+    );
+    check_figure(
+        &dir,
+        "state_size",
+        &["size (MiB)", "engine total", "process RSS", "votes"],
+    );
+    check_figure(
+        &dir,
+        "latency_percentiles",
+        &[
+            "percentile",
+            "latency (log scale)",
+            "99.99%",
+            "max",
+            "intended",
+            "service",
+            "vote",
+        ],
+    );
+}
+
+#[test]
+fn sweep_folder_gets_scaling_efficiency_and_latency_curves() {
+    let dir = copy_fixture("sweep", "sweep");
+    let files = plot::plot_sweep(&dir).unwrap();
+    assert_eq!(
+        names(&files),
+        [
+            "scaling.svg",
+            "scaling.png",
+            "efficiency.svg",
+            "efficiency.png",
+            "latency_vs_throughput.svg",
+            "latency_vs_throughput.png",
+        ]
+    );
+    check_figure(
+        &dir,
+        "scaling",
+        &[
+            "client threads",
+            "throughput (ops/s)",
+            "serial baseline C1 = 95k ops/s",
+            "audit failed",
+        ],
+    );
+    check_figure(
+        &dir,
+        "efficiency",
+        &["client threads", "efficiency", "sharded"],
+    );
+    check_figure(
+        &dir,
+        "latency_vs_throughput",
+        &[
+            "achieved throughput (ops/s)",
+            "p99 latency (log scale)",
+            "open loop",
+            "actor",
+        ],
+    );
+}
+
+#[test]
+fn plot_dir_tells_runs_sweeps_and_comparisons_apart() {
+    let run = copy_fixture("run", "detect-run");
+    let sweep = copy_fixture("sweep", "detect-sweep");
+    let cmp = copy_fixture("comparison", "detect-comparison");
+    let empty = scratch("detect-empty");
+    assert_eq!(plot::classify(&run).unwrap(), Some(FolderKind::Run));
+    assert_eq!(plot::classify(&sweep).unwrap(), Some(FolderKind::Sweep));
+    assert_eq!(plot::classify(&cmp).unwrap(), Some(FolderKind::Comparison));
+    assert_eq!(plot::classify(&empty).unwrap(), None);
+
+    assert!(names(&plot::plot_dir(&run).unwrap()).contains(&"throughput.png".to_string()));
+    assert!(names(&plot::plot_dir(&sweep).unwrap()).contains(&"scaling.svg".to_string()));
+    let files = plot::plot_dir(&cmp).unwrap();
+    // Each engine's run is drawn in its own folder, then the comparison.
+    for engine in ["serial", "sharded"] {
+        assert!(
+            files.contains(&cmp.join(engine).join("throughput.svg")),
+            "{engine}"
+        );
+    }
+    assert_eq!(files.last(), Some(&cmp.join("comparison.png")));
+    check_figure(
+        &cmp,
+        "comparison",
+        &[
+            "engine",
+            "throughput (ops/s)",
+            "latency (log scale)",
+            "serial",
+            "sharded",
+            "p99.9",
+        ],
+    );
+    match plot::plot_dir(&empty) {
+        Err(PlotError::NotResults { path }) => assert_eq!(path, empty),
+        other => panic!("expected NotResults, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_empty_and_malformed_csv_are_errors_naming_the_file() {
+    let dir = copy_fixture("run", "bad-run");
+    fs::remove_file(dir.join("summary.csv")).unwrap();
+    match plot::plot_run(&dir) {
+        Err(PlotError::Io { path, .. }) => assert_eq!(path, dir.join("summary.csv")),
+        other => panic!("expected Io, got {other:?}"),
+    }
+
+    let dir = scratch("bad-sweep");
+    let path = dir.join("sweep.csv");
+    let header = "engine,client_threads,engine_threads,cores_used,users,rate,ops_per_sec,\
+                  p50_ns,p99_ns,p999_ns,max_ns,errors,audit,efficiency,c1_ops_per_sec\n";
+    fs::write(&path, header).unwrap();
+    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Empty { path: p }) if p == path));
+    fs::write(&path, "").unwrap();
+    assert!(matches!(
+        plot::plot_sweep(&dir),
+        Err(PlotError::Empty { .. })
+    ));
+
+    // An unparsable number: the error names the file and the offending field.
+    fs::write(
+        &path,
+        format!("{header}actor,2,2,4,100,,fast,1,2,3,4,0,pass,,\n"),
+    )
+    .unwrap();
+    let err = plot::plot_sweep(&dir).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, PlotError::Csv { .. }), "{err:?}");
+    assert!(
+        msg.contains("sweep.csv") && msg.contains("ops_per_sec"),
+        "{msg}"
+    );
+
+    // A missing column.
+    fs::write(&path, "engine,client_threads\nactor,2\n").unwrap();
+    let msg = plot::plot_sweep(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("sweep.csv") && msg.contains("missing field"),
+        "{msg}"
+    );
+
+    // A bad audit verdict and a ragged row.
+    fs::write(
+        &path,
+        format!("{header}actor,2,2,4,100,,5,1,2,3,4,0,maybe,,\n"),
+    )
+    .unwrap();
+    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Csv { .. })));
+    fs::write(&path, format!("{header}actor,2,2\n")).unwrap();
+    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Csv { .. })));
+
+    // A timeseries row with text where a number belongs.
+    let dir = copy_fixture("run", "bad-timeseries");
+    let ts = dir.join("timeseries.csv");
+    let mut text = fs::read_to_string(&ts).unwrap();
+    text.push_str("9,8000000000,1000000000,op,all,ops_per_sec,lots\n");
+    fs::write(&ts, text).unwrap();
+    let msg = plot::plot_run(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("timeseries.csv") && msg.contains("value"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn degenerate_data_still_plots_one_point_zeros_and_nan() {
+    let dir = scratch("degenerate-sweep");
+    // One closed-loop cell with zero latencies (nothing to show on a log axis)
+    // and a NaN throughput cell, no C1: every figure is still drawn.
+    let row = |threads: u32, ops: f64, p99: f64| SweepRow {
+        engine: "actor".into(),
+        client_threads: threads,
+        engine_threads: 1,
+        cores_used: 2,
+        users: 10,
+        rate: None,
+        ops_per_sec: ops,
+        p50_ns: 0.0,
+        p99_ns: p99,
+        p999_ns: 0.0,
+        max_ns: 0.0,
+        errors: 0,
+        audit: AuditVerdict::Pass,
+        efficiency: None,
+        c1_ops_per_sec: None,
+    };
+    let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
+    w.serialize(row(1, 1000.0, 0.0)).unwrap();
+    w.serialize(row(2, f64::NAN, 0.0)).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let files = plot::plot_sweep(&dir).unwrap();
+    assert_eq!(files.len(), 6);
+    let (_, _, texts) = svg(&dir.join("latency_vs_throughput.svg"));
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("2 zero, negative or NaN values not shown")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.trim() == "no data"), "{texts:?}");
+
+    // A run of one interval, one kind.
+    let dir = scratch("degenerate-run");
+    fs::write(
+        dir.join("timeseries.csv"),
+        "interval,start_ns,duration_ns,source,name,metric,value\n\
+         1,0,1000000000,op,all,ops_per_sec,0\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("summary.csv"),
+        "kind,count,errors,ops_per_sec,intended_p50_ns,intended_p90_ns,intended_p99_ns,\
+         intended_p999_ns,intended_p9999_ns,intended_max_ns,service_p50_ns,service_p90_ns,\
+         service_p99_ns,service_p999_ns,service_p9999_ns,service_max_ns\n\
+         all,1,0,1,500,500,500,500,500,500,NaN,0,0,0,0,0\n",
+    )
+    .unwrap();
+    assert_eq!(plot::plot_run(&dir).unwrap().len(), 8);
+    check_figure(&dir, "latency_percentiles", &["all (1 ops)", "500ns"]);
+}
+
+#[test]
+fn sweep_rows_round_trip_and_efficiency_falls_back_to_c1() {
+    let dir = copy_fixture("sweep", "roundtrip");
+    let rows = plot::sweep::load(&dir.join("sweep.csv")).unwrap();
+    assert_eq!(rows.len(), 17);
+    let striped = rows
+        .iter()
+        .find(|r| r.engine == "striped" && r.client_threads == 2)
+        .unwrap();
+    // No efficiency column value: ops/s / (cores x C1) = 142000 / (2 x 95000).
+    assert_eq!(striped.efficiency, None);
+    let e = striped.efficiency().unwrap();
+    assert!((e - 142_000.0 / 190_000.0).abs() < 1e-12, "{e}");
+    let actor = rows
+        .iter()
+        .find(|r| r.engine == "actor" && r.client_threads == 4)
+        .unwrap();
+    assert_eq!(
+        actor.efficiency(),
+        Some(0.264),
+        "the column wins when present"
+    );
+    assert!(rows.iter().any(|r| r.audit == AuditVerdict::Fail));
+    assert_eq!(rows.iter().filter(|r| r.open_loop()).count(), 7);
+
+    // What the sweep runner writes with serde is what the loader reads.
+    let out = scratch("roundtrip-out");
+    let mut w = csv::Writer::from_path(out.join("sweep.csv")).unwrap();
+    for r in &rows {
+        w.serialize(r).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    assert_eq!(plot::sweep::load(&out.join("sweep.csv")).unwrap(), rows);
+}
+
+#[test]
+fn bundled_font_registers() {
+    assert!(register_bundled_font());
+    assert!(
+        register_bundled_font(),
+        "a second call is a no-op that still reports success"
+    );
+}
