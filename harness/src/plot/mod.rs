@@ -16,6 +16,7 @@
 //! handled in one place. Bad input is a [`PlotError`] naming the file, never
 //! a panic.
 
+mod axis;
 pub mod compare;
 mod figure;
 mod font;
