@@ -1,52 +1,60 @@
-//! The `actor` engine (SKELETON: being written).
+//! The `actor` engine: one partition owned by one engine thread (`sb-actor`,
+//! pinned to `config.pin[0]` when given), fed by one bounded mailbox
+//! (DESIGN section 3). It is the reddit-sim design: one serial actor, whose
+//! ceiling and head-of-line blocking (a long `Search` delays everyone queued
+//! behind it) the benchmark exposes.
+//!
+//! The actor is exactly the one-shard case of the `sharded` machinery
+//! ([`crate::sharded`]), so the two compare on identical plumbing: a bounded
+//! client lane, an unbounded control lane that is never blocked on, batches
+//! of up to [`crate::sharded::BATCH`] ops, and one reply channel per session.
+//! With one partition every follow-up is local and is applied at once, right
+//! after its op and before the reply; a home feed is answered by
+//! `Partition::apply` directly, with no gather.
 
-use crate::engine::{EngineConfig, EngineError};
+use crate::audit::Audit;
+use crate::engine::{Engine, EngineConfig, EngineError, EngineStats};
+use crate::sharded::{ShardSet, ShardedSession};
 
 /// The `actor` engine.
 #[derive(Debug)]
-pub struct ActorEngine;
+pub struct ActorEngine {
+    set: ShardSet,
+}
 
-/// A session of the `actor` engine.
-#[derive(Debug)]
-pub struct ActorSession;
+/// A session of the `actor` engine: a sender on the actor's mailbox and one
+/// reply channel.
+pub type ActorSession = ShardedSession;
 
 impl ActorEngine {
-    /// Builds the engine.
+    /// Starts the actor thread (`config.partitions` is ignored).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        let _ = config;
-        Err(EngineError::Config("not yet implemented".into()))
+        let set = ShardSet::start("actor", config, 1, |_| "sb-actor".to_string())?;
+        Ok(ActorEngine { set })
     }
 }
 
-impl crate::engine::Session for ActorSession {
-    fn submit(&mut self, _tag: u64, _op: crate::Op) -> Result<(), EngineError> {
-        Err(EngineError::Shutdown)
-    }
-    fn poll<F: FnMut(u64, crate::Response)>(&mut self, _wait: bool, _f: F) -> usize {
-        0
-    }
-    fn outstanding(&self) -> usize {
-        0
-    }
-}
-
-impl crate::engine::Engine for ActorEngine {
+impl Engine for ActorEngine {
     type Session = ActorSession;
     fn name(&self) -> &'static str {
-        "actor"
+        self.set.name()
     }
     fn session(&self) -> Result<ActorSession, EngineError> {
-        Err(EngineError::Shutdown)
+        self.set.session()
     }
-    fn stats(&self) -> crate::EngineStats {
-        crate::EngineStats::default()
+    fn stats(&self) -> EngineStats {
+        self.set.stats()
     }
-    fn quiesce(&self) {}
-    fn audit(&self) -> crate::Audit {
-        crate::Audit::default()
+    fn quiesce(&self) {
+        self.set.quiesce()
+    }
+    fn audit(&self) -> Audit {
+        self.set.audit()
     }
     fn digest(&self) -> u64 {
-        0
+        self.set.digest()
     }
-    fn shutdown(&self) {}
+    fn shutdown(&self) {
+        self.set.shutdown()
+    }
 }

@@ -16,6 +16,8 @@ pub mod actor;
 pub mod api;
 pub mod audit;
 pub mod engine;
+pub mod fault;
+pub mod mailbox;
 pub mod null;
 pub mod partition;
 pub mod placement;
@@ -29,4 +31,5 @@ pub use engine::{
     ChannelKind, Engine, EngineConfig, EngineError, EngineKind, EngineStats, EngineVisitor,
     EntityBytes, EntityCounts, Faults, PartitionStats, Session, Stall,
 };
+pub use fault::{FaultInjector, InjectedPanic};
 pub use partition::{FollowUp, Partition, PostClock, merge_feed};

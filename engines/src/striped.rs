@@ -1,52 +1,356 @@
-//! The `striped` engine (SKELETON: being written).
+//! The `striped` engine: P partitions, each behind a `parking_lot` mutex
+//! (a *stripe*); the calling client thread applies its ops inline, holding
+//! one stripe lock at a time and never two, so lock order can never deadlock
+//! (DESIGN section 3). It shows shared state with lock striping, and its
+//! contention under Zipf skew.
+//!
+//! # Follow-ups
+//! Each stripe has an inbound lock-free queue (`SegQueue`) of follow-ups.
+//! While holding the home stripe's lock, an op pushes its follow-ups onto
+//! their destinations' queues, so the pushes from one stripe are ordered like
+//! its ops (FIFO between two stripes). After releasing the home lock, the
+//! caller locks each destination in turn and drains its queue in order.
+//! Whoever locks a stripe, for any reason, first drains its queue, so queued
+//! follow-ups are always applied before anything reads that stripe. `submit`
+//! returns only after the op's follow-ups are applied: a session reads its
+//! own writes, and with one op in flight replies match every other engine.
+//!
+//! # Home feed
+//! Lock the user's stripe, copy the subscriptions into the session's scratch
+//! vector, unlock; then for each stripe holding some of them lock, compute
+//! its part, unlock; then merge. The feed is not a snapshot across stripes,
+//! as in the `sharded` engine's gather.
+//!
+//! # Sessions
+//! `submit` applies the op at once and queues the reply in the session's own
+//! `VecDeque` (reused, so no allocation per op); `poll` hands them over.
+//! There are no engine threads: `shutdown` only closes the engine, after
+//! which `submit` fails with [`EngineError::Shutdown`].
+//!
+//! Faults are decided per stripe under its lock; an injected stall sleeps
+//! while holding the stripe lock, which is what a stalled lock holder does
+//! to everyone queued behind it.
 
-use crate::engine::{EngineConfig, EngineError};
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::api::{ApiError, CommunityId, Op, Reply, Response, Sort, UserId};
+use crate::audit::Audit;
+use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, Session};
+use crate::fault::{FaultInjector, inject_panic};
+use crate::partition::{FollowUp, Partition, PostClock, merge_feed};
+use crate::placement;
+
+#[inline]
+fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+/// What a stripe's lock protects.
+struct StripeState {
+    part: Partition,
+    faults: FaultInjector,
+}
+
+/// One stripe: the locked partition and its inbound follow-ups.
+struct Stripe {
+    state: Mutex<StripeState>,
+    inbox: SegQueue<FollowUp>,
+}
+
+/// State shared by the engine and its sessions.
+struct Shared {
+    /// Padded so two stripes' locks never share a cache line.
+    stripes: Box<[CachePadded<Stripe>]>,
+    closed: AtomicBool,
+    /// Written only when a fault happens.
+    faults: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    /// Locks stripe `i` and applies its queued follow-ups first.
+    fn lock(&self, i: usize) -> MutexGuard<'_, StripeState> {
+        let stripe = &self.stripes[i];
+        let mut g = stripe.state.lock();
+        self.drain(stripe, &mut g);
+        g
+    }
+
+    fn drain(&self, stripe: &Stripe, st: &mut StripeState) {
+        while let Some(f) = stripe.inbox.pop() {
+            if guarded(|| st.part.apply_follow_up(f)).is_none() {
+                self.faults.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The fault decisions taken once per op, under the home stripe's lock.
+    #[inline]
+    fn before_op(st: &mut StripeState) -> bool {
+        if st.faults.active() {
+            st.faults.stall_if_due();
+            return st.faults.should_panic();
+        }
+        false
+    }
+
+    fn fault(&self) -> Response {
+        self.faults.fetch_add(1, Ordering::Relaxed);
+        Err(ApiError::EngineFault)
+    }
+
+    fn apply(&self, op: Op, s: &mut Scratch) -> Response {
+        let count = self.stripes.len();
+        if count > 1
+            && let Op::GetHomeFeed { user, sort, limit } = op
+        {
+            return self.home_feed(user, sort, limit, s);
+        }
+        let home = placement::home_partition(op.home(), count);
+        let mut g = self.lock(home);
+        let st = &mut *g;
+        let inject = Self::before_op(st);
+        let follow_ups = &mut s.follow_ups;
+        let part = &mut st.part;
+        let response = guarded(|| {
+            if inject {
+                inject_panic();
+            }
+            part.apply(op, follow_ups)
+        })
+        .unwrap_or_else(|| {
+            follow_ups.clear();
+            self.fault()
+        });
+        if s.follow_ups.is_empty() {
+            return response;
+        }
+        // Push under the home lock: pushes from one stripe keep its op order.
+        s.dests.clear();
+        let mut local = false;
+        for f in s.follow_ups.drain(..) {
+            if st.faults.active() && st.faults.should_drop_follow_up() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let d = f.partition(count);
+            self.stripes[d].inbox.push(f);
+            if d == home {
+                local = true;
+            } else if !s.dests.contains(&d) {
+                s.dests.push(d);
+            }
+        }
+        if local {
+            self.drain(&self.stripes[home], st);
+        }
+        drop(g);
+        for &d in &s.dests {
+            drop(self.lock(d));
+        }
+        response
+    }
+
+    fn home_feed(&self, user: UserId, sort: Sort, limit: u16, s: &mut Scratch) -> Response {
+        let count = self.stripes.len();
+        {
+            let mut g = self.lock(placement::user_partition(user, count));
+            let st = &mut *g;
+            let inject = Self::before_op(st);
+            let part = &st.part;
+            let subs = &mut s.subs;
+            match guarded(|| {
+                if inject {
+                    inject_panic();
+                }
+                let found = part.home_feed_subscriptions(user, limit)?;
+                subs.clear();
+                subs.extend_from_slice(found);
+                Ok::<_, ApiError>(())
+            }) {
+                None => return self.fault(),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(())) => {}
+            }
+        }
+        s.groups.resize_with(count, Vec::new);
+        s.groups.iter_mut().for_each(Vec::clear);
+        for &c in &s.subs {
+            s.groups[placement::community_partition(c, count)].push(c);
+        }
+        let mut candidates = Vec::new();
+        for (j, group) in s.groups.iter().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let g = self.lock(j);
+            if guarded(|| g.part.feed_part(group, sort, limit, &mut candidates)).is_none() {
+                return self.fault();
+            }
+        }
+        match guarded(|| merge_feed(&mut candidates, sort, limit)) {
+            Some(()) => Ok(Reply::Feed(candidates)),
+            None => self.fault(),
+        }
+    }
+}
+
+/// Per-session scratch buffers, reused across ops.
+#[derive(Default)]
+struct Scratch {
+    follow_ups: Vec<FollowUp>,
+    dests: Vec<usize>,
+    subs: Vec<CommunityId>,
+    groups: Vec<Vec<CommunityId>>,
+}
 
 /// The `striped` engine.
-#[derive(Debug)]
-pub struct StripedEngine;
+pub struct StripedEngine {
+    shared: Arc<Shared>,
+}
 
-/// A session of the `striped` engine.
-#[derive(Debug)]
-pub struct StripedSession;
+impl fmt::Debug for StripedEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripedEngine")
+            .field("stripes", &self.shared.stripes.len())
+            .finish()
+    }
+}
 
 impl StripedEngine {
-    /// Builds the engine.
+    /// Builds `config.partitions` stripes (no threads are started).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        let _ = config;
-        Err(EngineError::Config("not yet implemented".into()))
+        crate::sharded::validate(config)?;
+        let count = config.partitions;
+        if count == 0 {
+            return Err(EngineError::Config("partitions must be at least 1".into()));
+        }
+        let clock = PostClock::new();
+        let stripes = (0..count)
+            .map(|i| {
+                CachePadded::new(Stripe {
+                    state: Mutex::new(StripeState {
+                        part: Partition::new(i, count, clock.clone()),
+                        faults: FaultInjector::new(&config.faults, i),
+                    }),
+                    inbox: SegQueue::new(),
+                })
+            })
+            .collect();
+        Ok(StripedEngine {
+            shared: Arc::new(Shared {
+                stripes,
+                closed: AtomicBool::new(false),
+                faults: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    fn each_stripe<R>(&self, mut f: impl FnMut(&StripeState) -> R) -> Vec<R> {
+        (0..self.shared.stripes.len())
+            .map(|i| f(&self.shared.lock(i)))
+            .collect()
     }
 }
 
-impl crate::engine::Session for StripedSession {
-    fn submit(&mut self, _tag: u64, _op: crate::Op) -> Result<(), EngineError> {
-        Err(EngineError::Shutdown)
+/// A session of the `striped` engine: applies its ops inline and keeps their
+/// replies until polled.
+pub struct StripedSession {
+    shared: Arc<Shared>,
+    replies: VecDeque<(u64, Response)>,
+    scratch: Scratch,
+}
+
+impl fmt::Debug for StripedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripedSession")
+            .field("outstanding", &self.replies.len())
+            .finish()
     }
-    fn poll<F: FnMut(u64, crate::Response)>(&mut self, _wait: bool, _f: F) -> usize {
-        0
+}
+
+impl Session for StripedSession {
+    fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+        if self.shared.closed.load(Ordering::Relaxed) {
+            return Err(EngineError::Shutdown);
+        }
+        let response = self.shared.apply(op, &mut self.scratch);
+        self.replies.push_back((tag, response));
+        Ok(())
     }
+
+    /// Every reply is ready when `submit` returns, so `wait` never blocks.
+    fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
+        let n = self.replies.len();
+        for (tag, r) in self.replies.drain(..) {
+            f(tag, r);
+        }
+        n
+    }
+
     fn outstanding(&self) -> usize {
-        0
+        self.replies.len()
     }
 }
 
-impl crate::engine::Engine for StripedEngine {
+impl Engine for StripedEngine {
     type Session = StripedSession;
     fn name(&self) -> &'static str {
         "striped"
     }
     fn session(&self) -> Result<StripedSession, EngineError> {
-        Err(EngineError::Shutdown)
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(EngineError::Shutdown);
+        }
+        Ok(StripedSession {
+            shared: self.shared.clone(),
+            replies: VecDeque::with_capacity(64),
+            scratch: Scratch::default(),
+        })
     }
-    fn stats(&self) -> crate::EngineStats {
-        crate::EngineStats::default()
+    fn stats(&self) -> EngineStats {
+        let sh = &self.shared;
+        // Queue depths first: taking the locks below drains the queues.
+        let pending = sh.stripes.iter().map(|s| s.inbox.len() as u64).sum();
+        let mut s = EngineStats {
+            pending_follow_ups: pending,
+            faults: sh.faults.load(Ordering::Relaxed),
+            dropped_follow_ups: sh.dropped.load(Ordering::Relaxed),
+            ..EngineStats::default()
+        };
+        for p in self.each_stripe(|st| st.part.stats()) {
+            s.counts.add(&p.counts);
+            s.bytes.add(&p.bytes);
+        }
+        s
     }
-    fn quiesce(&self) {}
-    fn audit(&self) -> crate::Audit {
-        crate::Audit::default()
+    /// Locks every stripe once, draining its queue. Draining creates no new
+    /// follow-ups, so with no client submitting one pass empties them all.
+    fn quiesce(&self) {
+        self.each_stripe(|_| ());
+    }
+    fn audit(&self) -> Audit {
+        let mut a = Audit::default();
+        for p in self.each_stripe(|st| st.part.audit()) {
+            a.add(&p);
+        }
+        a
     }
     fn digest(&self) -> u64 {
-        0
+        self.each_stripe(|st| st.part.digest())
+            .into_iter()
+            .fold(0u64, u64::wrapping_add)
     }
-    fn shutdown(&self) {}
+    fn shutdown(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
 }

@@ -1,0 +1,471 @@
+//! Differential test: with one session and one op in flight, every engine
+//! returns the same replies as the serial baseline, op by op, and ends in the
+//! same state (digest); and invalid ops get their typed error on every engine
+//! and leave the state untouched.
+//!
+//! Size knob: `SOCIALBENCH_DIFF_OPS` (default 100,000 ops).
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{OpGen, env_usize};
+use socialbench_engines::actor::ActorEngine;
+use socialbench_engines::serial::SerialEngine;
+use socialbench_engines::sharded::ShardedEngine;
+use socialbench_engines::striped::StripedEngine;
+use socialbench_engines::*;
+
+/// The op sequence and the serial engine's replies to it.
+struct Reference {
+    ops: Vec<Op>,
+    replies: Vec<Response>,
+    digest: u64,
+    tally: WriteTally,
+    counts: EntityCounts,
+}
+
+/// Generated once per test binary: the generator reacts to the serial
+/// engine's replies, so every engine then replays the very same ops.
+fn reference() -> &'static Reference {
+    static REF: OnceLock<Reference> = OnceLock::new();
+    REF.get_or_init(|| {
+        let n = env_usize("SOCIALBENCH_DIFF_OPS", 100_000);
+        let engine = SerialEngine::new(&EngineConfig::default()).expect("serial engine");
+        let mut session = engine.session().expect("session");
+        let mut generator = OpGen::new(0xd1ff_5eed, 0, 300, (0, 40), 0.08);
+        let (mut ops, mut replies) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut tally = WriteTally::default();
+        for _ in 0..n {
+            let op = generator.next_op();
+            let r = session.call(op.clone());
+            generator.observe(&op, &r);
+            tally.record_op(&op, &r);
+            ops.push(op);
+            replies.push(r);
+        }
+        drop(session);
+        engine.quiesce();
+        engine
+            .audit()
+            .check(&tally)
+            .expect("the serial reference passes its own audit");
+        let ok = replies.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            ok > n / 2 && ok < n,
+            "the sequence should be mostly valid with some errors: {ok} of {n} ok"
+        );
+        Reference {
+            ops,
+            replies,
+            digest: engine.digest(),
+            tally,
+            counts: engine.stats().counts,
+        }
+    })
+}
+
+fn replays_like_serial<E: Engine>(engine: E, label: &str) {
+    let reference = reference();
+    let mut session = engine.session().expect("session");
+    for (i, (op, want)) in reference.ops.iter().zip(&reference.replies).enumerate() {
+        let got = session.call(op.clone());
+        assert!(
+            got == *want,
+            "{label}: first divergence at op {i}: {op:?}\n  {label} replied {got:?}\n  serial replied {want:?}"
+        );
+    }
+    engine.quiesce();
+    assert_eq!(engine.digest(), reference.digest, "{label}: final digest");
+    let audit = engine.audit();
+    if let Err(e) = audit.check(&reference.tally) {
+        panic!("{label}: {e}");
+    }
+    let stats = engine.stats();
+    assert_eq!(stats.counts, reference.counts, "{label}: entity counts");
+    assert_eq!(
+        stats.pending_follow_ups, 0,
+        "{label}: pending after quiesce"
+    );
+    drop(session);
+    engine.shutdown();
+}
+
+fn cfg(partitions: usize) -> EngineConfig {
+    common::config(partitions, ChannelKind::Crossbeam)
+}
+
+#[test]
+fn actor_replies_like_serial_op_by_op() {
+    replays_like_serial(ActorEngine::new(&cfg(1)).unwrap(), "actor");
+}
+
+#[test]
+fn actor_on_flume_replies_like_serial_op_by_op() {
+    let c = common::config(1, ChannelKind::Flume);
+    replays_like_serial(ActorEngine::new(&c).unwrap(), "actor/flume");
+}
+
+#[test]
+fn sharded_1_replies_like_serial_op_by_op() {
+    replays_like_serial(ShardedEngine::new(&cfg(1)).unwrap(), "sharded(1)");
+}
+
+#[test]
+fn sharded_3_replies_like_serial_op_by_op() {
+    replays_like_serial(ShardedEngine::new(&cfg(3)).unwrap(), "sharded(3)");
+}
+
+#[test]
+fn sharded_8_on_flume_replies_like_serial_op_by_op() {
+    let c = common::config(8, ChannelKind::Flume);
+    replays_like_serial(ShardedEngine::new(&c).unwrap(), "sharded(8)/flume");
+}
+
+#[test]
+fn sharded_8_replies_like_serial_op_by_op() {
+    replays_like_serial(ShardedEngine::new(&cfg(8)).unwrap(), "sharded(8)");
+}
+
+#[test]
+fn striped_1_replies_like_serial_op_by_op() {
+    replays_like_serial(StripedEngine::new(&cfg(1)).unwrap(), "striped(1)");
+}
+
+#[test]
+fn striped_3_replies_like_serial_op_by_op() {
+    replays_like_serial(StripedEngine::new(&cfg(3)).unwrap(), "striped(3)");
+}
+
+#[test]
+fn striped_8_replies_like_serial_op_by_op() {
+    replays_like_serial(StripedEngine::new(&cfg(8)).unwrap(), "striped(8)");
+}
+
+// ---- invalid ops --------------------------------------------------------------
+
+fn body(s: &str) -> Body {
+    Body::from(s)
+}
+
+fn big() -> Body {
+    Body(vec![b'x'; MAX_BODY_LEN + 1].into_boxed_slice())
+}
+
+/// Every invalid op gets its typed error and leaves the digest and the audit
+/// as they were.
+fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
+    let (u1, u2, ghost) = (UserId(1), UserId(2), UserId(77));
+    let c = CommunityId(10);
+    let nowhere = CommunityId(999);
+    let mut s = engine.session().expect("session");
+    for op in [
+        Op::Register { user: u1 },
+        Op::Register { user: u2 },
+        Op::CreateCommunity {
+            creator: u1,
+            community: c,
+        },
+    ] {
+        assert_eq!(s.call(op), Ok(Reply::Done), "{label}: setup");
+    }
+    let post = match s.call(Op::CreatePost {
+        author: u1,
+        community: c,
+        body: body("hello rust"),
+    }) {
+        Ok(Reply::Posted(p)) => p,
+        other => panic!("{label}: setup post: {other:?}"),
+    };
+    let comment = match s.call(Op::Comment {
+        author: u2,
+        post,
+        parent: None,
+        body: body("hi"),
+    }) {
+        Ok(Reply::Commented(c)) => c,
+        other => panic!("{label}: setup comment: {other:?}"),
+    };
+    // The serial engine lends its partition to the session: give it back
+    // before reading the state.
+    drop(s);
+    engine.quiesce();
+    let (digest, audit) = (engine.digest(), engine.audit());
+    let mut s = engine.session().expect("session");
+
+    let too_large = ApiError::BodyTooLarge {
+        len: MAX_BODY_LEN as u32 + 1,
+        max: MAX_BODY_LEN as u32,
+    };
+    let bad_limit = |limit| ApiError::BadLimit {
+        limit,
+        max: MAX_LIMIT,
+    };
+    let no_post = PostId {
+        community: c,
+        seq: 9,
+    };
+    let no_comment = CommentId { post, seq: 9 };
+    let cases: Vec<(Op, ApiError)> = vec![
+        (Op::Register { user: u1 }, ApiError::AlreadyExists),
+        (
+            Op::Register {
+                user: UserId(UserId::MAX),
+            },
+            ApiError::UnknownUser,
+        ),
+        (
+            Op::CreateCommunity {
+                creator: u2,
+                community: c,
+            },
+            ApiError::AlreadyExists,
+        ),
+        (
+            Op::CreateCommunity {
+                creator: u2,
+                community: CommunityId::profile(u2),
+            },
+            ApiError::Forbidden,
+        ),
+        (
+            Op::Join {
+                user: u2,
+                community: nowhere,
+            },
+            ApiError::UnknownCommunity,
+        ),
+        (
+            Op::Join {
+                user: u1,
+                community: c,
+            },
+            ApiError::AlreadyMember,
+        ),
+        (
+            Op::Leave {
+                user: u2,
+                community: c,
+            },
+            ApiError::NotMember,
+        ),
+        (
+            Op::Leave {
+                user: u1,
+                community: CommunityId::profile(u1),
+            },
+            ApiError::Forbidden,
+        ),
+        (
+            Op::Leave {
+                user: u1,
+                community: nowhere,
+            },
+            ApiError::UnknownCommunity,
+        ),
+        (
+            Op::CreatePost {
+                author: u2,
+                community: c,
+                body: body("x"),
+            },
+            ApiError::NotMember,
+        ),
+        (
+            Op::CreatePost {
+                author: u1,
+                community: CommunityId::profile(u2),
+                body: body("x"),
+            },
+            ApiError::Forbidden,
+        ),
+        (
+            Op::CreatePost {
+                author: u1,
+                community: c,
+                body: big(),
+            },
+            too_large,
+        ),
+        (
+            Op::CreatePost {
+                author: u1,
+                community: nowhere,
+                body: body("x"),
+            },
+            ApiError::UnknownCommunity,
+        ),
+        (
+            Op::Comment {
+                author: u1,
+                post: no_post,
+                parent: None,
+                body: body("x"),
+            },
+            ApiError::UnknownPost,
+        ),
+        (
+            Op::Comment {
+                author: u1,
+                post,
+                parent: Some(no_comment),
+                body: body("x"),
+            },
+            ApiError::UnknownComment,
+        ),
+        (
+            Op::Comment {
+                author: u1,
+                post,
+                parent: Some(comment),
+                body: big(),
+            },
+            too_large,
+        ),
+        (
+            Op::Vote {
+                voter: u2,
+                target: Target::Post(no_post),
+                dir: VoteDir::Up,
+            },
+            ApiError::UnknownPost,
+        ),
+        (
+            Op::Vote {
+                voter: u2,
+                target: Target::Comment(no_comment),
+                dir: VoteDir::Down,
+            },
+            ApiError::UnknownComment,
+        ),
+        (
+            Op::GetPost {
+                post: no_post,
+                comments: 1,
+            },
+            ApiError::UnknownPost,
+        ),
+        (
+            Op::GetPost {
+                post,
+                comments: MAX_LIMIT + 1,
+            },
+            bad_limit(MAX_LIMIT + 1),
+        ),
+        (
+            Op::GetCommunityFeed {
+                community: nowhere,
+                sort: Sort::Hot,
+                limit: 5,
+            },
+            ApiError::UnknownCommunity,
+        ),
+        (
+            Op::GetCommunityFeed {
+                community: c,
+                sort: Sort::New,
+                limit: 0,
+            },
+            bad_limit(0),
+        ),
+        (
+            Op::GetHomeFeed {
+                user: ghost,
+                sort: Sort::Top,
+                limit: 5,
+            },
+            ApiError::UnknownUser,
+        ),
+        (
+            Op::GetHomeFeed {
+                user: u1,
+                sort: Sort::Hot,
+                limit: MAX_LIMIT + 1,
+            },
+            bad_limit(MAX_LIMIT + 1),
+        ),
+        (
+            Op::SendDm {
+                from: u1,
+                to: ghost,
+                body: body("x"),
+            },
+            ApiError::UnknownUser,
+        ),
+        (
+            Op::SendDm {
+                from: u1,
+                to: u2,
+                body: big(),
+            },
+            too_large,
+        ),
+        (
+            Op::GetInbox {
+                user: ghost,
+                limit: 5,
+            },
+            ApiError::UnknownUser,
+        ),
+        (Op::GetInbox { user: u2, limit: 0 }, bad_limit(0)),
+        (Op::GetProfile { user: ghost }, ApiError::UnknownUser),
+        (
+            Op::Search {
+                community: c,
+                term: body(""),
+            },
+            ApiError::BadTerm {
+                len: 0,
+                max: MAX_TERM_LEN as u32,
+            },
+        ),
+        (
+            Op::Search {
+                community: nowhere,
+                term: body("rust"),
+            },
+            ApiError::UnknownCommunity,
+        ),
+    ];
+    let mut kinds: Vec<OpKind> = cases.iter().map(|(op, _)| op.kind()).collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        OpKind::ALL.to_vec(),
+        "every kind has an invalid case"
+    );
+
+    for (op, want) in cases {
+        let got = s.call(op.clone());
+        assert_eq!(got, Err(want), "{label}: {op:?}");
+    }
+    drop(s);
+    engine.quiesce();
+    assert_eq!(
+        engine.digest(),
+        digest,
+        "{label}: invalid ops changed the state"
+    );
+    assert_eq!(
+        engine.audit(),
+        audit,
+        "{label}: invalid ops changed the audit"
+    );
+}
+
+#[test]
+fn invalid_ops_get_typed_errors_and_change_nothing_on_every_engine() {
+    invalid_ops_are_refused(SerialEngine::new(&cfg(1)).unwrap(), "serial");
+    invalid_ops_are_refused(ActorEngine::new(&cfg(1)).unwrap(), "actor");
+    for p in [1, 3, 8] {
+        invalid_ops_are_refused(
+            ShardedEngine::new(&cfg(p)).unwrap(),
+            &format!("sharded({p})"),
+        );
+        invalid_ops_are_refused(
+            StripedEngine::new(&cfg(p)).unwrap(),
+            &format!("striped({p})"),
+        );
+    }
+}
