@@ -1,10 +1,98 @@
-//! The `socialbench` command line (being written).
+//! The `socialbench` command line: parses flags, builds a run configuration,
+//! calls the harness, and maps failures to exit codes: 2 for bad input (flags,
+//! files, folders), 1 for a failed run (audit mismatch, engine failure).
 
+mod cli;
+mod list;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser as _;
 use mimalloc::MiMalloc;
+use socialbench_engines::EngineKind;
+use socialbench_harness::{Limit, RunConfig, RunError, StopSignal};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-fn main() {
-    println!("socialbench: under construction");
+fn main() -> ExitCode {
+    // clap prints its own usage errors and exits 2.
+    let cli = cli::Cli::parse();
+    let stop = StopSignal::default();
+    let handler_stop = stop.clone();
+    // Ctrl-C: stop sending, drain, write what was measured. A second Ctrl-C
+    // while draining is ignored by design (the drain is bounded).
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("interrupted: stopping cleanly, keeping what was measured");
+        handler_stop.stop();
+    });
+    match dispatch(cli, stop) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let bad_input = e.chain().any(|c| {
+                c.downcast_ref::<RunError>()
+                    .is_some_and(RunError::is_bad_input)
+            });
+            // One line: the context chain joined by ": ".
+            eprintln!("error: {e:#}");
+            ExitCode::from(if bad_input { 2 } else { 1 })
+        }
+    }
+}
+
+fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
+    match cli.command {
+        None => compare_all(stop),
+        Some(cli::Command::Run(args)) => {
+            let mut config = args.config()?;
+            config.stop = stop;
+            socialbench_harness::run(&config)
+                .with_context(|| format!("{} run", config.engine.name()))?;
+            Ok(())
+        }
+        Some(cli::Command::Trace(args)) => trace(&args),
+        Some(cli::Command::List) => {
+            list::print();
+            Ok(())
+        }
+    }
+}
+
+/// The default action: every engine on the default scenario, ~30 s in all.
+fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
+    let mut base = RunConfig::new(EngineKind::Null);
+    base.warmup = Duration::from_millis(1000);
+    base.limit = Limit::Duration(Duration::from_secs(4));
+    base.stop = stop;
+    let cmp = socialbench_harness::compare(&base, &EngineKind::ALL).context("comparison")?;
+    let failed: Vec<_> = cmp
+        .runs
+        .iter()
+        .filter(|s| !s.audit.passed)
+        .map(|s| format!("{}: {}", s.engine, s.audit.message.as_deref().unwrap_or("")))
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("audit failed for {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+fn trace(args: &cli::TraceArgs) -> anyhow::Result<()> {
+    let bad = |e: String| anyhow::Error::new(RunError::BadInput(e));
+    let mut scenario =
+        socialbench_workload::Scenario::from_arg(&args.workload).map_err(|e| bad(e.to_string()))?;
+    if let Some(u) = cli::users_u32(args.users)? {
+        scenario.users = u;
+    }
+    let workload =
+        socialbench_workload::Workload::new(scenario, args.seed).map_err(|e| bad(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    socialbench_workload::trace(&workload, args.ops, args.include_load, &mut out)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("writing the trace")?;
+    std::io::Write::flush(&mut out).context("writing the trace")?;
+    Ok(())
 }

@@ -1,4 +1,35 @@
-//! socialbench-harness (being written).
+//! socialbench-harness: drives a workload against an engine and measures it
+//! honestly (DESIGN sections 5 to 8).
+//!
+//! The life of a run ([`run`]): resolve defaults and the pin map
+//! ([`pinning`]), prepare the workload, build the engine (statically typed via
+//! `EngineKind::visit`), start pinned client threads ([`client`]) that do the
+//! load phase stage by stage, a warmup, then a closed or open loop while
+//! recording latencies per op kind into per-thread HdrHistograms
+//! ([`recorder`]); a [`collector`] merges them per interval and feeds the
+//! [`outputs`]; at the end the engine is quiesced and audited against the
+//! acknowledged writes.
 
+pub mod client;
+pub mod clock;
+pub mod collector;
+pub mod compare;
+pub mod config;
+pub mod machine;
+pub mod outputs;
+pub mod pinning;
 /// Plots of a run or a sweep: SVG and PNG, drawn with a bundled font.
 pub mod plot;
+pub mod recorder;
+pub mod run;
+pub mod summary;
+
+pub use client::StopReason;
+pub use compare::{Comparison, compare};
+pub use config::{
+    Limit, LoopMode, ProgressMode, RunConfig, RunError, StopSignal, parse_duration, parse_fault,
+    parse_rate,
+};
+pub use pinning::{PinMap, PinSpec};
+pub use run::{audit_verdict, run, run_report, run_with_workload};
+pub use summary::RunSummary;

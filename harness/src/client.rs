@@ -1,0 +1,508 @@
+//! One client thread's life: pin, load phase (stage by stage, behind a
+//! barrier), then the closed or open loop until the limit, then drain.
+//!
+//! The tag of a submitted op is an index into a per-thread slab of
+//! [`InFlight`] slots holding the op's workload token, kind, intended start
+//! and send time, so a reply finds all of it without a lock or an allocation.
+//! Shared atomics are read only at the ~10 ms checkpoints, never per op.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+use socialbench_engines::{OpKind, Session, WriteTally};
+use socialbench_workload::Workload;
+
+use crate::clock::Clock;
+use crate::config::{Limit, LoopMode, StopSignal};
+use crate::pinning::pin_current;
+use crate::recorder::Recorder;
+
+/// How often (ns) a client looks at the shared stop flags: 10 ms.
+const CHECK_EVERY_NS: u64 = 10_000_000;
+
+/// Ops a client keeps in flight during the load phase.
+const LOAD_WINDOW: usize = 64;
+
+/// State shared by the client threads and the driver of a run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub clock: Clock,
+    /// Stage barrier: client threads plus the driver.
+    pub barrier: Barrier,
+    /// Run start (end of the load phase), ns on `clock`; published between two barrier waits.
+    pub start_ns: AtomicU64,
+    /// Ctrl-C.
+    pub user_stop: StopSignal,
+    /// Set by a client that found the engine saturated (open loop).
+    pub saturated: AtomicBool,
+}
+
+/// What a client thread is asked to do.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientPlan {
+    pub thread: usize,
+    pub threads: usize,
+    pub core: Option<usize>,
+    pub mode: LoopMode,
+    pub limit: Limit,
+    pub warmup_ns: u64,
+    pub interval_ns: u64,
+    pub seed: u64,
+}
+
+/// Why a client stopped sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// The duration or op limit was reached.
+    Limit,
+    /// Ctrl-C.
+    Interrupted,
+    /// The open loop fell too far behind schedule.
+    Saturated,
+    /// The engine refused a submission (shut down).
+    EngineShutdown,
+    /// The workload panicked in this client thread (a bug): the run is invalid.
+    WorkloadPanicked,
+}
+
+/// What a client thread hands back.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientResult {
+    pub tally: WriteTally,
+    pub load_ops: u64,
+    pub load_errors: u64,
+    pub pinned: bool,
+    pub stop: StopReason,
+    /// Largest lag behind the open-loop schedule seen at a checkpoint (ns).
+    pub max_lag_ns: u64,
+    pub end_ns: u64,
+}
+
+/// A submitted op, found again by its tag.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    token: u64,
+    kind: OpKind,
+    intended_ns: u64,
+    sent_ns: u64,
+}
+
+/// Fixed-capacity slots with a free list: insert and remove are O(1), no allocation.
+struct Slab {
+    slots: Vec<InFlight>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    fn new(capacity: usize) -> Slab {
+        let empty = InFlight {
+            token: 0,
+            kind: OpKind::Register,
+            intended_ns: 0,
+            sent_ns: 0,
+        };
+        Slab {
+            slots: vec![empty; capacity],
+            free: (0..capacity as u32).rev().collect(),
+        }
+    }
+    #[inline]
+    fn has_free(&self) -> bool {
+        !self.free.is_empty()
+    }
+    #[inline]
+    fn insert(&mut self, f: InFlight) -> u64 {
+        // Callers check `has_free` first.
+        let i = self.free.pop().unwrap_or(0);
+        self.slots[i as usize] = f;
+        i as u64
+    }
+    #[inline]
+    fn remove(&mut self, tag: u64) -> Option<InFlight> {
+        let slot = *self.slots.get(tag as usize)?;
+        self.free.push(tag as u32);
+        Some(slot)
+    }
+}
+
+/// Runs one client thread to the end. Always reaches every barrier and
+/// always sends its last interval, even when the engine fails.
+pub(crate) fn client_main<S: Session>(
+    plan: ClientPlan,
+    mut session: S,
+    workload: &Workload,
+    shared: &Shared,
+    mut rec: Recorder,
+) -> ClientResult {
+    let pinned = pin_current(plan.core);
+    // A panic in the workload before or during the load phase must not leave
+    // the other threads waiting at a barrier: catch it, keep meeting the
+    // barriers, and skip the run.
+    let generator = catch_unwind(AssertUnwindSafe(|| {
+        workload.generator(plan.thread, plan.threads)
+    }));
+    let mut broken = generator.is_err();
+    let mut res = ClientResult {
+        tally: WriteTally::default(),
+        load_ops: 0,
+        load_errors: 0,
+        pinned,
+        stop: StopReason::Limit,
+        max_lag_ns: 0,
+        end_ns: 0,
+    };
+    for stage in 0..workload.load_stages() {
+        if !broken {
+            broken = catch_unwind(AssertUnwindSafe(|| {
+                let ops = workload.load_ops(stage, plan.thread, plan.threads);
+                load_stage(&mut session, ops, &mut res).is_err()
+            }))
+            .unwrap_or(true);
+        }
+        shared.barrier.wait();
+    }
+    shared.barrier.wait(); // the driver publishes the start time between these two waits
+    shared.barrier.wait();
+    let Ok(mut generator) = generator else {
+        rec.finish(shared.clock.now_ns());
+        res.stop = StopReason::WorkloadPanicked;
+        return res;
+    };
+    let start = shared.start_ns.load(Ordering::Acquire);
+    let mut lp = Loop {
+        clock: &shared.clock,
+        shared,
+        warm_end: start + plan.warmup_ns,
+        end: match plan.limit {
+            Limit::Duration(d) => start + plan.warmup_ns + d.as_nanos() as u64,
+            Limit::Ops(_) => u64::MAX,
+        },
+        budget: match plan.limit {
+            Limit::Ops(n) => {
+                let t = plan.threads as u64;
+                n / t + u64::from((plan.thread as u64) < n % t)
+            }
+            Limit::Duration(_) => u64::MAX,
+        },
+        interval: plan.interval_ns.max(1),
+        next_roll: start + plan.warmup_ns,
+        next_check: start + CHECK_EVERY_NS,
+        measured_sent: 0,
+        stopping: None,
+    };
+    if broken {
+        lp.stopping = Some(StopReason::EngineShutdown);
+    }
+    let mut slab;
+    match plan.mode {
+        LoopMode::Closed { inflight } => {
+            slab = Slab::new(inflight.max(1));
+            lp.closed(&mut session, &mut generator, &mut slab, &mut rec, &mut res);
+        }
+        LoopMode::Open {
+            rate,
+            max_outstanding,
+        } => {
+            slab = Slab::new(max_outstanding.max(1));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                plan.seed ^ (plan.thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let mean_gap = 1e9 * plan.threads as f64 / rate;
+            lp.open(
+                &mut session,
+                &mut generator,
+                &mut slab,
+                &mut rec,
+                &mut res,
+                (&mut rng, mean_gap, start),
+            );
+        }
+    }
+    res.stop = lp.stopping.unwrap_or(StopReason::Limit);
+    // Drain: every acknowledged write must reach the tally, every reply the recorder.
+    while session.outstanding() > 0 {
+        let n = session.poll(true, |tag, resp| {
+            lp.on_reply(
+                &mut slab,
+                &mut rec,
+                &mut res.tally,
+                &mut generator,
+                tag,
+                &resp,
+            )
+        });
+        if n == 0 && session.outstanding() > 0 {
+            break; // the engine is gone; nothing more will come
+        }
+    }
+    res.end_ns = shared.clock.now_ns();
+    rec.finish(res.end_ns);
+    res
+}
+
+/// Sends one load stage with a window of ops in flight; tallies acknowledged writes.
+fn load_stage<S: Session>(
+    session: &mut S,
+    ops: impl Iterator<Item = socialbench_engines::Op>,
+    res: &mut ClientResult,
+) -> Result<(), socialbench_engines::EngineError> {
+    let mut kinds = [OpKind::Register; LOAD_WINDOW];
+    let mut free: Vec<usize> = (0..LOAD_WINDOW).collect();
+    let mut on_reply = |kinds: &[OpKind; LOAD_WINDOW],
+                        free: &mut Vec<usize>,
+                        tag: u64,
+                        resp: &socialbench_engines::Response| {
+        if let Some(kind) = kinds.get(tag as usize) {
+            res.tally.record(*kind, resp);
+            res.load_ops += 1;
+            res.load_errors += resp.is_err() as u64;
+            free.push(tag as usize);
+        }
+    };
+    for op in ops {
+        while free.is_empty() {
+            let n = session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r));
+            if n == 0 && free.is_empty() {
+                return Err(socialbench_engines::EngineError::Shutdown);
+            }
+        }
+        let i = free.pop().unwrap_or(0);
+        kinds[i] = op.kind();
+        session.submit(i as u64, op)?;
+    }
+    while session.outstanding() > 0 {
+        if session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r)) == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The measured loop's clocks, limits and checkpoints.
+struct Loop<'a> {
+    clock: &'a Clock,
+    shared: &'a Shared,
+    /// End of the warmup: replies to ops intended before it are not recorded.
+    warm_end: u64,
+    /// End of the measured run (duration limit).
+    end: u64,
+    /// Measured ops this thread may send (op limit).
+    budget: u64,
+    interval: u64,
+    next_roll: u64,
+    next_check: u64,
+    measured_sent: u64,
+    stopping: Option<StopReason>,
+}
+
+impl Loop<'_> {
+    /// Handles one reply: latency to the recorder, write to the tally, reply to its user.
+    #[inline]
+    fn on_reply(
+        &self,
+        slab: &mut Slab,
+        rec: &mut Recorder,
+        tally: &mut WriteTally,
+        generator: &mut socialbench_workload::Generator,
+        tag: u64,
+        resp: &socialbench_engines::Response,
+    ) {
+        let Some(f) = slab.remove(tag) else { return };
+        let now = self.clock.now_ns();
+        // Warmup replies go to interval 0 (discarded); an op intended during the
+        // warmup whose reply comes after it is not measured at all.
+        if f.intended_ns >= self.warm_end || rec.index() == 0 {
+            rec.record(
+                f.kind,
+                now.saturating_sub(f.intended_ns),
+                now.saturating_sub(f.sent_ns),
+                resp.is_err(),
+            );
+        }
+        tally.record(f.kind, resp);
+        generator.on_reply(f.token, resp);
+    }
+
+    /// Interval rollover, limits and stop flags; cheap unless a deadline passed.
+    #[inline]
+    fn tick(&mut self, now: u64, rec: &mut Recorder) {
+        if now >= self.end && self.stopping.is_none() {
+            self.stopping = Some(StopReason::Limit);
+        }
+        // At the end, stay in the last interval: the drained replies belong to it.
+        if now >= self.next_roll && now < self.end {
+            // Intervals the thread slept through get no report from it.
+            let next = if now < self.warm_end {
+                0
+            } else {
+                1 + (now - self.warm_end) / self.interval
+            };
+            if next != rec.index() {
+                rec.rollover(next);
+            }
+            self.next_roll = self.warm_end + next * self.interval;
+        }
+        if now >= self.next_check {
+            self.next_check = now + CHECK_EVERY_NS;
+            if self.stopping.is_none() {
+                if self.shared.user_stop.is_stopped() {
+                    self.stopping = Some(StopReason::Interrupted);
+                } else if self.shared.saturated.load(Ordering::Relaxed) {
+                    self.stopping = Some(StopReason::Saturated);
+                }
+            }
+        }
+    }
+
+    /// Whether one more op may be sent now (counts it against the op budget).
+    #[inline]
+    fn may_send(&mut self, intended: u64) -> bool {
+        if self.stopping.is_some() {
+            return false;
+        }
+        if intended >= self.warm_end {
+            if self.measured_sent >= self.budget {
+                self.stopping = Some(StopReason::Limit);
+                return false;
+            }
+            self.measured_sent += 1;
+        }
+        true
+    }
+
+    /// Closed loop: keep the slab full, block for replies.
+    fn closed<S: Session>(
+        &mut self,
+        session: &mut S,
+        generator: &mut socialbench_workload::Generator,
+        slab: &mut Slab,
+        rec: &mut Recorder,
+        res: &mut ClientResult,
+    ) {
+        loop {
+            while slab.has_free() {
+                let now = self.clock.now_ns();
+                if !self.may_send(now) {
+                    break;
+                }
+                let (token, op) = generator.next_op();
+                let tag = slab.insert(InFlight {
+                    token,
+                    kind: op.kind(),
+                    intended_ns: now,
+                    sent_ns: now,
+                });
+                if session.submit(tag, op).is_err() {
+                    slab.remove(tag);
+                    self.stopping = Some(StopReason::EngineShutdown);
+                    break;
+                }
+            }
+            if self.stopping.is_some() {
+                return; // the caller drains what is outstanding
+            }
+            session.poll(true, |tag, resp| {
+                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+            });
+            let now = self.clock.now_ns();
+            self.tick(now, rec);
+        }
+    }
+
+    /// Open loop: Poisson arrivals on a schedule fixed in advance; latency from
+    /// each op's intended start. Stops the run when the lag behind schedule
+    /// exceeds max(1 s, 100 mean gaps): the engine is saturated.
+    fn open<S: Session>(
+        &mut self,
+        session: &mut S,
+        generator: &mut socialbench_workload::Generator,
+        slab: &mut Slab,
+        rec: &mut Recorder,
+        res: &mut ClientResult,
+        (rng, mean_gap, start): (&mut Xoshiro256PlusPlus, f64, u64),
+    ) {
+        let mut gap = || {
+            let u: f64 = rng.random();
+            (-(1.0 - u).ln() * mean_gap) as u64
+        };
+        let lag_bound = 1_000_000_000u64.max((100.0 * mean_gap) as u64);
+        let mut next_intended = start + gap();
+        loop {
+            let mut now = self.clock.now_ns();
+            while next_intended <= now && slab.has_free() && self.may_send(next_intended) {
+                let (token, op) = generator.next_op();
+                let sent = self.clock.now_ns();
+                let tag = slab.insert(InFlight {
+                    token,
+                    kind: op.kind(),
+                    intended_ns: next_intended,
+                    sent_ns: sent,
+                });
+                if session.submit(tag, op).is_err() {
+                    slab.remove(tag);
+                    self.stopping = Some(StopReason::EngineShutdown);
+                    break;
+                }
+                next_intended += gap();
+            }
+            let got = session.poll(false, |tag, resp| {
+                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+            });
+            now = self.clock.now_ns();
+            let check = now >= self.next_check;
+            self.tick(now, rec);
+            if check && self.stopping.is_none() {
+                let lag = now.saturating_sub(next_intended);
+                res.max_lag_ns = res.max_lag_ns.max(lag);
+                if lag > lag_bound {
+                    self.shared.saturated.store(true, Ordering::Relaxed);
+                    self.stopping = Some(StopReason::Saturated);
+                }
+            }
+            if self.stopping.is_some() {
+                return;
+            }
+            if got == 0 && next_intended > now {
+                let wait = next_intended - now;
+                if session.outstanding() == 0 && wait > 200_000 {
+                    // Nothing to receive: sleep, waking ~100 us early to send on time.
+                    std::thread::sleep(std::time::Duration::from_nanos(
+                        (wait - 100_000).min(self.next_check.saturating_sub(now).max(1)),
+                    ));
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slab_reuses_freed_slots_and_rejects_unknown_tags() {
+        let mut s = Slab::new(2);
+        let f = InFlight {
+            token: 7,
+            kind: OpKind::Vote,
+            intended_ns: 1,
+            sent_ns: 2,
+        };
+        let a = s.insert(f);
+        let b = s.insert(InFlight { token: 8, ..f });
+        assert!(!s.has_free());
+        assert_ne!(a, b);
+        assert_eq!(s.remove(a).unwrap().token, 7);
+        assert!(s.has_free());
+        let c = s.insert(InFlight { token: 9, ..f });
+        assert_eq!(c, a);
+        assert_eq!(s.remove(b).unwrap().token, 8);
+        assert!(s.remove(99).is_none());
+    }
+}

@@ -1,0 +1,142 @@
+//! The collector thread: merges the client threads' interval snapshots, samples
+//! engine stats and process RSS once per interval, feeds the reports, and keeps
+//! the run's totals.
+//!
+//! Interval `k` is complete when every client thread has reported an interval
+//! `>= k` or has finished; a client that slept through intervals (a stalled
+//! engine) simply has no report for them, and intervals nobody reported are
+//! emitted empty, so a stall shows as a gap of zero throughput.
+
+use std::collections::BTreeMap;
+
+use crossbeam_channel::{Receiver, Sender};
+use socialbench_engines::{Engine, EngineStats};
+
+use crate::config::RunError;
+use crate::machine::rss_bytes;
+use crate::outputs::{IntervalReport, Reports};
+use crate::recorder::{IntervalData, ToCollector};
+
+/// The fixed timeline of a run, shared with the client threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeline {
+    /// End of the warmup (ns on the run clock).
+    pub warm_end_ns: u64,
+    /// Interval length (ns).
+    pub interval_ns: u64,
+}
+
+/// What the collector hands back when every client is done.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    /// Merged measured intervals (warmup excluded).
+    pub totals: IntervalData,
+    /// Measured intervals emitted.
+    pub intervals: u64,
+    /// When the last client stopped (ns on the run clock).
+    pub end_ns: u64,
+    /// The reports, for the final summary.
+    pub reports: Reports,
+}
+
+/// Runs until every client has sent its last snapshot (or the channel closes).
+pub(crate) fn collect<E: Engine>(
+    rx: Receiver<ToCollector>,
+    recycle: Sender<Box<IntervalData>>,
+    threads: usize,
+    engine: &E,
+    timeline: Timeline,
+    mut reports: Reports,
+) -> Result<Collected, RunError> {
+    let mut pending: BTreeMap<u64, IntervalData> = BTreeMap::new();
+    // Highest interval index each thread has reported; u64::MAX once finished.
+    let mut upto: Vec<Option<u64>> = vec![None; threads];
+    let mut done = vec![false; threads];
+    let mut next_emit = 0u64;
+    let mut totals = IntervalData::new();
+    let mut intervals = 0u64;
+    let mut end_ns = 0u64;
+    let mut first_error = None;
+    while done.iter().any(|d| !d) {
+        let Ok(ToCollector::Interval(snap)) = rx.recv() else {
+            break;
+        };
+        let t = snap.thread.min(threads - 1);
+        upto[t] = Some(snap.index);
+        if snap.last {
+            done[t] = true;
+            end_ns = end_ns.max(snap.end_ns);
+        }
+        pending.entry(snap.index).or_default().add(&snap.data);
+        let mut data = snap.data;
+        data.clear();
+        let _ = recycle.try_send(data);
+        // Emit every interval all live threads have moved past.
+        let all_done = done.iter().all(|d| *d);
+        let complete_upto = (0..threads)
+            .filter(|&i| !done[i])
+            .map(|i| upto[i].map_or(0, |u| u + 1))
+            .min();
+        let limit = match complete_upto {
+            // A live thread's reports come in index order: having reported u,
+            // it has nothing more for any interval up to u.
+            Some(u) => u,
+            None => pending.keys().next_back().map_or(next_emit, |k| k + 1),
+        };
+        while next_emit < limit {
+            let data = pending.remove(&next_emit).unwrap_or_default();
+            let r = emit(
+                next_emit,
+                &data,
+                all_done.then_some(end_ns),
+                engine.stats(),
+                timeline,
+                &mut reports,
+            );
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+            if next_emit > 0 {
+                totals.add(&data);
+                intervals += 1;
+            }
+            next_emit += 1;
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(Collected {
+        totals,
+        intervals,
+        end_ns,
+        reports,
+    })
+}
+
+fn emit(
+    index: u64,
+    data: &IntervalData,
+    run_end: Option<u64>,
+    stats: EngineStats,
+    tl: Timeline,
+    reports: &mut Reports,
+) -> Result<(), RunError> {
+    let (start, nominal_end) = if index == 0 {
+        (0, tl.warm_end_ns)
+    } else {
+        let s = tl.warm_end_ns + (index - 1) * tl.interval_ns;
+        (s, s + tl.interval_ns)
+    };
+    let end = run_end.map_or(nominal_end, |e| nominal_end.min(e.max(start + 1)));
+    let report = IntervalReport {
+        index,
+        warmup: index == 0,
+        start_ns: start.saturating_sub(tl.warm_end_ns),
+        duration_ns: end - start,
+        data,
+        engine: stats,
+        rss_bytes: rss_bytes(),
+    };
+    reports.interval(&report)
+}

@@ -1,0 +1,349 @@
+//! What a run is asked to do ([`RunConfig`]), the parsers for the values a
+//! user types (durations, rates, faults, pin lists) and the run's error type.
+//!
+//! Parsers return [`RunError::BadInput`] naming the offending text, so the
+//! binary can print one line and exit 2.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use socialbench_engines::{AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Stall};
+
+use crate::pinning::PinSpec;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A value given by the user is invalid (flags, files, folders): exit 2.
+    #[error("{0}")]
+    BadInput(String),
+    /// The engine could not be built or refused a session.
+    #[error("engine: {0}")]
+    Engine(#[from] EngineError),
+    /// The audit found lost or duplicated writes: the run is invalid.
+    #[error("{0}")]
+    Audit(#[from] AuditFailure),
+    /// Writing an output failed.
+    #[error("writing {path}: {reason}")]
+    Output {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A client or collector thread died.
+    #[error("harness thread failed: {0}")]
+    Thread(String),
+}
+
+impl RunError {
+    /// Whether the error comes from bad user input (exit code 2) rather than the run (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::BadInput(_))
+    }
+
+    pub(crate) fn output(path: &std::path::Path, e: impl std::fmt::Display) -> RunError {
+        RunError::Output {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// How clients offer load.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum LoopMode {
+    /// Each client thread keeps `inflight` ops outstanding (capacity).
+    Closed {
+        /// Ops outstanding per client thread.
+        inflight: usize,
+    },
+    /// Poisson arrivals at `rate` ops/s in total; latency from the intended start.
+    Open {
+        /// Total target rate, ops/s.
+        rate: f64,
+        /// Most ops outstanding per client thread before sends wait (bounds memory).
+        max_outstanding: usize,
+    },
+}
+
+/// When the measured run ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Limit {
+    /// After this long (warmup excluded).
+    Duration(Duration),
+    /// After this many measured ops in total.
+    Ops(u64),
+}
+
+/// A flag that asks a running run to stop early (Ctrl-C); what was measured is kept.
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// Asks every run watching this signal to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stop was asked.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// How progress is shown while a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ProgressMode {
+    /// A progress bar on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain lines on stderr, one per interval.
+    Plain,
+    /// Nothing.
+    Quiet,
+}
+
+/// Everything a run needs. Build one with [`RunConfig::new`] and adjust fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunConfig {
+    /// The engine.
+    pub engine: EngineKind,
+    /// Partitions (shards or stripes); `None`: a default that fits the machine.
+    pub partitions: Option<usize>,
+    /// Mailbox capacity of channel-based engines.
+    pub mailbox: usize,
+    /// Mailbox implementation.
+    pub channel: ChannelKind,
+    /// Injected faults (their seed is derived from [`RunConfig::seed`]).
+    pub faults: Faults,
+    /// Workload preset name or TOML path.
+    pub workload: String,
+    /// Overrides the scenario's user count.
+    pub users: Option<u32>,
+    /// Seed of the workload and of the open-loop arrivals.
+    pub seed: u64,
+    /// Client threads; `None`: a default that fits the machine.
+    pub threads: Option<usize>,
+    /// Core placement.
+    pub pin: PinSpec,
+    /// Closed or open loop.
+    pub mode: LoopMode,
+    /// Excluded warmup after the load phase.
+    pub warmup: Duration,
+    /// End of the measured run.
+    pub limit: Limit,
+    /// Length of a recording interval.
+    pub interval: Duration,
+    /// Root of the output folders (`None`: write nothing).
+    pub out_root: Option<PathBuf>,
+    /// Name of the run's folder under `out_root` (`None`: a timestamp and the engine).
+    pub run_id: Option<String>,
+    /// Whether `out_root/latest` points at this run.
+    pub link_latest: bool,
+    /// Progress display.
+    pub progress: ProgressMode,
+    /// Print the summary table on stdout.
+    pub print_table: bool,
+    /// Early stop (Ctrl-C).
+    #[serde(skip)]
+    pub stop: StopSignal,
+}
+
+impl RunConfig {
+    /// A closed-loop run of `engine` on the `reddit` preset, 10 s after 1 s of warmup.
+    pub fn new(engine: EngineKind) -> RunConfig {
+        RunConfig {
+            engine,
+            partitions: None,
+            mailbox: 1024,
+            channel: ChannelKind::Crossbeam,
+            faults: Faults::default(),
+            workload: "reddit".into(),
+            users: None,
+            seed: 42,
+            threads: None,
+            pin: PinSpec::Auto,
+            mode: LoopMode::Closed { inflight: 16 },
+            warmup: Duration::from_secs(1),
+            limit: Limit::Duration(Duration::from_secs(10)),
+            interval: Duration::from_secs(1),
+            out_root: Some(PathBuf::from("results")),
+            run_id: None,
+            link_latest: true,
+            progress: ProgressMode::Auto,
+            print_table: true,
+            stop: StopSignal::default(),
+        }
+    }
+}
+
+/// Parses a duration: a number with a unit `ns`, `us`, `ms`, `s`, `m` or `h`
+/// (`1.5s`, `200ms`); a bare number means seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, RunError> {
+    let bad = || {
+        RunError::BadInput(format!(
+            "malformed duration `{s}` (expected e.g. 500ms, 2s, 1.5m)"
+        ))
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let secs = v * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a rate in ops/s: `50000`, `50k`, `2.5M`, `1e6`; must be positive.
+pub fn parse_rate(s: &str) -> Result<f64, RunError> {
+    let bad = || {
+        RunError::BadInput(format!(
+            "malformed rate `{s}` (expected a positive number of ops/s, e.g. 20000, 50k, 1.5M)"
+        ))
+    };
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let r = v * mult;
+    if !r.is_finite() || r <= 0.0 {
+        return Err(bad());
+    }
+    Ok(r)
+}
+
+/// Parses one `--fault` spec into `faults`:
+/// `stall:every=1s,for=200ms`, `drop-followups:rate=0.001`, `panic:rate=0.0001`.
+pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
+    let bad = |why: &str| RunError::BadInput(format!("bad fault `{spec}`: {why}"));
+    let (kind, params) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut kv = Vec::new();
+    for p in params.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| bad(&format!("`{p}` is not key=value")))?;
+        kv.push((k.trim(), v.trim()));
+    }
+    let get = |key: &str| kv.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let known = |allowed: &[&str]| -> Result<(), RunError> {
+        match kv.iter().find(|(k, _)| !allowed.contains(k)) {
+            Some((k, _)) => Err(bad(&format!(
+                "unknown key `{k}` (allowed: {})",
+                allowed.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    };
+    let probability = |v: Option<&str>| -> Result<f64, RunError> {
+        let v = v.ok_or_else(|| bad("missing rate=P"))?;
+        match v.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+            _ => Err(bad(&format!("rate `{v}` is not a probability in 0..=1"))),
+        }
+    };
+    match kind {
+        "stall" => {
+            known(&["every", "for"])?;
+            let every = parse_duration(get("every").ok_or_else(|| bad("missing every=DURATION"))?)?;
+            let duration = parse_duration(get("for").ok_or_else(|| bad("missing for=DURATION"))?)?;
+            if every.is_zero() || duration >= every {
+                return Err(bad("need 0 < for < every"));
+            }
+            faults.stall = Some(Stall { every, duration });
+        }
+        "drop-followups" => {
+            known(&["rate"])?;
+            faults.drop_follow_up_rate = probability(get("rate"))?;
+        }
+        "panic" => {
+            known(&["rate"])?;
+            faults.panic_rate = probability(get("rate"))?;
+        }
+        _ => {
+            return Err(bad(
+                "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; panic:rate=P)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_garbage() {
+        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("3m").unwrap(), Duration::from_secs(180));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        for bad in ["", "abc", "1x", "-1s", "1.2.3s", "ms"] {
+            assert!(parse_duration(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn rates_parse_with_suffixes_and_must_be_positive() {
+        assert_eq!(parse_rate("50k").unwrap(), 50_000.0);
+        assert_eq!(parse_rate("2.5M").unwrap(), 2_500_000.0);
+        assert_eq!(parse_rate("1e3").unwrap(), 1000.0);
+        for bad in ["0", "-5", "fast", "", "NaN", "inf"] {
+            assert!(parse_rate(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn faults_map_to_engine_faults() {
+        let mut f = Faults::default();
+        parse_fault("stall:every=1s,for=200ms", &mut f).unwrap();
+        parse_fault("drop-followups:rate=0.001", &mut f).unwrap();
+        parse_fault("panic:rate=0.0001", &mut f).unwrap();
+        assert_eq!(
+            f.stall,
+            Some(Stall {
+                every: Duration::from_secs(1),
+                duration: Duration::from_millis(200)
+            })
+        );
+        assert_eq!(f.drop_follow_up_rate, 0.001);
+        assert_eq!(f.panic_rate, 0.0001);
+    }
+
+    #[test]
+    fn malformed_faults_are_rejected_with_the_spec_named() {
+        let mut f = Faults::default();
+        for bad in [
+            "stall:every=1s",
+            "stall:every=100ms,for=1s",
+            "panic:rate=2",
+            "panic:p=0.1",
+            "explode:rate=0.1",
+            "drop-followups:rate",
+        ] {
+            let e = parse_fault(bad, &mut f).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! `summary.csv` (wide: one row per op kind and `all`) and `timeseries.csv`
+//! (long/tidy: one row per interval, source, name and metric). Every column
+//! is documented in `results/README.md`; durations are integer nanoseconds.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use socialbench_engines::OpKind;
+
+use super::{IntervalReport, Report};
+use crate::config::RunError;
+use crate::recorder::LatencyStats;
+use crate::summary::RunSummary;
+
+/// A row of `summary.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryRow {
+    /// Op kind or `all`.
+    pub kind: String,
+    /// Replies in the measured run.
+    pub count: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Replies per second.
+    pub ops_per_sec: f64,
+    /// Latency from the intended start: mean.
+    pub intended_mean_ns: u64,
+    /// .. median.
+    pub intended_p50_ns: u64,
+    /// .. p90.
+    pub intended_p90_ns: u64,
+    /// .. p99.
+    pub intended_p99_ns: u64,
+    /// .. p99.9.
+    pub intended_p999_ns: u64,
+    /// .. p99.99.
+    pub intended_p9999_ns: u64,
+    /// .. max.
+    pub intended_max_ns: u64,
+    /// Service time from the send: mean.
+    pub service_mean_ns: u64,
+    /// .. median.
+    pub service_p50_ns: u64,
+    /// .. p90.
+    pub service_p90_ns: u64,
+    /// .. p99.
+    pub service_p99_ns: u64,
+    /// .. p99.9.
+    pub service_p999_ns: u64,
+    /// .. p99.99.
+    pub service_p9999_ns: u64,
+    /// .. max.
+    pub service_max_ns: u64,
+}
+
+impl SummaryRow {
+    fn new(
+        kind: &str,
+        count: u64,
+        errors: u64,
+        ops: f64,
+        i: &LatencyStats,
+        s: &LatencyStats,
+    ) -> Self {
+        SummaryRow {
+            kind: kind.to_string(),
+            count,
+            errors,
+            ops_per_sec: (ops * 10.0).round() / 10.0,
+            intended_mean_ns: i.mean_ns,
+            intended_p50_ns: i.p50_ns,
+            intended_p90_ns: i.p90_ns,
+            intended_p99_ns: i.p99_ns,
+            intended_p999_ns: i.p999_ns,
+            intended_p9999_ns: i.p9999_ns,
+            intended_max_ns: i.max_ns,
+            service_mean_ns: s.mean_ns,
+            service_p50_ns: s.p50_ns,
+            service_p90_ns: s.p90_ns,
+            service_p99_ns: s.p99_ns,
+            service_p999_ns: s.p999_ns,
+            service_p9999_ns: s.p9999_ns,
+            service_max_ns: s.max_ns,
+        }
+    }
+}
+
+/// A row of `timeseries.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeseriesRow {
+    /// Interval index, from 1.
+    pub interval: u64,
+    /// Interval start, from the end of the warmup.
+    pub start_ns: u64,
+    /// Interval length.
+    pub duration_ns: u64,
+    /// `op`, `engine` or `process`.
+    pub source: &'static str,
+    /// Op kind or `all`; engine quantity; `rss`.
+    pub name: &'static str,
+    /// What is measured (see results/README.md).
+    pub metric: &'static str,
+    /// The value (integer; nanoseconds for latencies, bytes for sizes).
+    pub value: u64,
+}
+
+/// Writes `summary.csv` at the end of the run.
+#[derive(Debug)]
+pub struct SummaryCsv {
+    path: PathBuf,
+}
+
+impl SummaryCsv {
+    /// A sink writing `dir/summary.csv`.
+    pub fn new(dir: &Path) -> SummaryCsv {
+        SummaryCsv {
+            path: dir.join("summary.csv"),
+        }
+    }
+}
+
+impl Report for SummaryCsv {
+    fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
+        let err = |e: &dyn std::fmt::Display| RunError::output(&self.path, e);
+        let mut w = ::csv::Writer::from_path(&self.path).map_err(|e| err(&e))?;
+        for k in &s.kinds {
+            let row = SummaryRow::new(
+                &k.kind,
+                k.count,
+                k.errors,
+                k.ops_per_sec,
+                &k.intended,
+                &k.service,
+            );
+            w.serialize(row).map_err(|e| err(&e))?;
+        }
+        w.flush().map_err(|e| err(&e))
+    }
+}
+
+/// Streams `timeseries.csv`, one batch of rows per measured interval.
+pub struct TimeseriesCsv {
+    path: PathBuf,
+    w: ::csv::Writer<BufWriter<File>>,
+}
+
+impl std::fmt::Debug for TimeseriesCsv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TimeseriesCsv({})", self.path.display())
+    }
+}
+
+impl TimeseriesCsv {
+    /// Creates `dir/timeseries.csv`.
+    pub fn create(dir: &Path) -> Result<TimeseriesCsv, RunError> {
+        let path = dir.join("timeseries.csv");
+        let f = File::create(&path).map_err(|e| RunError::output(&path, e))?;
+        Ok(TimeseriesCsv {
+            w: ::csv::Writer::from_writer(BufWriter::new(f)),
+            path,
+        })
+    }
+}
+
+/// Metrics of an op-kind row set.
+fn op_rows(
+    out: &mut Vec<(&'static str, &'static str, &'static str, u64)>,
+    name: &'static str,
+    count: u64,
+    errors: u64,
+    dur_ns: u64,
+    i: &LatencyStats,
+    s: &LatencyStats,
+) {
+    let secs = (dur_ns as f64 / 1e9).max(1e-9);
+    for (metric, v) in [
+        ("count", count),
+        ("errors", errors),
+        ("ops_per_sec", (count as f64 / secs).round() as u64),
+        ("intended_p50_ns", i.p50_ns),
+        ("intended_p99_ns", i.p99_ns),
+        ("intended_max_ns", i.max_ns),
+        ("service_p50_ns", s.p50_ns),
+        ("service_p99_ns", s.p99_ns),
+        ("service_max_ns", s.max_ns),
+    ] {
+        out.push(("op", name, metric, v));
+    }
+}
+
+impl Report for TimeseriesCsv {
+    fn interval(&mut self, iv: &IntervalReport<'_>) -> Result<(), RunError> {
+        if iv.warmup {
+            return Ok(());
+        }
+        let d = iv.data;
+        let mut rows = Vec::with_capacity(160);
+        let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
+            h.as_ref().map(LatencyStats::of).unwrap_or_default()
+        };
+        for kind in OpKind::ALL {
+            let k = kind as usize;
+            if d.count[k] > 0 {
+                let (i, s) = (stats(&d.intended[k]), stats(&d.service[k]));
+                op_rows(
+                    &mut rows,
+                    kind.name(),
+                    d.count[k],
+                    d.errors[k],
+                    iv.duration_ns,
+                    &i,
+                    &s,
+                );
+            }
+        }
+        let (i, s) = d.merged_all();
+        let (i, s) = (LatencyStats::of(&i), LatencyStats::of(&s));
+        op_rows(
+            &mut rows,
+            "all",
+            d.total(),
+            d.total_errors(),
+            iv.duration_ns,
+            &i,
+            &s,
+        );
+        let e = &iv.engine;
+        let c = &e.counts;
+        for (name, v) in [
+            ("users", c.users),
+            ("communities", c.communities),
+            ("posts", c.posts),
+            ("comments", c.comments),
+            ("dms", c.dms),
+            ("votes", c.votes),
+            ("memberships", c.memberships),
+        ] {
+            rows.push(("engine", name, "count", v));
+        }
+        let b = &e.bytes;
+        for (name, v) in [
+            ("users", b.users),
+            ("communities", b.communities),
+            ("posts", b.posts),
+            ("comments", b.comments),
+            ("dms", b.dms),
+            ("votes", b.votes),
+            ("total", b.total()),
+        ] {
+            rows.push(("engine", name, "bytes", v));
+        }
+        let depth_sum: usize = e.mailbox_depths.iter().sum();
+        let depth_max = e.mailbox_depths.iter().copied().max().unwrap_or(0);
+        rows.push(("engine", "mailbox", "depth_sum", depth_sum as u64));
+        rows.push(("engine", "mailbox", "depth_max", depth_max as u64));
+        rows.push((
+            "engine",
+            "pending_follow_ups",
+            "count",
+            e.pending_follow_ups,
+        ));
+        rows.push(("engine", "faults", "count", e.faults));
+        rows.push((
+            "engine",
+            "dropped_follow_ups",
+            "count",
+            e.dropped_follow_ups,
+        ));
+        rows.push(("process", "rss", "bytes", iv.rss_bytes));
+        for (source, name, metric, value) in rows {
+            self.w
+                .serialize(TimeseriesRow {
+                    interval: iv.index,
+                    start_ns: iv.start_ns,
+                    duration_ns: iv.duration_ns,
+                    source,
+                    name,
+                    metric,
+                    value,
+                })
+                .map_err(|e| RunError::output(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _s: &RunSummary) -> Result<(), RunError> {
+        self.w.flush().map_err(|e| RunError::output(&self.path, e))
+    }
+}

@@ -1,0 +1,109 @@
+//! The summary table printed on stdout at the end of a run.
+
+use std::fmt::Write as _;
+
+use super::{Report, human_ns, human_rate};
+use crate::config::RunError;
+use crate::summary::RunSummary;
+
+/// Prints the summary table on stdout.
+#[derive(Debug, Default)]
+pub struct Table;
+
+/// The table as text: one row per op kind and `all`, intended and service latency.
+pub fn render(s: &RunSummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} on {} ({} users): {} client thread(s), {} engine thread(s), {} partition(s), {:?}",
+        s.engine, s.workload, s.users, s.client_threads, s.engine_threads, s.partitions, s.mode
+    );
+    let _ = writeln!(
+        o,
+        "load phase: {} ops ({} errors) in {} ({} ops/s), excluded from the run",
+        s.load.ops,
+        s.load.errors,
+        human_ns(s.load.duration_ns),
+        human_rate(s.load.ops_per_sec)
+    );
+    let _ = writeln!(
+        o,
+        "measured {} over {} interval(s) after {} warmup; stopped by {:?}",
+        human_ns(s.measured_ns),
+        s.intervals,
+        human_ns(s.warmup_ns),
+        s.stopped_by
+    );
+    let _ = writeln!(
+        o,
+        "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}{:>9} | {:>9}{:>9}{:>9}",
+        "op (latency)",
+        "count",
+        "errors",
+        "ops/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max",
+        "svc p50",
+        "svc p99",
+        "svc max"
+    );
+    for k in &s.kinds {
+        let i = &k.intended;
+        let v = &k.service;
+        let _ = writeln!(
+            o,
+            "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}{:>9} | {:>9}{:>9}{:>9}",
+            k.kind,
+            k.count,
+            k.errors,
+            human_rate(k.ops_per_sec),
+            human_ns(i.p50_ns),
+            human_ns(i.p99_ns),
+            human_ns(i.p999_ns),
+            human_ns(i.p9999_ns),
+            human_ns(i.max_ns),
+            human_ns(v.p50_ns),
+            human_ns(v.p99_ns),
+            human_ns(v.max_ns),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "throughput: {} ops/s ({} ops/s per client thread); latency columns from the intended start, svc = service time from the send",
+        human_rate(s.ops_per_sec),
+        human_rate(s.ops_per_sec_per_client_thread)
+    );
+    if let Some(sat) = &s.saturation {
+        let _ = writeln!(
+            o,
+            "SATURATED: offered {} ops/s, achieved {} ops/s (lag behind schedule reached {})",
+            human_rate(sat.offered_ops_per_sec),
+            human_rate(sat.achieved_ops_per_sec),
+            human_ns(sat.max_lag_ns)
+        );
+    }
+    let a = &s.audit;
+    let _ = match (a.checked, a.passed) {
+        (false, _) => writeln!(o, "audit: not applicable (stateless engine)"),
+        (true, true) => writeln!(
+            o,
+            "audit: passed ({} users, {} posts, {} comments, {} DMs, score sum {})",
+            a.engine.users, a.engine.posts, a.engine.comments, a.engine.dms, a.engine.score_sum
+        ),
+        (true, false) => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
+    };
+    if let Some(d) = &s.out_dir {
+        let _ = writeln!(o, "results: {}", d.display());
+    }
+    o
+}
+
+impl Report for Table {
+    fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
+        print!("{}", render(s));
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! The result of one run ([`RunSummary`]): what every report's `finish` sees,
+//! what `run.json` embeds, and what a sweep makes a row of.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use socialbench_engines::{Audit, EngineStats, OpKind, WriteTally};
+
+use crate::client::StopReason;
+use crate::clock::ClockCost;
+use crate::config::LoopMode;
+use crate::pinning::PinMap;
+use crate::recorder::{IntervalData, LatencyStats};
+
+/// Throughput and latency of one op kind (or of all, `kind == "all"`).
+#[derive(Clone, Debug, Serialize)]
+pub struct KindSummary {
+    /// Op kind name, or `all`.
+    pub kind: String,
+    /// Replies received in the measured run.
+    pub count: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Replies per second of measured time.
+    pub ops_per_sec: f64,
+    /// Latency from the intended start (coordinated-omission corrected).
+    pub intended: LatencyStats,
+    /// Service time from the actual send.
+    pub service: LatencyStats,
+}
+
+impl KindSummary {
+    /// Summaries per kind seen, then the `all` row, from merged measured data.
+    pub fn from_totals(totals: &IntervalData, measured_ns: u64) -> Vec<KindSummary> {
+        let secs = (measured_ns as f64 / 1e9).max(1e-9);
+        let mut rows = Vec::new();
+        for kind in OpKind::ALL {
+            let k = kind as usize;
+            if totals.count[k] == 0 {
+                continue;
+            }
+            let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
+                h.as_ref().map(LatencyStats::of).unwrap_or_default()
+            };
+            rows.push(KindSummary {
+                kind: kind.name().to_string(),
+                count: totals.count[k],
+                errors: totals.errors[k],
+                ops_per_sec: totals.count[k] as f64 / secs,
+                intended: stats(&totals.intended[k]),
+                service: stats(&totals.service[k]),
+            });
+        }
+        let (i, s) = totals.merged_all();
+        rows.push(KindSummary {
+            kind: "all".into(),
+            count: totals.total(),
+            errors: totals.total_errors(),
+            ops_per_sec: totals.total() as f64 / secs,
+            intended: LatencyStats::of(&i),
+            service: LatencyStats::of(&s),
+        });
+        rows
+    }
+}
+
+/// The load phase, timed apart from the run.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LoadSummary {
+    /// Load ops replied to.
+    pub ops: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Wall time of the load phase.
+    pub duration_ns: u64,
+    /// Load ops per second.
+    pub ops_per_sec: f64,
+}
+
+/// The open loop could not keep up with its schedule.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Saturation {
+    /// Target rate, ops/s.
+    pub offered_ops_per_sec: f64,
+    /// Achieved rate over the measured time, ops/s.
+    pub achieved_ops_per_sec: f64,
+    /// Largest lag behind schedule seen by a client (ns).
+    pub max_lag_ns: u64,
+}
+
+/// The audit's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditOutcome {
+    /// Whether an audit ran (the stateless `null` engine has nothing to audit).
+    pub checked: bool,
+    /// Whether it passed (true when not checked).
+    pub passed: bool,
+    /// What was lost or duplicated, when it failed.
+    pub message: Option<String>,
+    /// Acknowledged writes, load phase included, merged over client threads.
+    pub tally: WriteTally,
+    /// What the engine reported.
+    pub engine: Audit,
+}
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// The run's folder name.
+    pub run_id: String,
+    /// Where outputs went, if anywhere.
+    pub out_dir: Option<PathBuf>,
+    /// Engine name.
+    pub engine: String,
+    /// Workload preset or file.
+    pub workload: String,
+    /// Simulated users.
+    pub users: u32,
+    /// Seed.
+    pub seed: u64,
+    /// Client threads.
+    pub client_threads: usize,
+    /// Engine threads.
+    pub engine_threads: usize,
+    /// Partitions (shards or stripes).
+    pub partitions: usize,
+    /// Closed or open loop.
+    pub mode: LoopMode,
+    /// Thread placement.
+    pub pin_map: PinMap,
+    /// Whether every client thread got the core it was assigned.
+    pub clients_pinned: bool,
+    /// Load phase.
+    pub load: LoadSummary,
+    /// Warmup length (excluded).
+    pub warmup_ns: u64,
+    /// Measured time: end of warmup to the last client's end.
+    pub measured_ns: u64,
+    /// Measured intervals.
+    pub intervals: u64,
+    /// Why the run stopped.
+    pub stopped_by: StopReason,
+    /// Set when the open loop fell behind.
+    pub saturation: Option<Saturation>,
+    /// Replies in the measured run.
+    pub ops: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Measured ops per second.
+    pub ops_per_sec: f64,
+    /// Measured ops per second per client thread.
+    pub ops_per_sec_per_client_thread: f64,
+    /// Rows per op kind, then `all`.
+    pub kinds: Vec<KindSummary>,
+    /// The audit.
+    pub audit: AuditOutcome,
+    /// Engine stats after the run.
+    pub engine_stats: EngineStats,
+    /// Cost of a clock read.
+    pub clock_cost: ClockCost,
+    /// Peak RSS of the process (bytes).
+    pub peak_rss_bytes: u64,
+}
+
+impl RunSummary {
+    /// The `all` row.
+    pub fn all(&self) -> Option<&KindSummary> {
+        self.kinds.iter().find(|k| k.kind == "all")
+    }
+}

@@ -1,0 +1,265 @@
+//! Command-line flags (clap derive) and their translation into a
+//! [`RunConfig`]. Value parsers reuse the harness's parsers, so a malformed
+//! duration, rate, pin list or fault is a clap usage error: one line, exit 2.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use socialbench_engines::{ChannelKind, EngineKind, Faults};
+use socialbench_harness::{Limit, LoopMode, PinSpec, ProgressMode, RunConfig};
+
+/// Simulated users of a social platform driving interchangeable concurrency
+/// engines; honest latency and throughput. Without a command: a quick
+/// comparison of every engine (about 30 s).
+#[derive(Debug, Parser)]
+#[command(name = "socialbench", version, about)]
+pub struct Cli {
+    /// What to do (default: compare every engine quickly).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one engine on one workload and write results/<run-id>/.
+    Run(Box<RunArgs>),
+    /// Print the generated ops as JSON lines (no engine).
+    Trace(TraceArgs),
+    /// List engines, workloads and their parameters.
+    List,
+}
+
+fn engine_arg(s: &str) -> Result<EngineKind, String> {
+    EngineKind::parse(s).ok_or_else(|| {
+        let known: Vec<_> = EngineKind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown engine `{s}` (known: {})", known.join(", "))
+    })
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    socialbench_harness::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn rate_arg(s: &str) -> Result<f64, String> {
+    socialbench_harness::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn pin_arg(s: &str) -> Result<PinSpec, String> {
+    PinSpec::parse(s).map_err(|e| e.to_string())
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a positive integer")),
+    }
+}
+
+fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a positive integer")),
+    }
+}
+
+fn fault_arg(s: &str) -> Result<String, String> {
+    socialbench_harness::parse_fault(s, &mut Faults::default())
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn channel_arg(s: &str) -> Result<ChannelKind, String> {
+    match s {
+        "crossbeam" => Ok(ChannelKind::Crossbeam),
+        "flume" => Ok(ChannelKind::Flume),
+        _ => Err(format!("unknown channel `{s}` (known: crossbeam, flume)")),
+    }
+}
+
+/// Flags shared by `run` and the default comparison.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Workload preset (see `socialbench list`) or TOML file.
+    #[arg(long, default_value = "reddit")]
+    pub workload: String,
+    /// Simulated users (overrides the scenario's).
+    #[arg(long, value_parser = positive_u64)]
+    pub users: Option<u64>,
+    /// Seed of the workload and arrivals.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Warmup after the load phase, excluded from the results.
+    #[arg(long, value_parser = duration_arg)]
+    pub warmup: Option<Duration>,
+    /// Recording interval.
+    #[arg(long, value_parser = duration_arg, default_value = "1s")]
+    pub interval: Duration,
+    /// Root folder of the results.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Progress: auto (bar on a terminal), plain, quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    pub progress: String,
+}
+
+/// `socialbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Engine: null, serial, actor, sharded, striped.
+    #[arg(long, value_parser = engine_arg, default_value = "sharded")]
+    pub engine: EngineKind,
+    /// Client threads (default: the cores left after the engine's threads).
+    #[arg(long, value_parser = positive)]
+    pub threads: Option<usize>,
+    /// Shards of the sharded engine (sets the partition count).
+    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
+    pub shards: Option<usize>,
+    /// Stripes of the striped engine (sets the partition count).
+    #[arg(long, value_parser = positive)]
+    pub stripes: Option<usize>,
+    /// Core placement: auto, none, or a list like 0,1 or 0-3 (engine threads first).
+    #[arg(long, value_parser = pin_arg, default_value = "auto")]
+    pub pin: PinSpec,
+    /// Ops outstanding per client thread (closed loop).
+    #[arg(long, value_parser = positive, default_value_t = 16)]
+    pub inflight: usize,
+    /// Open loop at this total rate in ops/s (e.g. 50k), Poisson arrivals.
+    #[arg(long, value_parser = rate_arg)]
+    pub rate: Option<f64>,
+    /// Open loop at users x the scenario's per-user rate.
+    #[arg(long, conflicts_with = "rate")]
+    pub open: bool,
+    /// Most ops outstanding per client thread in the open loop.
+    #[arg(long, value_parser = positive, default_value_t = 10_000)]
+    pub max_outstanding: usize,
+    /// Measured duration (default 10s).
+    #[arg(long, value_parser = duration_arg, conflicts_with = "ops")]
+    pub duration: Option<Duration>,
+    /// Measured ops in total instead of a duration.
+    #[arg(long, value_parser = positive_u64)]
+    pub ops: Option<u64>,
+    /// Mailbox capacity of channel-based engines.
+    #[arg(long, value_parser = positive, default_value_t = 1024)]
+    pub mailbox: usize,
+    /// Mailbox channel: crossbeam or flume.
+    #[arg(long, value_parser = channel_arg, default_value = "crossbeam")]
+    pub channel: ChannelKind,
+    /// Fault to inject (repeatable): stall:every=1s,for=200ms | drop-followups:rate=P | panic:rate=P.
+    #[arg(long, value_parser = fault_arg)]
+    pub fault: Vec<String>,
+    /// Name of the run's folder (default: timestamp-engine).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    /// Shared flags.
+    pub common: CommonArgs,
+}
+
+/// `socialbench trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Workload preset or TOML file.
+    #[arg(long, default_value = "reddit")]
+    pub workload: String,
+    /// Ops to generate (run phase).
+    #[arg(long, value_parser = positive_u64, default_value_t = 1000)]
+    pub ops: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated users (overrides the scenario's).
+    #[arg(long, value_parser = positive_u64)]
+    pub users: Option<u64>,
+    /// Also print the load phase's ops first.
+    #[arg(long)]
+    pub include_load: bool,
+}
+
+fn progress_mode(s: &str) -> ProgressMode {
+    match s {
+        "plain" => ProgressMode::Plain,
+        "quiet" => ProgressMode::Quiet,
+        _ => ProgressMode::Auto,
+    }
+}
+
+/// Users as the scenario's u32, or a bad-input message.
+pub fn users_u32(users: Option<u64>) -> anyhow::Result<Option<u32>> {
+    users
+        .map(|u| {
+            u32::try_from(u)
+                .ok()
+                .filter(|u| *u < (1 << 31))
+                .ok_or_else(|| {
+                    anyhow::Error::new(socialbench_harness::RunError::BadInput(format!(
+                        "--users {u} is too large (at most 2147483647)"
+                    )))
+                })
+        })
+        .transpose()
+}
+
+impl CommonArgs {
+    /// Applies the shared flags to `c`.
+    pub fn apply(&self, c: &mut RunConfig) -> anyhow::Result<()> {
+        c.workload = self.workload.clone();
+        c.users = users_u32(self.users)?;
+        c.seed = self.seed;
+        if let Some(w) = self.warmup {
+            c.warmup = w;
+        }
+        c.interval = self.interval;
+        c.out_root = Some(self.out.clone());
+        c.progress = progress_mode(&self.progress);
+        Ok(())
+    }
+}
+
+impl RunArgs {
+    /// The run's configuration.
+    pub fn config(&self) -> anyhow::Result<RunConfig> {
+        let mut c = RunConfig::new(self.engine);
+        self.common.apply(&mut c)?;
+        c.threads = self.threads;
+        c.partitions = self.shards.or(self.stripes);
+        c.pin = self.pin.clone();
+        c.mailbox = self.mailbox;
+        c.channel = self.channel;
+        c.run_id = self.run_id.clone();
+        for f in &self.fault {
+            socialbench_harness::parse_fault(f, &mut c.faults)?;
+        }
+        c.limit = match (self.ops, self.duration) {
+            (Some(n), _) => Limit::Ops(n),
+            (None, Some(d)) => Limit::Duration(d),
+            (None, None) => Limit::Duration(Duration::from_secs(10)),
+        };
+        c.mode = match (self.rate, self.open) {
+            (Some(rate), _) => LoopMode::Open {
+                rate,
+                max_outstanding: self.max_outstanding,
+            },
+            (None, true) => {
+                // users x per-user rate: needs the scenario.
+                let mut s = socialbench_workload::Scenario::from_arg(&c.workload).map_err(|e| {
+                    anyhow::Error::new(socialbench_harness::RunError::BadInput(e.to_string()))
+                })?;
+                if let Some(u) = c.users {
+                    s.users = u;
+                }
+                LoopMode::Open {
+                    rate: s.users as f64 * s.per_user_rate(),
+                    max_outstanding: self.max_outstanding,
+                }
+            }
+            (None, false) => LoopMode::Closed {
+                inflight: self.inflight,
+            },
+        };
+        Ok(c)
+    }
+}

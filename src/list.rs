@@ -1,0 +1,44 @@
+//! `socialbench list`: the engines and the workload presets with their parameters.
+
+use socialbench_engines::EngineKind;
+use socialbench_workload::Scenario;
+
+fn describe(k: EngineKind) -> &'static str {
+    match k {
+        EngineKind::Null => "replies at once, keeps nothing: the harness's ceiling",
+        EngineKind::Serial => {
+            "one partition applied inline by its one session: the baseline C1 (--threads 1)"
+        }
+        EngineKind::Actor => "one partition owned by one engine thread behind a bounded mailbox",
+        EngineKind::Sharded => {
+            "P partitions on P pinned threads (--shards P), messages between shards"
+        }
+        EngineKind::Striped => {
+            "P partitions behind locks (--stripes P), applied inline by the callers"
+        }
+    }
+}
+
+/// Prints engines and workloads.
+pub fn print() {
+    println!("engines:");
+    for k in EngineKind::ALL {
+        println!("  {:<8} {}", k.name(), describe(k));
+    }
+    println!("\nworkloads (--workload NAME, or a TOML file starting with preset = \"NAME\"):");
+    for name in Scenario::PRESETS {
+        match Scenario::preset(name) {
+            Ok(s) => {
+                let params = serde_json::to_string_pretty(&s).unwrap_or_default();
+                println!(
+                    "  {name} (default open-loop rate {:.3} ops/s per user):",
+                    s.per_user_rate()
+                );
+                for line in params.lines() {
+                    println!("    {line}");
+                }
+            }
+            Err(e) => println!("  {name}: {e}"),
+        }
+    }
+}
