@@ -171,7 +171,10 @@ pub(crate) struct ShardSet {
     peers: Vec<Sender<PeerMsg>>,
     counters: Arc<Counters>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    stopped: AtomicBool,
+    /// Set first thing by `shutdown`; sessions read it before each send so
+    /// that once any submit has failed, every later one fails too (shards
+    /// stop one after another). A read of a line written once: no contention.
+    stopped: Arc<AtomicBool>,
     next_session: AtomicU32,
 }
 
@@ -215,7 +218,7 @@ impl ShardSet {
             peers,
             counters,
             threads: Mutex::new(Vec::with_capacity(count)),
-            stopped: AtomicBool::new(false),
+            stopped: Arc::new(AtomicBool::new(false)),
             next_session: AtomicU32::new(0),
         };
         for (index, rx) in receivers.into_iter().enumerate() {
@@ -280,6 +283,7 @@ impl ShardSet {
             id,
             clients: self.clients.clone(),
             peers: self.peers.clone(),
+            stopped: self.stopped.clone(),
             replies: rx,
             outstanding: 0,
         })
@@ -728,6 +732,7 @@ pub struct ShardedSession {
     id: u32,
     clients: Vec<Sender<ClientMsg>>,
     peers: Vec<Sender<PeerMsg>>,
+    stopped: Arc<AtomicBool>,
     replies: Receiver<(u64, Response)>,
     outstanding: usize,
 }
@@ -743,6 +748,9 @@ impl fmt::Debug for ShardedSession {
 
 impl Session for ShardedSession {
     fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(EngineError::Shutdown);
+        }
         let shard = placement::home_partition(op.home(), self.clients.len());
         let msg = ClientMsg {
             session: self.id,

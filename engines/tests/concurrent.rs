@@ -1,0 +1,139 @@
+//! Concurrency: several client threads, each with many ops in flight, hammer
+//! the same hot communities and posts (joins and leaves, votes flipping up,
+//! down and clear); after `quiesce` the audit must equal the clients' tallies
+//! of acknowledged writes (nothing lost or duplicated) and memberships must
+//! mirror subscriptions.
+//!
+//! Size knob: `SOCIALBENCH_CONC_OPS` ops per client (default 5,000).
+
+mod common;
+
+use common::{OpGen, closed_loop, env_usize};
+use socialbench_engines::actor::ActorEngine;
+use socialbench_engines::sharded::ShardedEngine;
+use socialbench_engines::striped::StripedEngine;
+use socialbench_engines::*;
+
+const CLIENTS: usize = 4;
+const INFLIGHT: usize = 16;
+const HOT: u32 = 12;
+
+fn hammer<E: Engine>(engine: E, label: &str) {
+    let ops = env_usize("SOCIALBENCH_CONC_OPS", 5_000);
+    let mut tally = WriteTally::default();
+    {
+        // Hot communities every client knows, created by a trusted actor.
+        let mut s = engine.session().expect("session");
+        for c in 0..HOT {
+            let op = Op::CreateCommunity {
+                creator: UserId(900_000),
+                community: CommunityId(c),
+            };
+            let r = s.call(op.clone());
+            assert_eq!(r, Ok(Reply::Done), "{label}: setup");
+            tally.record_op(&op, &r);
+        }
+    }
+    let runs = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|k| {
+                let engine = &engine;
+                scope.spawn(move || {
+                    let mut session = engine.session().expect("session");
+                    let first = 1_000 * k as u32;
+                    let mut generator =
+                        OpGen::new(0xc0c0 + k as u64, first, 60, (0, HOT + 4), 0.05);
+                    for c in 0..HOT {
+                        generator.know_community(CommunityId(c));
+                    }
+                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    });
+    for run in &runs {
+        assert_eq!(
+            run.replies as usize, ops,
+            "{label}: every op is answered once"
+        );
+        tally.add(&run.tally);
+    }
+    // The mix must really conflict, or the test proves little.
+    assert!(tally.joins > 50 && tally.leaves > 20, "{label}: {tally:?}");
+    assert!(
+        tally.posts > 100 && tally.comments > 50,
+        "{label}: {tally:?}"
+    );
+    engine.quiesce();
+    let stats = engine.stats();
+    assert_eq!(
+        stats.pending_follow_ups, 0,
+        "{label}: pending after quiesce"
+    );
+    assert_eq!(stats.faults, 0, "{label}");
+    if let Err(e) = engine.audit().check(&tally) {
+        panic!("{label}: {e}");
+    }
+    assert_eq!(
+        stats.counts.posts, tally.posts,
+        "{label}: stats agree with audit"
+    );
+}
+
+fn cfg(partitions: usize, channel: ChannelKind) -> EngineConfig {
+    EngineConfig {
+        // Small mailboxes so clients really block on backpressure.
+        mailbox: 8,
+        ..common::config(partitions, channel)
+    }
+}
+
+#[test]
+fn actor_loses_and_duplicates_nothing_under_concurrent_clients() {
+    hammer(
+        ActorEngine::new(&cfg(1, ChannelKind::Crossbeam)).unwrap(),
+        "actor",
+    );
+}
+
+#[test]
+fn actor_on_flume_loses_and_duplicates_nothing_under_concurrent_clients() {
+    hammer(
+        ActorEngine::new(&cfg(1, ChannelKind::Flume)).unwrap(),
+        "actor/flume",
+    );
+}
+
+#[test]
+fn sharded_3_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let e = ShardedEngine::new(&cfg(3, ChannelKind::Crossbeam)).unwrap();
+    hammer(e, "sharded(3)");
+}
+
+#[test]
+fn sharded_8_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let e = ShardedEngine::new(&cfg(8, ChannelKind::Crossbeam)).unwrap();
+    hammer(e, "sharded(8)");
+}
+
+#[test]
+fn sharded_3_on_flume_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let e = ShardedEngine::new(&cfg(3, ChannelKind::Flume)).unwrap();
+    hammer(e, "sharded(3)/flume");
+}
+
+#[test]
+fn striped_3_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let e = StripedEngine::new(&cfg(3, ChannelKind::Crossbeam)).unwrap();
+    hammer(e, "striped(3)");
+}
+
+#[test]
+fn striped_8_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let e = StripedEngine::new(&cfg(8, ChannelKind::Crossbeam)).unwrap();
+    hammer(e, "striped(8)");
+}
