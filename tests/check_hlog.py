@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a run's latency.hlog with HdrHistogram's Python implementation
 (`pip install hdrhistogram`): every interval histogram decodes, and per tag
-(intended.<kind>, service.<kind>) the decoded counts and p99 agree with
+(intended.<kind>, service.<kind>) the decoded counts, max and (with 1000+ samples) p99 agree with
 summary.csv. Usage: check_hlog.py RUN_DIR. Exit 0 when they agree, 1 otherwise."""
 import csv
 import sys
@@ -38,9 +38,15 @@ for r in rows:
             continue
         if h.get_total_count() != int(r["count"]):
             bad.append(f"{tag}: hlog count {h.get_total_count()} != summary count {r['count']}")
-        p99, want = h.get_value_at_percentile(99.0), int(r[f"{side}_p99_ns"])
-        if abs(p99 - want) > max(0.002 * want, 1):
-            bad.append(f"{tag}: hlog p99 {p99} != summary p99 {want}")
+        mx, want_mx = h.get_max_value(), int(r[f"{side}_max_ns"])
+        if abs(mx - want_mx) > max(0.002 * want_mx, 1):
+            bad.append(f"{tag}: hlog max {mx} != summary max {want_mx}")
+        # Implementations differ in which sample a percentile lands on when
+        # samples are few; compare p99 where it is well defined.
+        if h.get_total_count() >= 1000:
+            p99, want = h.get_value_at_percentile(99.0), int(r[f"{side}_p99_ns"])
+            if abs(p99 - want) > max(0.01 * want, 1):
+                bad.append(f"{tag}: hlog p99 {p99} != summary p99 {want}")
 if bad:
     print("latency.hlog check FAILED:\n  " + "\n  ".join(bad))
     sys.exit(1)

@@ -21,10 +21,10 @@ pub enum RunError {
     #[error("{0}")]
     BadInput(String),
     /// The engine could not be built or refused a session.
-    #[error("engine: {0}")]
+    #[error(transparent)]
     Engine(#[from] EngineError),
     /// The audit found lost or duplicated writes: the run is invalid.
-    #[error("{0}")]
+    #[error(transparent)]
     Audit(#[from] AuditFailure),
     /// Writing an output failed.
     #[error("writing {path}: {reason}")]

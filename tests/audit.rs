@@ -1,0 +1,70 @@
+//! After every run the engine is quiesced and audited against the
+//! acknowledged writes: every engine passes, a dropped follow-up fails the
+//! run with exit 1 and names what was lost, panicking ops are counted errors.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn audit_passes_for_every_engine() {
+    let out = temp_dir("audit");
+    for engine in ["null", "serial", "actor", "sharded", "striped"] {
+        let threads = if engine == "serial" { "1" } else { "2" };
+        let o = run(&out, engine, &["--engine", engine, "--threads", threads]);
+        assert!(o.status.success(), "{engine}: {}", show(&o));
+        let j = run_json(&out.join(engine));
+        assert_eq!(j["summary"]["audit"]["passed"], true, "{engine}");
+        assert_eq!(
+            j["summary"]["audit"]["checked"],
+            engine != "null",
+            "{engine}"
+        );
+        assert!(j["summary"]["ops"].as_u64().unwrap() > 0, "{engine}");
+        // The tally includes the load phase: at least every registered user.
+        assert!(
+            j["summary"]["audit"]["tally"]["users"].as_u64().unwrap() >= 2000 || engine == "null"
+        );
+    }
+}
+
+#[test]
+fn dropped_follow_ups_fail_the_run_naming_what_was_lost() {
+    let out = temp_dir("drop");
+    let o = run(
+        &out,
+        "drop",
+        &["--engine", "sharded", "--fault", "drop-followups:rate=0.05"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .expect("an error line");
+    assert!(line.contains("audit failed"), "{line}");
+    assert!(line.contains("missing"), "{line}");
+    assert!(
+        line.contains("subscriptions") || line.contains("karma"),
+        "{line}"
+    );
+    // The outputs are still written, with the verdict.
+    let j = run_json(&out.join("drop"));
+    assert_eq!(j["summary"]["audit"]["passed"], false);
+}
+
+#[test]
+fn panicking_ops_are_counted_as_errors_and_the_run_goes_on() {
+    let out = temp_dir("panic");
+    let o = run(
+        &out,
+        "p",
+        &["--engine", "striped", "--fault", "panic:rate=0.01"],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let j = run_json(&out.join("p"));
+    let faults = j["summary"]["engine_stats"]["faults"].as_u64().unwrap();
+    assert!(faults > 0, "no op panicked");
+    assert!(j["summary"]["errors"].as_u64().unwrap() > 0);
+    assert_eq!(j["summary"]["audit"]["passed"], true);
+}

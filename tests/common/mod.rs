@@ -1,0 +1,103 @@
+//! Helpers for the end-to-end tests: run the real binary with short
+//! durations into a fresh temporary output folder.
+
+#![allow(dead_code)] // each test file uses a subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh, empty folder under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "socialbench-e2e-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Runs `socialbench` with `args`.
+pub fn socialbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socialbench"))
+        .args(args)
+        .output()
+        .expect("run the socialbench binary")
+}
+
+/// Short-run flags: small population, 100 ms warmup (and 300 ms measured
+/// unless the test gives `--duration` or `--ops`).
+pub const QUICK: [&str; 6] = [
+    "--warmup",
+    "100ms",
+    "--users",
+    "2000",
+    "--progress",
+    "plain",
+];
+
+/// Runs `socialbench run` with `extra` flags into `out`, named `id`.
+pub fn run(out: &Path, id: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--run-id",
+        id,
+    ];
+    args.extend_from_slice(&QUICK);
+    if !extra.iter().any(|a| *a == "--duration" || *a == "--ops") {
+        args.extend_from_slice(&["--duration", "300ms"]);
+    }
+    args.extend_from_slice(extra);
+    socialbench(&args)
+}
+
+/// stdout and stderr, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The header of a CSV file.
+pub fn csv_header(path: &Path) -> Vec<String> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    r.headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect()
+}
+
+/// The rows of a CSV file as column -> value maps.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("csv");
+    let h: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("record");
+            h.iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Parsed `run.json`.
+pub fn run_json(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json");
+    serde_json::from_str(&text).expect("run.json parses")
+}
