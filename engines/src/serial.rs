@@ -14,9 +14,11 @@
 //! Faults: the serial engine injects none. It is the reference the faulty
 //! engines are compared against, and a silent no-op would let a fault test
 //! pass vacuously, so [`SerialEngine::new`] refuses a configuration with any
-//! fault set. (Panic safety: an op that panics unwinds through the client's
-//! thread and the partition is lost with the session; no op in this crate
-//! panics on any input.)
+//! fault set. The hook, should the serial engine ever inject faults, is the
+//! one `p.apply(..)` call in [`SerialSession::submit`]: wrap it the way the
+//! threaded engines use `crate::fault`. (Panic safety: an op that panics
+//! unwinds through the client's thread and the partition is lost with the
+//! session; no op in this crate panics on any input.)
 
 use std::collections::VecDeque;
 use std::sync::Arc;
