@@ -3,7 +3,7 @@
 //! (not the harness's measured run: no latency, no open loop).
 //!
 //! ```text
-//! cargo run --release -p socialbench-engines --example engine_mix [OPS_PER_THREAD]
+//! cargo run --release -p socialbench-engines --example engine_mix [OPS_PER_THREAD [FILTER]]
 //! ```
 //!
 //! Ops are generated before the clock starts; every cell loads the same state
@@ -175,6 +175,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
+    // Optional second argument: run only cells whose label contains it.
+    let only = std::env::args().nth(2).unwrap_or_default();
     println!("{:<22} {:>8} {:>14}", "engine", "clients", "ops/s");
     let cells: &[(EngineKind, usize, ChannelKind, &[usize])] = &[
         (EngineKind::Serial, 1, ChannelKind::Crossbeam, &[1]),
@@ -199,6 +201,9 @@ fn main() {
             } else {
                 format!("{}/{channel:?}", kind.name())
             };
+            if !label.contains(&only) {
+                continue;
+            }
             match kind.visit(&config, Cell { threads: t, ops }) {
                 Ok(rate) => println!("{label:<22} {t:>8} {rate:>14.0}"),
                 Err(e) => println!("{label:<22} {t:>8} {e}"),
