@@ -25,6 +25,12 @@
 //! are FIFO because each destination has one channel. Follow-ups whose
 //! destination is the shard itself are applied at once, after the op.
 //!
+//! An idle shard yields [`LINGER`] times before it parks, and so does a
+//! session waiting for a reply: with ops in flight the next message is
+//! usually microseconds away, and parking at once turned every op into two
+//! futex wake-ups (crossbeam actor on `examples/engine_mix.rs`: about 70k
+//! ops/s without lingering, about 500k with it, on a 2-core machine).
+//!
 //! # Home feed
 //! The user's shard reads the subscriptions, groups them by shard, computes
 //! its own part, sends one gather request per other shard involved and parks
