@@ -1,6 +1,6 @@
 //! Channels behind one small type, so an engine runs on crossbeam-channel
-//! (the default) or flume, picked at run time by [`EngineConfig::channel`]
-//! (`crate::EngineConfig`), and the two can be compared on the same work.
+//! (the default) or flume, picked at run time by `EngineConfig::channel`
+//! ([`crate::EngineConfig`]), and the two can be compared on the same work.
 //!
 //! Every method matches on the flavour: one well-predicted branch per call,
 //! which is noise next to the channel operation itself (tens of nanoseconds).

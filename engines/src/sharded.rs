@@ -84,7 +84,7 @@ use crate::placement;
 /// served within a batch.
 pub const BATCH: usize = 128;
 
-/// Yields an idle shard makes before it parks (see [`Shard`]'s loop).
+/// Yields an idle shard (or a session waiting for a reply) makes before it parks.
 /// Each is a `sched_yield`, about a microsecond when the core is free.
 pub const LINGER: usize = 8;
 
@@ -794,7 +794,7 @@ impl Shard {
     }
 }
 
-/// A session of a [`ShardSet`] (the `sharded` and `actor` engines): one
+/// A session of the `sharded` and `actor` engines: one
 /// sender per shard's client lane and one reply channel.
 pub struct ShardedSession {
     id: u32,
