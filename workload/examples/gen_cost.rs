@@ -1,7 +1,11 @@
 //! Generation cost per op: `Generator::next_op` + `on_reply` with a plausible
 //! canned reply, one thread, 1,000,000 users, for every preset.
 //!
-//! `cargo run --release -p socialbench-workload --example gen_cost [users] [ops]`
+//! `cargo run --release -p socialbench-workload --example gen_cost [users] [ops] [preset]`
+//!
+//! After a warm-up of `ops / 5`, the `ops` are timed in 5 equal segments;
+//! `ns_min` is the fastest segment (the least disturbed by other processes
+//! on a shared machine), `ns_med` the median one.
 //!
 //! The op (and its body) is dropped after the reply, so the figure includes
 //! one allocation and one free for write ops; an engine would keep the body.
@@ -97,9 +101,13 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000_000);
+    let only = args.next();
     let c = canned();
-    println!("preset     users    setup_ms  gen_mb  ns_per_op");
+    println!("preset     users    setup_ms  gen_mb  ns_min  ns_med");
     for preset in Scenario::PRESETS {
+        if only.as_deref().is_some_and(|p| p != preset) {
+            continue;
+        }
         let t0 = Instant::now();
         let s = match Scenario::preset(preset) {
             Ok(s) => s.with_users(users),
@@ -116,17 +124,26 @@ fn main() {
             let (t, op) = g.next_op();
             g.on_reply(t, reply_for(&op, &c));
         }
-        let t1 = Instant::now();
-        for _ in 0..ops {
-            let (t, op) = g.next_op();
-            g.on_reply(t, reply_for(&op, &c));
-            std::hint::black_box(&op);
-        }
-        let ns = t1.elapsed().as_nanos() as f64 / ops as f64;
+        const SEGMENTS: u64 = 5;
+        let per = (ops / SEGMENTS).max(1);
+        let mut ns: Vec<f64> = (0..SEGMENTS)
+            .map(|_| {
+                let t1 = Instant::now();
+                for _ in 0..per {
+                    let (t, op) = g.next_op();
+                    g.on_reply(t, reply_for(&op, &c));
+                    std::hint::black_box(&op);
+                }
+                t1.elapsed().as_nanos() as f64 / per as f64
+            })
+            .collect();
+        ns.sort_by(f64::total_cmp);
         println!(
-            "{preset:<10} {users:<8} {:>8.0}  {:>6.0}  {ns:>9.1}",
+            "{preset:<10} {users:<8} {:>8.0}  {:>6.0}  {:>6.1}  {:>6.1}",
             setup.as_secs_f64() * 1000.0,
-            (g.bytes() + w.bytes()) as f64 / 1e6
+            (g.bytes() + w.bytes()) as f64 / 1e6,
+            ns[0],
+            ns[ns.len() / 2],
         );
     }
 }

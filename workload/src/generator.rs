@@ -1,10 +1,25 @@
 //! A client thread's simulated users turning into ops, and replies turning
 //! back into what those users remember.
 //!
-//! `next_op` picks the acting user by Zipf over user activity (an alias table
-//! over the thread's users, built once), lets that user's own random stream
-//! pick an action from its role's mix, and builds the op from what the user
-//! remembers. It is O(1) and allocates nothing but a body's bytes.
+//! `next_op` picks the acting user by Zipf over user activity, lets that
+//! user's own random stream pick an action from its role's mix, and builds
+//! the op from what the user remembers. It is O(1) and allocates nothing but
+//! a body's bytes.
+//!
+//! # Activity
+//! A user's activity rank is its id: user 0 is the most active. Nothing else
+//! keys on the id in a way that correlates with activity: placement hashes
+//! ids, roles and memberships hash them, popularity ranks are a shuffle of
+//! them and community creators are picked through a shuffle. Client thread
+//! `t` of `T` simulates users `t, t + T, ...` (ranks `t, t + T, ...`, the
+//! most even split there is) in rank order, so the busiest users' states sit
+//! together in a few cache lines, and draws the acting user from the exact
+//! conditional Zipf law of its ranks with a [`StridedZipf`], whose tables
+//! fit in L1 (an alias table over a million users missed the cache on every
+//! op). Each thread issues ops at its own pace, so the global law is the
+//! equal mixture of the threads' laws, not exactly Zipf over all users:
+//! with 2 threads, thread 0 holds 52% of the Zipf mass at s = 1 and 1M
+//! users and still issues half of the ops.
 //!
 //! Several ops of one user may be in flight at once: nothing waits for a
 //! reply. A user acts on what earlier replies showed it; an action whose
@@ -19,17 +34,17 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
-use rand::Rng;
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 use socialbench_engines::{
     ApiError, Body, CommentId, CommunityId, MAX_BODY_LEN, Op, PostId, Reply, Response, Target,
     UserId, VoteDir,
 };
 
-use crate::load::{PRIME_ACTIVITY, Shuffle, salt, stream, unit};
+use crate::load::{hash3, salt, stream, unit};
 use crate::scenario::{Action, InvalidKind};
-use crate::user::{Asked, NONE, UserState, token};
-use crate::zipf::AliasTable;
+use crate::user::{Asked, NO_SENDERS, NONE, Senders, UserState, token};
+use crate::zipf::StridedZipf;
 use crate::{Role, Tables};
 
 /// Share of votes that go to a remembered comment rather than a post.
@@ -54,8 +69,11 @@ pub struct Generator {
     stride: u32,
     /// Picks which user acts.
     rng: Xoshiro256PlusPlus,
-    activity: AliasTable,
+    activity: StridedZipf,
+    /// Local user `i`'s state (in activity order).
     users: Vec<UserState>,
+    /// Local user `i`'s remembered DM senders.
+    senders: Vec<Senders>,
     /// Next id for a community created in the run: `communities + thread + k * threads`.
     next_community: u32,
     /// Sequence number of the next join-like op, and the communities in flight.
@@ -73,22 +91,18 @@ impl Generator {
         } else {
             (thread % n, 1, 1)
         };
-        let activity_rank = Shuffle::new(n, PRIME_ACTIVITY, seed ^ salt::ACTIVITY);
-        let weights: Vec<f64> = (0..count)
-            .map(|i| {
-                let rank = activity_rank.apply(base + i * stride);
-                ((rank as f64) + 1.0).powf(-tables.user_activity)
-            })
-            .collect();
-        // `count >= 1` and weights are positive: the table always builds.
-        let activity = AliasTable::new(&weights).unwrap_or_else(|_| {
-            AliasTable::new(&[1.0]).unwrap_or_else(|_| unreachable!("one positive weight"))
-        });
+        // Activity rank = user id (see the module docs): this thread owns
+        // ranks `base, base + stride, ...`, local index `i` is rank
+        // `base + i * stride`, and the law over local indices is the exact
+        // conditional Zipf law of those ranks.
+        let activity = StridedZipf::new(count, stride, base, tables.user_activity)
+            .or_else(|_| StridedZipf::new(count, stride, base, 0.0))
+            .unwrap_or_else(|_| unreachable!("validated scenario: ranks fit u32, s finite"));
         let users = (0..count)
             .map(|i| {
                 let u = base + i * stride;
                 UserState::new(
-                    stream(seed, salt::USER, u as u64),
+                    SplitMix64::seed_from_u64(hash3(seed, salt::USER, u as u64)),
                     tables.plan.role_of(UserId(u)),
                 )
             })
@@ -101,6 +115,7 @@ impl Generator {
             stride,
             activity,
             users,
+            senders: vec![NO_SENDERS; count as usize],
             seq: 0,
             pending: [(NONE, NONE); PENDING],
         }
@@ -113,7 +128,9 @@ impl Generator {
 
     /// Approximate heap bytes of this generator (users and activity table).
     pub fn bytes(&self) -> usize {
-        self.users.len() * std::mem::size_of::<UserState>() + self.activity.bytes()
+        self.users.len() * std::mem::size_of::<UserState>()
+            + self.senders.len() * std::mem::size_of::<Senders>()
+            + self.activity.bytes()
     }
 
     #[inline]
@@ -150,6 +167,7 @@ impl Generator {
         let user = self.global(local);
         let t = &*self.tables;
         let st = &mut self.users[local as usize];
+        let senders = &mut self.senders[local as usize];
         let bits = st.rng.next_u64();
         if bits < t.invalid_below
             && let Some(kinds) = &t.invalid_kinds
@@ -163,19 +181,34 @@ impl Generator {
             None => t.discover,
         };
         let mut seq = 0;
-        let (action, op) =
-            match action_op(t, st, user, action, &mut self.next_community, self.stride) {
-                Some(x) => x,
-                None => {
-                    let fallback = if action == Action::DmReply {
-                        Action::Inbox
-                    } else {
-                        t.discover
-                    };
-                    action_op(t, st, user, fallback, &mut self.next_community, self.stride)
-                        .unwrap_or_else(|| (Action::HomeFeed, home_feed(t, user)))
-                }
-            };
+        let (action, op) = match action_op(
+            t,
+            st,
+            senders,
+            user,
+            action,
+            &mut self.next_community,
+            self.stride,
+        ) {
+            Some(x) => x,
+            None => {
+                let fallback = if action == Action::DmReply {
+                    Action::Inbox
+                } else {
+                    t.discover
+                };
+                action_op(
+                    t,
+                    st,
+                    senders,
+                    user,
+                    fallback,
+                    &mut self.next_community,
+                    self.stride,
+                )
+                .unwrap_or_else(|| (Action::HomeFeed, home_feed(t, user)))
+            }
+        };
         if let Op::Join { community, .. } | Op::CreateCommunity { community, .. } = &op
             && !community.is_profile()
         {
@@ -225,8 +258,10 @@ impl Generator {
             }
             (Action::Inbox, Ok(Reply::Inbox(dms))) if !dms.is_empty() => {
                 let table = &t.positions[dms.len().min(t.positions.len()) - 1];
-                for slot in 0..st.senders.len() {
-                    st.senders[slot] = dms[table.sample(&mut st.rng) as usize].from.0;
+                if let Some(senders) = self.senders.get_mut(local) {
+                    for slot in senders {
+                        *slot = dms[table.sample(&mut st.rng) as usize].from.0;
+                    }
                 }
             }
             (
@@ -302,6 +337,7 @@ fn some_person(t: &Tables, st: &mut UserState, user: UserId) -> UserId {
 fn action_op(
     t: &Tables,
     st: &mut UserState,
+    senders: &Senders,
     user: UserId,
     action: Action,
     next_community: &mut u32,
@@ -371,7 +407,7 @@ fn action_op(
             }
         }
         Action::DmReply => {
-            let to = st.pick_sender()?;
+            let to = st.pick_sender(senders)?;
             dm(t, st, user, to)
         }
         Action::Dm => {

@@ -38,7 +38,6 @@ pub(crate) mod salt {
     pub const USER: u64 = 0x7573_6572;
     pub const THREAD: u64 = 0x7468_7264;
     pub const SEED_POST: u64 = 0x7365_6564;
-    pub const ACTIVITY: u64 = 0x6163_7469;
     pub const POPULARITY: u64 = 0x706f_7075;
 }
 
@@ -69,8 +68,9 @@ pub(crate) fn unit(bits: u64) -> f64 {
 }
 
 /// A bijection of `0..n` (an affine map modulo `n` with a prime multiplier
-/// larger than `n`, so coprime to it): maps a Zipf rank to a user id, so the
-/// most active or popular users are spread over the ids (and partitions).
+/// larger than `n`, so coprime to it): maps a popularity rank to a user id, so
+/// the most popular users are spread over the ids (and so over activity
+/// ranks, which are the ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Shuffle {
     n: u64,
@@ -95,7 +95,7 @@ impl Shuffle {
 }
 
 /// xxHash's 32-bit primes: all larger than `MAX_POPULATION` (2^30).
-pub(crate) const PRIME_ACTIVITY: u64 = 2_654_435_761;
+pub(crate) const PRIME_CREATOR: u64 = 2_654_435_761;
 pub(crate) const PRIME_POPULARITY: u64 = 2_246_822_519;
 
 /// The initial state: roles, community creators, memberships, follows.
@@ -144,8 +144,12 @@ impl Plan {
             .collect();
         if plan.creators.is_empty() {
             // No creators in this scenario: anyone founds the communities
-            // (the acting user of a load op is trusted like any other).
-            plan.creators = (0..s.users.min(s.communities.max(1))).collect();
+            // (the acting user of a load op is trusted like any other),
+            // spread over the ids since ids are activity ranks.
+            let spread = Shuffle::new(s.users, PRIME_CREATOR, seed ^ salt::ROLE);
+            plan.creators = (0..s.users.min(s.communities.max(1)))
+                .map(|i| spread.apply(i))
+                .collect();
         }
         let m = s.population.memberships_per_user.min(s.communities);
         plan.per_user = m;
@@ -248,9 +252,14 @@ impl Plan {
         }
     }
 
-    /// Who created community `c` at load.
+    /// Who created community `c` at load: creator `c mod len` through a
+    /// multiplicative shuffle, since creators are listed by id and ids are
+    /// activity ranks: without it the most popular communities would belong
+    /// to the most active creators.
     pub(crate) fn creator_of(&self, c: CommunityId) -> UserId {
-        UserId(self.creators[c.0 as usize % self.creators.len()])
+        let len = self.creators.len() as u64;
+        let k = (c.0 as u64 % len) * (PRIME_CREATOR % len) % len;
+        UserId(self.creators[k as usize])
     }
 
     /// The communities `user` joined at load (plus the ones it created).

@@ -242,3 +242,51 @@ fn threads_share_the_users_without_overlap() {
     let (token, _) = g.next_op();
     assert!(g.user_of(token).0 < 2);
 }
+
+#[test]
+fn acting_users_follow_zipf_over_ids_within_each_thread() {
+    // Activity rank is the user id: thread 1 of 2 simulates users 1, 3, 5,
+    // ... and picks them with the exact conditional Zipf law of those ranks.
+    let users = 2_000u32;
+    let s = Scenario::reddit().with_users(users);
+    let exponent = s.zipf.user_activity;
+    let w = Workload::new(s, 6).unwrap();
+    let mut g = w.generator(1, 2);
+    let ops = 300_000u64;
+    let mut counts = vec![0u64; users as usize / 2];
+    for _ in 0..ops {
+        let (token, op) = g.next_op();
+        g.on_reply(token, &fake_reply(&op));
+        let u = g.user_of(token).0;
+        assert_eq!(u % 2, 1);
+        counts[u as usize / 2] += 1;
+    }
+    let weights: Vec<f64> = (0..users / 2)
+        .map(|i| ((2 * i + 2) as f64).powf(-exponent))
+        .collect();
+    let total: f64 = weights.iter().rev().sum();
+    // Pearson's chi-square over bins of consecutive ranks holding >= 50
+    // expected ops; threshold df + 6 sqrt(2 df).
+    let (mut stat, mut df) = (0.0, 0usize);
+    let (mut obs, mut exp) = (0.0, 0.0);
+    for (c, w) in counts.iter().zip(&weights) {
+        obs += *c as f64;
+        exp += w / total * ops as f64;
+        if exp >= 50.0 {
+            stat += (obs - exp) * (obs - exp) / exp;
+            df += 1;
+            (obs, exp) = (0.0, 0.0);
+        }
+    }
+    df -= 1;
+    let limit = df as f64 + 6.0 * (2.0 * df as f64).sqrt();
+    assert!(stat < limit, "chi2={stat:.1} df={df} limit={limit:.1}");
+    // The busiest user (id 1) is the one of rank 1.
+    let max = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| **c)
+        .unwrap()
+        .0;
+    assert_eq!(max, 0);
+}
