@@ -37,7 +37,12 @@ impl EngineVisitor for Channels<'_> {
 /// Registers the channel comparison.
 pub fn bench(c: &mut Criterion) {
     for channel in [ChannelKind::Crossbeam, ChannelKind::Flume] {
-        let config = socialbench_engines::EngineConfig { channel, ..common::config(EngineKind::Actor) };
-        EngineKind::Actor.visit(&config, Channels { c, channel }).expect("actor builds");
+        let config = socialbench_engines::EngineConfig {
+            channel,
+            ..common::config(EngineKind::Actor)
+        };
+        EngineKind::Actor
+            .visit(&config, Channels { c, channel })
+            .expect("actor builds");
     }
 }

@@ -79,7 +79,7 @@ pub fn load<S: Session>(session: &mut S, workload: &Workload) -> Loaded {
 /// waits for every reply.
 pub fn drive<S: Session>(session: &mut S, ops: impl IntoIterator<Item = Op>) {
     let mut sink = |_: u64, r: socialbench_engines::Response| {
-        std::hint::black_box(r);
+        let _ = std::hint::black_box(r);
     };
     for op in ops {
         while session.outstanding() >= INFLIGHT {

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hdrhistogram::Histogram;
-use socialbench_engines::{Engine, EngineConfig, Op, Reply, Session, UserId};
 use socialbench_engines::null::NullEngine;
+use socialbench_engines::{Engine, EngineConfig, Op, Reply, Session, UserId};
 
 use crate::common;
 
@@ -41,12 +41,15 @@ pub fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("harness/record");
     group.throughput(Throughput::Elements(1));
     // The harness's histogram shape: ns, 3 significant digits, up to an hour.
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
     let mut v = 1u64;
     group.bench_function("hdr_record", |b| {
         b.iter(|| {
             // A cheap varying value: an LCG step over a microsecond range.
-            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            v = v
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             hist.record(black_box((v >> 40) + 1)).expect("in range");
         })
     });
@@ -58,9 +61,11 @@ pub fn bench(c: &mut Criterion) {
     let mut session = engine.session().expect("a session");
     group.bench_function("submit_poll", |b| {
         b.iter(|| {
-            session.submit(1, Op::GetProfile { user: UserId(7) }).expect("null accepts");
+            session
+                .submit(1, Op::GetProfile { user: UserId(7) })
+                .expect("null accepts");
             session.poll(false, |tag, r| {
-                black_box((tag, r));
+                let _ = black_box((tag, r));
             })
         })
     });

@@ -15,7 +15,12 @@ use crate::common::{self, INFLIGHT};
 
 /// Runs `iters` generated ops split over `threads` client threads and
 /// returns the wall time of the slowest.
-pub fn run_mixed<E: Engine>(engine: &E, workload: &Workload, threads: usize, iters: u64) -> Duration {
+pub fn run_mixed<E: Engine>(
+    engine: &E,
+    workload: &Workload,
+    threads: usize,
+    iters: u64,
+) -> Duration {
     let barrier = Barrier::new(threads);
     let per_thread = iters.div_ceil(threads as u64);
     std::thread::scope(|s| {
@@ -43,7 +48,11 @@ pub fn run_mixed<E: Engine>(engine: &E, workload: &Workload, threads: usize, ite
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("client thread")).max().unwrap_or_default()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .max()
+            .unwrap_or_default()
     })
 }
 
@@ -65,7 +74,9 @@ impl EngineVisitor for Mixed<'_> {
         let mut group = self.c.benchmark_group(format!("mixed/{}", self.preset));
         group.throughput(Throughput::Elements(1));
         let id = BenchmarkId::new(engine.name(), format!("{}t", self.threads));
-        group.bench_function(id, |b| b.iter_custom(|iters| run_mixed(&engine, &workload, self.threads, iters)));
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| run_mixed(&engine, &workload, self.threads, iters))
+        });
         group.finish();
     }
 }
@@ -78,7 +89,8 @@ pub fn bench(c: &mut Criterion) {
                 if kind.max_sessions().is_some_and(|m| m < threads) {
                     continue; // serial serves one session: it is the 1-thread baseline
                 }
-                kind.visit(&common::config(kind), Mixed { c, preset, threads }).expect("engine builds");
+                kind.visit(&common::config(kind), Mixed { c, preset, threads })
+                    .expect("engine builds");
             }
         }
     }

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use socialbench_engines::{
-    Body, CommunityId, Engine, EngineKind, EngineVisitor, Op, OpKind, Sort, Target, UserId,
-    VoteDir,
+    Body, CommunityId, Engine, EngineKind, EngineVisitor, Op, OpKind, Sort, Target, UserId, VoteDir,
 };
 
 use crate::common::{self, Loaded, USERS};
@@ -40,28 +39,67 @@ impl OpMaker<'_> {
         // Fresh ids far above the loaded population, unique per i.
         let fresh = 1 << 24 | (i as u32 & 0x7f_ffff);
         match kind {
-            OpKind::Register => Op::Register { user: UserId(fresh + USERS) },
-            OpKind::CreateCommunity => Op::CreateCommunity { creator: user, community: CommunityId(fresh) },
-            OpKind::Join => Op::Join { user: UserId(fresh), community: CommunityId::profile(user) },
-            OpKind::Leave => Op::Leave { user: UserId(fresh), community: CommunityId::profile(user) },
+            OpKind::Register => Op::Register {
+                user: UserId(fresh + USERS),
+            },
+            OpKind::CreateCommunity => Op::CreateCommunity {
+                creator: user,
+                community: CommunityId(fresh),
+            },
+            OpKind::Join => Op::Join {
+                user: UserId(fresh),
+                community: CommunityId::profile(user),
+            },
+            OpKind::Leave => Op::Leave {
+                user: UserId(fresh),
+                community: CommunityId::profile(user),
+            },
             OpKind::CreatePost => Op::CreatePost {
                 author: user,
                 community: CommunityId::profile(user),
                 body: self.body.clone(),
             },
-            OpKind::Comment => Op::Comment { author: user, post, parent: None, body: self.body.clone() },
+            OpKind::Comment => Op::Comment {
+                author: user,
+                post,
+                parent: None,
+                body: self.body.clone(),
+            },
             OpKind::Vote => Op::Vote {
                 voter: user,
-                target: if i % 2 == 0 { Target::Post(post) } else { Target::Comment(comment) },
-                dir: if i % 3 == 0 { VoteDir::Down } else { VoteDir::Up },
+                target: if i % 2 == 0 {
+                    Target::Post(post)
+                } else {
+                    Target::Comment(comment)
+                },
+                dir: if i % 3 == 0 {
+                    VoteDir::Down
+                } else {
+                    VoteDir::Up
+                },
             },
             OpKind::GetPost => Op::GetPost { post, comments: 10 },
-            OpKind::GetCommunityFeed => Op::GetCommunityFeed { community, sort: Sort::Hot, limit: 25 },
-            OpKind::GetHomeFeed => Op::GetHomeFeed { user, sort: Sort::Hot, limit: 25 },
-            OpKind::SendDm => Op::SendDm { from: user, to: other, body: self.body.clone() },
+            OpKind::GetCommunityFeed => Op::GetCommunityFeed {
+                community,
+                sort: Sort::Hot,
+                limit: 25,
+            },
+            OpKind::GetHomeFeed => Op::GetHomeFeed {
+                user,
+                sort: Sort::Hot,
+                limit: 25,
+            },
+            OpKind::SendDm => Op::SendDm {
+                from: user,
+                to: other,
+                body: self.body.clone(),
+            },
             OpKind::GetInbox => Op::GetInbox { user, limit: 25 },
             OpKind::GetProfile => Op::GetProfile { user },
-            OpKind::Search => Op::Search { community, term: "social".into() },
+            OpKind::Search => Op::Search {
+                community,
+                term: "social".into(),
+            },
         }
     }
 }
@@ -81,13 +119,23 @@ impl EngineVisitor for PerOp<'_> {
             panic!("the reddit load phase created no posts");
         }
         let fallback = Loaded {
-            posts: vec![socialbench_engines::PostId { community: CommunityId(0), seq: 0 }],
+            posts: vec![socialbench_engines::PostId {
+                community: CommunityId(0),
+                seq: 0,
+            }],
             comments: vec![socialbench_engines::CommentId {
-                post: socialbench_engines::PostId { community: CommunityId(0), seq: 0 },
+                post: socialbench_engines::PostId {
+                    community: CommunityId(0),
+                    seq: 0,
+                },
                 seq: 0,
             }],
         };
-        let loaded = if loaded.posts.is_empty() || loaded.comments.is_empty() { &fallback } else { &loaded };
+        let loaded = if loaded.posts.is_empty() || loaded.comments.is_empty() {
+            &fallback
+        } else {
+            &loaded
+        };
         let maker = OpMaker {
             loaded,
             communities: workload.scenario.communities,
@@ -121,6 +169,7 @@ impl EngineVisitor for PerOp<'_> {
 /// Registers the per-op benches.
 pub fn bench(c: &mut Criterion) {
     for kind in EngineKind::ALL {
-        kind.visit(&common::config(kind), PerOp { c }).expect("engine builds");
+        kind.visit(&common::config(kind), PerOp { c })
+            .expect("engine builds");
     }
 }
