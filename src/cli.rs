@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{ChannelKind, EngineKind, Faults};
+use socialbench_harness::sweep::{self, SweepSpec};
 use socialbench_harness::{Limit, LoopMode, PinSpec, ProgressMode, RunConfig};
 
 /// Simulated users of a social platform driving interchangeable concurrency
@@ -25,6 +26,11 @@ pub struct Cli {
 pub enum Command {
     /// Run one engine on one workload and write results/<run-id>/.
     Run(Box<RunArgs>),
+    /// Run a matrix of engines x threads x shards/stripes x users x rates,
+    /// one cell at a time; a row per cell in DIR/sweep.csv; resumable.
+    Sweep(Box<SweepArgs>),
+    /// (Re)draw the plots of a run, comparison or sweep folder.
+    Plot(PlotArgs),
     /// Print the generated ops as JSON lines (no engine).
     Trace(TraceArgs),
     /// List engines, workloads and their parameters.
@@ -157,6 +163,128 @@ pub struct RunArgs {
     #[command(flatten)]
     /// Shared flags.
     pub common: CommonArgs,
+}
+
+/// `socialbench sweep`. Lists are comma-separated; defaults fit the machine.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Engines (null and serial always run as baselines).
+    #[arg(long, default_value = "actor,sharded,striped")]
+    pub engines: String,
+    /// Client thread counts (default: powers of two up to the cores, and the cores).
+    #[arg(long)]
+    pub threads: Option<String>,
+    /// Shard counts of the sharded engine (default: as --threads).
+    #[arg(long)]
+    pub shards: Option<String>,
+    /// Stripe counts of the striped engine (default: as --shards).
+    #[arg(long)]
+    pub stripes: Option<String>,
+    /// Users values, e.g. 1000,100k (default: the scenario's).
+    #[arg(long)]
+    pub users: Option<String>,
+    /// Open-loop rates, e.g. 10k,50k: after each closed-loop cell, ascending until saturated.
+    #[arg(long)]
+    pub rates: Option<String>,
+    /// Measured duration of each cell.
+    #[arg(long, value_parser = duration_arg, default_value = "5s")]
+    pub duration: Duration,
+    /// Warmup of each cell.
+    #[arg(long, value_parser = duration_arg, default_value = "1s")]
+    pub warmup: Duration,
+    /// Workload preset (see `socialbench list`) or TOML file.
+    #[arg(long, default_value = "reddit")]
+    pub workload: String,
+    /// Seed of the workload and arrivals.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Ops outstanding per client thread (closed loop).
+    #[arg(long, value_parser = positive, default_value_t = 16)]
+    pub inflight: usize,
+    /// Most ops outstanding per client thread in the open loop.
+    #[arg(long, value_parser = positive, default_value_t = 10_000)]
+    pub max_outstanding: usize,
+    /// Mailbox capacity of channel-based engines.
+    #[arg(long, value_parser = positive, default_value_t = 1024)]
+    pub mailbox: usize,
+    /// Mailbox channel: crossbeam or flume.
+    #[arg(long, value_parser = channel_arg, default_value = "crossbeam")]
+    pub channel: ChannelKind,
+    /// Recording interval.
+    #[arg(long, value_parser = duration_arg, default_value = "1s")]
+    pub interval: Duration,
+    /// The sweep's folder; give an existing sweep's folder to resume it
+    /// (default: results/sweep-YYYYMMDD-HHMMSS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Progress of each cell: auto (bar on a terminal), plain, quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    pub progress: String,
+}
+
+impl SweepArgs {
+    /// The sweep's spec (bad lists are bad input: exit 2).
+    pub fn spec(&self) -> anyhow::Result<SweepSpec> {
+        let cores = socialbench_harness::pinning::machine_cores().len().max(1);
+        let threads = match &self.threads {
+            Some(s) => sweep::parse_counts("--threads", s)?,
+            None => sweep::default_thread_counts(cores),
+        };
+        let shards = match &self.shards {
+            Some(s) => sweep::parse_counts("--shards", s)?,
+            None => threads.clone(),
+        };
+        let stripes = match &self.stripes {
+            Some(s) => sweep::parse_counts("--stripes", s)?,
+            None => shards.clone(),
+        };
+        let users = match &self.users {
+            Some(s) => sweep::parse_users(s)?,
+            None => {
+                let s = socialbench_workload::Scenario::from_arg(&self.workload).map_err(|e| {
+                    anyhow::Error::new(socialbench_harness::RunError::BadInput(e.to_string()))
+                })?;
+                vec![s.users]
+            }
+        };
+        let rates = match &self.rates {
+            Some(s) => sweep::parse_rates(s)?,
+            None => Vec::new(),
+        };
+        let mut base = RunConfig::new(EngineKind::Null);
+        base.workload = self.workload.clone();
+        base.seed = self.seed;
+        base.warmup = self.warmup;
+        base.limit = Limit::Duration(self.duration);
+        base.interval = self.interval;
+        base.mailbox = self.mailbox;
+        base.channel = self.channel;
+        base.mode = LoopMode::Closed {
+            inflight: self.inflight,
+        };
+        base.progress = progress_mode(&self.progress);
+        let out_dir = self.out.clone().unwrap_or_else(|| {
+            PathBuf::from("results").join(socialbench_harness::run::new_run_id("sweep"))
+        });
+        Ok(SweepSpec {
+            engines: sweep::parse_engines(&self.engines)?,
+            threads,
+            shards,
+            stripes,
+            users,
+            rates,
+            max_outstanding: self.max_outstanding,
+            base,
+            out_dir,
+        })
+    }
+}
+
+/// `socialbench plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A run folder (timeseries.csv, summary.csv), a comparison folder, or a sweep folder (sweep.csv).
+    pub dir: PathBuf,
 }
 
 /// `socialbench trace`.

@@ -52,6 +52,8 @@ fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
                 .with_context(|| format!("{} run", config.engine.name()))?;
             Ok(())
         }
+        Some(cli::Command::Sweep(args)) => run_sweep(&args, stop),
+        Some(cli::Command::Plot(args)) => plot(&args),
         Some(cli::Command::Trace(args)) => trace(&args),
         Some(cli::Command::List) => {
             list::print();
@@ -77,6 +79,49 @@ fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
         anyhow::bail!("audit failed for {}", failed.join("; "));
     }
     Ok(())
+}
+
+/// `socialbench sweep`: exit 1 when a cell's audit failed (its row is kept).
+fn run_sweep(args: &cli::SweepArgs, stop: StopSignal) -> anyhow::Result<()> {
+    let mut spec = args.spec()?;
+    spec.base.stop = stop;
+    let outcome = socialbench_harness::sweep(&spec).context("sweep")?;
+    let failed: Vec<String> = outcome
+        .failed_audits()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} clients={} partitions={} users={}",
+                r.engine, r.client_threads, r.partitions, r.users
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("audit failed for {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// `socialbench plot DIR`: a folder that holds no results, or whose CSV
+/// files cannot be read, is bad input (exit 2).
+fn plot(args: &cli::PlotArgs) -> anyhow::Result<()> {
+    use socialbench_harness::plot::PlotError;
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        return Err(RunError::BadInput(format!("{}: not a folder", dir.display())).into());
+    }
+    match socialbench_harness::plot::plot_dir(dir) {
+        Ok(files) => {
+            println!(
+                "plots: {} ({} files)",
+                socialbench_harness::sweep::describe_plots(dir, &files),
+                files.len()
+            );
+            Ok(())
+        }
+        Err(e @ PlotError::Draw { .. }) => Err(anyhow::anyhow!("{e}")),
+        Err(e) => Err(RunError::BadInput(e.to_string()).into()),
+    }
 }
 
 fn trace(args: &cli::TraceArgs) -> anyhow::Result<()> {

@@ -121,6 +121,9 @@ pub fn compare(base: &RunConfig, engines: &[EngineKind]) -> Result<Comparison, R
             println!("results: {}", r.display());
         }
     }
+    if let Some(r) = &root {
+        crate::run::report_plots(crate::plot::plot_comparison(r), r, base.print_table);
+    }
     Ok(Comparison {
         runs,
         out_dir: root,

@@ -23,6 +23,7 @@ pub mod plot;
 pub mod recorder;
 pub mod run;
 pub mod summary;
+pub mod sweep;
 
 pub use client::StopReason;
 pub use compare::{Comparison, compare};
@@ -33,3 +34,4 @@ pub use config::{
 pub use pinning::{PinMap, PinSpec};
 pub use run::{audit_verdict, run, run_report, run_with_workload};
 pub use summary::RunSummary;
+pub use sweep::{SweepOutcome, SweepSpec, sweep};

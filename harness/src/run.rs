@@ -45,9 +45,32 @@ pub fn audit_verdict(s: &RunSummary) -> Result<(), RunError> {
 
 /// Runs `config` and returns what it measured, audit verdict included (a failed
 /// audit is in [`RunSummary::audit`], not an error).
+///
+/// When the run wrote outputs, its plots are drawn into its folder too (a
+/// failure to draw is a warning: the measurements are already saved).
 pub fn run_report(config: &RunConfig) -> Result<RunSummary, RunError> {
     let workload = build_workload(config)?;
-    run_with_workload(config, &workload)
+    let summary = run_with_workload(config, &workload)?;
+    if let Some(dir) = &summary.out_dir {
+        report_plots(crate::plot::plot_run(dir), dir, config.print_table);
+    }
+    Ok(summary)
+}
+
+/// Prints where plots went (with the results on stdout when `print`), or a
+/// warning on stderr when they could not be drawn.
+pub(crate) fn report_plots(
+    plots: Result<Vec<PathBuf>, crate::plot::PlotError>,
+    dir: &Path,
+    print: bool,
+) {
+    match plots {
+        Ok(files) if print => {
+            println!("plots: {}", crate::sweep::describe_plots(dir, &files))
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: plots not drawn: {e}"),
+    }
 }
 
 /// Resolves the scenario (preset or file, `users` override) and prepares it.

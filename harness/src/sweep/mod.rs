@@ -1,0 +1,908 @@
+//! Sweeps (DESIGN sections 5 and 9): a matrix of engines x client threads x
+//! partitions (shards or stripes) x users x open-loop rates, run one cell at a
+//! time on this machine, each cell a row of `sweep.csv`.
+//!
+//! # The matrix
+//! For each users value the workload is prepared once and shared by every
+//! cell (a [`Workload`] is immutable); each cell builds a fresh engine. A
+//! *line* is one (engine, client threads, partitions, users) setting: its
+//! closed-loop cell (capacity) runs first, then one open-loop cell per rate,
+//! ascending, until a cell saturates; higher rates of that line are not run
+//! (the curve has reached its knee, and past it a cell only measures a
+//! queue). Partition lists apply to partitioned engines only (`sharded`,
+//! `striped`); the others run one partition and are not multiplied.
+//!
+//! # Baselines in the same run
+//! Whatever `engines` lists, every users value also measures the serial
+//! baseline C1 (the `serial` engine, one client thread, closed loop, run
+//! first) and the `null` engine (the harness's ceiling) at each client-thread
+//! count; `serial` only ever runs with one client thread. A row's efficiency
+//! is `ops_per_sec / (cores_used x C1)` with
+//! `cores_used = min(client threads + engine threads, machine cores)`, and an
+//! engine's COST is the fewest cores on which a closed-loop cell beat C1
+//! ([`report::costs`]), all from figures of one run on one machine.
+//!
+//! # Saturation
+//! An open-loop cell is saturated when the harness stopped it for falling
+//! behind its schedule, or when it achieved less than the offered rate by
+//! more than Poisson noise explains: `achieved < offered x (1 - max(10%,
+//! 4 / sqrt(expected ops)))`.
+//!
+//! # Resume
+//! The folder holds `sweep.json` (the spec, the last matrix, the baselines
+//! and the COST) and `sweep.csv`. A row is appended and flushed as soon as
+//! its cell is done. Started again with the same folder, a sweep reads the
+//! rows already there, keys them by their matrix coordinates ([`CellKey`])
+//! and skips those cells. The folder's *spec* is everything a cell's numbers
+//! depend on other than its coordinates: the scenario (resolved, users
+//! aside), seed, warmup, duration, interval, inflight, open-loop bound,
+//! mailbox, channel, and the machine (CPU model, cores, release build). A
+//! different spec is refused (bad input, exit 2), naming the fields that
+//! differ. The matrix lists may change between invocations: a bigger matrix
+//! adds cells, and rows outside the new matrix stay in the file and in the
+//! table and COST. A cell interrupted by Ctrl-C writes no row, so the next
+//! invocation measures it again.
+
+pub mod report;
+pub mod row;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use socialbench_engines::EngineKind;
+use socialbench_workload::Workload;
+
+pub use report::Cost;
+pub use row::{CellKey, CellRow, SweepCsv};
+
+use crate::client::StopReason;
+use crate::config::{Limit, LoopMode, ProgressMode, RunConfig, RunError};
+use crate::machine::MachineInfo;
+use crate::outputs::human_rate;
+use crate::pinning::machine_cores;
+use crate::plot::sweep::AuditVerdict;
+use crate::run::{build_workload, run_with_workload};
+use crate::summary::RunSummary;
+
+/// File name of a sweep's spec and conclusions.
+pub const SWEEP_JSON: &str = "sweep.json";
+
+/// What a sweep is asked to do. `base` carries the fixed settings
+/// (workload, seed, warmup, duration, interval, mailbox, channel, inflight
+/// via a closed [`LoopMode`], progress, stop signal); engine, threads,
+/// partitions, users, mode and outputs are set per cell.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// Engines to measure (`null` and `serial` are added as baselines).
+    pub engines: Vec<EngineKind>,
+    /// Client thread counts.
+    pub threads: Vec<usize>,
+    /// Shard counts of `sharded`.
+    pub shards: Vec<usize>,
+    /// Stripe counts of `striped`.
+    pub stripes: Vec<usize>,
+    /// Users values.
+    pub users: Vec<u32>,
+    /// Open-loop rates, ops/s (empty: closed loop only).
+    pub rates: Vec<f64>,
+    /// Most ops outstanding per client thread in the open loop.
+    pub max_outstanding: usize,
+    /// The fixed settings of every cell.
+    pub base: RunConfig,
+    /// The sweep's folder.
+    pub out_dir: PathBuf,
+}
+
+/// The thread counts a sweep tries by default: powers of two below the
+/// machine's core count, and the core count itself (2 cores: 1, 2; 6 cores:
+/// 1, 2, 4, 6).
+pub fn default_thread_counts(cores: usize) -> Vec<usize> {
+    let cores = cores.max(1);
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+        .take_while(|n| *n < cores)
+        .collect();
+    v.push(cores);
+    v
+}
+
+fn list_items<'a>(flag: &str, s: &'a str) -> Result<Vec<&'a str>, RunError> {
+    let items: Vec<&str> = s.split(',').map(str::trim).collect();
+    if items.iter().all(|i| i.is_empty()) {
+        return Err(RunError::BadInput(format!("{flag}: empty list")));
+    }
+    if let Some(pos) = items.iter().position(|i| i.is_empty()) {
+        return Err(RunError::BadInput(format!(
+            "{flag} `{s}`: empty item at position {}",
+            pos + 1
+        )));
+    }
+    Ok(items)
+}
+
+/// Parses `--engines a,b,c` (duplicates dropped, order kept).
+pub fn parse_engines(s: &str) -> Result<Vec<EngineKind>, RunError> {
+    let mut out = Vec::new();
+    for item in list_items("--engines", s)? {
+        let k = EngineKind::parse(item).ok_or_else(|| {
+            let known: Vec<_> = EngineKind::ALL.iter().map(|k| k.name()).collect();
+            RunError::BadInput(format!(
+                "--engines: unknown engine `{item}` (known: {})",
+                known.join(", ")
+            ))
+        })?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a list of counts such as `--threads 1,2,4` (each at least 1;
+/// sorted, duplicates dropped).
+pub fn parse_counts(flag: &str, s: &str) -> Result<Vec<usize>, RunError> {
+    let mut out = BTreeSet::new();
+    for item in list_items(flag, s)? {
+        match item.parse::<usize>() {
+            Ok(0) => {
+                return Err(RunError::BadInput(format!(
+                    "{flag}: `0` is not allowed, counts must be at least 1"
+                )));
+            }
+            Ok(n) => {
+                out.insert(n);
+            }
+            Err(_) => {
+                return Err(RunError::BadInput(format!(
+                    "{flag}: `{item}` is not a positive integer"
+                )));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Parses `--users 1000,100k` (`k`/`M` suffixes; 1 to 2^31 - 1; sorted).
+pub fn parse_users(s: &str) -> Result<Vec<u32>, RunError> {
+    let mut out = BTreeSet::new();
+    for item in list_items("--users", s)? {
+        let bad = || {
+            RunError::BadInput(format!(
+                "--users: `{item}` is not a user count from 1 to 2147483647"
+            ))
+        };
+        let v = crate::config::parse_rate(item).map_err(|_| bad())?;
+        if v.fract() != 0.0 || !(1.0..(1u64 << 31) as f64).contains(&v) {
+            return Err(bad());
+        }
+        out.insert(v as u32);
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Parses `--rates 10k,50k` (positive ops/s; sorted ascending, duplicates dropped).
+pub fn parse_rates(s: &str) -> Result<Vec<f64>, RunError> {
+    let mut out = Vec::new();
+    for item in list_items("--rates", s)? {
+        let r = crate::config::parse_rate(item)
+            .map_err(|e| RunError::BadInput(format!("--rates: {e}")))?;
+        out.push(r);
+    }
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    Ok(out)
+}
+
+/// Everything a cell's numbers depend on besides its coordinates; equal for
+/// every row of one sweep folder (see the module docs, "Resume").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSettings {
+    /// Workload preset name or TOML path, as given.
+    pub workload: String,
+    /// The resolved scenario, `users` removed (a matrix dimension).
+    pub scenario: serde_json::Value,
+    /// Seed.
+    pub seed: u64,
+    /// Warmup per cell, ns.
+    pub warmup_ns: u64,
+    /// Measured duration per cell, ns.
+    pub duration_ns: u64,
+    /// Recording interval, ns.
+    pub interval_ns: u64,
+    /// Ops outstanding per client thread in closed-loop cells.
+    pub inflight: usize,
+    /// Most ops outstanding per client thread in open-loop cells.
+    pub max_outstanding: usize,
+    /// Mailbox capacity.
+    pub mailbox: usize,
+    /// Mailbox channel.
+    pub channel: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// Cores the process may use.
+    pub machine_cores: usize,
+    /// Whether the binary is an optimised build.
+    pub release_build: bool,
+}
+
+impl SweepSettings {
+    fn of(spec: &SweepSpec, machine: &MachineInfo) -> Result<SweepSettings, RunError> {
+        let c = &spec.base;
+        let scenario = socialbench_workload::Scenario::from_arg(&c.workload)
+            .map_err(|e| RunError::BadInput(e.to_string()))?;
+        let mut scenario =
+            serde_json::to_value(&scenario).map_err(|e| RunError::BadInput(e.to_string()))?;
+        if let Some(m) = scenario.as_object_mut() {
+            m.remove("users");
+        }
+        let duration_ns = match c.limit {
+            Limit::Duration(d) => d.as_nanos() as u64,
+            Limit::Ops(_) => {
+                return Err(RunError::BadInput(
+                    "a sweep's cells are limited by --duration, not --ops".into(),
+                ));
+            }
+        };
+        let inflight = match c.mode {
+            LoopMode::Closed { inflight } => inflight,
+            LoopMode::Open { .. } => {
+                return Err(RunError::BadInput(
+                    "a sweep's base mode is closed loop; rates come from --rates".into(),
+                ));
+            }
+        };
+        let settings = SweepSettings {
+            workload: c.workload.clone(),
+            scenario,
+            seed: c.seed,
+            warmup_ns: c.warmup.as_nanos() as u64,
+            duration_ns,
+            interval_ns: c.interval.as_nanos() as u64,
+            inflight,
+            max_outstanding: spec.max_outstanding,
+            mailbox: c.mailbox,
+            channel: format!("{:?}", c.channel).to_lowercase(),
+            cpu_model: machine.cpu_model.clone(),
+            machine_cores: machine.usable_cores.len().max(1),
+            release_build: machine.release_build,
+        };
+        // Round-trip through JSON text so the comparison with a stored spec
+        // sees floats exactly as they will be read back.
+        let text =
+            serde_json::to_string(&settings).map_err(|e| RunError::BadInput(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| RunError::BadInput(e.to_string()))
+    }
+
+    /// Names of the fields that differ from `other`.
+    fn differences(&self, other: &SweepSettings) -> Vec<String> {
+        let (a, b) = match (serde_json::to_value(self), serde_json::to_value(other)) {
+            (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => (a, b),
+            _ => return vec!["(unreadable)".into()],
+        };
+        a.iter()
+            .filter(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| {
+                let show = |v: Option<&serde_json::Value>| match v {
+                    Some(serde_json::Value::Object(_)) => "{..}".to_string(),
+                    Some(v) => v.to_string(),
+                    None => "missing".into(),
+                };
+                format!("{k} {} (folder has {})", show(Some(v)), show(b.get(k)))
+            })
+            .collect()
+    }
+}
+
+/// The matrix of one invocation, as given (after defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Matrix {
+    /// Engines asked for (baselines are added regardless).
+    pub engines: Vec<String>,
+    /// Client threads.
+    pub threads: Vec<usize>,
+    /// Shards of `sharded`.
+    pub shards: Vec<usize>,
+    /// Stripes of `striped`.
+    pub stripes: Vec<usize>,
+    /// Users values.
+    pub users: Vec<u32>,
+    /// Open-loop rates.
+    pub rates: Vec<f64>,
+}
+
+/// A baseline figure of one users value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Simulated users.
+    pub users: u64,
+    /// Client threads (1 for C1).
+    pub client_threads: u32,
+    /// Closed-loop ops/s.
+    pub ops_per_sec: f64,
+}
+
+/// `sweep.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepDocument {
+    /// Format version.
+    pub format: u32,
+    /// The spec every row shares.
+    pub settings: SweepSettings,
+    /// The matrix of the latest invocation.
+    pub matrix: Matrix,
+    /// Rows in `sweep.csv`.
+    pub cells: usize,
+    /// Whether every cell of the latest matrix is in `sweep.csv`.
+    pub complete: bool,
+    /// C1 per users value.
+    pub c1: Vec<Baseline>,
+    /// The null engine's closed-loop ops/s per users value and thread count.
+    pub null_ceiling: Vec<Baseline>,
+    /// COST per engine and users value.
+    pub cost: Vec<Cost>,
+    /// The machine and build of the latest invocation (`run.json`'s `machine`).
+    pub machine: serde_json::Value,
+}
+
+/// What a sweep did.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    /// Every row now in `sweep.csv`.
+    pub rows: Vec<CellRow>,
+    /// Cells measured by this invocation.
+    pub ran: usize,
+    /// Cells skipped because `sweep.csv` had them.
+    pub skipped: usize,
+    /// Rates not run because the line had saturated at a lower rate.
+    pub beyond_saturation: usize,
+    /// Whether Ctrl-C stopped the sweep before its end.
+    pub interrupted: bool,
+    /// COST per engine and users value.
+    pub cost: Vec<Cost>,
+    /// The folder.
+    pub out_dir: PathBuf,
+    /// Plot files written (empty if drawing failed; see `plot_error`).
+    pub plots: Vec<PathBuf>,
+    /// Why the plots could not be drawn, if they could not.
+    pub plot_error: Option<String>,
+}
+
+impl SweepOutcome {
+    /// Rows whose audit failed.
+    pub fn failed_audits(&self) -> Vec<&CellRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.audit == AuditVerdict::Fail)
+            .collect()
+    }
+}
+
+/// One (engine, client threads, partitions) setting: a closed-loop cell,
+/// then the rates.
+#[derive(Clone, Copy, Debug)]
+struct Line {
+    engine: EngineKind,
+    threads: usize,
+    /// `Some` for partitioned engines.
+    partitions: Option<usize>,
+}
+
+impl Line {
+    fn key(&self, users: u32, rate: Option<f64>) -> CellKey {
+        CellKey {
+            engine: self.engine.name().into(),
+            client_threads: self.threads as u32,
+            partitions: self.partitions.unwrap_or(1) as u32,
+            users: users as u64,
+            rate_bits: rate.map(f64::to_bits),
+        }
+    }
+
+    fn describe(&self, users: u32, rate: Option<f64>) -> String {
+        let parts = match (self.engine, self.partitions) {
+            (EngineKind::Sharded, Some(p)) => format!(" shards={p}"),
+            (EngineKind::Striped, Some(p)) => format!(" stripes={p}"),
+            _ => String::new(),
+        };
+        format!(
+            "{} clients={}{parts} users={} {}",
+            self.engine.name(),
+            self.threads,
+            users,
+            rate.map_or("closed".into(), |r| format!("rate={}", human_rate(r)))
+        )
+    }
+
+    fn cell_id(&self, users: u32, rate: Option<f64>) -> String {
+        format!(
+            "{}-c{}-p{}-u{}-{}",
+            self.engine.name(),
+            self.threads,
+            self.partitions.unwrap_or(1),
+            users,
+            rate.map_or("closed".into(), |r| format!("r{r}"))
+        )
+    }
+}
+
+/// The lines of one users value: C1 first, the null ceiling, then the engines.
+fn lines(spec: &SweepSpec) -> Vec<Line> {
+    let mut v = vec![Line {
+        engine: EngineKind::Serial,
+        threads: 1,
+        partitions: None,
+    }];
+    let mut engines = vec![EngineKind::Null];
+    engines.extend(
+        spec.engines
+            .iter()
+            .copied()
+            .filter(|e| !matches!(e, EngineKind::Null | EngineKind::Serial)),
+    );
+    for e in engines {
+        for &t in &spec.threads {
+            let parts: Vec<Option<usize>> = match e {
+                EngineKind::Sharded => spec.shards.iter().map(|&p| Some(p)).collect(),
+                EngineKind::Striped => spec.stripes.iter().map(|&p| Some(p)).collect(),
+                _ => vec![None],
+            };
+            for partitions in parts {
+                v.push(Line {
+                    engine: e,
+                    threads: t,
+                    partitions,
+                });
+            }
+        }
+    }
+    v
+}
+
+fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
+    let bad = |m: String| Err(RunError::BadInput(m));
+    for (flag, list) in [
+        ("--threads", &spec.threads),
+        ("--shards", &spec.shards),
+        ("--stripes", &spec.stripes),
+    ] {
+        if list.is_empty() {
+            return bad(format!("{flag}: empty list"));
+        }
+        if list.contains(&0) {
+            return bad(format!("{flag}: counts must be at least 1"));
+        }
+    }
+    if spec.users.is_empty() {
+        return bad("--users: empty list".into());
+    }
+    if spec.users.contains(&0) {
+        return bad("--users: must be at least 1".into());
+    }
+    if spec.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        return bad("--rates: rates must be positive".into());
+    }
+    if spec.max_outstanding == 0 {
+        return bad("--max-outstanding must be at least 1".into());
+    }
+    if let Limit::Duration(d) = spec.base.limit {
+        if d.is_zero() {
+            return bad("--duration must be positive".into());
+        }
+    }
+    Ok(())
+}
+
+/// Creates the folder, or checks that an existing one is this sweep's:
+/// empty, or holding a `sweep.json` with the same settings.
+fn prepare_folder(dir: &Path, settings: &SweepSettings) -> Result<(), RunError> {
+    let not_writable = |e: std::io::Error| {
+        RunError::BadInput(format!(
+            "sweep folder {} is not writable: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(not_writable)?;
+    let json = dir.join(SWEEP_JSON);
+    if json.is_file() {
+        let text = std::fs::read_to_string(&json)
+            .map_err(|e| RunError::BadInput(format!("cannot read {}: {e}", json.display())))?;
+        let doc: SweepDocument = serde_json::from_str(&text).map_err(|e| {
+            RunError::BadInput(format!(
+                "{} is not a sweep spec this version reads: {e}",
+                json.display()
+            ))
+        })?;
+        let diff = settings.differences(&doc.settings);
+        if !diff.is_empty() {
+            return Err(RunError::BadInput(format!(
+                "{} holds a sweep with another spec ({}); resume needs the same spec, or use another --out",
+                dir.display(),
+                diff.join("; ")
+            )));
+        }
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(not_writable)?;
+    if entries.next().is_some() {
+        return Err(RunError::BadInput(format!(
+            "{} is not empty and holds no {SWEEP_JSON}: not a sweep folder to resume; use another --out",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write_document(dir: &Path, doc: &SweepDocument) -> Result<(), RunError> {
+    let path = dir.join(SWEEP_JSON);
+    let tmp = dir.join(format!("{SWEEP_JSON}.tmp"));
+    let text = serde_json::to_string_pretty(doc).map_err(|e| RunError::output(&path, e))?;
+    std::fs::write(&tmp, text + "\n").map_err(|e| RunError::output(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| RunError::output(&path, e))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether an open-loop run fell behind its offered rate (module docs).
+fn is_saturated(s: &RunSummary, rate: Option<f64>) -> bool {
+    let Some(rate) = rate else { return false };
+    if s.stopped_by == StopReason::Saturated {
+        return true;
+    }
+    let expected = rate * s.measured_ns as f64 / 1e9;
+    let tolerance = (4.0 / expected.max(1.0).sqrt()).max(0.10);
+    s.ops_per_sec < rate * (1.0 - tolerance)
+}
+
+/// Rates to 0.1 ops/s, as written in `sweep.csv`.
+fn round_rate(r: f64) -> f64 {
+    (r * 10.0).round() / 10.0
+}
+
+fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usize) -> CellRow {
+    let all = s.all().map(|k| k.intended).unwrap_or_default();
+    let cores_used = (s.client_threads + s.engine_threads).min(machine_cores.max(1)) as u32;
+    let ops_per_sec = round_rate(s.ops_per_sec);
+    CellRow {
+        engine: s.engine.clone(),
+        client_threads: s.client_threads as u32,
+        engine_threads: s.engine_threads as u32,
+        cores_used,
+        users: s.users as u64,
+        rate,
+        ops_per_sec,
+        p50_ns: all.p50_ns as f64,
+        p99_ns: all.p99_ns as f64,
+        p999_ns: all.p999_ns as f64,
+        max_ns: all.max_ns as f64,
+        errors: s.errors,
+        audit: match (s.audit.checked, s.audit.passed) {
+            (false, _) => AuditVerdict::NotChecked,
+            (true, true) => AuditVerdict::Pass,
+            (true, false) => AuditVerdict::Fail,
+        },
+        efficiency: c1
+            .filter(|c| *c > 0.0)
+            .map(|c| (ops_per_sec / (cores_used as f64 * c) * 1e4).round() / 1e4),
+        c1_ops_per_sec: c1,
+        partitions: s.partitions as u32,
+        saturated: is_saturated(s, rate),
+        stopped_by: format!("{:?}", s.stopped_by),
+        measured_ns: s.measured_ns,
+        finished_at_unix_ms: unix_ms(),
+    }
+}
+
+/// Runs the sweep (see the module docs): resumes from the folder's rows,
+/// measures the missing cells one at a time, writes `sweep.json` with the
+/// COST, prints the table, and draws the plots.
+pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
+    check_spec(spec)?;
+    let machine = MachineInfo::probe();
+    let ncores = machine_cores().len().max(1);
+    let settings = SweepSettings::of(spec, &machine)?;
+    let dir = &spec.out_dir;
+    prepare_folder(dir, &settings)?;
+    let (mut csv, mut rows, dropped) = SweepCsv::open(dir)?;
+    let quiet = spec.base.progress == ProgressMode::Quiet;
+    let say = |m: String| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    };
+    if dropped > 0 {
+        say(format!(
+            "sweep: dropped {dropped} unreadable line(s) of {} (their cells run again)",
+            dir.join(crate::plot::sweep::SWEEP_CSV).display()
+        ));
+    }
+    let matrix = Matrix {
+        engines: spec.engines.iter().map(|e| e.name().to_string()).collect(),
+        threads: spec.threads.clone(),
+        shards: spec.shards.clone(),
+        stripes: spec.stripes.clone(),
+        users: spec.users.clone(),
+        rates: spec.rates.clone(),
+    };
+    let document = |rows: &[CellRow], complete: bool| SweepDocument {
+        format: 1,
+        settings: settings.clone(),
+        matrix: matrix.clone(),
+        cells: rows.len(),
+        complete,
+        c1: report::c1_by_users(rows)
+            .into_iter()
+            .map(|(users, ops)| Baseline {
+                users,
+                client_threads: 1,
+                ops_per_sec: ops,
+            })
+            .collect(),
+        null_ceiling: rows
+            .iter()
+            .filter(|r| r.engine == "null" && r.rate.is_none())
+            .map(|r| Baseline {
+                users: r.users,
+                client_threads: r.client_threads,
+                ops_per_sec: r.ops_per_sec,
+            })
+            .collect(),
+        cost: report::costs(rows),
+        machine: serde_json::to_value(&machine).unwrap_or_default(),
+    };
+    write_document(dir, &document(&rows, false))?;
+
+    let mut done: HashMap<CellKey, bool> = rows.iter().map(|r| (r.key(), r.saturated)).collect();
+    let lines = lines(spec);
+    let rates: Vec<Option<f64>> = std::iter::once(None)
+        .chain(spec.rates.iter().map(|&r| Some(r)))
+        .collect();
+    let total = spec.users.len() * lines.len() * rates.len();
+    let mut planned_present = 0;
+    for &u in &spec.users {
+        for l in &lines {
+            for &r in &rates {
+                planned_present += usize::from(done.contains_key(&l.key(u, r)));
+            }
+        }
+    }
+    if planned_present > 0 {
+        say(format!(
+            "sweep: resuming {}: skipping {planned_present} cells already in sweep.csv",
+            dir.display()
+        ));
+    }
+    say(format!(
+        "sweep: {} users value(s) x {} line(s) x {} loop(s) = {total} cells, {} s each + warmup + load",
+        spec.users.len(),
+        lines.len(),
+        rates.len(),
+        settings.duration_ns as f64 / 1e9
+    ));
+
+    let (mut ran, mut skipped, mut beyond, mut index) = (0, 0, 0, 0);
+    let mut interrupted = false;
+    'users: for &users in &spec.users {
+        let mut workload: Option<Workload> = None;
+        for line in &lines {
+            let mut saturated_below: Option<f64> = None;
+            for &rate in &rates {
+                index += 1;
+                let key = line.key(users, rate);
+                let what = line.describe(users, rate);
+                if let Some(&sat) = done.get(&key) {
+                    skipped += 1;
+                    if sat {
+                        saturated_below = rate;
+                    }
+                    continue;
+                }
+                if let Some(r) = saturated_below {
+                    beyond += 1;
+                    say(format!(
+                        "[{index}/{total}] {what}: not run, saturated at {} ops/s",
+                        human_rate(r)
+                    ));
+                    continue;
+                }
+                if spec.base.stop.is_stopped() {
+                    interrupted = true;
+                    break 'users;
+                }
+                let w = match &mut workload {
+                    Some(w) => &*w,
+                    None => {
+                        let mut c = spec.base.clone();
+                        c.users = Some(users);
+                        &*workload.insert(build_workload(&c)?)
+                    }
+                };
+                say(format!("[{index}/{total}] {what}"));
+                let mut c = spec.base.clone();
+                c.engine = line.engine;
+                c.threads = Some(line.threads);
+                c.partitions = line.partitions;
+                c.users = Some(users);
+                if let Some(rate) = rate {
+                    c.mode = LoopMode::Open {
+                        rate,
+                        max_outstanding: spec.max_outstanding,
+                    };
+                }
+                c.out_root = Some(dir.join("cells"));
+                c.run_id = Some(line.cell_id(users, rate));
+                c.link_latest = false;
+                c.print_table = false;
+                let s = run_with_workload(&c, w)?;
+                if s.stopped_by == StopReason::Interrupted {
+                    interrupted = true;
+                    break 'users;
+                }
+                let c1 = report::c1_by_users(&rows).get(&(users as u64)).copied();
+                // The C1 cell is its own baseline.
+                let c1 = if line.engine == EngineKind::Serial && rate.is_none() {
+                    Some(round_rate(s.ops_per_sec))
+                } else {
+                    c1
+                };
+                let row = row_of(&s, rate, c1, ncores);
+                csv.append(&row)?;
+                say(format!(
+                    "[{index}/{total}] {what}: {} ops/s, p99 {}, audit {:?}{}",
+                    human_rate(row.ops_per_sec),
+                    crate::outputs::human_ns(row.p99_ns as u64),
+                    row.audit,
+                    if row.saturated { ", saturated" } else { "" }
+                ));
+                if row.saturated {
+                    saturated_below = rate;
+                }
+                done.insert(key, row.saturated);
+                rows.push(row);
+                ran += 1;
+            }
+        }
+    }
+    let complete = !interrupted;
+    let doc = document(&rows, complete);
+    write_document(dir, &doc)?;
+    let order: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
+    if spec.base.print_table {
+        print!("{}", report::render(&rows, &order, &doc.cost));
+    }
+    let (plots, plot_error) = if rows.is_empty() {
+        (Vec::new(), Some("no rows to plot".to_string()))
+    } else {
+        match crate::plot::plot_sweep(dir) {
+            Ok(p) => (p, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        }
+    };
+    if spec.base.print_table {
+        println!(
+            "sweep: {ran} cells run, {skipped} skipped (already measured), {beyond} beyond saturation{}",
+            if interrupted {
+                "; interrupted: run the same command again to resume"
+            } else {
+                ""
+            }
+        );
+        println!("results: {}", dir.display());
+        match &plot_error {
+            None => println!("plots: {}", describe_plots(dir, &plots)),
+            Some(e) => eprintln!("warning: sweep plots not drawn: {e}"),
+        }
+    }
+    Ok(SweepOutcome {
+        rows,
+        ran,
+        skipped,
+        beyond_saturation: beyond,
+        interrupted,
+        cost: doc.cost,
+        out_dir: dir.clone(),
+        plots,
+        plot_error,
+    })
+}
+
+/// `dir/{a,b}.{svg,png}` for the files written.
+pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
+    let mut stems: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    stems.dedup();
+    let mut exts: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.extension().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    exts.sort();
+    exts.dedup();
+    format!(
+        "{}/{{{}}}.{{{}}}",
+        dir.display(),
+        stems.join(","),
+        exts.join(",")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_thread_counts_are_powers_of_two_then_the_core_count() {
+        assert_eq!(default_thread_counts(1), vec![1]);
+        assert_eq!(default_thread_counts(2), vec![1, 2]);
+        assert_eq!(default_thread_counts(6), vec![1, 2, 4, 6]);
+        assert_eq!(default_thread_counts(8), vec![1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn lists_parse_sorted_and_reject_empty_zero_and_garbage() {
+        assert_eq!(parse_counts("--threads", "4,1,2,2").unwrap(), vec![1, 2, 4]);
+        assert_eq!(parse_rates("50k,10k").unwrap(), vec![10_000.0, 50_000.0]);
+        assert_eq!(parse_users("100k,1000").unwrap(), vec![1000, 100_000]);
+        assert_eq!(
+            parse_engines("striped,actor,striped").unwrap(),
+            vec![EngineKind::Striped, EngineKind::Actor]
+        );
+        for (r, needle) in [
+            (parse_counts("--threads", ""), "empty list"),
+            (parse_counts("--threads", "1,,2"), "empty item"),
+            (parse_counts("--threads", "0,1"), "at least 1"),
+            (parse_counts("--threads", "two"), "`two`"),
+            (parse_rates("10k,fast").map(|_| vec![]), "fast"),
+            (parse_users("1.5").map(|_| vec![]), "1.5"),
+            (parse_engines("actor,quantum").map(|_| vec![]), "quantum"),
+        ] {
+            let e = r.unwrap_err();
+            assert!(e.is_bad_input() && e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    fn spec(engines: &[EngineKind]) -> SweepSpec {
+        SweepSpec {
+            engines: engines.to_vec(),
+            threads: vec![1, 2],
+            shards: vec![1, 2, 4],
+            stripes: vec![8],
+            users: vec![1000],
+            rates: vec![],
+            max_outstanding: 100,
+            base: RunConfig::new(EngineKind::Null),
+            out_dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn partitions_multiply_only_partitioned_engines_and_baselines_come_first() {
+        let l = lines(&spec(&[
+            EngineKind::Actor,
+            EngineKind::Sharded,
+            EngineKind::Striped,
+        ]));
+        let names: Vec<(&str, usize, Option<usize>)> = l
+            .iter()
+            .map(|l| (l.engine.name(), l.threads, l.partitions))
+            .collect();
+        assert_eq!(names[0], ("serial", 1, None));
+        assert_eq!(&names[1..3], &[("null", 1, None), ("null", 2, None)]);
+        let count = |e: &str| names.iter().filter(|n| n.0 == e).count();
+        assert_eq!(count("serial"), 1);
+        assert_eq!(count("actor"), 2);
+        assert_eq!(count("sharded"), 2 * 3);
+        assert_eq!(count("striped"), 2);
+        assert!(names.contains(&("striped", 2, Some(8))));
+    }
+
+    #[test]
+    fn serial_and_null_listed_by_the_user_are_not_run_twice() {
+        let l = lines(&spec(&[EngineKind::Null, EngineKind::Serial]));
+        assert_eq!(l.len(), 1 + 2);
+    }
+}

@@ -1,0 +1,231 @@
+//! What a sweep concludes from its rows: the final table, the serial
+//! baseline C1 and the null ceiling per users value, and each engine's
+//! COST ("Scalability! But at what COST?", McSherry et al., HotOS 2015):
+//! the fewest cores on which it beats C1.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::row::CellRow;
+use crate::outputs::{human_ns, human_rate};
+use crate::plot::sweep::AuditVerdict;
+
+/// The COST of one engine for one users value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Engine name.
+    pub engine: String,
+    /// Simulated users.
+    pub users: u64,
+    /// C1 the engine was compared with, ops/s.
+    pub c1_ops_per_sec: f64,
+    /// Fewest cores (`cores_used`) of a closed-loop cell that beat C1 with a
+    /// passing audit; `None` if no cell did.
+    pub cores: Option<u32>,
+    /// Most cores any closed-loop cell of the engine used.
+    pub max_cores_measured: u32,
+    /// `"2"`, or `"> 4"` when no cell on up to 4 cores beat C1.
+    pub label: String,
+    /// The engine's best closed-loop throughput, ops/s.
+    pub best_ops_per_sec: f64,
+}
+
+/// C1 (the `serial` engine's closed-loop cell) of every users value.
+pub fn c1_by_users(rows: &[CellRow]) -> BTreeMap<u64, f64> {
+    rows.iter()
+        .filter(|r| r.engine == "serial" && r.client_threads == 1 && r.rate.is_none())
+        .map(|r| (r.users, r.ops_per_sec))
+        .collect()
+}
+
+/// COST of every engine but the baselines (`serial` is C1 itself, `null`
+/// does no work), per users value with a C1. Only closed-loop cells count:
+/// an open-loop cell's throughput is capped by its offered rate.
+pub fn costs(rows: &[CellRow]) -> Vec<Cost> {
+    let c1 = c1_by_users(rows);
+    let mut groups: BTreeMap<(u64, String), Vec<&CellRow>> = BTreeMap::new();
+    for r in rows {
+        if r.rate.is_none() && r.engine != "serial" && r.engine != "null" {
+            groups
+                .entry((r.users, r.engine.clone()))
+                .or_default()
+                .push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for ((users, engine), cells) in groups {
+        let Some(&c1) = c1.get(&users) else { continue };
+        let cores = cells
+            .iter()
+            .filter(|r| r.audit != AuditVerdict::Fail && r.ops_per_sec > c1)
+            .map(|r| r.cores_used)
+            .min();
+        let max_cores_measured = cells.iter().map(|r| r.cores_used).max().unwrap_or(0);
+        let label = match cores {
+            Some(n) => n.to_string(),
+            None => format!("> {max_cores_measured}"),
+        };
+        out.push(Cost {
+            engine,
+            users,
+            c1_ops_per_sec: c1,
+            cores,
+            max_cores_measured,
+            label,
+            best_ops_per_sec: cells.iter().map(|r| r.ops_per_sec).fold(0.0, f64::max),
+        });
+    }
+    out
+}
+
+/// Rows in table order: users, then engine in `order`, threads, partitions,
+/// closed loop before rates ascending.
+pub fn sorted<'a>(rows: &'a [CellRow], order: &[&str]) -> Vec<&'a CellRow> {
+    let rank = |e: &str| order.iter().position(|o| *o == e).unwrap_or(order.len());
+    let mut v: Vec<&CellRow> = rows.iter().collect();
+    v.sort_by(|a, b| {
+        (
+            a.users,
+            rank(&a.engine),
+            &a.engine,
+            a.client_threads,
+            a.partitions,
+        )
+            .cmp(&(
+                b.users,
+                rank(&b.engine),
+                &b.engine,
+                b.client_threads,
+                b.partitions,
+            ))
+            .then(a.rate.unwrap_or(-1.0).total_cmp(&b.rate.unwrap_or(-1.0)))
+    });
+    v
+}
+
+/// The final table: a line per cell, then the COST lines.
+pub fn render(rows: &[CellRow], order: &[&str], costs: &[Cost]) -> String {
+    let mut o = format!(
+        "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}\n",
+        "engine",
+        "users",
+        "clients",
+        "parts",
+        "cores",
+        "rate",
+        "ops/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "eff",
+        "audit"
+    );
+    for r in sorted(rows, order) {
+        let audit = match r.audit {
+            AuditVerdict::Pass => "pass",
+            AuditVerdict::Fail => "FAIL",
+            AuditVerdict::NotChecked => "n/a",
+        };
+        o.push_str(&format!(
+            "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}{}\n",
+            r.engine,
+            human_rate(r.users as f64),
+            r.client_threads,
+            r.partitions,
+            r.cores_used,
+            r.rate.map_or("closed".into(), human_rate),
+            human_rate(r.ops_per_sec),
+            human_ns(r.p50_ns as u64),
+            human_ns(r.p99_ns as u64),
+            human_ns(r.p999_ns as u64),
+            human_ns(r.max_ns as u64),
+            r.efficiency.map_or("-".into(), |e| format!("{e:.2}")),
+            audit,
+            if r.saturated { "  saturated" } else { "" }
+        ));
+    }
+    let mut by_users: BTreeMap<u64, Vec<&Cost>> = BTreeMap::new();
+    for c in costs {
+        by_users.entry(c.users).or_default().push(c);
+    }
+    for (users, cs) in by_users {
+        let parts: Vec<String> = cs
+            .iter()
+            .map(|c| format!("{} {}", c.engine, c.label))
+            .collect();
+        o.push_str(&format!(
+            "COST ({} users, cores to beat C1 = {} ops/s): {}\n",
+            human_rate(users as f64),
+            human_rate(cs[0].c1_ops_per_sec),
+            parts.join(", ")
+        ));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(engine: &str, threads: u32, cores: u32, ops: f64, rate: Option<f64>) -> CellRow {
+        CellRow {
+            engine: engine.into(),
+            client_threads: threads,
+            engine_threads: cores - threads,
+            cores_used: cores,
+            users: 1000,
+            rate,
+            ops_per_sec: ops,
+            p50_ns: 1.0,
+            p99_ns: 2.0,
+            p999_ns: 3.0,
+            max_ns: 4.0,
+            errors: 0,
+            audit: AuditVerdict::Pass,
+            efficiency: None,
+            c1_ops_per_sec: None,
+            partitions: 1,
+            saturated: false,
+            stopped_by: "Limit".into(),
+            measured_ns: 1,
+            finished_at_unix_ms: 0,
+        }
+    }
+
+    #[test]
+    fn cost_is_the_fewest_cores_that_beat_c1_or_more_than_the_most_measured() {
+        let mut failed = cell("striped", 1, 1, 500.0, None);
+        failed.audit = AuditVerdict::Fail;
+        let rows = vec![
+            cell("serial", 1, 1, 100.0, None),
+            cell("null", 1, 1, 1e6, None),
+            cell("sharded", 1, 2, 90.0, None),
+            cell("sharded", 2, 4, 150.0, None),
+            cell("sharded", 3, 3, 120.0, None),
+            cell("actor", 1, 2, 80.0, None),
+            cell("actor", 2, 3, 99.0, None),
+            // Open-loop cells never count, even above C1.
+            cell("actor", 1, 2, 200.0, Some(200.0)),
+            failed,
+            cell("striped", 2, 2, 101.0, None),
+        ];
+        let costs = costs(&rows);
+        let get = |e: &str| costs.iter().find(|c| c.engine == e).unwrap();
+        assert_eq!(costs.len(), 3, "{costs:?}");
+        assert_eq!(get("sharded").cores, Some(3));
+        assert_eq!(get("sharded").label, "3");
+        assert_eq!(get("actor").cores, None);
+        assert_eq!(get("actor").label, "> 3");
+        // A cell whose audit failed cannot set the COST.
+        assert_eq!(get("striped").cores, Some(2));
+        assert_eq!(get("striped").c1_ops_per_sec, 100.0);
+    }
+
+    #[test]
+    fn no_cost_without_a_c1_for_that_users_value() {
+        let rows = vec![cell("sharded", 1, 2, 90.0, None)];
+        assert!(costs(&rows).is_empty());
+    }
+}
