@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use rand::Rng;
-use rand_distr::{Distribution, LogNormal};
+use rand_distr::{Distribution, StandardNormal};
 use socialbench_engines::{Body, MAX_BODY_LEN, MAX_LIMIT, Op};
 
 pub mod generator;
@@ -38,7 +38,7 @@ pub use scenario::{
 };
 pub use trace::trace;
 pub use user::Asked;
-pub use zipf::AliasTable;
+pub use zipf::{AliasTable, StridedZipf};
 
 /// Why a scenario could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,24 +80,42 @@ impl Role {
     pub const ALL: [Role; 3] = [Role::Creator, Role::Contributor, Role::Lurker];
 }
 
-/// Log-normal length sampler, clipped to `1..=max`.
+/// Log-normal length sampler, rounded and clipped to `1..=max`.
+///
+/// `exp(mu + sigma * Z)` with `Z` standard normal (rand_distr's ziggurat), as
+/// `rand_distr::LogNormal` computes it, but with std's `exp` (the platform
+/// libm) rather than the portable `libm` crate's, which cost twice as much,
+/// and rounding as `floor(x + 0.5)` (the same as `round` for `x > 0`) rather
+/// than a call to `round`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LengthSampler {
-    dist: LogNormal<f64>,
+    mu: f64,
+    sigma: f64,
     max: u32,
 }
 
 impl LengthSampler {
     fn new(b: &BodyLength) -> Result<Self, WorkloadError> {
-        let dist = LogNormal::new((b.median as f64).ln(), b.sigma)
-            .map_err(|e| WorkloadError::Invalid(format!("body length: {e}")))?;
-        Ok(LengthSampler { dist, max: b.max })
+        let mu = (b.median as f64).ln();
+        if !(mu.is_finite() && b.sigma.is_finite() && b.sigma >= 0.0) {
+            return Err(WorkloadError::Invalid(format!(
+                "body length: median {} and sigma {} must be finite, median >= 1, sigma >= 0",
+                b.median, b.sigma
+            )));
+        }
+        Ok(LengthSampler {
+            mu,
+            sigma: b.sigma,
+            max: b.max,
+        })
     }
 
     #[inline]
     pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        let x: f64 = self.dist.sample(rng);
-        (x.round() as u32).clamp(1, self.max) as usize
+        let z: f64 = StandardNormal.sample(rng);
+        let x = (self.mu + self.sigma * z).exp();
+        // `as` saturates: an overflow to infinity lands on `max`.
+        ((x + 0.5) as u32).clamp(1, self.max) as usize
     }
 }
 
@@ -109,7 +127,7 @@ pub(crate) struct Tables {
     /// Community popularity (rank = id); `None` without communities.
     pub(crate) communities: Option<AliasTable>,
     /// User popularity ranks (mapped to ids by `plan.popular`).
-    pub(crate) people: AliasTable,
+    pub(crate) people: StridedZipf,
     /// Zipf over feed positions `0..n`, at index `n - 1`.
     pub(crate) positions: Vec<AliasTable>,
     /// Actions of each role (index `Role as usize`); `None` for an empty role.
@@ -133,7 +151,7 @@ impl Tables {
             0 => None,
             n => Some(AliasTable::zipf(n, s.zipf.community)?),
         };
-        let people = AliasTable::zipf(s.users, s.zipf.user_popularity)?;
+        let people = StridedZipf::new(s.users, 1, 0, s.zipf.user_popularity)?;
         let positions = (1..=MAX_LIMIT as u32)
             .map(|n| AliasTable::zipf(n, s.zipf.feed_position))
             .collect::<Result<Vec<_>, _>>()?;
@@ -264,5 +282,49 @@ impl Workload {
             + t.people.bytes()
             + t.communities.as_ref().map_or(0, AliasTable::bytes)
             + words::CORPUS_LEN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn body_lengths_follow_the_rounded_log_normal() {
+        // median 200, sigma 1: P(len <= k) = Phi(ln((k + 0.5) / 200)).
+        // k = 73, 200, 543 are about -1, 0 and +1 sigma; Phi at those points
+        // (tabulated, linearised around -1, 0, 1) within 5 binomial sd.
+        let s = LengthSampler::new(&BodyLength {
+            median: 200,
+            sigma: 1.0,
+            max: 40_000,
+        })
+        .unwrap();
+        let mut rng = rand_xoshiro::SplitMix64::seed_from_u64(5);
+        let n = 400_000;
+        let mut below = [0u32; 3];
+        for _ in 0..n {
+            let len = s.sample(&mut rng);
+            assert!((1..=40_000).contains(&len));
+            for (b, k) in below.iter_mut().zip([73, 200, 543]) {
+                *b += u32::from(len <= k);
+            }
+        }
+        for (got, want) in below.iter().zip([0.158_41, 0.500_996, 0.841_29]) {
+            let got = *got as f64 / n as f64;
+            let sd = (want * (1.0 - want) / n as f64).sqrt();
+            assert!((got - want).abs() < 5.0 * sd, "{got} vs {want}");
+        }
+        // Clipping: a huge sigma still lands in 1..=max.
+        let wide = LengthSampler::new(&BodyLength {
+            median: 10,
+            sigma: 5.0,
+            max: 300,
+        })
+        .unwrap();
+        let lens: Vec<usize> = (0..10_000).map(|_| wide.sample(&mut rng)).collect();
+        assert!(lens.iter().all(|l| (1..=300).contains(l)));
+        assert!(lens.contains(&1) && lens.contains(&300));
     }
 }

@@ -28,7 +28,7 @@ use socialbench_engines::{CommunityId, Op, UserId};
 
 use crate::Role;
 use crate::scenario::Scenario;
-use crate::zipf::AliasTable;
+use crate::zipf::{AliasTable, StridedZipf};
 
 /// Salts that separate the random streams drawn from one seed.
 pub(crate) mod salt {
@@ -122,7 +122,7 @@ impl Plan {
         s: &Scenario,
         seed: u64,
         communities: Option<&AliasTable>,
-        people: &AliasTable,
+        people: &StridedZipf,
     ) -> Plan {
         let shares = s.role_shares();
         let role_cut = [shares[0], shares[0] + shares[1]];
@@ -175,7 +175,7 @@ impl Plan {
         plan
     }
 
-    fn build_follows(&mut self, s: &Scenario, people: &AliasTable) {
+    fn build_follows(&mut self, s: &Scenario, people: &StridedZipf) {
         let n = s.users;
         let f = s.population.follows_per_user.min(n.saturating_sub(1));
         let seed = self.seed;
