@@ -70,6 +70,8 @@ pub struct Generator {
     /// Picks which user acts.
     rng: Xoshiro256PlusPlus,
     activity: StridedZipf,
+    /// The user who acts in the next op, drawn one op ahead (see `next_op`).
+    next: u32,
     /// Local user `i`'s state (in activity order).
     users: Vec<UserState>,
     /// Local user `i`'s remembered DM senders.
@@ -107,9 +109,12 @@ impl Generator {
                 )
             })
             .collect();
+        let mut rng = stream(seed ^ (threads as u64) << 32, salt::THREAD, thread as u64);
+        let next = activity.sample(&mut rng);
         Generator {
             next_community: tables.plan.communities + thread,
-            rng: stream(seed ^ (threads as u64) << 32, salt::THREAD, thread as u64),
+            rng,
+            next,
             tables,
             base,
             stride,
@@ -163,7 +168,18 @@ impl Generator {
 
     /// The next op and a token to hand back with its reply.
     pub fn next_op(&mut self) -> (u64, Op) {
-        let local = self.activity.sample(&mut self.rng);
+        // Software pipelining: this op's user was drawn by the previous
+        // op; draw the next one now and load a word of its state, so that
+        // a cold user's cache miss overlaps this op's work instead of
+        // stalling the next op at its start. (A real prefetch instruction
+        // would need `unsafe`, which the workspace denies.) The thread's
+        // stream is used for nothing else, so the ops are the same as
+        // without the pipelining.
+        let local = self.next;
+        self.next = self.activity.sample(&mut self.rng);
+        if let Some(st) = self.users.get(self.next as usize) {
+            std::hint::black_box(st.joined);
+        }
         let user = self.global(local);
         let t = &*self.tables;
         let st = &mut self.users[local as usize];
