@@ -216,13 +216,47 @@ fn sweep_folder_gets_scaling_efficiency_and_latency_curves() {
             "throughput (ops/s)",
             "serial baseline C1 = 95k ops/s",
             "audit failed",
+            "harness ceiling (null engine, not drawn):",
+            "1 client: 6.2M ops/s",
+            "2 clients: 5.5M ops/s",
         ],
+    );
+    // One line per (engine, partitions): two shard and two stripe settings
+    // are four legend entries; unpartitioned engines carry no p=.
+    let (_, _, texts) = svg(&dir.join("scaling.svg"));
+    let legend = |t: &[String]| -> Vec<String> {
+        t.iter()
+            .map(|x| x.trim().to_string())
+            .filter(|x| is_series_name(x))
+            .collect()
+    };
+    assert_eq!(
+        legend(&texts),
+        [
+            "serial",
+            "actor",
+            "sharded p=1",
+            "sharded p=2",
+            "striped p=1",
+            "striped p=2"
+        ]
+    );
+    // The null engine's 6M ops/s is off the axis: no tick reaches millions.
+    assert!(
+        !texts.iter().any(|t| t.trim().ends_with('M')),
+        "a tick in millions: {texts:?}"
     );
     check_figure(
         &dir,
         "efficiency",
-        &["client threads", "efficiency", "sharded"],
+        &[
+            "client threads",
+            "efficiency 1",
+            "1 client: efficiency 65.3",
+        ],
     );
+    let (_, _, texts) = svg(&dir.join("efficiency.svg"));
+    assert_eq!(legend(&texts).len(), 6, "{texts:?}");
     check_figure(
         &dir,
         "latency_vs_throughput",
@@ -230,9 +264,76 @@ fn sweep_folder_gets_scaling_efficiency_and_latency_curves() {
             "achieved throughput (ops/s)",
             "p99 latency (log scale)",
             "open loop",
-            "actor",
+            "saturated (fell behind offered rate)",
+            "saturated, nothing measured:",
+            "striped p=1, 1 client at 200k/s",
         ],
     );
+    // One line per (engine, partitions, client threads).
+    let (_, _, texts) = svg(&dir.join("latency_vs_throughput.svg"));
+    assert_eq!(
+        legend(&texts),
+        [
+            "sharded p=2, 2 clients",
+            "actor, 2 clients",
+            "striped p=1, 1 client",
+            "striped p=2, 1 client",
+            "striped p=1, 2 clients",
+        ]
+    );
+    // The saturated cell that measured nothing is explained, not counted
+    // as a value that could not be shown.
+    assert!(!texts.iter().any(|t| t.contains("not shown")), "{texts:?}");
+}
+
+#[test]
+fn sweep_csv_without_partitions_and_saturated_columns_still_plots() {
+    // The table as written before the two columns existed: the first 15.
+    let dir = scratch("sweep-15-columns");
+    let mut r = csv::Reader::from_path(fixtures().join("sweep/sweep.csv")).unwrap();
+    let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    w.write_record(header.iter().take(15)).unwrap();
+    for rec in r.records() {
+        w.write_record(rec.unwrap().iter().take(15)).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let rows = plot::sweep::load(&dir.join("sweep.csv")).unwrap();
+    assert_eq!(rows.len(), 27);
+    assert!(
+        rows.iter()
+            .all(|r| r.partitions.is_none() && r.saturated.is_none())
+    );
+    assert_eq!(plot::plot_sweep(&dir).unwrap().len(), 6);
+    // Without partitions, sharded's lines are told apart by engine threads.
+    let (_, _, texts) = svg(&dir.join("scaling.svg"));
+    for name in ["sharded, 1 engine thr.", "sharded, 2 engine thr."] {
+        assert!(texts.iter().any(|t| t.trim() == name), "{name}: {texts:?}");
+    }
+}
+
+/// Whether `text` is shaped like a sweep series name: an engine, then
+/// optionally ` p=N`, then optionally `, N client(s)` (not a note or a C1 line).
+fn is_series_name(text: &str) -> bool {
+    let Some(rest) = ["serial", "null", "actor", "sharded", "striped"]
+        .iter()
+        .find_map(|e| text.strip_prefix(e))
+    else {
+        return false;
+    };
+    let digits = |s: &str| -> usize { s.chars().take_while(char::is_ascii_digit).count() };
+    let rest = match rest.strip_prefix(" p=") {
+        Some(r) if digits(r) > 0 => &r[digits(r)..],
+        Some(_) => return false,
+        None => rest,
+    };
+    let rest = match rest.strip_prefix(", ") {
+        Some(r) if digits(r) > 0 => &r[digits(r)..],
+        Some(_) => return false,
+        None => rest,
+    };
+    matches!(rest, "" | " client" | " clients")
 }
 
 #[test]
@@ -362,6 +463,8 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
         audit: AuditVerdict::Pass,
         efficiency: None,
         c1_ops_per_sec: None,
+        partitions: None,
+        saturated: None,
     };
     let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
     w.serialize(row(1, 1000.0, 0.0)).unwrap();
@@ -403,10 +506,10 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
 fn sweep_rows_round_trip_and_efficiency_falls_back_to_c1() {
     let dir = copy_fixture("sweep", "roundtrip");
     let rows = plot::sweep::load(&dir.join("sweep.csv")).unwrap();
-    assert_eq!(rows.len(), 17);
+    assert_eq!(rows.len(), 27);
     let striped = rows
         .iter()
-        .find(|r| r.engine == "striped" && r.client_threads == 2)
+        .find(|r| r.engine == "striped" && r.client_threads == 2 && !r.open_loop())
         .unwrap();
     // No efficiency column value: ops/s / (cores x C1) = 142000 / (2 x 95000).
     assert_eq!(striped.efficiency, None);
@@ -422,7 +525,9 @@ fn sweep_rows_round_trip_and_efficiency_falls_back_to_c1() {
         "the column wins when present"
     );
     assert!(rows.iter().any(|r| r.audit == AuditVerdict::Fail));
-    assert_eq!(rows.iter().filter(|r| r.open_loop()).count(), 7);
+    assert_eq!(rows.iter().filter(|r| r.open_loop()).count(), 12);
+    assert_eq!(rows.iter().filter(|r| r.partitions == Some(2)).count(), 10);
+    assert_eq!(rows.iter().filter(|r| r.is_saturated()).count(), 3);
 
     // What the sweep runner writes with serde is what the loader reads.
     let out = scratch("roundtrip-out");

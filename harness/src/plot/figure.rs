@@ -36,12 +36,17 @@ pub(crate) enum Mark {
     Line,
     /// A dashed line.
     Dashed,
+    /// A dotted line (short dashes).
+    Dotted,
     /// Bars from the bottom of the axis, centred on x (category axes).
     Bars,
     /// Markers only.
     Points,
     /// A cross at each point (flags, e.g. a failed audit).
     Crosses,
+    /// A hollow ring around each point (flags drawn over a line's own dots,
+    /// e.g. a saturated cell).
+    Rings,
 }
 
 /// The look of a series.
@@ -89,6 +94,11 @@ impl Style {
     /// The same, drawn as `mark`.
     pub(crate) fn mark(self, mark: Mark) -> Style {
         Style { mark, ..self }
+    }
+
+    /// Whether points are joined by a line (solid, dashed or dotted).
+    pub(crate) fn is_line(&self) -> bool {
+        matches!(self.mark, Mark::Line | Mark::Dashed | Mark::Dotted)
     }
 }
 
@@ -156,6 +166,10 @@ pub(crate) struct Panel {
     /// Whether the panel draws its own legend at its right (otherwise the
     /// figure's shared legend explains the styles).
     pub legend: bool,
+    /// Lines of text under the panel's own legend: what the chart leaves
+    /// out or cannot show (e.g. a reference far off its axis). Drawn only
+    /// with the panel's own legend.
+    pub notes: Vec<String>,
 }
 
 impl Panel {
@@ -168,6 +182,7 @@ impl Panel {
             series: Vec::new(),
             hlines: Vec::new(),
             legend: true,
+            notes: Vec::new(),
         }
     }
 }
@@ -294,14 +309,21 @@ fn draw_sample<DB: DrawingBackend>(area: &Area<DB>, x: i32, y: i32, s: &Style) -
                 area.draw(&PathElement::new(vec![(a, y), (a + 7, y)], stroke))?;
             }
         }
+        Mark::Dotted => {
+            for k in 0..5 {
+                let a = x + k * 7;
+                area.draw(&PathElement::new(vec![(a, y), (a + 3, y)], stroke))?;
+            }
+        }
         Mark::Bars => area.draw(&Rectangle::new(
             [(x + 6, y - 7), (x + 26, y + 7)],
             s.color.filled(),
         ))?,
         Mark::Points => area.draw(&Circle::new((x + 16, y), 4, s.color.filled()))?,
         Mark::Crosses => area.draw(&Cross::new((x + 16, y), 6, s.color.stroke_width(2)))?,
+        Mark::Rings => area.draw(&Circle::new((x + 16, y), 7, s.color.stroke_width(2)))?,
     }
-    if s.dots && matches!(s.mark, Mark::Line | Mark::Dashed) {
+    if s.dots && s.is_line() {
         area.draw(&Circle::new((x + 16, y), 3, s.color.filled()))?;
     }
     Ok(())
@@ -400,11 +422,16 @@ impl Panel {
         let (chart_area, legend_area) = if self.legend && !entries.is_empty() {
             let widest = entries
                 .iter()
-                .map(|(n, _)| text_width(cell, n, &label_font))
+                .map(|(n, _)| text_width(cell, n, &label_font) + 44)
+                .chain(
+                    self.notes
+                        .iter()
+                        .map(|n| text_width(cell, n, &label_font) + 4),
+                )
                 .max()
                 .unwrap_or(0);
             let (w, _) = cell.dim_in_pixel();
-            let legend_w = (widest + 64).min(w as i32 / 3).max(0) as u32;
+            let legend_w = (widest + 20).min(w as i32 / 3).max(0) as u32;
             let (a, b) = cell.split_horizontally(w - legend_w);
             (a, Some(b))
         } else {
@@ -476,6 +503,9 @@ impl Panel {
                 Mark::Dashed => {
                     chart.draw_series(DashedLineSeries::new(pts.iter().copied(), 9, 6, stroke))?;
                 }
+                Mark::Dotted => {
+                    chart.draw_series(DashedLineSeries::new(pts.iter().copied(), 3, 5, stroke))?;
+                }
                 Mark::Bars => {
                     // Bars of several series share a category slot side by side.
                     let slot = 0.8 / bar_series.max(1) as f64;
@@ -500,8 +530,14 @@ impl Panel {
                             .map(|&p| Cross::new(p, 8, s.style.color.stroke_width(3))),
                     )?;
                 }
+                Mark::Rings => {
+                    chart.draw_series(
+                        pts.iter()
+                            .map(|&p| Circle::new(p, 9, s.style.color.stroke_width(2))),
+                    )?;
+                }
             }
-            if s.style.dots && matches!(s.style.mark, Mark::Line | Mark::Dashed) {
+            if s.style.dots && s.style.is_line() {
                 chart.draw_series(
                     pts.iter()
                         .map(|&p| Circle::new(p, 3, s.style.color.filled())),
@@ -529,6 +565,15 @@ impl Panel {
                 area.draw(&Text::new(
                     name.clone(),
                     (44, y),
+                    label_font.pos(text_anchor(HPos::Left, VPos::Center)),
+                ))?;
+            }
+            // Notes under the entries, after a gap.
+            let top = top + entries.len() as i32 * 24 + 14;
+            for (i, note) in self.notes.iter().enumerate() {
+                area.draw(&Text::new(
+                    note.clone(),
+                    (4, top + i as i32 * 22),
                     label_font.pos(text_anchor(HPos::Left, VPos::Center)),
                 ))?;
             }

@@ -13,9 +13,9 @@ use crate::plot::SweepRow;
 use crate::plot::sweep::{AuditVerdict, SWEEP_CSV};
 
 /// A row of `sweep.csv`: the columns of [`SweepRow`] (the plot module's
-/// schema), in its order, then the sweep's own columns (`partitions`,
-/// `saturated`, `stopped_by`, `measured_ns`, `finished_at_unix_ms`), which
-/// readers of [`SweepRow`] ignore.
+/// schema, ending with `partitions` and `saturated`), in its order, then the
+/// sweep's own columns (`stopped_by`, `measured_ns`, `finished_at_unix_ms`),
+/// which readers of [`SweepRow`] ignore.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellRow {
     /// Engine name.
@@ -92,6 +92,8 @@ impl CellRow {
             audit: self.audit,
             efficiency: self.efficiency,
             c1_ops_per_sec: self.c1_ops_per_sec,
+            partitions: Some(self.partitions),
+            saturated: Some(self.saturated),
         }
     }
 }
