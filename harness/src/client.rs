@@ -127,6 +127,27 @@ impl Slab {
         self.free.push(tag as u32);
         Some(slot)
     }
+    /// The op in slot `tag`, leaving the slot taken: the caller refills it
+    /// with [`Slab::put`] or frees it with [`Slab::release`].
+    #[inline]
+    fn get(&self, tag: u64) -> Option<InFlight> {
+        self.slots.get(tag as usize).copied()
+    }
+    /// Stores `f` in slot `tag`, taken by [`Slab::get`].
+    #[inline]
+    fn put(&mut self, tag: u64, f: InFlight) {
+        if let Some(s) = self.slots.get_mut(tag as usize) {
+            *s = f;
+        }
+    }
+    /// Frees slot `tag`, taken by [`Slab::get`].
+    #[inline]
+    fn release(&mut self, tag: u64) {
+        self.free.push(tag as u32);
+    }
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
 }
 
 /// Runs one client thread to the end. Always reaches every barrier and
@@ -301,7 +322,7 @@ struct Loop<'a> {
 
 impl Loop<'_> {
     /// Handles one reply: latency to the recorder, write to the tally, reply to its user.
-    #[inline]
+    #[inline(always)]
     fn on_reply(
         &self,
         slab: &mut Slab,
@@ -313,6 +334,21 @@ impl Loop<'_> {
     ) {
         let Some(f) = slab.remove(tag) else { return };
         let now = self.clock.now_ns();
+        self.finish(f, rec, tally, generator, resp, now);
+    }
+
+    /// The part of [`Loop::on_reply`] after the slab and the clock: `f` was
+    /// answered with `resp`, observed at `now`.
+    #[inline(always)]
+    fn finish(
+        &self,
+        f: InFlight,
+        rec: &mut Recorder,
+        tally: &mut WriteTally,
+        generator: &mut socialbench_workload::Generator,
+        resp: &socialbench_engines::Response,
+        now: u64,
+    ) {
         // Warmup replies go to interval 0 (discarded); an op intended during the
         // warmup whose reply comes after it is not measured at all.
         if f.intended_ns >= self.warm_end || rec.index() == 0 {
@@ -374,7 +410,54 @@ impl Loop<'_> {
         true
     }
 
-    /// Closed loop: keep the slab full, block for replies.
+    /// Generates one op and submits it with `now` as its intended start and
+    /// send time, into slot `slot` when given (the slot a reply just freed),
+    /// else a free one. Returns false (and sets `stopping`) when it cannot.
+    #[inline(always)]
+    fn send_now<S: Session>(
+        &mut self,
+        session: &mut S,
+        generator: &mut socialbench_workload::Generator,
+        slab: &mut Slab,
+        slot: Option<u64>,
+        now: u64,
+    ) -> bool {
+        if !self.may_send(now) {
+            if let Some(tag) = slot {
+                slab.release(tag);
+            }
+            return false;
+        }
+        let (token, op) = generator.next_op();
+        let f = InFlight {
+            token,
+            kind: op.kind(),
+            intended_ns: now,
+            sent_ns: now,
+        };
+        let tag = match slot {
+            Some(tag) => {
+                slab.put(tag, f);
+                tag
+            }
+            None => slab.insert(f),
+        };
+        if session.submit(tag, op).is_err() {
+            slab.remove(tag);
+            self.stopping = Some(StopReason::EngineShutdown);
+            return false;
+        }
+        true
+    }
+
+    /// Closed loop: keep `inflight` ops outstanding, block for replies.
+    ///
+    /// One clock read per op: the read that stamps a reply also stamps the op
+    /// sent in its place (a closed-loop user's next op is due the moment the
+    /// previous reply is seen, so that read *is* its intended start; its send
+    /// follows after generating it, tens of ns later, which its latency then
+    /// includes: a bias that can only overstate latency, never hide engine
+    /// time). The same read drives the interval and stop checks.
     fn closed<S: Session>(
         &mut self,
         session: &mut S,
@@ -383,32 +466,33 @@ impl Loop<'_> {
         rec: &mut Recorder,
         res: &mut ClientResult,
     ) {
-        loop {
-            while slab.has_free() {
-                let now = self.clock.now_ns();
-                if !self.may_send(now) {
-                    break;
-                }
-                let (token, op) = generator.next_op();
-                let tag = slab.insert(InFlight {
-                    token,
-                    kind: op.kind(),
-                    intended_ns: now,
-                    sent_ns: now,
-                });
-                if session.submit(tag, op).is_err() {
-                    slab.remove(tag);
-                    self.stopping = Some(StopReason::EngineShutdown);
-                    break;
-                }
+        // Replies of one poll, handled after it returns so that each freed slot
+        // can be refilled at once. Its capacity covers every op outstanding.
+        let mut replies: Vec<(u64, socialbench_engines::Response)> =
+            Vec::with_capacity(slab.capacity());
+        while slab.has_free() {
+            let now = self.clock.now_ns();
+            if !self.send_now(session, generator, slab, None, now) {
+                break;
             }
+        }
+        loop {
             if self.stopping.is_some() {
                 return; // the caller drains what is outstanding
             }
-            session.poll(true, |tag, resp| {
-                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
-            });
-            let now = self.clock.now_ns();
+            session.poll(true, |tag, resp| replies.push((tag, resp)));
+            let mut last = None;
+            for (tag, resp) in replies.drain(..) {
+                let now = self.clock.now_ns();
+                last = Some(now);
+                if let Some(f) = slab.get(tag) {
+                    self.finish(f, rec, &mut res.tally, generator, &resp, now);
+                    // A failed send leaves this slot free (and stops the loop);
+                    // the rest of the batch is still finished.
+                    self.send_now(session, generator, slab, Some(tag), now);
+                }
+            }
+            let now = last.unwrap_or_else(|| self.clock.now_ns());
             self.tick(now, rec);
         }
     }

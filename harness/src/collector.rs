@@ -15,7 +15,7 @@ use socialbench_engines::{Engine, EngineStats};
 use crate::config::RunError;
 use crate::machine::rss_bytes;
 use crate::outputs::{IntervalReport, Reports};
-use crate::recorder::{IntervalData, ToCollector};
+use crate::recorder::{IntervalData, RawInterval, ToCollector};
 
 /// The fixed timeline of a run, shared with the client threads.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +42,7 @@ pub(crate) struct Collected {
 /// Runs until every client has sent its last snapshot (or the channel closes).
 pub(crate) fn collect<E: Engine>(
     rx: Receiver<ToCollector>,
-    recycle: Sender<Box<IntervalData>>,
+    recycle: Sender<Box<RawInterval>>,
     threads: usize,
     engine: &E,
     timeline: Timeline,
@@ -67,9 +67,10 @@ pub(crate) fn collect<E: Engine>(
             done[t] = true;
             end_ns = end_ns.max(snap.end_ns);
         }
-        pending.entry(snap.index).or_default().add(&snap.data);
+        // Fold the raw counts into the interval's HdrHistograms (this empties
+        // them) and hand the set back for reuse.
         let mut data = snap.data;
-        data.clear();
+        data.drain_into(pending.entry(snap.index).or_default());
         let _ = recycle.try_send(data);
         // Emit every interval all live threads have moved past.
         let all_done = done.iter().all(|d| *d);
