@@ -36,7 +36,8 @@
 //! and skips those cells. The folder's *spec* is everything a cell's numbers
 //! depend on other than its coordinates: the scenario (resolved, users
 //! aside), seed, warmup, duration, interval, inflight, open-loop bound,
-//! mailbox, channel, and the machine (CPU model, cores, release build). A
+//! mailbox, channel, the machine (CPU model, cores, release build) and the
+//! code (git commit, rustc), so C1 and every cell come from one build. A
 //! different spec is refused (bad input, exit 2), naming the fields that
 //! differ. The matrix lists may change between invocations: a bigger matrix
 //! adds cells, and rows outside the new matrix stay in the file and in the
@@ -223,6 +224,13 @@ pub struct SweepSettings {
     pub machine_cores: usize,
     /// Whether the binary is an optimised build.
     pub release_build: bool,
+    /// Source commit (`-dirty` with local changes): a resumed sweep must not
+    /// compare cells, or their C1, measured with different code.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    /// Compiler version, for the same reason.
+    #[serde(default)]
+    pub rustc: String,
 }
 
 impl SweepSettings {
@@ -265,6 +273,8 @@ impl SweepSettings {
             cpu_model: machine.cpu_model.clone(),
             machine_cores: machine.usable_cores.len().max(1),
             release_build: machine.release_build,
+            git_commit: machine.git_commit.clone(),
+            rustc: machine.rustc.clone(),
         };
         // Round-trip through JSON text so the comparison with a stored spec
         // sees floats exactly as they will be read back.
