@@ -25,17 +25,32 @@
 //! are FIFO because each destination has one channel. Follow-ups whose
 //! destination is the shard itself are applied at once, after the op.
 //!
-//! An idle shard yields [`LINGER`] times before it parks, and so does a
-//! session waiting for a reply: with ops in flight the next message is
-//! usually microseconds away, and parking at once turned every op into two
-//! futex wake-ups (crossbeam actor on `examples/engine_mix.rs`: about 70k
-//! ops/s without lingering, about 500k with it, on a 2-core machine).
+//! # Waiting: spin on an own core, yield on a shared one
+//! An idle shard, and a session waiting for a reply, first wait actively
+//! before they park: with ops in flight the next message is usually
+//! microseconds away, and parking at once turns every op into futex
+//! wake-ups. *How* they wait depends on whether the thread has a core to
+//! itself ([`Waiting`], decided once at start from `EngineConfig::pin` and
+//! the cores the process may use):
+//! - a thread with its own core **spins** (`spin_loop`) for up to
+//!   [`SPIN`] before it parks. Spinning costs nothing to anyone on a
+//!   dedicated core, and it never calls `sched_yield`: on a machine shared
+//!   with other work a yield hands the core to a stranger for a whole
+//!   timeslice (milliseconds), which is where the old p99 of 4-8 ms came from;
+//! - a thread sharing its core with another thread of the run (two shards on
+//!   one core, two sessions on one core) **yields** [`LINGER`] times, then
+//!   parks, so the thread it shares with can run.
+//!
+//! A session spins when the live sessions fit on the cores the engine's
+//! threads leave free; the count is read from one rarely-written atomic per
+//! wait, not per op.
 //!
 //! # Home feed
 //! The user's shard reads the subscriptions, groups them by shard, computes
 //! its own part, sends one gather request per other shard involved and parks
 //! a continuation (pending count, candidates, reply target) in a slab. The
-//! last gather reply completes it ([`merge_feed`]) and the session gets its
+//! last gather reply completes it ([`MergeScratch`], which gives what
+//! [`crate::merge_feed`] gives, cheaper) and the session gets its
 //! answer. The shard loop never waits for a gather.
 //!
 //! # Sessions and replies
@@ -44,9 +59,14 @@
 //! the session's first op is applied), and client messages carry only the
 //! session's number: no per-op allocation or reference count. A shard
 //! collects the replies of a batch per session and sends each session one
-//! message per batch (one allocation and at most one wake-up per session per
-//! batch, instead of one per op); a reply therefore waits for the end of its
-//! batch, at most [`BATCH`] ops. Measured with `examples/engine_mix.rs`.
+//! message per batch, or as soon as it holds [`FLUSH`] replies (one
+//! allocation and at most one wake-up per message, instead of one per op).
+//! Flushing early lets a closed-loop client refill its window while the shard
+//! is still applying the rest of the batch, so client and shard work at the
+//! same time instead of taking turns. A flush never precedes the follow-ups
+//! of the ops it answers (they are routed before `reply`), so the causality
+//! rule above holds. Measured with `examples/engine_mix.rs` and
+//! `socialbench run`.
 //!
 //! # Control
 //! `stats`, `audit`, `digest` and `quiesce` send a probe closure over each
@@ -76,7 +96,7 @@ use crate::audit::Audit;
 use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, PartitionStats, Session};
 use crate::fault::{FaultInjector, inject_panic};
 use crate::mailbox::{self, DualReceiver, Either, Receiver, Sender, TryRecvError};
-use crate::partition::{FollowUp, Partition, PostClock, merge_feed};
+use crate::partition::{FollowUp, Partition, PostClock, sort_key};
 use crate::placement;
 
 /// Most client ops a shard takes per batch. Large enough to amortise the
@@ -84,9 +104,81 @@ use crate::placement;
 /// served within a batch.
 pub const BATCH: usize = 128;
 
-/// Yields an idle shard (or a session waiting for a reply) makes before it parks.
-/// Each is a `sched_yield`, about a microsecond when the core is free.
+/// Yields an idle shard (or a session waiting for a reply) makes before it
+/// parks when it shares its core with another thread of the run. Each is a
+/// `sched_yield`, about a microsecond when the core is free.
 pub const LINGER: usize = 8;
+
+/// How long an idle shard (or a session waiting for a reply) with a core of
+/// its own spins before it parks. Override with the environment variable
+/// `SOCIALBENCH_SPIN_US` (microseconds, read once when the engine starts;
+/// 0 turns spinning off).
+pub const SPIN: Duration = Duration::from_micros(50);
+
+/// A session's replies are sent as soon as this many are queued, without
+/// waiting for the end of the batch. Override with `SOCIALBENCH_REPLY_FLUSH`
+/// (read once when the engine starts; at least 1).
+pub const FLUSH: usize = 4;
+
+/// How a thread waits for its next message (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// Own core: spin up to this long, then park.
+    Spin(Duration),
+    /// Shared core: yield [`LINGER`] times, then park.
+    Yield,
+}
+
+/// Spins until `f` returns `Some` or `budget` has passed. Reads the clock
+/// every 64 rounds only (a vDSO call is ~20 ns; a round is a few ns).
+#[inline]
+pub(crate) fn spin_for<T>(budget: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    if budget.is_zero() {
+        return None;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            if let Some(v) = f() {
+                return Some(v);
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= budget {
+            return None;
+        }
+    }
+}
+
+/// Tuning read once at start: the spin budget and the reply flush size.
+fn tuning() -> (Duration, usize) {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let spin = var("SOCIALBENCH_SPIN_US").map_or(SPIN, Duration::from_micros);
+    let flush = var("SOCIALBENCH_REPLY_FLUSH").map_or(FLUSH, |v| (v as usize).max(1));
+    (spin, flush)
+}
+
+/// Which shards have a core to themselves, and how many cores are left for
+/// client threads. Pinned: shard `i` runs on `pin[i % len]` and owns it when
+/// no other shard maps there. Unpinned: shards own cores while they number
+/// fewer than the cores (the OS then has room to keep them apart).
+fn placement_plan(pin: &[usize], count: usize) -> (Vec<bool>, usize) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if pin.is_empty() {
+        let own = count < cores;
+        return (vec![own; count], cores.saturating_sub(count));
+    }
+    let core_of = |i: usize| pin[i % pin.len()];
+    let own = (0..count)
+        .map(|i| (0..count).all(|j| j == i || core_of(j) != core_of(i)))
+        .collect();
+    let distinct: std::collections::BTreeSet<usize> = (0..count).map(core_of).collect();
+    (own, cores.saturating_sub(distinct.len()))
+}
 
 /// One client op on a client lane: 8 + 4 bytes of routing plus the op.
 pub(crate) struct ClientMsg {
@@ -198,6 +290,11 @@ pub(crate) struct ShardSet {
     /// stop one after another). A read of a line written once: no contention.
     stopped: Arc<AtomicBool>,
     next_session: AtomicU32,
+    /// Sessions alive now and the cores left to client threads: a session
+    /// spins while the first fits in the second.
+    live_sessions: Arc<AtomicU32>,
+    client_cores: usize,
+    spin: Duration,
 }
 
 impl fmt::Debug for ShardSet {
@@ -224,6 +321,8 @@ impl ShardSet {
         }
         let clock = PostClock::new();
         let counters = Arc::new(Counters::default());
+        let (spin, flush) = tuning();
+        let (own_core, client_cores) = placement_plan(&config.pin, count);
         let mut clients = Vec::with_capacity(count);
         let mut peers = Vec::with_capacity(count);
         let mut receivers = Vec::with_capacity(count);
@@ -242,6 +341,9 @@ impl ShardSet {
             threads: Mutex::new(Vec::with_capacity(count)),
             stopped: Arc::new(AtomicBool::new(false)),
             next_session: AtomicU32::new(0),
+            live_sessions: Arc::new(AtomicU32::new(0)),
+            client_cores,
+            spin,
         };
         for (index, rx) in receivers.into_iter().enumerate() {
             let shard = Shard {
@@ -261,6 +363,13 @@ impl ShardSet {
                 live_gathers: 0,
                 sent: 0,
                 applied: 0,
+                waiting: if own_core[index] {
+                    Waiting::Spin(spin)
+                } else {
+                    Waiting::Yield
+                },
+                flush_at: flush,
+                merge: MergeScratch::default(),
             };
             let pin = (!config.pin.is_empty()).then(|| config.pin[index % config.pin.len()]);
             let spawned = std::thread::Builder::new()
@@ -302,6 +411,7 @@ impl ShardSet {
                 return Err(EngineError::Shutdown);
             }
         }
+        self.live_sessions.fetch_add(1, Ordering::Relaxed);
         Ok(ShardedSession {
             id,
             clients: self.clients.clone(),
@@ -309,6 +419,9 @@ impl ShardSet {
             stopped: self.stopped.clone(),
             replies: rx,
             outstanding: 0,
+            live_sessions: self.live_sessions.clone(),
+            client_cores: self.client_cores,
+            spin: self.spin,
         })
     }
 
@@ -429,6 +542,69 @@ impl Drop for ShardSet {
     }
 }
 
+/// The last step of a home feed gathered from several partitions: the same
+/// result as [`crate::merge_feed`], cheaper. Every part
+/// (`Partition::feed_part`) arrives sorted best first, so the candidates are
+/// a few sorted runs: the ranking key is computed once per candidate (a Hot
+/// key costs a 128-bit division) and the runs are merged, instead of
+/// computing two keys per comparison of a selection and a sort (the merge
+/// was a third of a striped home feed's time in `perf`). More than
+/// [`MergeScratch::MAX_RUNS`] runs (unsorted input) falls back to
+/// `merge_feed`. The order is total (`created` is unique), so the two agree
+/// exactly.
+#[derive(Debug, Default)]
+pub(crate) struct MergeScratch {
+    keys: Vec<(i64, u64)>,
+    /// Cursor and end of each sorted run.
+    runs: Vec<(usize, usize)>,
+    out: Vec<PostSummary>,
+}
+
+impl MergeScratch {
+    /// Most sorted runs merged directly.
+    pub(crate) const MAX_RUNS: usize = 16;
+
+    /// Orders `candidates` best first by `sort` and keeps `limit` of them.
+    pub(crate) fn merge(&mut self, candidates: &mut Vec<PostSummary>, sort: Sort, limit: u16) {
+        let n = candidates.len();
+        let keep = (limit as usize).min(n);
+        self.keys.clear();
+        self.keys.extend(
+            candidates
+                .iter()
+                .map(|p| (sort_key(sort, p.score, p.created), p.created)),
+        );
+        self.runs.clear();
+        let mut start = 0;
+        for i in 1..=n {
+            // A run is strictly decreasing in (key, created).
+            if i == n || self.keys[i] >= self.keys[i - 1] {
+                self.runs.push((start, i));
+                start = i;
+                if self.runs.len() > Self::MAX_RUNS {
+                    crate::merge_feed(candidates, sort, limit);
+                    return;
+                }
+            }
+        }
+        self.out.clear();
+        while self.out.len() < keep {
+            let mut best: Option<usize> = None;
+            for (r, &(cur, end)) in self.runs.iter().enumerate() {
+                if cur < end && best.is_none_or(|b| self.keys[cur] > self.keys[self.runs[b].0]) {
+                    best = Some(r);
+                }
+            }
+            let Some(b) = best else { break };
+            let cur = self.runs[b].0;
+            self.out.push(candidates[cur]);
+            self.runs[b].0 += 1;
+        }
+        candidates.clear();
+        candidates.extend_from_slice(&self.out);
+    }
+}
+
 /// A home feed waiting for gather replies.
 struct Gather {
     session: u32,
@@ -463,6 +639,12 @@ struct Shard {
     live_gathers: usize,
     sent: u64,
     applied: u64,
+    /// Spin or yield when idle (own core or shared).
+    waiting: Waiting,
+    /// Replies queued per session before they are sent mid-batch.
+    flush_at: usize,
+    /// Scratch of the home-feed merge.
+    merge: MergeScratch,
 }
 
 impl Shard {
@@ -519,19 +701,31 @@ impl Shard {
         // Dropping `self.rx` here releases clients blocked on a full lane.
     }
 
-    /// Yields up to [`LINGER`] times waiting for a client op; stops early
-    /// when the peer lane has something (the caller then drains it).
+    /// Waits a little for a client op before the caller parks: spins on an
+    /// own core, yields [`LINGER`] times on a shared one. Stops early when
+    /// the peer lane has something (the caller then drains it).
     fn linger(&self) -> Option<ClientMsg> {
-        for _ in 0..LINGER {
-            std::thread::yield_now();
-            if let Some(m) = self.rx.try_first() {
-                return Some(m);
-            }
-            if self.rx.len_second() > 0 {
-                return None;
+        match self.waiting {
+            Waiting::Spin(budget) => spin_for(budget, || {
+                if let Some(m) = self.rx.try_first() {
+                    return Some(Some(m));
+                }
+                (self.rx.len_second() > 0).then_some(None)
+            })
+            .flatten(),
+            Waiting::Yield => {
+                for _ in 0..LINGER {
+                    std::thread::yield_now();
+                    if let Some(m) = self.rx.try_first() {
+                        return Some(m);
+                    }
+                    if self.rx.len_second() > 0 {
+                        return None;
+                    }
+                }
+                None
             }
         }
-        None
     }
 
     /// Queues a reply; [`Shard::flush`] sends it. A session dropped with ops
@@ -543,6 +737,11 @@ impl Shard {
                 self.touched.push(session);
             }
             slot.pending.push((tag, response));
+            if slot.pending.len() >= self.flush_at {
+                // Early flush: the client refills while the batch goes on.
+                let batch = std::mem::replace(&mut slot.pending, Vec::with_capacity(self.flush_at));
+                let _ = slot.tx.send(batch);
+            }
         }
     }
 
@@ -787,7 +986,8 @@ impl Shard {
         sort: Sort,
         limit: u16,
     ) {
-        match guarded(|| merge_feed(&mut candidates, sort, limit)) {
+        let merge = &mut self.merge;
+        match guarded(|| merge.merge(&mut candidates, sort, limit)) {
             Some(()) => self.reply(session, tag, Ok(Reply::Feed(candidates))),
             None => self.fault_reply(session, tag),
         }
@@ -803,9 +1003,22 @@ pub struct ShardedSession {
     stopped: Arc<AtomicBool>,
     replies: Receiver<ReplyBatch>,
     outstanding: usize,
+    live_sessions: Arc<AtomicU32>,
+    client_cores: usize,
+    spin: Duration,
 }
 
 impl ShardedSession {
+    /// Spin when the live sessions fit on the cores the shards leave free.
+    fn waiting(&self) -> Waiting {
+        let live = self.live_sessions.load(Ordering::Relaxed) as usize;
+        if live <= self.client_cores {
+            Waiting::Spin(self.spin)
+        } else {
+            Waiting::Yield
+        }
+    }
+
     fn deliver<F: FnMut(u64, Response)>(&mut self, batch: ReplyBatch, f: &mut F) -> usize {
         let n = batch.len();
         self.outstanding = self.outstanding.saturating_sub(n);
@@ -848,13 +1061,20 @@ impl Session for ShardedSession {
     fn poll<F: FnMut(u64, Response)>(&mut self, wait: bool, mut f: F) -> usize {
         let mut n = 0;
         if wait && self.outstanding > 0 {
-            // Like an idle shard, yield a little before parking: a reply is
-            // usually microseconds away, a park and wake-up cost more.
-            for _ in 0..LINGER {
-                if !self.replies.is_empty() {
-                    break;
+            // Like an idle shard, wait actively a little before parking: a
+            // reply is usually microseconds away, a park and wake-up cost more.
+            match self.waiting() {
+                Waiting::Spin(budget) => {
+                    spin_for(budget, || (!self.replies.is_empty()).then_some(()));
                 }
-                std::thread::yield_now();
+                Waiting::Yield => {
+                    for _ in 0..LINGER {
+                        if !self.replies.is_empty() {
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                }
             }
             match self.replies.recv() {
                 Ok(batch) => n += self.deliver(batch, &mut f),
@@ -885,6 +1105,7 @@ impl Session for ShardedSession {
 
 impl Drop for ShardedSession {
     fn drop(&mut self) {
+        self.live_sessions.fetch_sub(1, Ordering::Relaxed);
         for p in &self.peers {
             let _ = p.send(PeerMsg::Unregister { session: self.id });
         }
@@ -930,5 +1151,58 @@ impl Engine for ShardedEngine {
     }
     fn shutdown(&self) {
         self.set.shutdown()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::PostId;
+    use rand::{RngExt, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn post(rng: &mut Xoshiro256PlusPlus, created: u64) -> PostSummary {
+        PostSummary {
+            id: PostId {
+                community: CommunityId(rng.random_range(0..50)),
+                seq: created as u32,
+            },
+            author: UserId(1),
+            score: rng.random_range(-30..3000),
+            comments: 0,
+            created,
+        }
+    }
+
+    /// Sorted parts (as `feed_part` makes them) and unsorted input (the
+    /// fallback) must both give exactly what `merge_feed` gives.
+    #[test]
+    fn merge_scratch_agrees_with_merge_feed_on_sorted_parts_and_on_anything() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut m = MergeScratch::default();
+        let mut created = 0u64;
+        for round in 0..2000 {
+            let sort = [Sort::Hot, Sort::Top, Sort::New][round % 3];
+            let limit: u16 = rng.random_range(0..40);
+            let parts = rng.random_range(0..5);
+            let mut candidates = Vec::new();
+            for _ in 0..parts {
+                let len = rng.random_range(0..=limit as usize);
+                let mut part: Vec<PostSummary> = (0..len)
+                    .map(|_| {
+                        created += rng.random_range(1..5000);
+                        post(&mut rng, created)
+                    })
+                    .collect();
+                if round % 7 != 0 {
+                    crate::merge_feed(&mut part, sort, limit);
+                }
+                candidates.extend(part);
+            }
+            let mut expected = candidates.clone();
+            crate::merge_feed(&mut expected, sort, limit);
+            m.merge(&mut candidates, sort, limit);
+            assert_eq!(candidates, expected, "round {round} {sort:?} limit {limit}");
+        }
     }
 }

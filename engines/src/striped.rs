@@ -1,7 +1,10 @@
-//! The `striped` engine: P partitions, each behind a `parking_lot` mutex
-//! (a *stripe*); the calling client thread applies its ops inline, holding
-//! one stripe lock at a time and never two, so lock order can never deadlock
-//! (DESIGN section 3). It shows shared state with lock striping, and its
+//! The `striped` engine: P partitions, each behind a `parking_lot`
+//! reader-writer lock (a *stripe*); the calling client thread applies its ops
+//! inline, holding one stripe lock at a time and never two, so lock order can
+//! never deadlock (DESIGN section 3). Ops take a stripe for writing, except
+//! home feeds (most of a Reddit-like mix), which only read
+//! (`home_feed_subscriptions`, `feed_part`) and take read locks, so two
+//! clients' feeds over the same stripe run at the same time. It shows shared state with lock striping, and its
 //! contention under Zipf skew.
 //!
 //! # Follow-ups
@@ -10,15 +13,18 @@
 //! their destinations' queues, so the pushes from one stripe are ordered like
 //! its ops (FIFO between two stripes). After releasing the home lock, the
 //! caller locks each destination in turn and drains its queue in order.
-//! Whoever locks a stripe, for any reason, first drains its queue, so queued
-//! follow-ups are always applied before anything reads that stripe. `submit`
+//! Whoever locks a stripe, for any reason, first drains its queue (a reader
+//! that finds the queue non-empty under its read lock takes the write lock
+//! to drain it), so queued follow-ups are always applied before anything
+//! reads that stripe. `submit`
 //! returns only after the op's follow-ups are applied: a session reads its
 //! own writes, and with one op in flight replies match every other engine.
 //!
 //! # Home feed
-//! Lock the user's stripe, copy the subscriptions into the session's scratch
+//! Read-lock the user's stripe, copy the subscriptions into the session's scratch
 //! vector, unlock; then for each stripe holding some of them lock, compute
-//! its part, unlock; then merge. The feed is not a snapshot across stripes,
+//! its part, unlock; then merge the parts' sorted runs (the sharded
+//! engine's merge, one ranking key per candidate). The feed is not a snapshot across stripes,
 //! as in the `sharded` engine's gather.
 //!
 //! # Sessions
@@ -27,7 +33,8 @@
 //! There are no engine threads: `shutdown` only closes the engine, after
 //! which `submit` fails with [`EngineError::Shutdown`].
 //!
-//! Faults are decided per stripe under its lock; an injected stall sleeps
+//! Faults are decided per stripe under its write lock (a home feed then
+//! takes the user's stripe for writing); an injected stall sleeps
 //! while holding the stripe lock, which is what a stalled lock holder does
 //! to everyone queued behind it.
 
@@ -39,13 +46,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::api::{ApiError, CommunityId, Op, Reply, Response, Sort, UserId};
 use crate::audit::Audit;
 use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, Session};
 use crate::fault::{FaultInjector, inject_panic};
-use crate::partition::{FollowUp, Partition, PostClock, merge_feed};
+use crate::partition::{FollowUp, Partition, PostClock};
 use crate::placement;
 
 #[inline]
@@ -61,7 +68,7 @@ struct StripeState {
 
 /// One stripe: the locked partition and its inbound follow-ups.
 struct Stripe {
-    state: Mutex<StripeState>,
+    state: RwLock<StripeState>,
     inbox: SegQueue<FollowUp>,
 }
 
@@ -70,18 +77,40 @@ struct Shared {
     /// Padded so two stripes' locks never share a cache line.
     stripes: Box<[CachePadded<Stripe>]>,
     closed: AtomicBool,
+    /// Whether faults are configured: home feeds then take the user's stripe
+    /// for writing, since fault decisions mutate the stripe's injector.
+    faulty: bool,
     /// Written only when a fault happens.
     faults: AtomicU64,
     dropped: AtomicU64,
 }
 
 impl Shared {
-    /// Locks stripe `i` and applies its queued follow-ups first.
-    fn lock(&self, i: usize) -> MutexGuard<'_, StripeState> {
+    /// Locks stripe `i` for writing and applies its queued follow-ups first.
+    fn lock(&self, i: usize) -> RwLockWriteGuard<'_, StripeState> {
         let stripe = &self.stripes[i];
-        let mut g = stripe.state.lock();
+        let mut g = stripe.state.write();
         self.drain(stripe, &mut g);
         g
+    }
+
+    /// Locks stripe `i` for reading, with no follow-up queued: if the queue
+    /// is not empty once the read lock is held, takes the write lock, drains
+    /// and downgrades. Checking *under* the read lock is what keeps the
+    /// causality rule: a follow-up pushed before anything this reader has
+    /// seen (it is pushed under its op's home lock, before that op is
+    /// visible) is in the queue by then, so it is applied first; one pushed
+    /// later belongs to an op concurrent with this read.
+    fn read(&self, i: usize) -> RwLockReadGuard<'_, StripeState> {
+        let stripe = &self.stripes[i];
+        let g = stripe.state.read();
+        if stripe.inbox.is_empty() {
+            return g;
+        }
+        drop(g);
+        let mut w = stripe.state.write();
+        self.drain(stripe, &mut w);
+        RwLockWriteGuard::downgrade(w)
     }
 
     fn drain(&self, stripe: &Stripe, st: &mut StripeState) {
@@ -109,9 +138,7 @@ impl Shared {
 
     fn apply(&self, op: Op, s: &mut Scratch) -> Response {
         let count = self.stripes.len();
-        if count > 1
-            && let Op::GetHomeFeed { user, sort, limit } = op
-        {
+        if let Op::GetHomeFeed { user, sort, limit } = op {
             return self.home_feed(user, sort, limit, s);
         }
         let home = placement::home_partition(op.home(), count);
@@ -159,15 +186,17 @@ impl Shared {
         response
     }
 
+    /// A home feed under read locks only (with faults configured, the user's
+    /// stripe is taken for writing, for the fault decisions), so feeds run in
+    /// parallel with each other. With one stripe it gives what
+    /// `Partition::apply` gives: the same selection over the same
+    /// subscriptions, in the same order.
     fn home_feed(&self, user: UserId, sort: Sort, limit: u16, s: &mut Scratch) -> Response {
         let count = self.stripes.len();
-        {
-            let mut g = self.lock(placement::user_partition(user, count));
-            let st = &mut *g;
-            let inject = Self::before_op(st);
-            let part = &st.part;
-            let subs = &mut s.subs;
-            match guarded(|| {
+        let home = placement::user_partition(user, count);
+        let subs = &mut s.subs;
+        let copy = |part: &Partition, inject: bool, subs: &mut Vec<CommunityId>| {
+            guarded(|| {
                 if inject {
                     inject_panic();
                 }
@@ -175,11 +204,19 @@ impl Shared {
                 subs.clear();
                 subs.extend_from_slice(found);
                 Ok::<_, ApiError>(())
-            }) {
-                None => return self.fault(),
-                Some(Err(e)) => return Err(e),
-                Some(Ok(())) => {}
-            }
+            })
+        };
+        let copied = if self.faulty {
+            let mut g = self.lock(home);
+            let inject = Self::before_op(&mut g);
+            copy(&g.part, inject, subs)
+        } else {
+            copy(&self.read(home).part, false, subs)
+        };
+        match copied {
+            None => return self.fault(),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(())) => {}
         }
         s.groups.resize_with(count, Vec::new);
         s.groups.iter_mut().for_each(Vec::clear);
@@ -191,12 +228,13 @@ impl Shared {
             if group.is_empty() {
                 continue;
             }
-            let g = self.lock(j);
+            let g = self.read(j);
             if guarded(|| g.part.feed_part(group, sort, limit, &mut candidates)).is_none() {
                 return self.fault();
             }
         }
-        match guarded(|| merge_feed(&mut candidates, sort, limit)) {
+        let merge = &mut s.merge;
+        match guarded(|| merge.merge(&mut candidates, sort, limit)) {
             Some(()) => Ok(Reply::Feed(candidates)),
             None => self.fault(),
         }
@@ -210,6 +248,8 @@ struct Scratch {
     dests: Vec<usize>,
     subs: Vec<CommunityId>,
     groups: Vec<Vec<CommunityId>>,
+    /// The cross-stripe merge (sorted runs, one key per candidate).
+    merge: crate::sharded::MergeScratch,
 }
 
 /// The `striped` engine.
@@ -237,7 +277,7 @@ impl StripedEngine {
         let stripes = (0..count)
             .map(|i| {
                 CachePadded::new(Stripe {
-                    state: Mutex::new(StripeState {
+                    state: RwLock::new(StripeState {
                         part: Partition::new(i, count, clock.clone()),
                         faults: FaultInjector::new(&config.faults, i),
                     }),
@@ -249,6 +289,7 @@ impl StripedEngine {
             shared: Arc::new(Shared {
                 stripes,
                 closed: AtomicBool::new(false),
+                faulty: config.faults.any(),
                 faults: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
             }),
