@@ -343,7 +343,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(4 * threads);
     let load_start = shared.clock.now_ns();
-    let (results, collected, start) = std::thread::scope(|s| {
+    let (results, collected, start, load_peak_rss) = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
         for (t, session) in sessions.into_iter().enumerate() {
             let plan = ClientPlan {
@@ -355,6 +355,10 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
                 warmup_ns,
                 interval_ns,
                 seed: c.seed,
+                own_core: ctx.pin_map.clients[t].is_some_and(|core| {
+                    let pins = ctx.pin_map.engine.iter().chain(&ctx.pin_map.clients);
+                    pins.filter(|p| **p == Some(core)).count() == 1
+                }),
             };
             let rec = Recorder::new(t, 0, tx.clone(), recycle_rx.clone());
             let (workload, shared) = (ctx.workload, &shared);
@@ -368,6 +372,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         // barrier would never open, so fail before waiting.
         let spawn_failed = handles.iter().any(|h| h.is_err());
         let mut start = 0;
+        let mut load_peak_rss = 0;
         let collector_handle;
         if spawn_failed {
             shared.user_stop.stop();
@@ -378,6 +383,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
             }
             shared.barrier.wait();
             start = shared.clock.now_ns();
+            load_peak_rss = peak_rss_bytes();
             shared.start_ns.store(start, Ordering::Release);
             let timeline = Timeline {
                 warm_end_ns: start + warmup_ns,
@@ -389,9 +395,10 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
             shared.barrier.wait();
             if !matches!(c.progress, crate::config::ProgressMode::Quiet) {
                 eprintln!(
-                    "[{}] load phase done in {:.2} s",
+                    "[{}] load phase done in {:.2} s, peak RSS {} MiB",
                     c.engine.name(),
-                    (start - load_start) as f64 / 1e9
+                    (start - load_start) as f64 / 1e9,
+                    load_peak_rss >> 20
                 );
             }
         }
@@ -412,7 +419,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
                 .unwrap_or_else(|_| Err(RunError::Thread("the collector panicked".into()))),
             None => Err(RunError::Thread("client threads could not start".into())),
         };
-        (results, collected, start)
+        (results, collected, start, load_peak_rss)
     });
     let results: Vec<ClientResult> = results.into_iter().collect::<Result<_, _>>()?;
     if results
@@ -498,6 +505,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
             errors: results.iter().map(|r| r.load_errors).sum(),
             duration_ns: load_ns,
             ops_per_sec: load_ops as f64 / (load_ns.max(1) as f64 / 1e9),
+            peak_rss_bytes: load_peak_rss,
         },
         warmup_ns,
         measured_ns,

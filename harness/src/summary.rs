@@ -75,6 +75,9 @@ pub struct LoadSummary {
     pub duration_ns: u64,
     /// Load ops per second.
     pub ops_per_sec: f64,
+    /// Peak resident set size of the process at the end of the load phase
+    /// (`VmHWM`: the kernel's high-water mark, so no transient is missed).
+    pub peak_rss_bytes: u64,
 }
 
 /// The open loop could not keep up with its schedule.

@@ -20,11 +20,12 @@ pub fn render(s: &RunSummary) -> String {
     );
     let _ = writeln!(
         o,
-        "load phase: {} ops ({} errors) in {} ({} ops/s), excluded from the run",
+        "load phase: {} ops ({} errors) in {} ({} ops/s), peak RSS {} MiB, excluded from the run",
         s.load.ops,
         s.load.errors,
         human_ns(s.load.duration_ns),
-        human_rate(s.load.ops_per_sec)
+        human_rate(s.load.ops_per_sec),
+        s.load.peak_rss_bytes >> 20
     );
     let _ = writeln!(
         o,
