@@ -164,7 +164,8 @@ fn tuning() -> (Duration, usize) {
 
 /// Which shards have a core to themselves, and how many cores are left for
 /// client threads. Pinned: shard `i` runs on `pin[i % len]` and owns it when
-/// no other shard maps there. Unpinned: shards own cores while they number
+/// no other shard maps there and some core is left for the clients (else
+/// clients share the shards' cores). Unpinned: shards own cores while they number
 /// fewer than the cores (the OS then has room to keep them apart).
 fn placement_plan(pin: &[usize], count: usize) -> (Vec<bool>, usize) {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -173,11 +174,14 @@ fn placement_plan(pin: &[usize], count: usize) -> (Vec<bool>, usize) {
         return (vec![own; count], cores.saturating_sub(count));
     }
     let core_of = |i: usize| pin[i % pin.len()];
-    let own = (0..count)
-        .map(|i| (0..count).all(|j| j == i || core_of(j) != core_of(i)))
-        .collect();
     let distinct: std::collections::BTreeSet<usize> = (0..count).map(core_of).collect();
-    (own, cores.saturating_sub(distinct.len()))
+    let client_cores = cores.saturating_sub(distinct.len());
+    // With every core taken by shards, client threads share the shards'
+    // cores: no shard owns one.
+    let own = (0..count)
+        .map(|i| client_cores > 0 && (0..count).all(|j| j == i || core_of(j) != core_of(i)))
+        .collect();
+    (own, client_cores)
 }
 
 /// One client op on a client lane: 8 + 4 bytes of routing plus the op.
