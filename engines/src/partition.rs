@@ -19,8 +19,27 @@
 //! Caller-chosen ids (users, communities) key `FxHashMap`s, never a `Vec`
 //! index, so huge or bogus ids cost nothing. Posts, comments and DMs are dense
 //! per owner and live in `Vec`s, indexed by their validated sequence number.
-//! Memberships are one partition-wide set of (community, user) pairs; votes one
-//! map of (voter, target) to -1/+1 (a cleared vote is removed).
+//! Votes are one map of (voter, target) to -1/+1 (a cleared vote is removed).
+//!
+//! # Memory layout of the large load (DESIGN: 10^6 users in 1 GiB)
+//! Memberships and subscriptions are the same pairs seen from two sides and
+//! live on different partitions (the community's and the user's), so each
+//! side is stored once, per owner, never in one partition-wide hash table
+//! (whose doubling would briefly hold old and new tables, hundreds of MB at
+//! 10^7 pairs):
+//! - a community holds its members as a set of user ids; a profile's owner is
+//!   its member implicitly (the owner can neither join nor leave it);
+//! - a user holds the communities with a positive subscription count as a
+//!   sorted `Vec` (binary search; a change costs O(subscriptions) memmove,
+//!   no more than one home feed of that user). Counts other than 0 and 1
+//!   (only a lost or duplicated follow-up makes them) sit in a side map.
+//!
+//! A profile is stored as a [`Community`] only once it needs one (a follower
+//! besides its owner, or a post). Until then it exists implicitly while its
+//! owner is registered here (a profile lives on its owner's partition), with
+//! the owner as its only member and no posts. The engine cannot know the
+//! population upfront, so maps grow by doubling; the per-owner layout keeps
+//! every such growth step small except the `users` and `communities` maps.
 //!
 //! # Subscriptions are counted, not flagged
 //! A user's subscription to a community is a signed count, +1 per
@@ -129,7 +148,7 @@ struct User {
     registered: bool,
     post_karma: i64,
     comment_karma: i64,
-    /// Communities with a positive subscription count, in no particular order.
+    /// Communities with a positive subscription count, sorted ascending.
     subs: Vec<CommunityId>,
     inbox: Vec<Dm>,
 }
@@ -140,18 +159,12 @@ struct Dm {
     body: Body,
 }
 
-/// A (user, community) subscription count and, while positive, the pair's
-/// position in the user's `subs` vector (for O(1) removal).
-#[derive(Debug, Clone, Copy)]
-struct SubEntry {
-    count: i32,
-    pos: u32,
-}
-
 #[derive(Debug)]
 struct Community {
     creator: UserId,
-    members: u32,
+    /// Member user ids. A profile's owner is a member implicitly and is never
+    /// listed (see [`Community::member_count`]).
+    members: FxHashSet<u32>,
     posts: Vec<Post>,
     /// (hot key, seq): a post's seq grows with its `created`, so the pair
     /// orders key descending then newer first when iterated in reverse.
@@ -161,14 +174,32 @@ struct Community {
 }
 
 impl Community {
+    /// An ordinary community whose only member is its creator.
     fn new(creator: UserId) -> Self {
+        let mut c = Community::profile(creator);
+        c.members.insert(creator.0);
+        c
+    }
+
+    /// The stored form of `owner`'s profile, with no followers yet.
+    fn profile(owner: UserId) -> Self {
         Community {
-            creator,
-            members: 1,
+            creator: owner,
+            members: FxHashSet::default(),
             posts: Vec::new(),
             hot: BTreeSet::new(),
             top: BTreeSet::new(),
         }
+    }
+
+    /// Members of community `id` (this community), the implicit owner included.
+    fn member_count(&self, id: CommunityId) -> u32 {
+        clamp_u32(self.members.len()) + u32::from(id.is_profile())
+    }
+
+    /// Whether `user` is a member of community `id` (this community).
+    fn is_member(&self, id: CommunityId, user: UserId) -> bool {
+        id.profile_owner() == Some(user) || self.members.contains(&user.0)
     }
 }
 
@@ -215,6 +246,10 @@ struct Totals {
     dm_bytes: u64,
     /// Pairs with a positive subscription count.
     subscribed_pairs: u64,
+    /// Memberships, implicit profile owners included.
+    memberships: u64,
+    /// Summed capacity of the communities' member sets (for `stats()`).
+    member_capacity: u64,
 }
 
 /// One slice of the social state.
@@ -224,21 +259,23 @@ pub struct Partition {
     count: usize,
     clock: Arc<PostClock>,
     users: FxHashMap<UserId, User>,
+    /// Ordinary communities and the profiles that need storage (module docs).
     communities: FxHashMap<CommunityId, Community>,
-    /// (community << 32 | user).
-    members: FxHashSet<u64>,
-    /// (user << 32 | community), the layout of [`crate::audit::pair_digest`].
-    subs: FxHashMap<u64, SubEntry>,
+    /// Subscription counts other than 0 and 1, keyed by [`sub_key`]; a pair
+    /// is in its user's `subs` exactly while its count is positive.
+    odd_subs: FxHashMap<u64, i32>,
     votes: FxHashMap<VoteKey, i8>,
     totals: Totals,
     /// Reused by local home feeds, so they allocate only their reply.
     scratch: BinaryHeap<Candidate>,
 }
 
+/// (community << 32 | user): how the digest names a membership.
 fn member_key(community: CommunityId, user: UserId) -> u64 {
     ((community.0 as u64) << 32) | user.0 as u64
 }
 
+/// (user << 32 | community), the layout of [`crate::audit::pair_digest`].
 fn sub_key(user: UserId, community: CommunityId) -> u64 {
     ((user.0 as u64) << 32) | community.0 as u64
 }
@@ -287,8 +324,7 @@ impl Partition {
             clock,
             users: FxHashMap::default(),
             communities: FxHashMap::default(),
-            members: FxHashSet::default(),
-            subs: FxHashMap::default(),
+            odd_subs: FxHashMap::default(),
             votes: FxHashMap::default(),
             totals: Totals::default(),
             scratch: BinaryHeap::new(),
@@ -416,49 +452,58 @@ impl Partition {
         }
         rec.registered = true;
         self.totals.users += 1;
-        let profile = CommunityId::profile(user);
-        self.communities.insert(profile, Community::new(user));
-        self.members.insert(member_key(profile, user));
-        self.add_subscription(user, profile, 1);
+        // The profile exists implicitly from now on, its owner a member.
+        self.totals.memberships += 1;
+        self.add_subscription(user, CommunityId::profile(user), 1);
         Ok(Reply::Done)
+    }
+
+    /// Whether `community` is a profile that exists here without being
+    /// stored: its owner is registered and it has no stored [`Community`].
+    fn is_implicit_profile(&self, community: CommunityId) -> bool {
+        community.profile_owner().is_some_and(|owner| {
+            self.users.get(&owner).is_some_and(|u| u.registered)
+                && !self.communities.contains_key(&community)
+        })
+    }
+
+    /// Adds `user` to the members of `c`, keeping the capacity total.
+    /// Returns false if already a member.
+    fn insert_member(totals: &mut Totals, c: &mut Community, user: UserId) -> bool {
+        let before = c.members.capacity();
+        if !c.members.insert(user.0) {
+            return false;
+        }
+        totals.member_capacity += (c.members.capacity() - before) as u64;
+        totals.memberships += 1;
+        true
     }
 
     /// Moves the (user, community) subscription count by `by` (+1 or -1).
     fn add_subscription(&mut self, user: UserId, community: CommunityId, by: i32) {
         let key = sub_key(user, community);
-        let entry = self.subs.entry(key).or_insert(SubEntry {
-            count: 0,
-            pos: u32::MAX,
-        });
-        let was = entry.count;
-        entry.count = was.saturating_add(by);
-        let now = entry.count;
-        let entry = *entry;
-        if now == 0 {
-            self.subs.remove(&key);
+        let odd = self.odd_subs.get(&key).copied();
+        let rec = self.users.entry(user).or_default();
+        let at = rec.subs.binary_search(&community);
+        let was = odd.unwrap_or(i32::from(at.is_ok()));
+        let now = was.saturating_add(by);
+        match at {
+            Err(at) if now > 0 => {
+                rec.subs.insert(at, community);
+                self.totals.subscribed_pairs += 1;
+            }
+            Ok(at) if now <= 0 => {
+                rec.subs.remove(at);
+                self.totals.subscribed_pairs -= 1;
+            }
+            _ => {}
         }
-        if was <= 0 && now > 0 {
-            let rec = self.users.entry(user).or_default();
-            let pos = clamp_u32(rec.subs.len());
-            rec.subs.push(community);
-            if let Some(e) = self.subs.get_mut(&key) {
-                e.pos = pos;
+        if (0..=1).contains(&now) {
+            if odd.is_some() {
+                self.odd_subs.remove(&key);
             }
-            self.totals.subscribed_pairs += 1;
-        } else if was > 0 && now <= 0 {
-            let Some(rec) = self.users.get_mut(&user) else {
-                return;
-            };
-            let pos = entry.pos as usize;
-            if pos < rec.subs.len() {
-                rec.subs.swap_remove(pos);
-                if let Some(&moved) = rec.subs.get(pos)
-                    && let Some(e) = self.subs.get_mut(&sub_key(user, moved))
-                {
-                    e.pos = pos as u32;
-                }
-            }
-            self.totals.subscribed_pairs -= 1;
+        } else {
+            self.odd_subs.insert(key, now);
         }
     }
 
@@ -505,10 +550,11 @@ impl Partition {
 
     fn profile(&self, user: UserId) -> Response {
         let rec = self.registered(user)?;
+        let id = CommunityId::profile(user);
         let (followers, profile_posts) = self
             .communities
-            .get(&CommunityId::profile(user))
-            .map_or((0, 0), |c| (c.members, clamp_u32(c.posts.len())));
+            .get(&id)
+            .map_or((1, 0), |c| (c.member_count(id), clamp_u32(c.posts.len())));
         Ok(Reply::Profile(ProfileView {
             post_karma: rec.post_karma,
             comment_karma: rec.comment_karma,
@@ -545,8 +591,10 @@ impl Partition {
         if self.communities.contains_key(&community) {
             return Err(ApiError::AlreadyExists);
         }
-        self.communities.insert(community, Community::new(creator));
-        self.members.insert(member_key(community, creator));
+        let c = Community::new(creator);
+        self.totals.member_capacity += c.members.capacity() as u64;
+        self.totals.memberships += 1;
+        self.communities.insert(community, c);
         self.totals.communities += 1;
         follow_ups.push(FollowUp::Subscribe {
             user: creator,
@@ -561,14 +609,28 @@ impl Partition {
         community: CommunityId,
         follow_ups: &mut Vec<FollowUp>,
     ) -> Response {
-        let c = self
-            .communities
-            .get_mut(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
-        if !self.members.insert(member_key(community, user)) {
+        let c = match community.profile_owner() {
+            Some(owner) => {
+                if !self.communities.contains_key(&community)
+                    && !self.is_implicit_profile(community)
+                {
+                    return Err(ApiError::UnknownCommunity);
+                }
+                if owner == user {
+                    return Err(ApiError::AlreadyMember);
+                }
+                self.communities
+                    .entry(community)
+                    .or_insert_with(|| Community::profile(owner))
+            }
+            None => self
+                .communities
+                .get_mut(&community)
+                .ok_or(ApiError::UnknownCommunity)?,
+        };
+        if !Self::insert_member(&mut self.totals, c, user) {
             return Err(ApiError::AlreadyMember);
         }
-        c.members += 1;
         follow_ups.push(FollowUp::Subscribe { user, community });
         Ok(Reply::Done)
     }
@@ -579,27 +641,32 @@ impl Partition {
         community: CommunityId,
         follow_ups: &mut Vec<FollowUp>,
     ) -> Response {
-        let c = self
-            .communities
-            .get_mut(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
+        let implicit = self.is_implicit_profile(community);
+        let c = self.communities.get_mut(&community);
+        if c.is_none() && !implicit {
+            return Err(ApiError::UnknownCommunity);
+        }
         if community.profile_owner() == Some(user) {
             return Err(ApiError::Forbidden);
         }
-        if !self.members.remove(&member_key(community, user)) {
+        // An implicit profile has no member but its owner.
+        if !c.is_some_and(|c| c.members.remove(&user.0)) {
             return Err(ApiError::NotMember);
         }
-        c.members -= 1;
+        self.totals.memberships -= 1;
         follow_ups.push(FollowUp::Unsubscribe { user, community });
         Ok(Reply::Done)
     }
 
     fn community_feed(&self, community: CommunityId, sort: Sort, limit: u16) -> Response {
         let limit = check_limit(limit)?;
-        let c = self
-            .communities
-            .get(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
+        let Some(c) = self.communities.get(&community) else {
+            return if self.is_implicit_profile(community) {
+                Ok(Reply::Feed(Vec::new()))
+            } else {
+                Err(ApiError::UnknownCommunity)
+            };
+        };
         let mut feed = Vec::with_capacity(limit.min(c.posts.len()));
         for_best_posts(c, sort, limit, |_, seq, p| {
             feed.push(summary(community, seq, p));
@@ -615,10 +682,16 @@ impl Partition {
                 max: MAX_TERM_LEN as u32,
             });
         }
-        let c = self
-            .communities
-            .get(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
+        let Some(c) = self.communities.get(&community) else {
+            return if self.is_implicit_profile(community) {
+                Ok(Reply::Found {
+                    matches: 0,
+                    newest: Vec::new(),
+                })
+            } else {
+                Err(ApiError::UnknownCommunity)
+            };
+        };
         // A real scan of every body, newest first: the deliberate long task.
         let finder = memmem::Finder::new(term.as_bytes());
         let mut matches = 0u32;

@@ -215,6 +215,107 @@ fn register_creates_user_and_profile_with_self_as_follower() {
 }
 
 #[test]
+fn a_profile_followed_then_left_equals_one_never_followed() {
+    // Profiles are stored only once followed or posted to; the state must not
+    // show whether that ever happened.
+    let mut never = World::new(3);
+    let mut left = World::new(3);
+    for w in [&mut never, &mut left] {
+        ok(w, Op::Register { user: A });
+        ok(w, Op::Register { user: B });
+    }
+    let pa = CommunityId::profile(A);
+    ok(
+        &mut left,
+        Op::Join {
+            user: B,
+            community: pa,
+        },
+    );
+    assert_eq!(profile(&mut left, A).followers, 2);
+    assert_eq!(left.audit().memberships, 3);
+    ok(
+        &mut left,
+        Op::Leave {
+            user: B,
+            community: pa,
+        },
+    );
+    assert_eq!(left.digest(), never.digest());
+    assert_eq!(left.audit(), never.audit());
+    for w in [&mut never, &mut left] {
+        assert_eq!(profile(w, A).followers, 1);
+        let hot = Op::GetCommunityFeed {
+            community: pa,
+            sort: Sort::Hot,
+            limit: 5,
+        };
+        assert!(feed(ok(w, hot)).is_empty());
+        let found = ok(
+            w,
+            Op::Search {
+                community: pa,
+                term: body("x"),
+            },
+        );
+        assert_eq!(
+            found,
+            Reply::Found {
+                matches: 0,
+                newest: vec![]
+            }
+        );
+        refused(
+            w,
+            Op::Leave {
+                user: B,
+                community: pa,
+            },
+            ApiError::NotMember,
+        );
+        refused(
+            w,
+            Op::Leave {
+                user: A,
+                community: pa,
+            },
+            ApiError::Forbidden,
+        );
+        refused(
+            w,
+            Op::Join {
+                user: A,
+                community: pa,
+            },
+            ApiError::AlreadyMember,
+        );
+        let unknown = CommunityId::profile(C);
+        refused(
+            w,
+            Op::Join {
+                user: A,
+                community: unknown,
+            },
+            ApiError::UnknownCommunity,
+        );
+        refused(
+            w,
+            Op::Leave {
+                user: A,
+                community: unknown,
+            },
+            ApiError::UnknownCommunity,
+        );
+    }
+    // A first post stores the profile and counts once.
+    post(&mut never, A, pa, "first");
+    let p = profile(&mut never, A);
+    assert_eq!((p.followers, p.profile_posts), (1, 1));
+    let a = never.audit();
+    assert_eq!(a.membership_digest, a.subscription_digest);
+}
+
+#[test]
 fn register_refuses_duplicates_and_out_of_range_ids() {
     let mut w = one();
     ok(&mut w, Op::Register { user: A });

@@ -9,7 +9,7 @@
 
 use std::mem::size_of;
 
-use super::{Comment, Community, Dm, Partition, Post, SubEntry, User, VoteKey};
+use super::{Comment, Community, Dm, Partition, Post, User, VoteKey, member_key, sub_key};
 use crate::api::{CommunityId, UserId};
 use crate::audit::{Audit, mix64, pair_digest};
 use crate::engine::{EntityBytes, EntityCounts, PartitionStats};
@@ -52,9 +52,25 @@ fn slot<T>() -> u64 {
     size_of::<T>() as u64 + 1
 }
 
+/// Bytes of a hash set of `items` capacity holding `T`: hashbrown keeps
+/// capacity at 7/8 of its buckets.
+fn set_bytes<T>(items: u64) -> u64 {
+    items * 8 / 7 * slot::<T>()
+}
+
 /// Approximate bytes per B-tree index entry: a 16-byte key, nodes about
 /// two-thirds full (B = 6, so up to 11 keys a node), plus node headers.
 const INDEX_ENTRY_BYTES: u64 = 28;
+
+/// The digest chain of community `id` itself (not its posts or members).
+fn community_hash(id: CommunityId, c: &Community) -> u64 {
+    chain(&[
+        TAG_COMMUNITY,
+        id.0 as u64,
+        c.creator.0 as u64,
+        c.member_count(id) as u64,
+    ])
+}
 
 impl Partition {
     /// Counts and approximate bytes, in O(1) (running totals and hash-table
@@ -68,18 +84,18 @@ impl Partition {
             comments: t.comments,
             dms: t.dms,
             votes: self.votes.len() as u64,
-            memberships: self.members.len() as u64,
+            memberships: t.memberships,
         };
         let bytes = EntityBytes {
-            users: self.users.capacity() as u64 * slot::<(UserId, User)>()
-                + self.subs.capacity() as u64 * slot::<(u64, SubEntry)>()
+            users: set_bytes::<(UserId, User)>(self.users.capacity() as u64)
+                + set_bytes::<(u64, i32)>(self.odd_subs.capacity() as u64)
                 + t.subscribed_pairs * size_of::<CommunityId>() as u64,
-            communities: self.communities.capacity() as u64 * slot::<(CommunityId, Community)>()
-                + self.members.capacity() as u64 * slot::<u64>(),
+            communities: set_bytes::<(CommunityId, Community)>(self.communities.capacity() as u64)
+                + set_bytes::<u32>(t.member_capacity),
             posts: t.posts * (size_of::<Post>() as u64 + 2 * INDEX_ENTRY_BYTES) + t.post_bytes,
             comments: t.comments * size_of::<Comment>() as u64 + t.comment_bytes,
             dms: t.dms * size_of::<Dm>() as u64 + t.dm_bytes,
-            votes: self.votes.capacity() as u64 * slot::<(VoteKey, i8)>(),
+            votes: set_bytes::<(VoteKey, i8)>(self.votes.capacity() as u64),
         };
         PartitionStats { counts, bytes }
     }
@@ -99,7 +115,7 @@ impl Partition {
             posts: t.posts,
             comments: t.comments,
             dms: t.dms,
-            memberships: self.members.len() as u64,
+            memberships: t.memberships,
             subscriptions: t.subscribed_pairs,
             ..Audit::default()
         };
@@ -109,22 +125,43 @@ impl Partition {
                 a.score_sum += p.comments.iter().map(|cm| cm.score).sum::<i64>();
             }
         }
-        for u in self.users.values() {
+        for (&id, c) in &self.communities {
+            for &m in &c.members {
+                a.membership_digest = a.membership_digest.wrapping_add(pair_digest(UserId(m), id));
+            }
+        }
+        for (&id, u) in &self.users {
             a.karma_sum += u.post_karma + u.comment_karma;
+            if u.registered {
+                // The owner's implicit membership of their profile.
+                a.membership_digest = a
+                    .membership_digest
+                    .wrapping_add(pair_digest(id, CommunityId::profile(id)));
+            }
         }
-        for &k in &self.members {
-            let (community, user) = (CommunityId((k >> 32) as u32), UserId(k as u32));
-            a.membership_digest = a
-                .membership_digest
-                .wrapping_add(pair_digest(user, community));
-        }
-        for (&k, e) in &self.subs {
-            let (user, community) = (UserId((k >> 32) as u32), CommunityId(k as u32));
+        self.for_each_subscription(|user, community, count| {
             a.subscription_digest = a
                 .subscription_digest
-                .wrapping_add(pair_digest(user, community).wrapping_mul(e.count as i64 as u64));
-        }
+                .wrapping_add(pair_digest(user, community).wrapping_mul(count as i64 as u64));
+        });
         a
+    }
+
+    /// Calls `visit(user, community, count)` for every pair with a nonzero
+    /// subscription count.
+    fn for_each_subscription(&self, mut visit: impl FnMut(UserId, CommunityId, i32)) {
+        for (&user, u) in &self.users {
+            for &community in &u.subs {
+                if self.odd_subs.is_empty()
+                    || !self.odd_subs.contains_key(&sub_key(user, community))
+                {
+                    visit(user, community, 1);
+                }
+            }
+        }
+        for (&k, &count) in &self.odd_subs {
+            visit(UserId((k >> 32) as u32), CommunityId(k as u32), count);
+        }
     }
 
     /// Order-independent digest of this partition's state; the engine's digest
@@ -138,7 +175,23 @@ impl Partition {
     pub fn digest(&self) -> u64 {
         let mut sum = 0u64;
         let mut add = |h: u64| sum = sum.wrapping_add(h);
+        self.for_each_subscription(|user, community, count| {
+            add(chain(&[
+                TAG_SUB,
+                sub_key(user, community),
+                count as i64 as u64,
+            ]));
+        });
         for (id, u) in &self.users {
+            if u.registered {
+                // The owner's profile: its implicit membership, and the
+                // profile itself while it is not stored.
+                let profile = CommunityId::profile(*id);
+                add(chain(&[TAG_MEMBER, member_key(profile, *id)]));
+                if !self.communities.contains_key(&profile) {
+                    add(community_hash(profile, &Community::profile(*id)));
+                }
+            }
             if u.registered || u.post_karma != 0 || u.comment_karma != 0 {
                 add(chain(&[
                     TAG_USER,
@@ -158,12 +211,6 @@ impl Partition {
                 ]));
             }
         }
-        for (&k, e) in &self.subs {
-            add(chain(&[TAG_SUB, k, e.count as i64 as u64]));
-        }
-        for &k in &self.members {
-            add(chain(&[TAG_MEMBER, k]));
-        }
         for (k, &v) in &self.votes {
             add(chain(&[
                 TAG_VOTE,
@@ -176,12 +223,10 @@ impl Partition {
         }
         for (id, c) in &self.communities {
             let cid = id.0 as u64;
-            add(chain(&[
-                TAG_COMMUNITY,
-                cid,
-                c.creator.0 as u64,
-                c.members as u64,
-            ]));
+            add(community_hash(*id, c));
+            for &m in &c.members {
+                add(chain(&[TAG_MEMBER, member_key(*id, UserId(m))]));
+            }
             for (seq, p) in c.posts.iter().enumerate() {
                 add(chain(&[
                     TAG_POST,

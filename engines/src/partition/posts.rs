@@ -2,7 +2,7 @@
 
 use super::ranking::hot_key;
 use super::{
-    Comment, FollowUp, POST_ITSELF, Partition, Post, VoteKey, check_body, clamp_u32, member_key,
+    Comment, Community, FollowUp, POST_ITSELF, Partition, Post, VoteKey, check_body, clamp_u32,
     summary,
 };
 use crate::api::{
@@ -18,19 +18,32 @@ impl Partition {
         body: Body,
     ) -> Response {
         check_body(&body)?;
-        let c = self
-            .communities
-            .get_mut(&community)
-            .ok_or(ApiError::UnknownCommunity)?;
-        match community.profile_owner() {
-            Some(owner) if owner != author => return Err(ApiError::Forbidden),
-            Some(_) => {}
+        let c = match community.profile_owner() {
+            Some(owner) => {
+                if !self.communities.contains_key(&community)
+                    && !self.is_implicit_profile(community)
+                {
+                    return Err(ApiError::UnknownCommunity);
+                }
+                if owner != author {
+                    return Err(ApiError::Forbidden);
+                }
+                // A profile's first post stores it.
+                self.communities
+                    .entry(community)
+                    .or_insert_with(|| Community::profile(owner))
+            }
             None => {
-                if !self.members.contains(&member_key(community, author)) {
+                let c = self
+                    .communities
+                    .get_mut(&community)
+                    .ok_or(ApiError::UnknownCommunity)?;
+                if !c.is_member(community, author) {
                     return Err(ApiError::NotMember);
                 }
+                c
             }
-        }
+        };
         let seq = clamp_u32(c.posts.len());
         let created = self.clock.tick();
         c.hot.insert((hot_key(0, created), seq));
