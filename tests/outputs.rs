@@ -131,6 +131,11 @@ fn open_loop_run_records_intended_and_service_latency() {
     assert!(n("service_p50_ns") > 0);
     let j = run_json(&dir);
     assert!(j["config"]["mode"]["Open"]["rate"].as_f64().unwrap() == 20_000.0);
+    // A run that reached its limit sent every op of its window.
+    assert_eq!(j["summary"]["stopped_by"], "Limit", "{}", show(&o));
+    let sch = &j["summary"]["schedule"];
+    assert_eq!(sch["unsent_due"].as_u64(), Some(0), "{sch}");
+    assert!(sch["max_lag_ns"].as_u64().unwrap() >= sch["final_lag_ns"].as_u64().unwrap());
     check_hlog_with_python(&dir);
 }
 
@@ -163,4 +168,12 @@ fn open_loop_beyond_capacity_reports_saturation_and_stops() {
             > sat["achieved_ops_per_sec"].as_f64().unwrap()
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("SATURATED"));
+    // Stopped behind schedule: the ops already due but never sent are counted.
+    let sch = &j["summary"]["schedule"];
+    assert!(sch["unsent_due"].as_u64().unwrap() > 0, "{sch}");
+    assert!(sch["final_lag_ns"].as_u64().unwrap() > 0, "{sch}");
+    assert!(
+        sch["max_lag_ns"].as_u64().unwrap() >= 1_000_000_000,
+        "{sch}"
+    );
 }

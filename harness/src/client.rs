@@ -19,7 +19,7 @@ use socialbench_workload::Workload;
 use crate::clock::Clock;
 use crate::config::{Limit, LoopMode, StopSignal};
 use crate::pinning::pin_current;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, row_of};
 
 /// How often (ns) a client looks at the shared stop flags: 10 ms.
 const CHECK_EVERY_NS: u64 = 10_000_000;
@@ -91,8 +91,17 @@ pub(crate) struct ClientResult {
     pub load_errors: u64,
     pub pinned: bool,
     pub stop: StopReason,
-    /// Largest lag behind the open-loop schedule seen at a checkpoint (ns).
+    /// Open loop: largest lag behind the schedule (ns), over every send
+    /// (send time minus intended start), every checkpoint and the stop.
     pub max_lag_ns: u64,
+    /// Open loop: lag behind the schedule when the thread stopped sending (ns):
+    /// the lateness of its last due op on a limit stop, else the stop time
+    /// minus the intended start of the first op it did not send.
+    pub final_lag_ns: u64,
+    /// Open loop: ops due (intended start before the stop and before the end
+    /// of the measured window) that were never sent because the run stopped
+    /// early (saturation, Ctrl-C, engine gone). Always 0 on a limit stop.
+    pub unsent_due: u64,
     pub end_ns: u64,
 }
 
@@ -101,8 +110,30 @@ pub(crate) struct ClientResult {
 struct InFlight {
     token: u64,
     kind: OpKind,
+    /// Recorder row: the kind's, or the invalid-request row.
+    row: u8,
     intended_ns: u64,
     sent_ns: u64,
+}
+
+impl InFlight {
+    /// The op `token`/`kind` from `generator`, intended at `intended_ns`, sent at `sent_ns`.
+    #[inline(always)]
+    fn new(
+        generator: &socialbench_workload::Generator,
+        token: u64,
+        kind: OpKind,
+        intended_ns: u64,
+        sent_ns: u64,
+    ) -> InFlight {
+        InFlight {
+            token,
+            kind,
+            row: row_of(kind, generator.is_invalid(token)) as u8,
+            intended_ns,
+            sent_ns,
+        }
+    }
 }
 
 /// Fixed-capacity slots with a free list: insert and remove are O(1), no allocation.
@@ -116,6 +147,7 @@ impl Slab {
         let empty = InFlight {
             token: 0,
             kind: OpKind::Register,
+            row: 0,
             intended_ns: 0,
             sent_ns: 0,
         };
@@ -188,8 +220,12 @@ pub(crate) fn client_main<S: Session>(
         pinned,
         stop: StopReason::Limit,
         max_lag_ns: 0,
+        final_lag_ns: 0,
+        unsent_due: 0,
         end_ns: 0,
     };
+    // Both histogram sets allocated and mapped before the clock starts.
+    rec.prepare();
     for stage in 0..workload.load_stages() {
         if !broken {
             broken = catch_unwind(AssertUnwindSafe(|| {
@@ -229,6 +265,7 @@ pub(crate) fn client_main<S: Session>(
         measured_sent: 0,
         stopping: None,
         own_core: plan.own_core,
+        open_loop: matches!(plan.mode, LoopMode::Open { .. }),
     };
     if broken {
         lp.stopping = Some(StopReason::EngineShutdown);
@@ -335,13 +372,16 @@ struct Loop<'a> {
     stopping: Option<StopReason>,
     /// See [`ClientPlan::own_core`].
     own_core: bool,
+    /// Open loop: the duration limit ends the schedule, not the clock (see
+    /// [`Loop::open`]), so [`Loop::tick`] does not stop it at `end`.
+    open_loop: bool,
 }
 
 impl Loop<'_> {
     /// Handles one reply: latency to the recorder, write to the tally, reply to its user.
     #[inline(always)]
     fn on_reply(
-        &self,
+        &mut self,
         slab: &mut Slab,
         rec: &mut Recorder,
         tally: &mut WriteTally,
@@ -355,10 +395,13 @@ impl Loop<'_> {
     }
 
     /// The part of [`Loop::on_reply`] after the slab and the clock: `f` was
-    /// answered with `resp`, observed at `now`.
+    /// answered with `resp`, observed at `now`. The reply is booked into the
+    /// interval `now` falls in (rolling over first if `now` passed the
+    /// interval's end), so a burst of late replies after a stall lands in the
+    /// interval it arrived in, not the one before the stall.
     #[inline(always)]
     fn finish(
-        &self,
+        &mut self,
         f: InFlight,
         rec: &mut Recorder,
         tally: &mut WriteTally,
@@ -366,11 +409,12 @@ impl Loop<'_> {
         resp: &socialbench_engines::Response,
         now: u64,
     ) {
+        self.roll(now, rec);
         // Warmup replies go to interval 0 (discarded); an op intended during the
         // warmup whose reply comes after it is not measured at all.
         if f.intended_ns >= self.warm_end || rec.index() == 0 {
             rec.record(
-                f.kind,
+                f.row as usize,
                 now.saturating_sub(f.intended_ns),
                 now.saturating_sub(f.sent_ns),
                 resp.is_err(),
@@ -383,22 +427,10 @@ impl Loop<'_> {
     /// Interval rollover, limits and stop flags; cheap unless a deadline passed.
     #[inline]
     fn tick(&mut self, now: u64, rec: &mut Recorder) {
-        if now >= self.end && self.stopping.is_none() {
+        if now >= self.end && self.stopping.is_none() && !self.open_loop {
             self.stopping = Some(StopReason::Limit);
         }
-        // At the end, stay in the last interval: the drained replies belong to it.
-        if now >= self.next_roll && now < self.end {
-            // Intervals the thread slept through get no report from it.
-            let next = if now < self.warm_end {
-                0
-            } else {
-                1 + (now - self.warm_end) / self.interval
-            };
-            if next != rec.index() {
-                rec.rollover(next);
-            }
-            self.next_roll = self.warm_end + next * self.interval;
-        }
+        self.roll(now, rec);
         if now >= self.next_check {
             self.next_check = now + CHECK_EVERY_NS;
             if self.stopping.is_none() {
@@ -409,6 +441,34 @@ impl Loop<'_> {
                 }
             }
         }
+    }
+
+    /// Moves the recorder to the interval `now` falls in, if it passed the
+    /// current one's end; a compare unless it did. From the end of the
+    /// measured window on, that is the last interval: replies drained after
+    /// the end (to ops sent before it) belong there, not to whichever
+    /// interval the thread was in when it last looked at the clock (say,
+    /// before an engine stall that outlasted the run).
+    #[inline(always)]
+    fn roll(&mut self, now: u64, rec: &mut Recorder) {
+        if now < self.next_roll {
+            return;
+        }
+        let at = now.min(self.end - 1);
+        // Intervals the thread slept through get no report from it.
+        let next = if at < self.warm_end {
+            0
+        } else {
+            1 + (at - self.warm_end) / self.interval
+        };
+        if next != rec.index() {
+            rec.rollover(next);
+        }
+        self.next_roll = if now >= self.end {
+            u64::MAX
+        } else {
+            self.warm_end + next * self.interval
+        };
     }
 
     /// Whether one more op may be sent now (counts it against the op budget).
@@ -446,12 +506,7 @@ impl Loop<'_> {
             return false;
         }
         let (token, op) = generator.next_op();
-        let f = InFlight {
-            token,
-            kind: op.kind(),
-            intended_ns: now,
-            sent_ns: now,
-        };
+        let f = InFlight::new(generator, token, op.kind(), now, now);
         let tag = match slot {
             Some(tag) => {
                 slab.put(tag, f);
@@ -497,7 +552,14 @@ impl Loop<'_> {
             if self.stopping.is_some() {
                 return; // the caller drains what is outstanding
             }
-            session.poll(true, |tag, resp| replies.push((tag, resp)));
+            let got = session.poll(true, |tag, resp| replies.push((tag, resp)));
+            if got == 0 {
+                // poll(true) returns nothing only when nothing is outstanding
+                // (every slot's send failed) or the engine is gone: either way
+                // no reply will ever come, so stop instead of spinning.
+                self.stopping.get_or_insert(StopReason::EngineShutdown);
+                continue;
+            }
             let mut last = None;
             for (tag, resp) in replies.drain(..) {
                 let now = self.clock.now_ns();
@@ -517,6 +579,17 @@ impl Loop<'_> {
     /// Open loop: Poisson arrivals on a schedule fixed in advance; latency from
     /// each op's intended start. Stops the run when the lag behind schedule
     /// exceeds max(1 s, 100 mean gaps): the engine is saturated.
+    ///
+    /// End of a duration-limited run: the schedule ends, not the clock. Every
+    /// op intended before the end of the measured window is sent, however
+    /// late (the saturation bound still applies), then the caller drains the
+    /// replies; dropping the late ones would drop exactly the slowest ops. On
+    /// any other stop (saturation, Ctrl-C, engine gone) the measured ops
+    /// already due but never sent are counted in [`ClientResult::unsent_due`],
+    /// and the lag at the stop is kept in [`ClientResult::final_lag_ns`].
+    ///
+    /// The schedule is accumulated in f64 nanoseconds from `start`, so the
+    /// gaps' fractions are not truncated away (which would raise the rate).
     ///
     /// Waiting for the next send time: with nothing outstanding and the send
     /// more than 200 us away, sleep until 100 us before it. Otherwise, a thread
@@ -539,27 +612,42 @@ impl Loop<'_> {
     ) {
         let mut gap = || {
             let u: f64 = rng.random();
-            (-(1.0 - u).ln() * mean_gap) as u64
+            -(1.0 - u).ln() * mean_gap
         };
         let lag_bound = 1_000_000_000u64.max((100.0 * mean_gap) as u64);
-        let mut next_intended = start + gap();
+        let mut offset = gap();
+        let mut next_intended = start.saturating_add(offset as u64);
+        // Lateness of the last send.
+        let mut last_lag = 0u64;
         loop {
             let mut now = self.clock.now_ns();
-            while next_intended <= now && slab.has_free() && self.may_send(next_intended) {
+            while next_intended <= now
+                && next_intended < self.end
+                && slab.has_free()
+                && self.may_send(next_intended)
+            {
                 let (token, op) = generator.next_op();
                 let sent = self.clock.now_ns();
-                let tag = slab.insert(InFlight {
+                let tag = slab.insert(InFlight::new(
+                    generator,
                     token,
-                    kind: op.kind(),
-                    intended_ns: next_intended,
-                    sent_ns: sent,
-                });
+                    op.kind(),
+                    next_intended,
+                    sent,
+                ));
                 if session.submit(tag, op).is_err() {
                     slab.remove(tag);
                     self.stopping = Some(StopReason::EngineShutdown);
                     break;
                 }
-                next_intended += gap();
+                last_lag = sent.saturating_sub(next_intended);
+                res.max_lag_ns = res.max_lag_ns.max(last_lag);
+                offset += gap();
+                next_intended = start.saturating_add(offset as u64);
+            }
+            if next_intended >= self.end && self.stopping.is_none() {
+                // Every op of the measured window has been sent.
+                self.stopping = Some(StopReason::Limit);
             }
             let got = session.poll(false, |tag, resp| {
                 self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
@@ -575,8 +663,26 @@ impl Loop<'_> {
                     self.stopping = Some(StopReason::Saturated);
                 }
             }
-            if self.stopping.is_some() {
-                return;
+            match self.stopping {
+                Some(StopReason::Limit) => {
+                    res.final_lag_ns = last_lag;
+                    return;
+                }
+                Some(_) => {
+                    // Stopped early: count the measured ops already due.
+                    let lag = now.saturating_sub(next_intended);
+                    res.final_lag_ns = lag;
+                    res.max_lag_ns = res.max_lag_ns.max(lag);
+                    let until = now.min(self.end);
+                    let budget_left = self.budget.saturating_sub(self.measured_sent);
+                    while next_intended < until && res.unsent_due < budget_left {
+                        res.unsent_due += u64::from(next_intended >= self.warm_end);
+                        offset += gap();
+                        next_intended = start.saturating_add(offset as u64);
+                    }
+                    return;
+                }
+                None => {}
             }
             if got == 0 && next_intended > now {
                 let wait = next_intended - now;
@@ -611,6 +717,7 @@ mod tests {
         let f = InFlight {
             token: 7,
             kind: OpKind::Vote,
+            row: 0,
             intended_ns: 1,
             sent_ns: 2,
         };
@@ -624,5 +731,297 @@ mod tests {
         assert_eq!(c, a);
         assert_eq!(s.remove(b).unwrap().token, 8);
         assert!(s.remove(99).is_none());
+    }
+
+    use socialbench_engines::{ApiError, EngineError, Op, Response};
+    use socialbench_workload::Scenario;
+
+    use crate::recorder::{IntervalData, ToCollector};
+
+    /// A fake engine: answers every submitted op with an error reply (the
+    /// workload ignores those) when polled, unless `silent`; after `alive`
+    /// submissions it "goes away": outstanding ops are dropped and polls
+    /// return nothing (what a disconnected reply channel does).
+    struct FakeSession {
+        queued: Vec<u64>,
+        submitted: u64,
+        alive: u64,
+        silent: bool,
+        submit_sleep: std::time::Duration,
+    }
+
+    impl FakeSession {
+        fn new(alive: u64) -> FakeSession {
+            FakeSession {
+                queued: Vec::new(),
+                submitted: 0,
+                alive,
+                silent: false,
+                submit_sleep: std::time::Duration::ZERO,
+            }
+        }
+        fn gone(&self) -> bool {
+            self.submitted >= self.alive
+        }
+    }
+
+    impl Session for FakeSession {
+        fn submit(&mut self, tag: u64, _op: Op) -> Result<(), EngineError> {
+            if !self.submit_sleep.is_zero() {
+                // A slow engine (backpressure), so the open loop falls behind.
+                std::thread::sleep(self.submit_sleep);
+            }
+            self.submitted += 1;
+            self.queued.push(tag);
+            Ok(())
+        }
+        fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
+            if self.gone() {
+                self.queued.clear();
+                return 0;
+            }
+            if self.silent {
+                return 0;
+            }
+            let n = self.queued.len();
+            for tag in self.queued.drain(..) {
+                f(tag, Err(ApiError::UnknownUser));
+            }
+            n
+        }
+        fn outstanding(&self) -> usize {
+            self.queued.len()
+        }
+    }
+
+    fn shared() -> Shared {
+        Shared {
+            clock: Clock::new(),
+            barrier: Barrier::new(1),
+            start_ns: AtomicU64::new(0),
+            user_stop: StopSignal::default(),
+            saturated: AtomicBool::new(false),
+        }
+    }
+
+    fn generator() -> socialbench_workload::Generator {
+        let mut sc = Scenario::preset("reddit").unwrap();
+        sc.users = 300;
+        Workload::new(sc, 7).unwrap().generator(0, 1)
+    }
+
+    fn result() -> ClientResult {
+        ClientResult {
+            tally: WriteTally::default(),
+            load_ops: 0,
+            load_errors: 0,
+            pinned: false,
+            stop: StopReason::Limit,
+            max_lag_ns: 0,
+            final_lag_ns: 0,
+            unsent_due: 0,
+            end_ns: 0,
+        }
+    }
+
+    fn new_loop<'a>(shared: &'a Shared, start: u64, end: u64, open_loop: bool) -> Loop<'a> {
+        Loop {
+            clock: &shared.clock,
+            shared,
+            warm_end: start,
+            end,
+            budget: u64::MAX,
+            interval: 1_000_000_000,
+            next_roll: start,
+            next_check: 0,
+            measured_sent: 0,
+            stopping: None,
+            own_core: false,
+            open_loop,
+        }
+    }
+
+    /// Replies recorded (every interval of the recorder, warmup included).
+    fn recorded(rx: &crossbeam_channel::Receiver<ToCollector>) -> u64 {
+        let mut all = IntervalData::new();
+        for ToCollector::Interval(mut s) in rx.try_iter() {
+            s.data.drain_into(&mut all);
+        }
+        all.total()
+    }
+
+    /// Runs `f` on its own thread and fails (instead of hanging) if it does not return.
+    fn must_return<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the loop never returned")
+    }
+
+    #[test]
+    fn closed_loop_stops_when_the_engine_goes_away() {
+        let (stop, res, replies) = must_return(|| {
+            let shared = shared();
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let (_rtx, rrx) = crossbeam_channel::unbounded();
+            let mut rec = Recorder::new(0, 1, tx, rrx);
+            let mut gen_ = generator();
+            let mut session = FakeSession::new(1000);
+            let mut slab = Slab::new(8);
+            let mut res = result();
+            // An op limit: no deadline would ever end the loop.
+            let mut lp = new_loop(&shared, 0, u64::MAX, false);
+            lp.closed(&mut session, &mut gen_, &mut slab, &mut rec, &mut res);
+            rec.finish(shared.clock.now_ns());
+            (lp.stopping, res, recorded(&rx))
+        });
+        assert_eq!(stop, Some(StopReason::EngineShutdown));
+        // Every op answered before the engine went away was recorded; the
+        // ones it dropped were not. It answered the first 1000 - 8 + (at most
+        // 8 of the last batch), so at least 1000 - 16 replies.
+        assert!((1000 - 16..1000).contains(&replies), "{replies} replies");
+        assert_eq!(res.unsent_due, 0);
+    }
+
+    /// Schedule of the open loop as [`Loop::open`] draws it: intended starts before `end`.
+    fn scheduled(seed: u64, mean_gap: f64, start: u64, end: u64) -> Vec<u64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut offset = 0f64;
+        let mut out = Vec::new();
+        loop {
+            let u: f64 = rng.random();
+            offset += -(1.0 - u).ln() * mean_gap;
+            let t = start + offset as u64;
+            if t >= end {
+                return out;
+            }
+            out.push(t);
+        }
+    }
+
+    #[test]
+    fn open_loop_sends_every_op_due_in_the_window_even_when_late() {
+        // 2000 ops/s for 50 ms (~100 ops) against an engine that takes 1 ms
+        // per submission: by the end of the window about half are sent, and
+        // the lag (~50 ms) is far below the saturation bound (1 s).
+        let mean_gap = 500_000.0;
+        let (res, stop, replies, expected) = must_return(move || {
+            let shared = shared();
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let (_rtx, rrx) = crossbeam_channel::unbounded();
+            let mut rec = Recorder::new(0, 1, tx, rrx);
+            let mut gen_ = generator();
+            let mut session = FakeSession::new(u64::MAX);
+            session.submit_sleep = std::time::Duration::from_millis(1);
+            let mut slab = Slab::new(4096);
+            let mut res = result();
+            let start = shared.clock.now_ns();
+            let end = start + 50_000_000;
+            let mut lp = new_loop(&shared, start, end, true);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+            lp.open(
+                &mut session,
+                &mut gen_,
+                &mut slab,
+                &mut rec,
+                &mut res,
+                (&mut rng, mean_gap, start),
+            );
+            while session.outstanding() > 0 {
+                session.poll(true, |tag, resp| {
+                    lp.on_reply(&mut slab, &mut rec, &mut res.tally, &mut gen_, tag, &resp)
+                });
+            }
+            rec.finish(shared.clock.now_ns());
+            let expected = scheduled(11, mean_gap, start, end).len() as u64;
+            (res, lp.stopping, recorded(&rx), expected)
+        });
+        assert_eq!(stop, Some(StopReason::Limit));
+        assert!(expected > 50, "{expected}");
+        assert_eq!(replies, expected, "due ops were dropped at the end");
+        assert_eq!(res.unsent_due, 0);
+        // The last ops went out well after their intended start.
+        assert!(res.final_lag_ns > 0 && res.max_lag_ns >= res.final_lag_ns);
+    }
+
+    #[test]
+    fn open_loop_stopped_early_counts_the_due_ops_it_never_sent() {
+        let mean_gap = 500_000.0;
+        let (res, stop, due_at_call) = must_return(move || {
+            let shared = shared();
+            shared.user_stop.stop(); // Ctrl-C already pressed
+            let (tx, _rx) = crossbeam_channel::unbounded();
+            let (_rtx, rrx) = crossbeam_channel::unbounded();
+            let mut rec = Recorder::new(0, 1, tx, rrx);
+            let mut gen_ = generator();
+            let mut session = FakeSession::new(u64::MAX);
+            session.silent = true; // no reply frees a slot
+            let mut slab = Slab::new(4);
+            let mut res = result();
+            // The schedule started 20 ms ago: ~40 ops are due at once. (The
+            // run clock starts at 0 when created: let it pass 20 ms first.)
+            while shared.clock.now_ns() < 20_000_000 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let start = shared.clock.now_ns() - 20_000_000;
+            let end = start + 1_000_000_000;
+            let due_at_call = scheduled(11, mean_gap, start, shared.clock.now_ns()).len() as u64;
+            let mut lp = new_loop(&shared, start, end, true);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+            lp.open(
+                &mut session,
+                &mut gen_,
+                &mut slab,
+                &mut rec,
+                &mut res,
+                (&mut rng, mean_gap, start),
+            );
+            (res, lp.stopping, due_at_call)
+        });
+        assert_eq!(stop, Some(StopReason::Interrupted));
+        assert!(due_at_call > 10, "{due_at_call}");
+        // 4 were sent (the slab's capacity); every other due op is counted.
+        assert!(res.unsent_due >= due_at_call - 4, "{res:?} {due_at_call}");
+        assert!(res.final_lag_ns > 0);
+    }
+
+    #[test]
+    fn replies_are_booked_into_the_interval_they_arrive_in() {
+        let shared = shared();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (_rtx, rrx) = crossbeam_channel::unbounded();
+        let mut rec = Recorder::new(0, 0, tx, rrx);
+        let mut gen_ = generator();
+        let mut tally = WriteTally::default();
+        // Warmup ends at 1000, 100 ns intervals, window ends at 2000.
+        let mut lp = new_loop(&shared, 0, 2000, false);
+        lp.warm_end = 1000;
+        lp.next_roll = 1000;
+        lp.interval = 100;
+        let op = |intended| InFlight {
+            token: 0,
+            kind: OpKind::Vote,
+            row: OpKind::Vote as usize as u8,
+            intended_ns: intended,
+            sent_ns: intended,
+        };
+        let err: Response = Err(ApiError::UnknownUser);
+        // Still in the warmup: interval 0.
+        lp.finish(op(900), &mut rec, &mut tally, &mut gen_, &err, 950);
+        // The first measured reply, before anything ticked: interval 1, not 0.
+        lp.finish(op(1010), &mut rec, &mut tally, &mut gen_, &err, 1050);
+        // A reply after a long silence (a stall): the interval it came in (6).
+        lp.finish(op(1060), &mut rec, &mut tally, &mut gen_, &err, 1520);
+        // Drained after the end: the last interval (10), whatever came before.
+        lp.finish(op(1990), &mut rec, &mut tally, &mut gen_, &err, 2600);
+        lp.finish(op(1995), &mut rec, &mut tally, &mut gen_, &err, 2700);
+        rec.finish(2700);
+        let got: Vec<(u64, u64)> = rx
+            .try_iter()
+            .map(|ToCollector::Interval(s)| (s.index, s.data.total()))
+            .collect();
+        assert_eq!(got, vec![(0, 1), (1, 1), (6, 1), (10, 2)]);
     }
 }

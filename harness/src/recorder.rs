@@ -12,15 +12,38 @@
 //! histogram that recording each value directly would have: same counts, same
 //! min, max, mean and percentiles. Nothing is sampled or rounded away.
 //!
-//! Nothing per op locks, allocates or touches a shared atomic: a raw histogram
-//! is allocated the first time its kind is seen (once per kind per thread for
-//! the whole run, because the collector zeroes the sets it folds and hands
-//! them back for reuse).
+//! Rows: one per op kind, plus [`INVALID_ROW`] for the requests the workload
+//! makes invalid on purpose (whatever their kind), so a kind's row holds only
+//! valid requests and its `errors` are unexpected ones.
+//!
+//! Nothing per op locks, allocates or touches a shared atomic: each client
+//! thread allocates and pre-touches two full sets (every row's histograms)
+//! before the run starts ([`Recorder::prepare`]), and the collector zeroes the
+//! sets it folds and hands them back for reuse, so no page fault or
+//! allocation happens while the clock runs.
 
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use socialbench_engines::OpKind;
+
+/// Rows of a recording: one per op kind, then [`INVALID_ROW`].
+pub const ROWS: usize = OpKind::COUNT + 1;
+
+/// The row of deliberately invalid requests (their errors are expected).
+pub const INVALID_ROW: usize = OpKind::COUNT;
+
+/// The row a reply is recorded in: its kind's, or [`INVALID_ROW`] for a
+/// request the workload made invalid on purpose.
+#[inline(always)]
+pub fn row_of(kind: OpKind, invalid: bool) -> usize {
+    if invalid { INVALID_ROW } else { kind as usize }
+}
+
+/// The name of row `row` (an op kind's name, or `invalid`).
+pub fn row_name(row: usize) -> &'static str {
+    OpKind::ALL.get(row).map_or("invalid", |k| k.name())
+}
 
 /// Largest latency a histogram tracks: one hour in nanoseconds. Larger values
 /// are clamped to it (auto-resize is off so memory is fixed).
@@ -108,6 +131,17 @@ impl RawHistogram {
         self.counts[i] += 1;
     }
 
+    /// Writes every page of the counts once, so that recording later never
+    /// page-faults (the zeroed allocation is otherwise left unmapped).
+    pub fn pre_touch(&mut self) {
+        // black_box: the compiler may not assume the memory is zero and drop
+        // the stores.
+        let counts = std::hint::black_box(&mut self.counts[..]);
+        for i in (0..RAW_LEN).step_by(512) {
+            counts[i] = 0;
+        }
+    }
+
     /// Adds every count to `h` and zeroes them. `h` must have the harness's
     /// bounds ([`new_histogram`]).
     pub fn drain_into(&mut self, h: &mut Histogram<u64>) {
@@ -137,55 +171,68 @@ impl std::fmt::Debug for RawHistogram {
 /// One thread's interval as recorded in its hot path (see the module docs).
 #[derive(Debug)]
 pub struct RawInterval {
-    intended: [Option<Box<RawHistogram>>; OpKind::COUNT],
-    service: [Option<Box<RawHistogram>>; OpKind::COUNT],
-    count: [u64; OpKind::COUNT],
-    errors: [u64; OpKind::COUNT],
+    intended: [Box<RawHistogram>; ROWS],
+    service: [Box<RawHistogram>; ROWS],
+    count: [u64; ROWS],
+    errors: [u64; ROWS],
 }
 
 impl RawInterval {
-    /// An empty set (histograms are allocated per kind on first use).
+    /// An empty set with every row's histograms allocated (untouched).
     pub fn new() -> RawInterval {
         RawInterval {
-            intended: std::array::from_fn(|_| None),
-            service: std::array::from_fn(|_| None),
-            count: [0; OpKind::COUNT],
-            errors: [0; OpKind::COUNT],
+            intended: std::array::from_fn(|_| Box::default()),
+            service: std::array::from_fn(|_| Box::default()),
+            count: [0; ROWS],
+            errors: [0; ROWS],
         }
     }
 
-    /// Records one reply.
-    #[inline(always)]
-    pub fn record(&mut self, kind: OpKind, intended_ns: u64, service_ns: u64, error: bool) {
-        let k = kind as usize;
-        self.count[k] += 1;
-        self.errors[k] += error as u64;
-        self.intended[k]
-            .get_or_insert_with(Default::default)
-            .record(intended_ns);
-        self.service[k]
-            .get_or_insert_with(Default::default)
-            .record(service_ns);
+    /// An empty set whose memory is all mapped ([`RawHistogram::pre_touch`]).
+    pub fn new_touched() -> RawInterval {
+        let mut r = RawInterval::new();
+        r.pre_touch();
+        r
     }
 
-    /// Replies over all kinds.
+    /// Maps every page of the set's histograms ([`RawHistogram::pre_touch`]).
+    pub fn pre_touch(&mut self) {
+        for h in self.intended.iter_mut().chain(self.service.iter_mut()) {
+            h.pre_touch();
+        }
+    }
+
+    /// Records one reply in row `row` ([`row_of`]; out-of-range rows are ignored).
+    #[inline(always)]
+    pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
+        if row >= ROWS {
+            return;
+        }
+        self.count[row] += 1;
+        self.errors[row] += error as u64;
+        self.intended[row].record(intended_ns);
+        self.service[row].record(service_ns);
+    }
+
+    /// Replies over all rows.
     pub fn total(&self) -> u64 {
         self.count.iter().sum()
     }
 
     /// Adds everything into `out` as HdrHistograms and empties `self`
-    /// (keeping its allocations for reuse).
+    /// (keeping its allocations for reuse). Rows without replies are skipped.
     pub fn drain_into(&mut self, out: &mut IntervalData) {
-        for k in 0..OpKind::COUNT {
+        for k in 0..ROWS {
+            if self.count[k] == 0 {
+                continue;
+            }
             out.count[k] += std::mem::take(&mut self.count[k]);
             out.errors[k] += std::mem::take(&mut self.errors[k]);
             for (raw, hdr) in [
                 (&mut self.intended[k], &mut out.intended[k]),
                 (&mut self.service[k], &mut out.service[k]),
             ] {
-                if let Some(raw) = raw {
-                    raw.drain_into(hdr.get_or_insert_with(new_histogram));
-                }
+                raw.drain_into(hdr.get_or_insert_with(new_histogram));
             }
         }
     }
@@ -200,31 +247,32 @@ impl Default for RawInterval {
 /// One interval's recordings for one thread (or, merged, for all threads).
 #[derive(Debug)]
 pub struct IntervalData {
-    /// Latency from the intended start, per op kind (`None`: kind not seen yet).
+    /// Latency from the intended start, per row ([`ROWS`]: op kinds, then
+    /// invalid requests; `None`: row not seen yet).
     pub intended: Vec<Option<Histogram<u64>>>,
-    /// Service time from the actual send, per op kind.
+    /// Service time from the actual send, per row.
     pub service: Vec<Option<Histogram<u64>>>,
-    /// Replies per kind (errors included).
-    pub count: [u64; OpKind::COUNT],
-    /// Error replies per kind.
-    pub errors: [u64; OpKind::COUNT],
+    /// Replies per row (errors included).
+    pub count: [u64; ROWS],
+    /// Error replies per row.
+    pub errors: [u64; ROWS],
 }
 
 impl IntervalData {
     /// An empty set.
     pub fn new() -> IntervalData {
         IntervalData {
-            intended: (0..OpKind::COUNT).map(|_| None).collect(),
-            service: (0..OpKind::COUNT).map(|_| None).collect(),
-            count: [0; OpKind::COUNT],
-            errors: [0; OpKind::COUNT],
+            intended: (0..ROWS).map(|_| None).collect(),
+            service: (0..ROWS).map(|_| None).collect(),
+            count: [0; ROWS],
+            errors: [0; ROWS],
         }
     }
 
-    /// Records one reply.
+    /// Records one reply in row `row` ([`row_of`]).
     #[inline]
-    pub fn record(&mut self, kind: OpKind, intended_ns: u64, service_ns: u64, error: bool) {
-        let k = kind as usize;
+    pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
+        let k = row.min(ROWS - 1);
         self.count[k] += 1;
         self.errors[k] += error as u64;
         self.intended[k]
@@ -237,7 +285,7 @@ impl IntervalData {
 
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &IntervalData) {
-        for k in 0..OpKind::COUNT {
+        for k in 0..ROWS {
             self.count[k] += other.count[k];
             self.errors[k] += other.errors[k];
             for (mine, theirs) in [
@@ -254,8 +302,8 @@ impl IntervalData {
 
     /// Empties the set, keeping its histograms' memory.
     pub fn clear(&mut self) {
-        self.count = [0; OpKind::COUNT];
-        self.errors = [0; OpKind::COUNT];
+        self.count = [0; ROWS];
+        self.errors = [0; ROWS];
         for h in self
             .intended
             .iter_mut()
@@ -266,12 +314,12 @@ impl IntervalData {
         }
     }
 
-    /// Replies over all kinds.
+    /// Replies over all rows.
     pub fn total(&self) -> u64 {
         self.count.iter().sum()
     }
 
-    /// Errors over all kinds.
+    /// Errors over all rows.
     pub fn total_errors(&self) -> u64 {
         self.errors.iter().sum()
     }
@@ -324,6 +372,8 @@ pub enum ToCollector {
 pub struct Recorder {
     thread: usize,
     current: Box<RawInterval>,
+    /// A second set for the first rollover (before the collector recycles any).
+    spare: Option<Box<RawInterval>>,
     index: u64,
     to_collector: Sender<ToCollector>,
     recycled: Receiver<Box<RawInterval>>,
@@ -331,6 +381,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder for client thread `thread`, starting in interval `index`.
+    /// Its sets are allocated by [`Recorder::prepare`] (on the client thread,
+    /// before the run), or on first use.
     pub fn new(
         thread: usize,
         index: u64,
@@ -340,16 +392,25 @@ impl Recorder {
         Recorder {
             thread,
             current: Box::new(RawInterval::new()),
+            spare: None,
             index,
             to_collector,
             recycled,
         }
     }
 
-    /// Records one reply in the current interval.
+    /// Allocates and pre-touches the current set and a spare one, so that
+    /// neither the first records nor the first rollover fault in a page or
+    /// allocate. Call it on the client thread before the run's clock starts.
+    pub fn prepare(&mut self) {
+        self.current.pre_touch();
+        self.spare = Some(Box::new(RawInterval::new_touched()));
+    }
+
+    /// Records one reply in row `row` ([`row_of`]) of the current interval.
     #[inline(always)]
-    pub fn record(&mut self, kind: OpKind, intended_ns: u64, service_ns: u64, error: bool) {
-        self.current.record(kind, intended_ns, service_ns, error);
+    pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
+        self.current.record(row, intended_ns, service_ns, error);
     }
 
     /// The current interval index.
@@ -359,10 +420,13 @@ impl Recorder {
 
     /// Sends the current interval and moves on to interval `next`.
     pub fn rollover(&mut self, next: u64) {
-        let fresh = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Box::new(RawInterval::new()));
+        let fresh = match self.recycled.try_recv() {
+            Ok(set) => set,
+            Err(_) => self
+                .spare
+                .take()
+                .unwrap_or_else(|| Box::new(RawInterval::new())),
+        };
         let data = std::mem::replace(&mut self.current, fresh);
         // A gone collector means the run is being torn down: nothing to keep.
         let _ = self.to_collector.send(ToCollector::Interval(Snapshot {
@@ -436,8 +500,8 @@ mod tests {
         let mut a = IntervalData::new();
         let mut b = IntervalData::new();
         for i in 1..=1000u64 {
-            a.record(OpKind::Vote, i * 1000, i * 500, i % 10 == 0);
-            b.record(OpKind::GetHomeFeed, i, i, false);
+            a.record(OpKind::Vote as usize, i * 1000, i * 500, i % 10 == 0);
+            b.record(OpKind::GetHomeFeed as usize, i, i, false);
         }
         a.add(&b);
         assert_eq!(a.count[OpKind::Vote as usize], 1000);
@@ -454,7 +518,7 @@ mod tests {
     #[test]
     fn values_beyond_the_range_are_clamped_not_lost() {
         let mut a = IntervalData::new();
-        a.record(OpKind::Search, u64::MAX, 0, false);
+        a.record(OpKind::Search as usize, u64::MAX, 0, false);
         let h = a.intended[OpKind::Search as usize].as_ref().unwrap();
         assert_eq!(h.len(), 1);
         assert!(h.max() >= MAX_LATENCY_NS - MAX_LATENCY_NS / 1000);
@@ -467,7 +531,7 @@ mod tests {
     #[test]
     fn clear_keeps_histograms_but_empties_them() {
         let mut a = IntervalData::new();
-        a.record(OpKind::Join, 10, 10, false);
+        a.record(OpKind::Join as usize, 10, 10, false);
         a.clear();
         assert_eq!(a.total(), 0);
         assert!(
@@ -483,7 +547,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (rtx, rrx) = crossbeam_channel::unbounded();
         let mut r = Recorder::new(3, 0, tx, rrx);
-        r.record(OpKind::Vote, 5, 5, false);
+        r.record(OpKind::Vote as usize, 5, 5, false);
         r.rollover(1);
         let ToCollector::Interval(s) = rx.recv().unwrap();
         assert_eq!(
@@ -495,7 +559,7 @@ mod tests {
         assert_eq!(back.total(), 0);
         rtx.send(back).unwrap();
         r.rollover(2); // takes the recycled set
-        r.record(OpKind::Vote, 5, 5, true);
+        r.record(row_of(OpKind::Vote, true), 5, 5, true);
         r.finish(99);
         let ToCollector::Interval(s1) = rx.recv().unwrap();
         assert_eq!((s1.index, s1.data.total()), (1, 0));
@@ -536,7 +600,7 @@ mod tests {
         let mut direct = IntervalData::new();
         let mut raw = RawInterval::new();
         for (i, &v) in values.iter().enumerate() {
-            let kind = OpKind::ALL[i % OpKind::COUNT];
+            let kind = i % ROWS;
             let svc = v / 3;
             direct.record(kind, v, svc, i % 7 == 0);
             raw.record(kind, v, svc, i % 7 == 0);
@@ -545,7 +609,7 @@ mod tests {
         raw.drain_into(&mut folded);
         assert_eq!(folded.count, direct.count);
         assert_eq!(folded.errors, direct.errors);
-        for k in 0..OpKind::COUNT {
+        for k in 0..ROWS {
             for (a, b) in [
                 (&folded.intended[k], &direct.intended[k]),
                 (&folded.service[k], &direct.service[k]),
@@ -562,5 +626,46 @@ mod tests {
         raw.drain_into(&mut again);
         assert_eq!(again.total(), 0);
         assert!(again.intended.iter().flatten().all(|h| h.is_empty()));
+    }
+
+    #[test]
+    fn invalid_requests_have_their_own_row_whatever_their_kind() {
+        assert_eq!(row_name(INVALID_ROW), "invalid");
+        assert_eq!(row_name(OpKind::Vote as usize), "vote");
+        let mut raw = RawInterval::new_touched();
+        raw.record(row_of(OpKind::CreatePost, true), 10, 10, true);
+        raw.record(row_of(OpKind::SendDm, true), 20, 20, true);
+        raw.record(row_of(OpKind::CreatePost, false), 30, 30, false);
+        let mut out = IntervalData::new();
+        raw.drain_into(&mut out);
+        assert_eq!(out.count[INVALID_ROW], 2);
+        assert_eq!(out.errors[INVALID_ROW], 2);
+        assert_eq!(out.count[OpKind::CreatePost as usize], 1);
+        assert_eq!(out.errors[OpKind::CreatePost as usize], 0);
+        assert_eq!(out.count[OpKind::SendDm as usize], 0);
+        assert!(out.intended[OpKind::SendDm as usize].is_none());
+        assert_eq!(out.intended[INVALID_ROW].as_ref().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn prepared_recorder_rolls_over_into_its_spare_set() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (_rtx, rrx) = crossbeam_channel::unbounded();
+        let mut r = Recorder::new(0, 0, tx, rrx);
+        r.prepare();
+        assert!(r.spare.is_some());
+        r.record(0, 5, 5, false);
+        r.rollover(1);
+        assert!(
+            r.spare.is_none(),
+            "the first rollover did not use the spare set"
+        );
+        r.record(0, 5, 5, false);
+        r.finish(9);
+        let totals: Vec<u64> = rx
+            .try_iter()
+            .map(|ToCollector::Interval(s)| s.data.total())
+            .collect();
+        assert_eq!(totals, vec![1, 1]);
     }
 }

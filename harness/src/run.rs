@@ -21,7 +21,9 @@ use crate::machine::{MachineInfo, peak_rss_bytes};
 use crate::outputs::{Reports, csv, hlog, json, progress, table};
 use crate::pinning::{PinMap, machine_cores};
 use crate::recorder::Recorder;
-use crate::summary::{AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation};
+use crate::summary::{
+    AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
+};
 
 /// Runs `config` and fails with [`RunError::Audit`] when the audit finds a
 /// lost or duplicated write (outputs are written either way).
@@ -465,10 +467,6 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         .max()
         .unwrap_or(warm_end)
         .max(collected.end_ns);
-    let measured_ns = end.saturating_sub(warm_end).max(1);
-    let kinds = KindSummary::from_totals(&collected.totals, measured_ns);
-    let ops = collected.totals.total();
-    let ops_per_sec = ops as f64 / (measured_ns as f64 / 1e9);
     let stopped_by = [
         StopReason::EngineShutdown,
         StopReason::Saturated,
@@ -477,6 +475,18 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
     .into_iter()
     .find(|r| results.iter().any(|x| x.stop == *r))
     .unwrap_or(StopReason::Limit);
+    // One denominator for every whole-run rate (RunSummary::measured_ns): the
+    // nominal window when the duration limit was reached, as the intervals'
+    // durations are (the last one is capped at the nominal end and holds the
+    // replies drained after it).
+    let measured_ns = match c.limit {
+        Limit::Duration(d) if stopped_by == StopReason::Limit => d.as_nanos() as u64,
+        _ => end.saturating_sub(warm_end),
+    }
+    .max(1);
+    let kinds = KindSummary::from_totals(&collected.totals, measured_ns);
+    let ops = collected.totals.total();
+    let ops_per_sec = ops as f64 / (measured_ns as f64 / 1e9);
     let saturation = match c.mode {
         LoopMode::Open { rate, .. } if stopped_by == StopReason::Saturated => Some(Saturation {
             offered_ops_per_sec: rate,
@@ -484,6 +494,14 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
             max_lag_ns: results.iter().map(|r| r.max_lag_ns).max().unwrap_or(0),
         }),
         _ => None,
+    };
+    let schedule = match c.mode {
+        LoopMode::Open { .. } => Some(ScheduleSummary {
+            max_lag_ns: results.iter().map(|r| r.max_lag_ns).max().unwrap_or(0),
+            final_lag_ns: results.iter().map(|r| r.final_lag_ns).max().unwrap_or(0),
+            unsent_due: results.iter().map(|r| r.unsent_due).sum(),
+        }),
+        LoopMode::Closed { .. } => None,
     };
     let load_ops: u64 = results.iter().map(|r| r.load_ops).sum();
     let load_ns = start.saturating_sub(load_start);
@@ -512,6 +530,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         intervals: collected.intervals,
         stopped_by,
         saturation,
+        schedule,
         ops,
         errors: collected.totals.total_errors(),
         ops_per_sec,

@@ -4,18 +4,21 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use socialbench_engines::{Audit, EngineStats, OpKind, WriteTally};
+use socialbench_engines::{Audit, EngineStats, WriteTally};
 
 use crate::client::StopReason;
 use crate::clock::ClockCost;
 use crate::config::LoopMode;
 use crate::pinning::PinMap;
-use crate::recorder::{IntervalData, LatencyStats};
+use crate::recorder::{INVALID_ROW, IntervalData, LatencyStats, ROWS, row_name};
 
-/// Throughput and latency of one op kind (or of all, `kind == "all"`).
+/// Throughput and latency of one op kind, of the deliberately invalid
+/// requests (`kind == "invalid"`, any op kind; their errors are expected), or
+/// of all (`kind == "all"`). A kind's row holds only valid requests, so its
+/// `errors` are unexpected ones.
 #[derive(Clone, Debug, Serialize)]
 pub struct KindSummary {
-    /// Op kind name, or `all`.
+    /// Op kind name, `invalid`, or `all`.
     pub kind: String,
     /// Replies received in the measured run.
     pub count: u64,
@@ -23,19 +26,22 @@ pub struct KindSummary {
     pub errors: u64,
     /// Replies per second of measured time.
     pub ops_per_sec: f64,
-    /// Latency from the intended start (coordinated-omission corrected).
+    /// Latency from the intended start: coordinated-omission corrected in
+    /// the open loop; in the closed loop the intended start is the send, so
+    /// this is the service time (see results/README.md).
     pub intended: LatencyStats,
     /// Service time from the actual send.
     pub service: LatencyStats,
 }
 
 impl KindSummary {
-    /// Summaries per kind seen, then the `all` row, from merged measured data.
+    /// Summaries per kind seen, then `invalid` (if any), then the `all` row,
+    /// from merged measured data.
     pub fn from_totals(totals: &IntervalData, measured_ns: u64) -> Vec<KindSummary> {
         let secs = (measured_ns as f64 / 1e9).max(1e-9);
         let mut rows = Vec::new();
-        for kind in OpKind::ALL {
-            let k = kind as usize;
+        debug_assert_eq!(INVALID_ROW, ROWS - 1);
+        for k in 0..ROWS {
             if totals.count[k] == 0 {
                 continue;
             }
@@ -43,7 +49,7 @@ impl KindSummary {
                 h.as_ref().map(LatencyStats::of).unwrap_or_default()
             };
             rows.push(KindSummary {
-                kind: kind.name().to_string(),
+                kind: row_name(k).to_string(),
                 count: totals.count[k],
                 errors: totals.errors[k],
                 ops_per_sec: totals.count[k] as f64 / secs,
@@ -89,6 +95,21 @@ pub struct Saturation {
     pub achieved_ops_per_sec: f64,
     /// Largest lag behind schedule seen by a client (ns).
     pub max_lag_ns: u64,
+}
+
+/// How closely an open loop kept to its schedule (reported for every open-loop run).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ScheduleSummary {
+    /// Largest lag behind the schedule seen by any client (ns): over every
+    /// send (send time minus intended start), every 10 ms checkpoint and the stop.
+    pub max_lag_ns: u64,
+    /// Largest lag of any client when it stopped sending (ns).
+    pub final_lag_ns: u64,
+    /// Measured ops that were due (intended start before the stop and the end
+    /// of the window) but never sent because the run stopped early
+    /// (saturation, Ctrl-C, engine gone). 0 when the run reached its limit:
+    /// then every op of the window was sent and its reply recorded.
+    pub unsent_due: u64,
 }
 
 /// The audit's verdict.
@@ -137,7 +158,10 @@ pub struct RunSummary {
     pub load: LoadSummary,
     /// Warmup length (excluded).
     pub warmup_ns: u64,
-    /// Measured time: end of warmup to the last client's end.
+    /// The denominator of every whole-run ops/s: the nominal measured window
+    /// (`--duration`) when a duration-limited run reached its limit (replies
+    /// drained after it count, being to ops sent in the window); otherwise
+    /// end of warmup to the last client's end.
     pub measured_ns: u64,
     /// Measured intervals.
     pub intervals: u64,
@@ -145,6 +169,8 @@ pub struct RunSummary {
     pub stopped_by: StopReason,
     /// Set when the open loop fell behind.
     pub saturation: Option<Saturation>,
+    /// Open loop only: lag behind the schedule and ops left unsent.
+    pub schedule: Option<ScheduleSummary>,
     /// Replies in the measured run.
     pub ops: u64,
     /// Of which errors.

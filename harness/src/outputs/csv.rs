@@ -7,17 +7,16 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use socialbench_engines::OpKind;
 
 use super::{IntervalReport, Report};
 use crate::config::RunError;
-use crate::recorder::LatencyStats;
+use crate::recorder::{LatencyStats, ROWS, row_name};
 use crate::summary::RunSummary;
 
 /// A row of `summary.csv`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SummaryRow {
-    /// Op kind or `all`.
+    /// Op kind, `invalid` (deliberately invalid requests of any kind) or `all`.
     pub kind: String,
     /// Replies in the measured run.
     pub count: u64,
@@ -98,7 +97,7 @@ pub struct TimeseriesRow {
     pub duration_ns: u64,
     /// `op`, `engine` or `process`.
     pub source: &'static str,
-    /// Op kind or `all`; engine quantity; `rss`.
+    /// Op kind, `invalid` or `all`; engine quantity; `rss`.
     pub name: &'static str,
     /// What is measured (see results/README.md).
     pub metric: &'static str,
@@ -200,13 +199,12 @@ impl Report for TimeseriesCsv {
         let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
             h.as_ref().map(LatencyStats::of).unwrap_or_default()
         };
-        for kind in OpKind::ALL {
-            let k = kind as usize;
+        for k in 0..ROWS {
             if d.count[k] > 0 {
                 let (i, s) = (stats(&d.intended[k]), stats(&d.service[k]));
                 op_rows(
                     &mut rows,
-                    kind.name(),
+                    row_name(k),
                     d.count[k],
                     d.errors[k],
                     iv.duration_ns,

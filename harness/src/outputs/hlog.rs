@@ -1,7 +1,8 @@
 //! `latency.hlog`: an HdrHistogram interval log (V2 deflate encoding, the
 //! format of HdrHistogram's `HistogramLogProcessor` and of wrk2), one
 //! histogram per op kind per interval, tagged `intended.<kind>` or
-//! `service.<kind>`. Timestamps are seconds from the end of the warmup;
+//! `service.<kind>` (`<kind>` = `invalid` for the deliberately invalid
+//! requests of any kind). Timestamps are seconds from the end of the warmup;
 //! `#[StartTime]` gives that instant in seconds since the epoch.
 
 use std::fs::File;
@@ -11,20 +12,19 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-use socialbench_engines::OpKind;
 
 use super::{IntervalReport, Report};
 use crate::config::RunError;
+use crate::recorder::{ROWS, row_name};
 use crate::summary::RunSummary;
 
-/// Tag names per kind, built once so writing needs no formatting.
+/// Tag names per row (op kinds, then `invalid`), built once so writing needs no formatting.
 fn tags() -> Vec<(String, String)> {
-    OpKind::ALL
-        .iter()
+    (0..ROWS)
         .map(|k| {
             (
-                format!("intended.{}", k.name()),
-                format!("service.{}", k.name()),
+                format!("intended.{}", row_name(k)),
+                format!("service.{}", row_name(k)),
             )
         })
         .collect()
@@ -76,7 +76,7 @@ impl Report for Hlog {
                 .unwrap_or(SystemTime::UNIX_EPOCH);
             builder
                 .add_comment("socialbench latency log: values in nanoseconds")
-                .add_comment("tags: intended.<op kind> = from the intended start (coordinated-omission corrected); service.<op kind> = from the actual send")
+                .add_comment("tags: intended.<op kind> = from the intended start (coordinated-omission corrected in the open loop; equal to the send in the closed loop); service.<op kind> = from the actual send; <op kind> = invalid: deliberately invalid requests of any kind")
                 .with_start_time(start);
         }
         let mut w = builder
@@ -84,8 +84,7 @@ impl Report for Hlog {
             .map_err(|e| err(&e))?;
         let start = Duration::from_nanos(iv.start_ns);
         let dur = Duration::from_nanos(iv.duration_ns);
-        for kind in OpKind::ALL {
-            let k = kind as usize;
+        for k in 0..ROWS {
             let (ti, ts) = &self.tags[k];
             for (h, tag) in [(&iv.data.intended[k], ti), (&iv.data.service[k], ts)] {
                 if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {

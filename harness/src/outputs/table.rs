@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Report, human_ns, human_rate};
-use crate::config::RunError;
+use crate::config::{LoopMode, RunError};
 use crate::summary::RunSummary;
 
 /// Prints the summary table on stdout.
@@ -77,6 +77,31 @@ pub fn render(s: &RunSummary) -> String {
         human_rate(s.ops_per_sec),
         human_rate(s.ops_per_sec_per_client_thread)
     );
+    let _ = match s.mode {
+        LoopMode::Closed { .. } => writeln!(
+            o,
+            "closed loop: latency = service time from the send (intended start == send); coordinated-omission correction applies to the open loop only"
+        ),
+        LoopMode::Open { .. } => writeln!(
+            o,
+            "open loop: latency from the intended start on the schedule (coordinated-omission corrected)"
+        ),
+    };
+    if s.kinds.iter().any(|k| k.kind == "invalid") {
+        let _ = writeln!(
+            o,
+            "invalid = requests the workload makes invalid on purpose (any kind; errors expected); other rows' errors are unexpected"
+        );
+    }
+    if let Some(sch) = &s.schedule {
+        let _ = writeln!(
+            o,
+            "schedule: max lag {}, lag at stop {}, {} due op(s) never sent",
+            human_ns(sch.max_lag_ns),
+            human_ns(sch.final_lag_ns),
+            sch.unsent_due
+        );
+    }
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,
