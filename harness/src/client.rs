@@ -137,9 +137,14 @@ impl InFlight {
 }
 
 /// Fixed-capacity slots with a free list: insert and remove are O(1), no allocation.
+/// Debug builds also track which slots are taken and assert that a tag
+/// removed or read is one handed out and not yet freed (a reply with a stale
+/// or duplicated tag would otherwise be booked against another op).
 struct Slab {
     slots: Vec<InFlight>,
     free: Vec<u32>,
+    #[cfg(debug_assertions)]
+    taken: Vec<bool>,
 }
 
 impl Slab {
@@ -154,7 +159,27 @@ impl Slab {
         Slab {
             slots: vec![empty; capacity],
             free: (0..capacity as u32).rev().collect(),
+            #[cfg(debug_assertions)]
+            taken: vec![false; capacity],
         }
+    }
+    /// Debug builds: marks slot `tag` taken or free, asserting it was the other.
+    #[inline(always)]
+    fn mark(&mut self, _tag: u64, _taken: bool) {
+        #[cfg(debug_assertions)]
+        if let Some(t) = self.taken.get_mut(_tag as usize) {
+            debug_assert_ne!(*t, _taken, "slab slot {_tag} marked twice");
+            *t = _taken;
+        }
+    }
+    /// Debug builds: asserts slot `tag` is taken.
+    #[inline(always)]
+    fn check_taken(&self, _tag: u64) {
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            self.taken.get(_tag as usize).is_none_or(|t| *t),
+            "slab slot {_tag} is not in use"
+        );
     }
     #[inline]
     fn has_free(&self) -> bool {
@@ -165,11 +190,13 @@ impl Slab {
         // Callers check `has_free` first.
         let i = self.free.pop().unwrap_or(0);
         self.slots[i as usize] = f;
+        self.mark(i as u64, true);
         i as u64
     }
     #[inline]
     fn remove(&mut self, tag: u64) -> Option<InFlight> {
         let slot = *self.slots.get(tag as usize)?;
+        self.mark(tag, false);
         self.free.push(tag as u32);
         Some(slot)
     }
@@ -177,11 +204,13 @@ impl Slab {
     /// with [`Slab::put`] or frees it with [`Slab::release`].
     #[inline]
     fn get(&self, tag: u64) -> Option<InFlight> {
+        self.check_taken(tag);
         self.slots.get(tag as usize).copied()
     }
     /// Stores `f` in slot `tag`, taken by [`Slab::get`].
     #[inline]
     fn put(&mut self, tag: u64, f: InFlight) {
+        self.check_taken(tag);
         if let Some(s) = self.slots.get_mut(tag as usize) {
             *s = f;
         }
@@ -189,6 +218,7 @@ impl Slab {
     /// Frees slot `tag`, taken by [`Slab::get`].
     #[inline]
     fn release(&mut self, tag: u64) {
+        self.mark(tag, false);
         self.free.push(tag as u32);
     }
     fn capacity(&self) -> usize {
@@ -710,6 +740,23 @@ impl Loop<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "marked twice")]
+    fn slab_rejects_a_tag_freed_twice_in_debug_builds() {
+        let mut s = Slab::new(2);
+        let f = InFlight {
+            token: 7,
+            kind: OpKind::Vote,
+            row: 0,
+            intended_ns: 1,
+            sent_ns: 2,
+        };
+        let a = s.insert(f);
+        s.remove(a);
+        s.remove(a); // a duplicated reply
+    }
 
     #[test]
     fn slab_reuses_freed_slots_and_rejects_unknown_tags() {

@@ -24,6 +24,8 @@ pub(crate) struct Timeline {
     pub warm_end_ns: u64,
     /// Interval length (ns).
     pub interval_ns: u64,
+    /// Wall-clock time of the end of the warmup (captured at the run start).
+    pub warm_end_wall: std::time::SystemTime,
 }
 
 /// What the collector hands back when every client is done.
@@ -138,6 +140,7 @@ fn emit(
         data,
         engine: stats,
         rss_bytes: rss_bytes(),
+        warm_end_wall: tl.warm_end_wall,
     };
     reports.interval(&report)
 }

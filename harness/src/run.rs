@@ -390,6 +390,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
             let timeline = Timeline {
                 warm_end_ns: start + warmup_ns,
                 interval_ns,
+                warm_end_wall: std::time::SystemTime::now() + c.warmup,
             };
             let rx = rx.clone();
             collector_handle =

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
@@ -70,10 +70,9 @@ impl Report for Hlog {
         let mut builder = IntervalLogWriterBuilder::new();
         if !self.started {
             self.started = true;
-            let since = Duration::from_nanos(iv.start_ns + iv.duration_ns);
-            let start = SystemTime::now()
-                .checked_sub(since)
-                .unwrap_or(SystemTime::UNIX_EPOCH);
+            // The wall time captured when the run started (plus the warmup),
+            // not "now" minus the interval: the collector emits late.
+            let start = iv.warm_end_wall;
             builder
                 .add_comment("socialbench latency log: values in nanoseconds")
                 .add_comment("tags: intended.<op kind> = from the intended start (coordinated-omission corrected in the open loop; equal to the send in the closed loop); service.<op kind> = from the actual send; <op kind> = invalid: deliberately invalid requests of any kind")

@@ -40,6 +40,8 @@ pub struct IntervalReport<'a> {
     pub engine: EngineStats,
     /// Process RSS at that moment (bytes).
     pub rss_bytes: u64,
+    /// Wall-clock time of the end of the warmup (interval starts count from it).
+    pub warm_end_wall: std::time::SystemTime,
 }
 
 /// An output sink.
