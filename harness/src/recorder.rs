@@ -46,7 +46,8 @@ pub fn row_name(row: usize) -> &'static str {
 }
 
 /// Largest latency a histogram tracks: one hour in nanoseconds. Larger values
-/// are clamped to it (auto-resize is off so memory is fixed).
+/// are clamped to it (auto-resize is off so memory is fixed), and counted
+/// ([`IntervalData::clamped`], `clamped_latencies` in `run.json`).
 pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 
 /// Significant decimal digits of every histogram.
@@ -175,6 +176,7 @@ pub struct RawInterval {
     service: [Box<RawHistogram>; ROWS],
     count: [u64; ROWS],
     errors: [u64; ROWS],
+    clamped: u64,
 }
 
 impl RawInterval {
@@ -185,6 +187,7 @@ impl RawInterval {
             service: std::array::from_fn(|_| Box::default()),
             count: [0; ROWS],
             errors: [0; ROWS],
+            clamped: 0,
         }
     }
 
@@ -210,6 +213,7 @@ impl RawInterval {
         }
         self.count[row] += 1;
         self.errors[row] += error as u64;
+        self.clamped += u64::from(intended_ns.max(service_ns) > MAX_LATENCY_NS);
         self.intended[row].record(intended_ns);
         self.service[row].record(service_ns);
     }
@@ -222,6 +226,7 @@ impl RawInterval {
     /// Adds everything into `out` as HdrHistograms and empties `self`
     /// (keeping its allocations for reuse). Rows without replies are skipped.
     pub fn drain_into(&mut self, out: &mut IntervalData) {
+        out.clamped += std::mem::take(&mut self.clamped);
         for k in 0..ROWS {
             if self.count[k] == 0 {
                 continue;
@@ -256,6 +261,8 @@ pub struct IntervalData {
     pub count: [u64; ROWS],
     /// Error replies per row.
     pub errors: [u64; ROWS],
+    /// Replies with a latency beyond [`MAX_LATENCY_NS`] (recorded as that).
+    pub clamped: u64,
 }
 
 impl IntervalData {
@@ -266,6 +273,7 @@ impl IntervalData {
             service: (0..ROWS).map(|_| None).collect(),
             count: [0; ROWS],
             errors: [0; ROWS],
+            clamped: 0,
         }
     }
 
@@ -273,6 +281,7 @@ impl IntervalData {
     #[inline]
     pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
         let k = row.min(ROWS - 1);
+        self.clamped += u64::from(intended_ns.max(service_ns) > MAX_LATENCY_NS);
         self.count[k] += 1;
         self.errors[k] += error as u64;
         self.intended[k]
@@ -285,6 +294,7 @@ impl IntervalData {
 
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &IntervalData) {
+        self.clamped += other.clamped;
         for k in 0..ROWS {
             self.count[k] += other.count[k];
             self.errors[k] += other.errors[k];
@@ -304,6 +314,7 @@ impl IntervalData {
     pub fn clear(&mut self) {
         self.count = [0; ROWS];
         self.errors = [0; ROWS];
+        self.clamped = 0;
         for h in self
             .intended
             .iter_mut()
@@ -521,6 +532,13 @@ mod tests {
         a.record(OpKind::Search as usize, u64::MAX, 0, false);
         let h = a.intended[OpKind::Search as usize].as_ref().unwrap();
         assert_eq!(h.len(), 1);
+        assert_eq!(a.clamped, 1);
+        let mut raw = RawInterval::new();
+        raw.record(0, MAX_LATENCY_NS + 1, 5, false);
+        raw.record(0, MAX_LATENCY_NS, 5, false);
+        let mut out = IntervalData::new();
+        raw.drain_into(&mut out);
+        assert_eq!(out.clamped, 1);
         assert!(h.max() >= MAX_LATENCY_NS - MAX_LATENCY_NS / 1000);
         assert_eq!(
             a.service[OpKind::Search as usize].as_ref().unwrap().len(),

@@ -536,6 +536,7 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         errors: collected.totals.total_errors(),
         ops_per_sec,
         ops_per_sec_per_client_thread: ops_per_sec / threads as f64,
+        clamped_latencies: collected.totals.clamped,
         kinds,
         audit,
         engine_stats: engine.stats(),

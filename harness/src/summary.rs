@@ -179,6 +179,9 @@ pub struct RunSummary {
     pub ops_per_sec: f64,
     /// Measured ops per second per client thread.
     pub ops_per_sec_per_client_thread: f64,
+    /// Measured replies whose latency exceeded the histograms' range (one
+    /// hour) and was recorded as one hour.
+    pub clamped_latencies: u64,
     /// Rows per op kind, then `all`.
     pub kinds: Vec<KindSummary>,
     /// The audit.
