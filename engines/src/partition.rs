@@ -250,6 +250,8 @@ struct Totals {
     memberships: u64,
     /// Summed capacity of the communities' member sets (for `stats()`).
     member_capacity: u64,
+    /// Summed capacity of the users' `subs` vectors (for `stats()`).
+    sub_capacity: u64,
 }
 
 /// One slice of the social state.
@@ -489,6 +491,13 @@ impl Partition {
         let now = was.saturating_add(by);
         match at {
             Err(at) if now > 0 => {
+                let before = rec.subs.capacity();
+                if rec.subs.len() == before {
+                    // Grow by half, not double: most users hold a handful of
+                    // subscriptions, and 10^6 of them pay for the slack.
+                    rec.subs.reserve_exact((before / 2).max(4));
+                }
+                self.totals.sub_capacity += (rec.subs.capacity() - before) as u64;
                 rec.subs.insert(at, community);
                 self.totals.subscribed_pairs += 1;
             }

@@ -89,7 +89,7 @@ impl Partition {
         let bytes = EntityBytes {
             users: set_bytes::<(UserId, User)>(self.users.capacity() as u64)
                 + set_bytes::<(u64, i32)>(self.odd_subs.capacity() as u64)
-                + t.subscribed_pairs * size_of::<CommunityId>() as u64,
+                + t.sub_capacity * size_of::<CommunityId>() as u64,
             communities: set_bytes::<(CommunityId, Community)>(self.communities.capacity() as u64)
                 + set_bytes::<u32>(t.member_capacity),
             posts: t.posts * (size_of::<Post>() as u64 + 2 * INDEX_ENTRY_BYTES) + t.post_bytes,
