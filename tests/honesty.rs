@@ -52,10 +52,18 @@ fn a_stall_is_booked_into_the_interval_its_late_replies_arrive_in() {
     assert!(!spikes.is_empty(), "no stall seen: {series:?}");
     for &i in &spikes {
         let (index, m) = &series[i];
+        assert!(m["count"] > 0);
+        if *index == last {
+            // Replies drained after the end of the window all go to the last
+            // interval, whenever they arrived: nothing to say about its neighbours.
+            continue;
+        }
         // The late replies arrived at the end of the stall, inside this
         // interval: the whole interval before it lay inside the stall, so
         // nothing was answered then...
-        if *index > 1 {
+        // (Unless the burst itself straddled the boundary: then that interval
+        // is a spike too.)
+        if *index > 1 && !spikes.contains(&(i - 1)) {
             let (prev_index, prev) = &series[i - 1];
             assert_eq!(*prev_index, index - 1);
             assert_eq!(
@@ -63,15 +71,19 @@ fn a_stall_is_booked_into_the_interval_its_late_replies_arrive_in() {
                 "interval {prev_index} before the spike in {index} got replies: {series:?}"
             );
         }
-        // ...and the engine served again right after it.
-        if *index + 1 < last {
-            let (_, next) = &series[i + 1];
-            assert!(
-                next["count"] > 0,
-                "interval after the spike in {index} is empty: {series:?}"
-            );
-        }
-        assert!(m["count"] > 0);
+        // ...and the engine served again right after it. (Were the replies
+        // booked where the stall began, the next three intervals would be
+        // empty; two leave room for a scheduling hiccup on a busy machine.)
+        let after: Vec<u64> = series[i + 1..]
+            .iter()
+            .take_while(|(j, _)| *j < last)
+            .take(2)
+            .map(|(_, m)| m["count"])
+            .collect();
+        assert!(
+            after.is_empty() || after.iter().any(|c| *c > 0),
+            "the intervals after the spike in {index} are empty: {series:?}"
+        );
     }
 }
 
