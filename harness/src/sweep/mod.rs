@@ -821,11 +821,16 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
 
 /// `dir/{a,b}.{svg,png}` for the files written.
 pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
-    let mut stems: Vec<String> = files
-        .iter()
-        .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    stems.dedup();
+    // Names relative to `dir` without extension ("actor/throughput" for a
+    // comparison's per-engine plots), each once, in drawing order.
+    let mut stems: Vec<String> = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(f).with_extension("");
+        let name = rel.to_string_lossy().into_owned();
+        if !stems.contains(&name) {
+            stems.push(name);
+        }
+    }
     let mut exts: Vec<String> = files
         .iter()
         .filter_map(|f| f.extension().map(|s| s.to_string_lossy().into_owned()))
