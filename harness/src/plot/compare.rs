@@ -58,8 +58,20 @@ pub(crate) fn figure(rows: &[ComparisonRow]) -> Figure {
     let x = || Axis::zero_based("engine", Quantity::Category(names.clone()));
     let at = |i: usize| i as f64;
 
+    // The null engine (the harness's ceiling) runs tens of times faster than
+    // any engine that keeps state; on one linear axis it would flatten their
+    // bars, so its figure goes into the panel title instead (unless it is all
+    // there is), as the sweep's scaling plot does.
+    let is_ceiling = |r: &ComparisonRow| r.engine == "null" && rows.len() > 1;
+    let title = match rows.iter().find(|r| is_ceiling(r)) {
+        Some(r) => format!(
+            "throughput (null, not drawn: {:.1}M ops/s)",
+            r.ops_per_sec / 1e6
+        ),
+        None => "throughput".to_string(),
+    };
     let mut ops = Panel::new(
-        "throughput",
+        title,
         x(),
         Axis::zero_based("throughput (ops/s)", Quantity::Number),
     );
@@ -69,6 +81,7 @@ pub(crate) fn figure(rows: &[ComparisonRow]) -> Figure {
         points: rows
             .iter()
             .enumerate()
+            .filter(|(_, r)| !is_ceiling(r))
             .map(|(i, r)| (at(i), r.ops_per_sec))
             .collect(),
         style: Style::line(0).mark(Mark::Bars),
@@ -125,5 +138,41 @@ pub(crate) fn figure(rows: &[ComparisonRow]) -> Figure {
         columns: 2,
         panel_size: (640, 600),
         legend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(engine: &str, ops_per_sec: f64) -> ComparisonRow {
+        ComparisonRow {
+            engine: engine.into(),
+            ops_per_sec,
+            p50_ns: Some(1e3),
+            p99_ns: 1e4,
+            p999_ns: Some(1e5),
+            audit: None,
+        }
+    }
+
+    #[test]
+    fn null_ceiling_is_named_in_the_title_not_drawn_as_a_bar() {
+        let f = figure(&[row("null", 2e7), row("serial", 3e5), row("actor", 3.1e5)]);
+        let ops = &f.panels[0];
+        assert!(
+            ops.title.contains("null, not drawn: 20.0M"),
+            "{}",
+            ops.title
+        );
+        let bars: Vec<f64> = ops.series[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(bars, vec![1.0, 2.0], "only the stateful engines get bars");
+    }
+
+    #[test]
+    fn null_alone_is_drawn() {
+        let f = figure(&[row("null", 2e7)]);
+        assert_eq!(f.panels[0].title, "throughput");
+        assert_eq!(f.panels[0].series[0].points.len(), 1);
     }
 }
