@@ -280,6 +280,11 @@ pub enum EngineKind {
     Sharded,
     /// P partitions behind parking_lot locks, applied inline by callers.
     Striped,
+    /// An external Redis server or Redis Cluster, each op one server-side
+    /// script (see `crate::redis`). Not in [`EngineKind::ALL`]: it needs a
+    /// server, so the default comparison and engine lists leave it out; name
+    /// it explicitly (`--engine redis`).
+    Redis,
 }
 
 impl EngineKind {
@@ -300,12 +305,30 @@ impl EngineKind {
             EngineKind::Actor => "actor",
             EngineKind::Sharded => "sharded",
             EngineKind::Striped => "striped",
+            EngineKind::Redis => "redis",
         }
     }
 
-    /// Parses a command-line name.
+    /// Engines that need an external server: named explicitly, never part
+    /// of [`EngineKind::ALL`].
+    pub const EXTERNAL: [EngineKind; 1] = [EngineKind::Redis];
+
+    /// Every engine a user can name: [`EngineKind::ALL`], then [`EngineKind::EXTERNAL`].
+    pub fn known() -> impl Iterator<Item = EngineKind> {
+        Self::ALL.into_iter().chain(Self::EXTERNAL)
+    }
+
+    /// The names of [`EngineKind::known`], comma-separated (for messages).
+    pub fn known_names() -> String {
+        Self::known()
+            .map(EngineKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Parses a command-line name (any of [`EngineKind::known`]).
     pub fn parse(s: &str) -> Option<EngineKind> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
+        Self::known().find(|k| k.name() == s)
     }
 
     /// Whether the engine keeps state (all but `null`).
@@ -319,9 +342,14 @@ impl EngineKind {
     }
 
     /// Engine threads it starts for `config` (cores it occupies besides the clients').
+    ///
+    /// `redis` counts one: the server's single command thread (Redis runs
+    /// commands on one thread), which the harness cannot pin but must leave
+    /// a core for, and which the efficiency of section 9 must count. Pin the
+    /// server yourself to the core the pin map reserves (`taskset`).
     pub fn engine_threads(self, config: &EngineConfig) -> usize {
         match self {
-            EngineKind::Actor => 1,
+            EngineKind::Actor | EngineKind::Redis => 1,
             EngineKind::Sharded => config.partitions,
             _ => 0,
         }
@@ -344,6 +372,14 @@ impl EngineKind {
             EngineKind::Actor => visitor.visit(crate::actor::ActorEngine::new(config)?),
             EngineKind::Sharded => visitor.visit(crate::sharded::ShardedEngine::new(config)?),
             EngineKind::Striped => visitor.visit(crate::striped::StripedEngine::new(config)?),
+            #[cfg(feature = "redis")]
+            EngineKind::Redis => visitor.visit(crate::redis::RedisEngine::new(config)?),
+            #[cfg(not(feature = "redis"))]
+            EngineKind::Redis => {
+                return Err(EngineError::Config(
+                    "this build has no redis engine (built without the `redis` feature)".into(),
+                ));
+            }
         })
     }
 }

@@ -11,6 +11,7 @@
 //! | [`actor`] | one partition owned by one thread behind a bounded mailbox |
 //! | [`sharded`] | P partitions on P threads; follow-ups and gathers are messages |
 //! | [`striped`] | P partitions behind locks, applied inline by the callers |
+//! | `redis` | an external Redis server or cluster, one script per op (feature `redis`) |
 
 pub mod actor;
 pub mod api;
@@ -21,6 +22,8 @@ pub mod mailbox;
 pub mod null;
 pub mod partition;
 pub mod placement;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod serial;
 pub mod sharded;
 pub mod striped;

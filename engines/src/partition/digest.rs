@@ -9,8 +9,10 @@
 
 use std::mem::size_of;
 
-use super::{Comment, Community, Dm, Partition, Post, User, VoteKey, member_key, sub_key};
-use crate::api::{CommunityId, UserId};
+use super::{
+    Comment, Community, Dm, POST_ITSELF, Partition, Post, User, VoteKey, member_key, sub_key,
+};
+use crate::api::{CommentId, CommunityId, PostId, UserId};
 use crate::audit::{Audit, mix64, pair_digest};
 use crate::engine::{EntityBytes, EntityCounts, PartitionStats};
 
@@ -70,6 +72,112 @@ fn community_hash(id: CommunityId, c: &Community) -> u64 {
         c.creator.0 as u64,
         c.member_count(id) as u64,
     ])
+}
+
+/// The per-entity digest chains, for engines that keep the state outside a
+/// [`Partition`] (the Redis engine digests a dump of its key space): the same
+/// chains [`Partition::digest`] sums, so equal states give equal digests.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl Partition {
+    /// A (user, community) subscription with a nonzero `count`.
+    pub(crate) fn digest_subscription(user: UserId, community: CommunityId, count: i32) -> u64 {
+        chain(&[TAG_SUB, sub_key(user, community), count as i64 as u64])
+    }
+
+    /// A user record (skip those neither registered nor holding karma).
+    pub(crate) fn digest_user(
+        user: UserId,
+        registered: bool,
+        post_karma: i64,
+        comment_karma: i64,
+    ) -> u64 {
+        chain(&[
+            TAG_USER,
+            user.0 as u64,
+            registered as u64,
+            post_karma as u64,
+            comment_karma as u64,
+        ])
+    }
+
+    /// A membership, the implicit one of a profile's owner included.
+    pub(crate) fn digest_membership(community: CommunityId, user: UserId) -> u64 {
+        chain(&[TAG_MEMBER, member_key(community, user)])
+    }
+
+    /// A community itself (stored or an implicit profile), by its member count.
+    pub(crate) fn digest_community(community: CommunityId, creator: UserId, members: u32) -> u64 {
+        chain(&[
+            TAG_COMMUNITY,
+            community.0 as u64,
+            creator.0 as u64,
+            members as u64,
+        ])
+    }
+
+    /// A post.
+    pub(crate) fn digest_post(
+        post: PostId,
+        author: UserId,
+        score: i64,
+        created: u64,
+        comments: u32,
+        body: &[u8],
+    ) -> u64 {
+        chain(&[
+            TAG_POST,
+            post.community.0 as u64,
+            post.seq as u64,
+            author.0 as u64,
+            score as u64,
+            created,
+            comments as u64,
+            body_hash(body),
+        ])
+    }
+
+    /// A comment (`parent`: the seq of the comment it answers).
+    pub(crate) fn digest_comment(
+        comment: CommentId,
+        author: UserId,
+        parent: Option<u32>,
+        score: i64,
+        body: &[u8],
+    ) -> u64 {
+        chain(&[
+            TAG_COMMENT,
+            comment.post.community.0 as u64,
+            comment.post.seq as u64,
+            comment.seq as u64,
+            author.0 as u64,
+            parent.map_or(u64::MAX, |s| s as u64),
+            score as u64,
+            body_hash(body),
+        ])
+    }
+
+    /// A stored vote: `comment` is `None` for a vote on the post itself.
+    pub(crate) fn digest_vote(voter: UserId, post: PostId, comment: Option<u32>, value: i8) -> u64 {
+        chain(&[
+            TAG_VOTE,
+            voter.0 as u64,
+            post.community.0 as u64,
+            post.seq as u64,
+            comment.unwrap_or(POST_ITSELF) as u64,
+            value as i64 as u64,
+        ])
+    }
+
+    /// A direct message in `to`'s inbox.
+    pub(crate) fn digest_dm(to: UserId, seq: u32, from: UserId, body: &[u8]) -> u64 {
+        chain(&[
+            TAG_DM,
+            to.0 as u64,
+            seq as u64,
+            from.0 as u64,
+            body_hash(body),
+        ])
+    }
 }
 
 impl Partition {

@@ -1,0 +1,588 @@
+//! The `redis` engine: the social API served by an external Redis server or a
+//! Redis Cluster, so the harness compares the in-process engines with an
+//! external store on the same work (issue 7).
+//!
+//! # Design decisions
+//! - **One script per op step, atomic on one key group.** Every op is one
+//!   `EVALSHA` of the script in `redis/ops.lua` on its home key group (DESIGN
+//!   section 2). A group is one placement key: `<prefix>{u<id>}` holds a user,
+//!   their subscriptions, inbox *and their profile community* (a profile lives
+//!   with its owner, as in [`crate::placement`]); `<prefix>{c<id>}` holds an
+//!   ordinary community with its members, posts, comments, votes and ranking
+//!   indexes. The hash tag puts a group in one cluster slot, so every script
+//!   touches one slot.
+//! - **Follow-ups in order, then the reply.** Join/Leave/CreateCommunity send
+//!   the subscription follow-up, and a Vote with a nonzero delta the karma
+//!   follow-up, to the user's group right after the home script succeeds; the
+//!   op is answered once the follow-up is acknowledged. One connection per node
+//!   per session keeps a session's follow-ups in FIFO order; subscriptions are
+//!   counts, as in the partition, so arrival order across sessions cannot
+//!   change the final state. Nothing is pending once sessions have drained
+//!   their replies, so [`Engine::quiesce`] has nothing to wait for.
+//! - **Home feed** = the `subs` script on the user's group, then one `gather`
+//!   per subscribed community (pipelined, possibly on several nodes), merged in
+//!   Rust by [`merge_feed`](crate::partition::merge_feed) exactly as the
+//!   sharded engine merges its shards' parts.
+//! - **Value checks in Rust.** Limits, body and term lengths are checked by the
+//!   session before anything is sent, as the partition checks them first; such
+//!   ops are answered without a round trip.
+//! - **The post clock** (`PostSummary::created`) is one counter key
+//!   `<prefix>{g}:clock`, in its own slot. The partition ticks it only for a
+//!   post that succeeds, so a post is three steps: a read-only `post_check`
+//!   script on the community's group, `INCR` of the clock, then the `post`
+//!   script with the stamp (which checks again). With one session and one op
+//!   in flight the check and the apply see the same state, so the clock ticks
+//!   exactly as the partition's and replies and digests match `serial`, on one
+//!   server and on a cluster alike. Under concurrency a post refused between
+//!   its check and its apply wastes one stamp (a gap, never a duplicate). Cost:
+//!   two extra round trips per post (posts are ~2% of the reddit mix).
+//! - **Hot ranking in Lua** reproduces [`hot_key`](crate::partition::hot_key)
+//!   exactly: the time part in split integer arithmetic on doubles, the log
+//!   term with the same libm `log10`, rounded half away from zero; every value
+//!   is below 2^53, so ZSET scores hold it exactly. Index members are the post
+//!   seq zero-padded to 10 digits, so ties order newest first as in the
+//!   partition's `(key, seq)` index. The differential test checks all of it.
+//! - **Digest and audit** are computed in Rust from a dump of the owned key
+//!   space (SCAN of the prefix on every node), with the partition's own
+//!   per-entity digest chains: O(state), meant for the end of a run.
+//! - **Stats**: entity counts come from the sessions' acknowledged writes
+//!   (per-session counters, no shared atomics between sessions); bytes are
+//!   Redis's `used_memory` summed over nodes, less its value when the engine
+//!   started, apportioned to entity kinds by their counts (Redis cannot say
+//!   which bytes belong to which kind without a per-key census; the total is
+//!   the measured part). [`RedisEngine::server_stats`] gives the raw figures
+//!   and the owned key count.
+//! - **Owned key space.** Every key starts with the engine's prefix
+//!   (default `sb:<unique run token>:`). Creation refuses a prefix under which
+//!   keys already exist (a stale or concurrent run), and `shutdown` deletes
+//!   the keys under its own prefix, never any other (unless
+//!   [`RedisConfig::keep_keys`]).
+//! - **Faults**: connect, read and write timeouts ([`RedisConfig::timeout`]);
+//!   an unreachable server or bad URL at creation is
+//!   [`EngineError::Config`] with a one-line message (the CLI exits 2); a
+//!   connection lost mid-run answers the ops in flight with
+//!   [`ApiError::EngineFault`](crate::ApiError::EngineFault), makes later
+//!   submits fail (the harness then stops its clients) and prints one line on
+//!   stderr saying why. The injected faults of [`crate::Faults`] are refused:
+//!   the server is the system under test.
+//! - **How the engine finds its server.** [`EngineConfig`] has no Redis field
+//!   (adding one would break every struct literal of it in other crates), so
+//!   [`RedisEngine::new`] reads the process-wide [`set_default_config`] the CLI
+//!   sets from `--redis-url`/`--redis-cluster`; [`RedisEngine::with_config`]
+//!   takes it directly.
+
+mod dump;
+mod session;
+mod wire;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use session::RedisSession;
+
+use crate::audit::Audit;
+use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, EntityBytes, EntityCounts};
+use wire::{Node, SLOTS};
+
+/// The script every op runs (see its header for the reply format).
+const SCRIPT: &str = include_str!("redis/ops.lua");
+
+/// Default connect, read and write timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the Redis engine's server is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RedisTarget {
+    /// One server, e.g. `redis://127.0.0.1:6379` (a `/N` suffix selects database N).
+    Server(String),
+    /// A Redis Cluster: one or more seed nodes as `host:port`.
+    Cluster(Vec<String>),
+}
+
+/// How the Redis engine reaches its server and which keys it owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RedisConfig {
+    /// The server or cluster.
+    pub target: RedisTarget,
+    /// Key prefix the engine owns; `None`: `sb:<unique run token>:`.
+    pub prefix: Option<String>,
+    /// Connect, read and write timeout.
+    pub timeout: Duration,
+    /// Leave the keys on the server at shutdown (to inspect them).
+    pub keep_keys: bool,
+}
+
+impl RedisConfig {
+    /// A configuration for `target` with the defaults.
+    pub fn new(target: RedisTarget) -> Self {
+        RedisConfig {
+            target,
+            prefix: None,
+            timeout: DEFAULT_TIMEOUT,
+            keep_keys: false,
+        }
+    }
+}
+
+static DEFAULT_CONFIG: Mutex<Option<RedisConfig>> = Mutex::new(None);
+
+/// Sets the configuration [`RedisEngine::new`] uses in this process (the CLI
+/// sets it from its flags).
+pub fn set_default_config(config: Option<RedisConfig>) {
+    let mut g = DEFAULT_CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+    *g = config;
+}
+
+/// The configuration set by [`set_default_config`], if any.
+pub fn default_config() -> Option<RedisConfig> {
+    DEFAULT_CONFIG
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// What [`RedisEngine::server_stats`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServerStats {
+    /// Keys under the engine's prefix (all nodes).
+    pub keys: u64,
+    /// `used_memory` summed over the nodes.
+    pub used_memory: u64,
+    /// `used_memory` summed over the nodes when the engine started.
+    pub used_memory_at_start: u64,
+}
+
+/// Counts of one session's acknowledged writes (only that session writes them).
+#[derive(Debug, Default)]
+struct Counters {
+    users: AtomicI64,
+    communities: AtomicI64,
+    posts: AtomicI64,
+    comments: AtomicI64,
+    dms: AtomicI64,
+    votes: AtomicI64,
+    memberships: AtomicI64,
+    faults: AtomicI64,
+}
+
+/// What the engine and its sessions share (read-only but for flags and logs).
+#[derive(Debug)]
+struct Shared {
+    prefix: String,
+    /// Node URLs (masters of a cluster; the one server otherwise).
+    urls: Vec<String>,
+    /// Node of every slot; empty for a single server.
+    slots: Vec<u16>,
+    timeout: Duration,
+    /// SHA1 of the script, loaded on every node.
+    sha: String,
+    clock_key: String,
+    clock_node: usize,
+    shut_down: AtomicBool,
+    /// Set once the connection loss has been reported.
+    lost_reported: AtomicBool,
+    /// Set once a server error has been reported.
+    error_reported: AtomicBool,
+    server_errors: AtomicU64,
+}
+
+impl Shared {
+    /// The node serving `key`.
+    fn node_of(&self, key: &[u8]) -> usize {
+        if self.slots.is_empty() {
+            0
+        } else {
+            self.slots[wire::slot(key)] as usize
+        }
+    }
+
+    fn note_connection_lost(&self, why: &str) {
+        if !self.lost_reported.swap(true, Ordering::Relaxed) {
+            eprintln!("redis engine: lost the connection ({why}); stopping the run");
+        }
+    }
+
+    fn note_server_error(&self, what: &str) {
+        self.server_errors.fetch_add(1, Ordering::Relaxed);
+        if !self.error_reported.swap(true, Ordering::Relaxed) {
+            eprintln!("redis engine: the server answered an op with an error: {what}");
+        }
+    }
+}
+
+/// The `redis` engine: see the module docs.
+pub struct RedisEngine {
+    shared: Arc<Shared>,
+    /// The engine's own connections (stats, digest, audit, shutdown), per node.
+    control: Mutex<Vec<Option<::redis::Connection>>>,
+    counters: Mutex<Vec<Arc<Counters>>>,
+    memory_at_start: u64,
+    keep_keys: bool,
+    deleted: AtomicBool,
+}
+
+impl std::fmt::Debug for RedisEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEngine")
+            .field("prefix", &self.shared.prefix)
+            .field("nodes", &self.shared.urls)
+            .finish()
+    }
+}
+
+fn config_err(m: impl Into<String>) -> EngineError {
+    EngineError::Config(m.into())
+}
+
+/// A prefix unique to this process and moment.
+fn unique_prefix() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "sb:{:x}{:x}{}:",
+        nanos,
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `used_memory` of the server behind `conn`.
+fn used_memory(conn: &mut ::redis::Connection) -> Result<u64, ::redis::RedisError> {
+    let info: String = ::redis::cmd("INFO").arg("memory").query(conn)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+impl RedisEngine {
+    /// Builds the engine with the process-wide configuration
+    /// ([`set_default_config`]); without one it is a configuration error.
+    pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        let redis = default_config().ok_or_else(|| {
+            config_err(
+                "the redis engine needs a server: --redis-url redis://HOST:PORT \
+                 or --redis-cluster HOST:PORT,...",
+            )
+        })?;
+        Self::with_config(config, &redis)
+    }
+
+    /// Builds the engine against `redis`: connects, learns the cluster's
+    /// slots, checks that no key exists under the prefix, and loads the
+    /// script on every node. Every failure is [`EngineError::Config`] with a
+    /// one-line message.
+    pub fn with_config(config: &EngineConfig, redis: &RedisConfig) -> Result<Self, EngineError> {
+        if config.faults.any() {
+            return Err(config_err(
+                "the redis engine injects no faults (the server is the system under test)",
+            ));
+        }
+        if redis.timeout.is_zero() {
+            return Err(config_err("the Redis timeout must be positive"));
+        }
+        let prefix = redis.prefix.clone().unwrap_or_else(unique_prefix);
+        if prefix.is_empty() || prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
+            return Err(config_err(format!(
+                "Redis key prefix `{prefix}` must be non-empty, without {{ }} * ? [ ] \\"
+            )));
+        }
+        let timeout = redis.timeout;
+        let (urls, slots) = match &redis.target {
+            RedisTarget::Server(url) => (vec![url.clone()], Vec::new()),
+            RedisTarget::Cluster(seeds) => {
+                let mut last = String::from("no seed node given");
+                let mut found = None;
+                for seed in seeds {
+                    let url = format!("redis://{seed}");
+                    match wire::connect(&url, timeout).and_then(|mut c| wire::cluster_slots(&mut c))
+                    {
+                        Ok(t) => {
+                            found = Some(t);
+                            break;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                let (masters, slots) = found.ok_or_else(|| config_err(last))?;
+                let urls = masters.iter().map(|m| format!("redis://{m}")).collect();
+                (urls, slots)
+            }
+        };
+        debug_assert!(slots.is_empty() || slots.len() == SLOTS);
+        let mut control = Vec::with_capacity(urls.len());
+        let mut sha = String::new();
+        let mut memory_at_start = 0;
+        for url in &urls {
+            let mut c = wire::connect(url, timeout).map_err(config_err)?;
+            if let Some(key) = dump::first_key(&mut c, &prefix)
+                .map_err(|e| config_err(format!("scanning {url} for keys under `{prefix}`: {e}")))?
+            {
+                return Err(config_err(format!(
+                    "keys under the prefix `{prefix}` already exist on {url} (e.g. `{key}`): \
+                     the engine owns an empty key space; choose another prefix or delete them"
+                )));
+            }
+            sha = ::redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(SCRIPT)
+                .query(&mut c)
+                .map_err(|e| config_err(format!("loading the script on {url}: {e}")))?;
+            memory_at_start += used_memory(&mut c)
+                .map_err(|e| config_err(format!("INFO memory on {url}: {e}")))?;
+            control.push(Some(c));
+        }
+        let clock_key = format!("{prefix}{{g}}:clock");
+        let shared = Shared {
+            clock_node: if slots.is_empty() {
+                0
+            } else {
+                slots[wire::slot(clock_key.as_bytes())] as usize
+            },
+            clock_key,
+            prefix,
+            urls,
+            slots,
+            timeout,
+            sha,
+            shut_down: AtomicBool::new(false),
+            lost_reported: AtomicBool::new(false),
+            error_reported: AtomicBool::new(false),
+            server_errors: AtomicU64::new(0),
+        };
+        Ok(RedisEngine {
+            shared: Arc::new(shared),
+            control: Mutex::new(control),
+            counters: Mutex::new(Vec::new()),
+            memory_at_start,
+            keep_keys: redis.keep_keys,
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    /// The key prefix this engine owns.
+    pub fn prefix(&self) -> &str {
+        &self.shared.prefix
+    }
+
+    /// The nodes it talks to (one URL per cluster master).
+    pub fn nodes(&self) -> &[String] {
+        &self.shared.urls
+    }
+
+    /// Runs `f` on each node's control connection, reconnecting a node whose
+    /// connection failed before; the first error is returned.
+    fn with_control<R>(
+        &self,
+        mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, String>,
+    ) -> Result<Vec<R>, String> {
+        let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(control.len());
+        for (i, slot) in control.iter_mut().enumerate() {
+            if slot.is_none() {
+                *slot = Some(wire::connect(&self.shared.urls[i], self.shared.timeout)?);
+            }
+            let Some(conn) = slot.as_mut() else {
+                continue;
+            };
+            match f(conn) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keys under the prefix and the servers' memory: O(keys), not for a hot loop.
+    pub fn server_stats(&self) -> Result<ServerStats, String> {
+        let prefix = self.shared.prefix.clone();
+        let per_node = self.with_control(|c| {
+            let keys = dump::count_keys(c, &prefix).map_err(|e| e.to_string())?;
+            let mem = used_memory(c).map_err(|e| e.to_string())?;
+            Ok((keys, mem))
+        })?;
+        Ok(ServerStats {
+            keys: per_node.iter().map(|p| p.0).sum(),
+            used_memory: per_node.iter().map(|p| p.1).sum(),
+            used_memory_at_start: self.memory_at_start,
+        })
+    }
+
+    fn dump(&self) -> Result<dump::State, String> {
+        let prefix = self.shared.prefix.clone();
+        let mut state = dump::State::default();
+        self.with_control(|c| dump::read(c, &prefix, &mut state).map_err(|e| e.to_string()))?;
+        Ok(state)
+    }
+
+    fn report(&self, what: &str, e: &str) {
+        eprintln!("redis engine: {what} failed: {e}");
+    }
+}
+
+impl Engine for RedisEngine {
+    type Session = RedisSession;
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    /// A session with one connection per node. A failure to connect is
+    /// [`EngineError::Config`] (one line, naming the server).
+    fn session(&self) -> Result<RedisSession, EngineError> {
+        if self.shared.shut_down.load(Ordering::Relaxed) {
+            return Err(EngineError::Shutdown);
+        }
+        let nodes = self
+            .shared
+            .urls
+            .iter()
+            .map(|u| Node::open(u, self.shared.timeout))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(config_err)?;
+        let counters = Arc::new(Counters::default());
+        self.counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::clone(&counters));
+        Ok(RedisSession::new(Arc::clone(&self.shared), counters, nodes))
+    }
+
+    /// Counts from the sessions' acknowledged writes; bytes from the servers'
+    /// `used_memory` (see the module docs). A server that does not answer
+    /// leaves the bytes at zero; stats never fail.
+    fn stats(&self) -> EngineStats {
+        let mut c = [0i64; 8];
+        for s in self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            for (i, a) in [
+                &s.users,
+                &s.communities,
+                &s.posts,
+                &s.comments,
+                &s.dms,
+                &s.votes,
+                &s.memberships,
+                &s.faults,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                c[i] += a.load(Ordering::Relaxed);
+            }
+        }
+        let n = |i: usize| c[i].max(0) as u64;
+        let counts = EntityCounts {
+            users: n(0),
+            communities: n(1),
+            posts: n(2),
+            comments: n(3),
+            dms: n(4),
+            votes: n(5),
+            memberships: n(6),
+        };
+        let used = if self.shared.lost_reported.load(Ordering::Relaxed) {
+            0
+        } else {
+            self.with_control(|c| used_memory(c).map_err(|e| e.to_string()))
+                .map_or(0, |v| v.iter().sum::<u64>())
+        };
+        let grown = used.saturating_sub(self.memory_at_start);
+        let weights = [
+            counts.users + counts.memberships,
+            counts.communities,
+            counts.posts,
+            counts.comments,
+            counts.dms,
+            counts.votes,
+        ];
+        let total: u64 = weights.iter().sum();
+        let share = |w: u64| {
+            if total == 0 {
+                0
+            } else {
+                (grown as u128 * w as u128 / total as u128) as u64
+            }
+        };
+        EngineStats {
+            counts,
+            bytes: EntityBytes {
+                users: share(weights[0]),
+                communities: share(weights[1]),
+                posts: share(weights[2]),
+                comments: share(weights[3]),
+                dms: share(weights[4]),
+                votes: share(weights[5]),
+            },
+            mailbox_depths: Vec::new(),
+            pending_follow_ups: 0,
+            faults: n(7),
+            dropped_follow_ups: 0,
+        }
+    }
+
+    /// Nothing to wait for: a session answers an op only after its
+    /// follow-ups are acknowledged (module docs).
+    fn quiesce(&self) {}
+
+    /// Aggregates from a dump of the owned key space (O(state)). When the
+    /// server cannot be read, says why on stderr and returns all zeros, which
+    /// fails any check against acknowledged writes.
+    fn audit(&self) -> Audit {
+        match self.dump() {
+            Ok(s) => s.audit(),
+            Err(e) => {
+                self.report("audit (reading the key space)", &e);
+                Audit::default()
+            }
+        }
+    }
+
+    /// The partition's digest of the dumped state (O(state)); 0 when the
+    /// server cannot be read (said on stderr).
+    fn digest(&self) -> u64 {
+        match self.dump() {
+            Ok(s) => s.digest(),
+            Err(e) => {
+                self.report("digest (reading the key space)", &e);
+                0
+            }
+        }
+    }
+
+    /// Refuses new sessions and submits, then deletes the keys under the
+    /// engine's prefix (once; not with `keep_keys`). A server that does not
+    /// answer is left as it is (said on stderr).
+    fn shutdown(&self) {
+        self.shared.shut_down.store(true, Ordering::Relaxed);
+        if self.keep_keys || self.deleted.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if self.shared.lost_reported.load(Ordering::Relaxed) {
+            return;
+        }
+        let prefix = self.shared.prefix.clone();
+        if let Err(e) = self.with_control(|c| dump::delete(c, &prefix).map_err(|e| e.to_string())) {
+            self.report("deleting the run's keys", &e);
+        }
+    }
+}
+
+impl Drop for RedisEngine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,325 @@
+-- socialbench: every op of the social API as one server-side script, run
+-- atomically on one key group (see engines/src/redis.rs for the key layout).
+--
+-- KEYS[1]: the group's base, "<prefix>{u<id>}" (a user, with their profile
+-- community) or "<prefix>{c<id>}" (an ordinary community). ARGV[1]: the op.
+-- Keys under the base all share the base's hash tag, so one cluster slot.
+--
+-- Replies: {0, ...} on success, {code} on refusal (codes in redis/reply.rs).
+-- Value checks (limits, body and term lengths) are done by the client
+-- before it sends anything, as the partition does them first.
+
+local K = KEYS[1]
+local op = ARGV[1]
+
+local ALREADY_EXISTS, UNKNOWN_USER, UNKNOWN_COMMUNITY = 1, 2, 3
+local UNKNOWN_POST, UNKNOWN_COMMENT, ALREADY_MEMBER = 4, 5, 6
+local NOT_MEMBER, FORBIDDEN = 7, 8
+
+local TWO32 = 4294967296
+
+-- Reddit's hot key as ranking.rs computes it: (created << 32) / 45000 in
+-- exact split arithmetic, plus round(log10(max(|score|, 1)) * 2^32), signed.
+-- Every value stays below 2^53, so doubles (and ZSET scores) hold it exactly.
+local function hot(score, created)
+  local q = math.floor(created / 45000)
+  local r = created - q * 45000
+  local t = q * TWO32 + math.floor(r * TWO32 / 45000)
+  local a = math.abs(score)
+  if a < 1 then a = 1 end
+  local o = math.floor(math.log10(a) * TWO32 + 0.5)
+  if score > 0 then return t + o elseif score < 0 then return t - o end
+  return t
+end
+
+-- ZSET member of post `seq`: fixed width, so equal scores order by seq
+-- (newer first under ZREVRANGE), as the partition's (key, seq) index does.
+local function member(seq)
+  return string.format('%010d', seq)
+end
+
+local function registered()
+  return redis.call('HGET', K .. ':u', 'reg') == '1'
+end
+
+-- The community `cid` in this group: its key base and whether it is stored,
+-- or nil when it does not exist. `owner` is '' for an ordinary community, the
+-- owner's id for a profile (which exists implicitly while its owner is
+-- registered, with no posts and the owner as its only member).
+local function community(cid, owner)
+  local C = K .. ':c' .. cid
+  if redis.call('EXISTS', C .. ':m') == 1 then return C, true end
+  if owner ~= '' and registered() then return C, false end
+  return nil, false
+end
+
+local function store_profile(C, owner)
+  redis.call('HSET', C .. ':m', 'cr', owner, 'np', 0)
+end
+
+-- Moves the user's subscription count for `cid` by `by` (a count, not a
+-- flag: see the partition's docs); 'ns' counts pairs with a positive count.
+local function subscribe(cid, by)
+  local S = K .. ':s'
+  local was = tonumber(redis.call('HGET', S, cid) or '0')
+  local now = was + by
+  if now == 0 then redis.call('HDEL', S, cid) else redis.call('HSET', S, cid, now) end
+  if was <= 0 and now > 0 then redis.call('HINCRBY', K .. ':u', 'ns', 1) end
+  if was > 0 and now <= 0 then redis.call('HINCRBY', K .. ':u', 'ns', -1) end
+end
+
+local function post_summary(C, seq, out)
+  local p = redis.call('HMGET', C .. ':p' .. seq, 'a', 's', 'n', 't')
+  if not p[1] then return false end
+  out[#out + 1] = seq
+  out[#out + 1] = tonumber(p[1])
+  out[#out + 1] = tonumber(p[2])
+  out[#out + 1] = tonumber(p[3])
+  out[#out + 1] = tonumber(p[4])
+  return true
+end
+
+-- The best `limit` posts of community C by sort ('h', 'n', 't'), appended to
+-- `out` as (seq, author, score, comments, created) quintuples.
+local function best(C, sort, limit, out)
+  if sort == 'n' then
+    local np = tonumber(redis.call('HGET', C .. ':m', 'np') or '0')
+    local seq = np - 1
+    while seq >= 0 and seq >= np - limit do
+      post_summary(C, seq, out)
+      seq = seq - 1
+    end
+  else
+    local idx = C .. (sort == 'h' and ':h' or ':t')
+    for _, m in ipairs(redis.call('ZREVRANGE', idx, 0, limit - 1)) do
+      post_summary(C, tonumber(m), out)
+    end
+  end
+end
+
+-- ---- users ---------------------------------------------------------------
+
+if op == 'register' then
+  -- ARGV: profile cid
+  if registered() then return {ALREADY_EXISTS} end
+  redis.call('HSET', K .. ':u', 'reg', 1)
+  subscribe(ARGV[2], 1)
+  return {0}
+
+elseif op == 'sub' then
+  -- follow-up; ARGV: cid, +1 or -1
+  subscribe(ARGV[2], tonumber(ARGV[3]))
+  return {0}
+
+elseif op == 'karma' then
+  -- follow-up; ARGV: post delta, comment delta
+  redis.call('HINCRBY', K .. ':u', 'pk', ARGV[2])
+  redis.call('HINCRBY', K .. ':u', 'ck', ARGV[3])
+  return {0}
+
+elseif op == 'dm' then
+  -- ARGV: from, body
+  if not registered() then return {UNKNOWN_USER} end
+  local n = redis.call('RPUSH', K .. ':i', ARGV[2] .. ':' .. ARGV[3])
+  return {0, n - 1}
+
+elseif op == 'inbox' then
+  -- ARGV: limit; replies (seq, from, len) newest first
+  if not registered() then return {UNKNOWN_USER} end
+  local I = K .. ':i'
+  local n = redis.call('LLEN', I)
+  local limit = tonumber(ARGV[2])
+  local first = n - limit
+  if first < 0 then first = 0 end
+  local items = redis.call('LRANGE', I, first, n - 1)
+  local out = {0}
+  for i = #items, 1, -1 do
+    local e = items[i]
+    local at = string.find(e, ':', 1, true)
+    out[#out + 1] = first + i - 1
+    out[#out + 1] = tonumber(string.sub(e, 1, at - 1))
+    out[#out + 1] = #e - at
+  end
+  return out
+
+elseif op == 'profile' then
+  -- ARGV: profile cid
+  if not registered() then return {UNKNOWN_USER} end
+  local u = redis.call('HMGET', K .. ':u', 'pk', 'ck', 'ns')
+  local C = K .. ':c' .. ARGV[2]
+  local followers, posts = 1, 0
+  local np = redis.call('HGET', C .. ':m', 'np')
+  if np then
+    followers = redis.call('SCARD', C .. ':M') + 1
+    posts = tonumber(np)
+  end
+  return {0, tonumber(u[1] or '0'), tonumber(u[2] or '0'), tonumber(u[3] or '0'),
+    followers, posts, redis.call('LLEN', K .. ':i')}
+
+elseif op == 'subs' then
+  -- home feed, first half: the communities with a positive count
+  if not registered() then return {UNKNOWN_USER} end
+  local all = redis.call('HGETALL', K .. ':s')
+  local out = {0}
+  for i = 1, #all, 2 do
+    if tonumber(all[i + 1]) > 0 then out[#out + 1] = all[i] end
+  end
+  return out
+
+-- ---- communities -----------------------------------------------------------
+
+elseif op == 'create' then
+  -- ARGV: cid, creator
+  local C = K .. ':c' .. ARGV[2]
+  if redis.call('EXISTS', C .. ':m') == 1 then return {ALREADY_EXISTS} end
+  redis.call('HSET', C .. ':m', 'cr', ARGV[3], 'np', 0)
+  redis.call('SADD', C .. ':M', ARGV[3])
+  return {0}
+
+elseif op == 'join' then
+  -- ARGV: cid, owner, user
+  local owner, user = ARGV[3], ARGV[4]
+  local C, stored = community(ARGV[2], owner)
+  if not C then return {UNKNOWN_COMMUNITY} end
+  if owner ~= '' then
+    if owner == user then return {ALREADY_MEMBER} end
+    if not stored then store_profile(C, owner) end
+  end
+  if redis.call('SADD', C .. ':M', user) == 0 then return {ALREADY_MEMBER} end
+  return {0}
+
+elseif op == 'leave' then
+  -- ARGV: cid, owner, user
+  local owner, user = ARGV[3], ARGV[4]
+  local C, stored = community(ARGV[2], owner)
+  if not C then return {UNKNOWN_COMMUNITY} end
+  if owner ~= '' and owner == user then return {FORBIDDEN} end
+  if not stored or redis.call('SREM', C .. ':M', user) == 0 then return {NOT_MEMBER} end
+  return {0}
+
+elseif op == 'post_check' or op == 'post' then
+  -- ARGV: cid, owner, author[, created, body]
+  local owner, author = ARGV[3], ARGV[4]
+  local C, stored = community(ARGV[2], owner)
+  if not C then return {UNKNOWN_COMMUNITY} end
+  if owner ~= '' then
+    if owner ~= author then return {FORBIDDEN} end
+  elseif redis.call('SISMEMBER', C .. ':M', author) == 0 then
+    return {NOT_MEMBER}
+  end
+  if op == 'post_check' then return {0} end
+  if not stored then store_profile(C, owner) end
+  local created = tonumber(ARGV[5])
+  local seq = redis.call('HINCRBY', C .. ':m', 'np', 1) - 1
+  redis.call('HSET', C .. ':p' .. seq, 'a', author, 's', 0, 'n', 0, 't', created, 'b', ARGV[6])
+  redis.call('ZADD', C .. ':h', hot(0, created), member(seq))
+  redis.call('ZADD', C .. ':t', 0, member(seq))
+  return {0, seq}
+
+elseif op == 'comment' then
+  -- ARGV: cid, post seq, parent seq (-1: none, -2: a comment of another post), author, body
+  local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
+  local nc = redis.call('HGET', P, 'n')
+  if not nc then return {UNKNOWN_POST} end
+  nc = tonumber(nc)
+  local parent = tonumber(ARGV[4])
+  if parent == -2 or parent >= nc then return {UNKNOWN_COMMENT} end
+  redis.call('HSET', P, 'n', nc + 1)
+  redis.call('HSET', P .. ':c' .. nc, 'a', ARGV[5], 'p', parent, 's', 0, 'b', ARGV[6])
+  return {0, nc}
+
+elseif op == 'vote' then
+  -- ARGV: cid, post seq, comment seq (-1: the post), voter, value
+  -- replies (delta, score, author, old value)
+  local C = K .. ':c' .. ARGV[2]
+  local seq = ARGV[3]
+  local P = C .. ':p' .. seq
+  local nc = redis.call('HGET', P, 'n')
+  if not nc then return {UNKNOWN_POST} end
+  local cs = tonumber(ARGV[4])
+  if cs >= tonumber(nc) then return {UNKNOWN_COMMENT} end
+  local field = ARGV[5] .. ':' .. seq .. ':' .. (cs < 0 and 'p' or cs)
+  local new = tonumber(ARGV[6])
+  local old = tonumber(redis.call('HGET', C .. ':v', field) or '0')
+  if new == 0 then
+    redis.call('HDEL', C .. ':v', field)
+  else
+    redis.call('HSET', C .. ':v', field, new)
+  end
+  local delta = new - old
+  local T = P
+  if cs >= 0 then T = P .. ':c' .. cs end
+  local score = redis.call('HINCRBY', T, 's', delta)
+  local author = tonumber(redis.call('HGET', T, 'a'))
+  if cs < 0 and delta ~= 0 then
+    local created = tonumber(redis.call('HGET', P, 't'))
+    redis.call('ZADD', C .. ':h', hot(score, created), member(tonumber(seq)))
+    redis.call('ZADD', C .. ':t', score, member(tonumber(seq)))
+  end
+  return {0, delta, score, author, old}
+
+elseif op == 'get_post' then
+  -- ARGV: cid, post seq, comments wanted; replies the post's summary, its
+  -- body, then (seq, author, parent, score) of the best comments
+  local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
+  local p = redis.call('HMGET', P, 'a', 's', 'n', 't', 'b')
+  if not p[1] then return {UNKNOWN_POST} end
+  local out = {0, tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4]), p[5]}
+  local k = tonumber(ARGV[4])
+  local nc = tonumber(p[3])
+  if k > 0 and nc > 0 then
+    local all = {}
+    for cs = 0, nc - 1 do
+      local c = redis.call('HMGET', P .. ':c' .. cs, 'a', 'p', 's')
+      all[#all + 1] = {cs, tonumber(c[1]), tonumber(c[2]), tonumber(c[3])}
+    end
+    -- score descending, older (smaller seq) first on ties
+    table.sort(all, function(a, b)
+      if a[4] ~= b[4] then return a[4] > b[4] end
+      return a[1] < b[1]
+    end)
+    for i = 1, math.min(k, #all) do
+      local c = all[i]
+      out[#out + 1] = c[1]
+      out[#out + 1] = c[2]
+      out[#out + 1] = c[3]
+      out[#out + 1] = c[4]
+    end
+  end
+  return out
+
+elseif op == 'feed' or op == 'gather' then
+  -- ARGV: cid, owner, sort, limit. A gather (home feed, second half) skips
+  -- an unknown community instead of refusing.
+  -- A gather's reply names its community first (parts come from several nodes).
+  local C, stored = community(ARGV[2], ARGV[3])
+  local out = {0}
+  if op == 'gather' then out[2] = tonumber(ARGV[2]) end
+  if not C then
+    if op == 'gather' then return out end
+    return {UNKNOWN_COMMUNITY}
+  end
+  if stored then best(C, ARGV[4], tonumber(ARGV[5]), out) end
+  return out
+
+elseif op == 'search' then
+  -- ARGV: cid, owner, term; replies the match count, then the newest 10 seqs
+  local C, stored = community(ARGV[2], ARGV[3])
+  if not C then return {UNKNOWN_COMMUNITY} end
+  local out = {0, 0}
+  if not stored then return out end
+  local term = ARGV[4]
+  local np = tonumber(redis.call('HGET', C .. ':m', 'np'))
+  local matches = 0
+  for seq = np - 1, 0, -1 do
+    local b = redis.call('HGET', C .. ':p' .. seq, 'b')
+    if string.find(b, term, 1, true) then
+      matches = matches + 1
+      if matches <= 10 then out[#out + 1] = seq end
+    end
+  end
+  out[2] = matches
+  return out
+end
+
+return redis.error_reply('socialbench: unknown op ' .. tostring(op))

@@ -1,0 +1,884 @@
+//! A session of the Redis engine: one connection per node, many ops in flight
+//! through pipelining, each op a small state machine of script calls.
+//!
+//! `submit` packs the op's first script call into its node's buffer and
+//! returns; `poll` writes the buffers and reads replies in order, each reply
+//! driving its op one step: a Join's home script, then its subscription
+//! follow-up on the user's group; a post's check, clock tick and apply; a home
+//! feed's subscription read, then one gather per community, merged in Rust.
+//! An op is answered once its last step (follow-ups included) is acknowledged,
+//! so nothing is pending once every session has drained its replies.
+//!
+//! Failures: a Redis error reply answers its op with
+//! [`ApiError::EngineFault`] (a follow-up's error too: the audit then shows
+//! the lost effect). A broken connection or a read timeout answers every op in
+//! flight with `EngineFault`, logs one line on stderr (once per engine), and
+//! every later `submit` fails with [`EngineError::Shutdown`], so the client
+//! stops at once and nothing waits for a reply that cannot come.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ::redis::Value;
+
+use super::wire::{Arg, Node, community_home, group, int, pack, user_home};
+use super::{Counters, Shared};
+use crate::api::{
+    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, MAX_BODY_LEN,
+    MAX_LIMIT, MAX_TERM_LEN, Op, PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort,
+    Target, UserId,
+};
+use crate::engine::{EngineError, Session};
+use crate::partition::merge_feed;
+
+/// Where an op is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for its home script; its reply is the op's reply.
+    Home,
+    /// Home script of an op with a follow-up (Join, Leave, CreateCommunity, Vote).
+    HomeThenFollow,
+    /// Waiting for the follow-up; the reply is kept in `InFlight::reply`.
+    Follow,
+    /// CreatePost: waiting for the read-only check.
+    PostCheck,
+    /// CreatePost: waiting for the clock tick.
+    PostClock,
+    /// GetHomeFeed: waiting for the subscriptions.
+    Subs,
+    /// GetHomeFeed: waiting for `waiting` gathers.
+    Gather,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    tag: u64,
+    op: Op,
+    phase: Phase,
+    /// Gathers not yet answered.
+    waiting: u32,
+    /// Home-feed candidates.
+    feed: Vec<PostSummary>,
+    /// The reply held back until the follow-up is acknowledged.
+    reply: Option<Reply>,
+    /// A gather failed.
+    failed: bool,
+}
+
+/// A session of [`super::RedisEngine`]: see the module docs.
+#[derive(Debug)]
+pub struct RedisSession {
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    nodes: Vec<Node>,
+    ops: Vec<Option<InFlight>>,
+    free: Vec<u32>,
+    /// Answered ops not yet polled.
+    ready: VecDeque<(u64, Response)>,
+    /// Ops submitted and not yet polled.
+    outstanding: usize,
+    /// Why the session stopped working, once it has.
+    broken: Option<String>,
+    /// Scratch for key-group names.
+    key: String,
+}
+
+fn code_error(code: i64) -> ApiError {
+    match code {
+        1 => ApiError::AlreadyExists,
+        2 => ApiError::UnknownUser,
+        3 => ApiError::UnknownCommunity,
+        4 => ApiError::UnknownPost,
+        5 => ApiError::UnknownComment,
+        6 => ApiError::AlreadyMember,
+        7 => ApiError::NotMember,
+        8 => ApiError::Forbidden,
+        _ => ApiError::EngineFault,
+    }
+}
+
+/// The owner of a profile as a script argument ("" for an ordinary community).
+fn owner_arg(c: CommunityId, buf: &mut [u8; 12]) -> &[u8] {
+    match c.profile_owner() {
+        Some(o) => {
+            let mut w = &mut buf[..];
+            let _ = std::io::Write::write_fmt(&mut w, format_args!("{}", o.0));
+            let n = 12 - w.len();
+            &buf[..n]
+        }
+        None => b"",
+    }
+}
+
+fn sort_arg(s: Sort) -> &'static [u8] {
+    match s {
+        Sort::Hot => b"h",
+        Sort::New => b"n",
+        Sort::Top => b"t",
+    }
+}
+
+fn check_body(body: &Body) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(ApiError::BodyTooLarge {
+            len: u32::try_from(body.len()).unwrap_or(u32::MAX),
+            max: MAX_BODY_LEN as u32,
+        });
+    }
+    Ok(())
+}
+
+fn check_limit(limit: u16) -> Result<(), ApiError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadLimit {
+            limit,
+            max: MAX_LIMIT,
+        });
+    }
+    Ok(())
+}
+
+/// The value checks the partition makes before it looks at any state.
+fn check_values(op: &Op) -> Result<(), ApiError> {
+    match op {
+        Op::Register { user } if !user.is_valid() => Err(ApiError::UnknownUser),
+        Op::CreateCommunity { community, .. } if community.is_profile() => Err(ApiError::Forbidden),
+        Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } => {
+            check_body(body)
+        }
+        Op::GetPost { comments, .. } if *comments > MAX_LIMIT => Err(ApiError::BadLimit {
+            limit: *comments,
+            max: MAX_LIMIT,
+        }),
+        Op::GetCommunityFeed { limit, .. }
+        | Op::GetHomeFeed { limit, .. }
+        | Op::GetInbox { limit, .. } => check_limit(*limit),
+        Op::Search { term, .. } if term.is_empty() || term.len() > MAX_TERM_LEN => {
+            Err(ApiError::BadTerm {
+                len: u32::try_from(term.len()).unwrap_or(u32::MAX),
+                max: MAX_TERM_LEN as u32,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The reply's items after the status code, or the refusal.
+fn items(v: Value) -> Result<Vec<Value>, ApiError> {
+    let Value::Array(mut a) = v else {
+        return Err(ApiError::EngineFault);
+    };
+    match a.first().and_then(int) {
+        Some(0) => {
+            a.remove(0);
+            Ok(a)
+        }
+        Some(code) => Err(code_error(code)),
+        None => Err(ApiError::EngineFault),
+    }
+}
+
+fn get(a: &[Value], i: usize) -> Result<i64, ApiError> {
+    a.get(i).and_then(int).ok_or(ApiError::EngineFault)
+}
+
+fn u32_at(a: &[Value], i: usize) -> Result<u32, ApiError> {
+    u32::try_from(get(a, i)?).map_err(|_| ApiError::EngineFault)
+}
+
+/// Decodes (seq, author, score, comments, created) quintuples of `community`.
+fn summaries(
+    community: CommunityId,
+    a: &[Value],
+    out: &mut Vec<PostSummary>,
+) -> Result<(), ApiError> {
+    for i in (0..a.len() / 5).map(|k| k * 5) {
+        out.push(PostSummary {
+            id: PostId {
+                community,
+                seq: u32_at(a, i)?,
+            },
+            author: UserId(u32_at(a, i + 1)?),
+            score: get(a, i + 2)?,
+            comments: u32_at(a, i + 3)?,
+            created: get(a, i + 4)? as u64,
+        });
+    }
+    Ok(())
+}
+
+/// The reply to a one-step op (or the home step of an op with a follow-up).
+fn decode(op: &Op, v: Value) -> Response {
+    let a = items(v)?;
+    Ok(match op {
+        Op::Register { .. } | Op::CreateCommunity { .. } | Op::Join { .. } | Op::Leave { .. } => {
+            Reply::Done
+        }
+        Op::CreatePost { community, .. } => Reply::Posted(PostId {
+            community: *community,
+            seq: u32_at(&a, 0)?,
+        }),
+        Op::Comment { post, .. } => Reply::Commented(CommentId {
+            post: *post,
+            seq: u32_at(&a, 0)?,
+        }),
+        Op::Vote { .. } => Reply::Voted {
+            delta: get(&a, 0)? as i8,
+            score: get(&a, 1)?,
+        },
+        Op::GetPost { post, .. } => {
+            let body = match a.get(4) {
+                Some(Value::BulkString(b)) => Body(b.clone().into_boxed_slice()),
+                _ => return Err(ApiError::EngineFault),
+            };
+            let mut top = Vec::with_capacity((a.len().saturating_sub(5)) / 4);
+            for i in (0..(a.len().saturating_sub(5)) / 4).map(|k| 5 + k * 4) {
+                let parent = get(&a, i + 2)?;
+                top.push(CommentSummary {
+                    id: CommentId {
+                        post: *post,
+                        seq: u32_at(&a, i)?,
+                    },
+                    author: UserId(u32_at(&a, i + 1)?),
+                    parent: u32::try_from(parent)
+                        .ok()
+                        .map(|seq| CommentId { post: *post, seq }),
+                    score: get(&a, i + 3)?,
+                });
+            }
+            Reply::Post(Box::new(PostView {
+                post: PostSummary {
+                    id: *post,
+                    author: UserId(u32_at(&a, 0)?),
+                    score: get(&a, 1)?,
+                    comments: u32_at(&a, 2)?,
+                    created: get(&a, 3)? as u64,
+                },
+                body,
+                top_comments: top,
+            }))
+        }
+        Op::GetCommunityFeed { community, .. } => {
+            let mut feed = Vec::with_capacity(a.len() / 5);
+            summaries(*community, &a, &mut feed)?;
+            Reply::Feed(feed)
+        }
+        Op::SendDm { to, .. } => Reply::Sent(DmId {
+            to: *to,
+            seq: u32_at(&a, 0)?,
+        }),
+        Op::GetInbox { user, .. } => {
+            let mut dms = Vec::with_capacity(a.len() / 3);
+            for i in (0..a.len() / 3).map(|k| k * 3) {
+                dms.push(DmSummary {
+                    id: DmId {
+                        to: *user,
+                        seq: u32_at(&a, i)?,
+                    },
+                    from: UserId(u32_at(&a, i + 1)?),
+                    len: u32_at(&a, i + 2)?,
+                });
+            }
+            Reply::Inbox(dms)
+        }
+        Op::GetProfile { .. } => Reply::Profile(ProfileView {
+            post_karma: get(&a, 0)?,
+            comment_karma: get(&a, 1)?,
+            subscriptions: u32_at(&a, 2)?,
+            followers: u32_at(&a, 3)?,
+            profile_posts: u32_at(&a, 4)?,
+            inbox: u32_at(&a, 5)?,
+        }),
+        Op::Search { community, .. } => Reply::Found {
+            matches: u32_at(&a, 0)?,
+            newest: (1..a.len())
+                .map(|i| {
+                    Ok(PostId {
+                        community: *community,
+                        seq: u32_at(&a, i)?,
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?,
+        },
+        // Multi-step ops never reach here with their home reply.
+        Op::GetHomeFeed { .. } => return Err(ApiError::EngineFault),
+    })
+}
+
+impl RedisSession {
+    pub(super) fn new(shared: Arc<Shared>, counters: Arc<Counters>, nodes: Vec<Node>) -> Self {
+        RedisSession {
+            shared,
+            counters,
+            nodes,
+            ops: Vec::with_capacity(64),
+            free: Vec::with_capacity(64),
+            ready: VecDeque::with_capacity(64),
+            outstanding: 0,
+            broken: None,
+            key: String::with_capacity(64),
+        }
+    }
+
+    /// Packs `EVALSHA <sha> 1 <group of home> <args>` for op slot `idx`.
+    fn eval(&mut self, idx: u32, home: Home, args: &[Arg<'_>]) {
+        group(&self.shared.prefix, home, &mut self.key);
+        let node = self.shared.node_of(self.key.as_bytes());
+        let n = &mut self.nodes[node];
+        let mut all: [Arg<'_>; 10] = [Arg::I(0); 10];
+        all[0] = Arg::B(b"EVALSHA");
+        all[1] = Arg::B(self.shared.sha.as_bytes());
+        all[2] = Arg::I(1);
+        all[3] = Arg::B(self.key.as_bytes());
+        all[4..4 + args.len()].copy_from_slice(args);
+        pack(&mut n.out, &all[..4 + args.len()]);
+        n.pending.push_back(idx);
+    }
+
+    /// Sends the first step of the op in slot `idx`.
+    fn start(&mut self, idx: u32) {
+        let Some(f) = self.ops[idx as usize].take() else {
+            return;
+        };
+        let mut ob = [0u8; 12];
+        let home = f.op.home();
+        let phase = match &f.op {
+            Op::Register { user } => {
+                let p = CommunityId::profile(*user).0 as i64;
+                self.eval(idx, home, &[Arg::B(b"register"), Arg::I(p)]);
+                Phase::Home
+            }
+            Op::CreateCommunity { creator, community } => {
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"create"),
+                        Arg::I(community.0 as i64),
+                        Arg::I(creator.0 as i64),
+                    ],
+                );
+                Phase::HomeThenFollow
+            }
+            Op::Join { user, community } | Op::Leave { user, community } => {
+                let name: &[u8] = if matches!(f.op, Op::Join { .. }) {
+                    b"join"
+                } else {
+                    b"leave"
+                };
+                let owner = owner_arg(*community, &mut ob);
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(name),
+                        Arg::I(community.0 as i64),
+                        Arg::B(owner),
+                        Arg::I(user.0 as i64),
+                    ],
+                );
+                Phase::HomeThenFollow
+            }
+            Op::CreatePost {
+                author, community, ..
+            } => {
+                let owner = owner_arg(*community, &mut ob);
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"post_check"),
+                        Arg::I(community.0 as i64),
+                        Arg::B(owner),
+                        Arg::I(author.0 as i64),
+                    ],
+                );
+                Phase::PostCheck
+            }
+            Op::Comment {
+                author,
+                post,
+                parent,
+                body,
+            } => {
+                let parent = match parent {
+                    None => -1,
+                    Some(pc) if pc.post == *post => pc.seq as i64,
+                    Some(_) => -2,
+                };
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"comment"),
+                        Arg::I(post.community.0 as i64),
+                        Arg::I(post.seq as i64),
+                        Arg::I(parent),
+                        Arg::I(author.0 as i64),
+                        Arg::B(body.as_bytes()),
+                    ],
+                );
+                Phase::Home
+            }
+            Op::Vote { voter, target, dir } => {
+                let (post, cs) = match target {
+                    Target::Post(p) => (*p, -1),
+                    Target::Comment(c) => (c.post, c.seq as i64),
+                };
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"vote"),
+                        Arg::I(post.community.0 as i64),
+                        Arg::I(post.seq as i64),
+                        Arg::I(cs),
+                        Arg::I(voter.0 as i64),
+                        Arg::I(dir.value() as i64),
+                    ],
+                );
+                Phase::HomeThenFollow
+            }
+            Op::GetPost { post, comments } => {
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"get_post"),
+                        Arg::I(post.community.0 as i64),
+                        Arg::I(post.seq as i64),
+                        Arg::I(*comments as i64),
+                    ],
+                );
+                Phase::Home
+            }
+            Op::GetCommunityFeed {
+                community,
+                sort,
+                limit,
+            } => {
+                let owner = owner_arg(*community, &mut ob);
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"feed"),
+                        Arg::I(community.0 as i64),
+                        Arg::B(owner),
+                        Arg::B(sort_arg(*sort)),
+                        Arg::I(*limit as i64),
+                    ],
+                );
+                Phase::Home
+            }
+            Op::GetHomeFeed { .. } => {
+                self.eval(idx, home, &[Arg::B(b"subs")]);
+                Phase::Subs
+            }
+            Op::SendDm { from, body, .. } => {
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"dm"),
+                        Arg::I(from.0 as i64),
+                        Arg::B(body.as_bytes()),
+                    ],
+                );
+                Phase::Home
+            }
+            Op::GetInbox { limit, .. } => {
+                self.eval(idx, home, &[Arg::B(b"inbox"), Arg::I(*limit as i64)]);
+                Phase::Home
+            }
+            Op::GetProfile { user } => {
+                let p = CommunityId::profile(*user).0 as i64;
+                self.eval(idx, home, &[Arg::B(b"profile"), Arg::I(p)]);
+                Phase::Home
+            }
+            Op::Search { community, term } => {
+                let owner = owner_arg(*community, &mut ob);
+                self.eval(
+                    idx,
+                    home,
+                    &[
+                        Arg::B(b"search"),
+                        Arg::I(community.0 as i64),
+                        Arg::B(owner),
+                        Arg::B(term.as_bytes()),
+                    ],
+                );
+                Phase::Home
+            }
+        };
+        self.ops[idx as usize] = Some(InFlight { phase, ..f });
+    }
+
+    /// Answers the op in slot `idx` and frees the slot.
+    fn finish(&mut self, idx: u32, f: InFlight, r: Response) {
+        if let Ok(reply) = &r {
+            self.count(&f.op, reply);
+        }
+        if matches!(r, Err(ApiError::EngineFault)) {
+            self.counters.faults.fetch_add(1, Ordering::Relaxed);
+        }
+        self.ready.push_back((f.tag, r));
+        self.ops[idx as usize] = None;
+        self.free.push(idx);
+    }
+
+    /// Keeps the session's entity counts (for `stats()`) from acknowledged writes.
+    fn count(&self, op: &Op, reply: &Reply) {
+        let c = &self.counters;
+        let add = |a: &std::sync::atomic::AtomicI64, by: i64| {
+            a.fetch_add(by, Ordering::Relaxed);
+        };
+        match (op, reply) {
+            (Op::Register { .. }, Reply::Done) => {
+                add(&c.users, 1);
+                add(&c.memberships, 1);
+            }
+            (Op::CreateCommunity { .. }, Reply::Done) => {
+                add(&c.communities, 1);
+                add(&c.memberships, 1);
+            }
+            (Op::Join { .. }, Reply::Done) => add(&c.memberships, 1),
+            (Op::Leave { .. }, Reply::Done) => add(&c.memberships, -1),
+            (_, Reply::Posted(_)) => add(&c.posts, 1),
+            (_, Reply::Commented(_)) => add(&c.comments, 1),
+            (_, Reply::Sent(_)) => add(&c.dms, 1),
+            _ => {}
+        }
+    }
+
+    /// Drives the op the reply `v` (from node `node`) belongs to.
+    fn on_reply(&mut self, node: usize, v: Value) {
+        let Some(idx) = self.nodes[node].pending.pop_front() else {
+            return;
+        };
+        let Some(mut f) = self.ops[idx as usize].take() else {
+            return;
+        };
+        if let Value::ServerError(e) = &v {
+            return self.server_error(idx, f, &format!("{e:?}"));
+        }
+        match f.phase {
+            Phase::Home => {
+                let r = decode(&f.op, v);
+                self.finish(idx, f, r);
+            }
+            Phase::HomeThenFollow => self.home_then_follow(idx, f, v),
+            Phase::Follow => {
+                let r = match items(v) {
+                    Ok(_) => f.reply.take().ok_or(ApiError::EngineFault),
+                    Err(_) => Err(ApiError::EngineFault),
+                };
+                self.finish(idx, f, r);
+            }
+            Phase::PostCheck => match items(v) {
+                Ok(_) => {
+                    let n = self.shared.clock_node;
+                    let node = &mut self.nodes[n];
+                    pack(
+                        &mut node.out,
+                        &[Arg::B(b"INCR"), Arg::B(self.shared.clock_key.as_bytes())],
+                    );
+                    node.pending.push_back(idx);
+                    f.phase = Phase::PostClock;
+                    self.ops[idx as usize] = Some(f);
+                }
+                Err(e) => self.finish(idx, f, Err(e)),
+            },
+            Phase::PostClock => {
+                let Some(stamp) = int(&v) else {
+                    self.finish(idx, f, Err(ApiError::EngineFault));
+                    return;
+                };
+                if let Op::CreatePost {
+                    author,
+                    community,
+                    body,
+                } = &f.op
+                {
+                    let mut ob = [0u8; 12];
+                    let owner = owner_arg(*community, &mut ob);
+                    let home = community_home(*community);
+                    let (c, a) = (community.0 as i64, author.0 as i64);
+                    let body = body.clone();
+                    self.eval(
+                        idx,
+                        home,
+                        &[
+                            Arg::B(b"post"),
+                            Arg::I(c),
+                            Arg::B(owner),
+                            Arg::I(a),
+                            Arg::I(stamp),
+                            Arg::B(body.as_bytes()),
+                        ],
+                    );
+                }
+                f.phase = Phase::Home;
+                self.ops[idx as usize] = Some(f);
+            }
+            Phase::Subs => self.gather(idx, f, v),
+            Phase::Gather => {
+                let Op::GetHomeFeed { sort, limit, .. } = f.op else {
+                    self.finish(idx, f, Err(ApiError::EngineFault));
+                    return;
+                };
+                // Which community this part is from: gathers are answered in
+                // the order they were sent per node, but parts may come from
+                // several nodes, so each part carries its community id first.
+                match items(v) {
+                    Ok(a) if !a.is_empty() => match get(&a, 0) {
+                        Ok(cid) => {
+                            if summaries(CommunityId(cid as u32), &a[1..], &mut f.feed).is_err() {
+                                f.failed = true;
+                            }
+                        }
+                        Err(_) => f.failed = true,
+                    },
+                    Ok(_) => {}
+                    Err(_) => f.failed = true,
+                }
+                f.waiting -= 1;
+                if f.waiting > 0 {
+                    self.ops[idx as usize] = Some(f);
+                    return;
+                }
+                if f.failed {
+                    self.finish(idx, f, Err(ApiError::EngineFault));
+                    return;
+                }
+                let mut feed = std::mem::take(&mut f.feed);
+                merge_feed(&mut feed, sort, limit);
+                self.finish(idx, f, Ok(Reply::Feed(feed)));
+            }
+        }
+    }
+
+    /// The server answered a step of the op in slot `idx` with an error.
+    fn server_error(&mut self, idx: u32, mut f: InFlight, what: &str) {
+        self.shared.note_server_error(what);
+        if f.phase == Phase::Gather && f.waiting > 1 {
+            f.failed = true;
+            f.waiting -= 1;
+            self.ops[idx as usize] = Some(f);
+        } else {
+            self.finish(idx, f, Err(ApiError::EngineFault));
+        }
+    }
+
+    /// Home step of Join, Leave, CreateCommunity, Vote: on success, send the follow-up.
+    fn home_then_follow(&mut self, idx: u32, mut f: InFlight, v: Value) {
+        let a = match items(v) {
+            Ok(a) => a,
+            Err(e) => return self.finish(idx, f, Err(e)),
+        };
+        let (user, args): (UserId, [Arg<'_>; 3]) = match &f.op {
+            Op::CreateCommunity { creator, community } => (
+                *creator,
+                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(1)],
+            ),
+            Op::Join { user, community } => (
+                *user,
+                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(1)],
+            ),
+            Op::Leave { user, community } => (
+                *user,
+                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(-1)],
+            ),
+            Op::Vote { target, dir, .. } => {
+                let (delta, score, author, old) =
+                    match (get(&a, 0), get(&a, 1), u32_at(&a, 2), get(&a, 3)) {
+                        (Ok(d), Ok(s), Ok(au), Ok(o)) => (d, s, au, o),
+                        _ => return self.finish(idx, f, Err(ApiError::EngineFault)),
+                    };
+                let new = dir.value() as i64;
+                let votes = i64::from(new != 0) - i64::from(old != 0);
+                if votes != 0 {
+                    self.counters.votes.fetch_add(votes, Ordering::Relaxed);
+                }
+                let reply = Reply::Voted {
+                    delta: delta as i8,
+                    score,
+                };
+                if delta == 0 {
+                    return self.finish(idx, f, Ok(reply));
+                }
+                f.reply = Some(reply);
+                let (pk, ck) = match target {
+                    Target::Post(_) => (delta, 0),
+                    Target::Comment(_) => (0, delta),
+                };
+                self.eval(
+                    idx,
+                    user_home(UserId(author)),
+                    &[Arg::B(b"karma"), Arg::I(pk), Arg::I(ck)],
+                );
+                f.phase = Phase::Follow;
+                self.ops[idx as usize] = Some(f);
+                return;
+            }
+            _ => return self.finish(idx, f, Err(ApiError::EngineFault)),
+        };
+        self.eval(idx, user_home(user), &args);
+        f.reply = Some(Reply::Done);
+        f.phase = Phase::Follow;
+        self.ops[idx as usize] = Some(f);
+    }
+
+    /// Home feed: the subscriptions are in; send one gather per community.
+    fn gather(&mut self, idx: u32, mut f: InFlight, v: Value) {
+        let a = match items(v) {
+            Ok(a) => a,
+            Err(e) => return self.finish(idx, f, Err(e)),
+        };
+        let Op::GetHomeFeed { sort, limit, .. } = f.op else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        let mut n = 0;
+        for item in &a {
+            let Some(cid) = int(item).and_then(|c| u32::try_from(c).ok()) else {
+                return self.finish(idx, f, Err(ApiError::EngineFault));
+            };
+            let c = CommunityId(cid);
+            let mut ob = [0u8; 12];
+            let owner = owner_arg(c, &mut ob);
+            self.eval(
+                idx,
+                community_home(c),
+                &[
+                    Arg::B(b"gather"),
+                    Arg::I(cid as i64),
+                    Arg::B(owner),
+                    Arg::B(sort_arg(sort)),
+                    Arg::I(limit as i64),
+                ],
+            );
+            n += 1;
+        }
+        if n == 0 {
+            return self.finish(idx, f, Ok(Reply::Feed(Vec::new())));
+        }
+        f.waiting = n;
+        f.phase = Phase::Gather;
+        f.feed = Vec::with_capacity(limit as usize * 2);
+        self.ops[idx as usize] = Some(f);
+    }
+
+    /// The connection failed: answer every op in flight with `EngineFault`.
+    fn fail(&mut self, why: String) {
+        self.shared.note_connection_lost(&why);
+        for n in &mut self.nodes {
+            n.pending.clear();
+            n.out.clear();
+        }
+        for idx in 0..self.ops.len() {
+            if let Some(f) = self.ops[idx].take() {
+                self.finish(idx as u32, f, Err(ApiError::EngineFault));
+            }
+        }
+        self.broken = Some(why);
+    }
+
+    /// Writes every node's buffered commands.
+    fn flush(&mut self) -> bool {
+        for i in 0..self.nodes.len() {
+            if let Err(e) = self.nodes[i].flush() {
+                let why = format!("writing to Redis at {}: {e}", self.nodes[i].addr);
+                self.fail(why);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads one reply from a node that owes one.
+    fn read_one(&mut self) {
+        let Some(node) = self.nodes.iter().position(|n| !n.pending.is_empty()) else {
+            return;
+        };
+        match self.nodes[node].recv() {
+            Ok(v) => self.on_reply(node, v),
+            Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
+                let why = format!("reading from Redis at {}: {e}", self.nodes[node].addr);
+                self.fail(why);
+            }
+            Err(e) => {
+                // A server error the crate reports as an error rather than a value.
+                let idx = self.nodes[node].pending.pop_front();
+                if let Some(idx) = idx
+                    && let Some(f) = self.ops[idx as usize].take()
+                {
+                    self.server_error(idx, f, &e.to_string());
+                }
+            }
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.outstanding - self.ready.len()
+    }
+}
+
+impl Session for RedisSession {
+    fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+        if self.broken.is_some() || self.shared.shut_down.load(Ordering::Relaxed) {
+            return Err(EngineError::Shutdown);
+        }
+        self.outstanding += 1;
+        if let Err(e) = check_values(&op) {
+            self.ready.push_back((tag, Err(e)));
+            return Ok(());
+        }
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.ops.push(None);
+                (self.ops.len() - 1) as u32
+            }
+        };
+        self.ops[idx as usize] = Some(InFlight {
+            tag,
+            op,
+            phase: Phase::Home,
+            waiting: 0,
+            feed: Vec::new(),
+            reply: None,
+            failed: false,
+        });
+        self.start(idx);
+        // Keep the write buffer bounded when many ops are submitted at once.
+        if self.nodes.iter().any(|n| n.out.len() > 64 * 1024) {
+            self.flush();
+        }
+        Ok(())
+    }
+
+    /// Writes the pipelined commands, then hands over every answered op. With
+    /// ops on the wire and none answered yet, reads until one is answered,
+    /// whether or not `wait` is set (so `poll(false)` may wait up to one
+    /// server round trip: a sync connection cannot peek without risking a
+    /// half-read reply). A read times out after the engine's timeout.
+    fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
+        while self.ready.is_empty() && self.in_flight() > 0 && self.broken.is_none() {
+            if !self.flush() {
+                break;
+            }
+            self.read_one();
+        }
+        let n = self.ready.len();
+        self.outstanding -= n;
+        for (tag, r) in self.ready.drain(..) {
+            f(tag, r);
+        }
+        n
+    }
+
+    fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+}

@@ -1,0 +1,260 @@
+//! The wire: connections to Redis nodes with pipelined commands, key-group
+//! names with their hash tags, and cluster slot routing (CRC16, CLUSTER SLOTS).
+//!
+//! A [`Node`] is one connection (the `redis` crate's sync `Connection`) plus
+//! an outgoing buffer: commands are packed straight into it (RESP, no
+//! per-command allocation) and written in one `send_packed_command` when the
+//! session next waits for a reply. Replies come back in order per
+//! connection, so a FIFO of op slots per node pairs each reply with its op.
+
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::time::Duration;
+
+use ::redis::{Client, Connection, Value};
+
+use crate::api::{CommunityId, Home, UserId};
+
+/// Number of Redis Cluster hash slots.
+pub(crate) const SLOTS: usize = 16384;
+
+/// A connection to one Redis node with its pipeline.
+pub(crate) struct Node {
+    pub(crate) conn: Connection,
+    /// Packed commands not yet written.
+    pub(crate) out: Vec<u8>,
+    /// Op slot of every command written or buffered, in order.
+    pub(crate) pending: VecDeque<u32>,
+    /// Where it connects, for messages.
+    pub(crate) addr: String,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("addr", &self.addr)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+/// Opens a connection to `url` with `timeout` for connecting, reading and
+/// writing. The message of an error is one line, fit for the user.
+pub(crate) fn connect(url: &str, timeout: Duration) -> Result<Connection, String> {
+    let client = Client::open(url).map_err(|e| format!("bad Redis URL `{url}`: {e}"))?;
+    let conn = client
+        .get_connection_with_timeout(timeout)
+        .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?;
+    conn.set_read_timeout(Some(timeout))
+        .and_then(|()| conn.set_write_timeout(Some(timeout)))
+        .map_err(|e| format!("cannot set timeouts on {url}: {e}"))?;
+    Ok(conn)
+}
+
+impl Node {
+    /// A node connected to `url`.
+    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Node, String> {
+        Ok(Node {
+            conn: connect(url, timeout)?,
+            out: Vec::with_capacity(4096),
+            pending: VecDeque::with_capacity(64),
+            addr: url.to_string(),
+        })
+    }
+
+    /// Writes the buffered commands.
+    pub(crate) fn flush(&mut self) -> Result<(), ::redis::RedisError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.conn.send_packed_command(&self.out);
+        self.out.clear();
+        r
+    }
+
+    /// Reads the next reply.
+    pub(crate) fn recv(&mut self) -> Result<Value, ::redis::RedisError> {
+        self.conn.recv_response()
+    }
+}
+
+/// One argument of a packed command.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Arg<'a> {
+    /// Bytes as they are.
+    B(&'a [u8]),
+    /// A decimal integer.
+    I(i64),
+}
+
+/// Packs `args` as one RESP command onto `out`.
+pub(crate) fn pack(out: &mut Vec<u8>, args: &[Arg<'_>]) {
+    let _ = write!(out, "*{}\r\n", args.len());
+    let mut num = [0u8; 24];
+    for a in args {
+        let bytes: &[u8] = match *a {
+            Arg::B(b) => b,
+            Arg::I(i) => {
+                let mut w = &mut num[..];
+                let _ = write!(w, "{i}");
+                let n = 24 - w.len();
+                &num[..n]
+            }
+        };
+        let _ = write!(out, "${}\r\n", bytes.len());
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The key-group base of a placement key: `<prefix>{u<id>}` for a user and
+/// their profile community, `<prefix>{c<id>}` for an ordinary community.
+pub(crate) fn group(prefix: &str, home: Home, out: &mut String) {
+    use std::fmt::Write as _;
+    out.clear();
+    out.push_str(prefix);
+    let _ = match home {
+        Home::User(u) => write!(out, "{{u{}}}", u.0),
+        Home::Community(c) => match c.profile_owner() {
+            Some(owner) => write!(out, "{{u{}}}", owner.0),
+            None => write!(out, "{{c{}}}", c.0),
+        },
+    };
+}
+
+/// The key group of a user.
+pub(crate) fn user_home(u: UserId) -> Home {
+    Home::User(u)
+}
+
+/// The key group of a community.
+pub(crate) fn community_home(c: CommunityId) -> Home {
+    Home::Community(c)
+}
+
+/// CRC16/XMODEM, the checksum Redis Cluster hashes keys with.
+pub(crate) fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= (b as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The cluster slot of `key`: its hash tag's (the bytes between the first
+/// `{` and the next `}`, when not empty) or the whole key's.
+pub(crate) fn slot(key: &[u8]) -> usize {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        rest.iter()
+            .position(|&b| b == b'}')
+            .filter(|&close| close > 0)
+            .map(|close| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) as usize % SLOTS
+}
+
+/// Reads CLUSTER SLOTS: the masters' addresses (`host:port`) and, per slot,
+/// the index of its master in that list. Fails when a slot is not served.
+pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u16>), String> {
+    let v: Value = ::redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query(conn)
+        .map_err(|e| format!("CLUSTER SLOTS failed: {e}"))?;
+    let Value::Array(ranges) = v else {
+        return Err("CLUSTER SLOTS: unexpected reply".into());
+    };
+    let mut masters: Vec<String> = Vec::new();
+    let mut map = vec![u16::MAX; SLOTS];
+    for r in ranges {
+        let Value::Array(r) = r else { continue };
+        let (Some(lo), Some(hi), Some(Value::Array(m))) =
+            (r.first().and_then(int), r.get(1).and_then(int), r.get(2))
+        else {
+            return Err("CLUSTER SLOTS: unexpected range".into());
+        };
+        let host = m.first().and_then(text).unwrap_or_default();
+        let port = m.get(1).and_then(int).unwrap_or(0);
+        let addr = format!("{host}:{port}");
+        let idx = match masters.iter().position(|a| *a == addr) {
+            Some(i) => i,
+            None => {
+                masters.push(addr);
+                masters.len() - 1
+            }
+        };
+        let (lo, hi) = (lo.max(0) as usize, (hi.max(0) as usize).min(SLOTS - 1));
+        if lo <= hi {
+            map[lo..=hi].fill(idx as u16);
+        }
+    }
+    if let Some(s) = map.iter().position(|&n| n == u16::MAX) {
+        return Err(format!(
+            "the cluster does not serve slot {s}: is it fully set up (cluster_state:ok)?"
+        ));
+    }
+    Ok((masters, map))
+}
+
+/// An integer reply (or a bulk string holding one).
+pub(crate) fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A text reply.
+pub(crate) fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_the_cluster_spec() {
+        // From the Redis Cluster specification: "123456789" -> 0x31C3.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"sb:x:{u7}:u"), slot(b"u7"));
+        assert_eq!(slot(b"{}x"), slot(b"{}x"));
+        assert_ne!(slot(b"{}x"), slot(b""));
+    }
+
+    #[test]
+    fn pack_writes_resp() {
+        let mut out = Vec::new();
+        pack(&mut out, &[Arg::B(b"SET"), Arg::B(b"k"), Arg::I(-42)]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
+    }
+
+    #[test]
+    fn profiles_share_their_owners_group() {
+        let (mut a, mut b) = (String::new(), String::new());
+        group("p:", user_home(UserId(5)), &mut a);
+        group(
+            "p:",
+            community_home(CommunityId::profile(UserId(5))),
+            &mut b,
+        );
+        assert_eq!(a, "p:{u5}");
+        assert_eq!(a, b);
+        group("p:", community_home(CommunityId(5)), &mut b);
+        assert_eq!(b, "p:{c5}");
+    }
+}

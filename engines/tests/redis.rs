@@ -1,0 +1,367 @@
+//! The `redis` engine against real servers: every test here starts its own
+//! `redis-server` (or a 3-node cluster) on free loopback ports and talks to it.
+//! Without `redis-server` on PATH they are ignored with the reason (see
+//! engines/build.rs); with `SOCIALBENCH_REQUIRE_REDIS=1` (CI) a missing server
+//! is a failure.
+//!
+//! Size knobs: `SOCIALBENCH_REDIS_DIFF_OPS` (default 20,000 ops per
+//! differential run), `SOCIALBENCH_REDIS_CONC_OPS` (default 3,000 ops per client).
+#![cfg(feature = "redis")]
+
+mod common;
+mod redis_server;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{OpGen, closed_loop, env_usize};
+use redis_server::{RedisCluster, RedisServer};
+use socialbench_engines::redis::{RedisConfig, RedisEngine, RedisTarget};
+use socialbench_engines::serial::SerialEngine;
+use socialbench_engines::*;
+
+const NO_SERVER: &str = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests";
+
+#[test]
+fn redis_server_is_on_path_when_required() {
+    if std::env::var("SOCIALBENCH_REQUIRE_REDIS").as_deref() != Ok("1") {
+        return;
+    }
+    let runs = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(runs, "SOCIALBENCH_REQUIRE_REDIS=1 but {NO_SERVER}");
+    // Found now but not when the tests were built: they would all be ignored.
+    let built_with_server = cfg!(redis_server);
+    assert!(
+        built_with_server,
+        "redis-server is on PATH but the tests were built without it (so ignored): \
+         rebuild them (touch engines/build.rs)"
+    );
+}
+
+fn engine(target: RedisTarget, prefix: Option<&str>) -> Result<RedisEngine, EngineError> {
+    let mut c = RedisConfig::new(target);
+    c.prefix = prefix.map(str::to_string);
+    c.timeout = Duration::from_secs(3);
+    RedisEngine::with_config(&EngineConfig::default(), &c)
+}
+
+fn server_engine(s: &RedisServer) -> RedisEngine {
+    engine(RedisTarget::Server(s.url()), None).expect("redis engine")
+}
+
+// ---- differential ----------------------------------------------------------
+
+struct Reference {
+    ops: Vec<Op>,
+    replies: Vec<Response>,
+    digest: u64,
+    tally: WriteTally,
+    counts: EntityCounts,
+}
+
+/// The op sequence of the engines' differential test (same generator and
+/// seed), with the serial engine's replies, digest and counts.
+fn reference() -> &'static Reference {
+    static REF: OnceLock<Reference> = OnceLock::new();
+    REF.get_or_init(|| {
+        let n = env_usize("SOCIALBENCH_REDIS_DIFF_OPS", 20_000);
+        let engine = SerialEngine::new(&EngineConfig::default()).expect("serial engine");
+        let mut session = engine.session().expect("session");
+        let mut generator = OpGen::new(0xd1ff_5eed, 0, 300, (0, 40), 0.08);
+        let (mut ops, mut replies) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut tally = WriteTally::default();
+        for _ in 0..n {
+            let op = generator.next_op();
+            let r = session.call(op.clone());
+            generator.observe(&op, &r);
+            tally.record_op(&op, &r);
+            ops.push(op);
+            replies.push(r);
+        }
+        drop(session);
+        let mut kinds: Vec<OpKind> = ops.iter().map(Op::kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds, OpKind::ALL.to_vec(), "every op kind is exercised");
+        let errors: Vec<ApiError> = replies.iter().filter_map(|r| r.clone().err()).collect();
+        assert!(errors.len() > n / 50, "invalid ops are exercised");
+        Reference {
+            ops,
+            replies,
+            digest: engine.digest(),
+            tally,
+            counts: engine.stats().counts,
+        }
+    })
+}
+
+fn replays_like_serial(engine: &RedisEngine, label: &str) {
+    let reference = reference();
+    let mut session = engine.session().expect("session");
+    for (i, (op, want)) in reference.ops.iter().zip(&reference.replies).enumerate() {
+        let got = session.call(op.clone());
+        assert!(
+            got == *want,
+            "{label}: first divergence at op {i}: {op:?}\n  redis replied {got:?}\n  serial replied {want:?}"
+        );
+    }
+    engine.quiesce();
+    assert_eq!(engine.digest(), reference.digest, "{label}: final digest");
+    if let Err(e) = engine.audit().check(&reference.tally) {
+        panic!("{label}: {e}");
+    }
+    let stats = engine.stats();
+    assert_eq!(stats.counts, reference.counts, "{label}: entity counts");
+    assert!(stats.bytes.total() > 0, "{label}: used_memory grew");
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn redis_server_replies_like_serial_op_by_op() {
+    let server = RedisServer::start();
+    let e = server_engine(&server);
+    replays_like_serial(&e, "redis");
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn redis_cluster_replies_like_serial_op_by_op() {
+    let cluster = RedisCluster::start();
+    let e = engine(RedisTarget::Cluster(cluster.seeds()), None).expect("cluster engine");
+    assert_eq!(e.nodes().len(), 3, "one connection per master");
+    replays_like_serial(&e, "redis cluster");
+    // The state really is spread: every master holds some of the run's keys.
+    for n in &cluster.nodes {
+        match n.query(&["DBSIZE"]) {
+            Ok(::redis::Value::Int(k)) => assert!(k > 0, "node {} holds no key", n.port),
+            other => panic!("DBSIZE: {other:?}"),
+        }
+    }
+}
+
+// ---- concurrency -----------------------------------------------------------
+
+const CLIENTS: usize = 4;
+const INFLIGHT: usize = 16;
+const HOT: u32 = 12;
+
+/// Several sessions with many ops in flight on the same hot communities and
+/// posts; then the audit equals the clients' tallies.
+fn hammer(engine: &RedisEngine, label: &str) {
+    let ops = env_usize("SOCIALBENCH_REDIS_CONC_OPS", 3_000);
+    let mut tally = WriteTally::default();
+    {
+        let mut s = engine.session().expect("session");
+        for c in 0..HOT {
+            let op = Op::CreateCommunity {
+                creator: UserId(900_000),
+                community: CommunityId(c),
+            };
+            let r = s.call(op.clone());
+            assert_eq!(r, Ok(Reply::Done), "{label}: setup");
+            tally.record_op(&op, &r);
+        }
+    }
+    let runs = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|k| {
+                scope.spawn(move || {
+                    let mut session = engine.session().expect("session");
+                    let mut generator =
+                        OpGen::new(0xc0c0 + k as u64, 1_000 * k as u32, 60, (0, HOT + 4), 0.05);
+                    for c in 0..HOT {
+                        generator.know_community(CommunityId(c));
+                    }
+                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    });
+    for run in &runs {
+        assert_eq!(run.replies as usize, ops, "{label}: every op answered once");
+        assert_eq!(run.faults, 0, "{label}: no engine fault");
+        tally.add(&run.tally);
+    }
+    assert!(tally.joins > 30 && tally.leaves > 10, "{label}: {tally:?}");
+    assert!(
+        tally.posts > 50 && tally.comments > 30,
+        "{label}: {tally:?}"
+    );
+    engine.quiesce();
+    if let Err(e) = engine.audit().check(&tally) {
+        panic!("{label}: {e}");
+    }
+    let stats = engine.stats();
+    assert_eq!(stats.counts.posts, tally.posts, "{label}: stats agree");
+    assert_eq!(stats.pending_follow_ups, 0);
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn redis_server_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let server = RedisServer::start();
+    hammer(&server_engine(&server), "redis");
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn redis_cluster_loses_and_duplicates_nothing_under_concurrent_clients() {
+    let cluster = RedisCluster::start();
+    let e = engine(RedisTarget::Cluster(cluster.seeds()), None).expect("cluster engine");
+    hammer(&e, "redis cluster");
+}
+
+// ---- key space -------------------------------------------------------------
+
+fn keys(server: &RedisServer, pattern: &str) -> Vec<String> {
+    match server.query(&["KEYS", pattern]) {
+        Ok(::redis::Value::Array(v)) => v
+            .into_iter()
+            .map(|k| match k {
+                ::redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => panic!("key {other:?}"),
+            })
+            .collect(),
+        other => panic!("KEYS: {other:?}"),
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn engines_keep_to_their_own_prefix_and_refuse_a_used_one() {
+    let server = RedisServer::start();
+    server
+        .query(&["SET", "someone:else", "1"])
+        .expect("foreign key");
+    let url = RedisTarget::Server(server.url());
+    let a = engine(url.clone(), Some("sb:test-a:")).expect("engine a");
+    let mut s = a.session().expect("session");
+    for op in [
+        Op::Register { user: UserId(1) },
+        Op::CreateCommunity {
+            creator: UserId(1),
+            community: CommunityId(3),
+        },
+    ] {
+        assert_eq!(s.call(op), Ok(Reply::Done));
+    }
+    let digest_a = a.digest();
+    let keys_a = keys(&server, "sb:test-a:*");
+    assert!(!keys_a.is_empty());
+
+    // A used prefix is refused, with a message naming it.
+    match engine(url.clone(), Some("sb:test-a:")) {
+        Err(EngineError::Config(m)) => assert!(m.contains("sb:test-a:"), "{m}"),
+        other => panic!("a used prefix must be refused: {other:?}"),
+    }
+
+    // Another engine on the same server works beside it and leaves it alone.
+    let b = engine(url, Some("sb:test-b:")).expect("engine b");
+    let mut t = b.session().expect("session");
+    assert_eq!(t.call(Op::Register { user: UserId(1) }), Ok(Reply::Done));
+    assert_eq!(
+        t.call(Op::Register { user: UserId(2) }),
+        Ok(Reply::Done),
+        "b's users are its own"
+    );
+    assert_eq!(
+        s.call(Op::Register { user: UserId(1) }),
+        Err(ApiError::AlreadyExists)
+    );
+    drop(t);
+    b.shutdown();
+    assert!(
+        keys(&server, "sb:test-b:*").is_empty(),
+        "b deletes its keys"
+    );
+    assert_eq!(keys(&server, "sb:test-a:*").len(), keys_a.len());
+    assert_eq!(a.digest(), digest_a, "b's run left a's state alone");
+    drop(s);
+    drop(a);
+    assert!(
+        keys(&server, "sb:test-a:*").is_empty(),
+        "a deletes its keys"
+    );
+    assert_eq!(keys(&server, "*"), vec!["someone:else".to_string()]);
+}
+
+// ---- faults ----------------------------------------------------------------
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn a_killed_server_answers_ops_in_flight_with_faults_and_stops_submits() {
+    let mut server = RedisServer::start();
+    let e = server_engine(&server);
+    let mut s = e.session().expect("session");
+    let mut generator = OpGen::new(7, 0, 50, (0, 8), 0.0);
+    closed_loop(&mut s, &mut generator, 500, 8);
+    for tag in 0..32 {
+        s.submit(tag, generator.next_op()).expect("submit");
+    }
+    server.kill();
+    let started = Instant::now();
+    let mut answered = 0;
+    let mut faults = 0;
+    while s.outstanding() > 0 {
+        let n = s.poll(true, |_, r| {
+            answered += 1;
+            faults += u32::from(r == Err(ApiError::EngineFault));
+        });
+        assert!(n > 0, "poll answered nothing with ops outstanding");
+    }
+    assert_eq!(answered, 32, "every op in flight is answered");
+    assert!(faults > 0, "ops on the dead connection are faults");
+    assert_eq!(
+        s.submit(99, Op::GetProfile { user: UserId(0) }),
+        Err(EngineError::Shutdown),
+        "a broken session refuses submits"
+    );
+    // Bounded by the read timeout (3 s), never a hang.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Reading the state fails cleanly too.
+    assert_eq!(e.audit(), Audit::default());
+}
+
+#[test]
+fn a_refused_connection_or_a_bad_url_is_a_config_error() {
+    // A port nothing listens on: bind, read it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    for target in [
+        RedisTarget::Server(format!("redis://127.0.0.1:{port}")),
+        RedisTarget::Server("not a url".into()),
+        RedisTarget::Cluster(vec![format!("127.0.0.1:{port}")]),
+    ] {
+        match engine(target.clone(), None) {
+            Err(EngineError::Config(m)) => assert!(!m.contains('\n'), "one line: {m}"),
+            other => panic!("{target:?}: {other:?}"),
+        }
+    }
+}
