@@ -39,8 +39,10 @@ pub enum Command {
 
 fn engine_arg(s: &str) -> Result<EngineKind, String> {
     EngineKind::parse(s).ok_or_else(|| {
-        let known: Vec<_> = EngineKind::ALL.iter().map(|k| k.name()).collect();
-        format!("unknown engine `{s}` (known: {})", known.join(", "))
+        format!(
+            "unknown engine `{s}` (known: {})",
+            EngineKind::known_names()
+        )
     })
 }
 
@@ -115,7 +117,7 @@ pub struct CommonArgs {
 /// `socialbench run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Engine: null, serial, actor, sharded, striped.
+    /// Engine: null, serial, actor, sharded, striped, redis.
     #[arg(long, value_parser = engine_arg, default_value = "sharded")]
     pub engine: EngineKind,
     /// Client threads (default: the cores left after the engine's threads).
@@ -163,12 +165,88 @@ pub struct RunArgs {
     #[command(flatten)]
     /// Shared flags.
     pub common: CommonArgs,
+    #[command(flatten)]
+    /// Where the redis engine's server is.
+    pub redis: RedisArgs,
+}
+
+/// Where the `redis` engine finds its server; the other engines ignore these.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RedisArgs {
+    /// Redis server of the redis engine: redis://HOST:PORT (a /N suffix selects database N).
+    #[arg(long, conflicts_with = "redis_cluster")]
+    pub redis_url: Option<String>,
+    /// Redis Cluster of the redis engine: seed nodes HOST:PORT,HOST:PORT,...
+    #[arg(long, value_delimiter = ',')]
+    pub redis_cluster: Option<Vec<String>>,
+    /// Key prefix the redis engine owns; it must hold no keys yet (default: sb:<unique token>:).
+    #[arg(long)]
+    pub redis_prefix: Option<String>,
+    /// Leave the redis engine's keys on the server after the run (to inspect them).
+    #[arg(long)]
+    pub redis_keep_keys: bool,
+}
+
+impl RedisArgs {
+    /// Hands the flags to the redis engine (a process-wide setting, see
+    /// `socialbench_engines::redis::set_default_config`). Without a server
+    /// flag nothing is set, and `--engine redis` says what it needs (exit 2).
+    #[cfg(feature = "redis")]
+    pub fn install(&self) -> anyhow::Result<()> {
+        use socialbench_engines::redis::{RedisConfig, RedisTarget, set_default_config};
+        let target = match (&self.redis_url, &self.redis_cluster) {
+            (Some(url), _) => RedisTarget::Server(url.clone()),
+            (None, Some(seeds)) => {
+                let seeds: Vec<String> = seeds
+                    .iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if seeds.is_empty() {
+                    return Err(bad_input("--redis-cluster needs at least one HOST:PORT"));
+                }
+                RedisTarget::Cluster(seeds)
+            }
+            (None, None) => {
+                if self.redis_prefix.is_some() || self.redis_keep_keys {
+                    return Err(bad_input(
+                        "--redis-prefix and --redis-keep-keys need --redis-url or --redis-cluster",
+                    ));
+                }
+                return Ok(());
+            }
+        };
+        let mut config = RedisConfig::new(target);
+        config.prefix = self.redis_prefix.clone();
+        config.keep_keys = self.redis_keep_keys;
+        set_default_config(Some(config));
+        Ok(())
+    }
+
+    /// This build has no redis engine: any of its flags is bad input.
+    #[cfg(not(feature = "redis"))]
+    pub fn install(&self) -> anyhow::Result<()> {
+        if self.redis_url.is_some()
+            || self.redis_cluster.is_some()
+            || self.redis_prefix.is_some()
+            || self.redis_keep_keys
+        {
+            return Err(bad_input(
+                "this build has no redis engine (built without the `redis` feature)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn bad_input(m: &str) -> anyhow::Error {
+    anyhow::Error::new(socialbench_harness::RunError::BadInput(m.into()))
 }
 
 /// `socialbench sweep`. Lists are comma-separated; defaults fit the machine.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Engines (null and serial always run as baselines).
+    /// Engines (null and serial always run as baselines); redis needs --redis-url or --redis-cluster.
     #[arg(long, default_value = "actor,sharded,striped")]
     pub engines: String,
     /// Client thread counts (default: powers of two up to the cores, and the cores).
@@ -220,6 +298,9 @@ pub struct SweepArgs {
     /// Progress of each cell: auto (bar on a terminal), plain, quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
     pub progress: String,
+    #[command(flatten)]
+    /// Where the redis engine's server is (when --engines names redis).
+    pub redis: RedisArgs,
 }
 
 impl SweepArgs {

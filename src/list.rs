@@ -16,13 +16,16 @@ fn describe(k: EngineKind) -> &'static str {
         EngineKind::Striped => {
             "P partitions behind locks (--stripes P), applied inline by the callers"
         }
+        EngineKind::Redis => {
+            "an external Redis server (--redis-url) or cluster (--redis-cluster), a script per op"
+        }
     }
 }
 
 /// Prints engines and workloads.
 pub fn print() {
     println!("engines:");
-    for k in EngineKind::ALL {
+    for k in EngineKind::known() {
         println!("  {:<8} {}", k.name(), describe(k));
     }
     println!("\nworkloads (--workload NAME, or a TOML file starting with preset = \"NAME\"):");

@@ -126,10 +126,9 @@ pub fn parse_engines(s: &str) -> Result<Vec<EngineKind>, RunError> {
     let mut out = Vec::new();
     for item in list_items("--engines", s)? {
         let k = EngineKind::parse(item).ok_or_else(|| {
-            let known: Vec<_> = EngineKind::ALL.iter().map(|k| k.name()).collect();
             RunError::BadInput(format!(
                 "--engines: unknown engine `{item}` (known: {})",
-                known.join(", ")
+                EngineKind::known_names()
             ))
         })?;
         if !out.contains(&k) {
