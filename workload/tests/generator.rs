@@ -100,6 +100,43 @@ fn load_is_deterministic_and_partitioned_over_threads() {
     assert!(w.load_ops(w.load_stages(), 0, 1).next().is_none());
 }
 
+/// Seed posts go round-robin over the communities: every community's k-th
+/// seed post is sent before any community's (k+1)-th, so post age does not
+/// follow community id (which made home feeds over id-sorted subscriptions
+/// visit every community's whole kept set, and the cost depend on threads).
+#[test]
+fn seed_posts_interleave_communities_in_every_thread() {
+    let w = small("reddit", 3_000, 5);
+    for threads in [1, 2] {
+        for t in 0..threads {
+            let mut seen = std::collections::HashMap::new();
+            let mut rounds = Vec::new();
+            for op in w.load_ops(2, t, threads) {
+                if let Op::CreatePost { community, .. } = op
+                    && !community.is_profile()
+                {
+                    let k = seen.entry(community).or_insert(0u32);
+                    rounds.push(*k);
+                    *k += 1;
+                }
+            }
+            assert!(
+                seen.len() > 1,
+                "thread {t} of {threads}: {} communities",
+                seen.len()
+            );
+            assert!(
+                rounds.len() > seen.len(),
+                "several seed posts per community"
+            );
+            assert!(
+                rounds.windows(2).all(|r| r[0] <= r[1]),
+                "thread {t} of {threads}: a community's (k+1)-th seed post came before another's k-th"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_load_op_succeeds_against_an_empty_partition() {
     for preset in Scenario::PRESETS {
