@@ -34,6 +34,15 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// The engine stopped serving before the run's end (its own message, on
+    /// stderr, says why); what was measured until then is written.
+    #[error("the {engine} engine stopped serving mid-run (see its message above){}", .out_dir.as_ref().map(|d| format!("; what was measured is in {d}")).unwrap_or_default())]
+    EngineStopped {
+        /// The engine's name.
+        engine: String,
+        /// The run's folder, when it wrote one.
+        out_dir: Option<String>,
+    },
     /// A client or collector thread died.
     #[error("harness thread failed: {0}")]
     Thread(String),

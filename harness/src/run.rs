@@ -25,10 +25,18 @@ use crate::summary::{
     AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
 };
 
-/// Runs `config` and fails with [`RunError::Audit`] when the audit finds a
-/// lost or duplicated write (outputs are written either way).
+/// Runs `config` and fails with [`RunError::EngineStopped`] when the engine
+/// stopped serving mid-run (an external server lost, say), else with
+/// [`RunError::Audit`] when the audit finds a lost or duplicated write
+/// (outputs are written either way).
 pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
     let s = run_report(config)?;
+    if s.stopped_by == crate::client::StopReason::EngineShutdown {
+        return Err(RunError::EngineStopped {
+            engine: s.engine.clone(),
+            out_dir: s.out_dir.as_ref().map(|d| d.display().to_string()),
+        });
+    }
     audit_verdict(&s)?;
     Ok(s)
 }
