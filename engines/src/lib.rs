@@ -35,4 +35,4 @@ pub use engine::{
     EntityBytes, EntityCounts, Faults, PartitionStats, Session, Stall,
 };
 pub use fault::{FaultInjector, InjectedPanic};
-pub use partition::{FollowUp, Partition, PostClock, merge_feed};
+pub use partition::{FeedGather, FollowUp, Partition, PostClock, merge_feed};

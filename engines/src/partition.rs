@@ -71,6 +71,27 @@ use crate::placement;
 use ranking::{Candidate, best_of, drain_best, for_best_posts};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
 
+/// A home feed being gathered over several partitions
+/// ([`Partition::feed_gather`]): the best posts seen so far, in a bounded heap
+/// that is reused from one feed to the next.
+#[derive(Debug, Default)]
+pub struct FeedGather {
+    heap: BinaryHeap<Candidate>,
+}
+
+impl FeedGather {
+    /// Appends the gathered posts to `out`, best first, and empties the
+    /// gather for the next feed.
+    pub fn finish(&mut self, out: &mut Vec<PostSummary>) {
+        drain_best(&mut self.heap, out);
+    }
+
+    /// Forgets what was gathered (after a failed gather).
+    pub fn clear(&mut self) {
+        self.heap.clear();
+    }
+}
+
 /// How many matches a [`Reply::Found`] lists.
 pub const SEARCH_NEWEST: usize = 10;
 
@@ -440,6 +461,30 @@ impl Partition {
         let mut heap = BinaryHeap::with_capacity(limit + 1);
         best_of(&self.communities, communities, sort, limit, &mut heap);
         drain_best(&mut heap, out);
+    }
+
+    /// Adds the listed communities that live here to a home feed gathered
+    /// over several partitions by one caller (the striped engine, which
+    /// reads its stripes one at a time): `gather` keeps the best `limit`
+    /// posts seen so far, so a later partition's communities are left as
+    /// soon as they cannot improve it, and no merge of per-partition lists
+    /// is needed. The result ([`FeedGather::finish`]) does not depend on the
+    /// order of the partitions: ranks `(key, created)` are unique.
+    pub fn feed_gather(
+        &self,
+        communities: &[CommunityId],
+        sort: Sort,
+        limit: u16,
+        gather: &mut FeedGather,
+    ) {
+        let limit = limit.min(MAX_LIMIT) as usize;
+        best_of(
+            &self.communities,
+            communities,
+            sort,
+            limit,
+            &mut gather.heap,
+        );
     }
 
     // ---- users -------------------------------------------------------------

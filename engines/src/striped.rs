@@ -22,10 +22,15 @@
 //!
 //! # Home feed
 //! Read-lock the user's stripe, copy the subscriptions into the session's scratch
-//! vector, unlock; then for each stripe holding some of them lock, compute
-//! its part, unlock; then merge the parts' sorted runs (the sharded
-//! engine's merge, one ranking key per candidate). The feed is not a snapshot across stripes,
-//! as in the `sharded` engine's gather.
+//! vector, unlock; then for each stripe holding some of them read-lock, add
+//! its communities to one bounded heap of the best posts so far
+//! ([`Partition::feed_gather`]), unlock. One heap across the stripes does
+//! serial's work whatever the stripe count (a community that cannot improve
+//! the kept set is left at its first post) and needs no merge; per-stripe
+//! top-`limit` lists merged afterwards visited up to `limit` posts per stripe
+//! and cost 1 client thread 36% against `serial` with one stripe (225k vs
+//! 353k ops/s). The feed is not a snapshot across stripes, as in the
+//! `sharded` engine's gather.
 //!
 //! # Sessions
 //! `submit` applies the op at once and queues the reply in the session's own
@@ -48,11 +53,11 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::api::{ApiError, CommunityId, Op, Reply, Response, Sort, UserId};
+use crate::api::{ApiError, CommunityId, MAX_LIMIT, Op, Reply, Response, Sort, UserId};
 use crate::audit::Audit;
 use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, Session};
 use crate::fault::{FaultInjector, inject_panic};
-use crate::partition::{FollowUp, Partition, PostClock};
+use crate::partition::{FeedGather, FollowUp, Partition, PostClock};
 use crate::placement;
 
 #[inline]
@@ -223,21 +228,24 @@ impl Shared {
         for &c in &s.subs {
             s.groups[placement::community_partition(c, count)].push(c);
         }
-        let mut candidates = Vec::new();
+        // One bounded heap across the stripes (read one at a time): a later
+        // stripe's communities are left as soon as they cannot enter the
+        // kept set, so the work is serial's whatever the stripe count, and
+        // no per-stripe lists are merged.
+        let feed = &mut s.feed;
         for (j, group) in s.groups.iter().enumerate() {
             if group.is_empty() {
                 continue;
             }
             let g = self.read(j);
-            if guarded(|| g.part.feed_part(group, sort, limit, &mut candidates)).is_none() {
+            if guarded(|| g.part.feed_gather(group, sort, limit, feed)).is_none() {
+                feed.clear();
                 return self.fault();
             }
         }
-        let merge = &mut s.merge;
-        match guarded(|| merge.merge(&mut candidates, sort, limit)) {
-            Some(()) => Ok(Reply::Feed(candidates)),
-            None => self.fault(),
-        }
+        let mut out = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
+        feed.finish(&mut out);
+        Ok(Reply::Feed(out))
     }
 }
 
@@ -248,8 +256,8 @@ struct Scratch {
     dests: Vec<usize>,
     subs: Vec<CommunityId>,
     groups: Vec<Vec<CommunityId>>,
-    /// The cross-stripe merge (sorted runs, one key per candidate).
-    merge: crate::sharded::MergeScratch,
+    /// The home feed being gathered across stripes.
+    feed: FeedGather,
 }
 
 /// The `striped` engine.
