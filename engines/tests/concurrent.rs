@@ -8,53 +8,15 @@
 
 mod common;
 
-use common::{OpGen, closed_loop, env_usize};
+use common::{env_usize, hammer_hot_communities};
 use socialbench_engines::actor::ActorEngine;
 use socialbench_engines::sharded::ShardedEngine;
 use socialbench_engines::striped::StripedEngine;
 use socialbench_engines::*;
 
-const CLIENTS: usize = 4;
-const INFLIGHT: usize = 16;
-const HOT: u32 = 12;
-
-fn hammer<E: Engine>(engine: E, label: &str) {
+fn hammer<E: Engine + Sync>(engine: E, label: &str) {
     let ops = env_usize("SOCIALBENCH_CONC_OPS", 5_000);
-    let mut tally = WriteTally::default();
-    {
-        // Hot communities every client knows, created by a trusted actor.
-        let mut s = engine.session().expect("session");
-        for c in 0..HOT {
-            let op = Op::CreateCommunity {
-                creator: UserId(900_000),
-                community: CommunityId(c),
-            };
-            let r = s.call(op.clone());
-            assert_eq!(r, Ok(Reply::Done), "{label}: setup");
-            tally.record_op(&op, &r);
-        }
-    }
-    let runs = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..CLIENTS)
-            .map(|k| {
-                let engine = &engine;
-                scope.spawn(move || {
-                    let mut session = engine.session().expect("session");
-                    let first = 1_000 * k as u32;
-                    let mut generator =
-                        OpGen::new(0xc0c0 + k as u64, first, 60, (0, HOT + 4), 0.05);
-                    for c in 0..HOT {
-                        generator.know_community(CommunityId(c));
-                    }
-                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("client thread"))
-            .collect::<Vec<_>>()
-    });
+    let (mut tally, runs) = hammer_hot_communities(&engine, ops, label);
     for run in &runs {
         assert_eq!(
             run.replies as usize, ops,

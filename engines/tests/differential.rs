@@ -9,72 +9,32 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{OpGen, env_usize};
+use common::{Reference, env_usize, replay_op_by_op, serial_reference};
 use socialbench_engines::actor::ActorEngine;
 use socialbench_engines::serial::SerialEngine;
 use socialbench_engines::sharded::ShardedEngine;
 use socialbench_engines::striped::StripedEngine;
 use socialbench_engines::*;
 
-/// The op sequence and the serial engine's replies to it.
-struct Reference {
-    ops: Vec<Op>,
-    replies: Vec<Response>,
-    digest: u64,
-    tally: WriteTally,
-    counts: EntityCounts,
-}
-
-/// Generated once per test binary: the generator reacts to the serial
-/// engine's replies, so every engine then replays the very same ops.
+/// Generated once per test binary (see [`serial_reference`]).
 fn reference() -> &'static Reference {
     static REF: OnceLock<Reference> = OnceLock::new();
     REF.get_or_init(|| {
         let n = env_usize("SOCIALBENCH_DIFF_OPS", 100_000);
-        let engine = SerialEngine::new(&EngineConfig::default()).expect("serial engine");
-        let mut session = engine.session().expect("session");
-        let mut generator = OpGen::new(0xd1ff_5eed, 0, 300, (0, 40), 0.08);
-        let (mut ops, mut replies) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut tally = WriteTally::default();
-        for _ in 0..n {
-            let op = generator.next_op();
-            let r = session.call(op.clone());
-            generator.observe(&op, &r);
-            tally.record_op(&op, &r);
-            ops.push(op);
-            replies.push(r);
-        }
-        drop(session);
-        engine.quiesce();
-        engine
-            .audit()
-            .check(&tally)
-            .expect("the serial reference passes its own audit");
-        let ok = replies.iter().filter(|r| r.is_ok()).count();
+        let reference = serial_reference(n);
+        let ok = reference.replies.iter().filter(|r| r.is_ok()).count();
         assert!(
             ok > n / 2 && ok < n,
             "the sequence should be mostly valid with some errors: {ok} of {n} ok"
         );
-        Reference {
-            ops,
-            replies,
-            digest: engine.digest(),
-            tally,
-            counts: engine.stats().counts,
-        }
+        reference
     })
 }
 
 fn replays_like_serial<E: Engine>(engine: E, label: &str) {
     let reference = reference();
     let mut session = engine.session().expect("session");
-    for (i, (op, want)) in reference.ops.iter().zip(&reference.replies).enumerate() {
-        let got = session.call(op.clone());
-        assert!(
-            got == *want,
-            "{label}: first divergence at op {i}: {op:?}\n  {label} replied {got:?}\n  serial replied {want:?}"
-        );
-    }
+    replay_op_by_op(&mut session, reference, label);
     engine.quiesce();
     assert_eq!(engine.digest(), reference.digest, "{label}: final digest");
     let audit = engine.audit();

@@ -14,10 +14,12 @@ mod redis_server;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{OpGen, closed_loop, env_usize};
+use common::{
+    OpGen, Reference, closed_loop, env_usize, hammer_hot_communities, replay_op_by_op,
+    serial_reference,
+};
 use redis_server::{RedisCluster, RedisServer};
 use socialbench_engines::redis::{RedisConfig, RedisEngine, RedisTarget};
-use socialbench_engines::serial::SerialEngine;
 use socialbench_engines::*;
 
 const NO_SERVER: &str = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests";
@@ -54,60 +56,26 @@ fn server_engine(s: &RedisServer) -> RedisEngine {
 
 // ---- differential ----------------------------------------------------------
 
-struct Reference {
-    ops: Vec<Op>,
-    replies: Vec<Response>,
-    digest: u64,
-    tally: WriteTally,
-    counts: EntityCounts,
-}
-
-/// The op sequence of the engines' differential test (same generator and
-/// seed), with the serial engine's replies, digest and counts.
+/// The engines' differential sequence (same generator and seed), shorter.
 fn reference() -> &'static Reference {
     static REF: OnceLock<Reference> = OnceLock::new();
     REF.get_or_init(|| {
         let n = env_usize("SOCIALBENCH_REDIS_DIFF_OPS", 20_000);
-        let engine = SerialEngine::new(&EngineConfig::default()).expect("serial engine");
-        let mut session = engine.session().expect("session");
-        let mut generator = OpGen::new(0xd1ff_5eed, 0, 300, (0, 40), 0.08);
-        let (mut ops, mut replies) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut tally = WriteTally::default();
-        for _ in 0..n {
-            let op = generator.next_op();
-            let r = session.call(op.clone());
-            generator.observe(&op, &r);
-            tally.record_op(&op, &r);
-            ops.push(op);
-            replies.push(r);
-        }
-        drop(session);
-        let mut kinds: Vec<OpKind> = ops.iter().map(Op::kind).collect();
+        let reference = serial_reference(n);
+        let mut kinds: Vec<OpKind> = reference.ops.iter().map(Op::kind).collect();
         kinds.sort();
         kinds.dedup();
         assert_eq!(kinds, OpKind::ALL.to_vec(), "every op kind is exercised");
-        let errors: Vec<ApiError> = replies.iter().filter_map(|r| r.clone().err()).collect();
-        assert!(errors.len() > n / 50, "invalid ops are exercised");
-        Reference {
-            ops,
-            replies,
-            digest: engine.digest(),
-            tally,
-            counts: engine.stats().counts,
-        }
+        let errors = reference.replies.iter().filter(|r| r.is_err()).count();
+        assert!(errors > n / 50, "invalid ops are exercised");
+        reference
     })
 }
 
 fn replays_like_serial(engine: &RedisEngine, label: &str) {
     let reference = reference();
     let mut session = engine.session().expect("session");
-    for (i, (op, want)) in reference.ops.iter().zip(&reference.replies).enumerate() {
-        let got = session.call(op.clone());
-        assert!(
-            got == *want,
-            "{label}: first divergence at op {i}: {op:?}\n  redis replied {got:?}\n  serial replied {want:?}"
-        );
-    }
+    replay_op_by_op(&mut session, reference, label);
     engine.quiesce();
     assert_eq!(engine.digest(), reference.digest, "{label}: final digest");
     if let Err(e) = engine.audit().check(&reference.tally) {
@@ -150,46 +118,11 @@ fn redis_cluster_replies_like_serial_op_by_op() {
 
 // ---- concurrency -----------------------------------------------------------
 
-const CLIENTS: usize = 4;
-const INFLIGHT: usize = 16;
-const HOT: u32 = 12;
-
 /// Several sessions with many ops in flight on the same hot communities and
 /// posts; then the audit equals the clients' tallies.
 fn hammer(engine: &RedisEngine, label: &str) {
     let ops = env_usize("SOCIALBENCH_REDIS_CONC_OPS", 3_000);
-    let mut tally = WriteTally::default();
-    {
-        let mut s = engine.session().expect("session");
-        for c in 0..HOT {
-            let op = Op::CreateCommunity {
-                creator: UserId(900_000),
-                community: CommunityId(c),
-            };
-            let r = s.call(op.clone());
-            assert_eq!(r, Ok(Reply::Done), "{label}: setup");
-            tally.record_op(&op, &r);
-        }
-    }
-    let runs = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..CLIENTS)
-            .map(|k| {
-                scope.spawn(move || {
-                    let mut session = engine.session().expect("session");
-                    let mut generator =
-                        OpGen::new(0xc0c0 + k as u64, 1_000 * k as u32, 60, (0, HOT + 4), 0.05);
-                    for c in 0..HOT {
-                        generator.know_community(CommunityId(c));
-                    }
-                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("client thread"))
-            .collect::<Vec<_>>()
-    });
+    let (mut tally, runs) = hammer_hot_communities(engine, ops, label);
     for run in &runs {
         assert_eq!(run.replies as usize, ops, "{label}: every op answered once");
         assert_eq!(run.faults, 0, "{label}: no engine fault");

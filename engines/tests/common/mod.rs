@@ -632,3 +632,116 @@ pub fn closed_loop<S: Session>(
     }
     run
 }
+
+/// An op sequence with the serial engine's replies to it, its final digest,
+/// acknowledged writes and entity counts: what every engine must reproduce
+/// with one session and one op in flight.
+pub struct Reference {
+    /// The ops, in order.
+    pub ops: Vec<Op>,
+    /// The serial engine's reply to each.
+    pub replies: Vec<Response>,
+    /// The serial engine's digest after the last op.
+    pub digest: u64,
+    /// Acknowledged writes.
+    pub tally: WriteTally,
+    /// The serial engine's entity counts at the end.
+    pub counts: EntityCounts,
+}
+
+/// `n` ops of the differential generator (fixed seed, valid and invalid ops
+/// of every kind) applied one at a time to a fresh serial engine; the
+/// generator reacts to its replies, so every engine then replays the very
+/// same ops.
+pub fn serial_reference(n: usize) -> Reference {
+    let engine = serial::SerialEngine::new(&EngineConfig::default()).expect("serial engine");
+    let mut session = engine.session().expect("session");
+    let mut generator = OpGen::new(0xd1ff_5eed, 0, 300, (0, 40), 0.08);
+    let (mut ops, mut replies) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut tally = WriteTally::default();
+    for _ in 0..n {
+        let op = generator.next_op();
+        let r = session.call(op.clone());
+        generator.observe(&op, &r);
+        tally.record_op(&op, &r);
+        ops.push(op);
+        replies.push(r);
+    }
+    drop(session);
+    engine.quiesce();
+    engine
+        .audit()
+        .check(&tally)
+        .expect("the serial reference passes its own audit");
+    Reference {
+        ops,
+        replies,
+        digest: engine.digest(),
+        tally,
+        counts: engine.stats().counts,
+    }
+}
+
+/// Replays `reference` through one session of `engine`, one op at a time,
+/// and panics at the first reply that differs from the serial engine's.
+pub fn replay_op_by_op<S: Session>(session: &mut S, reference: &Reference, label: &str) {
+    for (i, (op, want)) in reference.ops.iter().zip(&reference.replies).enumerate() {
+        let got = session.call(op.clone());
+        assert!(
+            got == *want,
+            "{label}: first divergence at op {i}: {op:?}\n  {label} replied {got:?}\n  serial replied {want:?}"
+        );
+    }
+}
+
+/// Client threads of the concurrency tests.
+pub const CLIENTS: usize = 4;
+/// Ops in flight per client thread.
+pub const INFLIGHT: usize = 16;
+/// Hot communities every client knows.
+pub const HOT: u32 = 12;
+
+/// Creates the [`HOT`] communities (by a trusted actor) and returns their
+/// tally; then [`CLIENTS`] threads, each a session with [`INFLIGHT`] ops in
+/// flight, run `ops` ops each over them, overlapping joins, leaves and votes.
+/// Returns the setup's tally and each client's run.
+pub fn hammer_hot_communities<E: Engine + Sync>(
+    engine: &E,
+    ops: usize,
+    label: &str,
+) -> (WriteTally, Vec<ClientRun>) {
+    let mut tally = WriteTally::default();
+    {
+        let mut s = engine.session().expect("session");
+        for c in 0..HOT {
+            let op = Op::CreateCommunity {
+                creator: UserId(900_000),
+                community: CommunityId(c),
+            };
+            let r = s.call(op.clone());
+            assert_eq!(r, Ok(Reply::Done), "{label}: setup");
+            tally.record_op(&op, &r);
+        }
+    }
+    let runs = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|k| {
+                scope.spawn(move || {
+                    let mut session = engine.session().expect("session");
+                    let first = 1_000 * k as u32;
+                    let mut generator =
+                        OpGen::new(0xc0c0 + k as u64, first, 60, (0, HOT + 4), 0.05);
+                    for c in 0..HOT {
+                        generator.know_community(CommunityId(c));
+                    }
+                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    });
+    (tally, runs)
+}
