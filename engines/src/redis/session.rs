@@ -605,7 +605,7 @@ impl RedisSession {
                     let owner = owner_arg(*community, &mut ob);
                     let home = community_home(*community);
                     let (c, a) = (community.0 as i64, author.0 as i64);
-                    let body = body.clone();
+                    // `f` is out of `self.ops` here, so its body is borrowed, not copied.
                     self.eval(
                         idx,
                         home,
