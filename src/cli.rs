@@ -239,7 +239,8 @@ impl RedisArgs {
     }
 }
 
-fn bad_input(m: &str) -> anyhow::Error {
+/// A bad-input error (the binary exits 2 on it).
+pub fn bad_input(m: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(socialbench_harness::RunError::BadInput(m.into()))
 }
 
@@ -322,9 +323,8 @@ impl SweepArgs {
         let users = match &self.users {
             Some(s) => sweep::parse_users(s)?,
             None => {
-                let s = socialbench_workload::Scenario::from_arg(&self.workload).map_err(|e| {
-                    anyhow::Error::new(socialbench_harness::RunError::BadInput(e.to_string()))
-                })?;
+                let s = socialbench_workload::Scenario::from_arg(&self.workload)
+                    .map_err(|e| bad_input(e.to_string()))?;
                 vec![s.users]
             }
         };
@@ -403,11 +403,7 @@ pub fn users_u32(users: Option<u64>) -> anyhow::Result<Option<u32>> {
             u32::try_from(u)
                 .ok()
                 .filter(|u| *u < (1 << 31))
-                .ok_or_else(|| {
-                    anyhow::Error::new(socialbench_harness::RunError::BadInput(format!(
-                        "--users {u} is too large (at most 2147483647)"
-                    )))
-                })
+                .ok_or_else(|| bad_input(format!("--users {u} is too large (at most 2147483647)")))
         })
         .transpose()
 }
@@ -454,9 +450,8 @@ impl RunArgs {
             },
             (None, true) => {
                 // users x per-user rate: needs the scenario.
-                let mut s = socialbench_workload::Scenario::from_arg(&c.workload).map_err(|e| {
-                    anyhow::Error::new(socialbench_harness::RunError::BadInput(e.to_string()))
-                })?;
+                let mut s = socialbench_workload::Scenario::from_arg(&c.workload)
+                    .map_err(|e| bad_input(e.to_string()))?;
                 if let Some(u) = c.users {
                     s.users = u;
                 }
