@@ -4,6 +4,7 @@
 //! error (exit 1) and what was measured is written. Each test starts its own
 //! `redis-server` on a free loopback port; without one on PATH they are
 //! ignored with the reason (engines/build.rs sets `cfg(redis_server)`).
+#![cfg(feature = "redis")]
 
 mod common;
 #[path = "../engines/tests/redis_server/mod.rs"]
