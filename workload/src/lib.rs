@@ -24,6 +24,7 @@ use rand_distr::{Distribution, StandardNormal};
 use socialbench_engines::{Body, MAX_BODY_LEN, MAX_LIMIT, Op};
 
 pub mod generator;
+mod hint;
 pub mod load;
 pub mod scenario;
 pub mod trace;

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use socialbench_engines::{CommunityId, Op, UserId};
 
 use crate::Role;
+use crate::hint::prefetch;
 use crate::scenario::Scenario;
 use crate::zipf::{AliasTable, StridedZipf};
 
@@ -271,6 +272,19 @@ impl Plan {
             .unwrap_or(&[]);
         let end = all.iter().position(|&c| c == NONE).unwrap_or(all.len());
         &all[..end]
+    }
+
+    /// Prefetches the first lines of `user`'s memberships and follow-list
+    /// offsets (a hint, see [`crate::hint`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, user: UserId) {
+        let u = user.0 as usize;
+        if let Some(m) = self.memberships.get(u * self.per_user as usize) {
+            prefetch(m);
+        }
+        if let Some(o) = self.follow_offsets.get(u) {
+            prefetch(o);
+        }
     }
 
     /// Whom `user` follows at load (their friends, when follows are mutual).
