@@ -621,6 +621,9 @@ impl Loop<'_> {
     /// The schedule is accumulated in f64 nanoseconds from `start`, so the
     /// gaps' fractions are not truncated away (which would raise the rate).
     ///
+    /// Replies are looked at after every send (not once per burst of due
+    /// sends), so a reply is stamped when it could first be seen.
+    ///
     /// Waiting for the next send time: with nothing outstanding and the send
     /// more than 200 us away, sleep until 100 us before it. Otherwise, a thread
     /// with a core of its own busy-waits when the send is due within 50 us
@@ -674,6 +677,13 @@ impl Loop<'_> {
                 res.max_lag_ns = res.max_lag_ns.max(last_lag);
                 offset += gap();
                 next_intended = start.saturating_add(offset as u64);
+                // Observe what has arrived before the next send of a burst:
+                // an engine that answers inside `submit` (serial, striped)
+                // has this op's reply ready now, and stamping it only after
+                // the rest of the burst ran would charge those ops to it.
+                session.poll(false, |tag, resp| {
+                    self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+                });
             }
             if next_intended >= self.end && self.stopping.is_none() {
                 // Every op of the measured window has been sent.
@@ -795,6 +805,8 @@ mod tests {
         alive: u64,
         silent: bool,
         submit_sleep: std::time::Duration,
+        /// Most replies ready but not yet polled when an op was submitted.
+        unseen_at_submit: usize,
     }
 
     impl FakeSession {
@@ -805,6 +817,7 @@ mod tests {
                 alive,
                 silent: false,
                 submit_sleep: std::time::Duration::ZERO,
+                unseen_at_submit: 0,
             }
         }
         fn gone(&self) -> bool {
@@ -819,6 +832,7 @@ mod tests {
                 std::thread::sleep(self.submit_sleep);
             }
             self.submitted += 1;
+            self.unseen_at_submit = self.unseen_at_submit.max(self.queued.len());
             self.queued.push(tag);
             Ok(())
         }
@@ -983,6 +997,10 @@ mod tests {
             }
             rec.finish(shared.clock.now_ns());
             let expected = scheduled(11, mean_gap, start, end).len() as u64;
+            assert_eq!(
+                session.unseen_at_submit, 0,
+                "a burst of late sends must look at each reply before the next send"
+            );
             (res, lp.stopping, recorded(&rx), expected)
         });
         assert_eq!(stop, Some(StopReason::Limit));
