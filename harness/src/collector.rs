@@ -1,6 +1,6 @@
 //! The collector thread: merges the client threads' interval snapshots, samples
-//! engine stats and process RSS once per interval, feeds the reports, and keeps
-//! the run's totals.
+//! engine stats, process RSS and per-core steal once per interval, feeds the
+//! reports, and keeps the run's totals.
 //!
 //! Interval `k` is complete when every client thread has reported an interval
 //! `>= k` or has finished; a client that slept through intervals (a stalled
@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use socialbench_engines::{Engine, EngineStats};
 
 use crate::config::RunError;
-use crate::machine::rss_bytes;
+use crate::machine::{CoreSteal, StealMeter, rss_bytes};
 use crate::outputs::{IntervalReport, Reports};
 use crate::recorder::{IntervalData, RawInterval, ToCollector};
 
@@ -39,6 +39,9 @@ pub(crate) struct Collected {
     pub end_ns: u64,
     /// The reports, for the final summary.
     pub reports: Reports,
+    /// Steal per core summed over the measured intervals (ms), sampled as
+    /// each interval was emitted.
+    pub steal_ms: BTreeMap<usize, u64>,
 }
 
 /// Runs until every client has sent its last snapshot (or the channel closes).
@@ -59,6 +62,8 @@ pub(crate) fn collect<E: Engine>(
     let mut intervals = 0u64;
     let mut end_ns = 0u64;
     let mut first_error = None;
+    let mut meter = StealMeter::start();
+    let mut steal_ms: BTreeMap<usize, u64> = BTreeMap::new();
     while done.iter().any(|d| !d) {
         let Ok(ToCollector::Interval(snap)) = rx.recv() else {
             break;
@@ -88,11 +93,12 @@ pub(crate) fn collect<E: Engine>(
         };
         while next_emit < limit {
             let data = pending.remove(&next_emit).unwrap_or_default();
+            let steal = meter.sample();
             let r = emit(
                 next_emit,
                 &data,
                 all_done.then_some(end_ns),
-                engine.stats(),
+                (engine.stats(), &steal),
                 timeline,
                 &mut reports,
             );
@@ -102,6 +108,9 @@ pub(crate) fn collect<E: Engine>(
             if next_emit > 0 {
                 totals.add(&data);
                 intervals += 1;
+                for c in &steal {
+                    *steal_ms.entry(c.core).or_default() += c.steal_ms;
+                }
             }
             next_emit += 1;
         }
@@ -114,6 +123,7 @@ pub(crate) fn collect<E: Engine>(
         intervals,
         end_ns,
         reports,
+        steal_ms,
     })
 }
 
@@ -121,7 +131,7 @@ fn emit(
     index: u64,
     data: &IntervalData,
     run_end: Option<u64>,
-    stats: EngineStats,
+    (stats, steal): (EngineStats, &[CoreSteal]),
     tl: Timeline,
     reports: &mut Reports,
 ) -> Result<(), RunError> {
@@ -140,6 +150,7 @@ fn emit(
         data,
         engine: stats,
         rss_bytes: rss_bytes(),
+        steal,
         warm_end_wall: tl.warm_end_wall,
     };
     reports.interval(&report)

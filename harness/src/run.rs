@@ -17,6 +17,7 @@ use crate::client::{ClientPlan, ClientResult, Shared, StopReason, client_main};
 use crate::clock::{Clock, ClockCost, measure_clock_cost};
 use crate::collector::{Timeline, collect};
 use crate::config::{Limit, LoopMode, RunConfig, RunError};
+use crate::machine::CoreSteal;
 use crate::machine::{MachineInfo, peak_rss_bytes};
 use crate::outputs::{Reports, csv, hlog, json, progress, table};
 use crate::pinning::{PinMap, machine_cores};
@@ -550,6 +551,15 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         engine_stats: engine.stats(),
         clock_cost: ctx.clock_cost,
         peak_rss_bytes: peak_rss_bytes(),
+        steal: collected
+            .steal_ms
+            .iter()
+            .map(|(&core, &steal_ms)| CoreSteal {
+                core,
+                steal_ms,
+                share: (steal_ms as f64 * 1e6 / measured_ns as f64).min(1.0),
+            })
+            .collect(),
     };
     collected.reports.finish(&summary)?;
     Ok(summary)

@@ -192,6 +192,10 @@ pub struct RunSummary {
     pub clock_cost: ClockCost,
     /// Peak RSS of the process (bytes).
     pub peak_rss_bytes: u64,
+    /// Time the hypervisor took from each CPU during the measured intervals
+    /// (`/proc/stat` steal; empty off Linux). On a VM, a core losing a few
+    /// ms at a time puts those ms into the open loop's tail latencies.
+    pub steal: Vec<crate::machine::CoreSteal>,
 }
 
 impl RunSummary {

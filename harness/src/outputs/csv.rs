@@ -88,17 +88,17 @@ impl SummaryRow {
 
 /// A row of `timeseries.csv`.
 #[derive(Clone, Debug, Serialize)]
-pub struct TimeseriesRow {
+pub struct TimeseriesRow<'a> {
     /// Interval index, from 1.
     pub interval: u64,
     /// Interval start, from the end of the warmup.
     pub start_ns: u64,
     /// Interval length.
     pub duration_ns: u64,
-    /// `op`, `engine` or `process`.
+    /// `op`, `engine`, `process` or `machine`.
     pub source: &'static str,
-    /// Op kind, `invalid` or `all`; engine quantity; `rss`.
-    pub name: &'static str,
+    /// Op kind, `invalid` or `all`; engine quantity; `rss`; `cpuN`.
+    pub name: &'a str,
     /// What is measured (see results/README.md).
     pub metric: &'static str,
     /// The value (integer; nanoseconds for latencies, bytes for sizes).
@@ -165,7 +165,7 @@ impl TimeseriesCsv {
 
 /// Metrics of an op-kind row set.
 fn op_rows(
-    out: &mut Vec<(&'static str, &'static str, &'static str, u64)>,
+    out: &mut Vec<(&'static str, &str, &'static str, u64)>,
     name: &'static str,
     count: u64,
     errors: u64,
@@ -195,6 +195,11 @@ impl Report for TimeseriesCsv {
             return Ok(());
         }
         let d = iv.data;
+        let cpus: Vec<(String, u64)> = iv
+            .steal
+            .iter()
+            .map(|c| (format!("cpu{}", c.core), c.steal_ms))
+            .collect();
         let mut rows = Vec::with_capacity(160);
         let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
             h.as_ref().map(LatencyStats::of).unwrap_or_default()
@@ -267,6 +272,9 @@ impl Report for TimeseriesCsv {
             e.dropped_follow_ups,
         ));
         rows.push(("process", "rss", "bytes", iv.rss_bytes));
+        for (cpu, ms) in &cpus {
+            rows.push(("machine", cpu, "steal_ms", *ms));
+        }
         for (source, name, metric, value) in rows {
             self.w
                 .serialize(TimeseriesRow {

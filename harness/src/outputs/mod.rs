@@ -40,6 +40,9 @@ pub struct IntervalReport<'a> {
     pub engine: EngineStats,
     /// Process RSS at that moment (bytes).
     pub rss_bytes: u64,
+    /// Time the hypervisor took from each CPU since the previous interval
+    /// was emitted (empty off Linux).
+    pub steal: &'a [crate::machine::CoreSteal],
     /// Wall-clock time of the end of the warmup (interval starts count from it).
     pub warm_end_wall: std::time::SystemTime,
 }

@@ -61,13 +61,21 @@ impl Report for Progress {
             i.value_at_quantile(0.99)
         };
         let phase = if iv.warmup { "warmup" } else { "run" };
-        let msg = format!(
+        let mut msg = format!(
             "{phase} {:>8} ops/s  p99 {:>9}  errors {}  rss {} MiB",
             human_rate(n as f64 / secs),
             human_ns(p99),
             iv.data.total_errors(),
             iv.rss_bytes >> 20
         );
+        if let Some(w) = crate::machine::worst_steal(iv.steal) {
+            msg.push_str(&format!(
+                "  steal {:.0}% cpu{} ({} ms)",
+                w.share * 100.0,
+                w.core,
+                w.steal_ms
+            ));
+        }
         match &self.bar {
             Some(bar) => {
                 bar.set_position((iv.start_ns + iv.duration_ns) / 1_000_000);

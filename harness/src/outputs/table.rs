@@ -102,6 +102,18 @@ pub fn render(s: &RunSummary) -> String {
             sch.unsent_due
         );
     }
+    if s.steal.iter().any(|c| c.steal_ms > 0) {
+        let cores: Vec<String> = s
+            .steal
+            .iter()
+            .map(|c| format!("cpu{} {} ms ({:.1}%)", c.core, c.steal_ms, c.share * 100.0))
+            .collect();
+        let _ = writeln!(
+            o,
+            "steal (time the hypervisor ran something else) during the measured window: {}",
+            cores.join(", ")
+        );
+    }
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,
