@@ -262,7 +262,7 @@ pub struct SweepArgs {
     /// Users values, e.g. 1000,100k (default: the scenario's).
     #[arg(long)]
     pub users: Option<String>,
-    /// Open-loop rates, e.g. 10k,50k: after each closed-loop cell, ascending until saturated.
+    /// Open-loop rates, e.g. 10k,50k, or shares of each line's own closed-loop capacity, e.g. 50%: after each closed-loop cell, ascending until saturated.
     #[arg(long)]
     pub rates: Option<String>,
     /// Measured duration of each cell.

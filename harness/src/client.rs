@@ -675,6 +675,15 @@ impl Loop<'_> {
                 }
                 last_lag = sent.saturating_sub(next_intended);
                 res.max_lag_ns = res.max_lag_ns.max(last_lag);
+                if last_lag > lag_bound {
+                    // Checked per send, not only between bursts: a burst
+                    // sends every op due when it started, and behind
+                    // schedule each burst outlasts the last many times over,
+                    // so the run's end could come before the next check and
+                    // the late ops pass for on time.
+                    self.shared.saturated.store(true, Ordering::Relaxed);
+                    self.stopping = Some(StopReason::Saturated);
+                }
                 offset += gap();
                 next_intended = start.saturating_add(offset as u64);
                 // Observe what has arrived before the next send of a burst:
@@ -1009,6 +1018,40 @@ mod tests {
         assert_eq!(res.unsent_due, 0);
         // The last ops went out well after their intended start.
         assert!(res.final_lag_ns > 0 && res.max_lag_ns >= res.final_lag_ns);
+    }
+
+    #[test]
+    fn open_loop_far_behind_schedule_stops_saturated_within_a_burst() {
+        // 1M ops/s offered to an engine that answers at once but takes
+        // 100 us per submission (10k ops/s): the lag passes the bound (1 s)
+        // about a second in, long before the 30 s window ends.
+        let (res, stop) = must_return(move || {
+            let shared = shared();
+            let (tx, _rx) = crossbeam_channel::unbounded();
+            let (_rtx, rrx) = crossbeam_channel::unbounded();
+            let mut rec = Recorder::new(0, 1, tx, rrx);
+            let mut gen_ = generator();
+            let mut session = FakeSession::new(u64::MAX);
+            session.submit_sleep = std::time::Duration::from_micros(100);
+            let mut slab = Slab::new(1 << 16);
+            let mut res = result();
+            let start = shared.clock.now_ns();
+            let mut lp = new_loop(&shared, start, start + 30_000_000_000, true);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+            lp.open(
+                &mut session,
+                &mut gen_,
+                &mut slab,
+                &mut rec,
+                &mut res,
+                (&mut rng, 1_000.0, start),
+            );
+            (res, lp.stopping)
+        });
+        assert_eq!(stop, Some(StopReason::Saturated));
+        assert!(res.max_lag_ns > 1_000_000_000, "{}", res.max_lag_ns);
+        // Stopped at the first send past the bound, not a burst later.
+        assert!(res.max_lag_ns < 5_000_000_000, "{}", res.max_lag_ns);
     }
 
     #[test]

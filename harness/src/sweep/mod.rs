@@ -9,7 +9,12 @@
 //! closed-loop cell (capacity) runs first, then one open-loop cell per rate,
 //! ascending, until a cell saturates; higher rates of that line are not run
 //! (the curve has reached its knee, and past it a cell only measures a
-//! queue). Partition lists apply to partitioned engines only (`sharded`,
+//! queue). A rate is either absolute (`100k` ops/s, the same for every line)
+//! or a share of the line's own capacity (`50%`: half the ops/s its
+//! closed-loop cell measured, rounded to whole ops/s), so `--rates 50%`
+//! puts every engine at half *its* capacity. A resumed sweep derives the
+//! shares from the closed-loop rows in `sweep.csv`, so it finds the same
+//! cells. Partition lists apply to partitioned engines only (`sharded`,
 //! `striped`); the others run one partition and are not multiplied.
 //!
 //! # Baselines in the same run
@@ -24,9 +29,10 @@
 //!
 //! # Saturation
 //! An open-loop cell is saturated when the harness stopped it for falling
-//! behind its schedule, or when it achieved less than the offered rate by
-//! more than Poisson noise explains: `achieved < offered x (1 - max(10%,
-//! 4 / sqrt(expected ops)))`.
+//! behind its schedule, when its clients were still behind schedule at the
+//! end by more than a tenth of the measured window, or when it achieved less
+//! than the offered rate by more than Poisson noise explains: `achieved <
+//! offered x (1 - max(10%, 4 / sqrt(expected ops)))`.
 //!
 //! # Resume
 //! The folder holds `sweep.json` (the spec, the last matrix, the baselines
@@ -85,8 +91,8 @@ pub struct SweepSpec {
     pub stripes: Vec<usize>,
     /// Users values.
     pub users: Vec<u32>,
-    /// Open-loop rates, ops/s (empty: closed loop only).
-    pub rates: Vec<f64>,
+    /// Open-loop rates (empty: closed loop only).
+    pub rates: Vec<RateSpec>,
     /// Most ops outstanding per client thread in the open loop.
     pub max_outstanding: usize,
     /// The fixed settings of every cell.
@@ -180,17 +186,72 @@ pub fn parse_users(s: &str) -> Result<Vec<u32>, RunError> {
     Ok(out.into_iter().collect())
 }
 
-/// Parses `--rates 10k,50k` (positive ops/s; sorted ascending, duplicates dropped).
-pub fn parse_rates(s: &str) -> Result<Vec<f64>, RunError> {
-    let mut out = Vec::new();
-    for item in list_items("--rates", s)? {
-        let r = crate::config::parse_rate(item)
-            .map_err(|e| RunError::BadInput(format!("--rates: {e}")))?;
-        out.push(r);
+/// One open-loop rate of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateSpec {
+    /// Ops/s, the same for every line.
+    PerSec(f64),
+    /// A share of the line's closed-loop ops/s (`0.5` for `50%`).
+    OfCapacity(f64),
+}
+
+impl std::fmt::Display for RateSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateSpec::PerSec(r) => write!(f, "{r}"),
+            RateSpec::OfCapacity(x) => write!(f, "{}%", x * 100.0),
+        }
     }
+}
+
+/// Parses `--rates 10k,50k,50%` (positive ops/s with `k`/`M` suffixes, or
+/// a share of each line's capacity ending in `%`, above 0 and at most
+/// 1000%; absolute rates first, ascending, then shares, ascending;
+/// duplicates dropped).
+pub fn parse_rates(s: &str) -> Result<Vec<RateSpec>, RunError> {
+    let (mut abs, mut rel) = (Vec::new(), Vec::new());
+    for item in list_items("--rates", s)? {
+        if let Some(pct) = item.strip_suffix('%') {
+            match pct.trim().parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 && p <= 1000.0 => rel.push(p / 100.0),
+                _ => {
+                    return Err(RunError::BadInput(format!(
+                        "--rates: `{item}` is not a share of capacity above 0% and at most 1000%"
+                    )));
+                }
+            }
+        } else {
+            let r = crate::config::parse_rate(item)
+                .map_err(|e| RunError::BadInput(format!("--rates: {e}")))?;
+            abs.push(r);
+        }
+    }
+    for v in [&mut abs, &mut rel] {
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+    }
+    Ok(abs
+        .into_iter()
+        .map(RateSpec::PerSec)
+        .chain(rel.into_iter().map(RateSpec::OfCapacity))
+        .collect())
+}
+
+/// The open-loop rates of one line, ascending, given the ops/s its
+/// closed-loop cell measured (shares of capacity are left out without it).
+fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> {
+    let mut out: Vec<f64> = rates
+        .iter()
+        .filter_map(|r| match *r {
+            RateSpec::PerSec(r) => Some(r),
+            RateSpec::OfCapacity(x) => capacity
+                .map(|c| (c * x).round())
+                .filter(|r| r.is_finite() && *r >= 1.0),
+        })
+        .collect();
     out.sort_by(f64::total_cmp);
     out.dedup();
-    Ok(out)
+    out
 }
 
 /// Everything a cell's numbers depend on besides its coordinates; equal for
@@ -315,8 +376,8 @@ pub struct Matrix {
     pub stripes: Vec<usize>,
     /// Users values.
     pub users: Vec<u32>,
-    /// Open-loop rates.
-    pub rates: Vec<f64>,
+    /// Open-loop rates as given: ops/s, or `N%` of each line's capacity.
+    pub rates: Vec<String>,
 }
 
 /// A baseline figure of one users value.
@@ -487,7 +548,10 @@ fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
     if spec.users.contains(&0) {
         return bad("--users: must be at least 1".into());
     }
-    if spec.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+    if spec.rates.iter().any(|r| {
+        let (RateSpec::PerSec(v) | RateSpec::OfCapacity(v)) = *r;
+        !(v.is_finite() && v > 0.0)
+    }) {
         return bad("--rates: rates must be positive".into());
     }
     if spec.max_outstanding == 0 {
@@ -559,6 +623,15 @@ fn unix_ms() -> u64 {
 fn is_saturated(s: &RunSummary, rate: Option<f64>) -> bool {
     let Some(rate) = rate else { return false };
     if s.stopped_by == StopReason::Saturated {
+        return true;
+    }
+    // Every op due in the window is sent however late, and the rate counts
+    // them over the nominal window: a client still far behind at the end
+    // (more than a tenth of the window) did not sustain the rate.
+    if s.schedule
+        .as_ref()
+        .is_some_and(|sch| sch.final_lag_ns > s.measured_ns / 10)
+    {
         return true;
     }
     let expected = rate * s.measured_ns as f64 / 1e9;
@@ -634,7 +707,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         shards: spec.shards.clone(),
         stripes: spec.stripes.clone(),
         users: spec.users.clone(),
-        rates: spec.rates.clone(),
+        rates: spec.rates.iter().map(ToString::to_string).collect(),
     };
     let document = |rows: &[CellRow], complete: bool| SweepDocument {
         format: 1,
@@ -666,15 +739,21 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
 
     let mut done: HashMap<CellKey, bool> = rows.iter().map(|r| (r.key(), r.saturated)).collect();
     let lines = lines(spec);
-    let rates: Vec<Option<f64>> = std::iter::once(None)
-        .chain(spec.rates.iter().map(|&r| Some(r)))
-        .collect();
-    let total = spec.users.len() * lines.len() * rates.len();
+    // The closed-loop capacity of a line, once measured (shares of capacity
+    // are taken of it).
+    let capacity = |rows: &[CellRow], key: &CellKey| {
+        rows.iter().find(|r| r.key() == *key).map(|r| r.ops_per_sec)
+    };
+    let loops = 1 + spec.rates.len();
+    let total = spec.users.len() * lines.len() * loops;
     let mut planned_present = 0;
     for &u in &spec.users {
         for l in &lines {
-            for &r in &rates {
-                planned_present += usize::from(done.contains_key(&l.key(u, r)));
+            let closed = l.key(u, None);
+            let opens = line_rates(&spec.rates, capacity(&rows, &closed));
+            planned_present += usize::from(done.contains_key(&closed));
+            for r in opens {
+                planned_present += usize::from(done.contains_key(&l.key(u, Some(r))));
             }
         }
     }
@@ -688,7 +767,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         "sweep: {} users value(s) x {} line(s) x {} loop(s) = {total} cells, {} s each + warmup + load",
         spec.users.len(),
         lines.len(),
-        rates.len(),
+        loops,
         settings.duration_ns as f64 / 1e9
     ));
 
@@ -698,7 +777,17 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         let mut workload: Option<Workload> = None;
         for line in &lines {
             let mut saturated_below: Option<f64> = None;
-            for &rate in &rates {
+            // The closed-loop cell first; the open-loop rates once its
+            // capacity is known.
+            let mut queue: Vec<Option<f64>> = vec![None];
+            let mut qi = 0;
+            loop {
+                if qi == 1 {
+                    let c = capacity(&rows, &line.key(users, None));
+                    queue.extend(line_rates(&spec.rates, c).into_iter().map(Some));
+                }
+                let Some(&rate) = queue.get(qi) else { break };
+                qi += 1;
                 index += 1;
                 let key = line.key(users, rate);
                 let what = line.describe(users, rate);
@@ -859,7 +948,15 @@ mod tests {
     #[test]
     fn lists_parse_sorted_and_reject_empty_zero_and_garbage() {
         assert_eq!(parse_counts("--threads", "4,1,2,2").unwrap(), vec![1, 2, 4]);
-        assert_eq!(parse_rates("50k,10k").unwrap(), vec![10_000.0, 50_000.0]);
+        assert_eq!(
+            parse_rates("50%,50k,10k,25%,50%").unwrap(),
+            vec![
+                RateSpec::PerSec(10_000.0),
+                RateSpec::PerSec(50_000.0),
+                RateSpec::OfCapacity(0.25),
+                RateSpec::OfCapacity(0.5)
+            ]
+        );
         assert_eq!(parse_users("100k,1000").unwrap(), vec![1000, 100_000]);
         assert_eq!(
             parse_engines("striped,actor,striped").unwrap(),
@@ -871,12 +968,34 @@ mod tests {
             (parse_counts("--threads", "0,1"), "at least 1"),
             (parse_counts("--threads", "two"), "`two`"),
             (parse_rates("10k,fast").map(|_| vec![]), "fast"),
+            (parse_rates("0%").map(|_| vec![]), "`0%`"),
+            (parse_rates("2000%").map(|_| vec![]), "`2000%`"),
+            (parse_rates("half%").map(|_| vec![]), "`half%`"),
             (parse_users("1.5").map(|_| vec![]), "1.5"),
             (parse_engines("actor,quantum").map(|_| vec![]), "quantum"),
         ] {
             let e = r.unwrap_err();
             assert!(e.is_bad_input() && e.to_string().contains(needle), "{e}");
         }
+    }
+
+    #[test]
+    fn shares_of_capacity_follow_each_lines_closed_loop_figure() {
+        let r = [
+            RateSpec::PerSec(100_000.0),
+            RateSpec::OfCapacity(0.5),
+            RateSpec::OfCapacity(2.0),
+        ];
+        // Ascending whatever the order of absolute and relative rates.
+        assert_eq!(
+            line_rates(&r, Some(150_001.0)),
+            vec![75_001.0, 100_000.0, 300_002.0]
+        );
+        // A share equal to an absolute rate runs once.
+        assert_eq!(line_rates(&r, Some(200_000.0)), vec![100_000.0, 400_000.0]);
+        // Without a capacity (or one too small to give 1 op/s) only the absolute rates remain.
+        assert_eq!(line_rates(&r, None), vec![100_000.0]);
+        assert_eq!(line_rates(&r[1..2], Some(0.8)), Vec::<f64>::new());
     }
 
     fn spec(engines: &[EngineKind]) -> SweepSpec {
