@@ -265,6 +265,9 @@ pub struct SweepArgs {
     /// Open-loop rates, e.g. 10k,50k, or shares of each line's own closed-loop capacity, e.g. 50%: after each closed-loop cell, ascending until saturated.
     #[arg(long)]
     pub rates: Option<String>,
+    /// Measure every cell this many times (passes over the matrix); the table and COST use each cell's median.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
     /// Measured duration of each cell.
     #[arg(long, value_parser = duration_arg, default_value = "5s")]
     pub duration: Duration,
@@ -355,6 +358,7 @@ impl SweepArgs {
             users,
             rates,
             max_outstanding: self.max_outstanding,
+            repeat: self.repeat,
             base,
             out_dir,
         })

@@ -93,6 +93,7 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
             "c1_ops_per_sec",
             "partitions",
             "saturated",
+            "rep",
             "stopped_by",
             "measured_ns",
             "finished_at_unix_ms",
@@ -218,6 +219,87 @@ fn rate_sweep_stops_raising_the_rate_of_a_line_once_it_saturates() {
 }
 
 #[test]
+fn repeated_sweep_measures_each_cell_per_pass_at_shares_of_the_first_capacity() {
+    let out = temp_dir("sweep-repeat");
+    let dir = out.join("s");
+    let o = sweep(
+        &dir,
+        &[
+            "--engines",
+            "actor",
+            "--threads",
+            "1",
+            "--rates",
+            "50%",
+            "--repeat",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let rows = rows(&dir);
+    // serial, null, actor: closed + 50% each, twice.
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    for engine in ["serial", "null", "actor"] {
+        let of = |rep: &str, open: bool| -> Vec<&HashMap<String, String>> {
+            rows.iter()
+                .filter(|r| {
+                    r["engine"] == engine && r["rep"] == rep && r["rate"].is_empty() != open
+                })
+                .collect()
+        };
+        for rep in ["0", "1"] {
+            assert_eq!(
+                (of(rep, false).len(), of(rep, true).len()),
+                (1, 1),
+                "{engine} {rep}"
+            );
+        }
+        // Both passes offer half of the first pass's capacity.
+        let capacity: f64 = of("0", false)[0]["ops_per_sec"].parse().unwrap();
+        for rep in ["0", "1"] {
+            let rate: f64 = of(rep, true)[0]["rate"].parse().unwrap();
+            assert_eq!(rate, (capacity * 0.5).round(), "{engine} rep {rep}");
+        }
+    }
+    let doc = sweep_json(&dir);
+    assert_eq!(doc["matrix"]["repeat"], 2);
+    assert_eq!(doc["matrix"]["rates"][0], "50%");
+    // C1 is the median (lower middle of two) of the serial repetitions.
+    let mut c1s: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["engine"] == "serial" && r["rate"].is_empty())
+        .map(|r| r["ops_per_sec"].parse().unwrap())
+        .collect();
+    c1s.sort_by(f64::total_cmp);
+    assert_eq!(doc["c1"][0]["ops_per_sec"].as_f64(), Some(c1s[0]));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("repetitions: up to 2 per cell"), "{stdout}");
+    // One folder per repetition.
+    assert!(dir.join("cells/actor-c1-p1-u1000-closed").is_dir());
+    assert!(dir.join("cells/actor-c1-p1-u1000-closed-rep1").is_dir());
+    // Resuming finds every cell, open-loop shares included.
+    let again = sweep(
+        &dir,
+        &[
+            "--engines",
+            "actor",
+            "--threads",
+            "1",
+            "--rates",
+            "50%",
+            "--repeat",
+            "2",
+        ],
+    );
+    assert!(again.status.success(), "{}", show(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 cells run, 12 skipped"),
+        "{}",
+        show(&again)
+    );
+}
+
+#[test]
 fn resumed_sweep_skips_measured_cells_and_keeps_their_rows() {
     let out = temp_dir("sweep-resume");
     let dir = out.join("s");
@@ -326,6 +408,8 @@ fn bad_sweep_specs_exit_2_with_a_clear_message() {
     assert_bad_sweep(&["--shards", "1,,2"], "empty item");
     assert_bad_sweep(&["--rates", "10k,fast"], "fast");
     assert_bad_sweep(&["--rates", "0"], "rate");
+    assert_bad_sweep(&["--rates", "0%"], "share of capacity");
+    assert_bad_sweep(&["--repeat", "0"], "--repeat");
     assert_bad_sweep(&["--users", "lots"], "lots");
     assert_bad_sweep(&["--duration", "soon"], "soon");
 }

@@ -465,6 +465,7 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
         c1_ops_per_sec: None,
         partitions: None,
         saturated: None,
+        rep: None,
     };
     let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
     w.serialize(row(1, 1000.0, 0.0)).unwrap();

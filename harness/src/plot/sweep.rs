@@ -122,6 +122,10 @@ pub struct SweepRow {
     /// tables written without the column.
     #[serde(default)]
     pub saturated: Option<bool>,
+    /// Repetition of the cell (`socialbench sweep --repeat`); `None` for
+    /// tables written without the column, whose rows are never merged.
+    #[serde(default)]
+    pub rep: Option<u32>,
 }
 
 impl SweepRow {
@@ -145,9 +149,43 @@ impl SweepRow {
     }
 }
 
-/// Loads `sweep.csv`; a missing, empty or malformed file is an error.
+/// Loads `sweep.csv`; a missing, empty or malformed file is an error. Rows
+/// of one cell (repetitions, `socialbench sweep --repeat`, in tables with
+/// the `rep` column) become one point:
+/// the row with the median throughput (the lower middle of an even count),
+/// as the sweep's table does.
 pub fn load(path: &Path) -> Result<Vec<SweepRow>, PlotError> {
-    read_csv(path)
+    Ok(median_rows(read_csv(path)?))
+}
+
+fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
+    type Coordinates = (String, u32, u32, Option<u32>, u64, Option<u64>);
+    let coords = |r: &SweepRow| -> Coordinates {
+        (
+            r.engine.clone(),
+            r.client_threads,
+            r.engine_threads,
+            r.partitions,
+            r.users,
+            r.rate.map(f64::to_bits),
+        )
+    };
+    let mut groups: Vec<(Coordinates, Vec<SweepRow>)> = Vec::new();
+    for r in rows {
+        let c = coords(&r);
+        let same = |(g, _): &&mut (Coordinates, Vec<SweepRow>)| *g == c && r.rep.is_some();
+        match groups.iter_mut().find(same) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((c, vec![r])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut v)| {
+            v.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            v.swap_remove((v.len() - 1) / 2)
+        })
+        .collect()
 }
 
 /// The engine whose closed-loop numbers are the harness's ceiling, not an
@@ -592,7 +630,35 @@ mod tests {
             c1_ops_per_sec: Some(1000.0),
             partitions,
             saturated: rate.map(|r| r > 150.0),
+            rep: Some(0),
         }
+    }
+
+    #[test]
+    fn repetitions_of_a_cell_plot_as_their_median_row() {
+        let with = |mut r: SweepRow, ops: f64| {
+            r.ops_per_sec = ops;
+            r
+        };
+        let rows = vec![
+            with(row("actor", 1, None, None), 300.0),
+            with(row("actor", 2, None, None), 500.0),
+            with(row("actor", 1, None, None), 100.0),
+            with(row("actor", 1, None, None), 200.0),
+            with(row("actor", 2, None, None), 400.0),
+        ];
+        let m = median_rows(rows.clone());
+        let got: Vec<(u32, f64)> = m
+            .iter()
+            .map(|r| (r.client_threads, r.ops_per_sec))
+            .collect();
+        assert_eq!(got, vec![(1, 200.0), (2, 400.0)]);
+        // Without the rep column nothing says two rows are one cell: all stay.
+        let old: Vec<SweepRow> = rows
+            .into_iter()
+            .map(|r| SweepRow { rep: None, ..r })
+            .collect();
+        assert_eq!(median_rows(old).len(), 5);
     }
 
     fn panel<'a>(figs: &'a [Figure], stem: &str) -> &'a Panel {

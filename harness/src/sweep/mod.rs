@@ -17,6 +17,15 @@
 //! cells. Partition lists apply to partitioned engines only (`sharded`,
 //! `striped`); the others run one partition and are not multiplied.
 //!
+//! # Repetitions
+//! `--repeat N` measures every cell N times, in N passes over the lines of a
+//! users value (pass k runs every line once), so that a slow spell of the
+//! machine (a virtual machine's neighbours come and go over minutes) spreads
+//! over the engines instead of landing on one of them. Each repetition is a
+//! row (`rep` column); the table, C1, the null ceiling and COST use each
+//! cell's median repetition ([`report::medians`]), and the table ends with
+//! the widest spread of throughput between repetitions of one cell.
+//!
 //! # Baselines in the same run
 //! Whatever `engines` lists, every users value also measures the serial
 //! baseline C1 (the `serial` engine, one client thread, closed loop, run
@@ -95,6 +104,8 @@ pub struct SweepSpec {
     pub rates: Vec<RateSpec>,
     /// Most ops outstanding per client thread in the open loop.
     pub max_outstanding: usize,
+    /// Times each cell is measured (at least 1; see the module docs).
+    pub repeat: u32,
     /// The fixed settings of every cell.
     pub base: RunConfig,
     /// The sweep's folder.
@@ -378,6 +389,13 @@ pub struct Matrix {
     pub users: Vec<u32>,
     /// Open-loop rates as given: ops/s, or `N%` of each line's capacity.
     pub rates: Vec<String>,
+    /// Repetitions of each cell.
+    #[serde(default = "one")]
+    pub repeat: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A baseline figure of one users value.
@@ -458,13 +476,14 @@ struct Line {
 }
 
 impl Line {
-    fn key(&self, users: u32, rate: Option<f64>) -> CellKey {
+    fn key(&self, users: u32, rate: Option<f64>, rep: u32) -> CellKey {
         CellKey {
             engine: self.engine.name().into(),
             client_threads: self.threads as u32,
             partitions: self.partitions.unwrap_or(1) as u32,
             users: users as u64,
             rate_bits: rate.map(f64::to_bits),
+            rep,
         }
     }
 
@@ -483,14 +502,19 @@ impl Line {
         )
     }
 
-    fn cell_id(&self, users: u32, rate: Option<f64>) -> String {
+    fn cell_id(&self, users: u32, rate: Option<f64>, rep: u32) -> String {
         format!(
-            "{}-c{}-p{}-u{}-{}",
+            "{}-c{}-p{}-u{}-{}{}",
             self.engine.name(),
             self.threads,
             self.partitions.unwrap_or(1),
             users,
-            rate.map_or("closed".into(), |r| format!("r{r}"))
+            rate.map_or("closed".into(), |r| format!("r{r}")),
+            if rep > 0 {
+                format!("-rep{rep}")
+            } else {
+                String::new()
+            }
         )
     }
 }
@@ -556,6 +580,9 @@ fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
     }
     if spec.max_outstanding == 0 {
         return bad("--max-outstanding must be at least 1".into());
+    }
+    if spec.repeat == 0 {
+        return bad("--repeat must be at least 1".into());
     }
     if let Limit::Duration(d) = spec.base.limit {
         if d.is_zero() {
@@ -675,6 +702,7 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         stopped_by: format!("{:?}", s.stopped_by),
         measured_ns: s.measured_ns,
         finished_at_unix_ms: unix_ms(),
+        rep: 0,
     }
 }
 
@@ -708,32 +736,37 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         stripes: spec.stripes.clone(),
         users: spec.users.clone(),
         rates: spec.rates.iter().map(ToString::to_string).collect(),
+        repeat: spec.repeat,
     };
-    let document = |rows: &[CellRow], complete: bool| SweepDocument {
-        format: 1,
-        settings: settings.clone(),
-        matrix: matrix.clone(),
-        cells: rows.len(),
-        complete,
-        c1: report::c1_by_users(rows)
-            .into_iter()
-            .map(|(users, ops)| Baseline {
-                users,
-                client_threads: 1,
-                ops_per_sec: ops,
-            })
-            .collect(),
-        null_ceiling: rows
-            .iter()
-            .filter(|r| r.engine == "null" && r.rate.is_none())
-            .map(|r| Baseline {
-                users: r.users,
-                client_threads: r.client_threads,
-                ops_per_sec: r.ops_per_sec,
-            })
-            .collect(),
-        cost: report::costs(rows),
-        machine: serde_json::to_value(&machine).unwrap_or_default(),
+    let document = |all: &[CellRow], complete: bool| {
+        // Conclusions from the median repetition of each cell.
+        let rows = &report::medians(all)[..];
+        SweepDocument {
+            format: 1,
+            settings: settings.clone(),
+            matrix: matrix.clone(),
+            cells: all.len(),
+            complete,
+            c1: report::c1_by_users(rows)
+                .into_iter()
+                .map(|(users, ops)| Baseline {
+                    users,
+                    client_threads: 1,
+                    ops_per_sec: ops,
+                })
+                .collect(),
+            null_ceiling: rows
+                .iter()
+                .filter(|r| r.engine == "null" && r.rate.is_none())
+                .map(|r| Baseline {
+                    users: r.users,
+                    client_threads: r.client_threads,
+                    ops_per_sec: r.ops_per_sec,
+                })
+                .collect(),
+            cost: report::costs(rows),
+            machine: serde_json::to_value(&machine).unwrap_or_default(),
+        }
     };
     write_document(dir, &document(&rows, false))?;
 
@@ -741,19 +774,23 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     let lines = lines(spec);
     // The closed-loop capacity of a line, once measured (shares of capacity
     // are taken of it).
+    // are taken of it): the first repetition's, so that every repetition
+    // of a line offers the same rates.
     let capacity = |rows: &[CellRow], key: &CellKey| {
         rows.iter().find(|r| r.key() == *key).map(|r| r.ops_per_sec)
     };
     let loops = 1 + spec.rates.len();
-    let total = spec.users.len() * lines.len() * loops;
+    let reps = spec.repeat.max(1);
+    let total = spec.users.len() * lines.len() * loops * reps as usize;
     let mut planned_present = 0;
     for &u in &spec.users {
         for l in &lines {
-            let closed = l.key(u, None);
-            let opens = line_rates(&spec.rates, capacity(&rows, &closed));
-            planned_present += usize::from(done.contains_key(&closed));
-            for r in opens {
-                planned_present += usize::from(done.contains_key(&l.key(u, Some(r))));
+            let opens = line_rates(&spec.rates, capacity(&rows, &l.key(u, None, 0)));
+            for rep in 0..reps {
+                planned_present += usize::from(done.contains_key(&l.key(u, None, rep)));
+                for &r in &opens {
+                    planned_present += usize::from(done.contains_key(&l.key(u, Some(r), rep)));
+                }
             }
         }
     }
@@ -764,7 +801,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         ));
     }
     say(format!(
-        "sweep: {} users value(s) x {} line(s) x {} loop(s) = {total} cells, {} s each + warmup + load",
+        "sweep: {} users value(s) x {} line(s) x {} loop(s) x {reps} repetition(s) = {total} cells, {} s each + warmup + load",
         spec.users.len(),
         lines.len(),
         loops,
@@ -775,92 +812,111 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     let mut interrupted = false;
     'users: for &users in &spec.users {
         let mut workload: Option<Workload> = None;
-        for line in &lines {
-            let mut saturated_below: Option<f64> = None;
-            // The closed-loop cell first; the open-loop rates once its
-            // capacity is known.
-            let mut queue: Vec<Option<f64>> = vec![None];
-            let mut qi = 0;
-            loop {
-                if qi == 1 {
-                    let c = capacity(&rows, &line.key(users, None));
-                    queue.extend(line_rates(&spec.rates, c).into_iter().map(Some));
-                }
-                let Some(&rate) = queue.get(qi) else { break };
-                qi += 1;
-                index += 1;
-                let key = line.key(users, rate);
-                let what = line.describe(users, rate);
-                if let Some(&sat) = done.get(&key) {
-                    skipped += 1;
-                    if sat {
+        // Repetitions outermost (after users): each pass measures every
+        // line once, so a slow spell of the machine spreads over engines
+        // instead of falling on one engine's repetitions.
+        for rep in 0..reps {
+            for line in &lines {
+                let mut saturated_below: Option<f64> = None;
+                // The closed-loop cell first; the open-loop rates once its
+                // capacity is known.
+                let mut queue: Vec<Option<f64>> = vec![None];
+                let mut qi = 0;
+                loop {
+                    if qi == 1 {
+                        let c = capacity(&rows, &line.key(users, None, 0));
+                        queue.extend(line_rates(&spec.rates, c).into_iter().map(Some));
+                    }
+                    let Some(&rate) = queue.get(qi) else { break };
+                    qi += 1;
+                    index += 1;
+                    let key = line.key(users, rate, rep);
+                    let mut what = line.describe(users, rate);
+                    if reps > 1 {
+                        what.push_str(&format!(" rep={}/{reps}", rep + 1));
+                    }
+                    if let Some(&sat) = done.get(&key) {
+                        skipped += 1;
+                        if sat {
+                            saturated_below = rate;
+                        }
+                        continue;
+                    }
+                    if let Some(r) = saturated_below {
+                        beyond += 1;
+                        say(format!(
+                            "[{index}/{total}] {what}: not run, saturated at {} ops/s",
+                            human_rate(r)
+                        ));
+                        continue;
+                    }
+                    if spec.base.stop.is_stopped() {
+                        interrupted = true;
+                        break 'users;
+                    }
+                    let w = match &mut workload {
+                        Some(w) => &*w,
+                        None => {
+                            let mut c = spec.base.clone();
+                            c.users = Some(users);
+                            &*workload.insert(build_workload(&c)?)
+                        }
+                    };
+                    say(format!("[{index}/{total}] {what}"));
+                    let mut c = spec.base.clone();
+                    c.engine = line.engine;
+                    c.threads = Some(line.threads);
+                    c.partitions = line.partitions;
+                    c.users = Some(users);
+                    if let Some(rate) = rate {
+                        c.mode = LoopMode::Open {
+                            rate,
+                            max_outstanding: spec.max_outstanding,
+                        };
+                    }
+                    c.out_root = Some(dir.join("cells"));
+                    c.run_id = Some(line.cell_id(users, rate, rep));
+                    c.link_latest = false;
+                    c.print_table = false;
+                    let s = run_with_workload(&c, w)?;
+                    if s.stopped_by == StopReason::Interrupted {
+                        interrupted = true;
+                        break 'users;
+                    }
+                    // C1 of this repetition (the median over repetitions is
+                    // what the table and COST use; see report::medians).
+                    let c1 = rows
+                        .iter()
+                        .find(|r| {
+                            r.engine == "serial"
+                                && r.rate.is_none()
+                                && r.users == users as u64
+                                && r.rep == rep
+                        })
+                        .map(|r| r.ops_per_sec);
+                    // The C1 cell is its own baseline.
+                    let c1 = if line.engine == EngineKind::Serial && rate.is_none() {
+                        Some(round_rate(s.ops_per_sec))
+                    } else {
+                        c1
+                    };
+                    let mut row = row_of(&s, rate, c1, ncores);
+                    row.rep = rep;
+                    csv.append(&row)?;
+                    say(format!(
+                        "[{index}/{total}] {what}: {} ops/s, p99 {}, audit {:?}{}",
+                        human_rate(row.ops_per_sec),
+                        crate::outputs::human_ns(row.p99_ns as u64),
+                        row.audit,
+                        if row.saturated { ", saturated" } else { "" }
+                    ));
+                    if row.saturated {
                         saturated_below = rate;
                     }
-                    continue;
+                    done.insert(key, row.saturated);
+                    rows.push(row);
+                    ran += 1;
                 }
-                if let Some(r) = saturated_below {
-                    beyond += 1;
-                    say(format!(
-                        "[{index}/{total}] {what}: not run, saturated at {} ops/s",
-                        human_rate(r)
-                    ));
-                    continue;
-                }
-                if spec.base.stop.is_stopped() {
-                    interrupted = true;
-                    break 'users;
-                }
-                let w = match &mut workload {
-                    Some(w) => &*w,
-                    None => {
-                        let mut c = spec.base.clone();
-                        c.users = Some(users);
-                        &*workload.insert(build_workload(&c)?)
-                    }
-                };
-                say(format!("[{index}/{total}] {what}"));
-                let mut c = spec.base.clone();
-                c.engine = line.engine;
-                c.threads = Some(line.threads);
-                c.partitions = line.partitions;
-                c.users = Some(users);
-                if let Some(rate) = rate {
-                    c.mode = LoopMode::Open {
-                        rate,
-                        max_outstanding: spec.max_outstanding,
-                    };
-                }
-                c.out_root = Some(dir.join("cells"));
-                c.run_id = Some(line.cell_id(users, rate));
-                c.link_latest = false;
-                c.print_table = false;
-                let s = run_with_workload(&c, w)?;
-                if s.stopped_by == StopReason::Interrupted {
-                    interrupted = true;
-                    break 'users;
-                }
-                let c1 = report::c1_by_users(&rows).get(&(users as u64)).copied();
-                // The C1 cell is its own baseline.
-                let c1 = if line.engine == EngineKind::Serial && rate.is_none() {
-                    Some(round_rate(s.ops_per_sec))
-                } else {
-                    c1
-                };
-                let row = row_of(&s, rate, c1, ncores);
-                csv.append(&row)?;
-                say(format!(
-                    "[{index}/{total}] {what}: {} ops/s, p99 {}, audit {:?}{}",
-                    human_rate(row.ops_per_sec),
-                    crate::outputs::human_ns(row.p99_ns as u64),
-                    row.audit,
-                    if row.saturated { ", saturated" } else { "" }
-                ));
-                if row.saturated {
-                    saturated_below = rate;
-                }
-                done.insert(key, row.saturated);
-                rows.push(row);
-                ran += 1;
             }
         }
     }
@@ -869,7 +925,13 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     write_document(dir, &doc)?;
     let order: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
     if spec.base.print_table {
-        print!("{}", report::render(&rows, &order, &doc.cost));
+        print!(
+            "{}",
+            report::render(&report::medians(&rows), &order, &doc.cost)
+        );
+        if reps > 1 {
+            println!("{}", report::spread(&rows));
+        }
     }
     let (plots, plot_error) = if rows.is_empty() {
         (Vec::new(), Some("no rows to plot".to_string()))
@@ -1007,6 +1069,7 @@ mod tests {
             users: vec![1000],
             rates: vec![],
             max_outstanding: 100,
+            repeat: 1,
             base: RunConfig::new(EngineKind::Null),
             out_dir: PathBuf::new(),
         }

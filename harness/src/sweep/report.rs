@@ -31,6 +31,78 @@ pub struct Cost {
     pub best_ops_per_sec: f64,
 }
 
+/// One row per cell: of a cell's repetitions (`--repeat`), the one with the
+/// median throughput (the lower middle one of an even count), a measured
+/// row rather than an average of several; its efficiency is recomputed
+/// against the median C1. Cells come out in the order of their first
+/// repetition.
+pub fn medians(rows: &[CellRow]) -> Vec<CellRow> {
+    let mut groups: Vec<(super::CellKey, Vec<&CellRow>)> = Vec::new();
+    for r in rows {
+        let mut k = r.key();
+        k.rep = 0;
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((k, vec![r])),
+        }
+    }
+    let mut out: Vec<CellRow> = groups
+        .into_iter()
+        .map(|(_, mut v)| {
+            v.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            v[(v.len() - 1) / 2].clone()
+        })
+        .collect();
+    let c1 = c1_by_users(&out);
+    for r in &mut out {
+        if let Some(&c) = c1.get(&r.users).filter(|c| **c > 0.0) {
+            r.c1_ops_per_sec = Some(c);
+            r.efficiency =
+                Some((r.ops_per_sec / (r.cores_used.max(1) as f64 * c) * 1e4).round() / 1e4);
+        }
+    }
+    out
+}
+
+/// How far repetitions of one closed-loop cell disagree: the largest
+/// `(max - min) / median` of throughput over the cells, and which cell.
+pub fn spread(rows: &[CellRow]) -> String {
+    let mut worst: Option<(f64, String, usize)> = None;
+    let mut n_max = 0;
+    for m in medians(rows).iter().filter(|m| m.rate.is_none()) {
+        let mut k = m.key();
+        let ops: Vec<f64> = rows
+            .iter()
+            .filter(|r| {
+                k.rep = r.rep;
+                r.key() == k
+            })
+            .map(|r| r.ops_per_sec)
+            .collect();
+        n_max = n_max.max(ops.len());
+        let (lo, hi) = ops
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
+        if ops.len() > 1 && m.ops_per_sec > 0.0 {
+            let s = (hi - lo) / m.ops_per_sec;
+            if worst.as_ref().is_none_or(|w| s > w.0) {
+                let name = format!(
+                    "{} clients={} parts={} users={}",
+                    m.engine, m.client_threads, m.partitions, m.users
+                );
+                worst = Some((s, name, ops.len()));
+            }
+        }
+    }
+    match worst {
+        Some((s, name, n)) => format!(
+            "repetitions: up to {n_max} per cell; the table shows each cell's median; widest closed-loop spread (max - min) / median = {:.0}% ({name}, {n} runs)",
+            s * 100.0
+        ),
+        None => "repetitions: one per cell".into(),
+    }
+}
+
 /// C1 (the `serial` engine's closed-loop cell) of every users value.
 pub fn c1_by_users(rows: &[CellRow]) -> BTreeMap<u64, f64> {
     rows.iter()
@@ -191,7 +263,57 @@ mod tests {
             stopped_by: "Limit".into(),
             measured_ns: 1,
             finished_at_unix_ms: 0,
+            rep: 0,
         }
+    }
+
+    fn rep(mut r: CellRow, rep: u32) -> CellRow {
+        r.rep = rep;
+        r
+    }
+
+    #[test]
+    fn medians_keep_the_middle_repetition_of_each_cell_against_the_median_c1() {
+        let rows = vec![
+            rep(cell("serial", 1, 1, 100.0, None), 0),
+            rep(cell("actor", 1, 2, 300.0, None), 0),
+            rep(cell("actor", 1, 2, 150.0, Some(150.0)), 0),
+            rep(cell("serial", 1, 1, 140.0, None), 1),
+            rep(cell("actor", 1, 2, 180.0, None), 1),
+            rep(cell("actor", 1, 2, 149.0, Some(150.0)), 1),
+            rep(cell("serial", 1, 1, 120.0, None), 2),
+            rep(cell("actor", 1, 2, 240.0, None), 2),
+        ];
+        let m = medians(&rows);
+        let got: Vec<(&str, Option<f64>, f64, u32)> = m
+            .iter()
+            .map(|r| (r.engine.as_str(), r.rate, r.ops_per_sec, r.rep))
+            .collect();
+        // Order of first appearance; odd counts take the middle, even the lower middle.
+        assert_eq!(
+            got,
+            vec![
+                ("serial", None, 120.0, 2),
+                ("actor", None, 240.0, 2),
+                ("actor", Some(150.0), 149.0, 1),
+            ]
+        );
+        // Efficiency against the median C1 (120), on 2 cores.
+        assert_eq!(m[1].c1_ops_per_sec, Some(120.0));
+        assert_eq!(m[1].efficiency, Some(1.0));
+        // COST from medians: actor's 240 beats 120 on 2 cores.
+        assert_eq!(
+            costs(&m)
+                .iter()
+                .find(|c| c.engine == "actor")
+                .unwrap()
+                .cores,
+            Some(2)
+        );
+        let s = spread(&rows);
+        // actor closed: (300 - 180) / 240 = 50%, wider than serial's 33%.
+        assert!(s.contains("50%") && s.contains("actor clients=1"), "{s}");
+        assert_eq!(spread(&m), "repetitions: one per cell");
     }
 
     #[test]

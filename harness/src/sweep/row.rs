@@ -13,9 +13,9 @@ use crate::plot::SweepRow;
 use crate::plot::sweep::{AuditVerdict, SWEEP_CSV};
 
 /// A row of `sweep.csv`: the columns of [`SweepRow`] (the plot module's
-/// schema, ending with `partitions` and `saturated`), in its order, then the
-/// sweep's own columns (`stopped_by`, `measured_ns`, `finished_at_unix_ms`),
-/// which readers of [`SweepRow`] ignore.
+/// schema, ending with `partitions`, `saturated` and `rep`), in its order,
+/// then the sweep's own columns (`stopped_by`, `measured_ns`,
+/// `finished_at_unix_ms`), which readers of [`SweepRow`] ignore.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellRow {
     /// Engine name.
@@ -53,6 +53,8 @@ pub struct CellRow {
     /// The open loop could not keep up with the offered rate (see the
     /// sweep module docs); always false for closed loop.
     pub saturated: bool,
+    /// Repetition of the cell, from 0 (`--repeat`).
+    pub rep: u32,
     /// Why the cell's run stopped: `Limit` or `Saturated`.
     pub stopped_by: String,
     /// Measured time, ns.
@@ -71,6 +73,7 @@ impl CellRow {
             partitions: self.partitions,
             users: self.users,
             rate_bits: self.rate.map(f64::to_bits),
+            rep: self.rep,
         }
     }
 
@@ -94,6 +97,7 @@ impl CellRow {
             c1_ops_per_sec: self.c1_ops_per_sec,
             partitions: Some(self.partitions),
             saturated: Some(self.saturated),
+            rep: Some(self.rep),
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct CellKey {
     /// exactly: they come from the same parser and round-trip through the
     /// CSV unchanged (shortest round-trip formatting).
     pub rate_bits: Option<u64>,
+    /// Repetition, from 0.
+    pub rep: u32,
 }
 
 /// `sweep.csv`, open for appending.
@@ -200,6 +206,7 @@ pub fn column_names() -> Vec<&'static str> {
         "c1_ops_per_sec",
         "partitions",
         "saturated",
+        "rep",
         "stopped_by",
         "measured_ns",
         "finished_at_unix_ms",
@@ -261,6 +268,7 @@ mod tests {
             stopped_by: "Limit".into(),
             measured_ns: 1_000_000,
             finished_at_unix_ms: 1,
+            rep: 0,
         }
     }
 
