@@ -44,7 +44,8 @@
 //!   configuration and client-thread count (solid, dashed, dotted for the
 //!   first, second, third client-thread count) through its open-loop cells in
 //!   offered-rate order; saturated cells get a ring, and saturated cells that
-//!   measured nothing (no point to draw) are listed under the legend. Without
+//!   measured nothing (no point to draw) are listed under the legend, as are
+//!   `null`'s open-loop cells when other engines have some. Without
 //!   open-loop cells, the closed-loop cells, a line per configuration in
 //!   thread order.
 //!
@@ -551,7 +552,26 @@ fn latency_figure(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> 
             });
         }
     } else {
+        // The null engine's open-loop cells run at millions of ops/s and
+        // would squeeze every engine against the y axis: notes instead
+        // (unless it is all there is).
+        let (ceiling, engines): (Vec<&SweepRow>, Vec<&SweepRow>) =
+            open.iter().partition(|r| r.engine == CEILING_ENGINE);
+        if !engines.is_empty() && !ceiling.is_empty() {
+            lat.notes
+                .push("harness ceiling (null engine, not drawn):".into());
+            for r in &ceiling {
+                lat.notes.push(format!(
+                    "  {} at {}/s: p99 {}",
+                    clients(r.client_threads),
+                    compact(r.ops_per_sec),
+                    crate::outputs::human_ns(r.p99_ns as u64)
+                ));
+            }
+        }
+        let kept = if engines.is_empty() { ceiling } else { engines };
         cells = open;
+        let cells: &[&SweepRow] = &kept;
         lat.title = "p99 latency vs achieved throughput (open loop, by offered rate)".into();
         let name_clients = cells
             .iter()
