@@ -501,6 +501,12 @@ impl Loop<'_> {
         };
     }
 
+    /// Stops this open loop, and tells the others, for falling too far behind.
+    fn saturate(&mut self) {
+        self.shared.saturated.store(true, Ordering::Relaxed);
+        self.stopping = Some(StopReason::Saturated);
+    }
+
     /// Whether one more op may be sent now (counts it against the op budget).
     #[inline]
     fn may_send(&mut self, intended: u64) -> bool {
@@ -681,8 +687,7 @@ impl Loop<'_> {
                     // schedule each burst outlasts the last many times over,
                     // so the run's end could come before the next check and
                     // the late ops pass for on time.
-                    self.shared.saturated.store(true, Ordering::Relaxed);
-                    self.stopping = Some(StopReason::Saturated);
+                    self.saturate();
                 }
                 offset += gap();
                 next_intended = start.saturating_add(offset as u64);
@@ -708,8 +713,7 @@ impl Loop<'_> {
                 let lag = now.saturating_sub(next_intended);
                 res.max_lag_ns = res.max_lag_ns.max(lag);
                 if lag > lag_bound {
-                    self.shared.saturated.store(true, Ordering::Relaxed);
-                    self.stopping = Some(StopReason::Saturated);
+                    self.saturate();
                 }
             }
             match self.stopping {

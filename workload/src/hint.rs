@@ -1,7 +1,7 @@
 //! A cache prefetch hint: the one `unsafe` block of the workload crate.
 //!
-//! The generator knows the next acting user one op ahead (see
-//! [`crate::generator`]) and asks for that user's state early, so its cache
+//! The generator draws the acting users a few ops ahead (see
+//! [`crate::generator`]) and asks for their state early, so its cache
 //! misses overlap the current op instead of stalling the next. A plain load
 //! cannot do this: the CPU retires instructions in order, so the loaded
 //! value's consumer (even `black_box`) blocks the reorder buffer for the

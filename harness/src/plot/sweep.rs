@@ -160,8 +160,8 @@ pub fn load(path: &Path) -> Result<Vec<SweepRow>, PlotError> {
 }
 
 fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
-    type Coordinates = (String, u32, u32, Option<u32>, u64, Option<u64>);
-    let coords = |r: &SweepRow| -> Coordinates {
+    // Rows without a rep column are cells of their own (keyed by their index).
+    let cell = |(i, r): &(usize, SweepRow)| {
         (
             r.engine.clone(),
             r.client_threads,
@@ -169,21 +169,37 @@ fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
             r.partitions,
             r.users,
             r.rate.map(f64::to_bits),
+            r.rep.map_or(Some(*i), |_| None),
         )
     };
-    let mut groups: Vec<(Coordinates, Vec<SweepRow>)> = Vec::new();
+    let indexed: Vec<(usize, SweepRow)> = rows.into_iter().enumerate().collect();
+    median_per_cell(indexed, cell, |(_, r)| r.ops_per_sec)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Groups `rows` by `cell` (in order of first appearance) and keeps, of each
+/// group, the row with the median `ops` (the lower middle of an even
+/// count): a measured row, not an average. Shared by the plots and the
+/// sweep's table (`sweep::report::medians`).
+pub(crate) fn median_per_cell<T, K: PartialEq>(
+    rows: Vec<T>,
+    cell: impl Fn(&T) -> K,
+    ops: impl Fn(&T) -> f64,
+) -> Vec<T> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
     for r in rows {
-        let c = coords(&r);
-        let same = |(g, _): &&mut (Coordinates, Vec<SweepRow>)| *g == c && r.rep.is_some();
-        match groups.iter_mut().find(same) {
+        let k = cell(&r);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, v)) => v.push(r),
-            None => groups.push((c, vec![r])),
+            None => groups.push((k, vec![r])),
         }
     }
     groups
         .into_iter()
         .map(|(_, mut v)| {
-            v.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            v.sort_by(|a, b| ops(a).total_cmp(&ops(b)));
             v.swap_remove((v.len() - 1) / 2)
         })
         .collect()
@@ -540,6 +556,17 @@ fn latency_figure(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> 
         Axis::zero_based("achieved throughput (ops/s)", Quantity::Number),
         Axis::log("p99 latency", Quantity::DurationNs),
     );
+    // The null engine's open-loop cells run at millions of ops/s and would
+    // squeeze every engine against the y axis: notes instead (unless it is
+    // all there is).
+    let (ceiling, engines): (Vec<&SweepRow>, Vec<&SweepRow>) =
+        open.iter().partition(|r| r.engine == CEILING_ENGINE);
+    let ceiling_notes = !engines.is_empty() && !ceiling.is_empty();
+    let drawn_open = if engines.is_empty() {
+        &ceiling
+    } else {
+        &engines
+    };
     let cells: &[&SweepRow];
     if open.is_empty() {
         cells = closed;
@@ -552,12 +579,7 @@ fn latency_figure(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> 
             });
         }
     } else {
-        // The null engine's open-loop cells run at millions of ops/s and
-        // would squeeze every engine against the y axis: notes instead
-        // (unless it is all there is).
-        let (ceiling, engines): (Vec<&SweepRow>, Vec<&SweepRow>) =
-            open.iter().partition(|r| r.engine == CEILING_ENGINE);
-        if !engines.is_empty() && !ceiling.is_empty() {
+        if ceiling_notes {
             lat.notes
                 .push("harness ceiling (null engine, not drawn):".into());
             for r in &ceiling {
@@ -569,9 +591,7 @@ fn latency_figure(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> 
                 ));
             }
         }
-        let kept = if engines.is_empty() { ceiling } else { engines };
-        cells = open;
-        let cells: &[&SweepRow] = &kept;
+        cells = drawn_open;
         lat.title = "p99 latency vs achieved throughput (open loop, by offered rate)".into();
         let name_clients = cells
             .iter()

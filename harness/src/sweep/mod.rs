@@ -693,9 +693,7 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
             (true, true) => AuditVerdict::Pass,
             (true, false) => AuditVerdict::Fail,
         },
-        efficiency: c1
-            .filter(|c| *c > 0.0)
-            .map(|c| (ops_per_sec / (cores_used as f64 * c) * 1e4).round() / 1e4),
+        efficiency: c1.and_then(|c| report::efficiency(ops_per_sec, cores_used, c)),
         c1_ops_per_sec: c1,
         partitions: s.partitions as u32,
         saturated: is_saturated(s, rate),
@@ -885,15 +883,8 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
                     }
                     // C1 of this repetition (the median over repetitions is
                     // what the table and COST use; see report::medians).
-                    let c1 = rows
-                        .iter()
-                        .find(|r| {
-                            r.engine == "serial"
-                                && r.rate.is_none()
-                                && r.users == users as u64
-                                && r.rep == rep
-                        })
-                        .map(|r| r.ops_per_sec);
+                    // (`lines` puts the C1 line first.)
+                    let c1 = capacity(&rows, &lines[0].key(users, None, rep));
                     // The C1 cell is its own baseline.
                     let c1 = if line.engine == EngineKind::Serial && rate.is_none() {
                         Some(round_rate(s.ops_per_sec))

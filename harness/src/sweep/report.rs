@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::row::CellRow;
 use crate::outputs::{human_ns, human_rate};
-use crate::plot::sweep::AuditVerdict;
+use crate::plot::sweep::{AuditVerdict, median_per_cell};
 
 /// The COST of one engine for one users value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,31 +37,28 @@ pub struct Cost {
 /// against the median C1. Cells come out in the order of their first
 /// repetition.
 pub fn medians(rows: &[CellRow]) -> Vec<CellRow> {
-    let mut groups: Vec<(super::CellKey, Vec<&CellRow>)> = Vec::new();
-    for r in rows {
-        let mut k = r.key();
-        k.rep = 0;
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, v)) => v.push(r),
-            None => groups.push((k, vec![r])),
-        }
-    }
-    let mut out: Vec<CellRow> = groups
-        .into_iter()
-        .map(|(_, mut v)| {
-            v.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
-            v[(v.len() - 1) / 2].clone()
-        })
-        .collect();
+    let mut out = median_per_cell(rows.to_vec(), cell_of, |r| r.ops_per_sec);
     let c1 = c1_by_users(&out);
     for r in &mut out {
-        if let Some(&c) = c1.get(&r.users).filter(|c| **c > 0.0) {
-            r.c1_ops_per_sec = Some(c);
-            r.efficiency =
-                Some((r.ops_per_sec / (r.cores_used.max(1) as f64 * c) * 1e4).round() / 1e4);
+        if let Some(&c) = c1.get(&r.users) {
+            if let Some(e) = efficiency(r.ops_per_sec, r.cores_used, c) {
+                r.c1_ops_per_sec = Some(c);
+                r.efficiency = Some(e);
+            }
         }
     }
     out
+}
+
+/// A row's cell: its key with the repetition left out.
+fn cell_of(r: &CellRow) -> super::CellKey {
+    super::CellKey { rep: 0, ..r.key() }
+}
+
+/// `ops / (cores x c1)` to 4 decimals (DESIGN section 9); `None` without a
+/// positive C1.
+pub(crate) fn efficiency(ops: f64, cores: u32, c1: f64) -> Option<f64> {
+    (c1 > 0.0).then(|| (ops / (cores.max(1) as f64 * c1) * 1e4).round() / 1e4)
 }
 
 /// How far repetitions of one closed-loop cell disagree: the largest
@@ -70,13 +67,10 @@ pub fn spread(rows: &[CellRow]) -> String {
     let mut worst: Option<(f64, String, usize)> = None;
     let mut n_max = 0;
     for m in medians(rows).iter().filter(|m| m.rate.is_none()) {
-        let mut k = m.key();
+        let k = cell_of(m);
         let ops: Vec<f64> = rows
             .iter()
-            .filter(|r| {
-                k.rep = r.rep;
-                r.key() == k
-            })
+            .filter(|r| cell_of(r) == k)
             .map(|r| r.ops_per_sec)
             .collect();
         n_max = n_max.max(ops.len());
