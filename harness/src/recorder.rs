@@ -146,10 +146,26 @@ impl RawHistogram {
     /// Adds every count to `h` and zeroes them. `h` must have the harness's
     /// bounds ([`new_histogram`]).
     pub fn drain_into(&mut self, h: &mut Histogram<u64>) {
+        self.drain_with(|v, n| {
+            // In range by construction, so `record_n` cannot fail.
+            let _ = h.record_n(v, n);
+        });
+    }
+
+    /// Adds every count to both `a` and `b` and zeroes them (bounds as for
+    /// [`RawHistogram::drain_into`]).
+    pub fn drain_into_both(&mut self, a: &mut Histogram<u64>, b: &mut Histogram<u64>) {
+        self.drain_with(|v, n| {
+            let _ = a.record_n(v, n);
+            let _ = b.record_n(v, n);
+        });
+    }
+
+    /// Calls `f(value, count)` for every non-zero count, zeroing it.
+    fn drain_with(&mut self, mut f: impl FnMut(u64, u64)) {
         for (i, c) in self.counts.iter_mut().enumerate() {
             if *c != 0 {
-                // In range by construction, so `record_n` cannot fail.
-                let _ = h.record_n(hdr_value(i), *c);
+                f(hdr_value(i), *c);
                 *c = 0;
             }
         }
@@ -170,6 +186,13 @@ impl std::fmt::Debug for RawHistogram {
 }
 
 /// One thread's interval as recorded in its hot path (see the module docs).
+///
+/// A *mirrored* set ([`RawInterval::set_mirrored`]) is one whose every reply
+/// has a service time equal to its latency (the closed loop sends an op at
+/// its intended start): it records the one value once, into the latency
+/// histogram, and folds that histogram into both outputs. The outputs are
+/// exactly those of recording both; the hot path saves one histogram
+/// increment (a cache line of its own) per op.
 #[derive(Debug)]
 pub struct RawInterval {
     intended: [Box<RawHistogram>; ROWS],
@@ -177,6 +200,7 @@ pub struct RawInterval {
     count: [u64; ROWS],
     errors: [u64; ROWS],
     clamped: u64,
+    mirrored: bool,
 }
 
 impl RawInterval {
@@ -188,7 +212,18 @@ impl RawInterval {
             count: [0; ROWS],
             errors: [0; ROWS],
             clamped: 0,
+            mirrored: false,
         }
+    }
+
+    /// Makes the set mirrored (see the type's docs) or not. Only between
+    /// intervals: a set must not hold both kinds of records.
+    pub fn set_mirrored(&mut self, mirrored: bool) {
+        debug_assert!(
+            self.total() == 0 || self.mirrored == mirrored,
+            "a set changed mode with records in it"
+        );
+        self.mirrored = mirrored;
     }
 
     /// An empty set whose memory is all mapped ([`RawHistogram::pre_touch`]).
@@ -205,7 +240,9 @@ impl RawInterval {
         }
     }
 
-    /// Records one reply in row `row` ([`row_of`]; out-of-range rows are ignored).
+    /// Records one reply in row `row` ([`row_of`]; out-of-range rows are
+    /// ignored). In a mirrored set `service_ns` must equal `intended_ns`
+    /// (checked in debug builds) and only the latency is recorded.
     #[inline(always)]
     pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
         if row >= ROWS {
@@ -215,7 +252,11 @@ impl RawInterval {
         self.errors[row] += error as u64;
         self.clamped += u64::from(intended_ns.max(service_ns) > MAX_LATENCY_NS);
         self.intended[row].record(intended_ns);
-        self.service[row].record(service_ns);
+        if self.mirrored {
+            debug_assert_eq!(intended_ns, service_ns, "mirrored set, service != latency");
+        } else {
+            self.service[row].record(service_ns);
+        }
     }
 
     /// Replies over all rows.
@@ -233,6 +274,13 @@ impl RawInterval {
             }
             out.count[k] += std::mem::take(&mut self.count[k]);
             out.errors[k] += std::mem::take(&mut self.errors[k]);
+            if self.mirrored {
+                self.intended[k].drain_into_both(
+                    out.intended[k].get_or_insert_with(new_histogram),
+                    out.service[k].get_or_insert_with(new_histogram),
+                );
+                continue;
+            }
             for (raw, hdr) in [
                 (&mut self.intended[k], &mut out.intended[k]),
                 (&mut self.service[k], &mut out.service[k]),
@@ -386,6 +434,8 @@ pub struct Recorder {
     /// A second set for the first rollover (before the collector recycles any).
     spare: Option<Box<RawInterval>>,
     index: u64,
+    /// Whether every set this recorder fills is mirrored ([`Recorder::mirror_service`]).
+    mirrored: bool,
     to_collector: Sender<ToCollector>,
     recycled: Receiver<Box<RawInterval>>,
 }
@@ -405,6 +455,7 @@ impl Recorder {
             current: Box::new(RawInterval::new()),
             spare: None,
             index,
+            mirrored: false,
             to_collector,
             recycled,
         }
@@ -418,7 +469,19 @@ impl Recorder {
         self.spare = Some(Box::new(RawInterval::new_touched()));
     }
 
-    /// Records one reply in row `row` ([`row_of`]) of the current interval.
+    /// Declares that every reply recorded from now on has a service time equal
+    /// to its latency (the closed loop), so each interval's sets record it
+    /// once (see [`RawInterval`]). Call it before the first record.
+    pub fn mirror_service(&mut self) {
+        self.mirrored = true;
+        self.current.set_mirrored(true);
+        if let Some(s) = self.spare.as_mut() {
+            s.set_mirrored(true);
+        }
+    }
+
+    /// Records one reply in row `row` ([`row_of`]) of the current interval
+    /// (`service_ns` must equal `intended_ns` after [`Recorder::mirror_service`]).
     #[inline(always)]
     pub fn record(&mut self, row: usize, intended_ns: u64, service_ns: u64, error: bool) {
         self.current.record(row, intended_ns, service_ns, error);
@@ -431,13 +494,14 @@ impl Recorder {
 
     /// Sends the current interval and moves on to interval `next`.
     pub fn rollover(&mut self, next: u64) {
-        let fresh = match self.recycled.try_recv() {
+        let mut fresh = match self.recycled.try_recv() {
             Ok(set) => set,
             Err(_) => self
                 .spare
                 .take()
                 .unwrap_or_else(|| Box::new(RawInterval::new())),
         };
+        fresh.set_mirrored(self.mirrored);
         let data = std::mem::replace(&mut self.current, fresh);
         // A gone collector means the run is being torn down: nothing to keep.
         let _ = self.to_collector.send(ToCollector::Interval(Snapshot {
@@ -644,6 +708,69 @@ mod tests {
         raw.drain_into(&mut again);
         assert_eq!(again.total(), 0);
         assert!(again.intended.iter().flatten().all(|h| h.is_empty()));
+    }
+
+    #[test]
+    fn mirrored_set_folds_into_the_same_histograms_as_recording_both() {
+        let values = awkward_values();
+        let mut direct = IntervalData::new();
+        let mut raw = RawInterval::new();
+        raw.set_mirrored(true);
+        for (i, &v) in values.iter().enumerate() {
+            direct.record(i % ROWS, v, v, i % 5 == 0);
+            raw.record(i % ROWS, v, v, i % 5 == 0);
+        }
+        let mut folded = IntervalData::new();
+        raw.drain_into(&mut folded);
+        assert_eq!(
+            (folded.count, folded.errors, folded.clamped),
+            (direct.count, direct.errors, direct.clamped)
+        );
+        for k in 0..ROWS {
+            for (a, b) in [
+                (&folded.intended[k], &direct.intended[k]),
+                (&folded.service[k], &direct.service[k]),
+            ] {
+                let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+                assert!(a == b, "row {k}: mirrored and direct histograms differ");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mirroring_recorder_mirrors_every_set_it_rolls_into() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (rtx, rrx) = crossbeam_channel::unbounded();
+        // A recycled set that was not mirrored before.
+        rtx.send(Box::new(RawInterval::new())).unwrap();
+        let mut r = Recorder::new(0, 0, tx, rrx);
+        r.prepare();
+        r.mirror_service();
+        for i in 0..3u64 {
+            r.record(0, 100 + i, 100 + i, false);
+            r.rollover(i + 1);
+        }
+        r.finish(9);
+        let sets: Vec<_> = rx.try_iter().collect();
+        assert_eq!(sets.len(), 4);
+        for ToCollector::Interval(mut s) in sets {
+            let mut out = IntervalData::new();
+            s.data.drain_into(&mut out);
+            if s.index == 3 {
+                assert_eq!(out.total(), 0);
+                continue;
+            }
+            let v = 100 + s.index;
+            for h in [&out.intended[0], &out.service[0]] {
+                let h = h.as_ref().expect("both histograms filled");
+                assert_eq!(
+                    (h.len(), h.min(), h.max()),
+                    (1, v, v),
+                    "interval {}",
+                    s.index
+                );
+            }
+        }
     }
 
     #[test]
