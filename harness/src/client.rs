@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 use socialbench_engines::{OpKind, Session, WriteTally};
-use socialbench_workload::Workload;
+use socialbench_workload::{Generator, Workload};
 
 use crate::clock::Clock;
 use crate::config::{Limit, LoopMode, StopSignal};
@@ -117,19 +117,13 @@ struct InFlight {
 }
 
 impl InFlight {
-    /// The op `token`/`kind` from `generator`, intended at `intended_ns`, sent at `sent_ns`.
+    /// The generator's op `token`/`kind`, intended at `intended_ns`, sent at `sent_ns`.
     #[inline(always)]
-    fn new(
-        generator: &socialbench_workload::Generator,
-        token: u64,
-        kind: OpKind,
-        intended_ns: u64,
-        sent_ns: u64,
-    ) -> InFlight {
+    fn new(token: u64, kind: OpKind, intended_ns: u64, sent_ns: u64) -> InFlight {
         InFlight {
             token,
             kind,
-            row: row_of(kind, generator.is_invalid(token)) as u8,
+            row: row_of(kind, Generator::token_is_invalid(token)) as u8,
             intended_ns,
             sent_ns,
         }
@@ -415,7 +409,7 @@ impl Loop<'_> {
         slab: &mut Slab,
         rec: &mut Recorder,
         tally: &mut WriteTally,
-        generator: &mut socialbench_workload::Generator,
+        generator: &mut Generator,
         tag: u64,
         resp: &socialbench_engines::Response,
     ) {
@@ -435,7 +429,7 @@ impl Loop<'_> {
         f: InFlight,
         rec: &mut Recorder,
         tally: &mut WriteTally,
-        generator: &mut socialbench_workload::Generator,
+        generator: &mut Generator,
         resp: &socialbench_engines::Response,
         now: u64,
     ) {
@@ -530,7 +524,7 @@ impl Loop<'_> {
     fn send_now<S: Session>(
         &mut self,
         session: &mut S,
-        generator: &mut socialbench_workload::Generator,
+        generator: &mut Generator,
         slab: &mut Slab,
         slot: Option<u64>,
         now: u64,
@@ -541,43 +535,56 @@ impl Loop<'_> {
             }
             return false;
         }
-        let (token, op) = generator.next_op();
-        let f = InFlight::new(generator, token, op.kind(), now, now);
-        let tag = match slot {
-            Some(tag) => {
-                slab.put(tag, f);
-                tag
+        // The op goes from the generator to the session without a return trip.
+        let sent = generator.next_op_with(|token, op| {
+            let f = InFlight::new(token, op.kind(), now, now);
+            let tag = match slot {
+                Some(tag) => {
+                    slab.put(tag, f);
+                    tag
+                }
+                None => slab.insert(f),
+            };
+            let sent = session.submit(tag, op).is_ok();
+            if !sent {
+                slab.remove(tag);
             }
-            None => slab.insert(f),
-        };
-        if session.submit(tag, op).is_err() {
-            slab.remove(tag);
+            sent
+        });
+        if !sent {
             self.stopping = Some(StopReason::EngineShutdown);
-            return false;
         }
-        true
+        sent
     }
 
     /// Closed loop: keep `inflight` ops outstanding, block for replies.
     ///
-    /// One clock read per op: the read that stamps a reply also stamps the op
-    /// sent in its place (a closed-loop user's next op is due the moment the
-    /// previous reply is seen, so that read *is* its intended start; its send
-    /// follows after generating it, tens of ns later, which its latency then
-    /// includes: a bias that can only overstate latency, never hide engine
-    /// time). The same read drives the interval and stop checks.
+    /// One clock read per op. Each reply is stamped and booked as the poll
+    /// hands it over (its latency ends when it was first seen); the ops that
+    /// replace a poll's replies are generated and sent once it returns, each
+    /// with its predecessor's stamp as its intended start and send time: a
+    /// closed-loop user's next op is due the moment the previous reply is
+    /// seen, so that read *is* its intended start. Its actual send follows
+    /// after generating it and the batch's earlier replacements, a delay its
+    /// latency and service time then include: a bias that can only overstate
+    /// them, never hide engine time. Service time thus equals latency, and the
+    /// recorder records it once ([`Recorder::mirror_service`]). The same read
+    /// drives the interval and stop checks.
     fn closed<S: Session>(
         &mut self,
         session: &mut S,
-        generator: &mut socialbench_workload::Generator,
+        generator: &mut Generator,
         slab: &mut Slab,
         rec: &mut Recorder,
         res: &mut ClientResult,
     ) {
-        // Replies of one poll, handled after it returns so that each freed slot
-        // can be refilled at once. Its capacity covers every op outstanding.
-        let mut replies: Vec<(u64, socialbench_engines::Response)> =
-            Vec::with_capacity(slab.capacity());
+        rec.mirror_service();
+        // Slots a poll freed and their replies' stamps. Booking replies inside
+        // the poll, and keeping 16 bytes each rather than the `Response`,
+        // spares a copy of every reply through this buffer (it stalled on
+        // store forwarding: ~8 ns per op with the null engine). Its capacity
+        // covers every op outstanding.
+        let mut freed: Vec<(u64, u64)> = Vec::with_capacity(slab.capacity());
         while slab.has_free() {
             let now = self.clock.now_ns();
             if !self.send_now(session, generator, slab, None, now) {
@@ -588,7 +595,13 @@ impl Loop<'_> {
             if self.stopping.is_some() {
                 return; // the caller drains what is outstanding
             }
-            let got = session.poll(true, |tag, resp| replies.push((tag, resp)));
+            let got = session.poll(true, |tag, resp| {
+                if let Some(f) = slab.get(tag) {
+                    let now = self.clock.now_ns();
+                    self.finish(f, rec, &mut res.tally, generator, &resp, now);
+                    freed.push((tag, now));
+                }
+            });
             if got == 0 {
                 // poll(true) returns nothing only when nothing is outstanding
                 // (every slot's send failed) or the engine is gone: either way
@@ -597,15 +610,11 @@ impl Loop<'_> {
                 continue;
             }
             let mut last = None;
-            for (tag, resp) in replies.drain(..) {
-                let now = self.clock.now_ns();
+            for (tag, now) in freed.drain(..) {
                 last = Some(now);
-                if let Some(f) = slab.get(tag) {
-                    self.finish(f, rec, &mut res.tally, generator, &resp, now);
-                    // A failed send leaves this slot free (and stops the loop);
-                    // the rest of the batch is still finished.
-                    self.send_now(session, generator, slab, Some(tag), now);
-                }
+                // A failed send leaves this slot free (and stops the loop);
+                // the rest of the batch's slots are released by `send_now`.
+                self.send_now(session, generator, slab, Some(tag), now);
             }
             let now = last.unwrap_or_else(|| self.clock.now_ns());
             self.tick(now, rec);
@@ -643,7 +652,7 @@ impl Loop<'_> {
     fn open<S: Session>(
         &mut self,
         session: &mut S,
-        generator: &mut socialbench_workload::Generator,
+        generator: &mut Generator,
         slab: &mut Slab,
         rec: &mut Recorder,
         res: &mut ClientResult,
@@ -667,13 +676,7 @@ impl Loop<'_> {
             {
                 let (token, op) = generator.next_op();
                 let sent = self.clock.now_ns();
-                let tag = slab.insert(InFlight::new(
-                    generator,
-                    token,
-                    op.kind(),
-                    next_intended,
-                    sent,
-                ));
+                let tag = slab.insert(InFlight::new(token, op.kind(), next_intended, sent));
                 if session.submit(tag, op).is_err() {
                     slab.remove(tag);
                     self.stopping = Some(StopReason::EngineShutdown);
