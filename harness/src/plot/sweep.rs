@@ -172,11 +172,31 @@ fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
             r.rep.map_or(Some(*i), |_| None),
         )
     };
+    let merged = rows.iter().any(|r| r.rep.is_some());
     let indexed: Vec<(usize, SweepRow)> = rows.into_iter().enumerate().collect();
-    median_per_cell(indexed, cell, |(_, r)| r.ops_per_sec)
+    let mut out: Vec<SweepRow> = median_per_cell(indexed, cell, |(_, r)| r.ops_per_sec)
         .into_iter()
         .map(|(_, r)| r)
-        .collect()
+        .collect();
+    if merged {
+        // A median row's efficiency column was computed against its own
+        // pass's C1; against the median C1 instead, as the sweep's table
+        // (`sweep::report::medians`) and the scaling figure's C1 line do.
+        let c1: Vec<(u64, f64)> = out
+            .iter()
+            .filter(|r| r.engine == "serial" && r.client_threads == 1 && !r.open_loop())
+            .map(|r| (r.users, r.ops_per_sec))
+            .collect();
+        for r in &mut out {
+            if let Some(&(_, c)) = c1.iter().find(|(u, _)| *u == r.users)
+                && let Some(e) = crate::sweep::report::efficiency(r.ops_per_sec, r.cores_used, c)
+            {
+                r.c1_ops_per_sec = Some(c);
+                r.efficiency = Some(e);
+            }
+        }
+    }
+    out
 }
 
 /// Groups `rows` by `cell` (in order of first appearance) and keeps, of each
@@ -699,6 +719,48 @@ mod tests {
             .map(|r| SweepRow { rep: None, ..r })
             .collect();
         assert_eq!(median_rows(old).len(), 5);
+    }
+
+    #[test]
+    fn median_rows_take_their_efficiency_against_the_median_c1() {
+        // Each pass's row carries its own pass's C1 and efficiency.
+        let rep = |engine: &str, cores: u32, ops: f64, c1: f64, n: u32| SweepRow {
+            cores_used: cores,
+            ops_per_sec: ops,
+            c1_ops_per_sec: Some(c1),
+            efficiency: Some(ops / (cores as f64 * c1)),
+            rep: Some(n),
+            ..row(engine, 1, None, None)
+        };
+        let rows = vec![
+            rep("serial", 1, 100.0, 100.0, 0),
+            rep("actor", 2, 300.0, 100.0, 0),
+            rep("serial", 1, 200.0, 200.0, 1),
+            rep("actor", 2, 320.0, 200.0, 1),
+            rep("serial", 1, 150.0, 150.0, 2),
+            rep("actor", 2, 100.0, 150.0, 2),
+        ];
+        let m = median_rows(rows);
+        let got: Vec<(&str, f64, Option<f64>, Option<f64>)> = m
+            .iter()
+            .map(|r| {
+                (
+                    r.engine.as_str(),
+                    r.ops_per_sec,
+                    r.c1_ops_per_sec,
+                    r.efficiency(),
+                )
+            })
+            .collect();
+        // The median actor row (300, pass 0) is taken against the median C1
+        // (150, pass 2), not its own pass's (100): 300 / (2 x 150) = 1.
+        assert_eq!(
+            got,
+            vec![
+                ("serial", 150.0, Some(150.0), Some(1.0)),
+                ("actor", 300.0, Some(150.0), Some(1.0)),
+            ]
+        );
     }
 
     fn panel<'a>(figs: &'a [Figure], stem: &str) -> &'a Panel {
