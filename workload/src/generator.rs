@@ -385,7 +385,6 @@ fn some_person(t: &Tables, st: &mut UserState, user: UserId) -> UserId {
     popular(t, st)
 }
 
-/// The op of `action`, or `None` when the user lacks what it needs.
 /// When `action` cannot be formed (nothing to read yet, say): the next
 /// thing the user would do instead, and failing that their home feed.
 #[cold]
@@ -410,6 +409,7 @@ fn fallback_op(
     }
 }
 
+/// The op of `action`, or `None` when the user lacks what it needs.
 #[inline(always)]
 fn action_op(
     t: &Tables,
