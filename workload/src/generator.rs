@@ -168,13 +168,9 @@ impl Generator {
 
     /// Whether the op `token` came with was deliberately invalid (its error
     /// is expected).
-    pub fn is_invalid(&self, token: u64) -> bool {
-        Generator::token_is_invalid(token)
-    }
-
-    /// Whether a token says its op was deliberately invalid: [`Generator::is_invalid`]
-    /// without a generator (for a caller that holds it mutably borrowed).
-    pub fn token_is_invalid(token: u64) -> bool {
+    /// The token alone says it, so no generator is needed (a caller may hold
+    /// it mutably borrowed).
+    pub fn is_invalid(token: u64) -> bool {
         matches!(token::asked(token), Some(Asked::Invalid(_)))
     }
 

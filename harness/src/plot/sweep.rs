@@ -182,14 +182,15 @@ fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
         // A median row's efficiency column was computed against its own
         // pass's C1; against the median C1 instead, as the sweep's table
         // (`sweep::report::medians`) and the scaling figure's C1 line do.
+        use crate::sweep::report::{efficiency, is_c1};
         let c1: Vec<(u64, f64)> = out
             .iter()
-            .filter(|r| r.engine == "serial" && r.client_threads == 1 && !r.open_loop())
+            .filter(|r| is_c1(&r.engine, r.client_threads, r.open_loop()))
             .map(|r| (r.users, r.ops_per_sec))
             .collect();
         for r in &mut out {
             if let Some(&(_, c)) = c1.iter().find(|(u, _)| *u == r.users)
-                && let Some(e) = crate::sweep::report::efficiency(r.ops_per_sec, r.cores_used, c)
+                && let Some(e) = efficiency(r.ops_per_sec, r.cores_used, c)
             {
                 r.c1_ops_per_sec = Some(c);
                 r.efficiency = Some(e);

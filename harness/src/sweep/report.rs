@@ -55,6 +55,12 @@ fn cell_of(r: &CellRow) -> super::CellKey {
     super::CellKey { rep: 0, ..r.key() }
 }
 
+/// Whether a cell is C1, the serial baseline: `serial`, one client thread,
+/// closed loop.
+pub(crate) fn is_c1(engine: &str, client_threads: u32, open_loop: bool) -> bool {
+    engine == "serial" && client_threads == 1 && !open_loop
+}
+
 /// `ops / (cores x c1)` to 4 decimals (DESIGN section 9); `None` without a
 /// positive C1.
 pub(crate) fn efficiency(ops: f64, cores: u32, c1: f64) -> Option<f64> {
@@ -100,7 +106,7 @@ pub fn spread(rows: &[CellRow]) -> String {
 /// C1 (the `serial` engine's closed-loop cell) of every users value.
 pub fn c1_by_users(rows: &[CellRow]) -> BTreeMap<u64, f64> {
     rows.iter()
-        .filter(|r| r.engine == "serial" && r.client_threads == 1 && r.rate.is_none())
+        .filter(|r| is_c1(&r.engine, r.client_threads, r.rate.is_some()))
         .map(|r| (r.users, r.ops_per_sec))
         .collect()
 }
