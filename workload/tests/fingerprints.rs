@@ -74,7 +74,8 @@ fn fingerprint(preset: &str, seed: u64) -> Fingerprint {
     };
     for stage in 0..workload.load_stages() {
         for op in workload.load_ops(stage, 0, 1) {
-            step(op, &mut session);
+            let reply = step(op, &mut session);
+            assert!(reply.is_ok(), "{preset}: a load op was refused: {reply:?}");
         }
     }
     let mut generator = workload.generator(0, 1);
