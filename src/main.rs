@@ -73,7 +73,7 @@ fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
     let failed: Vec<_> = cmp
         .runs
         .iter()
-        .filter(|s| !s.audit.passed)
+        .filter(|s| s.audit.verdict == socialbench_harness::schema::AuditVerdict::Fail)
         .map(|s| format!("{}: {}", s.engine, s.audit.message.as_deref().unwrap_or("")))
         .collect();
     if !failed.is_empty() {
@@ -116,7 +116,7 @@ fn plot(args: &cli::PlotArgs) -> anyhow::Result<()> {
         Ok(files) => {
             println!(
                 "plots: {} ({} files)",
-                socialbench_harness::sweep::describe_plots(dir, &files),
+                socialbench_harness::plot::describe_plots(dir, &files),
                 files.len()
             );
             Ok(())

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 
-const SUMMARY_COLUMNS: [&str; 18] = [
+const SUMMARY_COLUMNS: [&str; 19] = [
     "kind",
     "count",
     "errors",
@@ -24,9 +24,10 @@ const SUMMARY_COLUMNS: [&str; 18] = [
     "service_p999_ns",
     "service_p9999_ns",
     "service_max_ns",
+    "schema",
 ];
 
-const TIMESERIES_COLUMNS: [&str; 7] = [
+const TIMESERIES_COLUMNS: [&str; 8] = [
     "interval",
     "start_ns",
     "duration_ns",
@@ -34,6 +35,7 @@ const TIMESERIES_COLUMNS: [&str; 7] = [
     "name",
     "metric",
     "value",
+    "schema",
 ];
 
 #[test]
@@ -66,7 +68,7 @@ fn closed_loop_run_writes_documented_files_and_columns() {
     assert!(j["machine"]["cpu_model"].is_string());
     assert!(j["machine"]["usable_cores"].is_array());
     assert!(j["summary"]["pin_map"]["clients"].as_array().unwrap().len() == 2);
-    assert_eq!(j["summary"]["audit"]["passed"], true);
+    assert_eq!(j["summary"]["audit"]["verdict"], "pass");
     assert_eq!(j["summary"]["ops"].as_u64().unwrap(), total);
     assert!(j["summary"]["load"]["ops"].as_u64().unwrap() > 0);
     assert!(j["summary"]["peak_rss_bytes"].as_u64().unwrap() > 0);

@@ -89,7 +89,7 @@ fn a_redis_run_passes_its_audit_writes_outputs_and_removes_its_keys() {
     let dir = out.join("r");
     let json = run_json(&dir);
     assert_eq!(json["summary"]["engine"], "redis", "{json}");
-    assert_eq!(json["summary"]["audit"]["passed"], true, "{json}");
+    assert_eq!(json["summary"]["audit"]["verdict"], "pass", "{json}");
     let acked_posts = json["summary"]["audit"]["tally"]["posts"].as_u64();
     assert!(acked_posts.is_some_and(|p| p > 0), "{json}");
     assert!(

@@ -97,6 +97,7 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
             "stopped_by",
             "measured_ns",
             "finished_at_unix_ms",
+            "schema",
         ]
     );
     let rows = rows(&dir);

@@ -3,65 +3,32 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
 use socialbench_engines::EngineKind;
 
 use crate::config::{RunConfig, RunError};
 use crate::outputs::{human_ns, human_rate};
 use crate::run::{link_latest, new_run_id};
+use crate::schema::compare::ComparisonRow;
+use crate::schema::{COMPARISON_CSV, SCHEMA_VERSION};
 use crate::summary::RunSummary;
 
-/// A row of `comparison.csv` (latencies from the intended start, in ns).
-#[derive(Clone, Debug, Serialize)]
-pub struct ComparisonRow {
-    /// Engine.
-    pub engine: String,
-    /// Client threads.
-    pub client_threads: usize,
-    /// Engine threads.
-    pub engine_threads: usize,
-    /// Partitions.
-    pub partitions: usize,
-    /// Measured replies.
-    pub ops: u64,
-    /// Of which errors.
-    pub errors: u64,
-    /// Replies per second.
-    pub ops_per_sec: f64,
-    /// Median latency.
-    pub p50_ns: u64,
-    /// p99.
-    pub p99_ns: u64,
-    /// p99.9.
-    pub p999_ns: u64,
-    /// Max.
-    pub max_ns: u64,
-    /// `passed`, `failed` or `n/a`.
-    pub audit: &'static str,
-}
-
-impl ComparisonRow {
-    /// The row of one run.
-    pub fn of(s: &RunSummary) -> ComparisonRow {
-        let all = s.all().map(|k| k.intended).unwrap_or_default();
-        ComparisonRow {
-            engine: s.engine.clone(),
-            client_threads: s.client_threads,
-            engine_threads: s.engine_threads,
-            partitions: s.partitions,
-            ops: s.ops,
-            errors: s.errors,
-            ops_per_sec: (s.ops_per_sec * 10.0).round() / 10.0,
-            p50_ns: all.p50_ns,
-            p99_ns: all.p99_ns,
-            p999_ns: all.p999_ns,
-            max_ns: all.max_ns,
-            audit: match (s.audit.checked, s.audit.passed) {
-                (false, _) => "n/a",
-                (true, true) => "passed",
-                (true, false) => "failed",
-            },
-        }
+/// The `comparison.csv` row of one run.
+pub fn comparison_row(s: &RunSummary) -> ComparisonRow {
+    let all = s.all().map(|k| k.intended).unwrap_or_default();
+    ComparisonRow {
+        engine: s.engine.clone(),
+        client_threads: s.client_threads as u32,
+        engine_threads: s.engine_threads as u32,
+        partitions: s.partitions as u32,
+        ops: s.ops,
+        errors: s.errors,
+        ops_per_sec: (s.ops_per_sec * 10.0).round() / 10.0,
+        p50_ns: all.p50_ns,
+        p99_ns: all.p99_ns,
+        p999_ns: all.p999_ns,
+        max_ns: all.max_ns,
+        audit: s.audit.verdict,
+        schema: SCHEMA_VERSION,
     }
 }
 
@@ -104,10 +71,10 @@ pub fn compare(base: &RunConfig, engines: &[EngineKind]) -> Result<Comparison, R
         runs.push(crate::run::run_with_workload(&c, &workload)?);
     }
     if let Some(r) = &root {
-        let path = r.join("comparison.csv");
+        let path = r.join(COMPARISON_CSV);
         let mut w = ::csv::Writer::from_path(&path).map_err(|e| RunError::output(&path, e))?;
         for s in &runs {
-            w.serialize(ComparisonRow::of(s))
+            w.serialize(comparison_row(s))
                 .map_err(|e| RunError::output(&path, e))?;
         }
         w.flush().map_err(|e| RunError::output(&path, e))?;
@@ -137,7 +104,7 @@ pub fn render(runs: &[RunSummary]) -> String {
         "engine", "clients", "engine", "ops/s", "p50", "p99", "p99.9", "max", "audit"
     );
     for s in runs {
-        let r = ComparisonRow::of(s);
+        let r = comparison_row(s);
         o.push_str(&format!(
             "{:<9}{:>8}{:>8}{:>11}{:>10}{:>10}{:>10}{:>10}  {}\n",
             r.engine,

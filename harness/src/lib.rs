@@ -22,6 +22,8 @@ pub mod pinning;
 pub mod plot;
 pub mod recorder;
 pub mod run;
+pub mod schema;
+pub mod stats;
 pub mod summary;
 pub mod sweep;
 

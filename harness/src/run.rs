@@ -22,6 +22,7 @@ use crate::machine::{MachineInfo, peak_rss_bytes};
 use crate::outputs::{Reports, csv, hlog, json, progress, table};
 use crate::pinning::{PinMap, machine_cores};
 use crate::recorder::Recorder;
+use crate::schema::AuditVerdict;
 use crate::summary::{
     AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
 };
@@ -44,7 +45,7 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
 
 /// The audit failure of a finished run as an error, if it failed.
 pub fn audit_verdict(s: &RunSummary) -> Result<(), RunError> {
-    if s.audit.passed {
+    if s.audit.verdict != AuditVerdict::Fail {
         return Ok(());
     }
     let (engine, tally) = (s.audit.engine, s.audit.tally);
@@ -77,7 +78,7 @@ pub(crate) fn report_plots(
 ) {
     match plots {
         Ok(files) if print => {
-            println!("plots: {}", crate::sweep::describe_plots(dir, &files))
+            println!("plots: {}", crate::plot::describe_plots(dir, &files))
         }
         Ok(_) => {}
         Err(e) => eprintln!("warning: plots not drawn: {e}"),
@@ -454,16 +455,18 @@ fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
         let a = engine.audit();
         let verdict = a.check(&tally);
         AuditOutcome {
-            checked: true,
-            passed: verdict.is_ok(),
+            verdict: if verdict.is_ok() {
+                AuditVerdict::Pass
+            } else {
+                AuditVerdict::Fail
+            },
             message: verdict.err().map(|f| f.to_string()),
             tally,
             engine: a,
         }
     } else {
         AuditOutcome {
-            checked: false,
-            passed: true,
+            verdict: AuditVerdict::NotChecked,
             message: None,
             tally,
             engine: Default::default(),

@@ -11,6 +11,7 @@ use crate::clock::ClockCost;
 use crate::config::LoopMode;
 use crate::pinning::PinMap;
 use crate::recorder::{INVALID_ROW, IntervalData, LatencyStats, ROWS, row_name};
+use crate::schema::AuditVerdict;
 
 /// Throughput and latency of one op kind, of the deliberately invalid
 /// requests (`kind == "invalid"`, any op kind; their errors are expected), or
@@ -112,13 +113,12 @@ pub struct ScheduleSummary {
     pub unsent_due: u64,
 }
 
-/// The audit's verdict.
+/// The audit of a run: its verdict and what it compared.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditOutcome {
-    /// Whether an audit ran (the stateless `null` engine has nothing to audit).
-    pub checked: bool,
-    /// Whether it passed (true when not checked).
-    pub passed: bool,
+    /// Pass, fail, or not checked (the stateless `null` engine has nothing
+    /// to audit): never "pass" for an audit that did not run.
+    pub verdict: AuditVerdict,
     /// What was lost or duplicated, when it failed.
     pub message: Option<String>,
     /// Acknowledged writes, load phase included, merged over client threads.

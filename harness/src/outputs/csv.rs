@@ -6,103 +6,43 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::{IntervalReport, Report};
 use crate::config::RunError;
 use crate::recorder::{LatencyStats, ROWS, row_name};
+use crate::schema::run::{SummaryRow, TimeseriesRow};
+use crate::schema::{SCHEMA_VERSION, SUMMARY_CSV, TIMESERIES_CSV};
 use crate::summary::RunSummary;
 
-/// A row of `summary.csv`.
-#[derive(Clone, Debug, Serialize)]
-pub struct SummaryRow {
-    /// Op kind, `invalid` (deliberately invalid requests of any kind) or `all`.
-    pub kind: String,
-    /// Replies in the measured run.
-    pub count: u64,
-    /// Of which errors.
-    pub errors: u64,
-    /// Replies per second.
-    pub ops_per_sec: f64,
-    /// Latency from the intended start: mean.
-    pub intended_mean_ns: u64,
-    /// .. median.
-    pub intended_p50_ns: u64,
-    /// .. p90.
-    pub intended_p90_ns: u64,
-    /// .. p99.
-    pub intended_p99_ns: u64,
-    /// .. p99.9.
-    pub intended_p999_ns: u64,
-    /// .. p99.99.
-    pub intended_p9999_ns: u64,
-    /// .. max.
-    pub intended_max_ns: u64,
-    /// Service time from the send: mean.
-    pub service_mean_ns: u64,
-    /// .. median.
-    pub service_p50_ns: u64,
-    /// .. p90.
-    pub service_p90_ns: u64,
-    /// .. p99.
-    pub service_p99_ns: u64,
-    /// .. p99.9.
-    pub service_p999_ns: u64,
-    /// .. p99.99.
-    pub service_p9999_ns: u64,
-    /// .. max.
-    pub service_max_ns: u64,
-}
-
-impl SummaryRow {
-    fn new(
-        kind: &str,
-        count: u64,
-        errors: u64,
-        ops: f64,
-        i: &LatencyStats,
-        s: &LatencyStats,
-    ) -> Self {
-        SummaryRow {
-            kind: kind.to_string(),
-            count,
-            errors,
-            ops_per_sec: (ops * 10.0).round() / 10.0,
-            intended_mean_ns: i.mean_ns,
-            intended_p50_ns: i.p50_ns,
-            intended_p90_ns: i.p90_ns,
-            intended_p99_ns: i.p99_ns,
-            intended_p999_ns: i.p999_ns,
-            intended_p9999_ns: i.p9999_ns,
-            intended_max_ns: i.max_ns,
-            service_mean_ns: s.mean_ns,
-            service_p50_ns: s.p50_ns,
-            service_p90_ns: s.p90_ns,
-            service_p99_ns: s.p99_ns,
-            service_p999_ns: s.p999_ns,
-            service_p9999_ns: s.p9999_ns,
-            service_max_ns: s.max_ns,
-        }
+/// The `summary.csv` row of one kind (or `invalid`, or `all`).
+fn summary_row(
+    kind: &str,
+    count: u64,
+    errors: u64,
+    ops: f64,
+    i: &LatencyStats,
+    s: &LatencyStats,
+) -> SummaryRow {
+    SummaryRow {
+        kind: kind.to_string(),
+        count,
+        errors,
+        ops_per_sec: (ops * 10.0).round() / 10.0,
+        intended_mean_ns: i.mean_ns,
+        intended_p50_ns: i.p50_ns,
+        intended_p90_ns: i.p90_ns,
+        intended_p99_ns: i.p99_ns,
+        intended_p999_ns: i.p999_ns,
+        intended_p9999_ns: i.p9999_ns,
+        intended_max_ns: i.max_ns,
+        service_mean_ns: s.mean_ns,
+        service_p50_ns: s.p50_ns,
+        service_p90_ns: s.p90_ns,
+        service_p99_ns: s.p99_ns,
+        service_p999_ns: s.p999_ns,
+        service_p9999_ns: s.p9999_ns,
+        service_max_ns: s.max_ns,
+        schema: SCHEMA_VERSION,
     }
-}
-
-/// A row of `timeseries.csv`.
-#[derive(Clone, Debug, Serialize)]
-pub struct TimeseriesRow<'a> {
-    /// Interval index, from 1.
-    pub interval: u64,
-    /// Interval start, from the end of the warmup.
-    pub start_ns: u64,
-    /// Interval length.
-    pub duration_ns: u64,
-    /// `op`, `engine`, `process` or `machine`.
-    pub source: &'static str,
-    /// Op kind, `invalid` or `all`; engine quantity; `rss`; `cpuN`.
-    pub name: &'a str,
-    /// What is measured (see results/README.md).
-    pub metric: &'static str,
-    /// The value (integer; nanoseconds for latencies, bytes for sizes).
-    pub value: u64,
 }
 
 /// Writes `summary.csv` at the end of the run.
@@ -115,7 +55,7 @@ impl SummaryCsv {
     /// A sink writing `dir/summary.csv`.
     pub fn new(dir: &Path) -> SummaryCsv {
         SummaryCsv {
-            path: dir.join("summary.csv"),
+            path: dir.join(SUMMARY_CSV),
         }
     }
 }
@@ -125,7 +65,7 @@ impl Report for SummaryCsv {
         let err = |e: &dyn std::fmt::Display| RunError::output(&self.path, e);
         let mut w = ::csv::Writer::from_path(&self.path).map_err(|e| err(&e))?;
         for k in &s.kinds {
-            let row = SummaryRow::new(
+            let row = summary_row(
                 &k.kind,
                 k.count,
                 k.errors,
@@ -154,7 +94,7 @@ impl std::fmt::Debug for TimeseriesCsv {
 impl TimeseriesCsv {
     /// Creates `dir/timeseries.csv`.
     pub fn create(dir: &Path) -> Result<TimeseriesCsv, RunError> {
-        let path = dir.join("timeseries.csv");
+        let path = dir.join(TIMESERIES_CSV);
         let f = File::create(&path).map_err(|e| RunError::output(&path, e))?;
         Ok(TimeseriesCsv {
             w: ::csv::Writer::from_writer(BufWriter::new(f)),
@@ -277,15 +217,13 @@ impl Report for TimeseriesCsv {
         }
         for (source, name, metric, value) in rows {
             self.w
-                .serialize(TimeseriesRow {
-                    interval: iv.index,
-                    start_ns: iv.start_ns,
-                    duration_ns: iv.duration_ns,
+                .serialize(TimeseriesRow::new(
+                    (iv.index, iv.start_ns, iv.duration_ns),
                     source,
                     name,
                     metric,
                     value,
-                })
+                ))
                 .map_err(|e| RunError::output(&self.path, e))?;
         }
         Ok(())

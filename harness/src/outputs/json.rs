@@ -14,8 +14,8 @@ use crate::summary::RunSummary;
 /// The document written to `run.json`.
 #[derive(Debug, Serialize)]
 pub struct RunDocument<'a> {
-    /// Format version of this document.
-    pub format: u32,
+    /// Schema version of this document.
+    pub schema: u32,
     /// The run's configuration as given.
     pub config: &'a RunConfig,
     /// The engine configuration as resolved (partitions, pins, faults with their seed).
@@ -55,7 +55,7 @@ impl RunJson {
 impl Report for RunJson {
     fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
         let doc = RunDocument {
-            format: 1,
+            schema: crate::schema::SCHEMA_VERSION,
             config: &self.config,
             engine_config: &self.engine_config,
             machine: &self.machine,

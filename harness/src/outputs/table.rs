@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Report, human_ns, human_rate};
 use crate::config::{LoopMode, RunError};
+use crate::schema::AuditVerdict;
 use crate::summary::RunSummary;
 
 /// Prints the summary table on stdout.
@@ -124,14 +125,14 @@ pub fn render(s: &RunSummary) -> String {
         );
     }
     let a = &s.audit;
-    let _ = match (a.checked, a.passed) {
-        (false, _) => writeln!(o, "audit: not applicable (stateless engine)"),
-        (true, true) => writeln!(
+    let _ = match a.verdict {
+        AuditVerdict::NotChecked => writeln!(o, "audit: not applicable (stateless engine)"),
+        AuditVerdict::Pass => writeln!(
             o,
             "audit: passed ({} users, {} posts, {} comments, {} DMs, score sum {})",
             a.engine.users, a.engine.posts, a.engine.comments, a.engine.dms, a.engine.score_sum
         ),
-        (true, false) => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
+        AuditVerdict::Fail => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
     };
     if let Some(d) = &s.out_dir {
         let _ = writeln!(o, "results: {}", d.display());

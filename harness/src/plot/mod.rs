@@ -229,3 +229,28 @@ pub(crate) fn folder_name(dir: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| dir.display().to_string())
 }
+/// `dir/{a,b}.{svg,png}` for the files written.
+pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
+    // Names relative to `dir` without extension ("actor/throughput" for a
+    // comparison's per-engine plots), each once, in drawing order.
+    let mut stems: Vec<String> = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(f).with_extension("");
+        let name = rel.to_string_lossy().into_owned();
+        if !stems.contains(&name) {
+            stems.push(name);
+        }
+    }
+    let mut exts: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.extension().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    exts.sort();
+    exts.dedup();
+    format!(
+        "{}/{{{}}}.{{{}}}",
+        dir.display(),
+        stems.join(","),
+        exts.join(",")
+    )
+}

@@ -174,15 +174,16 @@ fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
     };
     let merged = rows.iter().any(|r| r.rep.is_some());
     let indexed: Vec<(usize, SweepRow)> = rows.into_iter().enumerate().collect();
-    let mut out: Vec<SweepRow> = median_per_cell(indexed, cell, |(_, r)| r.ops_per_sec)
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
+    let mut out: Vec<SweepRow> =
+        crate::stats::cells::median_per_cell(indexed, cell, |(_, r)| r.ops_per_sec)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
     if merged {
         // A median row's efficiency column was computed against its own
         // pass's C1; against the median C1 instead, as the sweep's table
         // (`sweep::report::medians`) and the scaling figure's C1 line do.
-        use crate::sweep::report::{efficiency, is_c1};
+        use crate::stats::cells::{efficiency, is_c1};
         let c1: Vec<(u64, f64)> = out
             .iter()
             .filter(|r| is_c1(&r.engine, r.client_threads, r.open_loop()))
@@ -198,32 +199,6 @@ fn median_rows(rows: Vec<SweepRow>) -> Vec<SweepRow> {
         }
     }
     out
-}
-
-/// Groups `rows` by `cell` (in order of first appearance) and keeps, of each
-/// group, the row with the median `ops` (the lower middle of an even
-/// count): a measured row, not an average. Shared by the plots and the
-/// sweep's table (`sweep::report::medians`).
-pub(crate) fn median_per_cell<T, K: PartialEq>(
-    rows: Vec<T>,
-    cell: impl Fn(&T) -> K,
-    ops: impl Fn(&T) -> f64,
-) -> Vec<T> {
-    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
-    for r in rows {
-        let k = cell(&r);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, v)) => v.push(r),
-            None => groups.push((k, vec![r])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(_, mut v)| {
-            v.sort_by(|a, b| ops(a).total_cmp(&ops(b)));
-            v.swap_remove((v.len() - 1) / 2)
-        })
-        .collect()
 }
 
 /// The engine whose closed-loop numbers are the harness's ceiling, not an

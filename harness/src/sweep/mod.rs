@@ -23,7 +23,7 @@
 //! machine (a virtual machine's neighbours come and go over minutes) spreads
 //! over the engines instead of landing on one of them. Each repetition is a
 //! row (`rep` column); the table, C1, the null ceiling and COST use each
-//! cell's median repetition ([`report::medians`]), and the table ends with
+//! cell's median repetition ([`crate::stats::cells::medians`]), and the table ends with
 //! the widest spread of throughput between repetitions of one cell.
 //!
 //! # Baselines in the same run
@@ -65,24 +65,20 @@ pub mod row;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use socialbench_engines::EngineKind;
 use socialbench_workload::Workload;
 
-pub use report::Cost;
-pub use row::{CellKey, CellRow, SweepCsv};
+pub use row::{CellKey, SweepCsv};
 
 use crate::client::StopReason;
 use crate::config::{Limit, LoopMode, ProgressMode, RunConfig, RunError};
 use crate::machine::MachineInfo;
 use crate::outputs::human_rate;
 use crate::pinning::machine_cores;
-use crate::plot::sweep::AuditVerdict;
 use crate::run::{build_workload, run_with_workload};
+use crate::schema::sweep::{Baseline, Cost, Matrix, SweepDocument, SweepRow, SweepSettings};
+use crate::schema::{AuditVerdict, SCHEMA_VERSION, SWEEP_CSV, SWEEP_JSON};
 use crate::summary::RunSummary;
-
-/// File name of a sweep's spec and conclusions.
-pub const SWEEP_JSON: &str = "sweep.json";
 
 /// What a sweep is asked to do. `base` carries the fixed settings
 /// (workload, seed, warmup, duration, interval, mailbox, channel, inflight
@@ -265,178 +261,60 @@ fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> {
     out
 }
 
-/// Everything a cell's numbers depend on besides its coordinates; equal for
-/// every row of one sweep folder (see the module docs, "Resume").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SweepSettings {
-    /// Workload preset name or TOML path, as given.
-    pub workload: String,
-    /// The resolved scenario, `users` removed (a matrix dimension).
-    pub scenario: serde_json::Value,
-    /// Seed.
-    pub seed: u64,
-    /// Warmup per cell, ns.
-    pub warmup_ns: u64,
-    /// Measured duration per cell, ns.
-    pub duration_ns: u64,
-    /// Recording interval, ns.
-    pub interval_ns: u64,
-    /// Ops outstanding per client thread in closed-loop cells.
-    pub inflight: usize,
-    /// Most ops outstanding per client thread in open-loop cells.
-    pub max_outstanding: usize,
-    /// Mailbox capacity.
-    pub mailbox: usize,
-    /// Mailbox channel.
-    pub channel: String,
-    /// CPU model.
-    pub cpu_model: String,
-    /// Cores the process may use.
-    pub machine_cores: usize,
-    /// Whether the binary is an optimised build.
-    pub release_build: bool,
-    /// Source commit (`-dirty` with local changes): a resumed sweep must not
-    /// compare cells, or their C1, measured with different code.
-    #[serde(default)]
-    pub git_commit: Option<String>,
-    /// Compiler version, for the same reason.
-    #[serde(default)]
-    pub rustc: String,
-}
-
-impl SweepSettings {
-    fn of(spec: &SweepSpec, machine: &MachineInfo) -> Result<SweepSettings, RunError> {
-        let c = &spec.base;
-        let scenario = socialbench_workload::Scenario::from_arg(&c.workload)
-            .map_err(|e| RunError::BadInput(e.to_string()))?;
-        let mut scenario =
-            serde_json::to_value(&scenario).map_err(|e| RunError::BadInput(e.to_string()))?;
-        if let Some(m) = scenario.as_object_mut() {
-            m.remove("users");
+/// The settings of `spec` on `machine` (see the module docs, "Resume").
+fn settings_of(spec: &SweepSpec, machine: &MachineInfo) -> Result<SweepSettings, RunError> {
+    let c = &spec.base;
+    let scenario = socialbench_workload::Scenario::from_arg(&c.workload)
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let mut scenario =
+        serde_json::to_value(&scenario).map_err(|e| RunError::BadInput(e.to_string()))?;
+    if let Some(m) = scenario.as_object_mut() {
+        m.remove("users");
+    }
+    let duration_ns = match c.limit {
+        Limit::Duration(d) => d.as_nanos() as u64,
+        Limit::Ops(_) => {
+            return Err(RunError::BadInput(
+                "a sweep's cells are limited by --duration, not --ops".into(),
+            ));
         }
-        let duration_ns = match c.limit {
-            Limit::Duration(d) => d.as_nanos() as u64,
-            Limit::Ops(_) => {
-                return Err(RunError::BadInput(
-                    "a sweep's cells are limited by --duration, not --ops".into(),
-                ));
-            }
-        };
-        let inflight = match c.mode {
-            LoopMode::Closed { inflight } => inflight,
-            LoopMode::Open { .. } => {
-                return Err(RunError::BadInput(
-                    "a sweep's base mode is closed loop; rates come from --rates".into(),
-                ));
-            }
-        };
-        let settings = SweepSettings {
-            workload: c.workload.clone(),
-            scenario,
-            seed: c.seed,
-            warmup_ns: c.warmup.as_nanos() as u64,
-            duration_ns,
-            interval_ns: c.interval.as_nanos() as u64,
-            inflight,
-            max_outstanding: spec.max_outstanding,
-            mailbox: c.mailbox,
-            channel: format!("{:?}", c.channel).to_lowercase(),
-            cpu_model: machine.cpu_model.clone(),
-            machine_cores: machine.usable_cores.len().max(1),
-            release_build: machine.release_build,
-            git_commit: machine.git_commit.clone(),
-            rustc: machine.rustc.clone(),
-        };
-        // Round-trip through JSON text so the comparison with a stored spec
-        // sees floats exactly as they will be read back.
-        let text =
-            serde_json::to_string(&settings).map_err(|e| RunError::BadInput(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| RunError::BadInput(e.to_string()))
-    }
-
-    /// Names of the fields that differ from `other`.
-    fn differences(&self, other: &SweepSettings) -> Vec<String> {
-        let (a, b) = match (serde_json::to_value(self), serde_json::to_value(other)) {
-            (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => (a, b),
-            _ => return vec!["(unreadable)".into()],
-        };
-        a.iter()
-            .filter(|(k, v)| b.get(*k) != Some(v))
-            .map(|(k, v)| {
-                let show = |v: Option<&serde_json::Value>| match v {
-                    Some(serde_json::Value::Object(_)) => "{..}".to_string(),
-                    Some(v) => v.to_string(),
-                    None => "missing".into(),
-                };
-                format!("{k} {} (folder has {})", show(Some(v)), show(b.get(k)))
-            })
-            .collect()
-    }
-}
-
-/// The matrix of one invocation, as given (after defaults).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Matrix {
-    /// Engines asked for (baselines are added regardless).
-    pub engines: Vec<String>,
-    /// Client threads.
-    pub threads: Vec<usize>,
-    /// Shards of `sharded`.
-    pub shards: Vec<usize>,
-    /// Stripes of `striped`.
-    pub stripes: Vec<usize>,
-    /// Users values.
-    pub users: Vec<u32>,
-    /// Open-loop rates as given: ops/s, or `N%` of each line's capacity.
-    pub rates: Vec<String>,
-    /// Repetitions of each cell.
-    #[serde(default = "one")]
-    pub repeat: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// A baseline figure of one users value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
-    /// Simulated users.
-    pub users: u64,
-    /// Client threads (1 for C1).
-    pub client_threads: u32,
-    /// Closed-loop ops/s.
-    pub ops_per_sec: f64,
-}
-
-/// `sweep.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SweepDocument {
-    /// Format version.
-    pub format: u32,
-    /// The spec every row shares.
-    pub settings: SweepSettings,
-    /// The matrix of the latest invocation.
-    pub matrix: Matrix,
-    /// Rows in `sweep.csv`.
-    pub cells: usize,
-    /// Whether every cell of the latest matrix is in `sweep.csv`.
-    pub complete: bool,
-    /// C1 per users value.
-    pub c1: Vec<Baseline>,
-    /// The null engine's closed-loop ops/s per users value and thread count.
-    pub null_ceiling: Vec<Baseline>,
-    /// COST per engine and users value.
-    pub cost: Vec<Cost>,
-    /// The machine and build of the latest invocation (`run.json`'s `machine`).
-    pub machine: serde_json::Value,
+    };
+    let inflight = match c.mode {
+        LoopMode::Closed { inflight } => inflight,
+        LoopMode::Open { .. } => {
+            return Err(RunError::BadInput(
+                "a sweep's base mode is closed loop; rates come from --rates".into(),
+            ));
+        }
+    };
+    let settings = SweepSettings {
+        workload: c.workload.clone(),
+        scenario,
+        seed: c.seed,
+        warmup_ns: c.warmup.as_nanos() as u64,
+        duration_ns,
+        interval_ns: c.interval.as_nanos() as u64,
+        inflight,
+        max_outstanding: spec.max_outstanding,
+        mailbox: c.mailbox,
+        channel: format!("{:?}", c.channel).to_lowercase(),
+        cpu_model: machine.cpu_model.clone(),
+        machine_cores: machine.usable_cores.len().max(1),
+        release_build: machine.release_build,
+        git_commit: machine.git_commit.clone(),
+        rustc: machine.rustc.clone(),
+    };
+    // Round-trip through JSON text so the comparison with a stored spec
+    // sees floats exactly as they will be read back.
+    let text = serde_json::to_string(&settings).map_err(|e| RunError::BadInput(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| RunError::BadInput(e.to_string()))
 }
 
 /// What a sweep did.
 #[derive(Debug)]
 pub struct SweepOutcome {
     /// Every row now in `sweep.csv`.
-    pub rows: Vec<CellRow>,
+    pub rows: Vec<SweepRow>,
     /// Cells measured by this invocation.
     pub ran: usize,
     /// Cells skipped because `sweep.csv` had them.
@@ -457,7 +335,7 @@ pub struct SweepOutcome {
 
 impl SweepOutcome {
     /// Rows whose audit failed.
-    pub fn failed_audits(&self) -> Vec<&CellRow> {
+    pub fn failed_audits(&self) -> Vec<&SweepRow> {
         self.rows
             .iter()
             .filter(|r| r.audit == AuditVerdict::Fail)
@@ -604,14 +482,8 @@ fn prepare_folder(dir: &Path, settings: &SweepSettings) -> Result<(), RunError> 
     std::fs::create_dir_all(dir).map_err(not_writable)?;
     let json = dir.join(SWEEP_JSON);
     if json.is_file() {
-        let text = std::fs::read_to_string(&json)
-            .map_err(|e| RunError::BadInput(format!("cannot read {}: {e}", json.display())))?;
-        let doc: SweepDocument = serde_json::from_str(&text).map_err(|e| {
-            RunError::BadInput(format!(
-                "{} is not a sweep spec this version reads: {e}",
-                json.display()
-            ))
-        })?;
+        let doc: SweepDocument = crate::schema::read_json(&json)
+            .map_err(|e| RunError::BadInput(format!("{e}: not a sweep spec this version reads")))?;
         let diff = settings.differences(&doc.settings);
         if !diff.is_empty() {
             return Err(RunError::BadInput(format!(
@@ -671,11 +543,11 @@ fn round_rate(r: f64) -> f64 {
     (r * 10.0).round() / 10.0
 }
 
-fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usize) -> CellRow {
+fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usize) -> SweepRow {
     let all = s.all().map(|k| k.intended).unwrap_or_default();
     let cores_used = (s.client_threads + s.engine_threads).min(machine_cores.max(1)) as u32;
     let ops_per_sec = round_rate(s.ops_per_sec);
-    CellRow {
+    SweepRow {
         engine: s.engine.clone(),
         client_threads: s.client_threads as u32,
         engine_threads: s.engine_threads as u32,
@@ -688,12 +560,8 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         p999_ns: all.p999_ns as f64,
         max_ns: all.max_ns as f64,
         errors: s.errors,
-        audit: match (s.audit.checked, s.audit.passed) {
-            (false, _) => AuditVerdict::NotChecked,
-            (true, true) => AuditVerdict::Pass,
-            (true, false) => AuditVerdict::Fail,
-        },
-        efficiency: c1.and_then(|c| report::efficiency(ops_per_sec, cores_used, c)),
+        audit: s.audit.verdict,
+        efficiency: c1.and_then(|c| crate::stats::cells::efficiency(ops_per_sec, cores_used, c)),
         c1_ops_per_sec: c1,
         partitions: s.partitions as u32,
         saturated: is_saturated(s, rate),
@@ -701,6 +569,7 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         measured_ns: s.measured_ns,
         finished_at_unix_ms: unix_ms(),
         rep: 0,
+        schema: SCHEMA_VERSION,
     }
 }
 
@@ -711,7 +580,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     check_spec(spec)?;
     let machine = MachineInfo::probe();
     let ncores = machine_cores().len().max(1);
-    let settings = SweepSettings::of(spec, &machine)?;
+    let settings = settings_of(spec, &machine)?;
     let dir = &spec.out_dir;
     prepare_folder(dir, &settings)?;
     let (mut csv, mut rows, dropped) = SweepCsv::open(dir)?;
@@ -724,7 +593,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     if dropped > 0 {
         say(format!(
             "sweep: dropped {dropped} unreadable line(s) of {} (their cells run again)",
-            dir.join(crate::plot::sweep::SWEEP_CSV).display()
+            dir.join(SWEEP_CSV).display()
         ));
     }
     let matrix = Matrix {
@@ -736,16 +605,16 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         rates: spec.rates.iter().map(ToString::to_string).collect(),
         repeat: spec.repeat,
     };
-    let document = |all: &[CellRow], complete: bool| {
+    let document = |all: &[SweepRow], complete: bool| {
         // Conclusions from the median repetition of each cell.
-        let rows = &report::medians(all)[..];
+        let rows = &crate::stats::cells::medians(all)[..];
         SweepDocument {
-            format: 1,
+            schema: SCHEMA_VERSION,
             settings: settings.clone(),
             matrix: matrix.clone(),
             cells: all.len(),
             complete,
-            c1: report::c1_by_users(rows)
+            c1: crate::stats::cells::c1_by_users(rows)
                 .into_iter()
                 .map(|(users, ops)| Baseline {
                     users,
@@ -768,14 +637,17 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     };
     write_document(dir, &document(&rows, false))?;
 
-    let mut done: HashMap<CellKey, bool> = rows.iter().map(|r| (r.key(), r.saturated)).collect();
+    let mut done: HashMap<CellKey, bool> =
+        rows.iter().map(|r| (CellKey::of(r), r.saturated)).collect();
     let lines = lines(spec);
     // The closed-loop capacity of a line, once measured (shares of capacity
     // are taken of it).
     // are taken of it): the first repetition's, so that every repetition
     // of a line offers the same rates.
-    let capacity = |rows: &[CellRow], key: &CellKey| {
-        rows.iter().find(|r| r.key() == *key).map(|r| r.ops_per_sec)
+    let capacity = |rows: &[SweepRow], key: &CellKey| {
+        rows.iter()
+            .find(|r| CellKey::of(r) == *key)
+            .map(|r| r.ops_per_sec)
     };
     let loops = 1 + spec.rates.len();
     let reps = spec.repeat.max(1);
@@ -882,7 +754,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
                         break 'users;
                     }
                     // C1 of this repetition (the median over repetitions is
-                    // what the table and COST use; see report::medians).
+                    // what the table and COST use; see stats::cells::medians).
                     // (`lines` puts the C1 line first.)
                     let c1 = capacity(&rows, &lines[0].key(users, None, rep));
                     // The C1 cell is its own baseline.
@@ -918,7 +790,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
     if spec.base.print_table {
         print!(
             "{}",
-            report::render(&report::medians(&rows), &order, &doc.cost)
+            report::render(&crate::stats::cells::medians(&rows), &order, &doc.cost)
         );
         if reps > 1 {
             println!("{}", report::spread(&rows));
@@ -943,7 +815,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         );
         println!("results: {}", dir.display());
         match &plot_error {
-            None => println!("plots: {}", describe_plots(dir, &plots)),
+            None => println!("plots: {}", crate::plot::describe_plots(dir, &plots)),
             Some(e) => eprintln!("warning: sweep plots not drawn: {e}"),
         }
     }
@@ -958,32 +830,6 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
         plots,
         plot_error,
     })
-}
-
-/// `dir/{a,b}.{svg,png}` for the files written.
-pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
-    // Names relative to `dir` without extension ("actor/throughput" for a
-    // comparison's per-engine plots), each once, in drawing order.
-    let mut stems: Vec<String> = Vec::new();
-    for f in files {
-        let rel = f.strip_prefix(dir).unwrap_or(f).with_extension("");
-        let name = rel.to_string_lossy().into_owned();
-        if !stems.contains(&name) {
-            stems.push(name);
-        }
-    }
-    let mut exts: Vec<String> = files
-        .iter()
-        .filter_map(|f| f.extension().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    exts.sort();
-    exts.dedup();
-    format!(
-        "{}/{{{}}}.{{{}}}",
-        dir.display(),
-        stems.join(","),
-        exts.join(",")
-    )
 }
 
 #[cfg(test)]

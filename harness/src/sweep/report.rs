@@ -1,75 +1,17 @@
-//! What a sweep concludes from its rows: the final table, the serial
-//! baseline C1 and the null ceiling per users value, and each engine's
-//! COST ("Scalability! But at what COST?", McSherry et al., HotOS 2015):
-//! the fewest cores on which it beats C1.
+//! What a sweep concludes from its rows: the final table, the spread of
+//! repetitions, and each engine's COST ("Scalability! But at what COST?",
+//! McSherry et al., HotOS 2015): the fewest cores on which it beats C1.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::row::CellRow;
 use crate::outputs::{human_ns, human_rate};
-use crate::plot::sweep::{AuditVerdict, median_per_cell};
-
-/// The COST of one engine for one users value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Cost {
-    /// Engine name.
-    pub engine: String,
-    /// Simulated users.
-    pub users: u64,
-    /// C1 the engine was compared with, ops/s.
-    pub c1_ops_per_sec: f64,
-    /// Fewest cores (`cores_used`) of a closed-loop cell that beat C1 with a
-    /// passing audit; `None` if no cell did.
-    pub cores: Option<u32>,
-    /// Most cores any closed-loop cell of the engine used.
-    pub max_cores_measured: u32,
-    /// `"2"`, or `"> 4"` when no cell on up to 4 cores beat C1.
-    pub label: String,
-    /// The engine's best closed-loop throughput, ops/s.
-    pub best_ops_per_sec: f64,
-}
-
-/// One row per cell: of a cell's repetitions (`--repeat`), the one with the
-/// median throughput (the lower middle one of an even count), a measured
-/// row rather than an average of several; its efficiency is recomputed
-/// against the median C1. Cells come out in the order of their first
-/// repetition.
-pub fn medians(rows: &[CellRow]) -> Vec<CellRow> {
-    let mut out = median_per_cell(rows.to_vec(), cell_of, |r| r.ops_per_sec);
-    let c1 = c1_by_users(&out);
-    for r in &mut out {
-        if let Some(&c) = c1.get(&r.users) {
-            if let Some(e) = efficiency(r.ops_per_sec, r.cores_used, c) {
-                r.c1_ops_per_sec = Some(c);
-                r.efficiency = Some(e);
-            }
-        }
-    }
-    out
-}
-
-/// A row's cell: its key with the repetition left out.
-fn cell_of(r: &CellRow) -> super::CellKey {
-    super::CellKey { rep: 0, ..r.key() }
-}
-
-/// Whether a cell is C1, the serial baseline: `serial`, one client thread,
-/// closed loop.
-pub(crate) fn is_c1(engine: &str, client_threads: u32, open_loop: bool) -> bool {
-    engine == "serial" && client_threads == 1 && !open_loop
-}
-
-/// `ops / (cores x c1)` to 4 decimals (DESIGN section 9); `None` without a
-/// positive C1.
-pub(crate) fn efficiency(ops: f64, cores: u32, c1: f64) -> Option<f64> {
-    (c1 > 0.0).then(|| (ops / (cores.max(1) as f64 * c1) * 1e4).round() / 1e4)
-}
+use crate::schema::AuditVerdict;
+use crate::schema::sweep::{Cost, SweepRow};
+use crate::stats::cells::{c1_by_users, cell_of, medians};
 
 /// How far repetitions of one closed-loop cell disagree: the largest
 /// `(max - min) / median` of throughput over the cells, and which cell.
-pub fn spread(rows: &[CellRow]) -> String {
+pub fn spread(rows: &[SweepRow]) -> String {
     let mut worst: Option<(f64, String, usize)> = None;
     let mut n_max = 0;
     for m in medians(rows).iter().filter(|m| m.rate.is_none()) {
@@ -103,20 +45,12 @@ pub fn spread(rows: &[CellRow]) -> String {
     }
 }
 
-/// C1 (the `serial` engine's closed-loop cell) of every users value.
-pub fn c1_by_users(rows: &[CellRow]) -> BTreeMap<u64, f64> {
-    rows.iter()
-        .filter(|r| is_c1(&r.engine, r.client_threads, r.rate.is_some()))
-        .map(|r| (r.users, r.ops_per_sec))
-        .collect()
-}
-
 /// COST of every engine but the baselines (`serial` is C1 itself, `null`
 /// does no work), per users value with a C1. Only closed-loop cells count:
 /// an open-loop cell's throughput is capped by its offered rate.
-pub fn costs(rows: &[CellRow]) -> Vec<Cost> {
+pub fn costs(rows: &[SweepRow]) -> Vec<Cost> {
     let c1 = c1_by_users(rows);
-    let mut groups: BTreeMap<(u64, String), Vec<&CellRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<(u64, String), Vec<&SweepRow>> = BTreeMap::new();
     for r in rows {
         if r.rate.is_none() && r.engine != "serial" && r.engine != "null" {
             groups
@@ -153,9 +87,9 @@ pub fn costs(rows: &[CellRow]) -> Vec<Cost> {
 
 /// Rows in table order: users, then engine in `order`, threads, partitions,
 /// closed loop before rates ascending.
-pub fn sorted<'a>(rows: &'a [CellRow], order: &[&str]) -> Vec<&'a CellRow> {
+pub fn sorted<'a>(rows: &'a [SweepRow], order: &[&str]) -> Vec<&'a SweepRow> {
     let rank = |e: &str| order.iter().position(|o| *o == e).unwrap_or(order.len());
-    let mut v: Vec<&CellRow> = rows.iter().collect();
+    let mut v: Vec<&SweepRow> = rows.iter().collect();
     v.sort_by(|a, b| {
         (
             a.users,
@@ -177,7 +111,7 @@ pub fn sorted<'a>(rows: &'a [CellRow], order: &[&str]) -> Vec<&'a CellRow> {
 }
 
 /// The final table: a line per cell, then the COST lines.
-pub fn render(rows: &[CellRow], order: &[&str], costs: &[Cost]) -> String {
+pub fn render(rows: &[SweepRow], order: &[&str], costs: &[Cost]) -> String {
     let mut o = format!(
         "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}\n",
         "engine",
@@ -196,9 +130,8 @@ pub fn render(rows: &[CellRow], order: &[&str], costs: &[Cost]) -> String {
     );
     for r in sorted(rows, order) {
         let audit = match r.audit {
-            AuditVerdict::Pass => "pass",
             AuditVerdict::Fail => "FAIL",
-            AuditVerdict::NotChecked => "n/a",
+            v => v.as_str(),
         };
         o.push_str(&format!(
             "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}{}\n",
@@ -241,8 +174,8 @@ pub fn render(rows: &[CellRow], order: &[&str], costs: &[Cost]) -> String {
 mod tests {
     use super::*;
 
-    fn cell(engine: &str, threads: u32, cores: u32, ops: f64, rate: Option<f64>) -> CellRow {
-        CellRow {
+    fn cell(engine: &str, threads: u32, cores: u32, ops: f64, rate: Option<f64>) -> SweepRow {
+        SweepRow {
             engine: engine.into(),
             client_threads: threads,
             engine_threads: cores - threads,
@@ -264,10 +197,11 @@ mod tests {
             measured_ns: 1,
             finished_at_unix_ms: 0,
             rep: 0,
+            schema: crate::schema::SCHEMA_VERSION,
         }
     }
 
-    fn rep(mut r: CellRow, rep: u32) -> CellRow {
+    fn rep(mut r: SweepRow, rep: u32) -> SweepRow {
         r.rep = rep;
         r
     }
