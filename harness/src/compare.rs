@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use socialbench_engines::EngineKind;
 
 use crate::config::{RunConfig, RunError};
-use crate::outputs::{human_ns, human_rate};
 use crate::run::{link_latest, new_run_id};
 use crate::schema::compare::ComparisonRow;
 use crate::schema::{COMPARISON_CSV, SCHEMA_VERSION};
 use crate::summary::RunSummary;
+use crate::units::{human_ns, human_rate};
 
 /// The `comparison.csv` row of one run.
 pub fn comparison_row(s: &RunSummary) -> ComparisonRow {

@@ -26,6 +26,7 @@ pub mod schema;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+pub mod units;
 
 pub use client::StopReason;
 pub use compare::{Comparison, compare};

@@ -106,28 +106,3 @@ impl Reports {
         first
     }
 }
-
-/// Formats nanoseconds for people: `850ns`, `12.3us`, `4.56ms`, `1.20s`.
-pub fn human_ns(ns: u64) -> String {
-    let v = ns as f64;
-    if ns < 1_000 {
-        format!("{ns}ns")
-    } else if ns < 1_000_000 {
-        format!("{:.1}us", v / 1e3)
-    } else if ns < 1_000_000_000 {
-        format!("{:.2}ms", v / 1e6)
-    } else {
-        format!("{:.2}s", v / 1e9)
-    }
-}
-
-/// Formats a rate for people: `950`, `12.3k`, `4.56M`.
-pub fn human_rate(r: f64) -> String {
-    if r < 1e3 {
-        format!("{r:.0}")
-    } else if r < 1e6 {
-        format!("{:.1}k", r / 1e3)
-    } else {
-        format!("{:.2}M", r / 1e6)
-    }
-}

@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{IntervalReport, Report, human_ns, human_rate};
+use super::{IntervalReport, Report};
 use crate::config::{ProgressMode, RunError};
 use crate::summary::RunSummary;
+use crate::units::{human_ns, human_rate};
 
 /// Progress display.
 #[derive(Debug)]

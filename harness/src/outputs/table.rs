@@ -2,10 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, human_ns, human_rate};
+use super::Report;
 use crate::config::{LoopMode, RunError};
 use crate::schema::AuditVerdict;
 use crate::summary::RunSummary;
+use crate::units::{human_ns, human_rate};
 
 /// Prints the summary table on stdout.
 #[derive(Debug, Default)]

@@ -583,7 +583,7 @@ fn latency_figure(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> 
                     "  {} at {}/s: p99 {}",
                     clients(r.client_threads),
                     compact(r.ops_per_sec),
-                    crate::outputs::human_ns(r.p99_ns as u64)
+                    crate::units::human_ns(r.p99_ns as u64)
                 ));
             }
         }

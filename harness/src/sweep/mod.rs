@@ -73,12 +73,12 @@ pub use row::{CellKey, SweepCsv};
 use crate::client::StopReason;
 use crate::config::{Limit, LoopMode, ProgressMode, RunConfig, RunError};
 use crate::machine::MachineInfo;
-use crate::outputs::human_rate;
 use crate::pinning::machine_cores;
 use crate::run::{build_workload, run_with_workload};
 use crate::schema::sweep::{Baseline, Cost, Matrix, SweepDocument, SweepRow, SweepSettings};
 use crate::schema::{AuditVerdict, SCHEMA_VERSION, SWEEP_CSV, SWEEP_JSON};
 use crate::summary::RunSummary;
+use crate::units::human_rate;
 
 /// What a sweep is asked to do. `base` carries the fixed settings
 /// (workload, seed, warmup, duration, interval, mailbox, channel, inflight
@@ -769,7 +769,7 @@ pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
                     say(format!(
                         "[{index}/{total}] {what}: {} ops/s, p99 {}, audit {:?}{}",
                         human_rate(row.ops_per_sec),
-                        crate::outputs::human_ns(row.p99_ns as u64),
+                        crate::units::human_ns(row.p99_ns as u64),
                         row.audit,
                         if row.saturated { ", saturated" } else { "" }
                     ));

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::outputs::{human_ns, human_rate};
 use crate::schema::AuditVerdict;
 use crate::schema::sweep::{Cost, SweepRow};
 use crate::stats::cells::{c1_by_users, cell_of, medians};
+use crate::units::{human_ns, human_rate};
 
 /// How far repetitions of one closed-loop cell disagree: the largest
 /// `(max - min) / median` of throughput over the cells, and which cell.
