@@ -1,0 +1,368 @@
+//! A sweep's matrix as *lines* and *cells*, in the order they are measured.
+//!
+//! A line is one (engine, client threads, partitions) setting; a cell is a
+//! line at one users value, closed loop or one open-loop rate, in one
+//! repetition. The lines of a users value start with the baselines (C1,
+//! then the null ceiling at each thread count), then the engines asked for.
+
+use std::collections::BTreeSet;
+
+use socialbench_engines::EngineKind;
+
+use super::{CellKey, SweepSpec};
+use crate::config::RunError;
+use crate::units::human_rate;
+
+/// The thread counts a sweep tries by default: powers of two below the
+/// machine's core count, and the core count itself (2 cores: 1, 2; 6 cores:
+/// 1, 2, 4, 6).
+pub fn default_thread_counts(cores: usize) -> Vec<usize> {
+    let cores = cores.max(1);
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+        .take_while(|n| *n < cores)
+        .collect();
+    v.push(cores);
+    v
+}
+
+/// One open-loop rate of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateSpec {
+    /// Ops/s, the same for every line.
+    PerSec(f64),
+    /// A share of the line's closed-loop ops/s (`0.5` for `50%`).
+    OfCapacity(f64),
+}
+
+impl std::fmt::Display for RateSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateSpec::PerSec(r) => write!(f, "{r}"),
+            RateSpec::OfCapacity(x) => write!(f, "{}%", x * 100.0),
+        }
+    }
+}
+
+fn list_items<'a>(flag: &str, s: &'a str) -> Result<Vec<&'a str>, RunError> {
+    let items: Vec<&str> = s.split(',').map(str::trim).collect();
+    if items.iter().all(|i| i.is_empty()) {
+        return Err(RunError::BadInput(format!("{flag}: empty list")));
+    }
+    if let Some(pos) = items.iter().position(|i| i.is_empty()) {
+        return Err(RunError::BadInput(format!(
+            "{flag} `{s}`: empty item at position {}",
+            pos + 1
+        )));
+    }
+    Ok(items)
+}
+
+/// Parses `--engines a,b,c` (duplicates dropped, order kept).
+pub fn parse_engines(s: &str) -> Result<Vec<EngineKind>, RunError> {
+    let mut out = Vec::new();
+    for item in list_items("--engines", s)? {
+        let k = EngineKind::parse(item).ok_or_else(|| {
+            RunError::BadInput(format!(
+                "--engines: unknown engine `{item}` (known: {})",
+                EngineKind::known_names()
+            ))
+        })?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a list of counts such as `--threads 1,2,4` (each at least 1;
+/// sorted, duplicates dropped).
+pub fn parse_counts(flag: &str, s: &str) -> Result<Vec<usize>, RunError> {
+    let mut out = BTreeSet::new();
+    for item in list_items(flag, s)? {
+        match item.parse::<usize>() {
+            Ok(0) => {
+                return Err(RunError::BadInput(format!(
+                    "{flag}: `0` is not allowed, counts must be at least 1"
+                )));
+            }
+            Ok(n) => {
+                out.insert(n);
+            }
+            Err(_) => {
+                return Err(RunError::BadInput(format!(
+                    "{flag}: `{item}` is not a positive integer"
+                )));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Parses `--users 1000,100k` (`k`/`M` suffixes; 1 to 2^31 - 1; sorted).
+pub fn parse_users(s: &str) -> Result<Vec<u32>, RunError> {
+    let mut out = BTreeSet::new();
+    for item in list_items("--users", s)? {
+        let bad = || {
+            RunError::BadInput(format!(
+                "--users: `{item}` is not a user count from 1 to 2147483647"
+            ))
+        };
+        let v = crate::config::parse_rate(item).map_err(|_| bad())?;
+        if v.fract() != 0.0 || !(1.0..(1u64 << 31) as f64).contains(&v) {
+            return Err(bad());
+        }
+        out.insert(v as u32);
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Parses `--rates 10k,50k,50%` (positive ops/s with `k`/`M` suffixes, or
+/// a share of each line's capacity ending in `%`, above 0 and at most
+/// 1000%; absolute rates first, ascending, then shares, ascending;
+/// duplicates dropped).
+pub fn parse_rates(s: &str) -> Result<Vec<RateSpec>, RunError> {
+    let (mut abs, mut rel) = (Vec::new(), Vec::new());
+    for item in list_items("--rates", s)? {
+        if let Some(pct) = item.strip_suffix('%') {
+            match pct.trim().parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 && p <= 1000.0 => rel.push(p / 100.0),
+                _ => {
+                    return Err(RunError::BadInput(format!(
+                        "--rates: `{item}` is not a share of capacity above 0% and at most 1000%"
+                    )));
+                }
+            }
+        } else {
+            let r = crate::config::parse_rate(item)
+                .map_err(|e| RunError::BadInput(format!("--rates: {e}")))?;
+            abs.push(r);
+        }
+    }
+    for v in [&mut abs, &mut rel] {
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+    }
+    Ok(abs
+        .into_iter()
+        .map(RateSpec::PerSec)
+        .chain(rel.into_iter().map(RateSpec::OfCapacity))
+        .collect())
+}
+
+/// The open-loop rates of one line, ascending, given the ops/s its
+/// closed-loop cell measured (shares of capacity are left out without it).
+pub(crate) fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> {
+    let mut out: Vec<f64> = rates
+        .iter()
+        .filter_map(|r| match *r {
+            RateSpec::PerSec(r) => Some(r),
+            RateSpec::OfCapacity(x) => capacity
+                .map(|c| (c * x).round())
+                .filter(|r| r.is_finite() && *r >= 1.0),
+        })
+        .collect();
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+/// One (engine, client threads, partitions) setting: a closed-loop cell,
+/// then the rates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Line {
+    pub engine: EngineKind,
+    /// Client threads.
+    pub threads: usize,
+    /// `Some` for partitioned engines.
+    pub partitions: Option<usize>,
+}
+
+impl Line {
+    /// The key of the line's cell at `users`, `rate` (`None`: closed loop), repetition `rep`.
+    pub(crate) fn key(&self, users: u32, rate: Option<f64>, rep: u32) -> CellKey {
+        CellKey {
+            engine: self.engine.name().into(),
+            client_threads: self.threads as u32,
+            partitions: self.partitions.unwrap_or(1) as u32,
+            users: users as u64,
+            rate_bits: rate.map(f64::to_bits),
+            rep,
+        }
+    }
+
+    /// `sharded clients=2 shards=4 users=1000 rate=50.0k`, for progress lines.
+    pub(crate) fn describe(&self, users: u32, rate: Option<f64>) -> String {
+        let parts = match (self.engine, self.partitions) {
+            (EngineKind::Sharded, Some(p)) => format!(" shards={p}"),
+            (EngineKind::Striped, Some(p)) => format!(" stripes={p}"),
+            _ => String::new(),
+        };
+        format!(
+            "{} clients={}{parts} users={} {}",
+            self.engine.name(),
+            self.threads,
+            users,
+            rate.map_or("closed".into(), |r| format!("rate={}", human_rate(r)))
+        )
+    }
+
+    /// The cell's folder name under `cells/`.
+    pub(crate) fn cell_id(&self, users: u32, rate: Option<f64>, rep: u32) -> String {
+        format!(
+            "{}-c{}-p{}-u{}-{}{}",
+            self.engine.name(),
+            self.threads,
+            self.partitions.unwrap_or(1),
+            users,
+            rate.map_or("closed".into(), |r| format!("r{r}")),
+            if rep > 0 {
+                format!("-rep{rep}")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// The lines of one users value: C1 first, the null ceiling, then the engines.
+pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
+    let mut v = vec![Line {
+        engine: EngineKind::Serial,
+        threads: 1,
+        partitions: None,
+    }];
+    let mut engines = vec![EngineKind::Null];
+    engines.extend(
+        spec.engines
+            .iter()
+            .copied()
+            .filter(|e| !matches!(e, EngineKind::Null | EngineKind::Serial)),
+    );
+    for e in engines {
+        for &t in &spec.threads {
+            let parts: Vec<Option<usize>> = match e {
+                EngineKind::Sharded => spec.shards.iter().map(|&p| Some(p)).collect(),
+                EngineKind::Striped => spec.stripes.iter().map(|&p| Some(p)).collect(),
+                _ => vec![None],
+            };
+            for partitions in parts {
+                v.push(Line {
+                    engine: e,
+                    threads: t,
+                    partitions,
+                });
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use std::path::PathBuf;
+
+    #[test]
+    fn default_thread_counts_are_powers_of_two_then_the_core_count() {
+        assert_eq!(default_thread_counts(1), vec![1]);
+        assert_eq!(default_thread_counts(2), vec![1, 2]);
+        assert_eq!(default_thread_counts(6), vec![1, 2, 4, 6]);
+        assert_eq!(default_thread_counts(8), vec![1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn lists_parse_sorted_and_reject_empty_zero_and_garbage() {
+        assert_eq!(parse_counts("--threads", "4,1,2,2").unwrap(), vec![1, 2, 4]);
+        assert_eq!(
+            parse_rates("50%,50k,10k,25%,50%").unwrap(),
+            vec![
+                RateSpec::PerSec(10_000.0),
+                RateSpec::PerSec(50_000.0),
+                RateSpec::OfCapacity(0.25),
+                RateSpec::OfCapacity(0.5)
+            ]
+        );
+        assert_eq!(parse_users("100k,1000").unwrap(), vec![1000, 100_000]);
+        assert_eq!(
+            parse_engines("striped,actor,striped").unwrap(),
+            vec![EngineKind::Striped, EngineKind::Actor]
+        );
+        for (r, needle) in [
+            (parse_counts("--threads", ""), "empty list"),
+            (parse_counts("--threads", "1,,2"), "empty item"),
+            (parse_counts("--threads", "0,1"), "at least 1"),
+            (parse_counts("--threads", "two"), "`two`"),
+            (parse_rates("10k,fast").map(|_| vec![]), "fast"),
+            (parse_rates("0%").map(|_| vec![]), "`0%`"),
+            (parse_rates("2000%").map(|_| vec![]), "`2000%`"),
+            (parse_rates("half%").map(|_| vec![]), "`half%`"),
+            (parse_users("1.5").map(|_| vec![]), "1.5"),
+            (parse_engines("actor,quantum").map(|_| vec![]), "quantum"),
+        ] {
+            let e = r.unwrap_err();
+            assert!(e.is_bad_input() && e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn shares_of_capacity_follow_each_lines_closed_loop_figure() {
+        let r = [
+            RateSpec::PerSec(100_000.0),
+            RateSpec::OfCapacity(0.5),
+            RateSpec::OfCapacity(2.0),
+        ];
+        // Ascending whatever the order of absolute and relative rates.
+        assert_eq!(
+            line_rates(&r, Some(150_001.0)),
+            vec![75_001.0, 100_000.0, 300_002.0]
+        );
+        // A share equal to an absolute rate runs once.
+        assert_eq!(line_rates(&r, Some(200_000.0)), vec![100_000.0, 400_000.0]);
+        // Without a capacity (or one too small to give 1 op/s) only the absolute rates remain.
+        assert_eq!(line_rates(&r, None), vec![100_000.0]);
+        assert_eq!(line_rates(&r[1..2], Some(0.8)), Vec::<f64>::new());
+    }
+
+    fn spec(engines: &[EngineKind]) -> SweepSpec {
+        SweepSpec {
+            engines: engines.to_vec(),
+            threads: vec![1, 2],
+            shards: vec![1, 2, 4],
+            stripes: vec![8],
+            users: vec![1000],
+            rates: vec![],
+            max_outstanding: 100,
+            repeat: 1,
+            base: RunConfig::new(EngineKind::Null),
+            out_dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn partitions_multiply_only_partitioned_engines_and_baselines_come_first() {
+        let l = lines(&spec(&[
+            EngineKind::Actor,
+            EngineKind::Sharded,
+            EngineKind::Striped,
+        ]));
+        let names: Vec<(&str, usize, Option<usize>)> = l
+            .iter()
+            .map(|l| (l.engine.name(), l.threads, l.partitions))
+            .collect();
+        assert_eq!(names[0], ("serial", 1, None));
+        assert_eq!(&names[1..3], &[("null", 1, None), ("null", 2, None)]);
+        let count = |e: &str| names.iter().filter(|n| n.0 == e).count();
+        assert_eq!(count("serial"), 1);
+        assert_eq!(count("actor"), 2);
+        assert_eq!(count("sharded"), 2 * 3);
+        assert_eq!(count("striped"), 2);
+        assert!(names.contains(&("striped", 2, Some(8))));
+    }
+
+    #[test]
+    fn serial_and_null_listed_by_the_user_are_not_run_twice() {
+        let l = lines(&spec(&[EngineKind::Null, EngineKind::Serial]));
+        assert_eq!(l.len(), 1 + 2);
+    }
+}
