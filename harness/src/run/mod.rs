@@ -1,0 +1,301 @@
+//! One run, start to finish: resolve the configuration (defaults that fit the
+//! machine, pin map, output folder), build the workload and the engine, run
+//! the client threads and the collector, audit, and write the outputs.
+//!
+//! [`run`] is the reusable entry point (a sweep calls it once per cell).
+//! This module resolves what a run needs; [`drive`] runs the threads of one
+//! run on a built engine, and [`summarise`] audits the engine and turns what
+//! the threads measured into the [`RunSummary`].
+
+mod drive;
+mod summarise;
+
+use std::path::{Path, PathBuf};
+
+use socialbench_engines::{Engine, EngineConfig, EngineError, EngineKind, EngineVisitor};
+use socialbench_workload::{Scenario, Workload};
+
+use crate::clock::{ClockCost, measure_clock_cost};
+use crate::config::{Limit, LoopMode, RunConfig, RunError};
+use crate::pinning::{PinMap, machine_cores};
+use crate::schema::AuditVerdict;
+use crate::summary::RunSummary;
+
+/// Runs `config` and fails with [`RunError::EngineStopped`] when the engine
+/// stopped serving mid-run (an external server lost, say), else with
+/// [`RunError::Audit`] when the audit finds a lost or duplicated write
+/// (outputs are written either way).
+pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
+    let s = run_report(config)?;
+    if s.stopped_by == crate::client::StopReason::EngineShutdown {
+        return Err(RunError::EngineStopped {
+            engine: s.engine.clone(),
+            out_dir: s.out_dir.as_ref().map(|d| d.display().to_string()),
+        });
+    }
+    audit_verdict(&s)?;
+    Ok(s)
+}
+
+/// The audit failure of a finished run as an error, if it failed.
+pub fn audit_verdict(s: &RunSummary) -> Result<(), RunError> {
+    if s.audit.verdict != AuditVerdict::Fail {
+        return Ok(());
+    }
+    let (engine, tally) = (s.audit.engine, s.audit.tally);
+    match engine.check(&tally) {
+        Err(f) => Err(RunError::Audit(f)),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Runs `config` and returns what it measured, audit verdict included (a failed
+/// audit is in [`RunSummary::audit`], not an error).
+///
+/// When the run wrote outputs, its plots are drawn into its folder too (a
+/// failure to draw is a warning: the measurements are already saved).
+pub fn run_report(config: &RunConfig) -> Result<RunSummary, RunError> {
+    let workload = build_workload(config)?;
+    let summary = run_with_workload(config, &workload)?;
+    if let Some(dir) = &summary.out_dir {
+        report_plots(crate::plot::plot_run(dir), dir, config.print_table);
+    }
+    Ok(summary)
+}
+
+/// Prints where plots went (with the results on stdout when `print`), or a
+/// warning on stderr when they could not be drawn.
+pub(crate) fn report_plots(
+    plots: Result<Vec<PathBuf>, crate::plot::PlotError>,
+    dir: &Path,
+    print: bool,
+) {
+    match plots {
+        Ok(files) if print => {
+            println!("plots: {}", crate::plot::describe_plots(dir, &files))
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: plots not drawn: {e}"),
+    }
+}
+
+/// Resolves the scenario (preset or file, `users` override) and prepares it.
+pub fn build_workload(config: &RunConfig) -> Result<Workload, RunError> {
+    let mut scenario =
+        Scenario::from_arg(&config.workload).map_err(|e| RunError::BadInput(e.to_string()))?;
+    if let Some(u) = config.users {
+        if u == 0 {
+            return Err(RunError::BadInput("--users must be at least 1".into()));
+        }
+        scenario.users = u;
+    }
+    Workload::new(scenario, config.seed).map_err(|e| RunError::BadInput(e.to_string()))
+}
+
+/// Default partitions: a shard per core the engine gets (at least 2, so the
+/// engine really is sharded); 16 stripes per core for lock striping.
+pub fn default_partitions(engine: EngineKind, cores: usize) -> usize {
+    match engine {
+        EngineKind::Sharded => (cores / 2).max(2),
+        EngineKind::Striped => 16 * cores.max(1),
+        _ => 1,
+    }
+}
+
+/// Default client threads: one for `serial`; the cores left after the
+/// engine's threads (at least one) for the rest.
+pub fn default_threads(engine: EngineKind, cores: usize, engine_threads: usize) -> usize {
+    if engine.max_sessions() == Some(1) {
+        return 1;
+    }
+    cores.saturating_sub(engine_threads).max(1)
+}
+
+fn check_config(c: &RunConfig) -> Result<(), RunError> {
+    let bad = |m: &str| Err(RunError::BadInput(m.into()));
+    if c.threads == Some(0) {
+        return bad("--threads must be at least 1");
+    }
+    if c.partitions == Some(0) {
+        return bad("--shards/--stripes must be at least 1");
+    }
+    if c.mailbox == 0 {
+        return bad("--mailbox must be at least 1");
+    }
+    if c.interval.is_zero() {
+        return bad("--interval must be positive");
+    }
+    match c.limit {
+        Limit::Duration(d) if d.is_zero() => return bad("--duration must be positive"),
+        Limit::Ops(0) => return bad("--ops must be at least 1"),
+        _ => {}
+    }
+    match c.mode {
+        LoopMode::Closed { inflight: 0 } => bad("--inflight must be at least 1"),
+        LoopMode::Open { rate, .. } if !(rate > 0.0 && rate.is_finite()) => {
+            bad("--rate must be a positive number of ops/s")
+        }
+        LoopMode::Open {
+            max_outstanding: 0, ..
+        } => bad("--max-outstanding must be at least 1"),
+        _ => Ok(()),
+    }
+}
+
+/// Creates the run's folder under `root` and proves it writable.
+fn prepare_out_dir(root: &Path, run_id: &str) -> Result<PathBuf, RunError> {
+    let dir = root.join(run_id);
+    let fail = |e: std::io::Error| {
+        RunError::BadInput(format!(
+            "output folder {} is not writable: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(dir)
+}
+
+/// A run id from the wall clock: `YYYYMMDD-HHMMSS-<suffix>` (UTC).
+pub fn new_run_id(suffix: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{suffix}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Points `root/latest` at `dir` (a symlink; a copy of the path in
+/// `latest.txt` where symlinks are unavailable).
+pub fn link_latest(root: &Path, dir: &Path) {
+    let latest = root.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let target = dir
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.to_path_buf());
+    #[cfg(unix)]
+    let linked = std::os::unix::fs::symlink(&target, &latest).is_ok();
+    #[cfg(not(unix))]
+    let linked = false;
+    if !linked {
+        let _ = std::fs::write(root.join("latest.txt"), dir.display().to_string());
+    }
+}
+
+/// Runs `config` on a prepared workload.
+pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunSummary, RunError> {
+    check_config(config)?;
+    let cores = machine_cores();
+    let ncores = cores.len().max(1);
+    let partitions = config
+        .partitions
+        .unwrap_or_else(|| default_partitions(config.engine, ncores));
+    let mut faults = config.faults.clone();
+    faults.seed = config.seed ^ 0xFA17_5EED;
+    let mut engine_config = EngineConfig {
+        partitions,
+        mailbox: config.mailbox,
+        channel: config.channel,
+        pin: Vec::new(),
+        faults,
+    };
+    let engine_threads = config.engine.engine_threads(&engine_config);
+    let threads = config
+        .threads
+        .unwrap_or_else(|| default_threads(config.engine, ncores, engine_threads));
+    if let Some(max) = config.engine.max_sessions() {
+        if threads > max {
+            return Err(RunError::BadInput(format!(
+                "the {} engine serves {max} session(s): use --threads {max} (got {threads})",
+                config.engine.name()
+            )));
+        }
+    }
+    let pin_map = PinMap::plan(&config.pin, &cores, engine_threads, threads)?;
+    engine_config.pin = pin_map.engine_pins();
+    let run_id = config
+        .run_id
+        .clone()
+        .unwrap_or_else(|| new_run_id(config.engine.name()));
+    let out_dir = match &config.out_root {
+        Some(root) => Some(prepare_out_dir(root, &run_id)?),
+        None => None,
+    };
+    let clock_cost = measure_clock_cost(200_000);
+    let ctx = Ctx {
+        config,
+        workload,
+        engine_config: &engine_config,
+        pin_map,
+        threads,
+        engine_threads,
+        run_id,
+        out_dir,
+        clock_cost,
+    };
+    let summary = config
+        .engine
+        .visit(&engine_config, Visit(ctx))
+        .map_err(|e| match e {
+            // A configuration the engine refuses came from the user's flags.
+            EngineError::Config(m) => {
+                RunError::BadInput(format!("{} engine: {m}", config.engine.name()))
+            }
+            e => RunError::Engine(e),
+        })??;
+    if let (Some(root), Some(dir), true) = (&config.out_root, &summary.out_dir, config.link_latest)
+    {
+        link_latest(root, dir);
+    }
+    Ok(summary)
+}
+
+/// Everything resolved before the engine exists.
+struct Ctx<'a> {
+    config: &'a RunConfig,
+    workload: &'a Workload,
+    engine_config: &'a EngineConfig,
+    pin_map: PinMap,
+    /// Client threads.
+    threads: usize,
+    engine_threads: usize,
+    run_id: String,
+    out_dir: Option<PathBuf>,
+    clock_cost: ClockCost,
+}
+
+impl Ctx<'_> {
+    /// Whether progress lines go to stderr.
+    fn chatty(&self) -> bool {
+        self.config.progress != crate::config::ProgressMode::Quiet
+    }
+}
+
+struct Visit<'a>(Ctx<'a>);
+
+impl EngineVisitor for Visit<'_> {
+    type Output = Result<RunSummary, RunError>;
+    fn visit<E: Engine>(self, engine: E) -> Self::Output {
+        let r = drive::drive(&self.0, &engine);
+        engine.shutdown();
+        r
+    }
+}

@@ -1,0 +1,192 @@
+//! After the threads of a run are joined: quiesce and audit the engine
+//! against every acknowledged write, and turn what the clients and the
+//! collector measured into the [`RunSummary`].
+
+use socialbench_engines::{Engine, WriteTally};
+
+use super::Ctx;
+use crate::client::{ClientResult, StopReason};
+use crate::collector::Collected;
+use crate::config::{Limit, LoopMode};
+use crate::machine::{CoreSteal, peak_rss_bytes};
+use crate::outputs::Reports;
+use crate::schema::AuditVerdict;
+use crate::summary::{
+    AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
+};
+
+/// What the threads of a run hand back once joined.
+pub(super) struct Joined {
+    /// One per client thread.
+    pub results: Vec<ClientResult>,
+    /// The collector's totals and the reports it fed.
+    pub collected: Collected,
+    /// Start of the load phase (ns on the run clock).
+    pub load_start: u64,
+    /// Start of the measured run: end of the load phase (ns on the run clock).
+    pub start: u64,
+    /// Peak RSS at the end of the load phase.
+    pub load_peak_rss: u64,
+}
+
+/// Audits `engine` and summarises the run; hands the reports back for
+/// their final call.
+pub(super) fn summarise<E: Engine>(
+    ctx: &Ctx<'_>,
+    engine: &E,
+    joined: Joined,
+) -> (RunSummary, Reports) {
+    let Joined {
+        results,
+        collected,
+        load_start,
+        start,
+        load_peak_rss,
+    } = joined;
+    let c = ctx.config;
+    let audit = audit(ctx, engine, &results);
+    let stopped_by = stop_reason(&results);
+    let warm_end = start + c.warmup.as_nanos() as u64;
+    let end = results
+        .iter()
+        .map(|r| r.end_ns)
+        .max()
+        .unwrap_or(warm_end)
+        .max(collected.end_ns);
+    // One denominator for every whole-run rate (RunSummary::measured_ns): the
+    // nominal window when the duration limit was reached, as the intervals'
+    // durations are (the last one is capped at the nominal end and holds the
+    // replies drained after it).
+    let measured_ns = match c.limit {
+        Limit::Duration(d) if stopped_by == StopReason::Limit => d.as_nanos() as u64,
+        _ => end.saturating_sub(warm_end),
+    }
+    .max(1);
+    let ops = collected.totals.total();
+    let ops_per_sec = ops as f64 / (measured_ns as f64 / 1e9);
+    let summary = RunSummary {
+        run_id: ctx.run_id.clone(),
+        out_dir: ctx.out_dir.clone(),
+        engine: c.engine.name().into(),
+        workload: c.workload.clone(),
+        users: ctx.workload.scenario.users,
+        seed: c.seed,
+        client_threads: ctx.threads,
+        engine_threads: ctx.engine_threads,
+        partitions: ctx.engine_config.partitions,
+        mode: c.mode,
+        pin_map: ctx.pin_map.clone(),
+        clients_pinned: results.iter().all(|r| r.pinned),
+        load: load_summary(&results, start.saturating_sub(load_start), load_peak_rss),
+        warmup_ns: c.warmup.as_nanos() as u64,
+        measured_ns,
+        intervals: collected.intervals,
+        stopped_by,
+        saturation: saturation(ctx, &results, stopped_by, ops_per_sec),
+        schedule: schedule(ctx, &results),
+        ops,
+        errors: collected.totals.total_errors(),
+        ops_per_sec,
+        ops_per_sec_per_client_thread: ops_per_sec / ctx.threads as f64,
+        clamped_latencies: collected.totals.clamped,
+        kinds: KindSummary::from_totals(&collected.totals, measured_ns),
+        audit,
+        engine_stats: engine.stats(),
+        clock_cost: ctx.clock_cost,
+        peak_rss_bytes: peak_rss_bytes(),
+        steal: collected
+            .steal_ms
+            .iter()
+            .map(|(&core, &steal_ms)| CoreSteal {
+                core,
+                steal_ms,
+                share: (steal_ms as f64 * 1e6 / measured_ns as f64).min(1.0),
+            })
+            .collect(),
+    };
+    (summary, collected.reports)
+}
+
+/// The engine's aggregates against every acknowledged write, load phase
+/// included (a stateless engine has nothing to audit).
+fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> AuditOutcome {
+    engine.quiesce();
+    let mut tally = WriteTally::default();
+    for r in results {
+        tally.add(&r.tally);
+    }
+    if !ctx.config.engine.is_stateful() {
+        return AuditOutcome {
+            verdict: AuditVerdict::NotChecked,
+            message: None,
+            tally,
+            engine: Default::default(),
+        };
+    }
+    let a = engine.audit();
+    let check = a.check(&tally);
+    AuditOutcome {
+        verdict: if check.is_ok() {
+            AuditVerdict::Pass
+        } else {
+            AuditVerdict::Fail
+        },
+        message: check.err().map(|f| f.to_string()),
+        tally,
+        engine: a,
+    }
+}
+
+/// Why the run stopped: the most serious reason any client had.
+fn stop_reason(results: &[ClientResult]) -> StopReason {
+    [
+        StopReason::EngineShutdown,
+        StopReason::Saturated,
+        StopReason::Interrupted,
+    ]
+    .into_iter()
+    .find(|r| results.iter().any(|x| x.stop == *r))
+    .unwrap_or(StopReason::Limit)
+}
+
+fn load_summary(results: &[ClientResult], duration_ns: u64, peak_rss_bytes: u64) -> LoadSummary {
+    let ops: u64 = results.iter().map(|r| r.load_ops).sum();
+    LoadSummary {
+        ops,
+        errors: results.iter().map(|r| r.load_errors).sum(),
+        duration_ns,
+        ops_per_sec: ops as f64 / (duration_ns.max(1) as f64 / 1e9),
+        peak_rss_bytes,
+    }
+}
+
+fn max_lag(results: &[ClientResult]) -> u64 {
+    results.iter().map(|r| r.max_lag_ns).max().unwrap_or(0)
+}
+
+fn saturation(
+    ctx: &Ctx<'_>,
+    results: &[ClientResult],
+    stopped_by: StopReason,
+    achieved: f64,
+) -> Option<Saturation> {
+    match ctx.config.mode {
+        LoopMode::Open { rate, .. } if stopped_by == StopReason::Saturated => Some(Saturation {
+            offered_ops_per_sec: rate,
+            achieved_ops_per_sec: achieved,
+            max_lag_ns: max_lag(results),
+        }),
+        _ => None,
+    }
+}
+
+fn schedule(ctx: &Ctx<'_>, results: &[ClientResult]) -> Option<ScheduleSummary> {
+    match ctx.config.mode {
+        LoopMode::Open { .. } => Some(ScheduleSummary {
+            max_lag_ns: max_lag(results),
+            final_lag_ns: results.iter().map(|r| r.final_lag_ns).max().unwrap_or(0),
+            unsent_due: results.iter().map(|r| r.unsent_due).sum(),
+        }),
+        LoopMode::Closed { .. } => None,
+    }
+}
