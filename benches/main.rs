@@ -1,5 +1,5 @@
 //! `cargo bench`: criterion benchmarks that compare the engines on the same
-//! work (issue 6). One main, one module per topic, one generic function per
+//! work. One main, one module per topic, one generic function per
 //! scenario instantiated for every engine (the flume benches' model).
 //!
 //! - `per_op`: each engine x each op kind on a pre-loaded reddit state;

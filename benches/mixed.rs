@@ -1,20 +1,24 @@
 //! Mixed scenarios: the reddit, microblog, messenger and chat presets against
 //! every engine at 1 and 2 client threads, timed with `iter_custom` (the
 //! flume benches' model for multi-threaded timing). Each client thread runs
-//! its own generator and session with [`common::INFLIGHT`] ops in flight;
+//! its own generator and session through the harness's closed loop with
+//! [`common::INFLIGHT`] ops in flight, recording latencies as a run does;
 //! the time is wall time from the common start to the last reply.
 
 use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use socialbench_engines::{Engine, EngineKind, EngineVisitor, Session};
+use socialbench_engines::{Engine, EngineKind, EngineVisitor};
+use socialbench_harness::client::closed_loop;
 use socialbench_workload::Workload;
 
 use crate::common::{self, INFLIGHT};
 
-/// Runs `iters` generated ops split over `threads` client threads and
-/// returns the wall time of the slowest.
+/// Runs `iters` generated ops split over `threads` client threads, each
+/// through the harness's own closed loop ([`closed_loop`], the one `run`
+/// measures with) with [`INFLIGHT`] ops outstanding, and returns the wall
+/// time of the slowest.
 pub fn run_mixed<E: Engine>(
     engine: &E,
     workload: &Workload,
@@ -31,20 +35,7 @@ pub fn run_mixed<E: Engine>(
                     let mut session = engine.session().expect("a session");
                     let mut generator = workload.generator(t, threads);
                     barrier.wait();
-                    let start = Instant::now();
-                    let mut sent = 0;
-                    while sent < per_thread || session.outstanding() > 0 {
-                        if sent < per_thread && session.outstanding() < INFLIGHT {
-                            let (token, op) = generator.next_op();
-                            if session.submit(token, op).is_err() {
-                                break;
-                            }
-                            sent += 1;
-                        } else {
-                            session.poll(true, |token, r| generator.on_reply(token, &r));
-                        }
-                    }
-                    start.elapsed()
+                    closed_loop(&mut session, &mut generator, INFLIGHT, per_thread)
                 })
             })
             .collect();

@@ -1,5 +1,5 @@
 //! socialbench-harness: drives a workload against an engine and measures it
-//! honestly (DESIGN sections 5 to 8).
+//! honestly.
 //!
 //! The life of a run ([`run`]): resolve defaults and the pin map
 //! ([`pinning`]), prepare the workload, build the engine (statically typed via

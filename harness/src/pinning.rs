@@ -1,6 +1,6 @@
 //! Where threads run: the pin map of client and engine threads on cores.
 //!
-//! Default placement (DESIGN section 5, "defaults fit the machine"): engine
+//! Default placement (defaults fit the machine): engine
 //! threads (the actor, the shards) get their own cores and the client threads
 //! the rest, so an engine thread never competes with the clients that feed
 //! it. When the threads outnumber the cores, an engine with at least a thread

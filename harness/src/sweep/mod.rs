@@ -1,4 +1,4 @@
-//! Sweeps (DESIGN sections 5 and 9): a matrix of engines x client threads x
+//! Sweeps: a matrix of engines x client threads x
 //! partitions (shards or stripes) x users x open-loop rates, run one cell at a
 //! time on this machine, each cell a row of `sweep.csv`.
 //!

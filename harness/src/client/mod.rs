@@ -1,0 +1,280 @@
+//! One client thread's life: pin, load phase (stage by stage, behind a
+//! barrier), then the closed or open loop until the limit, then drain.
+//!
+//! The tag of a submitted op is an index into a per-thread slab
+//! (`slab.rs`) of slots holding the op's workload token, kind, intended
+//! start and send time, so a reply finds all of it without a lock or an
+//! allocation. The measured loop and the closed loop are in `measured.rs`,
+//! the open loop in `open.rs`.
+//! Shared atomics are read only at the ~10 ms checkpoints, never per op.
+
+mod measured;
+mod open;
+mod slab;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Serialize;
+use socialbench_engines::{EngineError, Op, OpKind, Response, Session, WriteTally};
+use socialbench_workload::{Generator, Workload};
+
+use crate::clock::Clock;
+use crate::config::{Limit, LoopMode, StopSignal};
+use crate::pinning::pin_current;
+use crate::recorder::Recorder;
+use measured::Loop;
+use open::Schedule;
+use slab::Slab;
+
+/// Ops a client keeps in flight during the load phase.
+const LOAD_WINDOW: usize = 64;
+
+/// State shared by the client threads and the driver of a run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub clock: Clock,
+    /// Stage barrier: client threads plus the driver.
+    pub barrier: Barrier,
+    /// Run start (end of the load phase), ns on `clock`; published between two barrier waits.
+    pub start_ns: AtomicU64,
+    /// Ctrl-C.
+    pub user_stop: StopSignal,
+    /// Set by a client that found the engine saturated (open loop).
+    pub saturated: AtomicBool,
+}
+
+/// What a client thread is asked to do.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientPlan {
+    pub thread: usize,
+    pub threads: usize,
+    pub core: Option<usize>,
+    pub mode: LoopMode,
+    pub limit: Limit,
+    pub warmup_ns: u64,
+    pub interval_ns: u64,
+    pub seed: u64,
+    /// Whether this thread is pinned to a core no other thread of the run
+    /// uses: its open loop then busy-polls while waiting instead of yielding.
+    pub own_core: bool,
+}
+
+/// Why a client stopped sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StopReason {
+    /// The duration or op limit was reached.
+    Limit,
+    /// Ctrl-C.
+    Interrupted,
+    /// The open loop fell too far behind schedule.
+    Saturated,
+    /// The engine refused a submission (shut down).
+    EngineShutdown,
+    /// The workload panicked in this client thread (a bug): the run is invalid.
+    WorkloadPanicked,
+}
+
+/// What a client thread hands back.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientResult {
+    pub tally: WriteTally,
+    pub load_ops: u64,
+    pub load_errors: u64,
+    pub pinned: bool,
+    pub stop: StopReason,
+    /// Open loop: largest lag behind the schedule (ns), over every send
+    /// (send time minus intended start), every checkpoint and the stop.
+    pub max_lag_ns: u64,
+    /// Open loop: lag behind the schedule when the thread stopped sending (ns):
+    /// the lateness of its last due op on a limit stop, else the stop time
+    /// minus the intended start of the first op it did not send.
+    pub final_lag_ns: u64,
+    /// Open loop: ops due (intended start before the stop and before the end
+    /// of the measured window) that were never sent because the run stopped
+    /// early (saturation, Ctrl-C, engine gone). Always 0 on a limit stop.
+    pub unsent_due: u64,
+    pub end_ns: u64,
+}
+
+impl ClientResult {
+    /// Nothing measured yet; `pinned`: whether the thread got its core.
+    fn new(pinned: bool) -> ClientResult {
+        ClientResult {
+            tally: WriteTally::default(),
+            load_ops: 0,
+            load_errors: 0,
+            pinned,
+            stop: StopReason::Limit,
+            max_lag_ns: 0,
+            final_lag_ns: 0,
+            unsent_due: 0,
+            end_ns: 0,
+        }
+    }
+}
+
+/// Runs one client thread to the end. Always reaches every barrier and
+/// always sends its last interval, even when the engine fails.
+pub(crate) fn client_main<S: Session>(
+    plan: ClientPlan,
+    mut session: S,
+    workload: &Workload,
+    shared: &Shared,
+    mut rec: Recorder,
+) -> ClientResult {
+    let mut res = ClientResult::new(pin_current(plan.core));
+    // Both histogram sets allocated and mapped before the clock starts.
+    rec.prepare();
+    let (generator, broken) = load_phase(&plan, &mut session, workload, shared, &mut res);
+    let Some(mut generator) = generator else {
+        rec.finish(shared.clock.now_ns());
+        res.stop = StopReason::WorkloadPanicked;
+        return res;
+    };
+    let start = shared.start_ns.load(Ordering::Acquire);
+    let mut lp = Loop::new(&plan, shared, start);
+    if broken {
+        lp.stopping = Some(StopReason::EngineShutdown);
+    }
+    let g = &mut generator;
+    let mut slab;
+    match plan.mode {
+        LoopMode::Closed { inflight } => {
+            slab = Slab::new(inflight.max(1));
+            lp.closed(&mut session, g, &mut slab, &mut rec, &mut res);
+        }
+        LoopMode::Open {
+            rate,
+            max_outstanding,
+        } => {
+            slab = Slab::new(max_outstanding.max(1));
+            let mut sched = Schedule::of(&plan, rate, start);
+            lp.open(&mut session, g, &mut slab, &mut rec, &mut res, &mut sched);
+        }
+    }
+    res.stop = lp.stopping.unwrap_or(StopReason::Limit);
+    lp.drain(&mut session, g, &mut slab, &mut rec, &mut res);
+    res.end_ns = shared.clock.now_ns();
+    rec.finish(res.end_ns);
+    res
+}
+
+/// The harness's closed loop, as [`crate::run`] measures with, for benches:
+/// sends `ops` generated ops through `session` with `inflight` outstanding,
+/// recording every latency as a run does (into a recorder nobody reads), and
+/// returns the time from the first send to the last reply. One client
+/// thread's share: call it from each thread of a multi-threaded bench.
+pub fn closed_loop<S: Session>(
+    session: &mut S,
+    generator: &mut Generator,
+    inflight: usize,
+    ops: u64,
+) -> std::time::Duration {
+    let shared = Shared {
+        clock: Clock::new(),
+        barrier: Barrier::new(1),
+        start_ns: AtomicU64::new(0),
+        user_stop: StopSignal::default(),
+        saturated: AtomicBool::new(false),
+    };
+    let (tx, _rx) = crossbeam_channel::unbounded();
+    let (_recycle_tx, recycle_rx) = crossbeam_channel::bounded(1);
+    let mut rec = Recorder::new(0, 0, tx, recycle_rx);
+    rec.prepare();
+    let plan = ClientPlan {
+        thread: 0,
+        threads: 1,
+        core: None,
+        mode: LoopMode::Closed { inflight },
+        limit: Limit::Ops(ops),
+        warmup_ns: 0,
+        // One interval: the bench has no collector to roll over to.
+        interval_ns: u64::MAX / 4,
+        seed: 0,
+        own_core: false,
+    };
+    let mut res = ClientResult::new(false);
+    let mut slab = Slab::new(inflight.max(1));
+    let start = shared.clock.now_ns();
+    let mut lp = Loop::new(&plan, &shared, start);
+    lp.closed(session, generator, &mut slab, &mut rec, &mut res);
+    lp.drain(session, generator, &mut slab, &mut rec, &mut res);
+    let end = shared.clock.now_ns();
+    rec.finish(end);
+    std::time::Duration::from_nanos(end.saturating_sub(start))
+}
+
+/// The load phase, stage by stage behind the run's barrier, then the two
+/// waits around the driver's publishing of the start time. Returns the
+/// thread's generator (`None` if making it panicked) and whether the load
+/// failed (the engine is gone, or the workload panicked while loading).
+///
+/// A panic in the workload must not leave the other threads waiting at a
+/// barrier: it is caught, the barriers are still met, and the run skipped.
+fn load_phase<S: Session>(
+    plan: &ClientPlan,
+    session: &mut S,
+    workload: &Workload,
+    shared: &Shared,
+    res: &mut ClientResult,
+) -> (Option<Generator>, bool) {
+    let generator = catch_unwind(AssertUnwindSafe(|| {
+        workload.generator(plan.thread, plan.threads)
+    }))
+    .ok();
+    let mut broken = generator.is_none();
+    for stage in 0..workload.load_stages() {
+        if !broken {
+            broken = catch_unwind(AssertUnwindSafe(|| {
+                let ops = workload.load_ops(stage, plan.thread, plan.threads);
+                load_stage(session, ops, res).is_err()
+            }))
+            .unwrap_or(true);
+        }
+        shared.barrier.wait();
+    }
+    shared.barrier.wait(); // the driver publishes the start time between these two waits
+    shared.barrier.wait();
+    (generator, broken)
+}
+
+/// Sends one load stage with a window of ops in flight; tallies acknowledged writes.
+fn load_stage<S: Session>(
+    session: &mut S,
+    ops: impl Iterator<Item = Op>,
+    res: &mut ClientResult,
+) -> Result<(), EngineError> {
+    let mut kinds = [OpKind::Register; LOAD_WINDOW];
+    let mut free: Vec<usize> = (0..LOAD_WINDOW).collect();
+    let mut on_reply =
+        |kinds: &[OpKind; LOAD_WINDOW], free: &mut Vec<usize>, tag: u64, resp: &Response| {
+            if let Some(kind) = kinds.get(tag as usize) {
+                res.tally.record(*kind, resp);
+                res.load_ops += 1;
+                res.load_errors += resp.is_err() as u64;
+                free.push(tag as usize);
+            }
+        };
+    for op in ops {
+        while free.is_empty() {
+            let n = session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r));
+            if n == 0 && free.is_empty() {
+                return Err(EngineError::Shutdown);
+            }
+        }
+        let i = free.pop().unwrap_or(0);
+        kinds[i] = op.kind();
+        session.submit(i as u64, op)?;
+    }
+    while session.outstanding() > 0 {
+        if session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r)) == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,224 @@
+//! The open loop: Poisson arrivals on a schedule fixed in advance, latency
+//! from each op's intended start (coordinated omission corrected, as wrk2
+//! does).
+
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use socialbench_engines::Session;
+use socialbench_workload::Generator;
+
+use super::measured::{Loop, submit_into};
+use super::slab::{InFlight, Slab};
+use super::{ClientPlan, ClientResult, StopReason};
+use crate::recorder::Recorder;
+
+/// Open loop: with nothing outstanding, a wait longer than this sleeps...
+const SLEEP_MIN_NS: u64 = 200_000;
+/// ...and wakes this early, then busy-polls (or yields) to send on time: it
+/// covers the default 50 us timer slack and a wake-up on a busy machine.
+const WAKE_EARLY_NS: u64 = 100_000;
+
+/// Open loop, thread with a core of its own: a send due within this busy-waits...
+const SPIN_WINDOW_NS: u64 = 50_000;
+/// ...looking at the engine's replies again every this often.
+const SPIN_POLL_NS: u64 = 2_000;
+
+/// The open loop's schedule: Poisson arrivals from `start`, accumulated in
+/// f64 nanoseconds so the gaps' fractions are not truncated away (which
+/// would raise the rate).
+pub(crate) struct Schedule {
+    rng: Xoshiro256PlusPlus,
+    /// Mean gap between this thread's arrivals, ns.
+    mean_gap: f64,
+    start: u64,
+    offset: f64,
+    /// Intended start of the next op (ns on the run clock).
+    pub next: u64,
+}
+
+impl Schedule {
+    /// The schedule of `plan`'s client thread: its share of `rate` ops/s,
+    /// seeded from the run's seed and the thread.
+    pub(crate) fn of(plan: &ClientPlan, rate: f64, start: u64) -> Schedule {
+        let rng = Xoshiro256PlusPlus::seed_from_u64(
+            plan.seed ^ (plan.thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        Schedule::new(rng, 1e9 * plan.threads as f64 / rate, start)
+    }
+
+    /// A schedule with mean gap `mean_gap` ns from `start`, drawn from `rng`.
+    pub(crate) fn new(rng: Xoshiro256PlusPlus, mean_gap: f64, start: u64) -> Schedule {
+        let mut s = Schedule {
+            rng,
+            mean_gap,
+            start,
+            offset: 0.0,
+            next: start,
+        };
+        s.advance();
+        s
+    }
+
+    /// Moves to the next arrival.
+    #[inline]
+    pub(crate) fn advance(&mut self) {
+        let u: f64 = self.rng.random();
+        self.offset += -(1.0 - u).ln() * self.mean_gap;
+        self.next = self.start.saturating_add(self.offset as u64);
+    }
+
+    /// The saturation bound: max(1 s, 100 mean gaps) behind schedule.
+    fn lag_bound(&self) -> u64 {
+        1_000_000_000u64.max((100.0 * self.mean_gap) as u64)
+    }
+}
+
+impl Loop<'_> {
+    /// Open loop: Poisson arrivals on a schedule fixed in advance; latency from
+    /// each op's intended start. Stops the run when the lag behind schedule
+    /// exceeds max(1 s, 100 mean gaps): the engine is saturated.
+    ///
+    /// End of a duration-limited run: the schedule ends, not the clock. Every
+    /// op intended before the end of the measured window is sent, however
+    /// late (the saturation bound still applies), then the caller drains the
+    /// replies; dropping the late ones would drop exactly the slowest ops. On
+    /// any other stop (saturation, Ctrl-C, engine gone) the measured ops
+    /// already due but never sent are counted in [`ClientResult::unsent_due`],
+    /// and the lag at the stop is kept in [`ClientResult::final_lag_ns`].
+    ///
+    /// Replies are looked at after every send (not once per burst of due
+    /// sends), so a reply is stamped when it could first be seen.
+    ///
+    /// Waiting for the next send time: with nothing outstanding and the send
+    /// more than 200 us away, sleep until 100 us before it. Otherwise, a thread
+    /// with a core of its own busy-waits when the send is due within 50 us
+    /// (spinning on the clock, no syscall, polling replies every ~2 us), so it
+    /// sends within ~2 us of the intended time instead of after a
+    /// `sched_yield` (which can hand the core to any runnable thread for a
+    /// whole time slice); otherwise it yields, and a thread sharing its core
+    /// always yields, leaving the core to the engine thread that may be
+    /// serving its ops. A late send never hides anything (latency
+    /// counts from the intended start), but it shows up as client-made latency.
+    pub(super) fn open<S: Session>(
+        &mut self,
+        session: &mut S,
+        generator: &mut Generator,
+        slab: &mut Slab,
+        rec: &mut Recorder,
+        res: &mut ClientResult,
+        sched: &mut Schedule,
+    ) {
+        loop {
+            self.send_due(session, generator, slab, rec, res, sched);
+            if sched.next >= self.end && self.stopping.is_none() {
+                // Every op of the measured window has been sent.
+                self.stopping = Some(StopReason::Limit);
+            }
+            let got = session.poll(false, |tag, resp| {
+                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+            });
+            let now = self.clock.now_ns();
+            let check = now >= self.next_check;
+            self.tick(now, rec);
+            if check && self.stopping.is_none() {
+                let lag = now.saturating_sub(sched.next);
+                res.max_lag_ns = res.max_lag_ns.max(lag);
+                if lag > sched.lag_bound() {
+                    self.saturate();
+                }
+            }
+            match self.stopping {
+                // `final_lag_ns` holds the lateness of the last send.
+                Some(StopReason::Limit) => return,
+                Some(_) => return self.count_unsent(res, sched, now),
+                None => {}
+            }
+            if got == 0 && sched.next > now {
+                self.idle(session.outstanding() == 0, sched.next, now);
+            }
+        }
+    }
+
+    /// Sends every op due by now (a burst when behind schedule), looking at
+    /// the replies after each send.
+    #[inline]
+    fn send_due<S: Session>(
+        &mut self,
+        session: &mut S,
+        generator: &mut Generator,
+        slab: &mut Slab,
+        rec: &mut Recorder,
+        res: &mut ClientResult,
+        sched: &mut Schedule,
+    ) {
+        let now = self.clock.now_ns();
+        while sched.next <= now
+            && sched.next < self.end
+            && slab.has_free()
+            && self.may_send(sched.next)
+        {
+            let (token, op) = generator.next_op();
+            let sent = self.clock.now_ns();
+            let f = InFlight::new(token, op.kind(), sched.next, sent);
+            if !submit_into(session, slab, None, f, op) {
+                self.stopping = Some(StopReason::EngineShutdown);
+                break;
+            }
+            let lag = sent.saturating_sub(sched.next);
+            res.final_lag_ns = lag;
+            res.max_lag_ns = res.max_lag_ns.max(lag);
+            if lag > sched.lag_bound() {
+                // Checked per send, not only between bursts: a burst sends
+                // every op due when it started, and behind schedule each
+                // burst outlasts the last many times over, so the run's end
+                // could come before the next check and the late ops pass
+                // for on time.
+                self.saturate();
+            }
+            sched.advance();
+            // Observe what has arrived before the next send of a burst: an
+            // engine that answers inside `submit` (serial, striped) has this
+            // op's reply ready now, and stamping it only after the rest of
+            // the burst ran would charge those ops to it.
+            session.poll(false, |tag, resp| {
+                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+            });
+        }
+    }
+
+    /// Stopped early (saturation, Ctrl-C, engine gone) at `now`: the lag at
+    /// the stop, and the measured ops already due that were never sent.
+    fn count_unsent(&self, res: &mut ClientResult, sched: &mut Schedule, now: u64) {
+        let lag = now.saturating_sub(sched.next);
+        res.final_lag_ns = lag;
+        res.max_lag_ns = res.max_lag_ns.max(lag);
+        let until = now.min(self.end);
+        let budget_left = self.budget.saturating_sub(self.measured_sent);
+        while sched.next < until && res.unsent_due < budget_left {
+            res.unsent_due += u64::from(sched.next >= self.warm_end);
+            sched.advance();
+        }
+    }
+
+    /// Waits for the next send at `next` (see [`Loop::open`]); `empty`: no
+    /// reply is outstanding.
+    fn idle(&self, empty: bool, next: u64, now: u64) {
+        let wait = next - now;
+        if empty && wait > SLEEP_MIN_NS {
+            // Nothing to receive: sleep, waking early to send on time.
+            std::thread::sleep(std::time::Duration::from_nanos(
+                (wait - WAKE_EARLY_NS).min(self.next_check.saturating_sub(now).max(1)),
+            ));
+        } else if self.own_core && wait <= SPIN_WINDOW_NS {
+            // Busy-wait on the clock alone (polling the engine's reply queue
+            // in a tight loop would bounce its cache lines with the engine
+            // thread writing them), polling again every ~2 us.
+            let until = next.min(now + SPIN_POLL_NS);
+            while self.clock.now_ns() < until {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
