@@ -252,9 +252,9 @@ impl<'a> Loop<'a> {
     /// and send time: a closed-loop user's next op is due the moment the
     /// previous reply is seen, so that read *is* its intended start. An op's
     /// actual send follows after generating it and the batch's earlier
-    /// replacements (at most `inflight` sends, ~60 ns each with the null
-    /// engine, an op's execution each with an engine that runs it inside
-    /// `submit`), a wait its latency then includes: a bias that can only
+    /// replacements (at most `inflight` sends: an op's generation each with
+    /// the null engine, see the `harness/generate` bench, and its execution
+    /// too with an engine that runs it inside `submit`), a wait its latency then includes: a bias that can only
     /// overstate latency, never hide engine time, and the wait a closed-loop
     /// client's users have anyway (one thread sends for all of them). Service
     /// time is stamped the same way, so here it equals latency, and the
@@ -262,8 +262,9 @@ impl<'a> Loop<'a> {
     /// stamps each send. The same read drives the interval and stop checks.
     ///
     /// Stamping per poll rather than per reply also keeps the clock (an
-    /// rdtsc, ~12 ns on this project's VM) off the per-op path when replies
-    /// come in batches: with the null engine, one read per 16 ops.
+    /// rdtsc; every run measures and prints its cost) off the per-op path
+    /// when replies come in batches: with the null engine, one read per 16
+    /// ops.
     pub(super) fn closed<S: Session>(
         &mut self,
         session: &mut S,
@@ -275,9 +276,8 @@ impl<'a> Loop<'a> {
         rec.mirror_service();
         // Slots a poll freed and whether their replies were errors. Keeping
         // 16 bytes each rather than the `Response` spares a copy of every
-        // reply through this buffer (it stalled on store forwarding: ~8 ns
-        // per op with the null engine). Its capacity covers every op
-        // outstanding.
+        // reply through this buffer (it stalled on store forwarding; commit
+        // a0f4e88 has the figures). Its capacity covers every op outstanding.
         let mut freed: Vec<(u64, bool)> = Vec::with_capacity(slab.capacity());
         while slab.has_free() {
             let now = self.clock.now_ns();
