@@ -81,16 +81,7 @@ pub(crate) fn collect<E: Engine>(
         let _ = recycle.try_send(data);
         // Emit every interval all live threads have moved past.
         let all_done = done.iter().all(|d| *d);
-        let complete_upto = (0..threads)
-            .filter(|&i| !done[i])
-            .map(|i| upto[i].map_or(0, |u| u + 1))
-            .min();
-        let limit = match complete_upto {
-            // A live thread's reports come in index order: having reported u,
-            // it has nothing more for any interval up to u.
-            Some(u) => u,
-            None => pending.keys().next_back().map_or(next_emit, |k| k + 1),
-        };
+        let limit = complete_before(&done, &upto, &pending, next_emit);
         while next_emit < limit {
             let data = pending.remove(&next_emit).unwrap_or_default();
             let steal = meter.sample();
@@ -125,6 +116,27 @@ pub(crate) fn collect<E: Engine>(
         reports,
         steal_ms,
     })
+}
+
+/// The first interval some live thread may still report into (every
+/// interval before it is complete), or, with every thread done, one past
+/// the last interval anyone reported.
+fn complete_before(
+    done: &[bool],
+    upto: &[Option<u64>],
+    pending: &BTreeMap<u64, IntervalData>,
+    next_emit: u64,
+) -> u64 {
+    let live = (0..done.len())
+        .filter(|&i| !done[i])
+        .map(|i| upto[i].map_or(0, |u| u + 1))
+        .min();
+    match live {
+        // A live thread's reports come in index order: having reported u,
+        // it has nothing more for any interval up to u.
+        Some(u) => u,
+        None => pending.keys().next_back().map_or(next_emit, |k| k + 1),
+    }
 }
 
 fn emit(

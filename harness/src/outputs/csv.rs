@@ -104,8 +104,8 @@ impl TimeseriesCsv {
 }
 
 /// Metrics of an op-kind row set.
-fn op_rows(
-    out: &mut Vec<(&'static str, &str, &'static str, u64)>,
+fn op_rows<'a>(
+    out: &mut Vec<Value<'a>>,
     name: &'static str,
     count: u64,
     errors: u64,
@@ -129,88 +129,100 @@ fn op_rows(
     }
 }
 
+/// One value of `timeseries.csv`: source, name, metric, value.
+type Value<'a> = (&'static str, &'a str, &'static str, u64);
+
+/// The op rows of an interval: per kind seen, then `all`.
+fn interval_op_rows<'a>(out: &mut Vec<Value<'a>>, iv: &IntervalReport<'a>) {
+    let d = iv.data;
+    let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
+        h.as_ref().map(LatencyStats::of).unwrap_or_default()
+    };
+    for k in 0..ROWS {
+        if d.count[k] > 0 {
+            let (i, s) = (stats(&d.intended[k]), stats(&d.service[k]));
+            op_rows(
+                out,
+                row_name(k),
+                d.count[k],
+                d.errors[k],
+                iv.duration_ns,
+                &i,
+                &s,
+            );
+        }
+    }
+    let (i, s) = d.merged_all();
+    let (i, s) = (LatencyStats::of(&i), LatencyStats::of(&s));
+    op_rows(
+        out,
+        "all",
+        d.total(),
+        d.total_errors(),
+        iv.duration_ns,
+        &i,
+        &s,
+    );
+}
+
+/// The engine's counts, bytes, queues and faults as sampled for an interval.
+fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::EngineStats) {
+    let c = &e.counts;
+    for (name, v) in [
+        ("users", c.users),
+        ("communities", c.communities),
+        ("posts", c.posts),
+        ("comments", c.comments),
+        ("dms", c.dms),
+        ("votes", c.votes),
+        ("memberships", c.memberships),
+    ] {
+        out.push(("engine", name, "count", v));
+    }
+    let b = &e.bytes;
+    for (name, v) in [
+        ("users", b.users),
+        ("communities", b.communities),
+        ("posts", b.posts),
+        ("comments", b.comments),
+        ("dms", b.dms),
+        ("votes", b.votes),
+        ("total", b.total()),
+    ] {
+        out.push(("engine", name, "bytes", v));
+    }
+    let depth_sum: usize = e.mailbox_depths.iter().sum();
+    let depth_max = e.mailbox_depths.iter().copied().max().unwrap_or(0);
+    out.push(("engine", "mailbox", "depth_sum", depth_sum as u64));
+    out.push(("engine", "mailbox", "depth_max", depth_max as u64));
+    out.push((
+        "engine",
+        "pending_follow_ups",
+        "count",
+        e.pending_follow_ups,
+    ));
+    out.push(("engine", "faults", "count", e.faults));
+    out.push((
+        "engine",
+        "dropped_follow_ups",
+        "count",
+        e.dropped_follow_ups,
+    ));
+}
+
 impl Report for TimeseriesCsv {
     fn interval(&mut self, iv: &IntervalReport<'_>) -> Result<(), RunError> {
         if iv.warmup {
             return Ok(());
         }
-        let d = iv.data;
         let cpus: Vec<(String, u64)> = iv
             .steal
             .iter()
             .map(|c| (format!("cpu{}", c.core), c.steal_ms))
             .collect();
         let mut rows = Vec::with_capacity(160);
-        let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
-            h.as_ref().map(LatencyStats::of).unwrap_or_default()
-        };
-        for k in 0..ROWS {
-            if d.count[k] > 0 {
-                let (i, s) = (stats(&d.intended[k]), stats(&d.service[k]));
-                op_rows(
-                    &mut rows,
-                    row_name(k),
-                    d.count[k],
-                    d.errors[k],
-                    iv.duration_ns,
-                    &i,
-                    &s,
-                );
-            }
-        }
-        let (i, s) = d.merged_all();
-        let (i, s) = (LatencyStats::of(&i), LatencyStats::of(&s));
-        op_rows(
-            &mut rows,
-            "all",
-            d.total(),
-            d.total_errors(),
-            iv.duration_ns,
-            &i,
-            &s,
-        );
-        let e = &iv.engine;
-        let c = &e.counts;
-        for (name, v) in [
-            ("users", c.users),
-            ("communities", c.communities),
-            ("posts", c.posts),
-            ("comments", c.comments),
-            ("dms", c.dms),
-            ("votes", c.votes),
-            ("memberships", c.memberships),
-        ] {
-            rows.push(("engine", name, "count", v));
-        }
-        let b = &e.bytes;
-        for (name, v) in [
-            ("users", b.users),
-            ("communities", b.communities),
-            ("posts", b.posts),
-            ("comments", b.comments),
-            ("dms", b.dms),
-            ("votes", b.votes),
-            ("total", b.total()),
-        ] {
-            rows.push(("engine", name, "bytes", v));
-        }
-        let depth_sum: usize = e.mailbox_depths.iter().sum();
-        let depth_max = e.mailbox_depths.iter().copied().max().unwrap_or(0);
-        rows.push(("engine", "mailbox", "depth_sum", depth_sum as u64));
-        rows.push(("engine", "mailbox", "depth_max", depth_max as u64));
-        rows.push((
-            "engine",
-            "pending_follow_ups",
-            "count",
-            e.pending_follow_ups,
-        ));
-        rows.push(("engine", "faults", "count", e.faults));
-        rows.push((
-            "engine",
-            "dropped_follow_ups",
-            "count",
-            e.dropped_follow_ups,
-        ));
+        interval_op_rows(&mut rows, iv);
+        interval_engine_rows(&mut rows, &iv.engine);
         rows.push(("process", "rss", "bytes", iv.rss_bytes));
         for (cpu, ms) in &cpus {
             rows.push(("machine", cpu, "steal_ms", *ms));

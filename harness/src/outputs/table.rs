@@ -12,9 +12,19 @@ use crate::units::{human_ns, human_rate};
 #[derive(Debug, Default)]
 pub struct Table;
 
-/// The table as text: one row per op kind and `all`, intended and service latency.
+/// The table as text: what ran, one row per op kind and `all` (intended and
+/// service latency), how to read it, and the verdicts.
 pub fn render(s: &RunSummary) -> String {
     let mut o = String::new();
+    heading(&mut o, s);
+    kinds(&mut o, s);
+    notes(&mut o, s);
+    verdicts(&mut o, s);
+    o
+}
+
+/// What ran, the load phase and the measured window.
+fn heading(o: &mut String, s: &RunSummary) {
     let _ = writeln!(
         o,
         "{} on {} ({} users): {} client thread(s), {} engine thread(s), {} partition(s), {:?}",
@@ -37,6 +47,10 @@ pub fn render(s: &RunSummary) -> String {
         human_ns(s.warmup_ns),
         s.stopped_by
     );
+}
+
+/// The rows per op kind.
+fn kinds(o: &mut String, s: &RunSummary) {
     let _ = writeln!(
         o,
         "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}{:>9} | {:>9}{:>9}{:>9}",
@@ -73,6 +87,10 @@ pub fn render(s: &RunSummary) -> String {
             human_ns(v.max_ns),
         );
     }
+}
+
+/// How to read the rows: throughput, which latency, the open loop's schedule, steal.
+fn notes(o: &mut String, s: &RunSummary) {
     let _ = writeln!(
         o,
         "throughput: {} ops/s ({} ops/s per client thread); latency columns from the intended start, svc = service time from the send",
@@ -116,6 +134,10 @@ pub fn render(s: &RunSummary) -> String {
             cores.join(", ")
         );
     }
+}
+
+/// Saturation, the audit and where the results are.
+fn verdicts(o: &mut String, s: &RunSummary) {
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,
@@ -138,7 +160,6 @@ pub fn render(s: &RunSummary) -> String {
     if let Some(d) = &s.out_dir {
         let _ = writeln!(o, "results: {}", d.display());
     }
-    o
 }
 
 impl Report for Table {
