@@ -103,9 +103,9 @@ pub struct CommonArgs {
     /// Warmup after the load phase, excluded from the results.
     #[arg(long, value_parser = duration_arg)]
     pub warmup: Option<Duration>,
-    /// Recording interval.
-    #[arg(long, value_parser = duration_arg, default_value = "1s")]
-    pub interval: Duration,
+    /// Recording interval (default: 1s, or a tenth of a shorter measured window).
+    #[arg(long, value_parser = duration_arg)]
+    pub interval: Option<Duration>,
     /// Root folder of the results.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -292,9 +292,9 @@ pub struct SweepArgs {
     /// Mailbox channel: crossbeam or flume.
     #[arg(long, value_parser = channel_arg, default_value = "crossbeam")]
     pub channel: ChannelKind,
-    /// Recording interval.
-    #[arg(long, value_parser = duration_arg, default_value = "1s")]
-    pub interval: Duration,
+    /// Recording interval (default: 1s, or a tenth of a shorter measured window).
+    #[arg(long, value_parser = duration_arg)]
+    pub interval: Option<Duration>,
     /// The sweep's folder; give an existing sweep's folder to resume it
     /// (default: results/sweep-YYYYMMDD-HHMMSS).
     #[arg(long)]

@@ -13,9 +13,10 @@ use crossbeam_channel::{Receiver, Sender};
 use socialbench_engines::{Engine, EngineStats};
 
 use crate::config::RunError;
+use crate::cpu::{ThreadCpu, ThreadTimes};
 use crate::machine::{CoreSteal, StealMeter, rss_bytes};
 use crate::outputs::{IntervalReport, Reports};
-use crate::recorder::{IntervalData, RawInterval, ToCollector};
+use crate::recorder::{IntervalData, ROWS, RawInterval, ToCollector};
 
 /// The fixed timeline of a run, shared with the client threads.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +43,21 @@ pub(crate) struct Collected {
     /// Steal per core summed over the measured intervals (ms), sampled as
     /// each interval was emitted.
     pub steal_ms: BTreeMap<usize, u64>,
+    /// Each measured interval's length and replies per row: the batches of
+    /// the throughput's batch means.
+    pub batches: Vec<Batch>,
+    /// CPU time of the threads other than the clients (engine threads, the
+    /// collector) from the end of the warmup to the last client's end.
+    pub cpu: Vec<ThreadCpu>,
+}
+
+/// One measured interval as a batch of the throughput's batch means.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch {
+    /// Its length, ns.
+    pub duration_ns: u64,
+    /// Replies per recorder row.
+    pub counts: [u64; ROWS],
 }
 
 /// Runs until every client has sent its last snapshot (or the channel closes).
@@ -64,6 +80,8 @@ pub(crate) fn collect<E: Engine>(
     let mut first_error = None;
     let mut meter = StealMeter::start();
     let mut steal_ms: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut batches = Vec::new();
+    let mut cpu_start = None;
     while done.iter().any(|d| !d) {
         let Ok(ToCollector::Interval(snap)) = rx.recv() else {
             break;
@@ -102,6 +120,13 @@ pub(crate) fn collect<E: Engine>(
                 for c in &steal {
                     *steal_ms.entry(c.core).or_default() += c.steal_ms;
                 }
+                let (start, end) = bounds(next_emit, all_done.then_some(end_ns), timeline);
+                batches.push(Batch {
+                    duration_ns: end - start,
+                    counts: data.count,
+                });
+            } else {
+                cpu_start = Some(ThreadTimes::sample());
             }
             next_emit += 1;
         }
@@ -109,12 +134,20 @@ pub(crate) fn collect<E: Engine>(
     if let Some(e) = first_error {
         return Err(e);
     }
+    let cpu = cpu_start
+        .map(|start| start.until(&ThreadTimes::sample()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !t.name.starts_with("client-"))
+        .collect();
     Ok(Collected {
         totals,
         intervals,
         end_ns,
         reports,
         steal_ms,
+        batches,
+        cpu,
     })
 }
 
@@ -139,6 +172,21 @@ fn complete_before(
     }
 }
 
+/// Start and end (ns on the run clock) of interval `index`: the warmup for
+/// 0, else a nominal interval, the last one cut at the run's end.
+fn bounds(index: u64, run_end: Option<u64>, tl: Timeline) -> (u64, u64) {
+    let (start, nominal_end) = if index == 0 {
+        (0, tl.warm_end_ns)
+    } else {
+        let s = tl.warm_end_ns + (index - 1) * tl.interval_ns;
+        (s, s + tl.interval_ns)
+    };
+    (
+        start,
+        run_end.map_or(nominal_end, |e| nominal_end.min(e.max(start + 1))),
+    )
+}
+
 fn emit(
     index: u64,
     data: &IntervalData,
@@ -147,13 +195,7 @@ fn emit(
     tl: Timeline,
     reports: &mut Reports,
 ) -> Result<(), RunError> {
-    let (start, nominal_end) = if index == 0 {
-        (0, tl.warm_end_ns)
-    } else {
-        let s = tl.warm_end_ns + (index - 1) * tl.interval_ns;
-        (s, s + tl.interval_ns)
-    };
-    let end = run_end.map_or(nominal_end, |e| nominal_end.min(e.max(start + 1)));
+    let (start, end) = bounds(index, run_end, tl);
     let report = IntervalReport {
         index,
         warmup: index == 0,

@@ -144,8 +144,10 @@ pub struct RunConfig {
     pub warmup: Duration,
     /// End of the measured run.
     pub limit: Limit,
-    /// Length of a recording interval.
-    pub interval: Duration,
+    /// Length of a recording interval; `None`: [`RunConfig::interval`]'s
+    /// default (1 s, or a tenth of a shorter measured window, so that the
+    /// throughput's batch means have at least 10 batches).
+    pub interval: Option<Duration>,
     /// Root of the output folders (`None`: write nothing).
     pub out_root: Option<PathBuf>,
     /// Name of the run's folder under `out_root` (`None`: a timestamp and the engine).
@@ -178,7 +180,7 @@ impl RunConfig {
             mode: LoopMode::Closed { inflight: 16 },
             warmup: Duration::from_secs(1),
             limit: Limit::Duration(Duration::from_secs(10)),
-            interval: Duration::from_secs(1),
+            interval: None,
             out_root: Some(PathBuf::from("results")),
             run_id: None,
             link_latest: true,
@@ -186,6 +188,17 @@ impl RunConfig {
             print_table: true,
             stop: StopSignal::default(),
         }
+    }
+}
+
+impl RunConfig {
+    /// The recording interval: as given, else 1 s or a tenth of the
+    /// measured window if that is shorter (at least 1 ms).
+    pub fn interval(&self) -> Duration {
+        self.interval.unwrap_or(match self.limit {
+            Limit::Duration(d) => (d / 10).clamp(Duration::from_millis(1), Duration::from_secs(1)),
+            Limit::Ops(_) => Duration::from_secs(1),
+        })
     }
 }
 

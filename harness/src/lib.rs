@@ -15,6 +15,7 @@ pub mod clock;
 pub mod collector;
 pub mod compare;
 pub mod config;
+pub mod cpu;
 pub mod machine;
 pub mod outputs;
 pub mod pinning;

@@ -526,7 +526,11 @@ impl Recorder {
     }
 }
 
-/// Summary statistics of one histogram, in nanoseconds.
+/// Summary statistics of one histogram, in nanoseconds. The `*_low_ns` and
+/// `*_high_ns` bounds are the within-run 95% rank intervals of each
+/// percentile (`crate::stats::hist`) when computed with
+/// [`LatencyStats::with_intervals`]; [`LatencyStats::of`] (per interval,
+/// where nobody reads them) leaves them equal to the percentile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LatencyStats {
     /// Values recorded.
@@ -545,24 +549,57 @@ pub struct LatencyStats {
     pub p9999_ns: u64,
     /// Largest value (at the histogram's precision).
     pub max_ns: u64,
+    /// Lower bounds of p50, p90, p99, p99.9, p99.99.
+    pub low_ns: [u64; 5],
+    /// Upper bounds of p50, p90, p99, p99.9, p99.99.
+    pub high_ns: [u64; 5],
 }
 
+/// The quantiles of [`LatencyStats`], in the order of its bounds.
+pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 0.9999];
+
 impl LatencyStats {
-    /// Statistics of `h` (all zero when empty).
+    /// Statistics of `h` (all zero when empty), bounds equal to the values.
     pub fn of(h: &Histogram<u64>) -> LatencyStats {
         if h.is_empty() {
             return LatencyStats::default();
         }
+        let q = QUANTILES.map(|q| h.value_at_quantile(q));
         LatencyStats {
             count: h.len(),
             mean_ns: h.mean().round() as u64,
-            p50_ns: h.value_at_quantile(0.5),
-            p90_ns: h.value_at_quantile(0.9),
-            p99_ns: h.value_at_quantile(0.99),
-            p999_ns: h.value_at_quantile(0.999),
-            p9999_ns: h.value_at_quantile(0.9999),
+            p50_ns: q[0],
+            p90_ns: q[1],
+            p99_ns: q[2],
+            p999_ns: q[3],
+            p9999_ns: q[4],
             max_ns: h.max(),
+            low_ns: q,
+            high_ns: q,
         }
+    }
+
+    /// Statistics of `h` with each percentile's rank interval.
+    pub fn with_intervals(h: &Histogram<u64>) -> LatencyStats {
+        let mut s = LatencyStats::of(h);
+        for (i, q) in QUANTILES.into_iter().enumerate() {
+            if let Some(e) = crate::stats::hist::percentile_interval(h, q) {
+                s.low_ns[i] = e.low as u64;
+                s.high_ns[i] = e.high as u64;
+            }
+        }
+        s
+    }
+
+    /// The percentiles in the order of [`QUANTILES`].
+    pub fn percentiles(&self) -> [u64; 5] {
+        [
+            self.p50_ns,
+            self.p90_ns,
+            self.p99_ns,
+            self.p999_ns,
+            self.p9999_ns,
+        ]
     }
 }
 

@@ -8,10 +8,14 @@ use socialbench_engines::{Audit, EngineStats, WriteTally};
 
 use crate::client::StopReason;
 use crate::clock::ClockCost;
+use crate::collector::Batch;
 use crate::config::LoopMode;
+use crate::cpu::CpuSummary;
 use crate::pinning::PinMap;
 use crate::recorder::{INVALID_ROW, IntervalData, LatencyStats, ROWS, row_name};
 use crate::schema::AuditVerdict;
+use crate::stats::Estimate;
+use crate::stats::batch::{BatchMeans, batch_means};
 
 /// Throughput and latency of one op kind, of the deliberately invalid
 /// requests (`kind == "invalid"`, any op kind; their errors are expected), or
@@ -27,6 +31,10 @@ pub struct KindSummary {
     pub errors: u64,
     /// Replies per second of measured time.
     pub ops_per_sec: f64,
+    /// `ops_per_sec` with its within-run 95% interval: the half-width of
+    /// the batch means of the measured intervals (`crate::stats::batch`);
+    /// no spread (low = high) with fewer than 3 intervals.
+    pub throughput: Estimate,
     /// Latency from the intended start: coordinated-omission corrected in
     /// the open loop; in the closed loop the intended start is the send, so
     /// this is the service time (see results/README.md).
@@ -37,9 +45,35 @@ pub struct KindSummary {
 
 impl KindSummary {
     /// Summaries per kind seen, then `invalid` (if any), then the `all` row,
-    /// from merged measured data.
-    pub fn from_totals(totals: &IntervalData, measured_ns: u64) -> Vec<KindSummary> {
+    /// from merged measured data and the measured intervals as batches.
+    pub fn from_totals(
+        totals: &IntervalData,
+        measured_ns: u64,
+        batches: &[Batch],
+    ) -> Vec<KindSummary> {
         let secs = (measured_ns as f64 / 1e9).max(1e-9);
+        let throughput = |count: u64, row: Option<usize>| {
+            let rate = count as f64 / secs;
+            let rates: Vec<f64> = batches
+                .iter()
+                .filter(|b| b.duration_ns > 0)
+                .map(|b| {
+                    let n = row.map_or_else(|| b.counts.iter().sum(), |k| b.counts[k]);
+                    n as f64 / (b.duration_ns as f64 / 1e9)
+                })
+                .collect();
+            match batch_means(&rates) {
+                Some(m) => {
+                    let half = (m.throughput.high - m.throughput.low) / 2.0;
+                    Estimate {
+                        value: rate,
+                        low: (rate - half).max(0.0),
+                        high: rate + half,
+                    }
+                }
+                None => Estimate::exact(rate),
+            }
+        };
         let mut rows = Vec::new();
         debug_assert_eq!(INVALID_ROW, ROWS - 1);
         for k in 0..ROWS {
@@ -47,13 +81,16 @@ impl KindSummary {
                 continue;
             }
             let stats = |h: &Option<hdrhistogram::Histogram<u64>>| {
-                h.as_ref().map(LatencyStats::of).unwrap_or_default()
+                h.as_ref()
+                    .map(LatencyStats::with_intervals)
+                    .unwrap_or_default()
             };
             rows.push(KindSummary {
                 kind: row_name(k).to_string(),
                 count: totals.count[k],
                 errors: totals.errors[k],
                 ops_per_sec: totals.count[k] as f64 / secs,
+                throughput: throughput(totals.count[k], Some(k)),
                 intended: stats(&totals.intended[k]),
                 service: stats(&totals.service[k]),
             });
@@ -64,8 +101,9 @@ impl KindSummary {
             count: totals.total(),
             errors: totals.total_errors(),
             ops_per_sec: totals.total() as f64 / secs,
-            intended: LatencyStats::of(&i),
-            service: LatencyStats::of(&s),
+            throughput: throughput(totals.total(), None),
+            intended: LatencyStats::with_intervals(&i),
+            service: LatencyStats::with_intervals(&s),
         });
         rows
     }
@@ -179,6 +217,15 @@ pub struct RunSummary {
     pub ops_per_sec: f64,
     /// Measured ops per second per client thread.
     pub ops_per_sec_per_client_thread: f64,
+    /// The throughput's batch means over the measured intervals: the
+    /// within-run interval and whether the run was stationary (`None` with
+    /// fewer than 3 intervals).
+    pub batch_means: Option<BatchMeans>,
+    /// CPU time per thread and per op over the measured window.
+    pub cpu: CpuSummary,
+    /// The run's threads (clients and engine) outnumbered the cores it may
+    /// use: they took turns, so throughput and latency describe sharing.
+    pub oversubscribed: bool,
     /// Measured replies whose latency exceeded the histograms' range (one
     /// hour) and was recorded as one hour.
     pub clamped_latencies: u64,

@@ -36,6 +36,8 @@ pub(crate) struct Loop<'a> {
     /// Open loop: the duration limit ends the schedule, not the clock (see
     /// [`Loop::open`]), so [`Loop::tick`] does not stop it at `end`.
     pub(super) open_loop: bool,
+    /// This thread's (run, runqueue) CPU times when its warmup ended.
+    pub(super) cpu_start: Option<(u64, u64)>,
 }
 
 impl<'a> Loop<'a> {
@@ -64,6 +66,7 @@ impl<'a> Loop<'a> {
             stopping: None,
             own_core: plan.own_core,
             open_loop: matches!(plan.mode, LoopMode::Open { .. }),
+            cpu_start: None,
         }
     }
 
@@ -177,6 +180,10 @@ impl<'a> Loop<'a> {
             1 + (at - self.warm_end) / self.interval
         };
         if next != rec.index() {
+            if rec.index() == 0 {
+                // Leaving the warmup: the start of this thread's CPU window.
+                self.cpu_start = crate::cpu::this_thread();
+            }
             rec.rollover(next);
         }
         self.next_roll = if now >= self.end {

@@ -96,6 +96,8 @@ pub(crate) struct ClientResult {
     /// early (saturation, Ctrl-C, engine gone). Always 0 on a limit stop.
     pub unsent_due: u64,
     pub end_ns: u64,
+    /// This thread's CPU time from the end of its warmup to its end.
+    pub cpu: Option<crate::cpu::ThreadCpu>,
 }
 
 impl ClientResult {
@@ -111,6 +113,7 @@ impl ClientResult {
             final_lag_ns: 0,
             unsent_due: 0,
             end_ns: 0,
+            cpu: None,
         }
     }
 }
@@ -158,6 +161,14 @@ pub(crate) fn client_main<S: Session>(
     lp.drain(&mut session, g, &mut slab, &mut rec, &mut res);
     res.end_ns = shared.clock.now_ns();
     rec.finish(res.end_ns);
+    res.cpu = lp
+        .cpu_start
+        .zip(crate::cpu::this_thread())
+        .map(|(a, b)| crate::cpu::ThreadCpu {
+            name: format!("client-{}", plan.thread),
+            cpu_ns: b.0.saturating_sub(a.0),
+            runqueue_ns: b.1.saturating_sub(a.1),
+        });
     res
 }
 

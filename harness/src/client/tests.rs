@@ -104,6 +104,7 @@ fn result() -> ClientResult {
         final_lag_ns: 0,
         unsent_due: 0,
         end_ns: 0,
+        cpu: None,
     }
 }
 
@@ -121,6 +122,7 @@ fn new_loop<'a>(shared: &'a Shared, start: u64, end: u64, open_loop: bool) -> Lo
         stopping: None,
         own_core: false,
         open_loop,
+        cpu_start: None,
     }
 }
 

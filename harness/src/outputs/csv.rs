@@ -11,35 +11,52 @@ use crate::config::RunError;
 use crate::recorder::{LatencyStats, ROWS, row_name};
 use crate::schema::run::{SummaryRow, TimeseriesRow};
 use crate::schema::{SCHEMA_VERSION, SUMMARY_CSV, TIMESERIES_CSV};
-use crate::summary::RunSummary;
+use crate::summary::{KindSummary, RunSummary};
 
 /// The `summary.csv` row of one kind (or `invalid`, or `all`).
-fn summary_row(
-    kind: &str,
-    count: u64,
-    errors: u64,
-    ops: f64,
-    i: &LatencyStats,
-    s: &LatencyStats,
-) -> SummaryRow {
+fn summary_row(k: &KindSummary) -> SummaryRow {
+    let (i, s) = (&k.intended, &k.service);
+    let round = |v: f64| (v * 10.0).round() / 10.0;
     SummaryRow {
-        kind: kind.to_string(),
-        count,
-        errors,
-        ops_per_sec: (ops * 10.0).round() / 10.0,
+        kind: k.kind.clone(),
+        count: k.count,
+        errors: k.errors,
+        ops_per_sec: round(k.ops_per_sec),
+        ops_per_sec_low: round(k.throughput.low),
+        ops_per_sec_high: round(k.throughput.high),
         intended_mean_ns: i.mean_ns,
         intended_p50_ns: i.p50_ns,
+        intended_p50_low_ns: i.low_ns[0],
+        intended_p50_high_ns: i.high_ns[0],
         intended_p90_ns: i.p90_ns,
+        intended_p90_low_ns: i.low_ns[1],
+        intended_p90_high_ns: i.high_ns[1],
         intended_p99_ns: i.p99_ns,
+        intended_p99_low_ns: i.low_ns[2],
+        intended_p99_high_ns: i.high_ns[2],
         intended_p999_ns: i.p999_ns,
+        intended_p999_low_ns: i.low_ns[3],
+        intended_p999_high_ns: i.high_ns[3],
         intended_p9999_ns: i.p9999_ns,
+        intended_p9999_low_ns: i.low_ns[4],
+        intended_p9999_high_ns: i.high_ns[4],
         intended_max_ns: i.max_ns,
         service_mean_ns: s.mean_ns,
         service_p50_ns: s.p50_ns,
+        service_p50_low_ns: s.low_ns[0],
+        service_p50_high_ns: s.high_ns[0],
         service_p90_ns: s.p90_ns,
+        service_p90_low_ns: s.low_ns[1],
+        service_p90_high_ns: s.high_ns[1],
         service_p99_ns: s.p99_ns,
+        service_p99_low_ns: s.low_ns[2],
+        service_p99_high_ns: s.high_ns[2],
         service_p999_ns: s.p999_ns,
+        service_p999_low_ns: s.low_ns[3],
+        service_p999_high_ns: s.high_ns[3],
         service_p9999_ns: s.p9999_ns,
+        service_p9999_low_ns: s.low_ns[4],
+        service_p9999_high_ns: s.high_ns[4],
         service_max_ns: s.max_ns,
         schema: SCHEMA_VERSION,
     }
@@ -65,15 +82,7 @@ impl Report for SummaryCsv {
         let err = |e: &dyn std::fmt::Display| RunError::output(&self.path, e);
         let mut w = ::csv::Writer::from_path(&self.path).map_err(|e| err(&e))?;
         for k in &s.kinds {
-            let row = summary_row(
-                &k.kind,
-                k.count,
-                k.errors,
-                k.ops_per_sec,
-                &k.intended,
-                &k.service,
-            );
-            w.serialize(row).map_err(|e| err(&e))?;
+            w.serialize(summary_row(k)).map_err(|e| err(&e))?;
         }
         w.flush().map_err(|e| err(&e))
     }

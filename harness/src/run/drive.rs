@@ -104,7 +104,7 @@ fn plan(ctx: &Ctx<'_>, t: usize) -> ClientPlan {
         mode: c.mode,
         limit: c.limit,
         warmup_ns: c.warmup.as_nanos() as u64,
-        interval_ns: (c.interval.as_nanos() as u64).max(1),
+        interval_ns: (c.interval().as_nanos() as u64).max(1),
         seed: c.seed,
         // Alone on its core: no engine or other client thread pinned there.
         own_core: core.is_some_and(|core| {
@@ -216,11 +216,16 @@ fn start_measuring<'scope, 'env, E: Engine>(
     let warmup = ctx.config.warmup;
     let timeline = Timeline {
         warm_end_ns: start + warmup.as_nanos() as u64,
-        interval_ns: (ctx.config.interval.as_nanos() as u64).max(1),
+        interval_ns: (ctx.config.interval().as_nanos() as u64).max(1),
         warm_end_wall: std::time::SystemTime::now() + warmup,
     };
     let threads = ctx.threads;
-    let collector = scope.spawn(move || collect(rx, recycle, threads, engine, timeline, reports));
+    let collector = std::thread::Builder::new()
+        .name("collector".into())
+        .spawn_scoped(scope, move || {
+            collect(rx, recycle, threads, engine, timeline, reports)
+        })
+        .expect("the collector thread starts");
     shared.barrier.wait();
     if ctx.chatty() {
         eprintln!(

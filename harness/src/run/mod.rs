@@ -122,7 +122,7 @@ fn check_config(c: &RunConfig) -> Result<(), RunError> {
     if c.mailbox == 0 {
         return bad("--mailbox must be at least 1");
     }
-    if c.interval.is_zero() {
+    if c.interval.is_some_and(|i| i.is_zero()) {
         return bad("--interval must be positive");
     }
     match c.limit {

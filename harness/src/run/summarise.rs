@@ -6,11 +6,14 @@ use socialbench_engines::{Engine, WriteTally};
 
 use super::Ctx;
 use crate::client::{ClientResult, StopReason};
-use crate::collector::Collected;
+use crate::collector::{Batch, Collected};
 use crate::config::{Limit, LoopMode};
+use crate::cpu::{CpuSummary, ThreadCpu};
 use crate::machine::{CoreSteal, peak_rss_bytes};
 use crate::outputs::Reports;
+use crate::pinning::machine_cores;
 use crate::schema::AuditVerdict;
+use crate::stats::batch::batch_means;
 use crate::summary::{
     AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
 };
@@ -89,7 +92,10 @@ pub(super) fn summarise<E: Engine>(
         ops_per_sec,
         ops_per_sec_per_client_thread: ops_per_sec / ctx.threads as f64,
         clamped_latencies: collected.totals.clamped,
-        kinds: KindSummary::from_totals(&collected.totals, measured_ns),
+        kinds: KindSummary::from_totals(&collected.totals, measured_ns, &collected.batches),
+        batch_means: batch_means(&batch_rates(&collected.batches)),
+        cpu: CpuSummary::of(cpu_threads(&results, &collected.cpu), ops),
+        oversubscribed: ctx.threads + ctx.engine_threads > machine_cores().len().max(1),
         audit,
         engine_stats: engine.stats(),
         clock_cost: ctx.clock_cost,
@@ -105,6 +111,22 @@ pub(super) fn summarise<E: Engine>(
             .collect(),
     };
     (summary, collected.reports)
+}
+
+/// Each measured interval's throughput, all ops.
+fn batch_rates(batches: &[Batch]) -> Vec<f64> {
+    batches
+        .iter()
+        .filter(|b| b.duration_ns > 0)
+        .map(|b| b.counts.iter().sum::<u64>() as f64 / (b.duration_ns as f64 / 1e9))
+        .collect()
+}
+
+/// The client threads' CPU time (each read its own), then the others'.
+fn cpu_threads(results: &[ClientResult], others: &[ThreadCpu]) -> Vec<ThreadCpu> {
+    let mut all: Vec<ThreadCpu> = results.iter().filter_map(|r| r.cpu.clone()).collect();
+    all.extend(others.iter().cloned());
+    all
 }
 
 /// The engine's aggregates against every acknowledged write, load phase

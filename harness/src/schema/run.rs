@@ -10,7 +10,8 @@ use super::{CsvRow, SCHEMA_VERSION};
 
 /// A row of `summary.csv`: one op kind, `invalid` (the deliberately invalid
 /// requests of any kind) or `all`; latencies in ns, from the intended start
-/// (`intended_*`) and from the actual send (`service_*`).
+/// (`intended_*`) and from the actual send (`service_*`), each percentile
+/// with its within-run interval.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
     /// Op kind, `invalid` or `all`.
@@ -21,32 +22,76 @@ pub struct SummaryRow {
     pub errors: u64,
     /// Replies per second of measured time.
     pub ops_per_sec: f64,
+    /// Lower end of the throughput's within-run 95% interval (batch means).
+    pub ops_per_sec_low: f64,
+    /// Upper end of that interval.
+    pub ops_per_sec_high: f64,
     /// Intended latency: mean.
     pub intended_mean_ns: u64,
     /// Intended latency: median.
     pub intended_p50_ns: u64,
+    /// Intended latency: lower end of the median's within-run 95% rank interval.
+    pub intended_p50_low_ns: u64,
+    /// Intended latency: upper end of that interval.
+    pub intended_p50_high_ns: u64,
     /// Intended latency: p90.
     pub intended_p90_ns: u64,
+    /// Intended latency: lower end of the p90's within-run 95% rank interval.
+    pub intended_p90_low_ns: u64,
+    /// Intended latency: upper end of that interval.
+    pub intended_p90_high_ns: u64,
     /// Intended latency: p99.
     pub intended_p99_ns: u64,
+    /// Intended latency: lower end of the p99's within-run 95% rank interval.
+    pub intended_p99_low_ns: u64,
+    /// Intended latency: upper end of that interval.
+    pub intended_p99_high_ns: u64,
     /// Intended latency: p99.9.
     pub intended_p999_ns: u64,
+    /// Intended latency: lower end of the p99.9's within-run 95% rank interval.
+    pub intended_p999_low_ns: u64,
+    /// Intended latency: upper end of that interval.
+    pub intended_p999_high_ns: u64,
     /// Intended latency: p99.99.
     pub intended_p9999_ns: u64,
+    /// Intended latency: lower end of the p99.99's within-run 95% rank interval.
+    pub intended_p9999_low_ns: u64,
+    /// Intended latency: upper end of that interval.
+    pub intended_p9999_high_ns: u64,
     /// Intended latency: max.
     pub intended_max_ns: u64,
     /// Service time: mean.
     pub service_mean_ns: u64,
     /// Service time: median.
     pub service_p50_ns: u64,
+    /// Service time: lower end of the median's within-run 95% rank interval.
+    pub service_p50_low_ns: u64,
+    /// Service time: upper end of that interval.
+    pub service_p50_high_ns: u64,
     /// Service time: p90.
     pub service_p90_ns: u64,
+    /// Service time: lower end of the p90's within-run 95% rank interval.
+    pub service_p90_low_ns: u64,
+    /// Service time: upper end of that interval.
+    pub service_p90_high_ns: u64,
     /// Service time: p99.
     pub service_p99_ns: u64,
+    /// Service time: lower end of the p99's within-run 95% rank interval.
+    pub service_p99_low_ns: u64,
+    /// Service time: upper end of that interval.
+    pub service_p99_high_ns: u64,
     /// Service time: p99.9.
     pub service_p999_ns: u64,
+    /// Service time: lower end of the p99.9's within-run 95% rank interval.
+    pub service_p999_low_ns: u64,
+    /// Service time: upper end of that interval.
+    pub service_p999_high_ns: u64,
     /// Service time: p99.99.
     pub service_p9999_ns: u64,
+    /// Service time: lower end of the p99.99's within-run 95% rank interval.
+    pub service_p9999_low_ns: u64,
+    /// Service time: upper end of that interval.
+    pub service_p9999_high_ns: u64,
     /// Service time: max.
     pub service_max_ns: u64,
     /// Schema version ([`SCHEMA_VERSION`]).
@@ -90,19 +135,41 @@ impl CsvRow for SummaryRow {
         "count",
         "errors",
         "ops_per_sec",
+        "ops_per_sec_low",
+        "ops_per_sec_high",
         "intended_mean_ns",
         "intended_p50_ns",
+        "intended_p50_low_ns",
+        "intended_p50_high_ns",
         "intended_p90_ns",
+        "intended_p90_low_ns",
+        "intended_p90_high_ns",
         "intended_p99_ns",
+        "intended_p99_low_ns",
+        "intended_p99_high_ns",
         "intended_p999_ns",
+        "intended_p999_low_ns",
+        "intended_p999_high_ns",
         "intended_p9999_ns",
+        "intended_p9999_low_ns",
+        "intended_p9999_high_ns",
         "intended_max_ns",
         "service_mean_ns",
         "service_p50_ns",
+        "service_p50_low_ns",
+        "service_p50_high_ns",
         "service_p90_ns",
+        "service_p90_low_ns",
+        "service_p90_high_ns",
         "service_p99_ns",
+        "service_p99_low_ns",
+        "service_p99_high_ns",
         "service_p999_ns",
+        "service_p999_low_ns",
+        "service_p999_high_ns",
         "service_p9999_ns",
+        "service_p9999_low_ns",
+        "service_p9999_high_ns",
         "service_max_ns",
         "schema",
     ];

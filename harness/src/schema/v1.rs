@@ -43,24 +43,47 @@ pub struct SummaryRowV1 {
 
 impl From<SummaryRowV1> for SummaryRow {
     fn from(r: SummaryRowV1) -> SummaryRow {
+        // Version 1 had no intervals: each bound is the figure itself.
         SummaryRow {
             kind: r.kind,
             count: r.count,
             errors: r.errors,
             ops_per_sec: r.ops_per_sec,
+            ops_per_sec_low: r.ops_per_sec,
+            ops_per_sec_high: r.ops_per_sec,
             intended_mean_ns: r.intended_mean_ns,
             intended_p50_ns: r.intended_p50_ns,
+            intended_p50_low_ns: r.intended_p50_ns,
+            intended_p50_high_ns: r.intended_p50_ns,
             intended_p90_ns: r.intended_p90_ns,
+            intended_p90_low_ns: r.intended_p90_ns,
+            intended_p90_high_ns: r.intended_p90_ns,
             intended_p99_ns: r.intended_p99_ns,
+            intended_p99_low_ns: r.intended_p99_ns,
+            intended_p99_high_ns: r.intended_p99_ns,
             intended_p999_ns: r.intended_p999_ns,
+            intended_p999_low_ns: r.intended_p999_ns,
+            intended_p999_high_ns: r.intended_p999_ns,
             intended_p9999_ns: r.intended_p9999_ns,
+            intended_p9999_low_ns: r.intended_p9999_ns,
+            intended_p9999_high_ns: r.intended_p9999_ns,
             intended_max_ns: r.intended_max_ns,
             service_mean_ns: r.service_mean_ns,
             service_p50_ns: r.service_p50_ns,
+            service_p50_low_ns: r.service_p50_ns,
+            service_p50_high_ns: r.service_p50_ns,
             service_p90_ns: r.service_p90_ns,
+            service_p90_low_ns: r.service_p90_ns,
+            service_p90_high_ns: r.service_p90_ns,
             service_p99_ns: r.service_p99_ns,
+            service_p99_low_ns: r.service_p99_ns,
+            service_p99_high_ns: r.service_p99_ns,
             service_p999_ns: r.service_p999_ns,
+            service_p999_low_ns: r.service_p999_ns,
+            service_p999_high_ns: r.service_p999_ns,
             service_p9999_ns: r.service_p9999_ns,
+            service_p9999_low_ns: r.service_p9999_ns,
+            service_p9999_high_ns: r.service_p9999_ns,
             service_max_ns: r.service_max_ns,
             schema: SCHEMA_VERSION,
         }
@@ -406,8 +429,13 @@ mod tests {
 
     #[test]
     fn a_newer_file_is_refused_and_a_broken_line_is_dropped_only_when_lenient() {
-        let header = "kind,count,errors,ops_per_sec,intended_mean_ns,intended_p50_ns,intended_p90_ns,intended_p99_ns,intended_p999_ns,intended_p9999_ns,intended_max_ns,service_mean_ns,service_p50_ns,service_p90_ns,service_p99_ns,service_p999_ns,service_p9999_ns,service_max_ns,schema";
-        let row = |schema: u32| format!("all,1,0,1.0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,{schema}");
+        use super::super::CsvRow;
+        let header = run::SummaryRow::COLUMNS.join(",");
+        // kind, then numbers for every column but the last, then the version.
+        let row = |schema: u32| {
+            let n = run::SummaryRow::COLUMNS.len() - 2;
+            format!("all,{},{schema}", vec!["1"; n].join(","))
+        };
         let newer = temp("newer.csv", &format!("{header}\n{}\n", row(99)));
         let e = read_csv::<run::SummaryRow>(&newer).unwrap_err();
         assert!(matches!(e, SchemaError::Newer { found: 99, .. }), "{e}");

@@ -46,7 +46,7 @@ pub(crate) fn settings_of(
         seed: c.seed,
         warmup_ns: c.warmup.as_nanos() as u64,
         duration_ns,
-        interval_ns: c.interval.as_nanos() as u64,
+        interval_ns: c.interval().as_nanos() as u64,
         inflight,
         max_outstanding: spec.max_outstanding,
         mailbox: c.mailbox,
