@@ -105,7 +105,7 @@ pub enum WorkloadError {
         got: String,
     },
     /// A value the scenario's types reject (an unknown action or sort name).
-    #[error("invalid workload: {}{}", .key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default(), one_line(.source.message()))]
+    #[error("invalid workload: {}{}", key_prefix(.key), one_line(.source.message()))]
     Field {
         /// The dotted key, when it could be found.
         key: Option<String>,
@@ -121,6 +121,11 @@ pub enum WorkloadError {
     /// not bad input.
     #[error("internal error: a preset does not convert to TOML: {0}")]
     Internal(#[source] toml::ser::Error),
+}
+
+/// "`key`: " when the key is known.
+fn key_prefix(key: &Option<String>) -> String {
+    key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default()
 }
 
 /// `message` on one line (the parser's messages may span several).
