@@ -414,7 +414,7 @@ fn fallback_op(
 /// and 9ab1a2a measured those copies). For the same reason the builders
 /// return the op (or `None` through `?`) into one `op` wrapped once at the
 /// end: arms that each returned their own `Some(..)` brought a copy back
-/// (callgrind, in the commit that split this function into builders).
+/// (callgrind, commit be15092).
 #[inline(always)]
 fn action_op(
     t: &Tables,
