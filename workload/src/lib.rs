@@ -14,7 +14,7 @@
 //! | [`user`] | a simulated user's state and op tokens |
 //! | [`generator`] | a client thread's users producing ops |
 //! | [`load`] | the staged load phase and the initial graph |
-//! | [`trace`] | ops and replies as JSON lines against one partition |
+//! | [`trace`](mod@trace) | ops and replies as JSON lines against one partition |
 //! | [`words`] | the text of bodies |
 
 use std::path::PathBuf;
