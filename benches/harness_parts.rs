@@ -1,6 +1,13 @@
 //! The harness's own parts, each measured alone: op generation per preset,
 //! a clock read (std and quanta), a histogram record, and a submit/poll
 //! round trip on the null engine. Their sum bounds the harness's ceiling.
+//!
+//! Op generation is measured twice: `harness/generate` answers every op
+//! with `Done`, so users never see a post and their votes, comments and
+//! replies fall back to reads (the null engine's case); `harness/generate_seen`
+//! answers with feeds, inboxes and posts, so every action forms as it
+//! would against an engine that keeps state, and adds a million-user
+//! reddit whose user states do not fit in cache.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -8,12 +15,23 @@ use std::time::Instant;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hdrhistogram::Histogram;
 use socialbench_engines::null::NullEngine;
-use socialbench_engines::{Engine, EngineConfig, Op, Reply, Session, UserId};
+use socialbench_engines::{
+    CommentId, CommentSummary, CommunityId, DmId, DmSummary, Engine, EngineConfig, Op, PostId,
+    PostSummary, PostView, Reply, Response, Session, UserId,
+};
+use socialbench_workload::{Generator, Scenario, Workload};
 
 use crate::common;
 
 /// Registers the harness-part benches.
 pub fn bench(c: &mut Criterion) {
+    generate(c);
+    generate_seen(c);
+    parts(c);
+}
+
+/// Op generation with `Done` for every reply.
+fn generate(c: &mut Criterion) {
     let mut group = c.benchmark_group("harness/generate");
     group.throughput(Throughput::Elements(1));
     for preset in ["reddit", "microblog", "messenger", "chat"] {
@@ -29,7 +47,121 @@ pub fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
 
+/// Op generation with replies that show posts, comments and DM senders.
+/// Workloads are built only for the benches the filter selects (a
+/// million-user one takes seconds and hundreds of MB).
+fn generate_seen(c: &mut Criterion) {
+    let mut group = c.benchmark_group("harness/generate_seen");
+    group.throughput(Throughput::Elements(1));
+    let replies = Replies::new();
+    let cases = Scenario::PRESETS
+        .iter()
+        .map(|&p| (p.to_string(), p, common::USERS))
+        .chain([("reddit_1m".to_string(), "reddit", 1_000_000)]);
+    for (id, preset, users) in cases {
+        let mut state: Option<(Workload, Generator)> = None;
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            let (_, generator) = state.get_or_insert_with(|| {
+                // `users` set as `--users` sets it (communities as the preset has them).
+                let mut scenario = Scenario::preset(preset).expect("known preset");
+                scenario.users = users;
+                let workload = Workload::new(scenario, 42).expect("valid scenario");
+                let mut generator = workload.generator(0, 1);
+                // A user's first actions fall back to reads until it has
+                // seen something: two ops per user before the clock starts.
+                for _ in 0..2 * users {
+                    let (token, op) = generator.next_op();
+                    generator.on_reply(token, replies.to(&op));
+                }
+                (workload, generator)
+            });
+            b.iter(|| {
+                let (token, op) = generator.next_op();
+                generator.on_reply(token, replies.to(&op));
+                black_box(op)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Plausible replies, one per kind of op: a 25-post feed, a 20-DM inbox, a
+/// post with 3 comments, and the ids writes get back.
+struct Replies([Response; 6]);
+
+impl Replies {
+    fn new() -> Replies {
+        let post = |seq| PostId {
+            community: CommunityId(seq % 50),
+            seq,
+        };
+        let summary = |i: u32| PostSummary {
+            id: post(i),
+            author: UserId(i * 7919),
+            score: 3,
+            comments: 1,
+            created: i as u64,
+        };
+        let feed = Reply::Feed((0..25).map(summary).collect());
+        let inbox = Reply::Inbox(
+            (0..20)
+                .map(|i| DmSummary {
+                    id: DmId {
+                        to: UserId(0),
+                        seq: i,
+                    },
+                    from: UserId(i * 104_729),
+                    len: 40,
+                })
+                .collect(),
+        );
+        let view = Reply::Post(Box::new(PostView {
+            post: summary(1),
+            body: "hello".into(),
+            top_comments: (0..3)
+                .map(|i| CommentSummary {
+                    id: CommentId {
+                        post: post(1),
+                        seq: i,
+                    },
+                    author: UserId(i),
+                    parent: None,
+                    score: 0,
+                })
+                .collect(),
+        }));
+        let commented = Reply::Commented(CommentId {
+            post: post(2),
+            seq: 4,
+        });
+        Replies([
+            Ok(feed),
+            Ok(inbox),
+            Ok(view),
+            Ok(Reply::Posted(post(9))),
+            Ok(commented),
+            Ok(Reply::Done),
+        ])
+    }
+
+    /// The reply to `op`.
+    fn to(&self, op: &Op) -> &Response {
+        let i = match op {
+            Op::GetHomeFeed { .. } | Op::GetCommunityFeed { .. } => 0,
+            Op::GetInbox { .. } => 1,
+            Op::GetPost { .. } => 2,
+            Op::CreatePost { .. } => 3,
+            Op::Comment { .. } => 4,
+            _ => 5,
+        };
+        &self.0[i]
+    }
+}
+
+/// Clock reads, histogram records and the null engine's round trip.
+fn parts(c: &mut Criterion) {
     let mut group = c.benchmark_group("harness/clock");
     group.throughput(Throughput::Elements(1));
     group.bench_function("std_instant", |b| b.iter(|| black_box(Instant::now())));

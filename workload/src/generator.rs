@@ -15,11 +15,11 @@
 //! most even split there is) in rank order, so the busiest users' states sit
 //! together in a few cache lines, and draws the acting user from the exact
 //! conditional Zipf law of its ranks with a [`StridedZipf`], whose tables
-//! fit in L1 (an alias table over a million users missed the cache on every
-//! op). Each thread issues ops at its own pace, so the global law is the
-//! equal mixture of the threads' laws, not exactly Zipf over all users:
-//! with 2 threads, thread 0 holds 52% of the Zipf mass at s = 1 and 1M
-//! users and still issues half of the ops.
+//! fit in L1 (an alias table over a million users misses the cache on every
+//! op: commit 8705712). Each thread issues ops at its own pace, so the
+//! global law is the equal mixture of the threads' laws, not exactly Zipf
+//! over all users: with 2 threads, thread 0 holds 52% of the Zipf mass at
+//! s = 1 and 1M users and still issues half of the ops.
 //!
 //! Several ops of one user may be in flight at once: nothing waits for a
 //! reply. A user acts on what earlier replies showed it; an action whose
@@ -190,9 +190,9 @@ impl Generator {
         // op; draw the next one now and prefetch its state, memberships and
         // follow list, so that a cold user's cache misses overlap this op's
         // work instead of stalling the next op at its start (a plain load
-        // stalled retirement for the whole miss: 31% of the null engine's
-        // time at 100k users). The thread's stream is used for nothing
-        // else, so the ops are the same as without the pipelining.
+        // would stall retirement for the whole miss, see [`crate::hint`];
+        // profile in commit 64802f2). The thread's stream is used for
+        // nothing else, so the ops are the same as without the pipelining.
         let slot = self.cursor;
         self.cursor = (slot + 1) % AHEAD;
         let local = self.ahead[slot];
@@ -222,7 +222,7 @@ impl Generator {
         // where `action_op` builds it to `consume` without being copied
         // through a merged slot (a loop over the attempts did that, and the
         // copy's wide loads of the op's narrow stores stalled on store
-        // forwarding: ~5 ns per op).
+        // forwarding: commit 9ab1a2a).
         if let Some(op) = action_op(
             t,
             st,
@@ -327,6 +327,7 @@ impl Generator {
     }
 }
 
+/// `GetHomeFeed` of `user`, as the scenario reads it.
 fn home_feed(t: &Tables, user: UserId) -> Op {
     Op::GetHomeFeed {
         user,
@@ -406,6 +407,14 @@ fn fallback_op(
 }
 
 /// The op of `action`, or `None` when the user lacks what it needs.
+///
+/// A dispatch to one builder per action. It is inlined at its hot call
+/// site, and so are the builders, so that the op is built where `consume`
+/// takes it instead of being copied out through the stack (commits 64802f2
+/// and 9ab1a2a measured those copies). For the same reason the builders
+/// return the op (or `None` through `?`) into one `op` wrapped once at the
+/// end: arms that each returned their own `Some(..)` brought a copy back
+/// (callgrind, commit be15092).
 #[inline(always)]
 fn action_op(
     t: &Tables,
@@ -433,142 +442,182 @@ fn action_op(
             post: st.pick_post()?,
             comments: r.post_comments,
         },
-        Action::GetProfile => {
-            let who = if st.author != NONE && coin(st, 0.5) {
-                UserId(st.author)
-            } else {
-                some_person(t, st, user)
-            };
-            Op::GetProfile { user: who }
-        }
+        Action::GetProfile => get_profile_op(t, st, user),
         Action::Inbox => Op::GetInbox {
             user,
             limit: r.inbox_limit,
         },
-        Action::Vote => {
-            let target = if st.has_comment && coin(st, VOTE_COMMENT_SHARE) {
-                Target::Comment(st.comment)
-            } else {
-                Target::Post(st.pick_post()?)
-            };
-            let x = unit(st.rng.next_u64());
-            let dir = if x < VOTE_CUTS[0] {
-                VoteDir::Up
-            } else if x < VOTE_CUTS[1] {
-                VoteDir::Down
-            } else {
-                VoteDir::Clear
-            };
-            Op::Vote {
-                voter: user,
-                target,
-                dir,
-            }
-        }
-        Action::Comment => {
-            let (post, parent) = if st.has_comment && coin(st, r.reply_to_comment) {
-                (st.comment.post, Some(st.comment))
-            } else {
-                (st.pick_post()?, None)
-            };
-            let len = t.comment_len.sample(&mut st.rng);
-            Op::Comment {
-                author: user,
-                post,
-                parent,
-                body: t.corpus.body(len, st.rng.next_u64()),
-            }
-        }
+        Action::Vote => vote_op(st, user)?,
+        Action::Comment => comment_op(t, st, user)?,
         Action::DmReply => {
             let to = st.pick_sender(senders)?;
             dm(t, st, user, to)
         }
-        Action::Dm => {
-            let mut to = some_person(t, st, user);
-            if to == user {
-                to = UserId((user.0 + 1) % t.plan.users);
-            }
-            dm(t, st, user, to)
-        }
-        Action::Post => {
-            let community = if coin(st, r.posts_to_profile) {
-                CommunityId::profile(user)
-            } else {
-                member_community(t, st, user).unwrap_or(CommunityId::profile(user))
-            };
-            Op::CreatePost {
-                author: user,
-                community,
-                body: t.post_body(&mut st.rng),
-            }
-        }
-        Action::Repost => {
-            let of = st.pick_post()?;
-            let mut prefix = [0u8; 48];
-            let mut w = &mut prefix[..];
-            // 48 bytes hold the longest prefix ("repost 4294967295/4294967295: ").
-            let _ = write!(w, "repost {}/{}: ", of.community.0, of.seq);
-            let used = 48 - w.len();
-            let len = t.post_len.sample(&mut st.rng).clamp(used, MAX_BODY_LEN);
-            Op::CreatePost {
-                author: user,
-                community: CommunityId::profile(user),
-                body: t
-                    .corpus
-                    .body_with_prefix(&prefix[..used], len, st.rng.next_u64()),
-            }
-        }
-        Action::CreateCommunity => {
-            let id = *next_community;
-            if id >= CommunityId::PROFILE_BASE - 4096 {
-                return None;
-            }
-            *next_community = id.saturating_add(stride);
-            Op::CreateCommunity {
-                creator: user,
-                community: CommunityId(id),
-            }
-        }
+        Action::Dm => dm_op(t, st, user),
+        Action::Post => post_op(t, st, user),
+        Action::Repost => repost_op(t, st, user)?,
+        Action::CreateCommunity => create_community_op(user, next_community, stride)?,
         Action::Search => Op::Search {
             community: some_community(t, st, user),
             term: t.corpus.term(st.rng.next_u64()),
         },
-        Action::Join => {
-            let table = t.communities.as_ref()?;
-            let m = t.plan.memberships(user);
-            let mut c = table.sample(&mut st.rng);
-            for _ in 1..FRESH_TRIES {
-                if !m.contains(&c) && c != st.joined && t.plan.creator_of(CommunityId(c)) != user {
-                    break;
-                }
-                c = table.sample(&mut st.rng);
-            }
-            Op::Join {
-                user,
-                community: CommunityId(c),
-            }
-        }
-        Action::Follow => {
-            let f = t.plan.follows(user);
-            let mut v = popular(t, st);
-            for _ in 1..FRESH_TRIES {
-                if v != user && !f.contains(&v.0) {
-                    break;
-                }
-                v = popular(t, st);
-            }
-            if v == user {
-                return None;
-            }
-            Op::Join {
-                user,
-                community: CommunityId::profile(v),
-            }
-        }
+        Action::Join => join_op(t, st, user)?,
+        Action::Follow => follow_op(t, st, user)?,
     };
     Some(op)
 }
 
+/// `GetProfile` of the author last seen (half the time) or of someone.
+#[inline(always)]
+fn get_profile_op(t: &Tables, st: &mut UserState, user: UserId) -> Op {
+    let who = if st.author != NONE && coin(st, 0.5) {
+        UserId(st.author)
+    } else {
+        some_person(t, st, user)
+    };
+    Op::GetProfile { user: who }
+}
+
+/// A vote on a remembered comment or post, mostly up.
+#[inline(always)]
+fn vote_op(st: &mut UserState, user: UserId) -> Option<Op> {
+    let target = if st.has_comment && coin(st, VOTE_COMMENT_SHARE) {
+        Target::Comment(st.comment)
+    } else {
+        Target::Post(st.pick_post()?)
+    };
+    let x = unit(st.rng.next_u64());
+    let dir = if x < VOTE_CUTS[0] {
+        VoteDir::Up
+    } else if x < VOTE_CUTS[1] {
+        VoteDir::Down
+    } else {
+        VoteDir::Clear
+    };
+    Some(Op::Vote {
+        voter: user,
+        target,
+        dir,
+    })
+}
+
+/// A comment under the remembered comment, or on a remembered post.
+#[inline(always)]
+fn comment_op(t: &Tables, st: &mut UserState, user: UserId) -> Option<Op> {
+    let (post, parent) = if st.has_comment && coin(st, t.reads.reply_to_comment) {
+        (st.comment.post, Some(st.comment))
+    } else {
+        (st.pick_post()?, None)
+    };
+    let len = t.comment_len.sample(&mut st.rng);
+    Some(Op::Comment {
+        author: user,
+        post,
+        parent,
+        body: t.corpus.body(len, st.rng.next_u64()),
+    })
+}
+
+/// A DM to a friend or a popular user, never oneself.
+#[inline(always)]
+fn dm_op(t: &Tables, st: &mut UserState, user: UserId) -> Op {
+    let mut to = some_person(t, st, user);
+    if to == user {
+        to = UserId((user.0 + 1) % t.plan.users);
+    }
+    dm(t, st, user, to)
+}
+
+/// A post in one's profile or in a member community.
+#[inline(always)]
+fn post_op(t: &Tables, st: &mut UserState, user: UserId) -> Op {
+    let community = if coin(st, t.reads.posts_to_profile) {
+        CommunityId::profile(user)
+    } else {
+        member_community(t, st, user).unwrap_or(CommunityId::profile(user))
+    };
+    Op::CreatePost {
+        author: user,
+        community,
+        body: t.post_body(&mut st.rng),
+    }
+}
+
+/// A post in one's profile whose body starts by naming a remembered post.
+#[inline(always)]
+fn repost_op(t: &Tables, st: &mut UserState, user: UserId) -> Option<Op> {
+    let of = st.pick_post()?;
+    let mut prefix = [0u8; 48];
+    let mut w = &mut prefix[..];
+    // 48 bytes hold the longest prefix ("repost 4294967295/4294967295: ").
+    let _ = write!(w, "repost {}/{}: ", of.community.0, of.seq);
+    let used = 48 - w.len();
+    let len = t.post_len.sample(&mut st.rng).clamp(used, MAX_BODY_LEN);
+    Some(Op::CreatePost {
+        author: user,
+        community: CommunityId::profile(user),
+        body: t
+            .corpus
+            .body_with_prefix(&prefix[..used], len, st.rng.next_u64()),
+    })
+}
+
+/// A community with the thread's next fresh id; `None` once the ordinary
+/// id range is used up.
+#[inline(always)]
+fn create_community_op(user: UserId, next_community: &mut u32, stride: u32) -> Option<Op> {
+    let id = *next_community;
+    if id >= CommunityId::PROFILE_BASE - 4096 {
+        return None;
+    }
+    *next_community = id.saturating_add(stride);
+    Some(Op::CreateCommunity {
+        creator: user,
+        community: CommunityId(id),
+    })
+}
+
+/// A join of a popular community, preferably one the user is not in and
+/// did not create; `None` without communities.
+#[inline(always)]
+fn join_op(t: &Tables, st: &mut UserState, user: UserId) -> Option<Op> {
+    let table = t.communities.as_ref()?;
+    let m = t.plan.memberships(user);
+    let mut c = table.sample(&mut st.rng);
+    for _ in 1..FRESH_TRIES {
+        if !m.contains(&c) && c != st.joined && t.plan.creator_of(CommunityId(c)) != user {
+            break;
+        }
+        c = table.sample(&mut st.rng);
+    }
+    Some(Op::Join {
+        user,
+        community: CommunityId(c),
+    })
+}
+
+/// A join of a popular user's profile, preferably one not followed yet;
+/// `None` when only oneself comes up.
+#[inline(always)]
+fn follow_op(t: &Tables, st: &mut UserState, user: UserId) -> Option<Op> {
+    let f = t.plan.follows(user);
+    let mut v = popular(t, st);
+    for _ in 1..FRESH_TRIES {
+        if v != user && !f.contains(&v.0) {
+            break;
+        }
+        v = popular(t, st);
+    }
+    if v == user {
+        return None;
+    }
+    Some(Op::Join {
+        user,
+        community: CommunityId::profile(v),
+    })
+}
+
+/// A DM from `from` to `to` with a body of a drawn length.
 fn dm(t: &Tables, st: &mut UserState, from: UserId, to: UserId) -> Op {
     let len = t.dm_len.sample(&mut st.rng);
     Op::SendDm {
@@ -583,6 +632,7 @@ fn dm(t: &Tables, st: &mut UserState, from: UserId, to: UserId) -> Op {
 /// numbers (no partition assigns 4 billion posts to one community).
 const UNKNOWN_SPREAD: u64 = 1024;
 
+/// A sequence number no partition assigns.
 fn unknown_seq(bits: u64) -> u32 {
     u32::MAX - (bits % UNKNOWN_SPREAD) as u32
 }
@@ -596,86 +646,24 @@ fn invalid_op(
     kind: InvalidKind,
 ) -> (InvalidKind, Op) {
     let bits = st.rng.next_u64();
-    let short = |st: &mut UserState| t.corpus.body(16, st.rng.next_u64());
-    match kind {
-        InvalidKind::UnknownCommunity => {
-            let community =
-                CommunityId(CommunityId::PROFILE_BASE - 1 - (bits % UNKNOWN_SPREAD) as u32);
-            let op = match bits >> 62 {
-                0 => Op::Join { user, community },
-                1 => Op::CreatePost {
-                    author: user,
-                    community,
-                    body: short(st),
-                },
-                2 => Op::Search {
-                    community,
-                    term: Body::from("the"),
-                },
-                _ => Op::GetCommunityFeed {
-                    community,
-                    sort: t.reads.community_sort.sort(),
-                    limit: t.reads.feed_limit,
-                },
-            };
-            (kind, op)
-        }
-        InvalidKind::UnknownPost => {
-            let community = match &t.communities {
-                Some(table) => CommunityId(table.sample(&mut st.rng)),
-                None => CommunityId::profile(user),
-            };
-            let post = PostId {
-                community,
-                seq: unknown_seq(bits),
-            };
-            let op = if bits >> 63 == 0 {
-                Op::GetPost { post, comments: 5 }
-            } else {
-                Op::Vote {
-                    voter: user,
-                    target: Target::Post(post),
-                    dir: VoteDir::Up,
-                }
-            };
-            (kind, op)
-        }
+    let op = match kind {
+        InvalidKind::UnknownCommunity => unknown_community_op(t, st, user, bits),
+        InvalidKind::UnknownPost => unknown_post_op(t, st, user, bits),
         InvalidKind::UnknownComment => match st.seen_post(bits) {
-            Some(post) => {
-                let parent = CommentId {
-                    post,
-                    seq: unknown_seq(bits),
-                };
-                let op = if bits >> 63 == 0 {
-                    Op::Comment {
-                        author: user,
-                        post,
-                        parent: Some(parent),
-                        body: short(st),
-                    }
-                } else {
-                    Op::Vote {
-                        voter: user,
-                        target: Target::Comment(parent),
-                        dir: VoteDir::Down,
-                    }
-                };
-                (kind, op)
-            }
-            None => invalid_op(t, st, user, InvalidKind::UnknownPost),
+            Some(post) => unknown_comment_op(t, st, user, post, bits),
+            None => return invalid_op(t, st, user, InvalidKind::UnknownPost),
         },
         InvalidKind::UnknownRecipient => {
             let to = UserId(t.plan.users + (bits % UNKNOWN_SPREAD) as u32);
-            (kind, dm(t, st, user, to))
+            dm(t, st, user, to)
         }
         InvalidKind::OversizedBody => {
             let len = MAX_BODY_LEN + 1 + (bits % UNKNOWN_SPREAD) as usize;
-            let op = Op::CreatePost {
+            Op::CreatePost {
                 author: user,
                 community: CommunityId::profile(user),
                 body: t.corpus.body(len, st.rng.next_u64()),
-            };
-            (kind, op)
+            }
         }
         InvalidKind::ForeignProfile => {
             if t.plan.users < 2 {
@@ -685,12 +673,84 @@ fn invalid_op(
             if owner == user {
                 owner = UserId((user.0 + 1) % t.plan.users);
             }
-            let op = Op::CreatePost {
+            Op::CreatePost {
                 author: user,
                 community: CommunityId::profile(owner),
-                body: short(st),
-            };
-            (kind, op)
+                body: short_body(t, st),
+            }
+        }
+    };
+    (kind, op)
+}
+
+/// A short valid body, for invalid ops whose fault lies elsewhere.
+fn short_body(t: &Tables, st: &mut UserState) -> Body {
+    t.corpus.body(16, st.rng.next_u64())
+}
+
+/// A join of, post in, search of or feed read of a community that does not
+/// exist (`bits` picks which and the id).
+fn unknown_community_op(t: &Tables, st: &mut UserState, user: UserId, bits: u64) -> Op {
+    let community = CommunityId(CommunityId::PROFILE_BASE - 1 - (bits % UNKNOWN_SPREAD) as u32);
+    match bits >> 62 {
+        0 => Op::Join { user, community },
+        1 => Op::CreatePost {
+            author: user,
+            community,
+            body: short_body(t, st),
+        },
+        2 => Op::Search {
+            community,
+            term: Body::from("the"),
+        },
+        _ => Op::GetCommunityFeed {
+            community,
+            sort: t.reads.community_sort.sort(),
+            limit: t.reads.feed_limit,
+        },
+    }
+}
+
+/// A read of or vote on a post that does not exist in a real community.
+fn unknown_post_op(t: &Tables, st: &mut UserState, user: UserId, bits: u64) -> Op {
+    let community = match &t.communities {
+        Some(table) => CommunityId(table.sample(&mut st.rng)),
+        None => CommunityId::profile(user),
+    };
+    let post = PostId {
+        community,
+        seq: unknown_seq(bits),
+    };
+    if bits >> 63 == 0 {
+        Op::GetPost { post, comments: 5 }
+    } else {
+        Op::Vote {
+            voter: user,
+            target: Target::Post(post),
+            dir: VoteDir::Up,
+        }
+    }
+}
+
+/// A reply under, or vote on, a comment that does not exist under a
+/// remembered post.
+fn unknown_comment_op(t: &Tables, st: &mut UserState, user: UserId, post: PostId, bits: u64) -> Op {
+    let parent = CommentId {
+        post,
+        seq: unknown_seq(bits),
+    };
+    if bits >> 63 == 0 {
+        Op::Comment {
+            author: user,
+            post,
+            parent: Some(parent),
+            body: short_body(t, st),
+        }
+    } else {
+        Op::Vote {
+            voter: user,
+            target: Target::Comment(parent),
+            dir: VoteDir::Down,
         }
     }
 }

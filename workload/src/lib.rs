@@ -1,5 +1,5 @@
 //! socialbench-workload: scenarios modelled on real social systems (roles,
-//! Zipf popularity, simulated users) and the ops they generate (DESIGN section 4).
+//! Zipf popularity, simulated users) and the ops they generate.
 //!
 //! The life of an op starts here: a [`Scenario`] (a preset or a TOML file) is
 //! prepared once into a [`Workload`] (alias tables, memberships, follow graph);
@@ -14,9 +14,10 @@
 //! | [`user`] | a simulated user's state and op tokens |
 //! | [`generator`] | a client thread's users producing ops |
 //! | [`load`] | the staged load phase and the initial graph |
-//! | [`trace`] | ops and replies as JSON lines against one partition |
+//! | [`trace`](mod@trace) | ops and replies as JSON lines against one partition |
 //! | [`words`] | the text of bodies |
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -41,8 +42,12 @@ pub use trace::trace;
 pub use user::Asked;
 pub use zipf::{AliasTable, StridedZipf};
 
-/// Why a scenario could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a scenario could not be read, parsed or prepared.
+///
+/// Every message is complete on one line, its cause's message included, so
+/// that a caller can print it as it is; the cause is kept as the error's
+/// [`source`](std::error::Error::source) for callers that inspect it.
+#[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     /// No preset of that name.
     #[error("unknown workload preset `{name}` (known: {known})")]
@@ -53,16 +58,84 @@ pub enum WorkloadError {
         known: String,
     },
     /// A workload file could not be read.
-    #[error("cannot read workload file {path}: {reason}")]
+    #[error("cannot read workload file {}: {source}", .path.display())]
     Io {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
-    /// A workload file or value is invalid (names the key and the allowed values).
+    /// What is wrong inside a workload file.
+    #[error("{}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        #[source]
+        source: Box<WorkloadError>,
+    },
+    /// Text that is not TOML.
+    #[error("invalid workload: bad TOML at line {line}, column {column}: {}", one_line(.source.message()))]
+    Toml {
+        /// Line of the error, from 1.
+        line: usize,
+        /// Column of the error (in characters), from 1.
+        column: usize,
+        /// The parser's error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A key the scenario does not have.
+    #[error("invalid workload: unknown key `{key}` (allowed: {allowed})")]
+    UnknownKey {
+        /// The dotted key.
+        key: String,
+        /// The keys allowed at that level, comma separated.
+        allowed: String,
+    },
+    /// A value of the wrong type or out of range.
+    #[error("invalid workload: `{key}` must be {allowed}, got {got}")]
+    Value {
+        /// The dotted key.
+        key: String,
+        /// What the value must be.
+        allowed: String,
+        /// What it is.
+        got: String,
+    },
+    /// A value the scenario's types reject (an unknown action or sort name).
+    #[error("invalid workload: {}{}", key_prefix(.key), one_line(.source.message()))]
+    Field {
+        /// The dotted key, when it could be found.
+        key: Option<String>,
+        /// The deserializer's error (names the allowed values).
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A distribution that cannot be sampled (no weights, a negative one, a
+    /// bad exponent); [`Scenario::validate`] rules these out for scenarios.
     #[error("invalid workload: {0}")]
     Invalid(String),
+    /// A preset could not be written as TOML to merge a file onto it: a bug,
+    /// not bad input.
+    #[error("internal error: a preset does not convert to TOML: {0}")]
+    Internal(#[source] toml::ser::Error),
+}
+
+/// "`key`: " when the key is known.
+fn key_prefix(key: &Option<String>) -> String {
+    key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default()
+}
+
+/// `message` on one line (the parser's messages may span several).
+fn one_line(message: &str) -> String {
+    message
+        .split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A role of a simulated user.
@@ -77,17 +150,26 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role.
+    /// Every role (index = `role as usize`).
     pub const ALL: [Role; 3] = [Role::Creator, Role::Contributor, Role::Lurker];
+
+    /// The snake_case name used in workload files (its key under `[roles]`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Creator => "creator",
+            Role::Contributor => "contributor",
+            Role::Lurker => "lurker",
+        }
+    }
 }
 
 /// Log-normal length sampler, rounded and clipped to `1..=max`.
 ///
 /// `exp(mu + sigma * Z)` with `Z` standard normal (rand_distr's ziggurat), as
 /// `rand_distr::LogNormal` computes it, but with std's `exp` (the platform
-/// libm) rather than the portable `libm` crate's, which cost twice as much,
-/// and rounding as `floor(x + 0.5)` (the same as `round` for `x > 0`) rather
-/// than a call to `round`.
+/// libm) rather than the portable `libm` crate's, which takes over twice the
+/// instructions (callgrind, commit c0e87fb), and rounding as `floor(x + 0.5)` (the same as `round`
+/// for `x > 0`) rather than a call to `round`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LengthSampler {
     mu: f64,
@@ -167,11 +249,8 @@ impl Tables {
                 Ok(None)
             }
         };
-        let actions = [
-            role_table(Role::Creator)?,
-            role_table(Role::Contributor)?,
-            role_table(Role::Lurker)?,
-        ];
+        let [creator, contributor, lurker] = Role::ALL.map(role_table);
+        let actions = [creator?, contributor?, lurker?];
         let invalid_kinds = if s.invalid.share > 0.0 {
             Some(AliasTable::new(&s.invalid.weights())?)
         } else {

@@ -21,6 +21,9 @@
 //! and shared read-only with the generators, who use it to know which
 //! communities a user belongs to and whom they follow.
 
+use std::iter::StepBy;
+use std::ops::Range;
+
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -380,53 +383,60 @@ pub(crate) fn stage_ops<'a>(
                     })
                 })),
         ),
-        2 => {
-            let per_profile = w.scenario.population.seed_posts_per_profile;
-            let per_community = w.scenario.population.seed_posts_per_community;
-            let seed = w.seed;
-            Box::new(
-                users
-                    .clone()
-                    .flat_map(move |u| {
-                        plan.memberships(UserId(u)).iter().map(move |&c| Op::Join {
-                            user: UserId(u),
-                            community: CommunityId(c),
-                        })
-                    })
-                    .chain(users.flat_map(move |u| {
-                        let h = hash3(seed, salt::SEED_POST, u as u64);
-                        let n =
-                            per_profile.floor() as u32 + u32::from(unit(h) < per_profile.fract());
-                        (0..n).map(move |j| {
-                            let mut rng = stream(h, salt::SEED_POST, j as u64);
-                            Op::CreatePost {
-                                author: UserId(u),
-                                community: CommunityId::profile(UserId(u)),
-                                body: t.post_body(&mut rng),
-                            }
-                        })
-                    }))
-                    // Round-robin over the communities (post j of each, then
-                    // post j + 1): community by community would stamp every
-                    // post of community c older than every post of c + 1, so
-                    // a home feed over subscriptions sorted by id would meet
-                    // ever newer posts and replace its whole kept set at each
-                    // community (194 posts visited per home feed instead of
-                    // ~100 with one client thread; two threads interleave and
-                    // halve it, which made 2 threads look 3.7x faster than 1).
-                    .chain((0..per_community).flat_map(move |j| {
-                        communities.clone().map(move |c| {
-                            let mut rng =
-                                stream(seed ^ c as u64, salt::SEED_POST, 1 << 40 | j as u64);
-                            Op::CreatePost {
-                                author: plan.creator_of(CommunityId(c)),
-                                community: CommunityId(c),
-                                body: t.post_body(&mut rng),
-                            }
-                        })
-                    })),
-            )
-        }
+        2 => Box::new(content_ops(w, users, communities)),
         _ => Box::new(std::iter::empty()),
     }
+}
+
+/// Stage 2 for one thread's `users` and `communities`: memberships, then
+/// seed posts in profiles, then seed posts in communities.
+fn content_ops<'a>(
+    w: &'a crate::Workload,
+    users: StepBy<Range<u32>>,
+    communities: StepBy<Range<u32>>,
+) -> impl Iterator<Item = Op> + Send + 'a {
+    let t = &*w.tables;
+    let plan = &t.plan;
+    let per_profile = w.scenario.population.seed_posts_per_profile;
+    let per_community = w.scenario.population.seed_posts_per_community;
+    let seed = w.seed;
+    users
+        .clone()
+        .flat_map(move |u| {
+            plan.memberships(UserId(u)).iter().map(move |&c| Op::Join {
+                user: UserId(u),
+                community: CommunityId(c),
+            })
+        })
+        .chain(users.flat_map(move |u| {
+            let h = hash3(seed, salt::SEED_POST, u as u64);
+            let n = per_profile.floor() as u32 + u32::from(unit(h) < per_profile.fract());
+            (0..n).map(move |j| {
+                let mut rng = stream(h, salt::SEED_POST, j as u64);
+                Op::CreatePost {
+                    author: UserId(u),
+                    community: CommunityId::profile(UserId(u)),
+                    body: t.post_body(&mut rng),
+                }
+            })
+        }))
+        // Round-robin over the communities (post j of each, then
+        // post j + 1): community by community would stamp every
+        // post of community c older than every post of c + 1, so
+        // a home feed over subscriptions sorted by id would meet
+        // ever newer posts and replace its whole kept set at each
+        // community, and its cost would depend on how the client
+        // threads interleaved the load (a load by two threads
+        // made home feeds cheaper than a load by one: commit
+        // 9ee31e3).
+        .chain((0..per_community).flat_map(move |j| {
+            communities.clone().map(move |c| {
+                let mut rng = stream(seed ^ c as u64, salt::SEED_POST, 1 << 40 | j as u64);
+                Op::CreatePost {
+                    author: plan.creator_of(CommunityId(c)),
+                    community: CommunityId(c),
+                    body: t.post_body(&mut rng),
+                }
+            })
+        }))
 }

@@ -1,6 +1,7 @@
 //! The scenario model: population, roles, op mix, Zipf exponents, body
 //! lengths, think time, initial memberships and follows, invalid requests;
-//! the four presets; and TOML workload files (`preset = "..."` then overrides).
+//! the four presets; and TOML workload files (`preset = "..."` then
+//! overrides).
 //!
 //! # How the op mix and roles combine
 //! `[mix]` gives one weight per [`Action`] (the per-tick mix of the whole
@@ -11,6 +12,11 @@
 //! tick becomes a read (or, rarely, a join) in the proportions of the reads.
 //! The population-wide mix therefore leans towards the actions every role has
 //! (reads), which is the point of lurkers.
+//!
+//! # Presets
+//! [`Scenario::reddit`], [`Scenario::microblog`], [`Scenario::messenger`] and
+//! [`Scenario::chat`] each document the seed system they model and where
+//! their numbers come from.
 
 use std::path::Path;
 
@@ -19,126 +25,104 @@ use socialbench_engines::{MAX_BODY_LEN, MAX_LIMIT, Sort};
 
 use crate::{Role, WorkloadError};
 
-/// What a simulated user does on one tick. Each becomes one op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u8)]
-pub enum Action {
+mod file;
+mod presets;
+
+/// Defines [`Action`] and [`Mix`] from one table, so that the enum,
+/// [`Action::ALL`], the names, the read flags and the weights of the mix
+/// cannot drift apart. Each row: the action's doc, its variant, its name in
+/// workload files (which is also its field of [`Mix`]) and whether it only
+/// reads.
+macro_rules! actions {
+    ($(
+        $(#[doc = $doc:literal])+
+        $variant:ident => $name:ident, reads_only: $read:literal;
+    )+) => {
+        /// What a simulated user does on one tick. Each becomes one op.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[repr(u8)]
+        pub enum Action {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl Action {
+            /// Number of actions.
+            pub const COUNT: usize = [$(stringify!($name)),+].len();
+
+            /// Every action, in declaration order (index = `action as usize`).
+            pub const ALL: [Action; Action::COUNT] = [$(Action::$variant),+];
+
+            /// The snake_case name used in workload files (its field of [`Mix`]).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Action::$variant => stringify!($name),)+
+                }
+            }
+
+            /// Whether the action reads only.
+            pub const fn is_read(self) -> bool {
+                match self {
+                    $(Action::$variant => $read,)+
+                }
+            }
+        }
+
+        /// Per-tick weight of every action (normalised over a role's allowed
+        /// actions): one field per [`Action`], named as [`Action::name`].
+        #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Mix {
+            $(
+                #[doc = concat!("Weight of [`Action::", stringify!($variant), "`].")]
+                pub $name: f64,
+            )+
+        }
+
+        impl Mix {
+            /// Weights indexed by `Action as usize`.
+            pub fn weights(&self) -> [f64; Action::COUNT] {
+                [$(self.$name),+]
+            }
+        }
+    };
+}
+
+actions! {
     /// `GetHomeFeed` of oneself; remembers posts from it.
-    HomeFeed,
+    HomeFeed => home_feed, reads_only: true;
     /// `GetCommunityFeed` of a member or popular community; remembers posts.
-    CommunityFeed,
+    CommunityFeed => community_feed, reads_only: true;
     /// `GetCommunityFeed` (New) of a followed or popular user's profile.
-    ProfileFeed,
+    ProfileFeed => profile_feed, reads_only: true;
     /// `GetPost` of a remembered post with its top comments; remembers a comment.
-    ReadPost,
+    ReadPost => read_post, reads_only: true;
     /// `GetProfile` of a followed, seen or popular user.
-    GetProfile,
+    GetProfile => get_profile, reads_only: true;
     /// `GetInbox` of oneself; remembers senders.
-    Inbox,
+    Inbox => inbox, reads_only: true;
     /// `Vote` on a remembered post or comment.
-    Vote,
+    Vote => vote, reads_only: false;
     /// `Comment` on a remembered post, or under a remembered comment.
-    Comment,
+    Comment => comment, reads_only: false;
     /// `SendDm` answering a remembered sender.
-    DmReply,
+    DmReply => dm_reply, reads_only: false;
     /// `CreatePost` in a member community or one's own profile.
-    Post,
+    Post => post, reads_only: false;
     /// `CreatePost` in one's own profile that shares a remembered post.
-    Repost,
+    Repost => repost, reads_only: false;
     /// `SendDm` to a friend (followed user) or a popular user.
-    Dm,
+    Dm => dm, reads_only: false;
     /// `CreateCommunity` with a fresh id.
-    CreateCommunity,
+    CreateCommunity => create_community, reads_only: false;
     /// `Search` a member or popular community for a word.
-    Search,
+    Search => search, reads_only: true;
     /// `Join` a popular community not joined at load.
-    Join,
+    Join => join, reads_only: false;
     /// `Join` the profile of a popular user not followed at load.
-    Follow,
-}
-
-impl Action {
-    /// Every action, in declaration order (index = `action as usize`).
-    pub const ALL: [Action; 16] = [
-        Action::HomeFeed,
-        Action::CommunityFeed,
-        Action::ProfileFeed,
-        Action::ReadPost,
-        Action::GetProfile,
-        Action::Inbox,
-        Action::Vote,
-        Action::Comment,
-        Action::DmReply,
-        Action::Post,
-        Action::Repost,
-        Action::Dm,
-        Action::CreateCommunity,
-        Action::Search,
-        Action::Join,
-        Action::Follow,
-    ];
-
-    /// The snake_case name used in workload files.
-    pub fn name(self) -> &'static str {
-        ACTION_NAMES[self as usize]
-    }
-
-    /// Whether the action reads only.
-    pub fn is_read(self) -> bool {
-        matches!(
-            self,
-            Action::HomeFeed
-                | Action::CommunityFeed
-                | Action::ProfileFeed
-                | Action::ReadPost
-                | Action::GetProfile
-                | Action::Inbox
-                | Action::Search
-        )
-    }
-}
-
-const ACTION_NAMES: [&str; 16] = [
-    "home_feed",
-    "community_feed",
-    "profile_feed",
-    "read_post",
-    "get_profile",
-    "inbox",
-    "vote",
-    "comment",
-    "dm_reply",
-    "post",
-    "repost",
-    "dm",
-    "create_community",
-    "search",
-    "join",
-    "follow",
-];
-
-/// Per-tick weight of every action (normalised over a role's allowed actions).
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)] // one field per Action, documented there
-pub struct Mix {
-    pub home_feed: f64,
-    pub community_feed: f64,
-    pub profile_feed: f64,
-    pub read_post: f64,
-    pub get_profile: f64,
-    pub inbox: f64,
-    pub vote: f64,
-    pub comment: f64,
-    pub dm_reply: f64,
-    pub post: f64,
-    pub repost: f64,
-    pub dm: f64,
-    pub create_community: f64,
-    pub search: f64,
-    pub join: f64,
-    pub follow: f64,
+    Follow => follow, reads_only: false;
 }
 
 impl Mix {
@@ -146,28 +130,75 @@ impl Mix {
     pub fn weight(&self, action: Action) -> f64 {
         self.weights()[action as usize]
     }
+}
 
-    /// Weights indexed by `Action as usize`.
-    pub fn weights(&self) -> [f64; 16] {
-        [
-            self.home_feed,
-            self.community_feed,
-            self.profile_feed,
-            self.read_post,
-            self.get_profile,
-            self.inbox,
-            self.vote,
-            self.comment,
-            self.dm_reply,
-            self.post,
-            self.repost,
-            self.dm,
-            self.create_community,
-            self.search,
-            self.join,
-            self.follow,
-        ]
-    }
+/// Defines [`InvalidKind`] and [`Invalid`] from one table, as `actions!`
+/// does for actions. Each row: the kind's doc, its variant and its name in
+/// workload files (its weight's field of [`Invalid`]).
+macro_rules! invalid_kinds {
+    ($(
+        $(#[doc = $doc:literal])+
+        $variant:ident => $name:ident;
+    )+) => {
+        /// The kinds of deliberately invalid requests.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[repr(u8)]
+        pub enum InvalidKind {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl InvalidKind {
+            /// Number of kinds.
+            pub const COUNT: usize = [$(stringify!($name)),+].len();
+
+            /// Every kind, in declaration order (index = `kind as usize`).
+            pub const ALL: [InvalidKind; InvalidKind::COUNT] = [$(InvalidKind::$variant),+];
+
+            /// The snake_case name used in workload files (its field of [`Invalid`]).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(InvalidKind::$variant => stringify!($name),)+
+                }
+            }
+        }
+
+        /// Deliberately invalid requests: their share of all ops and the
+        /// weights of their kinds (one field per [`InvalidKind`], named as
+        /// [`InvalidKind::name`]). The acting user is always a registered
+        /// user; what is wrong is the home entity or a value.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Invalid {
+            /// Share of ops that are invalid (0..=1).
+            pub share: f64,
+            $(
+                #[doc = concat!("Weight of [`InvalidKind::", stringify!($variant), "`].")]
+                pub $name: f64,
+            )+
+        }
+
+        impl Invalid {
+            /// Weights indexed by `InvalidKind as usize`.
+            pub fn weights(&self) -> [f64; InvalidKind::COUNT] {
+                [$(self.$name),+]
+            }
+        }
+    };
+}
+
+invalid_kinds! {
+    /// Feed read of, post in or join of a community that does not exist.
+    UnknownCommunity => unknown_community;
+    /// `GetPost` or vote of a post that does not exist.
+    UnknownPost => unknown_post;
+    /// Comment under a comment that does not exist.
+    UnknownComment => unknown_comment;
+    /// DM to a user that does not exist.
+    UnknownRecipient => unknown_recipient;
+    /// Post with a body over `MAX_BODY_LEN`.
+    OversizedBody => oversized_body;
+    /// Post in someone else's profile.
+    ForeignProfile => foreign_profile;
 }
 
 /// A role's share of the population and the actions it may take.
@@ -203,7 +234,7 @@ impl Roles {
     }
 }
 
-/// Zipf exponents (0 = uniform; 1.0 is the DESIGN default).
+/// Zipf exponents (0 = uniform; every preset uses 1.0 unless it says otherwise).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZipfExponents {
@@ -291,72 +322,6 @@ pub struct Reads {
     pub reply_to_comment: f64,
 }
 
-/// Deliberately invalid requests: their share of all ops and the weights of
-/// their kinds. The acting user is always a registered user; what is wrong
-/// is the home entity or a value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Invalid {
-    /// Share of ops that are invalid (0..=1).
-    pub share: f64,
-    /// Feed read of, post in or join of a community that does not exist.
-    pub unknown_community: f64,
-    /// `GetPost` or vote of a post that does not exist.
-    pub unknown_post: f64,
-    /// Comment under a comment that does not exist.
-    pub unknown_comment: f64,
-    /// DM to a user that does not exist.
-    pub unknown_recipient: f64,
-    /// Post with a body over `MAX_BODY_LEN`.
-    pub oversized_body: f64,
-    /// Post in someone else's profile.
-    pub foreign_profile: f64,
-}
-
-impl Invalid {
-    /// Weights in [`InvalidKind`] order.
-    pub fn weights(&self) -> [f64; 6] {
-        [
-            self.unknown_community,
-            self.unknown_post,
-            self.unknown_comment,
-            self.unknown_recipient,
-            self.oversized_body,
-            self.foreign_profile,
-        ]
-    }
-}
-
-/// The kinds of deliberately invalid requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[repr(u8)]
-pub enum InvalidKind {
-    /// See [`Invalid::unknown_community`].
-    UnknownCommunity,
-    /// See [`Invalid::unknown_post`].
-    UnknownPost,
-    /// See [`Invalid::unknown_comment`].
-    UnknownComment,
-    /// See [`Invalid::unknown_recipient`].
-    UnknownRecipient,
-    /// See [`Invalid::oversized_body`].
-    OversizedBody,
-    /// See [`Invalid::foreign_profile`].
-    ForeignProfile,
-}
-
-impl InvalidKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [InvalidKind; 6] = [
-        InvalidKind::UnknownCommunity,
-        InvalidKind::UnknownPost,
-        InvalidKind::UnknownComment,
-        InvalidKind::UnknownRecipient,
-        InvalidKind::OversizedBody,
-        InvalidKind::ForeignProfile,
-    ];
-}
-
 /// The initial state the load phase builds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -414,31 +379,34 @@ pub struct Scenario {
 /// for deliberately unknown ids and communities created during the run.
 pub const MAX_POPULATION: u32 = 1 << 30;
 
-fn all_actions() -> Vec<Action> {
-    Action::ALL.to_vec()
-}
+/// Builds a preset.
+type PresetFn = fn() -> Scenario;
 
-fn reads_and(extra: &[Action]) -> Vec<Action> {
-    let mut v: Vec<Action> = Action::ALL
-        .into_iter()
-        .filter(|a| a.is_read() && *a != Action::Search)
-        .collect();
-    v.extend_from_slice(extra);
-    v
-}
+/// The presets by name, in the order `socialbench list` shows them.
+const PRESET_TABLE: [(&str, PresetFn); 4] = [
+    ("reddit", Scenario::reddit),
+    ("microblog", Scenario::microblog),
+    ("messenger", Scenario::messenger),
+    ("chat", Scenario::chat),
+];
 
 impl Scenario {
     /// Names of the presets.
-    pub const PRESETS: [&'static str; 4] = ["reddit", "microblog", "messenger", "chat"];
+    pub const PRESETS: [&'static str; PRESET_TABLE.len()] = {
+        let mut names = [""; PRESET_TABLE.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = PRESET_TABLE[i].0;
+            i += 1;
+        }
+        names
+    };
 
     /// A preset by name.
     pub fn preset(name: &str) -> Result<Scenario, WorkloadError> {
-        match name {
-            "reddit" => Ok(Self::reddit()),
-            "microblog" => Ok(Self::microblog()),
-            "messenger" => Ok(Self::messenger()),
-            "chat" => Ok(Self::chat()),
-            _ => Err(WorkloadError::UnknownPreset {
+        match PRESET_TABLE.iter().find(|(n, _)| *n == name) {
+            Some((_, build)) => Ok(build()),
+            None => Err(WorkloadError::UnknownPreset {
                 name: name.into(),
                 known: Self::PRESETS.join(", "),
             }),
@@ -458,15 +426,16 @@ impl Scenario {
         Self::preset(arg)
     }
 
-    /// Reads a TOML workload file (`preset = "..."` then overrides).
+    /// Reads a TOML workload file (`preset = "..."` then overrides). An
+    /// error in its content comes wrapped in [`WorkloadError::File`].
     pub fn from_file(path: &Path) -> Result<Scenario, WorkloadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Io {
+            path: path.to_path_buf(),
+            source,
         })?;
-        Self::from_toml(&text).map_err(|e| match e {
-            WorkloadError::Invalid(m) => WorkloadError::Invalid(format!("{}: {m}", path.display())),
-            other => other,
+        Self::from_toml(&text).map_err(|e| WorkloadError::File {
+            path: path.to_path_buf(),
+            source: Box::new(e),
         })
     }
 
@@ -474,7 +443,7 @@ impl Scenario {
     /// every value, the other keys override them. Unknown keys and values of
     /// the wrong type or range are errors naming the key and what is allowed.
     pub fn from_toml(text: &str) -> Result<Scenario, WorkloadError> {
-        crate::scenario::toml_file::parse(text)
+        file::parse(text)
     }
 
     /// This scenario with `users` users and the communities scaled to keep
@@ -505,115 +474,124 @@ impl Scenario {
 
     /// The shares of the roles, normalised, in `[Creator, Contributor, Lurker]` order.
     pub fn role_shares(&self) -> [f64; 3] {
-        let s = [
-            self.roles.creator.share,
-            self.roles.contributor.share,
-            self.roles.lurker.share,
-        ];
+        let s = Role::ALL.map(|role| self.roles.get(role).share);
         let sum: f64 = s.iter().sum();
         s.map(|x| x / sum)
     }
 
     /// Checks every value; the error names the key and what is allowed.
     pub fn validate(&self) -> Result<(), WorkloadError> {
-        let bad = |key: &str, allowed: &str, got: String| {
-            Err(WorkloadError::Invalid(format!(
-                "`{key}` must be {allowed}, got {got}"
-            )))
-        };
+        self.validate_sizes()?;
+        self.validate_mix_and_roles()?;
+        self.validate_zipf()?;
+        self.validate_bodies()?;
+        self.validate_reads()?;
+        self.validate_invalid()?;
+        self.validate_population()
+    }
+
+    /// `preset`, `users`, `communities`, `think_time_ms`.
+    fn validate_sizes(&self) -> Result<(), WorkloadError> {
         if !Self::PRESETS.contains(&self.preset.as_str()) {
-            return bad(
+            return Err(bad(
                 "preset",
-                &format!("one of {}", Self::PRESETS.join(", ")),
+                format!("one of {}", Self::PRESETS.join(", ")),
                 format!("{:?}", self.preset),
-            );
+            ));
         }
         if !(1..=MAX_POPULATION).contains(&self.users) {
-            return bad("users", "in 1..=2^30", self.users.to_string());
+            return Err(bad("users", "in 1..=2^30", self.users));
         }
         if self.communities > MAX_POPULATION {
-            return bad("communities", "in 0..=2^30", self.communities.to_string());
+            return Err(bad("communities", "in 0..=2^30", self.communities));
         }
         if !(self.think_time_ms.is_finite() && self.think_time_ms > 0.0) {
-            return bad(
-                "think_time_ms",
-                "finite and > 0",
-                self.think_time_ms.to_string(),
-            );
+            return Err(bad("think_time_ms", "finite and > 0", self.think_time_ms));
         }
-        let weight = |key: String, w: f64| {
-            if w.is_finite() && w >= 0.0 {
-                Ok(())
-            } else {
-                bad(&key, "a finite weight >= 0", w.to_string())
-            }
-        };
+        Ok(())
+    }
+
+    /// `[mix]` weights, role shares, and that every role with a share has
+    /// something to do; actions on communities need communities.
+    fn validate_mix_and_roles(&self) -> Result<(), WorkloadError> {
         for a in Action::ALL {
             weight(format!("mix.{}", a.name()), self.mix.weight(a))?;
         }
-        for (name, role) in [
-            ("creator", Role::Creator),
-            ("contributor", Role::Contributor),
-            ("lurker", Role::Lurker),
-        ] {
+        for role in Role::ALL {
+            let key = format!("roles.{}", role.name());
             let spec = self.roles.get(role);
-            weight(format!("roles.{name}.share"), spec.share)?;
+            weight(format!("{key}.share"), spec.share)?;
             let total: f64 = Action::ALL.iter().map(|&a| self.role_weight(role, a)).sum();
             if spec.share > 0.0 && total <= 0.0 {
-                return bad(
-                    &format!("roles.{name}.actions"),
+                let names: Vec<&str> = spec.actions.iter().map(|a| a.name()).collect();
+                return Err(bad(
+                    format!("{key}.actions"),
                     "a list with at least one action of positive weight in [mix]",
-                    format!(
-                        "{:?}",
-                        spec.actions.iter().map(|a| a.name()).collect::<Vec<_>>()
-                    ),
-                );
+                    format!("{names:?}"),
+                ));
             }
         }
         if self.role_shares().iter().any(|s| !s.is_finite()) {
-            return bad(
-                "roles.*.share",
-                "shares with a positive sum",
-                "all 0".into(),
-            );
+            return Err(bad("roles.*.share", "shares with a positive sum", "all 0"));
         }
         if self.communities == 0 {
             for a in [Action::CommunityFeed, Action::Join] {
                 if self.mix.weight(a) > 0.0 {
-                    return bad(
-                        &format!("mix.{}", a.name()),
+                    return Err(bad(
+                        format!("mix.{}", a.name()),
                         "0 when `communities` is 0",
-                        self.mix.weight(a).to_string(),
-                    );
+                        self.mix.weight(a),
+                    ));
                 }
             }
         }
-        for (key, z) in [
-            ("zipf.community", self.zipf.community),
-            ("zipf.feed_position", self.zipf.feed_position),
-            ("zipf.user_activity", self.zipf.user_activity),
-            ("zipf.user_popularity", self.zipf.user_popularity),
-            ("zipf.words", self.zipf.words),
+        Ok(())
+    }
+
+    /// Every Zipf exponent in `0.0..=10.0`.
+    fn validate_zipf(&self) -> Result<(), WorkloadError> {
+        let z = &self.zipf;
+        for (key, s) in [
+            ("zipf.community", z.community),
+            ("zipf.feed_position", z.feed_position),
+            ("zipf.user_activity", z.user_activity),
+            ("zipf.user_popularity", z.user_popularity),
+            ("zipf.words", z.words),
         ] {
-            if !(z.is_finite() && (0.0..=10.0).contains(&z)) {
-                return bad(key, "in 0.0..=10.0", z.to_string());
+            if !(s.is_finite() && (0.0..=10.0).contains(&s)) {
+                return Err(bad(key, "in 0.0..=10.0", s));
             }
         }
+        Ok(())
+    }
+
+    /// Every body length: `max` within the engine's limit, `median` within
+    /// `max`, a moderate `sigma`.
+    fn validate_bodies(&self) -> Result<(), WorkloadError> {
         for (key, b) in [
             ("bodies.post", &self.bodies.post),
             ("bodies.comment", &self.bodies.comment),
             ("bodies.dm", &self.bodies.dm),
         ] {
             if !(1..=MAX_BODY_LEN as u32).contains(&b.max) {
-                return bad(&format!("{key}.max"), "in 1..=40000", b.max.to_string());
+                return Err(bad(
+                    format!("{key}.max"),
+                    format!("in 1..={MAX_BODY_LEN}"),
+                    b.max,
+                ));
             }
             if !(1..=b.max).contains(&b.median) {
-                return bad(&format!("{key}.median"), "in 1..=max", b.median.to_string());
+                return Err(bad(format!("{key}.median"), "in 1..=max", b.median));
             }
             if !(b.sigma.is_finite() && (0.0..=5.0).contains(&b.sigma)) {
-                return bad(&format!("{key}.sigma"), "in 0.0..=5.0", b.sigma.to_string());
+                return Err(bad(format!("{key}.sigma"), "in 0.0..=5.0", b.sigma));
             }
         }
+        Ok(())
+    }
+
+    /// Read limits within the API's, shares of `[reads]` as probabilities.
+    fn validate_reads(&self) -> Result<(), WorkloadError> {
         let r = &self.reads;
         for (key, v, lo) in [
             ("reads.feed_limit", r.feed_limit, 1),
@@ -621,461 +599,90 @@ impl Scenario {
             ("reads.post_comments", r.post_comments, 0),
         ] {
             if !(lo..=MAX_LIMIT).contains(&v) {
-                return bad(key, &format!("in {lo}..={MAX_LIMIT}"), v.to_string());
+                return Err(bad(key, format!("in {lo}..={MAX_LIMIT}"), v));
             }
         }
         for (key, p) in [
             ("reads.member_communities", r.member_communities),
             ("reads.posts_to_profile", r.posts_to_profile),
             ("reads.reply_to_comment", r.reply_to_comment),
-            ("invalid.share", self.invalid.share),
         ] {
-            if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
-                return bad(key, "a probability in 0.0..=1.0", p.to_string());
-            }
-        }
-        for (k, w) in InvalidKind::ALL.iter().zip(self.invalid.weights()) {
-            weight(format!("invalid.{k:?}"), w)?;
-        }
-        if self.invalid.share > 0.0 && self.invalid.weights().iter().sum::<f64>() <= 0.0 {
-            return bad(
-                "invalid",
-                "at least one kind of positive weight when `invalid.share` > 0",
-                "all 0".into(),
-            );
-        }
-        let p = &self.population;
-        if p.seed_posts_per_community > 10_000 {
-            return bad(
-                "population.seed_posts_per_community",
-                "in 0..=10000",
-                p.seed_posts_per_community.to_string(),
-            );
-        }
-        if !(p.seed_posts_per_profile.is_finite()
-            && (0.0..=1000.0).contains(&p.seed_posts_per_profile))
-        {
-            return bad(
-                "population.seed_posts_per_profile",
-                "in 0.0..=1000.0",
-                p.seed_posts_per_profile.to_string(),
-            );
-        }
-        if p.memberships_per_user > 10_000 || p.follows_per_user > 10_000 {
-            return bad(
-                "population.memberships_per_user / follows_per_user",
-                "in 0..=10000",
-                format!("{} / {}", p.memberships_per_user, p.follows_per_user),
-            );
+            probability(key, p)?;
         }
         Ok(())
     }
 
-    /// `reddit` (the default): the reddit-sim seed system.
-    ///
-    /// Numbers: roles 1% creators / 9% contributors / 90% lurkers (the
-    /// "1% rule" of participation inequality, Nielsen 2006, which reddit-sim
-    /// adopted); the per-tick mix is reddit-sim's: 85% reads (home feed .85,
-    /// community feed .14, inbox .01), 13% engagement (vote .85, comment .14,
-    /// DM reply .01), 1.9% creation (post .90, repost .09, DM .01), 0.1%
-    /// other (create community .90, search .09, join .01). Lurkers read and
-    /// join; contributors add votes, comments, DMs and search; creators do
-    /// everything. One community per 100 users, 10 subscriptions each, 25
-    /// posts per listing and Hot ordering (reddit's defaults). Exercises: hot
-    /// home-feed gathers over many communities (scatter/gather across
-    /// shards), Zipf-hot communities (stripe and shard contention), vote
-    /// follow-ups moving karma across partitions.
-    pub fn reddit() -> Scenario {
-        let (reads, engage, create, other) = (0.85, 0.13, 0.019, 0.001);
-        Scenario {
-            preset: "reddit".into(),
-            users: 100_000,
-            communities: 1_000,
-            // About one action every 10 s of an active session.
-            think_time_ms: 10_000.0,
-            roles: Roles {
-                creator: RoleSpec {
-                    share: 0.01,
-                    actions: all_actions(),
-                },
-                contributor: RoleSpec {
-                    share: 0.09,
-                    actions: reads_and(&[
-                        Action::Vote,
-                        Action::Comment,
-                        Action::DmReply,
-                        Action::Dm,
-                        Action::Search,
-                        Action::Join,
-                        Action::Follow,
-                    ]),
-                },
-                lurker: RoleSpec {
-                    share: 0.90,
-                    actions: reads_and(&[Action::Join]),
-                },
-            },
-            mix: Mix {
-                home_feed: reads * 0.85,
-                community_feed: reads * 0.14,
-                inbox: reads * 0.01,
-                vote: engage * 0.85,
-                comment: engage * 0.14,
-                dm_reply: engage * 0.01,
-                post: create * 0.90,
-                repost: create * 0.09,
-                dm: create * 0.01,
-                create_community: other * 0.90,
-                search: other * 0.09,
-                join: other * 0.01,
-                ..Mix::default()
-            },
-            zipf: ZipfExponents {
-                community: 1.0,
-                feed_position: 1.0,
-                user_activity: 1.0,
-                user_popularity: 1.0,
-                words: 1.0,
-            },
-            bodies: Bodies {
-                // Title plus an optional self-text: short median, long tail.
-                post: BodyLength {
-                    median: 200,
-                    sigma: 1.2,
-                    max: MAX_BODY_LEN as u32,
-                },
-                // Reddit comments: median around a sentence or two.
-                comment: BodyLength {
-                    median: 120,
-                    sigma: 1.0,
-                    max: 10_000,
-                },
-                dm: BodyLength {
-                    median: 80,
-                    sigma: 0.8,
-                    max: 10_000,
-                },
-            },
-            reads: Reads {
-                feed_limit: 25,
-                inbox_limit: 25,
-                post_comments: 10,
-                home_sort: SortName::Hot,
-                community_sort: SortName::Hot,
-                member_communities: 0.5,
-                posts_to_profile: 0.05,
-                reply_to_comment: 0.5,
-            },
-            population: Population {
-                memberships_per_user: 10,
-                follows_per_user: 0,
-                mutual_follows: false,
-                seed_posts_per_community: 20,
-                seed_posts_per_profile: 0.0,
-            },
-            invalid: Invalid {
-                share: 0.001,
-                unknown_community: 1.0,
-                unknown_post: 1.0,
-                unknown_comment: 1.0,
-                unknown_recipient: 1.0,
-                oversized_body: 1.0,
-                foreign_profile: 1.0,
-            },
+    /// `invalid.share` a probability, kind weights, and a kind to draw
+    /// when the share is positive.
+    fn validate_invalid(&self) -> Result<(), WorkloadError> {
+        let inv = &self.invalid;
+        probability("invalid.share", inv.share)?;
+        for (k, w) in InvalidKind::ALL.iter().zip(inv.weights()) {
+            weight(format!("invalid.{}", k.name()), w)?;
         }
+        if inv.share > 0.0 && inv.weights().iter().sum::<f64>() <= 0.0 {
+            return Err(bad(
+                "invalid",
+                "at least one kind of positive weight when `invalid.share` > 0",
+                "all 0",
+            ));
+        }
+        Ok(())
     }
 
-    /// `microblog`: the Erlang microblog (hash-partitioned servers of users
-    /// who follow each other mutually, tweet to their profile and read their
-    /// timeline).
-    ///
-    /// Numbers: 10 mutual follows per user (the Erlang microblog's
-    /// benchmark); timeline reads dwarf tweets by two orders of magnitude
-    /// (Twitter, "Timelines at Scale", 2013: ~300k timeline reads/s against
-    /// ~5k tweets/s), hence home feed .78, profile reads .15 (+ .03 profile
-    /// look-ups), tweets .015, retweets .005, likes .01, new follows .01; 10%
-    /// of users write (Pew Research 2019: the top 10% of tweeters write 80%
-    /// of tweets), the others read, like and follow. Home timeline is New
-    /// ordered, 20 per page. Exercises: home-feed fan-in across many
-    /// profiles on many partitions, celebrity profiles (Zipf followers),
-    /// local writes (a tweet lands on the author's own partition).
-    pub fn microblog() -> Scenario {
-        let mut s = Self::reddit();
-        s.preset = "microblog".into();
-        s.communities = 0;
-        s.think_time_ms = 5_000.0;
-        s.roles = Roles {
-            creator: RoleSpec {
-                share: 0.10,
-                actions: all_actions(),
-            },
-            contributor: RoleSpec {
-                share: 0.0,
-                actions: all_actions(),
-            },
-            lurker: RoleSpec {
-                share: 0.90,
-                actions: reads_and(&[Action::Vote, Action::Follow]),
-            },
-        };
-        s.mix = Mix {
-            home_feed: 0.78,
-            profile_feed: 0.15,
-            get_profile: 0.03,
-            post: 0.015,
-            repost: 0.005,
-            vote: 0.01,
-            follow: 0.01,
-            ..Mix::default()
-        };
-        s.bodies.post = BodyLength {
-            median: 80,
-            sigma: 0.6,
-            max: 280,
-        };
-        s.reads = Reads {
-            feed_limit: 20,
-            home_sort: SortName::New,
-            community_sort: SortName::New,
-            member_communities: 0.0,
-            posts_to_profile: 1.0,
-            ..s.reads
-        };
-        s.population = Population {
-            memberships_per_user: 0,
-            follows_per_user: 10,
-            mutual_follows: true,
-            seed_posts_per_community: 0,
-            seed_posts_per_profile: 2.0,
-        };
-        s.invalid.unknown_community = 0.0;
-        s
-    }
-
-    /// `messenger`: the Akka messenger (friend requests, then conversations).
-    ///
-    /// Numbers: friendship is a mutual follow (each side joins the other's
-    /// profile), 10 friends per user with a mild popularity skew (Zipf 0.5:
-    /// friend graphs are far less skewed than follower graphs); then DMs:
-    /// send .30, reply .20 to a sender seen in the inbox, inbox reads .45,
-    /// friend look-ups .03, new friend requests .02 (one side). Messages are
-    /// short (median 40 bytes). Everyone is a contributor. Exercises: writes
-    /// homed at the recipient's partition (cross-partition sends), inbox
-    /// reads, small bodies at a high write share.
-    pub fn messenger() -> Scenario {
-        let mut s = Self::reddit();
-        s.preset = "messenger".into();
-        s.communities = 0;
-        s.think_time_ms = 2_000.0;
-        s.roles = Roles {
-            creator: RoleSpec {
-                share: 0.0,
-                actions: all_actions(),
-            },
-            contributor: RoleSpec {
-                share: 1.0,
-                actions: all_actions(),
-            },
-            lurker: RoleSpec {
-                share: 0.0,
-                actions: reads_and(&[]),
-            },
-        };
-        s.mix = Mix {
-            dm: 0.30,
-            dm_reply: 0.20,
-            inbox: 0.45,
-            get_profile: 0.03,
-            follow: 0.02,
-            ..Mix::default()
-        };
-        s.zipf.user_popularity = 0.5;
-        s.bodies.dm = BodyLength {
-            median: 40,
-            sigma: 0.9,
-            max: 4_000,
-        };
-        s.reads.inbox_limit = 20;
-        s.reads.member_communities = 0.0;
-        s.population = Population {
-            memberships_per_user: 0,
-            follows_per_user: 10,
-            mutual_follows: true,
-            seed_posts_per_community: 0,
-            seed_posts_per_profile: 0.0,
-        };
-        s.invalid.unknown_community = 0.0;
-        s
-    }
-
-    /// `chat`: the OTP chat room (rooms whose members post and read the
-    /// room's newest messages; searching a room is the long blocking task).
-    ///
-    /// Numbers: one room per 100 users, 5 rooms each (Zipf 1.0: a few big
-    /// rooms); ticks: read the room (New, last 50) .60, post .30, search .05,
-    /// join a room .02, inbox .03; 50 seed messages per room; messages median
-    /// 40 bytes. All users are contributors. Exercises: hot rooms (one
-    /// partition takes most traffic), the `Search` scan whose cost grows with
-    /// the room, head-of-line blocking behind it in single-threaded engines.
-    pub fn chat() -> Scenario {
-        let mut s = Self::reddit();
-        s.preset = "chat".into();
-        s.users = 10_000;
-        s.communities = 100;
-        s.think_time_ms = 1_000.0;
-        s.roles = Roles {
-            creator: RoleSpec {
-                share: 0.0,
-                actions: all_actions(),
-            },
-            contributor: RoleSpec {
-                share: 1.0,
-                actions: all_actions(),
-            },
-            lurker: RoleSpec {
-                share: 0.0,
-                actions: reads_and(&[]),
-            },
-        };
-        s.mix = Mix {
-            community_feed: 0.60,
-            post: 0.30,
-            search: 0.05,
-            join: 0.02,
-            inbox: 0.03,
-            ..Mix::default()
-        };
-        s.bodies.post = BodyLength {
-            median: 40,
-            sigma: 0.9,
-            max: 2_000,
-        };
-        s.reads = Reads {
-            feed_limit: 50,
-            community_sort: SortName::New,
-            member_communities: 1.0,
-            posts_to_profile: 0.0,
-            ..s.reads
-        };
-        s.population = Population {
-            memberships_per_user: 5,
-            follows_per_user: 0,
-            mutual_follows: false,
-            seed_posts_per_community: 50,
-            seed_posts_per_profile: 0.0,
-        };
-        s.invalid.unknown_comment = 0.0;
-        s
+    /// The load phase's sizes within bounds a run can build.
+    fn validate_population(&self) -> Result<(), WorkloadError> {
+        let p = &self.population;
+        if p.seed_posts_per_community > 10_000 {
+            return Err(bad(
+                "population.seed_posts_per_community",
+                "in 0..=10000",
+                p.seed_posts_per_community,
+            ));
+        }
+        if !(p.seed_posts_per_profile.is_finite()
+            && (0.0..=1000.0).contains(&p.seed_posts_per_profile))
+        {
+            return Err(bad(
+                "population.seed_posts_per_profile",
+                "in 0.0..=1000.0",
+                p.seed_posts_per_profile,
+            ));
+        }
+        if p.memberships_per_user > 10_000 || p.follows_per_user > 10_000 {
+            return Err(bad(
+                "population.memberships_per_user / follows_per_user",
+                "in 0..=10000",
+                format!("{} / {}", p.memberships_per_user, p.follows_per_user),
+            ));
+        }
+        Ok(())
     }
 }
 
-/// Strict TOML merge of a workload file onto its preset.
-mod toml_file {
-    use super::*;
-    use toml::{Table, Value};
-
-    pub(super) fn parse(text: &str) -> Result<Scenario, WorkloadError> {
-        let file: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| WorkloadError::Invalid(format!("bad TOML: {e}")))?;
-        let preset = match file.get("preset") {
-            None => "reddit",
-            Some(Value::String(s)) => s.as_str(),
-            Some(v) => {
-                return Err(WorkloadError::Invalid(format!(
-                    "`preset` must be one of {}, got {v}",
-                    Scenario::PRESETS.join(", ")
-                )));
-            }
-        };
-        let base = Scenario::preset(preset).map_err(|_| {
-            WorkloadError::Invalid(format!(
-                "`preset` must be one of {}, got {preset:?}",
-                Scenario::PRESETS.join(", ")
-            ))
-        })?;
-        let mut merged =
-            Value::try_from(&base).map_err(|e| WorkloadError::Invalid(format!("internal: {e}")))?;
-        let mut strings = Vec::new();
-        merge(&mut merged, Value::Table(file), "", &mut strings)?;
-        let scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| {
-            let msg = e.message().to_string();
-            // serde names the allowed variants but not the key: find it.
-            let key = strings
-                .iter()
-                .find(|(_, s)| msg.contains(&format!("`{s}`")))
-                .map(|(k, _)| format!("`{k}`: "))
-                .unwrap_or_default();
-            WorkloadError::Invalid(format!("{key}{msg}"))
-        })?;
-        scenario.validate()?;
-        Ok(scenario)
+/// The error for `key`, which must be `allowed` and is `got`.
+fn bad(key: impl Into<String>, allowed: impl Into<String>, got: impl ToString) -> WorkloadError {
+    WorkloadError::Value {
+        key: key.into(),
+        allowed: allowed.into(),
+        got: got.to_string(),
     }
+}
 
-    fn kind(v: &Value) -> &'static str {
-        match v {
-            Value::String(_) => "a string",
-            Value::Integer(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::Boolean(_) => "a boolean",
-            Value::Datetime(_) => "a date",
-            Value::Array(_) => "a list",
-            Value::Table(_) => "a table",
-        }
+/// Checks that `w` is a usable weight: finite and `>= 0`.
+fn weight(key: String, w: f64) -> Result<(), WorkloadError> {
+    if w.is_finite() && w >= 0.0 {
+        Ok(())
+    } else {
+        Err(bad(key, "a finite weight >= 0", w))
     }
+}
 
-    fn merge(
-        base: &mut Value,
-        over: Value,
-        path: &str,
-        strings: &mut Vec<(String, String)>,
-    ) -> Result<(), WorkloadError> {
-        match (base, over) {
-            (Value::Table(b), Value::Table(o)) => {
-                for (k, v) in o {
-                    let key = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    match b.get_mut(&k) {
-                        Some(slot) => merge(slot, v, &key, strings)?,
-                        None => {
-                            let mut allowed: Vec<&str> = b.keys().map(|s| s.as_str()).collect();
-                            allowed.sort_unstable();
-                            return Err(WorkloadError::Invalid(format!(
-                                "unknown key `{key}` (allowed: {})",
-                                allowed.join(", ")
-                            )));
-                        }
-                    }
-                }
-                Ok(())
-            }
-            (b @ Value::Float(_), Value::Integer(i)) => {
-                *b = Value::Float(i as f64);
-                Ok(())
-            }
-            (b, o) if std::mem::discriminant(b) == std::mem::discriminant(&o) => {
-                match &o {
-                    Value::String(s) => strings.push((path.to_string(), s.clone())),
-                    Value::Array(items) => {
-                        for it in items {
-                            if let Value::String(s) = it {
-                                strings.push((path.to_string(), s.clone()));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                *b = o;
-                Ok(())
-            }
-            (b, o) => Err(WorkloadError::Invalid(format!(
-                "`{path}` must be {}, got {} ({o})",
-                kind(b),
-                kind(&o)
-            ))),
-        }
+/// Checks that `p` is a probability.
+fn probability(key: &str, p: f64) -> Result<(), WorkloadError> {
+    if p.is_finite() && (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(bad(key, "a probability in 0.0..=1.0", p))
     }
 }

@@ -10,8 +10,8 @@
 //! users take 72 MB; users are stored in activity order, so the busiest
 //! users' lines sit together and stay in cache. The alternative, one
 //! "recently seen" buffer shared by a client thread's users, would take a
-//! few KB, but then users would act on posts other users saw, which DESIGN
-//! forbids ("act on what they last saw").
+//! few KB, but then users would act on posts other users saw, not on what
+//! they last saw themselves.
 //!
 //! # The user's stream
 //! SplitMix64 (rand_xoshiro's, 8 bytes of state, seeded from (seed, user
@@ -124,15 +124,19 @@ pub enum Asked {
     Invalid(InvalidKind),
 }
 
-/// Token layout: bits 0..5 what was asked (actions, then invalid kinds at
-/// 16..), bits 5..36 the user's index in its client thread, bits 36..64 a
+/// Token layout: bits 0..5 what was asked (actions, then invalid kinds
+/// from `Action::COUNT` on), bits 5..36 the user's index in its client thread, bits 36..64 a
 /// sequence number (used to match a join's reply to its community).
 pub(crate) mod token {
     use super::*;
 
     const ASK_BITS: u32 = 5;
     const USER_BITS: u32 = 31;
-    const INVALID_BASE: u8 = 16;
+    const INVALID_BASE: u8 = Action::COUNT as u8;
+    const _: () = assert!(
+        Action::COUNT + InvalidKind::COUNT <= 1 << ASK_BITS,
+        "what an op asked must fit the token's ASK_BITS"
+    );
 
     pub(crate) fn encode(local: u32, asked: Asked, seq: u32) -> u64 {
         let a = match asked {

@@ -1,11 +1,20 @@
 //! Presets, workload files, validation.
 
-use socialbench_workload::{Action, Scenario, SortName, Workload, WorkloadError};
+use std::error::Error as _;
 
+use socialbench_workload::{
+    Action, Invalid, InvalidKind, Mix, Scenario, SortName, Workload, WorkloadError,
+};
+
+/// The message of the error `text` gives, which must fit on one line.
 fn invalid(text: &str) -> String {
     match Scenario::from_toml(text) {
-        Err(WorkloadError::Invalid(m)) => m,
-        other => panic!("expected Invalid for {text:?}, got {other:?}"),
+        Err(e) => {
+            let m = e.to_string();
+            assert!(!m.contains('\n'), "more than one line: {m}");
+            m
+        }
+        Ok(_) => panic!("expected an error for {text:?}"),
     }
 }
 
@@ -92,7 +101,9 @@ fn bad_values_name_the_key_and_what_is_allowed() {
     let m = invalid("[bodies.post]\nmax = 50000");
     assert!(m.contains("bodies.post.max"), "{m}");
     let m = invalid("users = [");
-    assert!(m.contains("TOML"), "{m}");
+    assert!(m.contains("TOML") && m.contains("line 1"), "{m}");
+    let m = invalid("[invalid]\nunknown_post = -1");
+    assert!(m.contains("`invalid.unknown_post`"), "{m}");
     // A role left with nothing to do.
     let m = invalid("[roles.lurker]\nactions = [\"follow\"]");
     assert!(m.contains("roles.lurker.actions"), "{m}");
@@ -109,8 +120,25 @@ fn files_are_read_from_disk_and_missing_ones_say_so() {
     std::fs::write(&path, "nope = 1\n").unwrap();
     let e = Scenario::from_arg(path.to_str().unwrap()).unwrap_err();
     assert!(e.to_string().contains("w.toml"), "{e}");
-    let e = Scenario::from_arg(dir.join("missing.toml").to_str().unwrap()).unwrap_err();
-    assert!(matches!(e, WorkloadError::Io { .. }), "{e:?}");
+    match &e {
+        WorkloadError::File { path: p, source } => {
+            assert_eq!(p, &path);
+            assert!(
+                matches!(**source, WorkloadError::UnknownKey { .. }),
+                "{e:?}"
+            );
+        }
+        other => panic!("expected File, got {other:?}"),
+    }
+    let missing = dir.join("missing.toml");
+    let e = Scenario::from_arg(missing.to_str().unwrap()).unwrap_err();
+    match &e {
+        WorkloadError::Io { path, source } => {
+            assert_eq!(path, &missing);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -135,4 +163,65 @@ fn the_harness_may_override_users_and_workload_new_validates() {
 fn per_user_rate_is_the_inverse_think_time() {
     let s = Scenario::reddit();
     assert!((s.per_user_rate() - 0.1).abs() < 1e-12);
+}
+
+#[test]
+fn a_toml_syntax_error_keeps_the_parser_error_and_its_position() {
+    let e = Scenario::from_toml("users = 5\n[mix\nvote = 1").unwrap_err();
+    let WorkloadError::Toml { line, column, .. } = &e else {
+        panic!("expected Toml, got {e:?}");
+    };
+    assert_eq!((*line, *column), (2, 5), "{e}");
+    let source = e.source().expect("a source");
+    assert!(
+        source.downcast_ref::<toml::de::Error>().is_some(),
+        "{source:?}"
+    );
+}
+
+#[test]
+fn a_rejected_name_keeps_the_deserializer_error_and_names_the_key() {
+    let e = Scenario::from_toml("[reads]\nhome_sort = \"hott\"").unwrap_err();
+    match &e {
+        WorkloadError::Field { key, source } => {
+            assert_eq!(key.as_deref(), Some("reads.home_sort"));
+            assert!(source.message().contains("`hott`"), "{source}");
+        }
+        other => panic!("expected Field, got {other:?}"),
+    }
+}
+
+#[test]
+fn action_and_invalid_kind_names_are_their_keys_in_workload_files() {
+    // A table with every name at 0 but `one` at 1: deserializing it checks
+    // that the names are exactly the fields (no field missing, none
+    // unknown), and the weights show that index i is the field of ALL[i].
+    fn table(names: &[&str], one: &str) -> toml::Table {
+        let mut t: toml::Table = names
+            .iter()
+            .map(|n| (n.to_string(), toml::Value::Float(0.0)))
+            .collect();
+        t.insert(one.to_string(), toml::Value::Float(1.0));
+        t
+    }
+    let names = Action::ALL.map(Action::name);
+    for (i, a) in Action::ALL.into_iter().enumerate() {
+        assert_eq!(a as usize, i);
+        assert_eq!(serde_json::to_value(a).unwrap(), a.name());
+        let mix: Mix = toml::Value::Table(table(&names, a.name()))
+            .try_into()
+            .unwrap();
+        assert_eq!(mix.weight(a), 1.0, "{a:?}");
+        assert_eq!(mix.weights().iter().sum::<f64>(), 1.0, "{a:?}");
+    }
+    let mut names = InvalidKind::ALL.map(InvalidKind::name).to_vec();
+    names.push("share");
+    for (i, k) in InvalidKind::ALL.into_iter().enumerate() {
+        assert_eq!(k as usize, i);
+        let invalid: Invalid = toml::Value::Table(table(&names, k.name()))
+            .try_into()
+            .unwrap();
+        assert_eq!(invalid.weights()[i], 1.0, "{k:?}");
+        assert_eq!(invalid.weights().iter().sum::<f64>(), 1.0, "{k:?}");
+    }
 }
