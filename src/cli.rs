@@ -451,6 +451,7 @@ impl RunArgs {
             (Some(rate), _) => LoopMode::Open {
                 rate,
                 max_outstanding: self.max_outstanding,
+                arrivals: Default::default(),
             },
             (None, true) => {
                 // users x per-user rate: needs the scenario.
@@ -462,6 +463,7 @@ impl RunArgs {
                 LoopMode::Open {
                     rate: s.users as f64 * s.per_user_rate(),
                     max_outstanding: self.max_outstanding,
+                    arrivals: Default::default(),
                 }
             }
             (None, false) => LoopMode::Closed {

@@ -70,13 +70,27 @@ pub enum LoopMode {
         /// Ops outstanding per client thread.
         inflight: usize,
     },
-    /// Poisson arrivals at `rate` ops/s in total; latency from the intended start.
+    /// Arrivals at `rate` ops/s in total on a schedule fixed in advance;
+    /// latency from the intended start.
     Open {
         /// Total target rate, ops/s.
         rate: f64,
         /// Most ops outstanding per client thread before sends wait (bounds memory).
         max_outstanding: usize,
+        /// How arrivals are spaced.
+        arrivals: Arrivals,
     },
+}
+
+/// How an open loop spaces its arrivals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps (a Poisson process): independent users.
+    #[default]
+    Poisson,
+    /// Equal gaps (wrk2's constant throughput).
+    Fixed,
 }
 
 /// When the measured run ends.

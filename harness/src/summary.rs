@@ -149,6 +149,24 @@ pub struct ScheduleSummary {
     /// (saturation, Ctrl-C, engine gone). 0 when the run reached its limit:
     /// then every op of the window was sent and its reply recorded.
     pub unsent_due: u64,
+    /// How the arrivals were spaced.
+    pub arrivals: crate::config::Arrivals,
+    /// The rate asked for, ops/s.
+    pub offered_ops_per_sec: f64,
+    /// The rate of replies over the measured window, ops/s.
+    pub achieved_ops_per_sec: f64,
+    /// How late the measured sends were against their schedule, ns: p50.
+    pub lateness_p50_ns: u64,
+    /// .. p99.
+    pub lateness_p99_ns: u64,
+    /// .. max.
+    pub lateness_max_ns: u64,
+    /// Kolmogorov-Smirnov distance of the realised gaps between a thread's
+    /// sends from the exponential of the schedule's mean gap: 0 for a
+    /// perfect Poisson stream, larger as late sends bunch up. A statistic,
+    /// not a test (with millions of gaps any test rejects); `None` without
+    /// measured sends.
+    pub gap_ks_distance: Option<f64>,
 }
 
 /// The audit of a run: its verdict and what it compared.

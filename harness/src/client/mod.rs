@@ -98,6 +98,52 @@ pub(crate) struct ClientResult {
     pub end_ns: u64,
     /// This thread's CPU time from the end of its warmup to its end.
     pub cpu: Option<crate::cpu::ThreadCpu>,
+    /// Open loop: how late and how far apart its measured sends were.
+    pub open: Option<Box<SendTimes>>,
+}
+
+/// How an open-loop thread's measured sends kept to their schedule: each
+/// send's lateness (send minus intended start) and the realised gaps
+/// between consecutive sends, as histograms (ns).
+#[derive(Clone, Debug)]
+pub(crate) struct SendTimes {
+    /// Lateness of each send.
+    pub lateness: hdrhistogram::Histogram<u64>,
+    /// Gaps between consecutive sends.
+    pub gaps: hdrhistogram::Histogram<u64>,
+    /// Mean gap of the thread's schedule, ns.
+    pub mean_gap: f64,
+    /// Sends before this are the warmup's (not recorded).
+    warm_end: u64,
+    last_sent: Option<u64>,
+}
+
+impl SendTimes {
+    /// Empty histograms for a thread whose warmup ends at `warm_end`.
+    fn new(mean_gap: f64, warm_end: u64) -> SendTimes {
+        SendTimes {
+            lateness: crate::recorder::new_histogram(),
+            gaps: crate::recorder::new_histogram(),
+            mean_gap,
+            warm_end,
+            last_sent: None,
+        }
+    }
+
+    /// Records a send intended at `intended`, made at `sent`.
+    #[inline]
+    pub(crate) fn record_send(&mut self, intended: u64, sent: u64) {
+        if intended < self.warm_end {
+            return;
+        }
+        self.lateness
+            .saturating_record(sent.saturating_sub(intended).max(1));
+        if let Some(last) = self.last_sent {
+            self.gaps
+                .saturating_record(sent.saturating_sub(last).max(1));
+        }
+        self.last_sent = Some(sent);
+    }
 }
 
 impl ClientResult {
@@ -114,6 +160,7 @@ impl ClientResult {
             unsent_due: 0,
             end_ns: 0,
             cpu: None,
+            open: None,
         }
     }
 }
@@ -151,9 +198,14 @@ pub(crate) fn client_main<S: Session>(
         LoopMode::Open {
             rate,
             max_outstanding,
+            arrivals,
         } => {
             slab = Slab::new(max_outstanding.max(1));
-            let mut sched = Schedule::of(&plan, rate, start);
+            let mut sched = Schedule::of(&plan, rate, arrivals, start);
+            res.open = Some(Box::new(SendTimes::new(
+                sched.mean_gap,
+                start + plan.warmup_ns,
+            )));
             lp.open(&mut session, g, &mut slab, &mut rec, &mut res, &mut sched);
         }
     }

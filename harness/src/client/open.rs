@@ -10,6 +10,7 @@ use socialbench_workload::Generator;
 use super::measured::{Loop, submit_into};
 use super::slab::{InFlight, Slab};
 use super::{ClientPlan, ClientResult, StopReason};
+use crate::config::Arrivals;
 use crate::recorder::Recorder;
 
 /// Open loop: with nothing outstanding, a wait longer than this sleeps...
@@ -23,13 +24,14 @@ const SPIN_WINDOW_NS: u64 = 50_000;
 /// ...looking at the engine's replies again every this often.
 const SPIN_POLL_NS: u64 = 2_000;
 
-/// The open loop's schedule: Poisson arrivals from `start`, accumulated in
-/// f64 nanoseconds so the gaps' fractions are not truncated away (which
-/// would raise the rate).
+/// The open loop's schedule: arrivals from `start`, accumulated in f64
+/// nanoseconds so the gaps' fractions are not truncated away (which would
+/// raise the rate).
 pub(crate) struct Schedule {
     rng: Xoshiro256PlusPlus,
+    arrivals: Arrivals,
     /// Mean gap between this thread's arrivals, ns.
-    mean_gap: f64,
+    pub mean_gap: f64,
     start: u64,
     offset: f64,
     /// Intended start of the next op (ns on the run clock).
@@ -39,17 +41,36 @@ pub(crate) struct Schedule {
 impl Schedule {
     /// The schedule of `plan`'s client thread: its share of `rate` ops/s,
     /// seeded from the run's seed and the thread.
-    pub(crate) fn of(plan: &ClientPlan, rate: f64, start: u64) -> Schedule {
+    pub(crate) fn of(plan: &ClientPlan, rate: f64, arrivals: Arrivals, start: u64) -> Schedule {
         let rng = Xoshiro256PlusPlus::seed_from_u64(
             plan.seed ^ (plan.thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        Schedule::new(rng, 1e9 * plan.threads as f64 / rate, start)
+        let mean_gap = 1e9 * plan.threads as f64 / rate;
+        let mut s = Schedule::new(rng, mean_gap, start);
+        if arrivals == Arrivals::Fixed {
+            // Threads offset by a fraction of a gap, so their sends interleave.
+            s = Schedule::fixed(
+                mean_gap,
+                start + (mean_gap * plan.thread as f64 / plan.threads as f64) as u64,
+            );
+        }
+        s
     }
 
-    /// A schedule with mean gap `mean_gap` ns from `start`, drawn from `rng`.
+    /// Equal gaps of `gap` ns from `start` (the first arrival one gap in).
+    pub(crate) fn fixed(gap: f64, start: u64) -> Schedule {
+        let mut s = Schedule::new(Xoshiro256PlusPlus::seed_from_u64(0), gap, start);
+        s.arrivals = Arrivals::Fixed;
+        s.offset = 0.0;
+        s.advance();
+        s
+    }
+
+    /// Poisson arrivals with mean gap `mean_gap` ns from `start`, drawn from `rng`.
     pub(crate) fn new(rng: Xoshiro256PlusPlus, mean_gap: f64, start: u64) -> Schedule {
         let mut s = Schedule {
             rng,
+            arrivals: Arrivals::Poisson,
             mean_gap,
             start,
             offset: 0.0,
@@ -62,8 +83,13 @@ impl Schedule {
     /// Moves to the next arrival.
     #[inline]
     pub(crate) fn advance(&mut self) {
-        let u: f64 = self.rng.random();
-        self.offset += -(1.0 - u).ln() * self.mean_gap;
+        self.offset += match self.arrivals {
+            Arrivals::Poisson => {
+                let u: f64 = self.rng.random();
+                -(1.0 - u).ln() * self.mean_gap
+            }
+            Arrivals::Fixed => self.mean_gap,
+        };
         self.next = self.start.saturating_add(self.offset as u64);
     }
 
@@ -167,6 +193,9 @@ impl Loop<'_> {
             let lag = sent.saturating_sub(sched.next);
             res.final_lag_ns = lag;
             res.max_lag_ns = res.max_lag_ns.max(lag);
+            if let Some(o) = res.open.as_deref_mut() {
+                o.record_send(sched.next, sent);
+            }
             if lag > sched.lag_bound() {
                 // Checked per send, not only between bursts: a burst sends
                 // every op due when it started, and behind schedule each

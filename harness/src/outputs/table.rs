@@ -116,10 +116,16 @@ fn notes(o: &mut String, s: &RunSummary) {
     if let Some(sch) = &s.schedule {
         let _ = writeln!(
             o,
-            "schedule: max lag {}, lag at stop {}, {} due op(s) never sent",
-            human_ns(sch.max_lag_ns),
-            human_ns(sch.final_lag_ns),
-            sch.unsent_due
+            "schedule: offered {} ops/s, achieved {}; sends late by p50 {} / p99 {} / max {}, {} due op(s) never sent; KS distance of the gaps from {:?} arrivals' exponential {}",
+            human_rate(sch.offered_ops_per_sec),
+            human_rate(sch.achieved_ops_per_sec),
+            human_ns(sch.lateness_p50_ns),
+            human_ns(sch.lateness_p99_ns),
+            human_ns(sch.lateness_max_ns),
+            sch.unsent_due,
+            sch.arrivals,
+            sch.gap_ks_distance
+                .map_or("-".into(), |d| format!("{d:.3}")),
         );
     }
     if s.steal.iter().any(|c| c.steal_ms > 0) {

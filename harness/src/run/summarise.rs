@@ -12,8 +12,10 @@ use crate::cpu::{CpuSummary, ThreadCpu};
 use crate::machine::{CoreSteal, peak_rss_bytes};
 use crate::outputs::Reports;
 use crate::pinning::machine_cores;
+use crate::recorder::new_histogram;
 use crate::schema::AuditVerdict;
 use crate::stats::batch::batch_means;
+use crate::stats::hist::ks_exponential;
 use crate::summary::{
     AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
 };
@@ -86,7 +88,7 @@ pub(super) fn summarise<E: Engine>(
         intervals: collected.intervals,
         stopped_by,
         saturation: saturation(ctx, &results, stopped_by, ops_per_sec),
-        schedule: schedule(ctx, &results),
+        schedule: schedule(ctx, &results, ops_per_sec),
         ops,
         errors: collected.totals.total_errors(),
         ops_per_sec,
@@ -202,13 +204,35 @@ fn saturation(
     }
 }
 
-fn schedule(ctx: &Ctx<'_>, results: &[ClientResult]) -> Option<ScheduleSummary> {
-    match ctx.config.mode {
-        LoopMode::Open { .. } => Some(ScheduleSummary {
-            max_lag_ns: max_lag(results),
-            final_lag_ns: results.iter().map(|r| r.final_lag_ns).max().unwrap_or(0),
-            unsent_due: results.iter().map(|r| r.unsent_due).sum(),
-        }),
-        LoopMode::Closed { .. } => None,
+fn schedule(ctx: &Ctx<'_>, results: &[ClientResult], achieved: f64) -> Option<ScheduleSummary> {
+    let LoopMode::Open { rate, arrivals, .. } = ctx.config.mode else {
+        return None;
+    };
+    let mut lateness = new_histogram();
+    let mut gaps = new_histogram();
+    let mut mean_gap = 0.0;
+    for o in results.iter().filter_map(|r| r.open.as_deref()) {
+        let _ = lateness.add(&o.lateness);
+        let _ = gaps.add(&o.gaps);
+        mean_gap = o.mean_gap;
     }
+    let q = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
+    Some(ScheduleSummary {
+        max_lag_ns: max_lag(results),
+        final_lag_ns: results.iter().map(|r| r.final_lag_ns).max().unwrap_or(0),
+        unsent_due: results.iter().map(|r| r.unsent_due).sum(),
+        arrivals,
+        offered_ops_per_sec: rate,
+        achieved_ops_per_sec: achieved,
+        lateness_p50_ns: q(&lateness, 0.5),
+        lateness_p99_ns: q(&lateness, 0.99),
+        lateness_max_ns: lateness.max(),
+        gap_ks_distance: ks_exponential(&gaps, mean_gap),
+    })
 }

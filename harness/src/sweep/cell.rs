@@ -48,6 +48,7 @@ pub(crate) fn run_cell(
         c.mode = LoopMode::Open {
             rate,
             max_outstanding: spec.max_outstanding,
+            arrivals: Default::default(),
         };
     }
     c.out_root = Some(spec.out_dir.join("cells"));
