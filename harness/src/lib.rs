@@ -10,6 +10,7 @@
 //! [`outputs`]; at the end the engine is quiesced and audited against the
 //! acknowledged writes.
 
+pub mod capacity;
 pub mod client;
 pub mod clock;
 pub mod collector;
