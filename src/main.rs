@@ -63,21 +63,26 @@ fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
     }
 }
 
-/// The default action: every engine on the default scenario, ~30 s in all.
+/// The default action: every engine on the default scenario in 8
+/// interleaved passes of short runs, with verdicts against C1.
 fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
     let mut base = RunConfig::new(EngineKind::Null);
-    base.warmup = Duration::from_millis(1000);
-    base.limit = Limit::Duration(Duration::from_secs(4));
+    base.users = Some(10_000);
+    base.warmup = Duration::from_millis(500);
+    base.limit = Limit::Duration(Duration::from_millis(1500));
     base.stop = stop;
-    let cmp = socialbench_harness::compare(&base, &EngineKind::ALL).context("comparison")?;
-    let failed: Vec<_> = cmp
-        .runs
-        .iter()
-        .filter(|s| s.audit.verdict == socialbench_harness::schema::AuditVerdict::Fail)
-        .map(|s| format!("{}: {}", s.engine, s.audit.message.as_deref().unwrap_or("")))
-        .collect();
+    let spec = socialbench_harness::CompareSpec {
+        base,
+        engines: EngineKind::ALL.to_vec(),
+        baseline: EngineKind::Serial,
+        passes: 8,
+        precision: None,
+        max_time: None,
+    };
+    let cmp = socialbench_harness::compare(&spec).context("comparison")?;
+    let failed: Vec<_> = cmp.failed_audits().iter().map(|r| r.engine.clone()).collect();
     if !failed.is_empty() {
-        anyhow::bail!("audit failed for {}", failed.join("; "));
+        anyhow::bail!("audit failed for {}", failed.join(", "));
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ pub mod sweep;
 pub mod units;
 
 pub use client::StopReason;
-pub use compare::{Comparison, compare};
+pub use compare::{CompareSpec, Comparison, compare};
 pub use config::{
     Arrivals, Limit, LoopMode, ProgressMode, RunConfig, RunError, StopSignal, parse_duration,
     parse_fault, parse_rate,

@@ -10,6 +10,7 @@
 //! | `timeseries.csv` | [`run::TimeseriesRow`] |
 //! | `run.json` | [`run::RunCaption`] (what readers need of it; the harness writes the whole run) |
 //! | `comparison.csv` | [`compare::ComparisonRow`] |
+//! | `passes.csv` | [`compare::PassRow`] |
 //! | `sweep.csv` | [`sweep::SweepRow`] |
 //! | `sweep.json` | [`sweep::SweepDocument`] |
 //!
@@ -50,6 +51,8 @@ pub const TIMESERIES_CSV: &str = "timeseries.csv";
 pub const HLOG: &str = "latency.hlog";
 /// A comparison's table, one row per engine.
 pub const COMPARISON_CSV: &str = "comparison.csv";
+/// A comparison's runs, one row per engine and pass.
+pub const PASSES_CSV: &str = "passes.csv";
 /// A sweep's table, one row per measured cell.
 pub const SWEEP_CSV: &str = "sweep.csv";
 /// A sweep's settings, matrix and conclusions.

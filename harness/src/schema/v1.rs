@@ -168,21 +168,39 @@ pub struct ComparisonRowV1 {
 impl From<ComparisonRowV1> for ComparisonRow {
     fn from(r: ComparisonRowV1) -> ComparisonRow {
         // A latency the file did not have reads as 0: figures leave zeros
-        // off their log axes.
+        // off their log axes. Version 1 ran each engine once: one pass, no
+        // interval, no ratio.
         let ns = |v: Option<f64>| v.map_or(0, |v| v.max(0.0).round() as u64);
+        let p99 = ns(Some(r.p99_ns));
         ComparisonRow {
             engine: r.engine,
             client_threads: r.client_threads,
             engine_threads: r.engine_threads,
             partitions: r.partitions.unwrap_or(1),
+            passes: 1,
             ops: r.ops,
             errors: r.errors,
             ops_per_sec: r.ops_per_sec,
+            ops_per_sec_low: r.ops_per_sec,
+            ops_per_sec_high: r.ops_per_sec,
             p50_ns: ns(r.p50_ns),
-            p99_ns: ns(Some(r.p99_ns)),
+            p99_ns: p99,
+            p99_low_ns: p99,
+            p99_high_ns: p99,
             p999_ns: ns(r.p999_ns),
             max_ns: ns(r.max_ns),
+            cpu_ns_per_op: 0.0,
+            baseline: String::new(),
+            ratio: None,
+            ratio_low: None,
+            ratio_high: None,
+            verdict: None,
+            p99_ratio: None,
+            p99_ratio_low: None,
+            p99_ratio_high: None,
+            p99_verdict: None,
             audit: r.audit.map_or(AuditVerdict::NotChecked, Into::into),
+            oversubscribed: false,
             schema: SCHEMA_VERSION,
         }
     }
