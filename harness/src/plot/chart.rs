@@ -164,9 +164,10 @@ impl Axis {
         format!("{}{scale}", self.desc)
     }
 
-    /// Whether `v` can be placed on this axis.
+    /// Whether `v` can be placed on this axis (beyond 1e100 is no
+    /// measurement, and would overflow the range's headroom).
     fn shows(&self, v: f64) -> bool {
-        v.is_finite() && (!self.log() || v > 0.0)
+        v.abs() < 1e100 && (!self.log() || v > 0.0)
     }
 
     /// The range that holds `values` (all of which [`Axis::shows`]).
@@ -208,7 +209,7 @@ impl Axis {
         match &self.ticks {
             Ticks::Names(names) => Some(names.len().max(1)),
             Ticks::Nines => Some(MAX_NINES as usize + 1),
-            Ticks::Integer => Some((hi as usize + 1).min(10)),
+            Ticks::Integer => Some((hi as usize).min(9) + 1),
             _ => None,
         }
     }
@@ -260,9 +261,17 @@ pub(crate) struct Panel {
 }
 
 impl Panel {
-    /// Adds a line.
-    pub(crate) fn add(&mut self, name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) {
+    /// Adds a line; returns it, e.g. to give it error bars
+    /// (`panel.add(name, points, style).spread = ...`).
+    pub(crate) fn add(
+        &mut self,
+        name: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        style: Style,
+    ) -> &mut Line {
         self.lines.push(Line::new(name, points, style));
+        let last = self.lines.len() - 1;
+        &mut self.lines[last]
     }
 
     /// A panel without lines.
@@ -460,6 +469,7 @@ impl<'a, DB: DrawingBackend> Chart<'a, DB> {
             .x_label_area_size(58)
             .y_label_area_size(86)
             .build_cartesian_2d(self.x.0..self.x.1, y)?;
+        let plot_height = chart.plotting_area().dim_in_pixel().1;
         let (x_label, y_label) = (|v: &f64| p.x.label(*v), |v: &f64| p.y.label(*v));
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(p.x.title())
@@ -475,6 +485,10 @@ impl<'a, DB: DrawingBackend> Chart<'a, DB> {
             .y_max_light_lines(if p.y.log() { 9 } else { 1 });
         if let Some(n) = p.x.label_count(self.x.1) {
             mesh.x_labels(n);
+        }
+        if p.y.log() {
+            // Decades labelled, and their multiples too when there is room.
+            mesh.y_labels((plot_height / 28).max(2) as usize);
         }
         mesh.draw()?;
         for (line, points) in p.lines.iter().zip(&self.shown) {
@@ -636,6 +650,7 @@ mod tests {
             (0.0, 260e3),
             "a round top"
         );
+        assert!(!number.shows(f64::NAN) && !number.shows(1e300) && number.shows(-1.0));
         for flat in [vec![], vec![0.0, 0.0]] {
             let (lo, hi) = number.range(flat.into_iter());
             assert!(hi > lo);
