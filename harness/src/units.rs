@@ -66,10 +66,11 @@ pub fn compact_ns(ns: f64) -> String {
     format!("{}{unit}", trim(ns / div))
 }
 
-/// A size in binary units as short as it goes, for ticks: `512bytes`, `1.5KiB`, `3MiB`.
-pub fn compact_bytes(b: f64) -> String {
+/// The binary unit to write `b` bytes in: (bytes per unit, name), the
+/// largest unit not above `b` (`bytes` below 1 KiB).
+pub fn bytes_unit(b: f64) -> (f64, &'static str) {
     const K: f64 = 1024.0;
-    let (div, unit) = if b < K {
+    if b < K {
         (1.0, "bytes")
     } else if b < K * K {
         (K, "KiB")
@@ -77,7 +78,12 @@ pub fn compact_bytes(b: f64) -> String {
         (K * K, "MiB")
     } else {
         (K * K * K, "GiB")
-    };
+    }
+}
+
+/// A size in binary units as short as it goes, for ticks: `512bytes`, `1.5KiB`, `3MiB`.
+pub fn compact_bytes(b: f64) -> String {
+    let (div, unit) = bytes_unit(b);
     format!("{}{unit}", trim(b / div))
 }
 
@@ -100,5 +106,9 @@ mod tests {
         assert_eq!(compact_ns(2.5e6), "2.5ms");
         assert_eq!(compact_bytes(1536.0), "1.5KiB");
         assert_eq!(compact_bytes(3.0 * 1024.0 * 1024.0), "3MiB");
+        assert_eq!(
+            bytes_unit(200.0 * 1024.0 * 1024.0),
+            (1024.0 * 1024.0, "MiB")
+        );
     }
 }

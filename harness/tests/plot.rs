@@ -1,14 +1,15 @@
 //! The plot module: figures from fixture CSVs (tests/fixtures, see
-//! make_fixtures.py there) are written as well-formed SVG with their axis
-//! titles and as PNG with text actually drawn by the bundled font; bad input
-//! is a typed error naming the file.
+//! make_fixtures.py there; version-1 files, so they also go through the
+//! schema's upgrade) are written as well-formed SVG with their titles, tick
+//! labels, legends and notes as `<text>`, and as PNG with text actually drawn
+//! by the bundled font; bad input is a typed error naming the file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use socialbench_harness::plot::{
-    self, FolderKind, PlotError, SweepRow, register_bundled_font, sweep::AuditVerdict,
-};
+use socialbench_harness::plot::{self, FolderKind, PlotError, register_bundled_font};
+use socialbench_harness::schema::{self, AuditVerdict, SchemaError, sweep::SweepRow};
+use socialbench_harness::stats::cells::medians;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -299,16 +300,15 @@ fn sweep_csv_without_partitions_and_saturated_columns_still_plots() {
     }
     w.flush().unwrap();
     drop(w);
-    let rows = plot::sweep::load(&dir.join("sweep.csv")).unwrap();
+    // The schema's upgrade gives sharded cells their shards from their
+    // engine threads, every other engine one partition.
+    let rows: Vec<SweepRow> = schema::read_csv(&dir.join("sweep.csv")).unwrap();
     assert_eq!(rows.len(), 27);
-    assert!(
-        rows.iter()
-            .all(|r| r.partitions.is_none() && r.saturated.is_none())
-    );
+    assert!(rows.iter().all(|r| !r.saturated));
     assert_eq!(plot::plot_sweep(&dir).unwrap().len(), 6);
-    // Without partitions, sharded's lines are told apart by engine threads.
+    // Without the column, sharded's lines are still told apart.
     let (_, _, texts) = svg(&dir.join("scaling.svg"));
-    for name in ["sharded, 1 engine thr.", "sharded, 2 engine thr."] {
+    for name in ["sharded p=1", "sharded p=2"] {
         assert!(texts.iter().any(|t| t.trim() == name), "{name}: {texts:?}");
     }
 }
@@ -381,7 +381,9 @@ fn missing_empty_and_malformed_csv_are_errors_naming_the_file() {
     let dir = copy_fixture("run", "bad-run");
     fs::remove_file(dir.join("summary.csv")).unwrap();
     match plot::plot_run(&dir) {
-        Err(PlotError::Io { path, .. }) => assert_eq!(path, dir.join("summary.csv")),
+        Err(PlotError::Schema(SchemaError::Io { path, .. })) => {
+            assert_eq!(path, dir.join("summary.csv"))
+        }
         other => panic!("expected Io, got {other:?}"),
     }
 
@@ -390,11 +392,15 @@ fn missing_empty_and_malformed_csv_are_errors_naming_the_file() {
     let header = "engine,client_threads,engine_threads,cores_used,users,rate,ops_per_sec,\
                   p50_ns,p99_ns,p999_ns,max_ns,errors,audit,efficiency,c1_ops_per_sec\n";
     fs::write(&path, header).unwrap();
-    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Empty { path: p }) if p == path));
+    assert!(matches!(
+        plot::plot_sweep(&dir),
+        Err(PlotError::Schema(SchemaError::Empty { path: p })) if p == path
+    ));
+    // No header at all: not a sweep table.
     fs::write(&path, "").unwrap();
     assert!(matches!(
         plot::plot_sweep(&dir),
-        Err(PlotError::Empty { .. })
+        Err(PlotError::Schema(SchemaError::Columns { path: p, .. })) if p == path
     ));
 
     // An unparsable number: the error names the file and the offending field.
@@ -405,29 +411,35 @@ fn missing_empty_and_malformed_csv_are_errors_naming_the_file() {
     .unwrap();
     let err = plot::plot_sweep(&dir).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, PlotError::Csv { .. }), "{err:?}");
+    assert!(
+        matches!(err, PlotError::Schema(SchemaError::Csv { .. })),
+        "{err:?}"
+    );
     assert!(
         msg.contains("sweep.csv") && msg.contains("ops_per_sec"),
         "{msg}"
     );
 
-    // A missing column.
+    // Missing columns: named in the message.
     fs::write(&path, "engine,client_threads\nactor,2\n").unwrap();
     let msg = plot::plot_sweep(&dir).unwrap_err().to_string();
     assert!(
-        msg.contains("sweep.csv") && msg.contains("missing field"),
+        msg.contains("sweep.csv") && msg.contains("engine,client_threads"),
         "{msg}"
     );
 
     // A bad audit verdict and a ragged row.
-    fs::write(
-        &path,
+    for bad in [
         format!("{header}actor,2,2,4,100,,5,1,2,3,4,0,maybe,,\n"),
-    )
-    .unwrap();
-    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Csv { .. })));
-    fs::write(&path, format!("{header}actor,2,2\n")).unwrap();
-    assert!(matches!(plot::plot_sweep(&dir), Err(PlotError::Csv { .. })));
+        format!("{header}actor,2,2\n"),
+    ] {
+        fs::write(&path, bad).unwrap();
+        let err = plot::plot_sweep(&dir).unwrap_err();
+        assert!(
+            matches!(err, PlotError::Schema(SchemaError::Csv { .. })),
+            "{err:?}"
+        );
+    }
 
     // A timeseries row with text where a number belongs.
     let dir = copy_fixture("run", "bad-timeseries");
@@ -448,24 +460,12 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
     // One closed-loop cell with zero latencies (nothing to show on a log axis)
     // and a NaN throughput cell, no C1: every figure is still drawn.
     let row = |threads: u32, ops: f64, p99: f64| SweepRow {
-        engine: "actor".into(),
-        client_threads: threads,
-        engine_threads: 1,
-        cores_used: 2,
-        users: 10,
-        rate: None,
-        ops_per_sec: ops,
         p50_ns: 0.0,
         p99_ns: p99,
         p999_ns: 0.0,
         max_ns: 0.0,
-        errors: 0,
-        audit: AuditVerdict::Pass,
-        efficiency: None,
-        c1_ops_per_sec: None,
-        partitions: None,
-        saturated: None,
-        rep: None,
+        cores_used: 2,
+        ..sweep_row("actor", threads, ops)
     };
     let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
     w.serialize(row(1, 1000.0, 0.0)).unwrap();
@@ -482,8 +482,13 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
         "{texts:?}"
     );
     assert!(texts.iter().any(|t| t.trim() == "no data"), "{texts:?}");
+    let (_, _, texts) = svg(&dir.join("scaling.svg"));
+    assert!(
+        texts.iter().any(|t| t.contains("1 NaN values not shown")),
+        "{texts:?}"
+    );
 
-    // A run of one interval, one kind.
+    // A run of one interval, one kind, zero latencies beside real ones.
     let dir = scratch("degenerate-run");
     fs::write(
         dir.join("timeseries.csv"),
@@ -496,7 +501,7 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
         "kind,count,errors,ops_per_sec,intended_p50_ns,intended_p90_ns,intended_p99_ns,\
          intended_p999_ns,intended_p9999_ns,intended_max_ns,service_p50_ns,service_p90_ns,\
          service_p99_ns,service_p999_ns,service_p9999_ns,service_max_ns\n\
-         all,1,0,1,500,500,500,500,500,500,NaN,0,0,0,0,0\n",
+         all,1,0,1,500,500,500,500,500,500,0,0,0,0,0,0\n",
     )
     .unwrap();
     assert_eq!(plot::plot_run(&dir).unwrap().len(), 8);
@@ -504,33 +509,29 @@ fn degenerate_data_still_plots_one_point_zeros_and_nan() {
 }
 
 #[test]
-fn sweep_rows_round_trip_and_efficiency_falls_back_to_c1() {
+fn sweep_rows_upgrade_and_plot_their_efficiency_against_c1_as_the_table_does() {
     let dir = copy_fixture("sweep", "roundtrip");
-    let rows = plot::sweep::load(&dir.join("sweep.csv")).unwrap();
+    let rows: Vec<SweepRow> = schema::read_csv(&dir.join("sweep.csv")).unwrap();
     assert_eq!(rows.len(), 27);
-    let striped = rows
-        .iter()
-        .find(|r| r.engine == "striped" && r.client_threads == 2 && !r.open_loop())
-        .unwrap();
-    // No efficiency column value: ops/s / (cores x C1) = 142000 / (2 x 95000).
-    assert_eq!(striped.efficiency, None);
-    let e = striped.efficiency().unwrap();
-    assert!((e - 142_000.0 / 190_000.0).abs() < 1e-12, "{e}");
-    let actor = rows
-        .iter()
-        .find(|r| r.engine == "actor" && r.client_threads == 4)
-        .unwrap();
-    assert_eq!(
-        actor.efficiency(),
-        Some(0.264),
-        "the column wins when present"
-    );
+    assert!(rows.iter().all(|r| r.schema == schema::SCHEMA_VERSION));
     assert!(rows.iter().any(|r| r.audit == AuditVerdict::Fail));
     assert_eq!(rows.iter().filter(|r| r.open_loop()).count(), 12);
-    assert_eq!(rows.iter().filter(|r| r.partitions == Some(2)).count(), 10);
-    assert_eq!(rows.iter().filter(|r| r.is_saturated()).count(), 3);
+    assert_eq!(rows.iter().filter(|r| r.partitions == 2).count(), 10);
+    assert_eq!(rows.iter().filter(|r| r.saturated).count(), 3);
 
-    // What the sweep runner writes with serde is what the loader reads.
+    // The figures draw `medians`: efficiency against C1 where the column is
+    // empty (142000 / (2 cores x 95000)), and recomputed where it is not.
+    let cells = medians(&rows);
+    let closed = |engine: &str, threads: u32| {
+        cells
+            .iter()
+            .find(|r| r.engine == engine && r.client_threads == threads && !r.open_loop())
+            .unwrap()
+    };
+    assert_eq!(closed("striped", 2).efficiency, Some(0.7474));
+    assert_eq!(closed("actor", 4).efficiency, Some(0.4232));
+
+    // What the sweep runner writes with serde is what the plots read.
     let out = scratch("roundtrip-out");
     let mut w = csv::Writer::from_path(out.join("sweep.csv")).unwrap();
     for r in &rows {
@@ -538,7 +539,125 @@ fn sweep_rows_round_trip_and_efficiency_falls_back_to_c1() {
     }
     w.flush().unwrap();
     drop(w);
-    assert_eq!(plot::sweep::load(&out.join("sweep.csv")).unwrap(), rows);
+    let again: Vec<SweepRow> = schema::read_csv(&out.join("sweep.csv")).unwrap();
+    assert_eq!(again, rows);
+}
+
+/// `fill` colours of the SVG's `<rect>`s (bars; the background is white).
+fn rect_fills(path: &Path) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter_map(|n| n.attribute("fill").map(str::to_string))
+        .filter(|f| f != "#FFFFFF")
+        .collect()
+}
+
+#[test]
+fn comparison_names_the_null_ceiling_instead_of_a_bar_and_skips_missing_percentiles() {
+    // Version 1 comparison files may lack p999_ns: that series is left out.
+    let dir = scratch("comparison-null");
+    let header = "engine,ops_per_sec,p50_ns,p99_ns,audit\n";
+    let csv = dir.join("comparison.csv");
+    fs::write(
+        &csv,
+        format!("{header}null,2e7,200,900,n/a\nserial,3e5,4500,27000,passed\nactor,3.1e5,5000,30000,failed\n"),
+    )
+    .unwrap();
+    let files = plot::plot_comparison(&dir).unwrap();
+    assert_eq!(files.len(), 2);
+    let (_, _, texts) = svg(&dir.join("comparison.svg"));
+    let has = |t: &str| texts.iter().any(|x| x.trim() == t);
+    assert!(
+        has("throughput (null, not drawn: 20.0M ops/s)"),
+        "{texts:?}"
+    );
+    assert!(has("p50") && has("p99") && !has("p99.9"), "{texts:?}");
+    assert!(has("audit failed"), "{texts:?}");
+    // Only the stateful engines get bars, in one colour.
+    assert_eq!(rect_fills(&dir.join("comparison.svg")).len(), 2);
+
+    // The null engine alone is drawn.
+    fs::write(&csv, format!("{header}null,2e7,200,900,n/a\n")).unwrap();
+    plot::plot_comparison(&dir).unwrap();
+    let (_, _, texts) = svg(&dir.join("comparison.svg"));
+    assert!(texts.iter().any(|x| x.trim() == "throughput"), "{texts:?}");
+    assert_eq!(rect_fills(&dir.join("comparison.svg")).len(), 1);
+}
+
+#[test]
+fn repetitions_plot_as_their_median_against_the_median_c1() {
+    // Three passes of serial, actor and null, closed loop: each pass's rows
+    // carry their own pass's C1 and efficiency, as the sweep writes them.
+    let dir = scratch("sweep-reps");
+    let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
+    let passes = [
+        (150.0, 100.0, 600.0),
+        (100.0, 300.0, 900.0),
+        (200.0, 320.0, 1000.0),
+    ];
+    for (rep, (c1, actor, null)) in passes.into_iter().enumerate() {
+        for (engine, cores, ops) in [("serial", 1, c1), ("actor", 2, actor), ("null", 2, null)] {
+            let mut r = sweep_row(engine, 1, ops);
+            (r.cores_used, r.rep, r.c1_ops_per_sec) = (cores, rep as u32, Some(c1));
+            r.efficiency = Some(ops / (cores as f64 * c1));
+            w.serialize(r).unwrap();
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    plot::plot_sweep(&dir).unwrap();
+    let (_, _, texts) = svg(&dir.join("scaling.svg"));
+    let has = |texts: &[String], t: &str| texts.iter().any(|x| x.trim() == t);
+    assert!(has(&texts, "serial baseline C1 = 150 ops/s"), "{texts:?}");
+    assert!(
+        has(&texts, "1 client: 900 ops/s"),
+        "the median null: {texts:?}"
+    );
+    // null's median 900 against the median C1 150 on 2 cores, not its own
+    // pass's 100: 900 / (2 x 150) = 3.
+    let (_, _, texts) = svg(&dir.join("efficiency.svg"));
+    assert!(has(&texts, "1 client: efficiency 3.0"), "{texts:?}");
+
+    // A sweep of the null engine alone draws it, without notes.
+    let dir = scratch("sweep-null-alone");
+    let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
+    w.serialize(sweep_row("null", 1, 6e6)).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    plot::plot_sweep(&dir).unwrap();
+    let (_, _, texts) = svg(&dir.join("scaling.svg"));
+    assert!(has(&texts, "null"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("not drawn")), "{texts:?}");
+}
+
+/// A closed-loop sweep row of the current schema.
+fn sweep_row(engine: &str, threads: u32, ops: f64) -> SweepRow {
+    SweepRow {
+        engine: engine.into(),
+        client_threads: threads,
+        engine_threads: 1,
+        cores_used: threads + 1,
+        users: 10,
+        rate: None,
+        ops_per_sec: ops,
+        p50_ns: 1e3,
+        p99_ns: 1e4,
+        p999_ns: 1e5,
+        max_ns: 1e6,
+        errors: 0,
+        audit: AuditVerdict::Pass,
+        efficiency: None,
+        c1_ops_per_sec: None,
+        partitions: 1,
+        saturated: false,
+        rep: 0,
+        stopped_by: "Limit".into(),
+        measured_ns: 1_000_000_000,
+        finished_at_unix_ms: 0,
+        schema: schema::SCHEMA_VERSION,
+    }
 }
 
 #[test]

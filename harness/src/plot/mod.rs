@@ -1,61 +1,48 @@
-//! Plots of a run, a sweep or an engine comparison, drawn from the CSV files
-//! the harness writes (never from live state, so `socialbench plot DIR` can
-//! redraw any results folder). Every figure is saved as SVG and as PNG; the
-//! PNG's text uses the bundled DejaVu Sans ([`register_bundled_font`]), so no
-//! system font is needed.
+//! Plots of a run, a sweep or an engine comparison, drawn from the files the
+//! harness writes (read through [`crate::schema`], never from live state, so
+//! `socialbench plot DIR` can redraw any results folder, old ones included).
+//! Every figure is saved as SVG and as PNG; the PNG's text uses the bundled
+//! DejaVu Sans ([`register_bundled_font`]), so no system font is needed.
 //!
 //! | input | figures (`<stem>.svg` + `<stem>.png`) |
 //! |---|---|
-//! | run folder: `timeseries.csv`, `summary.csv` | `throughput`, `latency_over_time`, `state_size` (from the time series); `latency_percentiles` (from the summary) |
-//! | sweep folder: `sweep.csv` (schema in [`sweep`]) | `scaling`, `efficiency`, `latency_vs_throughput` |
-//! | comparison folder: engine subfolders, optional `comparison.csv` (schema in [`compare`]) | each subfolder's run figures in that subfolder, and `comparison` |
+//! | run folder: `timeseries.csv`, `summary.csv` | `throughput`, `latency_over_time`, `state_size`, `latency_percentiles` (see `run.rs`) |
+//! | sweep folder: `sweep.csv` | `scaling`, `efficiency`, `latency_vs_throughput` (see `sweep.rs`) |
+//! | comparison folder: engine subfolders, optional `comparison.csv` | each subfolder's run figures in that subfolder, and `comparison` (see `compare.rs`) |
 //!
-//! The figures are built as plain descriptions (`figure::Figure`) by the run,
-//! sweep and compare modules and drawn by one renderer, so ticks, units, log
-//! axes and degenerate data (one point, zeros on a log axis, NaN) are
-//! handled in one place. Bad input is a [`PlotError`] naming the file, never
-//! a panic.
+//! The run, sweep and compare modules turn rows into panels of named lines
+//! (`chart.rs`), which plotters draws with its own axes, log scale, tick
+//! placement, legends and text layout. A sweep's figures show each cell's
+//! median repetition against the median C1, from [`crate::stats::cells`],
+//! as the sweep's table does. Bad input is a [`PlotError`] naming the file,
+//! never a panic.
 
-mod axis;
-pub mod compare;
-mod figure;
+mod chart;
+mod compare;
 mod font;
-pub mod run;
-pub mod sweep;
+mod run;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
-
-pub use compare::ComparisonRow;
 pub use font::register_bundled_font;
-pub use run::{RunSeries, SummaryRow, TimeseriesRow};
-pub use sweep::SweepRow;
+
+use crate::schema::{self, SchemaError};
 
 /// Why a folder could not be plotted.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    /// A file could not be read (missing, unreadable) or a folder listed.
-    #[error("cannot read {}: {source}", path.display())]
+    /// A results file is missing, unreadable, malformed or empty.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A folder could not be listed.
+    #[error("cannot list {}: {source}", path.display())]
     Io {
-        /// The file or folder.
+        /// The folder.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
-    },
-    /// A CSV file is malformed: bad header, missing column, unparsable value.
-    #[error("{}: {message}", path.display())]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and where (line, column).
-        message: String,
-    },
-    /// A CSV file has a header but no data row.
-    #[error("{}: no data rows", path.display())]
-    Empty {
-        /// The file.
-        path: PathBuf,
     },
     /// The folder is neither a run, a sweep nor a comparison.
     #[error(
@@ -67,12 +54,13 @@ pub enum PlotError {
         path: PathBuf,
     },
     /// Drawing or writing a figure failed.
-    #[error("cannot draw {}: {message}", path.display())]
+    #[error("cannot draw {}: {source}", path.display())]
     Draw {
         /// The figure file.
         path: PathBuf,
         /// The backend's error.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -91,16 +79,15 @@ pub enum FolderKind {
 /// `timeseries.csv` or `summary.csv`, else a comparison if any subfolder is a
 /// run. `None` otherwise.
 pub fn classify(dir: &Path) -> Result<Option<FolderKind>, PlotError> {
-    if dir.join(sweep::SWEEP_CSV).is_file() {
-        return Ok(Some(FolderKind::Sweep));
-    }
-    if is_run(dir) {
-        return Ok(Some(FolderKind::Run));
-    }
-    if !run_subfolders(dir)?.is_empty() {
-        return Ok(Some(FolderKind::Comparison));
-    }
-    Ok(None)
+    Ok(if dir.join(schema::SWEEP_CSV).is_file() {
+        Some(FolderKind::Sweep)
+    } else if is_run(dir) {
+        Some(FolderKind::Run)
+    } else if !run_subfolders(dir)?.is_empty() {
+        Some(FolderKind::Comparison)
+    } else {
+        None
+    })
 }
 
 /// Draws whatever `dir` holds (see [`classify`]) and returns the files written.
@@ -118,24 +105,13 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 /// Draws a run's figures from `dir/timeseries.csv` and `dir/summary.csv` into
 /// `dir`. Both files are required: a missing one is an error.
 pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let data = run::RunData::load(dir)?;
-    let mut out = Vec::new();
-    for fig in run::figures(&data) {
-        out.extend(fig.save(dir)?);
-    }
-    Ok(out)
+    save(run::figures(dir)?, dir)
 }
 
-/// Draws a sweep's figures from `dir/sweep.csv` into `dir`. The latency vs
-/// throughput figure uses the open-loop (rate) rows if there are any, else
-/// the closed-loop rows.
+/// Draws a sweep's figures from `dir/sweep.csv` into `dir`.
 pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let rows = sweep::load(&dir.join(sweep::SWEEP_CSV))?;
-    let mut out = Vec::new();
-    for fig in sweep::figures(&rows) {
-        out.extend(fig.save(dir)?);
-    }
-    Ok(out)
+    let rows = schema::read_csv(&dir.join(schema::SWEEP_CSV))?;
+    save(sweep::figures(&crate::stats::cells::medians(&rows)), dir)
 }
 
 /// Draws each run subfolder of `dir` (in name order) into itself, then the
@@ -145,16 +121,20 @@ pub fn plot_comparison(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     for sub in run_subfolders(dir)? {
         out.extend(plot_run(&sub)?);
     }
-    let csv = dir.join(compare::COMPARISON_CSV);
+    let csv = dir.join(schema::COMPARISON_CSV);
     if csv.is_file() {
-        let rows = compare::load(&csv)?;
-        out.extend(compare::figure(&rows).save(dir)?);
+        out.extend(save(vec![compare::figure(&schema::read_csv(&csv)?)], dir)?);
     }
     Ok(out)
 }
 
+fn save(figures: Vec<chart::Figure>, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let files = figures.iter().map(|f| f.save(dir));
+    Ok(files.collect::<Result<Vec<_>, _>>()?.concat())
+}
+
 fn is_run(dir: &Path) -> bool {
-    dir.join(run::TIMESERIES_CSV).is_file() || dir.join(run::SUMMARY_CSV).is_file()
+    dir.join(schema::TIMESERIES_CSV).is_file() || dir.join(schema::SUMMARY_CSV).is_file()
 }
 
 /// Subfolders of `dir` that are runs, sorted by path.
@@ -174,79 +154,21 @@ fn run_subfolders(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     Ok(subs)
 }
 
-/// Reads every row of a CSV file with a header into `T` (columns matched by
-/// name; extra columns ignored). A missing file, a malformed row or a file
-/// without rows is an error naming the file.
-pub(crate) fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, PlotError> {
-    let file = std::fs::File::open(path).map_err(|source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let headers = reader.headers().cloned().unwrap_or_default();
-    let mut rows = Vec::new();
-    for row in reader.deserialize() {
-        rows.push(row.map_err(|e| PlotError::Csv {
-            path: path.to_path_buf(),
-            message: describe(&e, &headers),
-        })?);
-    }
-    if rows.is_empty() {
-        return Err(PlotError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(rows)
-}
-
-/// A csv error as a person wants it: the line and the column's name.
-fn describe(e: &csv::Error, headers: &csv::StringRecord) -> String {
-    let line = e
-        .position()
-        .map(|p| format!("line {}: ", p.line()))
-        .unwrap_or_default();
-    match e.kind() {
-        csv::ErrorKind::Deserialize { err, .. } => {
-            let column = err
-                .field()
-                .and_then(|i| headers.get(i as usize))
-                .map(|name| format!("column `{name}`: "))
-                .unwrap_or_default();
-            format!("{line}{column}{}", err.kind())
-        }
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("{line}{len} fields where the header has {expected_len}"),
-        _ => format!("{line}{e}"),
-    }
-}
-
-/// A short label for a run folder: its name.
-pub(crate) fn folder_name(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string())
-}
-/// `dir/{a,b}.{svg,png}` for the files written.
+/// `dir/{a,b}.{svg,png}` for the files written: names relative to `dir`
+/// without extension ("actor/throughput" for a comparison's per-engine
+/// plots), each once, in drawing order.
 pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
-    // Names relative to `dir` without extension ("actor/throughput" for a
-    // comparison's per-engine plots), each once, in drawing order.
     let mut stems: Vec<String> = Vec::new();
+    let mut exts = std::collections::BTreeSet::new();
     for f in files {
-        let rel = f.strip_prefix(dir).unwrap_or(f).with_extension("");
-        let name = rel.to_string_lossy().into_owned();
-        if !stems.contains(&name) {
-            stems.push(name);
+        let stem = f.strip_prefix(dir).unwrap_or(f).with_extension("");
+        let stem = stem.to_string_lossy().into_owned();
+        if !stems.contains(&stem) {
+            stems.push(stem);
         }
+        exts.extend(f.extension().map(|e| e.to_string_lossy().into_owned()));
     }
-    let mut exts: Vec<String> = files
-        .iter()
-        .filter_map(|f| f.extension().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    exts.sort();
-    exts.dedup();
+    let exts: Vec<String> = exts.into_iter().collect();
     format!(
         "{}/{{{}}}.{{{}}}",
         dir.display(),
