@@ -80,7 +80,11 @@ fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
         max_time: None,
     };
     let cmp = socialbench_harness::compare(&spec).context("comparison")?;
-    let failed: Vec<_> = cmp.failed_audits().iter().map(|r| r.engine.clone()).collect();
+    let failed: Vec<_> = cmp
+        .failed_audits()
+        .iter()
+        .map(|r| r.engine.clone())
+        .collect();
     if !failed.is_empty() {
         anyhow::bail!("audit failed for {}", failed.join(", "));
     }

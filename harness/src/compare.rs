@@ -154,7 +154,10 @@ pub fn compare(spec: &CompareSpec) -> Result<Comparison, RunError> {
     let root = base.out_root.as_ref().map(|r| r.join(&id));
     if let Some(r) = &root {
         std::fs::create_dir_all(r).map_err(|e| {
-            RunError::BadInput(format!("output folder {} is not writable: {e}", r.display()))
+            RunError::BadInput(format!(
+                "output folder {} is not writable: {e}",
+                r.display()
+            ))
         })?;
     }
     let workload = build_workload(base)?;
@@ -249,7 +252,11 @@ fn stop_before(
 }
 
 fn passes_run(passes: &[PassRow]) -> usize {
-    passes.iter().map(|p| p.pass as usize + 1).max().unwrap_or(0)
+    passes
+        .iter()
+        .map(|p| p.pass as usize + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// One progress line per run, unless quiet.
@@ -300,7 +307,11 @@ pub fn pass_row(s: &RunSummary, pass: u32, position: u32) -> PassRow {
 }
 
 /// The rows of `comparison.csv` from the passes so far (module docs).
-pub fn rows_of(passes: &[PassRow], engines: &[EngineKind], baseline: EngineKind) -> Vec<ComparisonRow> {
+pub fn rows_of(
+    passes: &[PassRow],
+    engines: &[EngineKind],
+    baseline: EngineKind,
+) -> Vec<ComparisonRow> {
     let n = passes_run(passes);
     // Per engine, per pass: its figure (None where the pass lacks it).
     let by_pass = |engine: &str, f: &dyn Fn(&PassRow) -> f64| -> Vec<Option<f64>> {
@@ -417,11 +428,24 @@ fn ratio_cell(v: Option<f64>, l: Option<f64>, h: Option<f64>, verdict: Option<Ve
 }
 
 /// The comparison table.
-pub fn render(rows: &[ComparisonRow], baseline: EngineKind, end: CompareEnd, passes: usize) -> String {
+pub fn render(
+    rows: &[ComparisonRow],
+    baseline: EngineKind,
+    end: CompareEnd,
+    passes: usize,
+) -> String {
     let mut o = format!(
         "{:<9}{:>4}{:>4}{:>4} {:>24}  {:<36} {:>21}  {:<36} {:>8}  {}\n",
-        "engine", "cli", "eng", "par", "ops/s [95% CI]", format!("throughput vs {}", baseline.name()),
-        "p99 [95% CI]", format!("p99 vs {}", baseline.name()), "cpu/op", "audit"
+        "engine",
+        "cli",
+        "eng",
+        "par",
+        "ops/s [95% CI]",
+        format!("throughput vs {}", baseline.name()),
+        "p99 [95% CI]",
+        format!("p99 vs {}", baseline.name()),
+        "cpu/op",
+        "audit"
     );
     for r in rows {
         o.push_str(&format!(
@@ -443,10 +467,19 @@ pub fn render(rows: &[ComparisonRow], baseline: EngineKind, end: CompareEnd, pas
                 human_ns(r.p99_low_ns),
                 human_ns(r.p99_high_ns)
             ),
-            ratio_cell(r.p99_ratio, r.p99_ratio_low, r.p99_ratio_high, r.p99_verdict),
+            ratio_cell(
+                r.p99_ratio,
+                r.p99_ratio_low,
+                r.p99_ratio_high,
+                r.p99_verdict
+            ),
             human_ns(r.cpu_ns_per_op as u64),
             r.audit,
-            if r.oversubscribed { "  oversubscribed" } else { "" }
+            if r.oversubscribed {
+                "  oversubscribed"
+            } else {
+                ""
+            }
         ));
     }
     let why = match end {
@@ -505,7 +538,12 @@ mod tests {
             let k = k as u32;
             passes.push(pass("serial", k, 100.0 * s, 1000));
             passes.push(pass("actor", k, 110.0 * s, 900));
-            passes.push(pass("striped", k, 100.0 * s * if k % 2 == 0 { 1.01 } else { 0.99 }, 1000));
+            passes.push(pass(
+                "striped",
+                k,
+                100.0 * s * if k % 2 == 0 { 1.01 } else { 0.99 },
+                1000,
+            ));
         }
         let engines = [EngineKind::Serial, EngineKind::Actor, EngineKind::Striped];
         let rows = rows_of(&passes, &engines, EngineKind::Serial);
@@ -531,6 +569,9 @@ mod tests {
             max_time: None,
         };
         let e = compare(&spec).unwrap_err();
-        assert!(e.is_bad_input() && e.to_string().contains("--baseline serial"), "{e}");
+        assert!(
+            e.is_bad_input() && e.to_string().contains("--baseline serial"),
+            "{e}"
+        );
     }
 }

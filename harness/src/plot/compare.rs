@@ -1,9 +1,12 @@
 //! The default engine comparison's figure, `comparison`, from
-//! `comparison.csv`: throughput bars per engine beside p50 / p99 / p99.9
-//! dots per engine on a log latency axis (all intended latency, over all
-//! ops); engines whose audit failed get a red cross on their bar.
+//! `comparison.csv`: throughput bars per engine (medians over passes, with
+//! their intervals) beside p50 / p99 / p99.9 dots per engine on a log
+//! latency axis (all intended latency, over all ops; p99 with its
+//! interval), and each engine's throughput against the baseline (the paired
+//! ratio with its interval, the verdict in the notes); engines whose audit
+//! failed get a red cross on their bar.
 
-use super::chart::{Figure, Mark, Panel, Row, Style, Ticks, axis};
+use super::chart::{Figure, INK, Line, Mark, Panel, Row, Style, Ticks, axis};
 use crate::schema::AuditVerdict;
 use crate::schema::compare::ComparisonRow;
 
@@ -29,6 +32,14 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
     let bars = rows.iter().enumerate().filter(|(_, r)| !is_ceiling(r));
     let bars = bars.map(|(i, r)| (at(i), r.ops_per_sec)).collect();
     ops.add("", bars, Style::new(0, Mark::Bars));
+    let mut spread = Line::new("", Vec::new(), Style::new(0, Mark::Points).color(INK));
+    spread.spread = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !is_ceiling(r) && r.passes > 1)
+        .map(|(i, r)| (at(i), r.ops_per_sec_low, r.ops_per_sec, r.ops_per_sec_high))
+        .collect();
+    ops.lines.push(spread);
     let failed = rows
         .iter()
         .enumerate()
@@ -49,9 +60,74 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
         let points = rows.iter().enumerate().filter(|(_, r)| get(r) > 0);
         let points: Vec<(f64, f64)> = points.map(|(i, r)| (at(i), get(r) as f64)).collect();
         if !points.is_empty() {
-            lat.add(name, points, Style::new(k + 1, Mark::Points));
+            let line = lat.add(name, points, Style::new(k + 1, Mark::Points));
+            if name == "p99" {
+                let with = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.p99_ns > 0 && r.passes > 1);
+                line.spread = with
+                    .map(|(i, r)| {
+                        (
+                            at(i),
+                            r.p99_low_ns as f64,
+                            r.p99_ns as f64,
+                            r.p99_high_ns as f64,
+                        )
+                    })
+                    .collect();
+            }
         }
     }
-    let row = Row::new(620, 2, vec![ops, lat]);
-    Figure::new("comparison", "Engine comparison", 1280, vec![row])
+    let mut panels = vec![ops, lat];
+    if let Some(vs) = versus(rows, &names) {
+        panels.push(vs);
+    }
+    let n = panels.len();
+    let row = Row::new(620, n, panels);
+    Figure::new("comparison", "Engine comparison", 640 * n as u32, vec![row])
+}
+
+/// Throughput against the baseline: each engine's paired ratio with its
+/// interval, the line ratio = 1, and the verdicts as notes. `None` for a
+/// comparison without ratios (one pass, or a version-1 file).
+fn versus(rows: &[ComparisonRow], names: &[String]) -> Option<Panel> {
+    let base = rows
+        .iter()
+        .find(|r| r.ratio.is_none() && !r.baseline.is_empty())?;
+    let with: Vec<(usize, &ComparisonRow)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ratio.is_some() && r.engine != "null")
+        .collect();
+    if with.is_empty() {
+        return None;
+    }
+    let mut p = Panel::new(
+        format!("throughput / {} (paired, 95% interval)", base.engine),
+        axis("engine", Ticks::Names(names.to_vec())),
+        axis("ratio", Ticks::Number),
+    );
+    let line = p.add(
+        "",
+        with.iter()
+            .map(|(i, r)| (*i as f64, r.ratio.unwrap_or(1.0)))
+            .collect(),
+        Style::new(0, Mark::Points),
+    );
+    line.spread = with
+        .iter()
+        .filter_map(|(i, r)| Some((*i as f64, r.ratio_low?, r.ratio?, r.ratio_high?)))
+        .collect();
+    p.add(
+        format!("= {}", base.engine),
+        vec![(0.0, 1.0)],
+        Style::new(0, Mark::Across).color(INK),
+    );
+    for (_, r) in &with {
+        if let Some(v) = r.verdict {
+            p.notes.push(format!("{}: {v}", r.engine));
+        }
+    }
+    Some(p)
 }

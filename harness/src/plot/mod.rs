@@ -76,14 +76,14 @@ pub enum FolderKind {
 }
 
 /// Classifies `dir`: a sweep if it holds `sweep.csv`, else a run if it holds
-/// `timeseries.csv` or `summary.csv`, else a comparison if any subfolder is a
-/// run. `None` otherwise.
+/// `timeseries.csv` or `summary.csv`, else a comparison if it holds
+/// `comparison.csv` or any subfolder is a run. `None` otherwise.
 pub fn classify(dir: &Path) -> Result<Option<FolderKind>, PlotError> {
     Ok(if dir.join(schema::SWEEP_CSV).is_file() {
         Some(FolderKind::Sweep)
     } else if is_run(dir) {
         Some(FolderKind::Run)
-    } else if !run_subfolders(dir)?.is_empty() {
+    } else if dir.join(schema::COMPARISON_CSV).is_file() || !run_subfolders(dir)?.is_empty() {
         Some(FolderKind::Comparison)
     } else {
         None
