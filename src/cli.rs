@@ -359,6 +359,8 @@ impl SweepArgs {
             rates,
             max_outstanding: self.max_outstanding,
             repeat: self.repeat,
+            precision: None,
+            max_time: None,
             base,
             out_dir,
         })

@@ -13,10 +13,13 @@ use crossbeam_channel::{Receiver, Sender};
 use socialbench_engines::{Engine, EngineStats};
 
 use crate::config::RunError;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::cpu::{ThreadCpu, ThreadTimes};
 use crate::machine::{CoreSteal, StealMeter, rss_bytes};
 use crate::outputs::{IntervalReport, Reports};
 use crate::recorder::{IntervalData, ROWS, RawInterval, ToCollector};
+use crate::stats::batch::{MIN_BATCHES, batch_means};
 
 /// The fixed timeline of a run, shared with the client threads.
 #[derive(Clone, Copy, Debug)]
@@ -60,14 +63,41 @@ pub struct Batch {
     pub counts: [u64; ROWS],
 }
 
+/// Asks the clients to stop once the throughput's interval is this narrow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PrecisionStop<'a> {
+    /// Relative half-width to reach.
+    pub precision: f64,
+    /// Set when reached.
+    pub flag: &'a AtomicBool,
+}
+
+impl PrecisionStop<'_> {
+    /// Checks the batches so far; sets the flag when precise enough.
+    fn check(&self, batches: &[Batch]) {
+        if batches.len() < MIN_BATCHES {
+            return;
+        }
+        let rates: Vec<f64> = batches
+            .iter()
+            .filter(|b| b.duration_ns > 0)
+            .map(|b| b.counts.iter().sum::<u64>() as f64 / (b.duration_ns as f64 / 1e9))
+            .collect();
+        if batch_means(&rates).is_some_and(|m| m.throughput.relative_half_width() <= self.precision)
+        {
+            self.flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Runs until every client has sent its last snapshot (or the channel closes).
 pub(crate) fn collect<E: Engine>(
     rx: Receiver<ToCollector>,
     recycle: Sender<Box<RawInterval>>,
-    threads: usize,
-    engine: &E,
+    (threads, engine): (usize, &E),
     timeline: Timeline,
     mut reports: Reports,
+    precision: Option<PrecisionStop<'_>>,
 ) -> Result<Collected, RunError> {
     let mut pending: BTreeMap<u64, IntervalData> = BTreeMap::new();
     // Highest interval index each thread has reported; u64::MAX once finished.
@@ -125,6 +155,9 @@ pub(crate) fn collect<E: Engine>(
                     duration_ns: end - start,
                     counts: data.count,
                 });
+                if let Some(p) = &precision {
+                    p.check(&batches);
+                }
             } else {
                 cpu_start = Some(ThreadTimes::sample());
             }

@@ -158,6 +158,10 @@ pub struct RunConfig {
     pub warmup: Duration,
     /// End of the measured run.
     pub limit: Limit,
+    /// Stop as soon as the throughput's within-run interval (batch means,
+    /// at least 10 batches) has at most this relative half-width (`0.02`
+    /// for 2%); the limit is then the longest the run may take.
+    pub precision: Option<f64>,
     /// Length of a recording interval; `None`: [`RunConfig::interval`]'s
     /// default (1 s, or a tenth of a shorter measured window, so that the
     /// throughput's batch means have at least 10 batches).
@@ -194,6 +198,7 @@ impl RunConfig {
             mode: LoopMode::Closed { inflight: 16 },
             warmup: Duration::from_secs(1),
             limit: Limit::Duration(Duration::from_secs(10)),
+            precision: None,
             interval: None,
             out_root: Some(PathBuf::from("results")),
             run_id: None,

@@ -156,6 +156,8 @@ impl<'a> Loop<'a> {
                     self.stopping = Some(StopReason::Interrupted);
                 } else if self.shared.saturated.load(Ordering::Relaxed) {
                     self.stopping = Some(StopReason::Saturated);
+                } else if self.shared.precise.load(Ordering::Relaxed) {
+                    self.stopping = Some(StopReason::Precise);
                 }
             }
         }

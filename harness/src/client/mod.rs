@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     pub user_stop: StopSignal,
     /// Set by a client that found the engine saturated (open loop).
     pub saturated: AtomicBool,
+    /// Set by the collector once the throughput's interval is as narrow as
+    /// asked (`RunConfig::precision`).
+    pub precise: AtomicBool,
 }
 
 /// What a client thread is asked to do.
@@ -70,6 +73,8 @@ pub enum StopReason {
     Interrupted,
     /// The open loop fell too far behind schedule.
     Saturated,
+    /// The throughput's interval reached the asked precision (`--precision`).
+    Precise,
     /// The engine refused a submission (shut down).
     EngineShutdown,
     /// The workload panicked in this client thread (a bug): the run is invalid.
@@ -241,6 +246,7 @@ pub fn closed_loop<S: Session>(
         start_ns: AtomicU64::new(0),
         user_stop: StopSignal::default(),
         saturated: AtomicBool::new(false),
+        precise: AtomicBool::new(false),
     };
     let (tx, _rx) = crossbeam_channel::unbounded();
     let (_recycle_tx, recycle_rx) = crossbeam_channel::bounded(1);

@@ -84,6 +84,7 @@ fn shared() -> Shared {
         start_ns: AtomicU64::new(0),
         user_stop: StopSignal::default(),
         saturated: AtomicBool::new(false),
+        precise: AtomicBool::new(false),
     }
 }
 

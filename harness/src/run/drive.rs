@@ -15,7 +15,7 @@ use super::Ctx;
 use super::summarise::{Joined, summarise};
 use crate::client::{ClientPlan, ClientResult, Shared, StopReason, client_main};
 use crate::clock::Clock;
-use crate::collector::{Collected, Timeline, collect};
+use crate::collector::{Collected, PrecisionStop, Timeline, collect};
 use crate::config::{Limit, RunError};
 use crate::machine::{MachineInfo, peak_rss_bytes};
 use crate::outputs::{Reports, csv, hlog, json, progress, table};
@@ -37,6 +37,7 @@ pub(super) fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, 
         start_ns: AtomicU64::new(0),
         user_stop: ctx.config.stop.clone(),
         saturated: AtomicBool::new(false),
+        precise: AtomicBool::new(false),
     };
     let joined = run_threads(ctx, engine, sessions, reports, &shared)?;
     if joined
@@ -201,7 +202,7 @@ fn start_measuring<'scope, 'env, E: Engine>(
     scope: &'scope Scope<'scope, 'env>,
     ctx: &Ctx<'_>,
     engine: &'env E,
-    shared: &Shared,
+    shared: &'env Shared,
     (rx, recycle): (Receiver<ToCollector>, Sender<Box<RawInterval>>),
     reports: Reports,
     load_start: u64,
@@ -220,10 +221,15 @@ fn start_measuring<'scope, 'env, E: Engine>(
         warm_end_wall: std::time::SystemTime::now() + warmup,
     };
     let threads = ctx.threads;
+    let ctx_precision = ctx.config.precision;
     let collector = std::thread::Builder::new()
         .name("collector".into())
         .spawn_scoped(scope, move || {
-            collect(rx, recycle, threads, engine, timeline, reports)
+            let precision = ctx_precision.map(|precision| PrecisionStop {
+                precision,
+                flag: &shared.precise,
+            });
+            collect(rx, recycle, (threads, engine), timeline, reports, precision)
         })
         .expect("the collector thread starts");
     shared.barrier.wait();

@@ -167,6 +167,7 @@ fn stop_reason(results: &[ClientResult]) -> StopReason {
         StopReason::EngineShutdown,
         StopReason::Saturated,
         StopReason::Interrupted,
+        StopReason::Precise,
     ]
     .into_iter()
     .find(|r| results.iter().any(|x| x.stop == *r))

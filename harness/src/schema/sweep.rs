@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AuditVerdict, CsvRow, JsonDocument};
+use crate::stats::Paired;
 
 /// A row of `sweep.csv`: one measured cell (one repetition of it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -221,6 +222,24 @@ pub struct Cost {
     pub best_ops_per_sec: f64,
 }
 
+/// A line's throughput and p99 against C1 of the same users value, paired
+/// repetition by repetition (`crate::stats::paired`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineVerdict {
+    /// Engine name.
+    pub engine: String,
+    /// Client threads.
+    pub client_threads: u32,
+    /// Partitions.
+    pub partitions: u32,
+    /// Simulated users.
+    pub users: u64,
+    /// Throughput / C1: geometric mean over repetitions, 95% interval, verdict.
+    pub throughput: Paired,
+    /// p99 / C1's p99, the same way (faster: lower).
+    pub p99: Paired,
+}
+
 /// `sweep.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SweepDocument {
@@ -240,6 +259,9 @@ pub struct SweepDocument {
     pub null_ceiling: Vec<Baseline>,
     /// COST per engine and users value.
     pub cost: Vec<Cost>,
+    /// Each closed-loop line against C1, paired by repetition.
+    #[serde(default)]
+    pub verdicts: Vec<LineVerdict>,
     /// The machine and build of the latest invocation (`run.json`'s `machine`).
     pub machine: serde_json::Value,
 }

@@ -368,6 +368,7 @@ impl From<SweepDocumentV1> for SweepDocument {
             c1: d.c1,
             null_ceiling: d.null_ceiling,
             cost: d.cost,
+            verdicts: Vec::new(),
             machine: d.machine,
         }
     }

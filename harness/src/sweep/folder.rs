@@ -110,6 +110,7 @@ pub(crate) fn document(
             })
             .collect(),
         cost: report::costs(rows),
+        verdicts: report::verdicts(all),
         machine: serde_json::to_value(machine).unwrap_or_default(),
     }
 }

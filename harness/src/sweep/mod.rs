@@ -110,6 +110,12 @@ pub struct SweepSpec {
     pub max_outstanding: usize,
     /// Times each cell is measured (at least 1; see the module docs).
     pub repeat: u32,
+    /// Add repetitions past `repeat` until every closed-loop line's
+    /// throughput ratio to C1 has an interval of at most this relative
+    /// half-width, or until `max_time`.
+    pub precision: Option<f64>,
+    /// The time budget of `precision` (a started pass is finished).
+    pub max_time: Option<std::time::Duration>,
     /// The fixed settings of every cell.
     pub base: RunConfig,
     /// The sweep's folder.
@@ -227,6 +233,8 @@ struct Sweeper<'a> {
     ran: usize,
     skipped: usize,
     beyond: usize,
+    /// How a precision asked ended.
+    precision_note: Option<String>,
 }
 
 impl<'a> Sweeper<'a> {
@@ -257,6 +265,7 @@ impl<'a> Sweeper<'a> {
             ran: 0,
             skipped: 0,
             beyond: 0,
+            precision_note: None,
         };
         if dropped > 0 {
             s.say(format!(
@@ -334,9 +343,13 @@ impl<'a> Sweeper<'a> {
     /// repetitions. Returns whether Ctrl-C stopped it.
     fn measure_all(&mut self) -> Result<bool, RunError> {
         let lines = self.lines.clone();
+        let started = std::time::Instant::now();
         for &users in &self.spec.users {
             self.workload = None;
-            for rep in 0..self.spec.repeat.max(1) {
+            for rep in 0.. {
+                if rep >= self.spec.repeat.max(1) && !self.wants_more(users, started) {
+                    break;
+                }
                 for line in &lines {
                     if self.measure_line(line, users, rep)? == Flow::Interrupted {
                         return Ok(true);
@@ -345,6 +358,30 @@ impl<'a> Sweeper<'a> {
             }
         }
         Ok(false)
+    }
+
+    /// With a precision asked: whether a users value needs another pass
+    /// (some line's ratio to C1 is not yet that precise, and time remains).
+    fn wants_more(&mut self, users: u32, started: std::time::Instant) -> bool {
+        let Some(p) = self.spec.precision else {
+            return false;
+        };
+        if self.spec.max_time.is_some_and(|m| started.elapsed() >= m) {
+            self.precision_note = Some(format!(
+                "precision {:.1}% not reached for users={users} before the time budget",
+                p * 100.0
+            ));
+            return false;
+        }
+        let verdicts = report::verdicts(&self.rows);
+        let open = verdicts
+            .iter()
+            .filter(|v| v.users == u64::from(users))
+            .any(|v| v.throughput.ratio.relative_half_width() > p);
+        if !open {
+            self.precision_note = Some(format!("precision {:.1}% reached", p * 100.0));
+        }
+        open
     }
 
     /// A line's closed-loop cell, then its rates ascending until one saturates.
@@ -470,6 +507,10 @@ impl<'a> Sweeper<'a> {
             );
             if self.spec.repeat > 1 {
                 println!("{}", report::spread(&self.rows));
+            }
+            print!("{}", report::render_verdicts(&doc.verdicts));
+            if let Some(n) = &self.precision_note {
+                println!("{n}");
             }
         }
         let (plots, plot_error) = if self.rows.is_empty() {

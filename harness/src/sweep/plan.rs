@@ -334,6 +334,8 @@ mod tests {
             rates: vec![],
             max_outstanding: 100,
             repeat: 1,
+            precision: None,
+            max_time: None,
             base: RunConfig::new(EngineKind::Null),
             out_dir: PathBuf::new(),
         }

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use crate::schema::AuditVerdict;
-use crate::schema::sweep::{Cost, SweepRow};
+use crate::schema::sweep::{Cost, LineVerdict, SweepRow};
+use crate::stats::cells::is_c1;
 use crate::stats::cells::{c1_by_users, cell_of, medians};
+use crate::stats::paired::paired_ratio;
 use crate::units::{human_ns, human_rate};
 
 /// How far repetitions of one closed-loop cell disagree: the largest
@@ -83,6 +85,84 @@ pub fn costs(rows: &[SweepRow]) -> Vec<Cost> {
         });
     }
     out
+}
+
+/// Each closed-loop line of `rows` (every repetition) against C1 of its
+/// users value, paired by repetition; lines without a C1 have none.
+pub fn verdicts(rows: &[SweepRow]) -> Vec<LineVerdict> {
+    let closed = |r: &&SweepRow| r.rate.is_none();
+    let mut lines: Vec<(String, u32, u32, u64)> = Vec::new();
+    for r in rows.iter().filter(closed) {
+        let k = (r.engine.clone(), r.client_threads, r.partitions, r.users);
+        if !lines.contains(&k) && !is_c1(&r.engine, r.client_threads, false) {
+            lines.push(k);
+        }
+    }
+    let reps = rows.iter().map(|r| r.rep + 1).max().unwrap_or(0);
+    let series = |key: &(String, u32, u32, u64), f: fn(&SweepRow) -> f64| -> Vec<Option<f64>> {
+        (0..reps)
+            .map(|rep| {
+                rows.iter()
+                    .filter(closed)
+                    .find(|r| {
+                        r.rep == rep
+                            && (&r.engine, r.client_threads, r.partitions, r.users)
+                                == (&key.0, key.1, key.2, key.3)
+                    })
+                    .map(f)
+            })
+            .collect()
+    };
+    lines
+        .into_iter()
+        .filter_map(|k| {
+            let c1 = ("serial".to_string(), 1, 1, k.3);
+            let throughput = paired_ratio(
+                &series(&k, |r| r.ops_per_sec),
+                &series(&c1, |r| r.ops_per_sec),
+                true,
+            )?;
+            let p99 = paired_ratio(&series(&k, |r| r.p99_ns), &series(&c1, |r| r.p99_ns), false)?;
+            Some(LineVerdict {
+                engine: k.0,
+                client_threads: k.1,
+                partitions: k.2,
+                users: k.3,
+                throughput,
+                p99,
+            })
+        })
+        .collect()
+}
+
+/// The verdicts as lines of text under the table.
+pub fn render_verdicts(verdicts: &[LineVerdict]) -> String {
+    let mut o = String::new();
+    if verdicts.is_empty() {
+        return o;
+    }
+    o.push_str(
+        "against C1, paired by repetition: geometric-mean ratio [95% t-interval] and verdict
+",
+    );
+    for v in verdicts {
+        let cell = |p: &crate::stats::Paired| {
+            format!(
+                "{:.2} [{:.2}, {:.2}] {}",
+                p.ratio.value, p.ratio.low, p.ratio.high, p.verdict
+            )
+        };
+        o.push_str(&format!(
+            "  {:<8} clients={} parts={} users={}: throughput {}; p99 {}\n",
+            v.engine,
+            v.client_threads,
+            v.partitions,
+            human_rate(v.users as f64),
+            cell(&v.throughput),
+            cell(&v.p99)
+        ));
+    }
+    o
 }
 
 /// Rows in table order: users, then engine in `order`, threads, partitions,
