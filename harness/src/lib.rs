@@ -17,6 +17,7 @@ pub mod collector;
 pub mod compare;
 pub mod config;
 pub mod cpu;
+pub mod diff;
 pub mod machine;
 pub mod outputs;
 pub mod pinning;

@@ -155,3 +155,26 @@ fn percentile_intervals_cover_the_true_percentile_of_exponential_latencies() {
         .count();
     assert!(covered >= 90, "{covered}/{TRIALS}");
 }
+
+#[test]
+fn unpaired_builds_are_told_apart_only_when_the_shift_exceeds_the_noise() {
+    use socialbench_harness::stats::paired::unpaired_ratio;
+    let mut r = rng(6);
+    let mut same = 0;
+    let mut seen = 0;
+    for _ in 0..TRIALS {
+        let draw = |r: &mut Xoshiro256PlusPlus, shift: f64| -> Vec<f64> {
+            (0..8)
+                .map(|_| 1e5 * shift * (0.03 * normal(r)).exp())
+                .collect()
+        };
+        let (a, b) = (draw(&mut r, 1.0), draw(&mut r, 1.0));
+        same += usize::from(
+            unpaired_ratio(&a, &b, true).unwrap().verdict == Verdict::Indistinguishable,
+        );
+        let (a, b) = (draw(&mut r, 1.0), draw(&mut r, 0.9));
+        seen += usize::from(unpaired_ratio(&a, &b, true).unwrap().verdict == Verdict::Slower);
+    }
+    assert!(same >= 90, "{same}/{TRIALS}");
+    assert!(seen >= 95, "{seen}/{TRIALS}");
+}

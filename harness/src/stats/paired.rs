@@ -83,26 +83,95 @@ pub fn paired_ratio(
         low: m.low.exp(),
         high: m.high.exp(),
     };
-    let verdict = if d.len() < MIN_PASSES {
-        Verdict::TooFewPasses
-    } else if ratio.low > 1.0 {
-        if higher_is_better {
-            Verdict::Faster
-        } else {
-            Verdict::Slower
-        }
-    } else if ratio.high < 1.0 {
-        if higher_is_better {
-            Verdict::Slower
-        } else {
-            Verdict::Faster
-        }
-    } else {
-        Verdict::Indistinguishable
-    };
+    let verdict = verdict_of(ratio, d.len() >= MIN_PASSES, higher_is_better);
     Some(Paired {
         passes: d.len(),
         ratio,
         verdict,
     })
+}
+
+/// The ratio of `b`'s geometric mean to `a`'s from independent samples
+/// (two builds measured at different times: nothing to pair): a Welch
+/// t-interval on the log values (Welch-Satterthwaite degrees of freedom).
+/// A verdict needs at least 3 values on each side. `None` without 2 usable
+/// values on each side.
+pub fn unpaired_ratio(a: &[f64], b: &[f64], higher_is_better: bool) -> Option<Paired> {
+    let logs = |xs: &[f64]| -> Vec<f64> {
+        xs.iter()
+            .filter(|x| **x > 0.0 && x.is_finite())
+            .map(|x| x.ln())
+            .collect()
+    };
+    let (la, lb) = (logs(a), logs(b));
+    let (na, nb) = (la.len() as f64, lb.len() as f64);
+    if la.len() < 2 || lb.len() < 2 {
+        return None;
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let var =
+        |v: &[f64], m: f64| v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    let (ma, mb) = (mean(&la), mean(&lb));
+    let (va, vb) = (var(&la, ma) / na, var(&lb, mb) / nb);
+    let se = (va + vb).sqrt();
+    let df = if se > 0.0 {
+        ((va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0))).floor() as u64
+    } else {
+        1
+    };
+    let half = super::dist::t_quantile(0.975, df.max(1)) * se;
+    let d = mb - ma;
+    let ratio = Estimate {
+        value: d.exp(),
+        low: (d - half).exp(),
+        high: (d + half).exp(),
+    };
+    let enough = la.len() >= 3 && lb.len() >= 3;
+    Some(Paired {
+        passes: la.len().min(lb.len()),
+        ratio,
+        verdict: verdict_of(ratio, enough, higher_is_better),
+    })
+}
+
+/// The ratio `b / a` of two single figures with within-run intervals
+/// (treated as independent, normal on the log scale: the delta method).
+/// Said to be within-run only: it ignores run-to-run spread.
+pub fn interval_ratio(a: Estimate, b: Estimate, higher_is_better: bool) -> Option<Paired> {
+    if !(a.value > 0.0 && b.value > 0.0) {
+        return None;
+    }
+    let se = |e: Estimate| {
+        (e.high.max(e.value) / e.low.max(f64::MIN_POSITIVE).min(e.value)).ln() / (2.0 * 1.96)
+    };
+    let s = (se(a).powi(2) + se(b).powi(2)).sqrt();
+    let d = (b.value / a.value).ln();
+    let ratio = Estimate {
+        value: d.exp(),
+        low: (d - 1.96 * s).exp(),
+        high: (d + 1.96 * s).exp(),
+    };
+    Some(Paired {
+        passes: 1,
+        ratio,
+        verdict: verdict_of(ratio, true, higher_is_better),
+    })
+}
+
+/// The verdict of a ratio's interval (see [`Verdict`]).
+fn verdict_of(ratio: Estimate, enough: bool, higher_is_better: bool) -> Verdict {
+    let (better, worse) = if higher_is_better {
+        (Verdict::Faster, Verdict::Slower)
+    } else {
+        (Verdict::Slower, Verdict::Faster)
+    };
+    if !enough {
+        Verdict::TooFewPasses
+    } else if ratio.low > 1.0 {
+        better
+    } else if ratio.high < 1.0 {
+        worse
+    } else {
+        Verdict::Indistinguishable
+    }
 }
