@@ -1,4 +1,4 @@
-//! The social API: ids, operations, replies and typed errors (DESIGN section 2).
+//! The social API: ids, operations, replies and typed errors.
 //!
 //! Ids encode their owner, so any engine routes an op to its home partition
 //! without a lookup (see [`crate::placement`]). Everything here is plain data:
@@ -429,6 +429,41 @@ impl Op {
         }
     }
 
+    /// The checks of the op's values that every engine makes before it looks
+    /// at any state, in this order: an id outside its range
+    /// ([`ApiError::UnknownUser`] for a Register), a community created in
+    /// the profile range ([`ApiError::Forbidden`]), a body over
+    /// [`MAX_BODY_LEN`] ([`ApiError::BodyTooLarge`]), a limit outside
+    /// `1..=MAX_LIMIT` or a comment count over [`MAX_LIMIT`]
+    /// ([`ApiError::BadLimit`]), a search term outside `1..=MAX_TERM_LEN`
+    /// bytes ([`ApiError::BadTerm`]). The partition applies it first, and the
+    /// `redis` engine answers such ops without a round trip.
+    pub fn check_values(&self) -> Result<(), ApiError> {
+        match self {
+            Op::Register { user } if !user.is_valid() => Err(ApiError::UnknownUser),
+            Op::CreateCommunity { community, .. } if community.is_profile() => {
+                Err(ApiError::Forbidden)
+            }
+            Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } => {
+                check_body(body)
+            }
+            Op::GetPost { comments, .. } if *comments > MAX_LIMIT => Err(ApiError::BadLimit {
+                limit: *comments,
+                max: MAX_LIMIT,
+            }),
+            Op::GetCommunityFeed { limit, .. }
+            | Op::GetHomeFeed { limit, .. }
+            | Op::GetInbox { limit, .. } => check_limit(*limit),
+            Op::Search { term, .. } if term.is_empty() || term.len() > MAX_TERM_LEN => {
+                Err(ApiError::BadTerm {
+                    len: clamp_u32(term.len()),
+                    max: MAX_TERM_LEN as u32,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The entity that decides the op's home partition.
     pub fn home(&self) -> Home {
         match self {
@@ -447,6 +482,33 @@ impl Op {
             Op::Vote { target, .. } => Home::Community(target.community()),
         }
     }
+}
+
+/// Refuses a feed, inbox or home-feed `limit` outside `1..=MAX_LIMIT`.
+pub(crate) fn check_limit(limit: u16) -> Result<(), ApiError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadLimit {
+            limit,
+            max: MAX_LIMIT,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a body over [`MAX_BODY_LEN`].
+fn check_body(body: &Body) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(ApiError::BodyTooLarge {
+            len: clamp_u32(body.len()),
+            max: MAX_BODY_LEN as u32,
+        });
+    }
+    Ok(())
+}
+
+/// `n`, or `u32::MAX` when it does not fit.
+pub(crate) fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The placement key of an op's home entity.

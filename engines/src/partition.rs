@@ -1,10 +1,11 @@
-//! The partition: the single-threaded state machine of one slice of the world
-//! (DESIGN section 3). Written once, run by every engine, so engines differ
-//! only in how they run partitions concurrently.
+//! The partition: the single-threaded state machine of one slice of the
+//! world. Written once, run by every engine, so engines differ only in how
+//! they run partitions concurrently.
 //!
 //! # Validation order
 //! Every op checks, in this order, and refuses at the first failure:
-//! 1. its values: `limit` ([`ApiError::BadLimit`]), body length
+//! 1. its values ([`Op::check_values`], which the `redis` engine shares):
+//!    `limit` ([`ApiError::BadLimit`]), body length
 //!    ([`ApiError::BodyTooLarge`]), search term ([`ApiError::BadTerm`]);
 //! 2. the existence of its home entity, then of the entities under it
 //!    (community, then post, then comment): a missing community or post is
@@ -21,7 +22,7 @@
 //! per owner and live in `Vec`s, indexed by their validated sequence number.
 //! Votes are one map of (voter, target) to -1/+1 (a cleared vote is removed).
 //!
-//! # Memory layout of the large load (DESIGN: 10^6 users in 1 GiB)
+//! # Memory layout of the large load (10^6 users in 1 GiB)
 //! Memberships and subscriptions are the same pairs seen from two sides and
 //! live on different partitions (the community's and the user's), so each
 //! side is stored once, per owner, never in one partition-wide hash table
@@ -63,8 +64,8 @@ use memchr::memmem;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::api::{
-    ApiError, Body, CommunityId, DmId, DmSummary, MAX_BODY_LEN, MAX_LIMIT, MAX_TERM_LEN, Op,
-    PostId, PostSummary, ProfileView, Reply, Response, Sort, UserId,
+    ApiError, Body, CommunityId, DmId, DmSummary, MAX_LIMIT, Op, PostId, PostSummary, ProfileView,
+    Reply, Response, Sort, UserId, check_limit, clamp_u32,
 };
 use crate::placement;
 
@@ -303,30 +304,6 @@ fn sub_key(user: UserId, community: CommunityId) -> u64 {
     ((user.0 as u64) << 32) | community.0 as u64
 }
 
-fn check_limit(limit: u16) -> Result<usize, ApiError> {
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadLimit {
-            limit,
-            max: MAX_LIMIT,
-        });
-    }
-    Ok(limit as usize)
-}
-
-fn clamp_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn check_body(body: &Body) -> Result<(), ApiError> {
-    if body.len() > MAX_BODY_LEN {
-        return Err(ApiError::BodyTooLarge {
-            len: clamp_u32(body.len()),
-            max: MAX_BODY_LEN as u32,
-        });
-    }
-    Ok(())
-}
-
 fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
     PostSummary {
         id: PostId { community, seq },
@@ -367,7 +344,8 @@ impl Partition {
     /// Applies `op`, whose home entity lives here, atomically. Cross-partition
     /// effects are pushed onto `follow_ups` (also those whose target is this
     /// partition: the engine routes every follow-up, local or not). A refused
-    /// op changes nothing and pushes nothing.
+    /// op changes nothing and pushes nothing. The op's values are checked
+    /// first ([`Op::check_values`]); the methods below rely on it.
     ///
     /// `Register` subscribes the user to their own profile directly, without
     /// a follow-up: a profile always lives on its owner's partition.
@@ -377,6 +355,7 @@ impl Partition {
     /// [`Partition::home_feed_subscriptions`], [`Partition::feed_part`] and
     /// [`merge_feed`] instead.
     pub fn apply(&mut self, op: Op, follow_ups: &mut Vec<FollowUp>) -> Response {
+        op.check_values()?;
         match op {
             Op::Register { user } => self.register(user),
             Op::CreateCommunity { creator, community } => {
@@ -490,9 +469,6 @@ impl Partition {
     // ---- users -------------------------------------------------------------
 
     fn register(&mut self, user: UserId) -> Response {
-        if !user.is_valid() {
-            return Err(ApiError::UnknownUser);
-        }
         let rec = self.users.entry(user).or_default();
         if rec.registered {
             return Err(ApiError::AlreadyExists);
@@ -569,7 +545,6 @@ impl Partition {
     }
 
     fn send_dm(&mut self, from: UserId, to: UserId, body: Body) -> Response {
-        check_body(&body)?;
         let rec = match self.users.get_mut(&to) {
             Some(u) if u.registered => u,
             _ => return Err(ApiError::UnknownUser),
@@ -582,7 +557,7 @@ impl Partition {
     }
 
     fn inbox(&self, user: UserId, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let rec = self.registered(user)?;
         let dms = rec
             .inbox
@@ -620,7 +595,7 @@ impl Partition {
     }
 
     fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let subs = match self.users.get(&user) {
             Some(u) if u.registered => &u.subs,
             _ => return Err(ApiError::UnknownUser),
@@ -639,9 +614,6 @@ impl Partition {
         community: CommunityId,
         follow_ups: &mut Vec<FollowUp>,
     ) -> Response {
-        if community.is_profile() {
-            return Err(ApiError::Forbidden);
-        }
         if self.communities.contains_key(&community) {
             return Err(ApiError::AlreadyExists);
         }
@@ -713,7 +685,7 @@ impl Partition {
     }
 
     fn community_feed(&self, community: CommunityId, sort: Sort, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let Some(c) = self.communities.get(&community) else {
             return if self.is_implicit_profile(community) {
                 Ok(Reply::Feed(Vec::new()))
@@ -730,12 +702,6 @@ impl Partition {
     }
 
     fn search(&self, community: CommunityId, term: &Body) -> Response {
-        if term.is_empty() || term.len() > MAX_TERM_LEN {
-            return Err(ApiError::BadTerm {
-                len: clamp_u32(term.len()),
-                max: MAX_TERM_LEN as u32,
-            });
-        }
         let Some(c) = self.communities.get(&community) else {
             return if self.is_implicit_profile(community) {
                 Ok(Reply::Found {

@@ -2038,6 +2038,6 @@ fn serial_refuses_faults_it_cannot_inject() {
     config.faults.drop_follow_up_rate = 0.1;
     assert!(matches!(
         SerialEngine::new(&config),
-        Err(EngineError::Config(_))
+        Err(EngineError::Config { .. })
     ));
 }
