@@ -316,8 +316,24 @@ pub enum Op {
     },
 }
 
-/// The kinds of [`Op`], for per-kind tallies and histograms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// The kinds of [`Op`], for per-kind tallies and histograms. The variant
+/// list is the only table: [`OpKind::ALL`], [`OpKind::COUNT`] and
+/// [`OpKind::name`] are derived from it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[repr(u8)]
 pub enum OpKind {
     /// [`Op::Register`].
@@ -351,45 +367,27 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// Every kind, in declaration order (index = `kind as usize`).
-    pub const ALL: [OpKind; 14] = [
-        OpKind::Register,
-        OpKind::CreateCommunity,
-        OpKind::Join,
-        OpKind::Leave,
-        OpKind::CreatePost,
-        OpKind::Comment,
-        OpKind::Vote,
-        OpKind::GetPost,
-        OpKind::GetCommunityFeed,
-        OpKind::GetHomeFeed,
-        OpKind::SendDm,
-        OpKind::GetInbox,
-        OpKind::GetProfile,
-        OpKind::Search,
-    ];
-
     /// Number of kinds.
-    pub const COUNT: usize = Self::ALL.len();
+    pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
 
-    /// A stable snake_case name for CSV columns and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Register => "register",
-            OpKind::CreateCommunity => "create_community",
-            OpKind::Join => "join",
-            OpKind::Leave => "leave",
-            OpKind::CreatePost => "create_post",
-            OpKind::Comment => "comment",
-            OpKind::Vote => "vote",
-            OpKind::GetPost => "get_post",
-            OpKind::GetCommunityFeed => "get_community_feed",
-            OpKind::GetHomeFeed => "get_home_feed",
-            OpKind::SendDm => "send_dm",
-            OpKind::GetInbox => "get_inbox",
-            OpKind::GetProfile => "get_profile",
-            OpKind::Search => "search",
+    /// Every kind, in declaration order (index = `kind as usize`).
+    pub const ALL: [OpKind; Self::COUNT] = {
+        // strum gives a slice; copy it into an array so that callers can
+        // iterate by value and index it at compile time.
+        let variants = <Self as strum::VariantArray>::VARIANTS;
+        let mut all = [OpKind::Register; Self::COUNT];
+        let mut i = 0;
+        while i < Self::COUNT {
+            all[i] = variants[i];
+            i += 1;
         }
+        all
+    };
+
+    /// A stable snake_case name for CSV columns and JSON (the variant's
+    /// name in snake case).
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     /// Whether ops of this kind change state (reads do not).
@@ -705,5 +703,30 @@ mod tests {
         for (i, k) in OpKind::ALL.iter().enumerate() {
             assert_eq!(*k as usize, i);
         }
+    }
+
+    /// The names are CSV column values and JSON keys of every output: pin them.
+    #[test]
+    fn op_kind_names_are_the_output_names() {
+        let names: Vec<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "register",
+                "create_community",
+                "join",
+                "leave",
+                "create_post",
+                "comment",
+                "vote",
+                "get_post",
+                "get_community_feed",
+                "get_home_feed",
+                "send_dm",
+                "get_inbox",
+                "get_profile",
+                "search",
+            ]
+        );
     }
 }
