@@ -7,7 +7,8 @@ use socialbench_engines::{
 };
 use socialbench_workload::{Scenario, Workload};
 
-/// Users in the benches' pre-loaded state (issue 6: "e.g. 10,000 users").
+/// Users in the benches' pre-loaded state: a population where Zipf skew
+/// shows, loaded once per engine before any clock starts.
 pub const USERS: u32 = 10_000;
 
 /// Ops a session keeps in flight in the benches, so thread-owned engines are
