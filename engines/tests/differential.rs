@@ -259,7 +259,7 @@ fn user_and_community_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
     ]
 }
 
-/// Invalid posts, comments and votes.
+/// Invalid posts and comments.
 fn post_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
     let Fixture {
         u1,
@@ -330,6 +330,13 @@ fn post_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
             },
             too_large(),
         ),
+    ]
+}
+
+/// Invalid votes.
+fn vote_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let u2 = f.u2;
+    vec![
         (
             Op::Vote {
                 voter: u2,
@@ -478,6 +485,7 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
     let mut s = engine.session().expect("session");
     let mut cases = user_and_community_cases(&fixture);
     cases.extend(post_cases(&fixture));
+    cases.extend(vote_cases(&fixture));
     cases.extend(feed_cases(&fixture));
     cases.extend(user_cases(&fixture));
     let mut kinds: Vec<OpKind> = cases.iter().map(|(op, _)| op.kind()).collect();
