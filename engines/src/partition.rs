@@ -55,13 +55,14 @@
 mod digest;
 mod posts;
 mod ranking;
+mod state;
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memchr::memmem;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::api::{
     ApiError, Body, CommunityId, DmId, DmSummary, MAX_LIMIT, Op, PostId, PostSummary, ProfileView,
@@ -71,6 +72,7 @@ use crate::placement;
 
 use ranking::{Candidate, best_of, drain_best, for_best_posts};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
+use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};
 
 /// A home feed being gathered over several partitions
 /// ([`Partition::feed_gather`]): the best posts seen so far, in a bounded heap
@@ -163,119 +165,6 @@ impl FollowUp {
     }
 }
 
-/// A user record. It may exist unregistered: follow-ups (karma,
-/// subscriptions) are keyed by user and never refused.
-#[derive(Debug, Default)]
-struct User {
-    registered: bool,
-    post_karma: i64,
-    comment_karma: i64,
-    /// Communities with a positive subscription count, sorted ascending.
-    subs: Vec<CommunityId>,
-    inbox: Vec<Dm>,
-}
-
-#[derive(Debug)]
-struct Dm {
-    from: UserId,
-    body: Body,
-}
-
-#[derive(Debug)]
-struct Community {
-    creator: UserId,
-    /// Member user ids. A profile's owner is a member implicitly and is never
-    /// listed (see [`Community::member_count`]).
-    members: FxHashSet<u32>,
-    posts: Vec<Post>,
-    /// (hot key, seq): a post's seq grows with its `created`, so the pair
-    /// orders key descending then newer first when iterated in reverse.
-    hot: BTreeSet<(i64, u32)>,
-    /// (score, seq), same idea.
-    top: BTreeSet<(i64, u32)>,
-}
-
-impl Community {
-    /// An ordinary community whose only member is its creator.
-    fn new(creator: UserId) -> Self {
-        let mut c = Community::profile(creator);
-        c.members.insert(creator.0);
-        c
-    }
-
-    /// The stored form of `owner`'s profile, with no followers yet.
-    fn profile(owner: UserId) -> Self {
-        Community {
-            creator: owner,
-            members: FxHashSet::default(),
-            posts: Vec::new(),
-            hot: BTreeSet::new(),
-            top: BTreeSet::new(),
-        }
-    }
-
-    /// Members of community `id` (this community), the implicit owner included.
-    fn member_count(&self, id: CommunityId) -> u32 {
-        clamp_u32(self.members.len()) + u32::from(id.is_profile())
-    }
-
-    /// Whether `user` is a member of community `id` (this community).
-    fn is_member(&self, id: CommunityId, user: UserId) -> bool {
-        id.profile_owner() == Some(user) || self.members.contains(&user.0)
-    }
-}
-
-#[derive(Debug)]
-struct Post {
-    author: UserId,
-    score: i64,
-    created: u64,
-    body: Body,
-    comments: Vec<Comment>,
-}
-
-#[derive(Debug)]
-struct Comment {
-    author: UserId,
-    parent: Option<u32>,
-    score: i64,
-    body: Body,
-}
-
-/// Comment seq standing for "the post itself" in a [`VoteKey`]. A post
-/// would need 2^32 comments to collide, which memory rules out.
-const POST_ITSELF: u32 = u32::MAX;
-
-/// One voter's vote on one post or comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct VoteKey {
-    voter: u32,
-    community: u32,
-    post: u32,
-    comment: u32,
-}
-
-/// Running totals, so `stats()` and `audit()` counts cost O(1).
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    users: u64,
-    communities: u64,
-    posts: u64,
-    comments: u64,
-    dms: u64,
-    post_bytes: u64,
-    comment_bytes: u64,
-    dm_bytes: u64,
-    /// Pairs with a positive subscription count.
-    subscribed_pairs: u64,
-    /// Memberships, implicit profile owners included.
-    memberships: u64,
-    /// Summed capacity of the communities' member sets (for `stats()`).
-    member_capacity: u64,
-    /// Summed capacity of the users' `subs` vectors (for `stats()`).
-    sub_capacity: u64,
-}
-
 /// One slice of the social state.
 #[derive(Debug)]
 pub struct Partition {
@@ -292,26 +181,6 @@ pub struct Partition {
     totals: Totals,
     /// Reused by local home feeds, so they allocate only their reply.
     scratch: BinaryHeap<Candidate>,
-}
-
-/// (community << 32 | user): how the digest names a membership.
-fn member_key(community: CommunityId, user: UserId) -> u64 {
-    ((community.0 as u64) << 32) | user.0 as u64
-}
-
-/// (user << 32 | community), the layout of [`crate::audit::pair_digest`].
-fn sub_key(user: UserId, community: CommunityId) -> u64 {
-    ((user.0 as u64) << 32) | community.0 as u64
-}
-
-fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
-    PostSummary {
-        id: PostId { community, seq },
-        author: p.author,
-        score: p.score,
-        comments: clamp_u32(p.comments.len()),
-        created: p.created,
-    }
 }
 
 impl Partition {

@@ -72,19 +72,22 @@
 
 mod dump;
 mod session;
+mod shared;
 mod wire;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use session::RedisSession;
+pub use wire::ServerError;
 
 use crate::audit::Audit;
 use crate::config::{EngineConfig, RedisConfig, RedisTarget};
 use crate::engine::{Engine, EngineError, EngineStats, EntityBytes, EntityCounts};
+use shared::{Counters, Shared};
 use wire::{Node, SLOTS};
 
 /// The script every op runs (see its header for the reply format).
@@ -99,64 +102,6 @@ pub struct ServerStats {
     pub used_memory: u64,
     /// `used_memory` summed over the nodes when the engine started.
     pub used_memory_at_start: u64,
-}
-
-/// Counts of one session's acknowledged writes (only that session writes them).
-#[derive(Debug, Default)]
-struct Counters {
-    users: AtomicI64,
-    communities: AtomicI64,
-    posts: AtomicI64,
-    comments: AtomicI64,
-    dms: AtomicI64,
-    votes: AtomicI64,
-    memberships: AtomicI64,
-    faults: AtomicI64,
-}
-
-/// What the engine and its sessions share (read-only but for flags and logs).
-#[derive(Debug)]
-struct Shared {
-    prefix: String,
-    /// Node URLs (masters of a cluster; the one server otherwise).
-    urls: Vec<String>,
-    /// Node of every slot; empty for a single server.
-    slots: Vec<u16>,
-    timeout: Duration,
-    /// SHA1 of the script, loaded on every node.
-    sha: String,
-    clock_key: String,
-    clock_node: usize,
-    shut_down: AtomicBool,
-    /// Set once the connection loss has been reported.
-    lost_reported: AtomicBool,
-    /// Set once a server error has been reported.
-    error_reported: AtomicBool,
-    server_errors: AtomicU64,
-}
-
-impl Shared {
-    /// The node serving `key`.
-    fn node_of(&self, key: &[u8]) -> usize {
-        if self.slots.is_empty() {
-            0
-        } else {
-            self.slots[wire::slot(key)] as usize
-        }
-    }
-
-    fn note_connection_lost(&self, why: &str) {
-        if !self.lost_reported.swap(true, Ordering::Relaxed) {
-            eprintln!("redis engine: lost the connection ({why}); stopping the run");
-        }
-    }
-
-    fn note_server_error(&self, what: &str) {
-        self.server_errors.fetch_add(1, Ordering::Relaxed);
-        if !self.error_reported.swap(true, Ordering::Relaxed) {
-            eprintln!("redis engine: the server answered an op with an error: {what}");
-        }
-    }
 }
 
 /// The `redis` engine: see the module docs.
@@ -179,51 +124,14 @@ impl std::fmt::Debug for RedisEngine {
     }
 }
 
-/// A Redis step that failed: what the engine was doing (one line, naming
-/// the server) and the client's error behind it, when there is one.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{what}")]
-pub struct ServerError {
-    what: String,
-    #[source]
-    source: Option<Arc<::redis::RedisError>>,
-}
-
-impl ServerError {
-    /// A failure with no client error behind it (an unexpected reply).
-    pub(crate) fn new(what: impl Into<String>) -> Self {
-        ServerError {
-            what: what.into(),
-            source: None,
-        }
-    }
-
-    /// A failure caused by the client's `error`.
-    pub(crate) fn caused(what: impl Into<String>, error: ::redis::RedisError) -> Self {
-        ServerError {
-            what: what.into(),
-            source: Some(Arc::new(error)),
-        }
-    }
-
-    /// What failed and why, on one line ("what: client error").
-    pub fn detail(&self) -> String {
-        match &self.source {
-            Some(e) => format!("{}: {e}", self.what),
-            None => self.what.clone(),
-        }
-    }
-}
-
 /// At creation, a server that cannot be used is a configuration error: the
 /// user named it.
 impl From<ServerError> for EngineError {
     fn from(e: ServerError) -> Self {
+        let (message, source) = e.into_parts();
         EngineError::Config {
-            message: e.what,
-            source: e
-                .source
-                .map(|s| s as Arc<dyn std::error::Error + Send + Sync>),
+            message,
+            source: source.map(|s| s as Arc<dyn std::error::Error + Send + Sync>),
         }
     }
 }

@@ -9,9 +9,8 @@
 
 use std::mem::size_of;
 
-use super::{
-    Comment, Community, Dm, POST_ITSELF, Partition, Post, User, VoteKey, member_key, sub_key,
-};
+use super::Partition;
+use super::state::{Comment, Community, Dm, POST_ITSELF, Post, User, VoteKey, member_key, sub_key};
 use crate::api::{CommentId, CommunityId, PostId, UserId};
 use crate::audit::{Audit, mix64, pair_digest};
 use crate::engine::{EntityBytes, EntityCounts, PartitionStats};

@@ -1,7 +1,8 @@
 //! Posts, comments and votes: the ops that live under a community's posts.
 
 use super::ranking::hot_key;
-use super::{Comment, Community, FollowUp, POST_ITSELF, Partition, Post, VoteKey, summary};
+use super::state::{Comment, Community, POST_ITSELF, Post, VoteKey, summary};
+use super::{FollowUp, Partition};
 use crate::api::{
     ApiError, Body, CommentId, CommentSummary, CommunityId, PostId, PostView, Reply, Response,
     Target, UserId, VoteDir, clamp_u32,

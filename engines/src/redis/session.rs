@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 
 use ::redis::Value;
 
+use super::shared::{Counters, Shared};
 use super::wire::{Arg, Node, community_home, group, int, pack, user_home};
-use super::{Counters, Shared};
 use crate::api::{
     ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, PostId,
     PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,

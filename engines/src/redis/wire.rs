@@ -9,12 +9,53 @@
 
 use std::collections::VecDeque;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::{Client, Connection, Value};
+use ::redis::{Client, Connection, RedisError, Value};
 
-use super::ServerError;
 use crate::api::{CommunityId, Home, UserId};
+
+/// A Redis step that failed: what the engine was doing (one line, naming
+/// the server) and the client's error behind it, when there is one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what}")]
+pub struct ServerError {
+    what: String,
+    #[source]
+    source: Option<Arc<RedisError>>,
+}
+
+impl ServerError {
+    /// A failure with no client error behind it (an unexpected reply).
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        ServerError {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by the client's `error`.
+    pub(crate) fn caused(what: impl Into<String>, error: RedisError) -> Self {
+        ServerError {
+            what: what.into(),
+            source: Some(Arc::new(error)),
+        }
+    }
+
+    /// The message and the client's error, for [`crate::EngineError::Config`].
+    pub(crate) fn into_parts(self) -> (String, Option<Arc<RedisError>>) {
+        (self.what, self.source)
+    }
+
+    /// What failed and why, on one line ("what: client error").
+    pub fn detail(&self) -> String {
+        match &self.source {
+            Some(e) => format!("{}: {e}", self.what),
+            None => self.what.clone(),
+        }
+    }
+}
 
 /// Number of Redis Cluster hash slots.
 pub(crate) const SLOTS: usize = 16384;

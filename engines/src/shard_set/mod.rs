@@ -4,10 +4,12 @@
 //! [`ShardedSession`]s. Follow-ups and home-feed gathers are messages between
 //! shards, as hash-partitioned servers do.
 //!
-//! Files: `shard.rs` is a shard's thread (its loop, replies, follow-ups),
-//! `gather.rs` a home feed gathered from several shards, `merge.rs` the merge
-//! of its parts, `session.rs` the client side, `waiting.rs` how an idle
-//! thread waits (spin, yield, park).
+//! Files: this one starts and controls the set; `messages.rs` is what
+//! travels on the lanes; `shard.rs` is a shard's thread (its loop, replies,
+//! follow-ups, home feeds), `gather.rs` the home feeds it is gathering from
+//! other shards, `merge.rs` the merge of their parts; `session.rs` is the
+//! client side; `waiting.rs` how an idle thread waits (spin, yield, park).
+//! They depend on each other in that order, never back.
 //!
 //! # Lanes
 //! Each shard receives on two lanes of one channel flavour
@@ -70,6 +72,7 @@
 
 mod gather;
 mod merge;
+mod messages;
 mod session;
 mod shard;
 mod waiting;
@@ -82,24 +85,20 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::api::{CommunityId, Op, PostSummary, Response, Sort};
 use crate::audit::Audit;
 use crate::config::{ChannelKind, EngineConfig};
 use crate::engine::{EngineError, EngineStats, PartitionStats};
 use crate::fault::FaultCounters;
 use crate::mailbox::{self, DualReceiver, Sender};
-use crate::partition::{FollowUp, Partition, PostClock};
+use crate::partition::PostClock;
 
 pub use session::ShardedSession;
+pub use shard::BATCH;
 pub use waiting::{LINGER, SPIN};
 
+use messages::{ClientMsg, PeerMsg, Probe, ShardView};
 use shard::{Shard, ShardPlan};
 use waiting::{Waiting, placement_plan};
-
-/// Most client ops a shard takes per batch. Large enough to amortise the
-/// peer-lane drain and the wake-ups, small enough that probes and `Stop` are
-/// served within a batch.
-pub const BATCH: usize = 128;
 
 /// A session's replies are sent as soon as this many are queued, without
 /// waiting for the end of the batch. Override with `SOCIALBENCH_REPLY_FLUSH`
@@ -118,58 +117,6 @@ fn tuning() -> (Duration, usize) {
     let spin = var("SOCIALBENCH_SPIN_US").map_or(SPIN, Duration::from_micros);
     let flush = var("SOCIALBENCH_REPLY_FLUSH").map_or(FLUSH, |v| (v as usize).max(1));
     (spin, flush)
-}
-
-/// One client op on a client lane: 8 + 4 bytes of routing plus the op.
-struct ClientMsg {
-    session: u32,
-    tag: u64,
-    op: Op,
-}
-
-/// What a probe sees of a shard, between two batches.
-struct ShardView<'a> {
-    partition: &'a Partition,
-    /// Client ops queued or taken but not applied.
-    unapplied_ops: usize,
-    /// Home feeds waiting for gather replies.
-    gathers: usize,
-    /// Follow-ups this shard sent to other shards.
-    sent: u64,
-    /// Follow-ups from other shards this shard applied.
-    applied: u64,
-}
-
-type Probe = Box<dyn FnOnce(&ShardView<'_>) + Send>;
-/// Replies travel in batches: one send (and at most one wake-up of the
-/// client) per session per shard batch, instead of one per op.
-type ReplyBatch = Vec<(u64, Response)>;
-type ReplySender = Sender<ReplyBatch>;
-
-/// Traffic a shard must never block on.
-enum PeerMsg {
-    FollowUp(FollowUp),
-    Gather {
-        origin: u32,
-        cont: u32,
-        communities: Vec<CommunityId>,
-        sort: Sort,
-        limit: u16,
-    },
-    /// `None`: the part panicked; the home feed is answered with a fault.
-    GatherReply {
-        cont: u32,
-        posts: Option<Vec<PostSummary>>,
-    },
-    Register {
-        session: u32,
-        replies: ReplySender,
-    },
-    Unregister {
-        session: u32,
-    },
-    Probe(Probe),
-    Stop,
 }
 
 /// A set of thread-owned partitions (see the module docs).
@@ -293,7 +240,17 @@ impl ShardSet {
             }
         }
         self.live_sessions.fetch_add(1, Ordering::Relaxed);
-        Ok(ShardedSession::new(self, id, rx))
+        Ok(ShardedSession {
+            id,
+            clients: self.clients.clone(),
+            peers: self.peers.clone(),
+            stopped: self.stopped.clone(),
+            replies: rx,
+            outstanding: 0,
+            live_sessions: self.live_sessions.clone(),
+            client_cores: self.client_cores,
+            spin: self.spin,
+        })
     }
 
     /// Runs `f` on every shard between two batches and collects the results

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
 use super::waiting::{LINGER, Waiting, spin_for};
-use super::{ClientMsg, PeerMsg, ReplyBatch, ShardSet};
 use crate::api::{Op, Response};
 use crate::engine::{EngineError, Session};
 use crate::mailbox::{Receiver, Sender, TryRecvError};
@@ -16,34 +16,23 @@ use crate::placement;
 /// A session of the `sharded` and `actor` engines: one sender per shard's
 /// client lane and one reply channel.
 pub struct ShardedSession {
-    id: u32,
-    clients: Vec<Sender<ClientMsg>>,
-    peers: Vec<Sender<PeerMsg>>,
-    stopped: Arc<AtomicBool>,
-    replies: Receiver<ReplyBatch>,
-    outstanding: usize,
-    live_sessions: Arc<AtomicU32>,
-    client_cores: usize,
-    spin: Duration,
+    pub(super) id: u32,
+    /// One sender per shard's client lane.
+    pub(super) clients: Vec<Sender<ClientMsg>>,
+    /// One sender per shard's peer lane (to unregister at drop).
+    pub(super) peers: Vec<Sender<PeerMsg>>,
+    /// Set by the engine's `shutdown`.
+    pub(super) stopped: Arc<AtomicBool>,
+    pub(super) replies: Receiver<ReplyBatch>,
+    pub(super) outstanding: usize,
+    /// Sessions alive now and the cores left to clients: spin while the
+    /// first fits in the second.
+    pub(super) live_sessions: Arc<AtomicU32>,
+    pub(super) client_cores: usize,
+    pub(super) spin: Duration,
 }
 
 impl ShardedSession {
-    /// Session `id` of `set`, receiving its replies on `replies` (already
-    /// registered with every shard).
-    pub(super) fn new(set: &ShardSet, id: u32, replies: Receiver<ReplyBatch>) -> Self {
-        ShardedSession {
-            id,
-            clients: set.clients.clone(),
-            peers: set.peers.clone(),
-            stopped: set.stopped.clone(),
-            replies,
-            outstanding: 0,
-            live_sessions: set.live_sessions.clone(),
-            client_cores: set.client_cores,
-            spin: set.spin,
-        }
-    }
-
     /// Spin when the live sessions fit on the cores the shards leave free.
     fn waiting(&self) -> Waiting {
         let live = self.live_sessions.load(Ordering::Relaxed) as usize;

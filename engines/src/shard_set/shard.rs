@@ -1,18 +1,25 @@
 //! One shard's thread: its loop over the two lanes, the replies it batches
-//! per session, and the follow-ups it routes (see the module docs of
-//! [`super`] for the causality rule they keep).
+//! per session, the follow-ups it routes, and the home feeds it answers
+//! (gathered from other shards when the user's subscriptions are spread).
+//! The shard set's module docs give the causality rule they keep.
 
 use std::sync::Arc;
 
-use super::gather::Gather;
+use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
+use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
 use super::waiting::{LINGER, Waiting, spin_for};
-use super::{BATCH, ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use crate::api::{ApiError, CommunityId, Op, Response};
+use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
 use crate::mailbox::{DualReceiver, Either, Sender};
 use crate::partition::{FollowUp, Partition, PostClock};
+use crate::placement;
+
+/// Most client ops a shard takes per batch. Large enough to amortise the
+/// peer-lane drain and the wake-ups, small enough that probes and `Stop` are
+/// served within a batch.
+pub const BATCH: usize = 128;
 
 /// A registered session: its reply channel and the replies of the current batch.
 struct SessionSlot {
@@ -34,11 +41,11 @@ pub(super) struct ShardPlan<'a> {
 
 /// One shard: a partition and everything its thread owns.
 pub(super) struct Shard {
-    pub(super) index: usize,
-    pub(super) count: usize,
-    pub(super) part: Partition,
+    index: usize,
+    count: usize,
+    part: Partition,
     rx: DualReceiver<ClientMsg, PeerMsg>,
-    pub(super) peers: Vec<Sender<PeerMsg>>,
+    peers: Vec<Sender<PeerMsg>>,
     /// Registered sessions by number (numbers are never reused).
     sessions: Vec<Option<SessionSlot>>,
     /// Sessions with replies pending in this batch.
@@ -48,11 +55,9 @@ pub(super) struct Shard {
     /// Scratch: follow-ups of the op being applied.
     follow_ups: Vec<FollowUp>,
     /// Scratch: a home feed's subscriptions grouped by shard.
-    pub(super) groups: Vec<Vec<CommunityId>>,
-    /// Continuations of home feeds (a slab; `free` lists the empty slots).
-    pub(super) gathers: Vec<Option<Gather>>,
-    pub(super) free: Vec<u32>,
-    pub(super) live_gathers: usize,
+    groups: Vec<Vec<CommunityId>>,
+    /// Home feeds waiting for other shards' parts.
+    gathers: Gathers,
     /// Follow-ups this shard sent to other shards.
     sent: u64,
     /// Follow-ups from other shards this shard applied.
@@ -62,7 +67,7 @@ pub(super) struct Shard {
     /// Replies queued per session before they are sent mid-batch.
     flush_at: usize,
     /// Scratch of the home-feed merge.
-    pub(super) merge: MergeScratch,
+    merge: MergeScratch,
 }
 
 impl Shard {
@@ -86,9 +91,7 @@ impl Shard {
             counters: plan.counters.clone(),
             follow_ups: Vec::new(),
             groups: vec![Vec::new(); count],
-            gathers: Vec::new(),
-            free: Vec::new(),
-            live_gathers: 0,
+            gathers: Gathers::default(),
             sent: 0,
             applied: 0,
             waiting,
@@ -182,7 +185,7 @@ impl Shard {
     /// Queues a reply; [`Shard::flush`] sends it. A session dropped with ops
     /// outstanding just loses their replies.
     #[inline]
-    pub(super) fn reply(&mut self, session: u32, tag: u64, response: Response) {
+    fn reply(&mut self, session: u32, tag: u64, response: Response) {
         if let Some(Some(slot)) = self.sessions.get_mut(session as usize) {
             if slot.pending.is_empty() {
                 self.touched.push(session);
@@ -271,7 +274,11 @@ impl Shard {
                 let reply = PeerMsg::GatherReply { cont, posts };
                 let _ = self.peers[origin as usize].send(reply);
             }
-            PeerMsg::GatherReply { cont, posts } => self.on_gather_reply(cont, posts),
+            PeerMsg::GatherReply { cont, posts } => {
+                if let Some(g) = self.gathers.on_reply(cont, posts) {
+                    self.finish_gather(g);
+                }
+            }
             PeerMsg::Register { session, replies } => {
                 let i = session as usize;
                 if self.sessions.len() <= i {
@@ -290,7 +297,7 @@ impl Shard {
             PeerMsg::Probe(probe) => probe(&ShardView {
                 partition: &self.part,
                 unapplied_ops: self.rx.len_first() + taken,
-                gathers: self.live_gathers,
+                gathers: self.gathers.live(),
                 sent: self.sent,
                 applied: self.applied,
             }),
@@ -300,8 +307,122 @@ impl Shard {
     }
 
     /// Answers an op that panicked with [`ApiError::EngineFault`], counted.
-    pub(super) fn fault_reply(&mut self, session: u32, tag: u64) {
+    fn fault_reply(&mut self, session: u32, tag: u64) {
         let response = self.counters.fault();
         self.reply(session, tag, response);
+    }
+
+    // ---- home feeds ------------------------------------------------------
+
+    /// Starts the home feed of `user`: answers at once when every
+    /// subscription lives here, else sends the gathers and parks the rest.
+    fn start_home_feed(
+        &mut self,
+        session: u32,
+        tag: u64,
+        user: UserId,
+        sort: Sort,
+        limit: u16,
+        inject: bool,
+    ) {
+        match self.group_subscriptions(user, limit, inject) {
+            None => return self.fault_reply(session, tag),
+            Some(Err(e)) => return self.reply(session, tag, Err(e)),
+            Some(Ok(())) => {}
+        }
+        let mut candidates = Vec::new();
+        let (part, local) = (&self.part, &self.groups[self.index]);
+        if !local.is_empty()
+            && guarded(false, || {
+                part.feed_part(local, sort, limit, &mut candidates)
+            })
+            .is_none()
+        {
+            return self.fault_reply(session, tag);
+        }
+        let remote = (0..self.count)
+            .filter(|&j| j != self.index && !self.groups[j].is_empty())
+            .count();
+        if remote == 0 {
+            return self.finish_home_feed(session, tag, candidates, sort, limit);
+        }
+        let cont = self.gathers.reserve();
+        let pending = self.send_gathers(cont, sort, limit);
+        if (pending as usize) < remote {
+            // A peer is gone: the engine is shutting down.
+            self.gathers.release(cont);
+            return self.reply(session, tag, Err(ApiError::Shutdown));
+        }
+        let gather = Gather::new(session, tag, pending, sort, limit, candidates);
+        self.gathers.park(cont, gather);
+    }
+
+    /// Reads `user`'s subscriptions into `self.groups`, one list per shard.
+    /// `None`: the read panicked (or `inject` made it panic).
+    fn group_subscriptions(
+        &mut self,
+        user: UserId,
+        limit: u16,
+        inject: bool,
+    ) -> Option<Result<(), ApiError>> {
+        let Shard {
+            part,
+            groups,
+            count,
+            ..
+        } = self;
+        guarded(inject, || {
+            let subs = part.home_feed_subscriptions(user, limit)?;
+            groups.iter_mut().for_each(Vec::clear);
+            for &c in subs {
+                groups[placement::community_partition(c, *count)].push(c);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends one gather request per other shard holding subscriptions, for
+    /// continuation `cont`; returns how many were sent.
+    fn send_gathers(&mut self, cont: u32, sort: Sort, limit: u16) -> u32 {
+        let mut sent = 0;
+        for j in 0..self.count {
+            if j == self.index || self.groups[j].is_empty() {
+                continue;
+            }
+            let msg = PeerMsg::Gather {
+                origin: self.index as u32,
+                cont,
+                communities: std::mem::take(&mut self.groups[j]),
+                sort,
+                limit,
+            };
+            if self.peers[j].send(msg).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// A gathered home feed whose last part has arrived: merge and answer.
+    fn finish_gather(&mut self, g: Gather) {
+        if g.failed {
+            return self.fault_reply(g.session, g.tag);
+        }
+        self.finish_home_feed(g.session, g.tag, g.candidates, g.sort, g.limit);
+    }
+
+    fn finish_home_feed(
+        &mut self,
+        session: u32,
+        tag: u64,
+        mut candidates: Vec<PostSummary>,
+        sort: Sort,
+        limit: u16,
+    ) {
+        let merge = &mut self.merge;
+        match guarded(false, || merge.merge(&mut candidates, sort, limit)) {
+            Some(()) => self.reply(session, tag, Ok(Reply::Feed(candidates))),
+            None => self.fault_reply(session, tag),
+        }
     }
 }
