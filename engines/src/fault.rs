@@ -2,7 +2,7 @@
 //! dropped follow-ups and periodic stalls, decided by a deterministic
 //! per-partition random stream so a faulty run is reproducible; and the one
 //! way the threaded engines apply an op under fault handling
-//! ([`apply_guarded`]: inject, catch, count, answer
+//! (`apply_guarded`: inject, catch, count, answer
 //! [`ApiError::EngineFault`]).
 //!
 //! Engines keep one [`FaultInjector`] per partition and test

@@ -35,7 +35,7 @@
 //!   no more than one home feed of that user). Counts other than 0 and 1
 //!   (only a lost or duplicated follow-up makes them) sit in a side map.
 //!
-//! A profile is stored as a [`Community`] only once it needs one (a follower
+//! A profile is stored as a `Community` only once it needs one (a follower
 //! besides its owner, or a post). Until then it exists implicitly while its
 //! owner is registered here (a profile lives on its owner's partition), with
 //! the owner as its only member and no posts. The engine cannot know the
