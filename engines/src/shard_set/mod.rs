@@ -34,6 +34,11 @@
 //! are FIFO because each destination has one channel. Follow-ups whose
 //! destination is the shard itself are applied at once, after the op.
 //!
+//! # Waiting
+//! An idle shard, and a session waiting for a reply, wait actively before
+//! they park: they spin on a core of their own and yield on a shared one
+//! (`waiting.rs` says how that is decided).
+//!
 //! # Home feed
 //! The user's shard reads the subscriptions, groups them by shard, computes
 //! its own part, sends one gather request per other shard involved and parks
