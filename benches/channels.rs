@@ -1,5 +1,7 @@
-//! Channels: the actor engine's mailboxes on crossbeam-channel versus flume,
-//! on the same reddit scenario with one client thread.
+//! Channels: the mailboxes of the thread-owned engines on crossbeam-channel
+//! versus flume, on the same reddit scenario with one client thread: the
+//! actor (one mailbox) and the sharded engine at 2 shards (client lanes,
+//! peer lanes and reply channels, all of the one flavour).
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use socialbench_engines::{ChannelKind, Engine, EngineKind, EngineVisitor};
@@ -21,7 +23,9 @@ impl EngineVisitor for Channels<'_> {
             let mut session = engine.session().expect("a session");
             common::load(&mut session, &workload);
         }
-        let mut group = self.c.benchmark_group("channels/actor_reddit");
+        let mut group = self
+            .c
+            .benchmark_group(format!("channels/{}_reddit", engine.name()));
         group.throughput(Throughput::Elements(1));
         let name = match self.channel {
             ChannelKind::Crossbeam => "crossbeam",
@@ -36,13 +40,14 @@ impl EngineVisitor for Channels<'_> {
 
 /// Registers the channel comparison.
 pub fn bench(c: &mut Criterion) {
-    for channel in [ChannelKind::Crossbeam, ChannelKind::Flume] {
-        let config = socialbench_engines::EngineConfig {
-            channel,
-            ..common::config(EngineKind::Actor)
-        };
-        EngineKind::Actor
-            .visit(&config, Channels { c, channel })
-            .expect("actor builds");
+    for kind in [EngineKind::Actor, EngineKind::Sharded] {
+        for channel in [ChannelKind::Crossbeam, ChannelKind::Flume] {
+            let config = socialbench_engines::EngineConfig {
+                channel,
+                ..common::config(kind)
+            };
+            kind.visit(&config, Channels { c, channel })
+                .expect("engine builds");
+        }
     }
 }

@@ -7,8 +7,8 @@ use socialbench_engines::{
 };
 use socialbench_workload::{Scenario, Workload};
 
-/// Users in the benches' pre-loaded state: big enough that feeds and
-/// indexes are not trivially cached, small enough to load in a second.
+/// Users in the benches' pre-loaded state: a population where Zipf skew
+/// shows, loaded once per engine before any clock starts.
 pub const USERS: u32 = 10_000;
 
 /// Ops a session keeps in flight in the benches, so thread-owned engines are

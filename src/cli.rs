@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use socialbench_engines::{ChannelKind, EngineKind, Faults};
+use socialbench_engines::{ChannelKind, EngineKind, Faults, RedisConfig, RedisTarget};
 use socialbench_harness::sweep::{self, SweepSpec};
 use socialbench_harness::{Limit, LoopMode, PinSpec, ProgressMode, RunConfig};
 
@@ -188,12 +188,21 @@ pub struct RedisArgs {
 }
 
 impl RedisArgs {
-    /// Hands the flags to the redis engine (a process-wide setting, see
-    /// `socialbench_engines::redis::set_default_config`). Without a server
-    /// flag nothing is set, and `--engine redis` says what it needs (exit 2).
-    #[cfg(feature = "redis")]
-    pub fn install(&self) -> anyhow::Result<()> {
-        use socialbench_engines::redis::{RedisConfig, RedisTarget, set_default_config};
+    /// The redis engine's configuration from the flags, for
+    /// `RunConfig::redis`. Without a server flag it is `None`, and
+    /// `--engine redis` then says what it needs (exit 2). In a build without
+    /// the `redis` feature any of these flags is bad input.
+    pub fn config(&self) -> anyhow::Result<Option<RedisConfig>> {
+        if cfg!(not(feature = "redis"))
+            && (self.redis_url.is_some()
+                || self.redis_cluster.is_some()
+                || self.redis_prefix.is_some()
+                || self.redis_keep_keys)
+        {
+            return Err(bad_input(
+                "this build has no redis engine (built without the `redis` feature)",
+            ));
+        }
         let target = match (&self.redis_url, &self.redis_cluster) {
             (Some(url), _) => RedisTarget::Server(url.clone()),
             (None, Some(seeds)) => {
@@ -213,29 +222,13 @@ impl RedisArgs {
                         "--redis-prefix and --redis-keep-keys need --redis-url or --redis-cluster",
                     ));
                 }
-                return Ok(());
+                return Ok(None);
             }
         };
         let mut config = RedisConfig::new(target);
         config.prefix = self.redis_prefix.clone();
         config.keep_keys = self.redis_keep_keys;
-        set_default_config(Some(config));
-        Ok(())
-    }
-
-    /// This build has no redis engine: any of its flags is bad input.
-    #[cfg(not(feature = "redis"))]
-    pub fn install(&self) -> anyhow::Result<()> {
-        if self.redis_url.is_some()
-            || self.redis_cluster.is_some()
-            || self.redis_prefix.is_some()
-            || self.redis_keep_keys
-        {
-            return Err(bad_input(
-                "this build has no redis engine (built without the `redis` feature)",
-            ));
-        }
-        Ok(())
+        Ok(Some(config))
     }
 }
 
@@ -310,6 +303,7 @@ pub struct SweepArgs {
 impl SweepArgs {
     /// The sweep's spec (bad lists are bad input: exit 2).
     pub fn spec(&self) -> anyhow::Result<SweepSpec> {
+        let redis = self.redis.config()?;
         let cores = socialbench_harness::pinning::machine_cores().len().max(1);
         let threads = match &self.threads {
             Some(s) => sweep::parse_counts("--threads", s)?,
@@ -336,6 +330,7 @@ impl SweepArgs {
             None => Vec::new(),
         };
         let mut base = RunConfig::new(EngineKind::Null);
+        base.redis = redis;
         base.workload = self.workload.clone();
         base.seed = self.seed;
         base.warmup = self.warmup;
@@ -434,6 +429,7 @@ impl RunArgs {
     /// The run's configuration.
     pub fn config(&self) -> anyhow::Result<RunConfig> {
         let mut c = RunConfig::new(self.engine);
+        c.redis = self.redis.config()?;
         self.common.apply(&mut c)?;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);

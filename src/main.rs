@@ -46,7 +46,6 @@ fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
     match cli.command {
         None => compare_all(stop),
         Some(cli::Command::Run(args)) => {
-            args.redis.install()?;
             let mut config = args.config()?;
             config.stop = stop;
             socialbench_harness::run(&config)
@@ -93,7 +92,6 @@ fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
 
 /// `socialbench sweep`: exit 1 when a cell's audit failed (its row is kept).
 fn run_sweep(args: &cli::SweepArgs, stop: StopSignal) -> anyhow::Result<()> {
-    args.redis.install()?;
     let mut spec = args.spec()?;
     spec.base.stop = stop;
     let outcome = socialbench_harness::sweep(&spec).context("sweep")?;

@@ -1,20 +1,22 @@
 //! The `actor` engine: one partition owned by one engine thread (`sb-actor`,
-//! pinned to `config.pin[0]` when given), fed by one bounded mailbox
-//! (DESIGN section 3). It is the reddit-sim design: one serial actor, whose
-//! ceiling and head-of-line blocking (a long `Search` delays everyone queued
-//! behind it) the benchmark exposes.
+//! pinned to `config.pin[0]` when given), fed by one bounded mailbox. It is
+//! the reddit-sim design: one serial actor, whose ceiling and head-of-line
+//! blocking (a long `Search` delays everyone queued behind it) the benchmark
+//! exposes.
 //!
-//! The actor is exactly the one-shard case of the `sharded` machinery
-//! ([`crate::sharded`]), so the two compare on identical plumbing: a bounded
-//! client lane, an unbounded control lane that is never blocked on, batches
-//! of up to [`crate::sharded::BATCH`] ops, and one reply channel per session.
+//! The actor is exactly the one-shard case of the shard set the `sharded`
+//! engine runs on ([`crate::sharded`]), so the two compare on identical
+//! plumbing: a bounded client lane, an unbounded control lane that is never
+//! blocked on, batches of up to [`crate::sharded::BATCH`] ops, and one reply
+//! channel per session.
 //! With one partition every follow-up is local and is applied at once, right
 //! after its op and before the reply; a home feed is answered by
 //! `Partition::apply` directly, with no gather.
 
 use crate::audit::Audit;
-use crate::engine::{Engine, EngineConfig, EngineError, EngineStats};
-use crate::sharded::{ShardSet, ShardedSession};
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EngineError, EngineStats};
+use crate::shard_set::{ShardSet, ShardedSession};
 
 /// The `actor` engine.
 #[derive(Debug)]

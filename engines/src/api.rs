@@ -1,4 +1,4 @@
-//! The social API: ids, operations, replies and typed errors (DESIGN section 2).
+//! The social API: ids, operations, replies and typed errors.
 //!
 //! Ids encode their owner, so any engine routes an op to its home partition
 //! without a lookup (see [`crate::placement`]). Everything here is plain data:
@@ -316,8 +316,24 @@ pub enum Op {
     },
 }
 
-/// The kinds of [`Op`], for per-kind tallies and histograms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// The kinds of [`Op`], for per-kind tallies and histograms. The variant
+/// list is the only table: [`OpKind::ALL`], [`OpKind::COUNT`] and
+/// [`OpKind::name`] are derived from it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[repr(u8)]
 pub enum OpKind {
     /// [`Op::Register`].
@@ -351,45 +367,27 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// Every kind, in declaration order (index = `kind as usize`).
-    pub const ALL: [OpKind; 14] = [
-        OpKind::Register,
-        OpKind::CreateCommunity,
-        OpKind::Join,
-        OpKind::Leave,
-        OpKind::CreatePost,
-        OpKind::Comment,
-        OpKind::Vote,
-        OpKind::GetPost,
-        OpKind::GetCommunityFeed,
-        OpKind::GetHomeFeed,
-        OpKind::SendDm,
-        OpKind::GetInbox,
-        OpKind::GetProfile,
-        OpKind::Search,
-    ];
-
     /// Number of kinds.
-    pub const COUNT: usize = Self::ALL.len();
+    pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
 
-    /// A stable snake_case name for CSV columns and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Register => "register",
-            OpKind::CreateCommunity => "create_community",
-            OpKind::Join => "join",
-            OpKind::Leave => "leave",
-            OpKind::CreatePost => "create_post",
-            OpKind::Comment => "comment",
-            OpKind::Vote => "vote",
-            OpKind::GetPost => "get_post",
-            OpKind::GetCommunityFeed => "get_community_feed",
-            OpKind::GetHomeFeed => "get_home_feed",
-            OpKind::SendDm => "send_dm",
-            OpKind::GetInbox => "get_inbox",
-            OpKind::GetProfile => "get_profile",
-            OpKind::Search => "search",
+    /// Every kind, in declaration order (index = `kind as usize`).
+    pub const ALL: [OpKind; Self::COUNT] = {
+        // strum gives a slice; copy it into an array so that callers can
+        // iterate by value and index it at compile time.
+        let variants = <Self as strum::VariantArray>::VARIANTS;
+        let mut all = [OpKind::Register; Self::COUNT];
+        let mut i = 0;
+        while i < Self::COUNT {
+            all[i] = variants[i];
+            i += 1;
         }
+        all
+    };
+
+    /// A stable snake_case name for CSV columns and JSON (the variant's
+    /// name in snake case).
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     /// Whether ops of this kind change state (reads do not).
@@ -429,6 +427,41 @@ impl Op {
         }
     }
 
+    /// The checks of the op's values that every engine makes before it looks
+    /// at any state, in this order: an id outside its range
+    /// ([`ApiError::UnknownUser`] for a Register), a community created in
+    /// the profile range ([`ApiError::Forbidden`]), a body over
+    /// [`MAX_BODY_LEN`] ([`ApiError::BodyTooLarge`]), a limit outside
+    /// `1..=MAX_LIMIT` or a comment count over [`MAX_LIMIT`]
+    /// ([`ApiError::BadLimit`]), a search term outside `1..=MAX_TERM_LEN`
+    /// bytes ([`ApiError::BadTerm`]). The partition applies it first, and the
+    /// `redis` engine answers such ops without a round trip.
+    pub fn check_values(&self) -> Result<(), ApiError> {
+        match self {
+            Op::Register { user } if !user.is_valid() => Err(ApiError::UnknownUser),
+            Op::CreateCommunity { community, .. } if community.is_profile() => {
+                Err(ApiError::Forbidden)
+            }
+            Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } => {
+                check_body(body)
+            }
+            Op::GetPost { comments, .. } if *comments > MAX_LIMIT => Err(ApiError::BadLimit {
+                limit: *comments,
+                max: MAX_LIMIT,
+            }),
+            Op::GetCommunityFeed { limit, .. }
+            | Op::GetHomeFeed { limit, .. }
+            | Op::GetInbox { limit, .. } => check_limit(*limit),
+            Op::Search { term, .. } if term.is_empty() || term.len() > MAX_TERM_LEN => {
+                Err(ApiError::BadTerm {
+                    len: clamp_u32(term.len()),
+                    max: MAX_TERM_LEN as u32,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The entity that decides the op's home partition.
     pub fn home(&self) -> Home {
         match self {
@@ -447,6 +480,33 @@ impl Op {
             Op::Vote { target, .. } => Home::Community(target.community()),
         }
     }
+}
+
+/// Refuses a feed, inbox or home-feed `limit` outside `1..=MAX_LIMIT`.
+pub(crate) fn check_limit(limit: u16) -> Result<(), ApiError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadLimit {
+            limit,
+            max: MAX_LIMIT,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a body over [`MAX_BODY_LEN`].
+fn check_body(body: &Body) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(ApiError::BodyTooLarge {
+            len: clamp_u32(body.len()),
+            max: MAX_BODY_LEN as u32,
+        });
+    }
+    Ok(())
+}
+
+/// `n`, or `u32::MAX` when it does not fit.
+pub(crate) fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The placement key of an op's home entity.
@@ -643,5 +703,30 @@ mod tests {
         for (i, k) in OpKind::ALL.iter().enumerate() {
             assert_eq!(*k as usize, i);
         }
+    }
+
+    /// The names are CSV column values and JSON keys of every output: pin them.
+    #[test]
+    fn op_kind_names_are_the_output_names() {
+        let names: Vec<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "register",
+                "create_community",
+                "join",
+                "leave",
+                "create_post",
+                "comment",
+                "vote",
+                "get_post",
+                "get_community_feed",
+                "get_home_feed",
+                "send_dm",
+                "get_inbox",
+                "get_profile",
+                "search",
+            ]
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! The audit (DESIGN section 6): aggregates an engine reports after
-//! `quiesce()`, the tallies a client keeps of its acknowledged writes, and the
-//! check between the two that fails a run when a write was lost or duplicated.
+//! The audit: the aggregates an engine reports after `quiesce()` (entity
+//! counts, score and karma sums, membership and subscription digests), the
+//! tallies a client keeps of its acknowledged writes, and the check between
+//! the two that fails a run when a write was lost or duplicated.
 
 use std::fmt;
 

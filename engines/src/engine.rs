@@ -3,21 +3,39 @@
 //! `poll`) or makes a blocking `call`.
 //!
 //! The hot loop is statically dispatched: the harness is generic over
-//! `E: Engine`, and [`EngineKind::visit`] picks the concrete type once.
+//! `E: Engine`, and [`crate::EngineKind::visit`] picks the concrete type once.
+//!
+//! This is the bottom of the engines' module graph: every engine depends on
+//! it, and it depends on no engine (the dispatch over engines is
+//! [`crate::kind`]).
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::api::{Op, Response};
+use crate::api::{ApiError, Op, Response};
 use crate::audit::Audit;
 
 /// Why an engine could not be built or could not hand out a session.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `Clone` and `PartialEq` so that replies and tests can carry and compare
+/// it: a source is held in an `Arc`, and equality compares kinds (the
+/// message of a configuration error, the [`std::io::ErrorKind`] of a failed
+/// spawn), never the sources themselves, which are not comparable.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
-    /// A configuration value is out of range.
-    #[error("invalid engine configuration: {0}")]
-    Config(String),
+    /// The configuration cannot be used: a value out of range, or a server
+    /// that cannot be reached or set up at the configured address. The CLI
+    /// reports it as bad input (exit 2), with [`EngineError::detail`].
+    #[error("invalid engine configuration: {message}")]
+    Config {
+        /// What is wrong, on one line.
+        message: String,
+        /// The error behind it, when the refusal comes from elsewhere (the
+        /// Redis client's error for an unreachable server).
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
     /// The engine serves a limited number of sessions (the `serial` engine: one).
     #[error("the {engine} engine serves at most {max} session(s) at a time")]
     SessionLimit {
@@ -27,79 +45,69 @@ pub enum EngineError {
         max: usize,
     },
     /// An engine thread could not be spawned.
-    #[error("could not start an engine thread: {0}")]
-    Spawn(String),
+    #[error("could not start an engine thread")]
+    Spawn(#[source] Arc<std::io::Error>),
     /// The engine is shut down.
     #[error("the engine is shut down")]
     Shutdown,
 }
 
-/// Which channel implementation carries mailboxes, so the two can be compared.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-pub enum ChannelKind {
-    /// crossbeam-channel (the default).
-    #[default]
-    Crossbeam,
-    /// flume.
-    Flume,
-}
-
-/// An injected engine stall: every `every`, the engine stops serving for `duration`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Stall {
-    /// Period between stalls.
-    pub every: Duration,
-    /// Length of each stall.
-    pub duration: Duration,
-}
-
-/// Faults injected to test the engines and the harness (all off by default).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Faults {
-    /// Probability that an op panics inside the engine before it is applied;
-    /// it is answered with [`crate::ApiError::EngineFault`].
-    pub panic_rate: f64,
-    /// Probability that a follow-up is silently dropped (the audit must catch it).
-    pub drop_follow_up_rate: f64,
-    /// Periodic stalls of the engine.
-    pub stall: Option<Stall>,
-    /// Seed of the fault decisions, so a faulty run is reproducible.
-    pub seed: u64,
-}
-
-impl Faults {
-    /// Whether any fault is configured.
-    pub fn any(&self) -> bool {
-        self.panic_rate > 0.0 || self.drop_follow_up_rate > 0.0 || self.stall.is_some()
+impl EngineError {
+    /// A configuration error with no source (a value out of range).
+    pub fn config(message: impl Into<String>) -> Self {
+        EngineError::Config {
+            message: message.into(),
+            source: None,
+        }
     }
-}
 
-/// How to build an engine.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct EngineConfig {
-    /// Partitions: shards of `sharded`, stripes of `striped`; ignored by the others.
-    pub partitions: usize,
-    /// Capacity of each bounded mailbox, in ops (clients block when it is full).
-    pub mailbox: usize,
-    /// Mailbox implementation.
-    pub channel: ChannelKind,
-    /// Cores to pin engine threads to, in order (thread i on `pin[i % len]`); empty: unpinned.
-    pub pin: Vec<usize>,
-    /// Injected faults.
-    pub faults: Faults,
-}
+    /// A configuration error caused by `source` (a server that cannot be used).
+    pub fn config_caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        EngineError::Config {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
 
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            partitions: 1,
-            mailbox: 1024,
-            channel: ChannelKind::Crossbeam,
-            pin: Vec::new(),
-            faults: Faults::default(),
+    /// What went wrong on one line, for a user: the message (a
+    /// configuration error's without the "invalid engine configuration"
+    /// heading) and its direct cause, joined by ": ". Deeper causes are left
+    /// out: a client error's text already repeats the I/O error under it.
+    pub fn detail(&self) -> String {
+        let head = match self {
+            EngineError::Config { message, .. } => message.clone(),
+            e => e.to_string(),
+        };
+        match std::error::Error::source(self) {
+            Some(cause) => format!("{head}: {cause}"),
+            None => head,
         }
     }
 }
+
+impl PartialEq for EngineError {
+    fn eq(&self, other: &Self) -> bool {
+        use EngineError::*;
+        match (self, other) {
+            (Config { message: a, .. }, Config { message: b, .. }) => a == b,
+            (
+                SessionLimit { engine, max },
+                SessionLimit {
+                    engine: e2,
+                    max: m2,
+                },
+            ) => engine == e2 && max == m2,
+            (Spawn(a), Spawn(b)) => a.kind() == b.kind(),
+            (Shutdown, Shutdown) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for EngineError {}
 
 /// A session: one client thread's connection to an engine, with one reply
 /// channel for all its requests.
@@ -122,8 +130,8 @@ pub trait Session: Send {
         const CALL_TAG: u64 = u64::MAX;
         if let Err(e) = self.submit(CALL_TAG, op) {
             return Err(match e {
-                EngineError::Shutdown => crate::ApiError::Shutdown,
-                _ => crate::ApiError::EngineFault,
+                EngineError::Shutdown => ApiError::Shutdown,
+                _ => ApiError::EngineFault,
             });
         }
         let mut out = None;
@@ -134,10 +142,10 @@ pub trait Session: Send {
                 }
             });
             if n == 0 && self.outstanding() == 0 && out.is_none() {
-                return Err(crate::ApiError::Shutdown);
+                return Err(ApiError::Shutdown);
             }
         }
-        out.unwrap_or(Err(crate::ApiError::Shutdown))
+        out.unwrap_or(Err(ApiError::Shutdown))
     }
 }
 
@@ -228,7 +236,7 @@ pub struct EngineStats {
     pub mailbox_depths: Vec<usize>,
     /// Follow-ups sent but not yet applied.
     pub pending_follow_ups: u64,
-    /// Ops answered with [`crate::ApiError::EngineFault`] because they panicked.
+    /// Ops answered with [`ApiError::EngineFault`] because they panicked.
     pub faults: u64,
     /// Follow-ups dropped by the `drop_follow_up_rate` fault.
     pub dropped_follow_ups: u64,
@@ -254,7 +262,7 @@ pub trait Engine: Send + Sync + 'static {
     /// no client is submitting (after a run), before [`Engine::audit`].
     fn quiesce(&self);
 
-    /// Aggregates to check against the acknowledged writes (DESIGN section 6).
+    /// Aggregates to check against the acknowledged writes ([`Audit`]).
     fn audit(&self) -> Audit;
 
     /// An order-independent digest of the whole state: equal states (same
@@ -265,130 +273,4 @@ pub trait Engine: Send + Sync + 'static {
     /// after (or pending at) shutdown are answered with `Shutdown` or dropped with
     /// their session; a session's `submit` then fails.
     fn shutdown(&self);
-}
-
-/// The engines this crate provides, by command-line name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum EngineKind {
-    /// Replies at once, keeps nothing: the harness's ceiling.
-    Null,
-    /// One partition applied inline by a single session: the serial baseline C1.
-    Serial,
-    /// One partition owned by one engine thread behind a bounded mailbox.
-    Actor,
-    /// P partitions on P pinned threads, messages between shards.
-    Sharded,
-    /// P partitions behind parking_lot locks, applied inline by callers.
-    Striped,
-    /// An external Redis server or Redis Cluster, each op one server-side
-    /// script (see `crate::redis`). Not in [`EngineKind::ALL`]: it needs a
-    /// server, so the default comparison and engine lists leave it out; name
-    /// it explicitly (`--engine redis`).
-    Redis,
-}
-
-impl EngineKind {
-    /// Every engine, in the order tables list them.
-    pub const ALL: [EngineKind; 5] = [
-        EngineKind::Null,
-        EngineKind::Serial,
-        EngineKind::Actor,
-        EngineKind::Sharded,
-        EngineKind::Striped,
-    ];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Null => "null",
-            EngineKind::Serial => "serial",
-            EngineKind::Actor => "actor",
-            EngineKind::Sharded => "sharded",
-            EngineKind::Striped => "striped",
-            EngineKind::Redis => "redis",
-        }
-    }
-
-    /// Engines that need an external server: named explicitly, never part
-    /// of [`EngineKind::ALL`].
-    pub const EXTERNAL: [EngineKind; 1] = [EngineKind::Redis];
-
-    /// Every engine a user can name: [`EngineKind::ALL`], then [`EngineKind::EXTERNAL`].
-    pub fn known() -> impl Iterator<Item = EngineKind> {
-        Self::ALL.into_iter().chain(Self::EXTERNAL)
-    }
-
-    /// The names of [`EngineKind::known`], comma-separated (for messages).
-    pub fn known_names() -> String {
-        Self::known()
-            .map(EngineKind::name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Parses a command-line name (any of [`EngineKind::known`]).
-    pub fn parse(s: &str) -> Option<EngineKind> {
-        Self::known().find(|k| k.name() == s)
-    }
-
-    /// Whether the engine keeps state (all but `null`).
-    pub fn is_stateful(self) -> bool {
-        self != EngineKind::Null
-    }
-
-    /// Whether `partitions` in the config means anything to this engine.
-    pub fn is_partitioned(self) -> bool {
-        matches!(self, EngineKind::Sharded | EngineKind::Striped)
-    }
-
-    /// Engine threads it starts for `config` (cores it occupies besides the clients').
-    ///
-    /// `redis` counts one: the server's single command thread (Redis runs
-    /// commands on one thread), which the harness cannot pin but must leave
-    /// a core for, and which the efficiency of section 9 must count. Pin the
-    /// server yourself to the core the pin map reserves (`taskset`).
-    pub fn engine_threads(self, config: &EngineConfig) -> usize {
-        match self {
-            EngineKind::Actor | EngineKind::Redis => 1,
-            EngineKind::Sharded => config.partitions,
-            _ => 0,
-        }
-    }
-
-    /// Most sessions served at once (`None`: unlimited).
-    pub fn max_sessions(self) -> Option<usize> {
-        (self == EngineKind::Serial).then_some(1)
-    }
-
-    /// Builds the engine and hands it to `visitor`, statically typed.
-    pub fn visit<V: EngineVisitor>(
-        self,
-        config: &EngineConfig,
-        visitor: V,
-    ) -> Result<V::Output, EngineError> {
-        Ok(match self {
-            EngineKind::Null => visitor.visit(crate::null::NullEngine::new(config)?),
-            EngineKind::Serial => visitor.visit(crate::serial::SerialEngine::new(config)?),
-            EngineKind::Actor => visitor.visit(crate::actor::ActorEngine::new(config)?),
-            EngineKind::Sharded => visitor.visit(crate::sharded::ShardedEngine::new(config)?),
-            EngineKind::Striped => visitor.visit(crate::striped::StripedEngine::new(config)?),
-            #[cfg(feature = "redis")]
-            EngineKind::Redis => visitor.visit(crate::redis::RedisEngine::new(config)?),
-            #[cfg(not(feature = "redis"))]
-            EngineKind::Redis => {
-                return Err(EngineError::Config(
-                    "this build has no redis engine (built without the `redis` feature)".into(),
-                ));
-            }
-        })
-    }
-}
-
-/// Receives a concretely typed engine from [`EngineKind::visit`], so code
-/// generic over `E: Engine` runs without dynamic dispatch.
-pub trait EngineVisitor {
-    /// What the visit returns.
-    type Output;
-    /// Called once with the built engine.
-    fn visit<E: Engine>(self, engine: E) -> Self::Output;
 }

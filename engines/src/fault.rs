@@ -1,15 +1,22 @@
-//! Fault injection for testing the engines and the harness (DESIGN section 5):
-//! panicking ops, dropped follow-ups and periodic stalls, decided by a
-//! deterministic per-partition random stream so a faulty run is reproducible.
+//! Fault injection for testing the engines and the harness: panicking ops,
+//! dropped follow-ups and periodic stalls, decided by a deterministic
+//! per-partition random stream so a faulty run is reproducible; and the one
+//! way the threaded engines apply an op under fault handling
+//! (`apply_guarded`: inject, catch, count, answer
+//! [`ApiError::EngineFault`]).
 //!
 //! Engines keep one [`FaultInjector`] per partition and test
 //! [`FaultInjector::active`] once per op: with faults off that is the only
 //! cost, a branch that is always predicted right.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::api::{ApiError, Op, Response};
 use crate::audit::mix64;
-use crate::engine::Faults;
+use crate::config::Faults;
+use crate::partition::{FollowUp, Partition};
 
 /// The payload of an injected panic. Engines raise it with
 /// [`std::panic::resume_unwind`], which skips the panic hook, so injected
@@ -21,6 +28,89 @@ pub struct InjectedPanic;
 /// Raises an [`InjectedPanic`] without calling the panic hook.
 pub fn inject_panic() -> ! {
     std::panic::resume_unwind(Box::new(InjectedPanic))
+}
+
+/// Runs `f`, first raising an [`InjectedPanic`] when `inject`, and turns a
+/// panic (injected or real) into `None`. The partition code is trusted not
+/// to panic; if it does, the engine answers the op with a fault and goes on
+/// serving.
+#[inline]
+pub(crate) fn guarded<R>(inject: bool, f: impl FnOnce() -> R) -> Option<R> {
+    catch_unwind(AssertUnwindSafe(|| {
+        if inject {
+            inject_panic();
+        }
+        f()
+    }))
+    .ok()
+}
+
+/// Applies `op` to `part` under [`guarded`]. An op that panics pushes no
+/// follow-up (whatever it pushed is cleared), is counted in
+/// `counters`, and is answered with [`ApiError::EngineFault`].
+#[inline]
+pub(crate) fn apply_guarded(
+    part: &mut Partition,
+    op: Op,
+    follow_ups: &mut Vec<FollowUp>,
+    inject: bool,
+    counters: &FaultCounters,
+) -> Response {
+    guarded(inject, || part.apply(op, follow_ups)).unwrap_or_else(|| {
+        follow_ups.clear();
+        counters.fault()
+    })
+}
+
+/// Applies a follow-up under [`guarded`]; a panic is counted in `counters`
+/// and the follow-up is lost (the audit then shows it).
+#[inline]
+pub(crate) fn apply_follow_up_guarded(
+    part: &mut Partition,
+    follow_up: FollowUp,
+    counters: &FaultCounters,
+) {
+    if guarded(false, || part.apply_follow_up(follow_up)).is_none() {
+        counters.count_fault();
+    }
+}
+
+/// An engine's fault counters, written only when a fault happens (never on
+/// the per-op path), read by `stats()`.
+#[derive(Debug, Default)]
+pub(crate) struct FaultCounters {
+    faults: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl FaultCounters {
+    /// Counts one op or follow-up that panicked.
+    #[cold]
+    pub(crate) fn count_fault(&self) {
+        self.faults.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one op that panicked, and gives its answer.
+    #[cold]
+    pub(crate) fn fault(&self) -> Response {
+        self.count_fault();
+        Err(ApiError::EngineFault)
+    }
+
+    /// Counts one follow-up dropped by the `drop_follow_up_rate` fault.
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ops and follow-ups that panicked so far.
+    pub(crate) fn faults(&self) -> u64 {
+        self.faults.load(Ordering::Relaxed)
+    }
+
+    /// Follow-ups dropped so far.
+    pub(crate) fn dropped_follow_ups(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
 }
 
 /// Fault decisions for one partition.
@@ -62,6 +152,18 @@ impl FaultInjector {
         z ^= z >> 31;
         // 53 random bits in [0, 1).
         (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// The decisions taken once per op, before it touches the partition:
+    /// stalls when a stall is due, then says whether the op must panic.
+    /// With faults off, one predicted branch.
+    #[inline]
+    pub fn before_op(&mut self) -> bool {
+        if self.active {
+            self.stall_if_due();
+            return self.should_panic();
+        }
+        false
     }
 
     /// Whether the next op should panic (before it touches the partition).

@@ -2,7 +2,7 @@
 //! holds the state, and interchangeable concurrency engines that run it.
 //!
 //! Every engine runs the same [`Partition`] code; they differ only in how
-//! partitions run concurrently (DESIGN sections 2, 3 and 6):
+//! partitions run concurrently (see `docs/ARCHITECTURE.md`):
 //!
 //! | engine | how partitions run |
 //! |---|---|
@@ -12,12 +12,22 @@
 //! | [`sharded`] | P partitions on P threads; follow-ups and gathers are messages |
 //! | [`striped`] | P partitions behind locks, applied inline by the callers |
 //! | `redis` | an external Redis server or cluster, one script per op (feature `redis`) |
+//!
+//! # Module graph
+//! The data modules ([`api`], [`audit`], [`placement`], [`config`]) and the
+//! trait module [`engine`] sit at the bottom; [`partition`], [`fault`] and
+//! [`mailbox`] build on them; each engine builds on those (`actor` and
+//! `sharded` on their shared thread-owned shard machinery); [`kind`], the
+//! dispatch over every engine, sits on top, and nothing below it depends on
+//! it.
 
 pub mod actor;
 pub mod api;
 pub mod audit;
+pub mod config;
 pub mod engine;
 pub mod fault;
+pub mod kind;
 pub mod mailbox;
 pub mod null;
 pub mod partition;
@@ -25,14 +35,16 @@ pub mod placement;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod serial;
+mod shard_set;
 pub mod sharded;
 pub mod striped;
 
 pub use api::*;
 pub use audit::{Audit, AuditFailure, Mismatch, WriteTally};
+pub use config::{ChannelKind, EngineConfig, Faults, RedisConfig, RedisTarget, Stall};
 pub use engine::{
-    ChannelKind, Engine, EngineConfig, EngineError, EngineKind, EngineStats, EngineVisitor,
-    EntityBytes, EntityCounts, Faults, PartitionStats, Session, Stall,
+    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, Session,
 };
 pub use fault::{FaultInjector, InjectedPanic};
+pub use kind::{EngineKind, EngineVisitor};
 pub use partition::{FeedGather, FollowUp, Partition, PostClock, merge_feed};

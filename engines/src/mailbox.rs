@@ -11,7 +11,7 @@
 //! [`DualReceiver::recv_either`] can wait on both at once (crossbeam's
 //! `Select`, flume's `Selector`) and a shard sleeps until either has work.
 
-use crate::engine::ChannelKind;
+use crate::config::ChannelKind;
 
 /// The receiving side is gone: the value could not be delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The `null` engine: answers every op at once with `Ok(Reply::Done)` and
-//! keeps nothing. Its throughput is the harness's own ceiling (DESIGN
-//! section 9), so a session does as little as possible: `submit` drops the op
+//! keeps nothing. Its throughput is the harness's own ceiling, so a session
+//! does as little as possible: `submit` drops the op
 //! and pushes its tag onto a vector reused across polls; `poll` drains it.
 //! Nothing is shared between sessions but a shutdown flag read once per submit
 //! (a read-only cache line, never written during a run).
@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::api::{Op, Reply, Response};
 use crate::audit::Audit;
-use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, Session};
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EngineError, EngineStats, Session};
 
 /// The `null` engine: replies at once, keeps nothing, serves any number of sessions.
 #[derive(Debug, Default)]
@@ -27,10 +28,11 @@ pub struct NullSession {
 }
 
 impl NullEngine {
-    /// Builds the engine. The configuration is ignored: there is nothing to
-    /// partition, no thread, and no state for a fault to corrupt.
+    /// Builds the engine after checking `config` ([`EngineConfig::validate`]);
+    /// its values are otherwise ignored: there is nothing to partition, no
+    /// thread, and no state for a fault to corrupt.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        let _ = config;
+        config.validate()?;
         Ok(NullEngine::default())
     }
 }

@@ -1,10 +1,11 @@
-//! The partition: the single-threaded state machine of one slice of the world
-//! (DESIGN section 3). Written once, run by every engine, so engines differ
-//! only in how they run partitions concurrently.
+//! The partition: the single-threaded state machine of one slice of the
+//! world. Written once, run by every engine, so engines differ only in how
+//! they run partitions concurrently.
 //!
 //! # Validation order
 //! Every op checks, in this order, and refuses at the first failure:
-//! 1. its values: `limit` ([`ApiError::BadLimit`]), body length
+//! 1. its values ([`Op::check_values`], which the `redis` engine shares):
+//!    `limit` ([`ApiError::BadLimit`]), body length
 //!    ([`ApiError::BodyTooLarge`]), search term ([`ApiError::BadTerm`]);
 //! 2. the existence of its home entity, then of the entities under it
 //!    (community, then post, then comment): a missing community or post is
@@ -21,7 +22,7 @@
 //! per owner and live in `Vec`s, indexed by their validated sequence number.
 //! Votes are one map of (voter, target) to -1/+1 (a cleared vote is removed).
 //!
-//! # Memory layout of the large load (DESIGN: 10^6 users in 1 GiB)
+//! # Memory layout of the large load (10^6 users in 1 GiB)
 //! Memberships and subscriptions are the same pairs seen from two sides and
 //! live on different partitions (the community's and the user's), so each
 //! side is stored once, per owner, never in one partition-wide hash table
@@ -34,7 +35,7 @@
 //!   no more than one home feed of that user). Counts other than 0 and 1
 //!   (only a lost or duplicated follow-up makes them) sit in a side map.
 //!
-//! A profile is stored as a [`Community`] only once it needs one (a follower
+//! A profile is stored as a `Community` only once it needs one (a follower
 //! besides its owner, or a post). Until then it exists implicitly while its
 //! owner is registered here (a profile lives on its owner's partition), with
 //! the owner as its only member and no posts. The engine cannot know the
@@ -54,22 +55,24 @@
 mod digest;
 mod posts;
 mod ranking;
+mod state;
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memchr::memmem;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::api::{
-    ApiError, Body, CommunityId, DmId, DmSummary, MAX_BODY_LEN, MAX_LIMIT, MAX_TERM_LEN, Op,
-    PostId, PostSummary, ProfileView, Reply, Response, Sort, UserId,
+    ApiError, Body, CommunityId, DmId, DmSummary, MAX_LIMIT, Op, PostId, PostSummary, ProfileView,
+    Reply, Response, Sort, UserId, check_limit, clamp_u32,
 };
 use crate::placement;
 
 use ranking::{Candidate, best_of, drain_best, for_best_posts};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
+use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};
 
 /// A home feed being gathered over several partitions
 /// ([`Partition::feed_gather`]): the best posts seen so far, in a bounded heap
@@ -162,119 +165,6 @@ impl FollowUp {
     }
 }
 
-/// A user record. It may exist unregistered: follow-ups (karma,
-/// subscriptions) are keyed by user and never refused.
-#[derive(Debug, Default)]
-struct User {
-    registered: bool,
-    post_karma: i64,
-    comment_karma: i64,
-    /// Communities with a positive subscription count, sorted ascending.
-    subs: Vec<CommunityId>,
-    inbox: Vec<Dm>,
-}
-
-#[derive(Debug)]
-struct Dm {
-    from: UserId,
-    body: Body,
-}
-
-#[derive(Debug)]
-struct Community {
-    creator: UserId,
-    /// Member user ids. A profile's owner is a member implicitly and is never
-    /// listed (see [`Community::member_count`]).
-    members: FxHashSet<u32>,
-    posts: Vec<Post>,
-    /// (hot key, seq): a post's seq grows with its `created`, so the pair
-    /// orders key descending then newer first when iterated in reverse.
-    hot: BTreeSet<(i64, u32)>,
-    /// (score, seq), same idea.
-    top: BTreeSet<(i64, u32)>,
-}
-
-impl Community {
-    /// An ordinary community whose only member is its creator.
-    fn new(creator: UserId) -> Self {
-        let mut c = Community::profile(creator);
-        c.members.insert(creator.0);
-        c
-    }
-
-    /// The stored form of `owner`'s profile, with no followers yet.
-    fn profile(owner: UserId) -> Self {
-        Community {
-            creator: owner,
-            members: FxHashSet::default(),
-            posts: Vec::new(),
-            hot: BTreeSet::new(),
-            top: BTreeSet::new(),
-        }
-    }
-
-    /// Members of community `id` (this community), the implicit owner included.
-    fn member_count(&self, id: CommunityId) -> u32 {
-        clamp_u32(self.members.len()) + u32::from(id.is_profile())
-    }
-
-    /// Whether `user` is a member of community `id` (this community).
-    fn is_member(&self, id: CommunityId, user: UserId) -> bool {
-        id.profile_owner() == Some(user) || self.members.contains(&user.0)
-    }
-}
-
-#[derive(Debug)]
-struct Post {
-    author: UserId,
-    score: i64,
-    created: u64,
-    body: Body,
-    comments: Vec<Comment>,
-}
-
-#[derive(Debug)]
-struct Comment {
-    author: UserId,
-    parent: Option<u32>,
-    score: i64,
-    body: Body,
-}
-
-/// Comment seq standing for "the post itself" in a [`VoteKey`]. A post
-/// would need 2^32 comments to collide, which memory rules out.
-const POST_ITSELF: u32 = u32::MAX;
-
-/// One voter's vote on one post or comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct VoteKey {
-    voter: u32,
-    community: u32,
-    post: u32,
-    comment: u32,
-}
-
-/// Running totals, so `stats()` and `audit()` counts cost O(1).
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    users: u64,
-    communities: u64,
-    posts: u64,
-    comments: u64,
-    dms: u64,
-    post_bytes: u64,
-    comment_bytes: u64,
-    dm_bytes: u64,
-    /// Pairs with a positive subscription count.
-    subscribed_pairs: u64,
-    /// Memberships, implicit profile owners included.
-    memberships: u64,
-    /// Summed capacity of the communities' member sets (for `stats()`).
-    member_capacity: u64,
-    /// Summed capacity of the users' `subs` vectors (for `stats()`).
-    sub_capacity: u64,
-}
-
 /// One slice of the social state.
 #[derive(Debug)]
 pub struct Partition {
@@ -291,50 +181,6 @@ pub struct Partition {
     totals: Totals,
     /// Reused by local home feeds, so they allocate only their reply.
     scratch: BinaryHeap<Candidate>,
-}
-
-/// (community << 32 | user): how the digest names a membership.
-fn member_key(community: CommunityId, user: UserId) -> u64 {
-    ((community.0 as u64) << 32) | user.0 as u64
-}
-
-/// (user << 32 | community), the layout of [`crate::audit::pair_digest`].
-fn sub_key(user: UserId, community: CommunityId) -> u64 {
-    ((user.0 as u64) << 32) | community.0 as u64
-}
-
-fn check_limit(limit: u16) -> Result<usize, ApiError> {
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadLimit {
-            limit,
-            max: MAX_LIMIT,
-        });
-    }
-    Ok(limit as usize)
-}
-
-fn clamp_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn check_body(body: &Body) -> Result<(), ApiError> {
-    if body.len() > MAX_BODY_LEN {
-        return Err(ApiError::BodyTooLarge {
-            len: clamp_u32(body.len()),
-            max: MAX_BODY_LEN as u32,
-        });
-    }
-    Ok(())
-}
-
-fn summary(community: CommunityId, seq: u32, p: &Post) -> PostSummary {
-    PostSummary {
-        id: PostId { community, seq },
-        author: p.author,
-        score: p.score,
-        comments: clamp_u32(p.comments.len()),
-        created: p.created,
-    }
 }
 
 impl Partition {
@@ -367,7 +213,8 @@ impl Partition {
     /// Applies `op`, whose home entity lives here, atomically. Cross-partition
     /// effects are pushed onto `follow_ups` (also those whose target is this
     /// partition: the engine routes every follow-up, local or not). A refused
-    /// op changes nothing and pushes nothing.
+    /// op changes nothing and pushes nothing. The op's values are checked
+    /// first ([`Op::check_values`]); the methods below rely on it.
     ///
     /// `Register` subscribes the user to their own profile directly, without
     /// a follow-up: a profile always lives on its owner's partition.
@@ -377,6 +224,7 @@ impl Partition {
     /// [`Partition::home_feed_subscriptions`], [`Partition::feed_part`] and
     /// [`merge_feed`] instead.
     pub fn apply(&mut self, op: Op, follow_ups: &mut Vec<FollowUp>) -> Response {
+        op.check_values()?;
         match op {
             Op::Register { user } => self.register(user),
             Op::CreateCommunity { creator, community } => {
@@ -490,9 +338,6 @@ impl Partition {
     // ---- users -------------------------------------------------------------
 
     fn register(&mut self, user: UserId) -> Response {
-        if !user.is_valid() {
-            return Err(ApiError::UnknownUser);
-        }
         let rec = self.users.entry(user).or_default();
         if rec.registered {
             return Err(ApiError::AlreadyExists);
@@ -569,7 +414,6 @@ impl Partition {
     }
 
     fn send_dm(&mut self, from: UserId, to: UserId, body: Body) -> Response {
-        check_body(&body)?;
         let rec = match self.users.get_mut(&to) {
             Some(u) if u.registered => u,
             _ => return Err(ApiError::UnknownUser),
@@ -582,7 +426,7 @@ impl Partition {
     }
 
     fn inbox(&self, user: UserId, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let rec = self.registered(user)?;
         let dms = rec
             .inbox
@@ -620,7 +464,7 @@ impl Partition {
     }
 
     fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let subs = match self.users.get(&user) {
             Some(u) if u.registered => &u.subs,
             _ => return Err(ApiError::UnknownUser),
@@ -639,9 +483,6 @@ impl Partition {
         community: CommunityId,
         follow_ups: &mut Vec<FollowUp>,
     ) -> Response {
-        if community.is_profile() {
-            return Err(ApiError::Forbidden);
-        }
         if self.communities.contains_key(&community) {
             return Err(ApiError::AlreadyExists);
         }
@@ -713,7 +554,7 @@ impl Partition {
     }
 
     fn community_feed(&self, community: CommunityId, sort: Sort, limit: u16) -> Response {
-        let limit = check_limit(limit)?;
+        let limit = usize::from(limit);
         let Some(c) = self.communities.get(&community) else {
             return if self.is_implicit_profile(community) {
                 Ok(Reply::Feed(Vec::new()))
@@ -730,12 +571,6 @@ impl Partition {
     }
 
     fn search(&self, community: CommunityId, term: &Body) -> Response {
-        if term.is_empty() || term.len() > MAX_TERM_LEN {
-            return Err(ApiError::BadTerm {
-                len: clamp_u32(term.len()),
-                max: MAX_TERM_LEN as u32,
-            });
-        }
         let Some(c) = self.communities.get(&community) else {
             return if self.is_implicit_profile(community) {
                 Ok(Reply::Found {

@@ -1,11 +1,11 @@
 //! The `redis` engine: the social API served by an external Redis server or a
 //! Redis Cluster, so the harness compares the in-process engines with an
-//! external store on the same work (issue 7).
+//! external store on the same work.
 //!
 //! # Design decisions
 //! - **One script per op step, atomic on one key group.** Every op is one
-//!   `EVALSHA` of the script in `redis/ops.lua` on its home key group (DESIGN
-//!   section 2). A group is one placement key: `<prefix>{u<id>}` holds a user,
+//!   `EVALSHA` of the script in `redis/ops.lua` on its home key group (the
+//!   op's home entity, as [`crate::Op::home`] names it). A group is one placement key: `<prefix>{u<id>}` holds a user,
 //!   their subscriptions, inbox *and their profile community* (a profile lives
 //!   with its owner, as in [`crate::placement`]); `<prefix>{c<id>}` holds an
 //!   ordinary community with its members, posts, comments, votes and ranking
@@ -24,8 +24,8 @@
 //!   Rust by [`merge_feed`](crate::partition::merge_feed) exactly as the
 //!   sharded engine merges its shards' parts.
 //! - **Value checks in Rust.** Limits, body and term lengths are checked by the
-//!   session before anything is sent, as the partition checks them first; such
-//!   ops are answered without a round trip.
+//!   session before anything is sent, with the partition's own check
+//!   ([`crate::Op::check_values`]); such ops are answered without a round trip.
 //! - **The post clock** (`PostSummary::created`) is one counter key
 //!   `<prefix>{g}:clock`, in its own slot. The partition ticks it only for a
 //!   post that succeeds, so a post is three steps: a read-only `post_check`
@@ -59,90 +59,39 @@
 //!   [`RedisConfig::keep_keys`]).
 //! - **Faults**: connect, read and write timeouts ([`RedisConfig::timeout`]);
 //!   an unreachable server or bad URL at creation is
-//!   [`EngineError::Config`] with a one-line message (the CLI exits 2); a
+//!   [`EngineError::Config`] with a one-line message and the client's error
+//!   as its source (the CLI exits 2); a
 //!   connection lost mid-run answers the ops in flight with
 //!   [`ApiError::EngineFault`](crate::ApiError::EngineFault), makes later
 //!   submits fail (the harness then stops its clients) and prints one line on
 //!   stderr saying why. The injected faults of [`crate::Faults`] are refused:
 //!   the server is the system under test.
-//! - **How the engine finds its server.** [`EngineConfig`] has no Redis field
-//!   (adding one would break every struct literal of it in other crates), so
-//!   [`RedisEngine::new`] reads the process-wide [`set_default_config`] the CLI
-//!   sets from `--redis-url`/`--redis-cluster`; [`RedisEngine::with_config`]
-//!   takes it directly.
+//! - **How the engine finds its server**: [`EngineConfig::redis`], which the
+//!   CLI fills from `--redis-url`/`--redis-cluster`; without it,
+//!   [`RedisEngine::new`] says which flags it needs.
 
 mod dump;
 mod session;
+mod shared;
 mod wire;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use session::RedisSession;
+pub use wire::ServerError;
 
 use crate::audit::Audit;
-use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, EntityBytes, EntityCounts};
+use crate::config::{EngineConfig, RedisConfig, RedisTarget};
+use crate::engine::{Engine, EngineError, EngineStats, EntityBytes, EntityCounts};
+use shared::{Counters, Shared};
 use wire::{Node, SLOTS};
 
 /// The script every op runs (see its header for the reply format).
 const SCRIPT: &str = include_str!("redis/ops.lua");
-
-/// Default connect, read and write timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where the Redis engine's server is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum RedisTarget {
-    /// One server, e.g. `redis://127.0.0.1:6379` (a `/N` suffix selects database N).
-    Server(String),
-    /// A Redis Cluster: one or more seed nodes as `host:port`.
-    Cluster(Vec<String>),
-}
-
-/// How the Redis engine reaches its server and which keys it owns.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RedisConfig {
-    /// The server or cluster.
-    pub target: RedisTarget,
-    /// Key prefix the engine owns; `None`: `sb:<unique run token>:`.
-    pub prefix: Option<String>,
-    /// Connect, read and write timeout.
-    pub timeout: Duration,
-    /// Leave the keys on the server at shutdown (to inspect them).
-    pub keep_keys: bool,
-}
-
-impl RedisConfig {
-    /// A configuration for `target` with the defaults.
-    pub fn new(target: RedisTarget) -> Self {
-        RedisConfig {
-            target,
-            prefix: None,
-            timeout: DEFAULT_TIMEOUT,
-            keep_keys: false,
-        }
-    }
-}
-
-static DEFAULT_CONFIG: Mutex<Option<RedisConfig>> = Mutex::new(None);
-
-/// Sets the configuration [`RedisEngine::new`] uses in this process (the CLI
-/// sets it from its flags).
-pub fn set_default_config(config: Option<RedisConfig>) {
-    let mut g = DEFAULT_CONFIG.lock().unwrap_or_else(|e| e.into_inner());
-    *g = config;
-}
-
-/// The configuration set by [`set_default_config`], if any.
-pub fn default_config() -> Option<RedisConfig> {
-    DEFAULT_CONFIG
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-}
 
 /// What [`RedisEngine::server_stats`] reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -153,64 +102,6 @@ pub struct ServerStats {
     pub used_memory: u64,
     /// `used_memory` summed over the nodes when the engine started.
     pub used_memory_at_start: u64,
-}
-
-/// Counts of one session's acknowledged writes (only that session writes them).
-#[derive(Debug, Default)]
-struct Counters {
-    users: AtomicI64,
-    communities: AtomicI64,
-    posts: AtomicI64,
-    comments: AtomicI64,
-    dms: AtomicI64,
-    votes: AtomicI64,
-    memberships: AtomicI64,
-    faults: AtomicI64,
-}
-
-/// What the engine and its sessions share (read-only but for flags and logs).
-#[derive(Debug)]
-struct Shared {
-    prefix: String,
-    /// Node URLs (masters of a cluster; the one server otherwise).
-    urls: Vec<String>,
-    /// Node of every slot; empty for a single server.
-    slots: Vec<u16>,
-    timeout: Duration,
-    /// SHA1 of the script, loaded on every node.
-    sha: String,
-    clock_key: String,
-    clock_node: usize,
-    shut_down: AtomicBool,
-    /// Set once the connection loss has been reported.
-    lost_reported: AtomicBool,
-    /// Set once a server error has been reported.
-    error_reported: AtomicBool,
-    server_errors: AtomicU64,
-}
-
-impl Shared {
-    /// The node serving `key`.
-    fn node_of(&self, key: &[u8]) -> usize {
-        if self.slots.is_empty() {
-            0
-        } else {
-            self.slots[wire::slot(key)] as usize
-        }
-    }
-
-    fn note_connection_lost(&self, why: &str) {
-        if !self.lost_reported.swap(true, Ordering::Relaxed) {
-            eprintln!("redis engine: lost the connection ({why}); stopping the run");
-        }
-    }
-
-    fn note_server_error(&self, what: &str) {
-        self.server_errors.fetch_add(1, Ordering::Relaxed);
-        if !self.error_reported.swap(true, Ordering::Relaxed) {
-            eprintln!("redis engine: the server answered an op with an error: {what}");
-        }
-    }
 }
 
 /// The `redis` engine: see the module docs.
@@ -233,8 +124,16 @@ impl std::fmt::Debug for RedisEngine {
     }
 }
 
-fn config_err(m: impl Into<String>) -> EngineError {
-    EngineError::Config(m.into())
+/// At creation, a server that cannot be used is a configuration error: the
+/// user named it.
+impl From<ServerError> for EngineError {
+    fn from(e: ServerError) -> Self {
+        let (message, source) = e.into_parts();
+        EngineError::Config {
+            message,
+            source: source.map(|s| s as Arc<dyn std::error::Error + Send + Sync>),
+        }
+    }
 }
 
 /// A prefix unique to this process and moment.
@@ -261,81 +160,103 @@ fn used_memory(conn: &mut ::redis::Connection) -> Result<u64, ::redis::RedisErro
         .unwrap_or(0))
 }
 
+/// The engine's settings, checked before anything is sent: the timeout and
+/// the key prefix (a fresh unique one when none is given).
+fn checked_prefix(redis: &RedisConfig) -> Result<String, EngineError> {
+    if redis.timeout.is_zero() {
+        return Err(EngineError::config("the Redis timeout must be positive"));
+    }
+    let prefix = redis.prefix.clone().unwrap_or_else(unique_prefix);
+    if prefix.is_empty() || prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
+        return Err(EngineError::config(format!(
+            "Redis key prefix `{prefix}` must be non-empty, without {{ }} * ? [ ] \\"
+        )));
+    }
+    Ok(prefix)
+}
+
+/// The nodes to talk to, and for a cluster the node of every slot (learnt
+/// from the first seed that answers `CLUSTER SLOTS`).
+fn discover(
+    target: &RedisTarget,
+    timeout: Duration,
+) -> Result<(Vec<String>, Vec<u16>), ServerError> {
+    let seeds = match target {
+        RedisTarget::Server(url) => return Ok((vec![url.clone()], Vec::new())),
+        RedisTarget::Cluster(seeds) => seeds,
+    };
+    let mut last = ServerError::new("no seed node given");
+    for seed in seeds {
+        let url = format!("redis://{seed}");
+        match wire::connect(&url, timeout).and_then(|mut c| wire::cluster_slots(&mut c)) {
+            Ok((masters, slots)) => {
+                let urls = masters.iter().map(|m| format!("redis://{m}")).collect();
+                return Ok((urls, slots));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A node made ready for the engine: connected, holding no key under
+/// `prefix`, the script loaded. Returns the control connection, the
+/// script's SHA1 and the node's `used_memory` now.
+fn prepare_node(
+    url: &str,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<(::redis::Connection, String, u64), EngineError> {
+    let mut c = wire::connect(url, timeout)?;
+    let existing = dump::first_key(&mut c, prefix)
+        .map_err(|e| ServerError::caused(format!("scanning {url} for keys under `{prefix}`"), e))?;
+    if let Some(key) = existing {
+        return Err(EngineError::config(format!(
+            "keys under the prefix `{prefix}` already exist on {url} (e.g. `{key}`): \
+             the engine owns an empty key space; choose another prefix or delete them"
+        )));
+    }
+    let sha = ::redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(SCRIPT)
+        .query(&mut c)
+        .map_err(|e| ServerError::caused(format!("loading the script on {url}"), e))?;
+    let memory =
+        used_memory(&mut c).map_err(|e| ServerError::caused(format!("INFO memory on {url}"), e))?;
+    Ok((c, sha, memory))
+}
+
 impl RedisEngine {
-    /// Builds the engine with the process-wide configuration
-    /// ([`set_default_config`]); without one it is a configuration error.
+    /// Builds the engine against [`EngineConfig::redis`]: checks the
+    /// settings, connects, learns the cluster's slots, checks that no key
+    /// exists under the prefix, and loads the script on every node. Every
+    /// failure is [`EngineError::Config`] with a one-line message (with the
+    /// client's error as its source when there is one); without a Redis
+    /// configuration, the message says which flags the CLI needs.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        let redis = default_config().ok_or_else(|| {
-            config_err(
+        config.validate()?;
+        if config.faults.any() {
+            return Err(EngineError::config(
+                "the redis engine injects no faults (the server is the system under test)",
+            ));
+        }
+        let redis = config.redis.as_ref().ok_or_else(|| {
+            EngineError::config(
                 "the redis engine needs a server: --redis-url redis://HOST:PORT \
                  or --redis-cluster HOST:PORT,...",
             )
         })?;
-        Self::with_config(config, &redis)
-    }
-
-    /// Builds the engine against `redis`: connects, learns the cluster's
-    /// slots, checks that no key exists under the prefix, and loads the
-    /// script on every node. Every failure is [`EngineError::Config`] with a
-    /// one-line message.
-    pub fn with_config(config: &EngineConfig, redis: &RedisConfig) -> Result<Self, EngineError> {
-        if config.faults.any() {
-            return Err(config_err(
-                "the redis engine injects no faults (the server is the system under test)",
-            ));
-        }
-        if redis.timeout.is_zero() {
-            return Err(config_err("the Redis timeout must be positive"));
-        }
-        let prefix = redis.prefix.clone().unwrap_or_else(unique_prefix);
-        if prefix.is_empty() || prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
-            return Err(config_err(format!(
-                "Redis key prefix `{prefix}` must be non-empty, without {{ }} * ? [ ] \\"
-            )));
-        }
+        let prefix = checked_prefix(redis)?;
         let timeout = redis.timeout;
-        let (urls, slots) = match &redis.target {
-            RedisTarget::Server(url) => (vec![url.clone()], Vec::new()),
-            RedisTarget::Cluster(seeds) => {
-                let mut last = String::from("no seed node given");
-                let mut found = None;
-                for seed in seeds {
-                    let url = format!("redis://{seed}");
-                    match wire::connect(&url, timeout).and_then(|mut c| wire::cluster_slots(&mut c))
-                    {
-                        Ok(t) => {
-                            found = Some(t);
-                            break;
-                        }
-                        Err(e) => last = e,
-                    }
-                }
-                let (masters, slots) = found.ok_or_else(|| config_err(last))?;
-                let urls = masters.iter().map(|m| format!("redis://{m}")).collect();
-                (urls, slots)
-            }
-        };
+        let (urls, slots) = discover(&redis.target, timeout)?;
         debug_assert!(slots.is_empty() || slots.len() == SLOTS);
         let mut control = Vec::with_capacity(urls.len());
         let mut sha = String::new();
         let mut memory_at_start = 0;
         for url in &urls {
-            let mut c = wire::connect(url, timeout).map_err(config_err)?;
-            if let Some(key) = dump::first_key(&mut c, &prefix)
-                .map_err(|e| config_err(format!("scanning {url} for keys under `{prefix}`: {e}")))?
-            {
-                return Err(config_err(format!(
-                    "keys under the prefix `{prefix}` already exist on {url} (e.g. `{key}`): \
-                     the engine owns an empty key space; choose another prefix or delete them"
-                )));
-            }
-            sha = ::redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(SCRIPT)
-                .query(&mut c)
-                .map_err(|e| config_err(format!("loading the script on {url}: {e}")))?;
-            memory_at_start += used_memory(&mut c)
-                .map_err(|e| config_err(format!("INFO memory on {url}: {e}")))?;
+            let (c, script, memory) = prepare_node(url, &prefix, timeout)?;
+            sha = script;
+            memory_at_start += memory;
             control.push(Some(c));
         }
         let clock_key = format!("{prefix}{{g}}:clock");
@@ -380,13 +301,14 @@ impl RedisEngine {
     /// connection failed before; the first error is returned.
     fn with_control<R>(
         &self,
-        mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, String>,
-    ) -> Result<Vec<R>, String> {
+        mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
+    ) -> Result<Vec<R>, ServerError> {
         let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(control.len());
         for (i, slot) in control.iter_mut().enumerate() {
+            let url = &self.shared.urls[i];
             if slot.is_none() {
-                *slot = Some(wire::connect(&self.shared.urls[i], self.shared.timeout)?);
+                *slot = Some(wire::connect(url, self.shared.timeout)?);
             }
             let Some(conn) = slot.as_mut() else {
                 continue;
@@ -395,7 +317,7 @@ impl RedisEngine {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     *slot = None;
-                    return Err(e);
+                    return Err(ServerError::caused(format!("Redis at {url}"), e));
                 }
             }
         }
@@ -403,11 +325,11 @@ impl RedisEngine {
     }
 
     /// Keys under the prefix and the servers' memory: O(keys), not for a hot loop.
-    pub fn server_stats(&self) -> Result<ServerStats, String> {
+    pub fn server_stats(&self) -> Result<ServerStats, ServerError> {
         let prefix = self.shared.prefix.clone();
         let per_node = self.with_control(|c| {
-            let keys = dump::count_keys(c, &prefix).map_err(|e| e.to_string())?;
-            let mem = used_memory(c).map_err(|e| e.to_string())?;
+            let keys = dump::count_keys(c, &prefix)?;
+            let mem = used_memory(c)?;
             Ok((keys, mem))
         })?;
         Ok(ServerStats {
@@ -417,15 +339,15 @@ impl RedisEngine {
         })
     }
 
-    fn dump(&self) -> Result<dump::State, String> {
+    fn dump(&self) -> Result<dump::State, ServerError> {
         let prefix = self.shared.prefix.clone();
         let mut state = dump::State::default();
-        self.with_control(|c| dump::read(c, &prefix, &mut state).map_err(|e| e.to_string()))?;
+        self.with_control(|c| dump::read(c, &prefix, &mut state))?;
         Ok(state)
     }
 
-    fn report(&self, what: &str, e: &str) {
-        eprintln!("redis engine: {what} failed: {e}");
+    fn report(&self, what: &str, e: &ServerError) {
+        eprintln!("redis engine: {what} failed: {}", e.detail());
     }
 }
 
@@ -447,8 +369,7 @@ impl Engine for RedisEngine {
             .urls
             .iter()
             .map(|u| Node::open(u, self.shared.timeout))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(config_err)?;
+            .collect::<Result<Vec<_>, _>>()?;
         let counters = Arc::new(Counters::default());
         self.counters
             .lock()
@@ -497,7 +418,7 @@ impl Engine for RedisEngine {
         let used = if self.shared.lost_reported.load(Ordering::Relaxed) {
             0
         } else {
-            self.with_control(|c| used_memory(c).map_err(|e| e.to_string()))
+            self.with_control(used_memory)
                 .map_or(0, |v| v.iter().sum::<u64>())
         };
         let grown = used.saturating_sub(self.memory_at_start);
@@ -575,7 +496,7 @@ impl Engine for RedisEngine {
             return;
         }
         let prefix = self.shared.prefix.clone();
-        if let Err(e) = self.with_control(|c| dump::delete(c, &prefix).map_err(|e| e.to_string())) {
+        if let Err(e) = self.with_control(|c| dump::delete(c, &prefix)) {
             self.report("deleting the run's keys", &e);
         }
     }

@@ -1,6 +1,7 @@
 //! The `serial` engine: one [`Partition`] applied inline by its single
 //! session, with no lock, no thread and no channel on the op path. It is the
-//! serial baseline C1 of DESIGN section 9 that every parallel engine must beat.
+//! serial baseline C1 (McSherry et al., "Scalability! But at what COST?")
+//! that every parallel engine must beat.
 //!
 //! [`Engine::session`] moves the partition into the session; dropping the
 //! session moves it back. The mutex around the partition's slot is touched
@@ -15,8 +16,8 @@
 //! engines are compared against, and a silent no-op would let a fault test
 //! pass vacuously, so [`SerialEngine::new`] refuses a configuration with any
 //! fault set. The hook, should the serial engine ever inject faults, is the
-//! one `p.apply(..)` call in [`SerialSession::submit`]: wrap it the way the
-//! threaded engines use `crate::fault`. (Panic safety: an op that panics
+//! one `p.apply(..)` call in [`SerialSession::submit`]: replace it with
+//! `crate::fault::apply_guarded`, as the threaded engines do. (Panic safety: an op that panics
 //! unwinds through the client's thread and the partition is lost with the
 //! session; no op in this crate panics on any input.)
 
@@ -28,7 +29,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::api::{Op, Response};
 use crate::audit::Audit;
-use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, PartitionStats, Session};
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EngineError, EngineStats, PartitionStats, Session};
 use crate::partition::{FollowUp, Partition, PostClock};
 
 /// A live session publishes a stats snapshot every this many ops: one lock
@@ -71,15 +73,17 @@ pub struct SerialSession {
 }
 
 impl SerialEngine {
-    /// Builds the engine. `partitions`, `mailbox`, `channel` and `pin` are
-    /// ignored (one partition, no thread, no mailbox); any configured fault is
-    /// refused with [`EngineError::Config`] (see the module docs).
+    /// Builds the engine after checking `config`
+    /// ([`EngineConfig::validate`]). `partitions`, `mailbox`, `channel` and
+    /// `pin` are otherwise ignored (one partition, no thread, no mailbox);
+    /// any configured fault is refused with [`EngineError::Config`] (see the
+    /// module docs).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        config.validate()?;
         if config.faults.any() {
-            return Err(EngineError::Config(
+            return Err(EngineError::config(
                 "the serial engine injects no faults (it is the fault-free baseline); \
-                 use the actor, sharded or striped engine to test faults"
-                    .into(),
+                 use the actor, sharded or striped engine to test faults",
             ));
         }
         let partition = Partition::new(0, 1, PostClock::new());

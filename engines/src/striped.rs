@@ -1,11 +1,11 @@
 //! The `striped` engine: P partitions, each behind a `parking_lot`
 //! reader-writer lock (a *stripe*); the calling client thread applies its ops
 //! inline, holding one stripe lock at a time and never two, so lock order can
-//! never deadlock (DESIGN section 3). Ops take a stripe for writing, except
-//! home feeds (most of a Reddit-like mix), which only read
-//! (`home_feed_subscriptions`, `feed_part`) and take read locks, so two
-//! clients' feeds over the same stripe run at the same time. It shows shared state with lock striping, and its
-//! contention under Zipf skew.
+//! never deadlock. Ops take a stripe for writing, except home feeds (most of
+//! a Reddit-like mix), which only read (`home_feed_subscriptions`,
+//! `feed_gather`) and take read locks, so two clients' feeds over the same
+//! stripe run at the same time. It shows shared state with lock striping,
+//! and its contention under Zipf skew.
 //!
 //! # Follow-ups
 //! Each stripe has an inbound lock-free queue (`SegQueue`) of follow-ups.
@@ -26,11 +26,10 @@
 //! its communities to one bounded heap of the best posts so far
 //! ([`Partition::feed_gather`]), unlock. One heap across the stripes does
 //! serial's work whatever the stripe count (a community that cannot improve
-//! the kept set is left at its first post) and needs no merge; per-stripe
-//! top-`limit` lists merged afterwards visited up to `limit` posts per stripe
-//! and cost 1 client thread 36% against `serial` with one stripe (225k vs
-//! 353k ops/s). The feed is not a snapshot across stripes, as in the
-//! `sharded` engine's gather.
+//! the kept set is left at its first post) and needs no merge, where
+//! per-stripe top-`limit` lists merged afterwards visited up to `limit` posts
+//! per stripe (measured in commit 6dfcf55). The feed is not a snapshot across
+//! stripes, as in the `sharded` engine's gather.
 //!
 //! # Sessions
 //! `submit` applies the op at once and queues the reply in the session's own
@@ -45,9 +44,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
@@ -55,15 +53,11 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::api::{ApiError, CommunityId, MAX_LIMIT, Op, Reply, Response, Sort, UserId};
 use crate::audit::Audit;
-use crate::engine::{Engine, EngineConfig, EngineError, EngineStats, Session};
-use crate::fault::{FaultInjector, inject_panic};
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EngineError, EngineStats, Session};
+use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
 use crate::partition::{FeedGather, FollowUp, Partition, PostClock};
 use crate::placement;
-
-#[inline]
-fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    catch_unwind(AssertUnwindSafe(f)).ok()
-}
 
 /// What a stripe's lock protects.
 struct StripeState {
@@ -85,9 +79,7 @@ struct Shared {
     /// Whether faults are configured: home feeds then take the user's stripe
     /// for writing, since fault decisions mutate the stripe's injector.
     faulty: bool,
-    /// Written only when a fault happens.
-    faults: AtomicU64,
-    dropped: AtomicU64,
+    counters: FaultCounters,
 }
 
 impl Shared {
@@ -120,25 +112,8 @@ impl Shared {
 
     fn drain(&self, stripe: &Stripe, st: &mut StripeState) {
         while let Some(f) = stripe.inbox.pop() {
-            if guarded(|| st.part.apply_follow_up(f)).is_none() {
-                self.faults.fetch_add(1, Ordering::Relaxed);
-            }
+            apply_follow_up_guarded(&mut st.part, f, &self.counters);
         }
-    }
-
-    /// The fault decisions taken once per op, under the home stripe's lock.
-    #[inline]
-    fn before_op(st: &mut StripeState) -> bool {
-        if st.faults.active() {
-            st.faults.stall_if_due();
-            return st.faults.should_panic();
-        }
-        false
-    }
-
-    fn fault(&self) -> Response {
-        self.faults.fetch_add(1, Ordering::Relaxed);
-        Err(ApiError::EngineFault)
     }
 
     fn apply(&self, op: Op, s: &mut Scratch) -> Response {
@@ -149,19 +124,9 @@ impl Shared {
         let home = placement::home_partition(op.home(), count);
         let mut g = self.lock(home);
         let st = &mut *g;
-        let inject = Self::before_op(st);
-        let follow_ups = &mut s.follow_ups;
-        let part = &mut st.part;
-        let response = guarded(|| {
-            if inject {
-                inject_panic();
-            }
-            part.apply(op, follow_ups)
-        })
-        .unwrap_or_else(|| {
-            follow_ups.clear();
-            self.fault()
-        });
+        // The fault decisions are taken once per op, under the home lock.
+        let inject = st.faults.before_op();
+        let response = apply_guarded(&mut st.part, op, &mut s.follow_ups, inject, &self.counters);
         if s.follow_ups.is_empty() {
             return response;
         }
@@ -170,7 +135,7 @@ impl Shared {
         let mut local = false;
         for f in s.follow_ups.drain(..) {
             if st.faults.active() && st.faults.should_drop_follow_up() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.dropped();
                 continue;
             }
             let d = f.partition(count);
@@ -201,10 +166,7 @@ impl Shared {
         let home = placement::user_partition(user, count);
         let subs = &mut s.subs;
         let copy = |part: &Partition, inject: bool, subs: &mut Vec<CommunityId>| {
-            guarded(|| {
-                if inject {
-                    inject_panic();
-                }
+            guarded(inject, || {
                 let found = part.home_feed_subscriptions(user, limit)?;
                 subs.clear();
                 subs.extend_from_slice(found);
@@ -213,13 +175,13 @@ impl Shared {
         };
         let copied = if self.faulty {
             let mut g = self.lock(home);
-            let inject = Self::before_op(&mut g);
+            let inject = g.faults.before_op();
             copy(&g.part, inject, subs)
         } else {
             copy(&self.read(home).part, false, subs)
         };
         match copied {
-            None => return self.fault(),
+            None => return self.counters.fault(),
             Some(Err(e)) => return Err(e),
             Some(Ok(())) => {}
         }
@@ -238,9 +200,9 @@ impl Shared {
                 continue;
             }
             let g = self.read(j);
-            if guarded(|| g.part.feed_gather(group, sort, limit, feed)).is_none() {
+            if guarded(false, || g.part.feed_gather(group, sort, limit, feed)).is_none() {
                 feed.clear();
-                return self.fault();
+                return self.counters.fault();
             }
         }
         let mut out = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
@@ -274,13 +236,11 @@ impl fmt::Debug for StripedEngine {
 }
 
 impl StripedEngine {
-    /// Builds `config.partitions` stripes (no threads are started).
+    /// Builds `config.partitions` stripes (no threads are started), after
+    /// checking `config` ([`EngineConfig::validate`]).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
-        crate::sharded::validate(config)?;
+        config.validate()?;
         let count = config.partitions;
-        if count == 0 {
-            return Err(EngineError::Config("partitions must be at least 1".into()));
-        }
         let clock = PostClock::new();
         let stripes = (0..count)
             .map(|i| {
@@ -298,8 +258,7 @@ impl StripedEngine {
                 stripes,
                 closed: AtomicBool::new(false),
                 faulty: config.faults.any(),
-                faults: AtomicU64::new(0),
-                dropped: AtomicU64::new(0),
+                counters: FaultCounters::default(),
             }),
         })
     }
@@ -372,8 +331,8 @@ impl Engine for StripedEngine {
         let pending = sh.stripes.iter().map(|s| s.inbox.len() as u64).sum();
         let mut s = EngineStats {
             pending_follow_ups: pending,
-            faults: sh.faults.load(Ordering::Relaxed),
-            dropped_follow_ups: sh.dropped.load(Ordering::Relaxed),
+            faults: sh.counters.faults(),
+            dropped_follow_ups: sh.counters.dropped_follow_ups(),
             ..EngineStats::default()
         };
         for p in self.each_stripe(|st| st.part.stats()) {

@@ -112,13 +112,22 @@ fn big() -> Body {
     Body(vec![b'x'; MAX_BODY_LEN + 1].into_boxed_slice())
 }
 
-/// Every invalid op gets its typed error and leaves the digest and the audit
-/// as they were.
-fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
-    let (u1, u2, ghost) = (UserId(1), UserId(2), UserId(77));
-    let c = CommunityId(10);
-    let nowhere = CommunityId(999);
-    let mut s = engine.session().expect("session");
+/// The entities the invalid ops refer to: two users, a community of `u1`
+/// with one post and one comment, and ids that name nothing.
+#[derive(Clone, Copy)]
+struct Fixture {
+    u1: UserId,
+    u2: UserId,
+    ghost: UserId,
+    c: CommunityId,
+    nowhere: CommunityId,
+    post: PostId,
+    comment: CommentId,
+}
+
+/// Creates the fixture's entities through `s`.
+fn set_up<S: Session>(s: &mut S, label: &str) -> Fixture {
+    let (u1, u2, c) = (UserId(1), UserId(2), CommunityId(10));
     for op in [
         Op::Register { user: u1 },
         Op::Register { user: u2 },
@@ -146,27 +155,51 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
         Ok(Reply::Commented(c)) => c,
         other => panic!("{label}: setup comment: {other:?}"),
     };
-    // The serial engine lends its partition to the session: give it back
-    // before reading the state.
-    drop(s);
-    engine.quiesce();
-    let (digest, audit) = (engine.digest(), engine.audit());
-    let mut s = engine.session().expect("session");
+    Fixture {
+        u1,
+        u2,
+        ghost: UserId(77),
+        c,
+        nowhere: CommunityId(999),
+        post,
+        comment,
+    }
+}
 
-    let too_large = ApiError::BodyTooLarge {
+fn too_large() -> ApiError {
+    ApiError::BodyTooLarge {
         len: MAX_BODY_LEN as u32 + 1,
         max: MAX_BODY_LEN as u32,
-    };
-    let bad_limit = |limit| ApiError::BadLimit {
+    }
+}
+
+fn bad_limit(limit: u16) -> ApiError {
+    ApiError::BadLimit {
         limit,
         max: MAX_LIMIT,
-    };
-    let no_post = PostId {
-        community: c,
+    }
+}
+
+fn no_post(f: &Fixture) -> PostId {
+    PostId {
+        community: f.c,
         seq: 9,
-    };
-    let no_comment = CommentId { post, seq: 9 };
-    let cases: Vec<(Op, ApiError)> = vec![
+    }
+}
+
+fn no_comment(f: &Fixture) -> CommentId {
+    CommentId {
+        post: f.post,
+        seq: 9,
+    }
+}
+
+/// Invalid registrations, community creations, joins and leaves.
+fn user_and_community_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let Fixture {
+        u1, u2, c, nowhere, ..
+    } = *f;
+    vec![
         (Op::Register { user: u1 }, ApiError::AlreadyExists),
         (
             Op::Register {
@@ -223,6 +256,21 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
             },
             ApiError::UnknownCommunity,
         ),
+    ]
+}
+
+/// Invalid posts and comments.
+fn post_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let Fixture {
+        u1,
+        u2,
+        c,
+        nowhere,
+        post,
+        comment,
+        ..
+    } = *f;
+    vec![
         (
             Op::CreatePost {
                 author: u2,
@@ -245,7 +293,7 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
                 community: c,
                 body: big(),
             },
-            too_large,
+            too_large(),
         ),
         (
             Op::CreatePost {
@@ -258,7 +306,7 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
         (
             Op::Comment {
                 author: u1,
-                post: no_post,
+                post: no_post(f),
                 parent: None,
                 body: body("x"),
             },
@@ -268,7 +316,7 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
             Op::Comment {
                 author: u1,
                 post,
-                parent: Some(no_comment),
+                parent: Some(no_comment(f)),
                 body: body("x"),
             },
             ApiError::UnknownComment,
@@ -280,12 +328,19 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
                 parent: Some(comment),
                 body: big(),
             },
-            too_large,
+            too_large(),
         ),
+    ]
+}
+
+/// Invalid votes.
+fn vote_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let u2 = f.u2;
+    vec![
         (
             Op::Vote {
                 voter: u2,
-                target: Target::Post(no_post),
+                target: Target::Post(no_post(f)),
                 dir: VoteDir::Up,
             },
             ApiError::UnknownPost,
@@ -293,14 +348,28 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
         (
             Op::Vote {
                 voter: u2,
-                target: Target::Comment(no_comment),
+                target: Target::Comment(no_comment(f)),
                 dir: VoteDir::Down,
             },
             ApiError::UnknownComment,
         ),
+    ]
+}
+
+/// Invalid post reads and feeds.
+fn feed_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let Fixture {
+        u1,
+        ghost,
+        c,
+        nowhere,
+        post,
+        ..
+    } = *f;
+    vec![
         (
             Op::GetPost {
-                post: no_post,
+                post: no_post(f),
                 comments: 1,
             },
             ApiError::UnknownPost,
@@ -344,6 +413,20 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
             },
             bad_limit(MAX_LIMIT + 1),
         ),
+    ]
+}
+
+/// Invalid DMs, inbox and profile reads, searches.
+fn user_cases(f: &Fixture) -> Vec<(Op, ApiError)> {
+    let Fixture {
+        u1,
+        u2,
+        ghost,
+        c,
+        nowhere,
+        ..
+    } = *f;
+    vec![
         (
             Op::SendDm {
                 from: u1,
@@ -358,7 +441,7 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
                 to: u2,
                 body: big(),
             },
-            too_large,
+            too_large(),
         ),
         (
             Op::GetInbox {
@@ -386,7 +469,25 @@ fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
             },
             ApiError::UnknownCommunity,
         ),
-    ];
+    ]
+}
+
+/// Every invalid op gets its typed error and leaves the digest and the audit
+/// as they were.
+fn invalid_ops_are_refused<E: Engine>(engine: E, label: &str) {
+    let mut s = engine.session().expect("session");
+    let fixture = set_up(&mut s, label);
+    // The serial engine lends its partition to the session: give it back
+    // before reading the state.
+    drop(s);
+    engine.quiesce();
+    let (digest, audit) = (engine.digest(), engine.audit());
+    let mut s = engine.session().expect("session");
+    let mut cases = user_and_community_cases(&fixture);
+    cases.extend(post_cases(&fixture));
+    cases.extend(vote_cases(&fixture));
+    cases.extend(feed_cases(&fixture));
+    cases.extend(user_cases(&fixture));
     let mut kinds: Vec<OpKind> = cases.iter().map(|(op, _)| op.kind()).collect();
     kinds.sort();
     kinds.dedup();

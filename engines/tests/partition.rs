@@ -244,68 +244,7 @@ fn a_profile_followed_then_left_equals_one_never_followed() {
     assert_eq!(left.digest(), never.digest());
     assert_eq!(left.audit(), never.audit());
     for w in [&mut never, &mut left] {
-        assert_eq!(profile(w, A).followers, 1);
-        let hot = Op::GetCommunityFeed {
-            community: pa,
-            sort: Sort::Hot,
-            limit: 5,
-        };
-        assert!(feed(ok(w, hot)).is_empty());
-        let found = ok(
-            w,
-            Op::Search {
-                community: pa,
-                term: body("x"),
-            },
-        );
-        assert_eq!(
-            found,
-            Reply::Found {
-                matches: 0,
-                newest: vec![]
-            }
-        );
-        refused(
-            w,
-            Op::Leave {
-                user: B,
-                community: pa,
-            },
-            ApiError::NotMember,
-        );
-        refused(
-            w,
-            Op::Leave {
-                user: A,
-                community: pa,
-            },
-            ApiError::Forbidden,
-        );
-        refused(
-            w,
-            Op::Join {
-                user: A,
-                community: pa,
-            },
-            ApiError::AlreadyMember,
-        );
-        let unknown = CommunityId::profile(C);
-        refused(
-            w,
-            Op::Join {
-                user: A,
-                community: unknown,
-            },
-            ApiError::UnknownCommunity,
-        );
-        refused(
-            w,
-            Op::Leave {
-                user: A,
-                community: unknown,
-            },
-            ApiError::UnknownCommunity,
-        );
+        assert_unfollowed_profile_of_a(w);
     }
     // A first post stores the profile and counts once.
     post(&mut never, A, pa, "first");
@@ -313,6 +252,74 @@ fn a_profile_followed_then_left_equals_one_never_followed() {
     assert_eq!((p.followers, p.profile_posts), (1, 1));
     let a = never.audit();
     assert_eq!(a.membership_digest, a.subscription_digest);
+}
+
+/// A's profile has no follower but A and no post: empty feed and search,
+/// and the membership refusals of an unfollowed profile.
+fn assert_unfollowed_profile_of_a(w: &mut World) {
+    let pa = CommunityId::profile(A);
+    assert_eq!(profile(w, A).followers, 1);
+    let hot = Op::GetCommunityFeed {
+        community: pa,
+        sort: Sort::Hot,
+        limit: 5,
+    };
+    assert!(feed(ok(w, hot)).is_empty());
+    let found = ok(
+        w,
+        Op::Search {
+            community: pa,
+            term: body("x"),
+        },
+    );
+    assert_eq!(
+        found,
+        Reply::Found {
+            matches: 0,
+            newest: vec![]
+        }
+    );
+    refused(
+        w,
+        Op::Leave {
+            user: B,
+            community: pa,
+        },
+        ApiError::NotMember,
+    );
+    refused(
+        w,
+        Op::Leave {
+            user: A,
+            community: pa,
+        },
+        ApiError::Forbidden,
+    );
+    refused(
+        w,
+        Op::Join {
+            user: A,
+            community: pa,
+        },
+        ApiError::AlreadyMember,
+    );
+    let unknown = CommunityId::profile(C);
+    refused(
+        w,
+        Op::Join {
+            user: A,
+            community: unknown,
+        },
+        ApiError::UnknownCommunity,
+    );
+    refused(
+        w,
+        Op::Leave {
+            user: A,
+            community: unknown,
+        },
+        ApiError::UnknownCommunity,
+    );
 }
 
 #[test]
@@ -1554,15 +1561,7 @@ impl Gen {
     fn next(&mut self) -> Op {
         let r = self.rng.random_range(0..1000);
         match r {
-            _ if self.users < 20 || r < 15 => {
-                self.next_user += 1;
-                let user = UserId(if self.rng.random_bool(0.05) {
-                    self.next_user / 2
-                } else {
-                    self.next_user
-                });
-                Op::Register { user }
-            }
+            _ if self.users < 20 || r < 15 => self.register(),
             15..30 => {
                 self.next_community += 1;
                 Op::CreateCommunity {
@@ -1578,51 +1577,9 @@ impl Gen {
                 user: self.user(),
                 community: self.community(),
             },
-            110..200 => {
-                let author = self.user();
-                // Half in one's own profile (always allowed when registered).
-                let community = if self.rng.random_bool(0.5) {
-                    CommunityId::profile(author)
-                } else {
-                    self.community()
-                };
-                Op::CreatePost {
-                    author,
-                    community,
-                    body: self.body(),
-                }
-            }
-            200..280 => {
-                let (post, comments) = self.post();
-                let parent = (comments > 0 && self.rng.random_bool(0.5)).then(|| CommentId {
-                    post,
-                    seq: self.rng.random_range(0..comments + 1),
-                });
-                Op::Comment {
-                    author: self.user(),
-                    post,
-                    parent,
-                    body: self.body(),
-                }
-            }
-            280..500 => {
-                let (post, comments) = self.post();
-                let target = if comments > 0 && self.rng.random_bool(0.3) {
-                    Target::Comment(CommentId {
-                        post,
-                        seq: self.rng.random_range(0..comments + 1),
-                    })
-                } else {
-                    Target::Post(post)
-                };
-                let dir = [VoteDir::Up, VoteDir::Up, VoteDir::Down, VoteDir::Clear]
-                    [self.rng.random_range(0..4)];
-                Op::Vote {
-                    voter: self.user(),
-                    target,
-                    dir,
-                }
-            }
+            110..200 => self.create_post(),
+            200..280 => self.comment(),
+            280..500 => self.vote(),
             500..560 => {
                 let (post, _) = self.post();
                 Op::GetPost {
@@ -1657,6 +1614,68 @@ impl Gen {
                     term: body(words[self.rng.random_range(0..words.len())]),
                 }
             }
+        }
+    }
+
+    /// A new user, or now and then one registered before (refused).
+    fn register(&mut self) -> Op {
+        self.next_user += 1;
+        let user = UserId(if self.rng.random_bool(0.05) {
+            self.next_user / 2
+        } else {
+            self.next_user
+        });
+        Op::Register { user }
+    }
+
+    /// A post, half of them in the author's own profile (always allowed
+    /// when registered).
+    fn create_post(&mut self) -> Op {
+        let author = self.user();
+        let community = if self.rng.random_bool(0.5) {
+            CommunityId::profile(author)
+        } else {
+            self.community()
+        };
+        Op::CreatePost {
+            author,
+            community,
+            body: self.body(),
+        }
+    }
+
+    /// A comment, half of them under another comment (which may not exist).
+    fn comment(&mut self) -> Op {
+        let (post, comments) = self.post();
+        let parent = (comments > 0 && self.rng.random_bool(0.5)).then(|| CommentId {
+            post,
+            seq: self.rng.random_range(0..comments + 1),
+        });
+        Op::Comment {
+            author: self.user(),
+            post,
+            parent,
+            body: self.body(),
+        }
+    }
+
+    /// A vote on a post or (30%) one of its comments, mostly up.
+    fn vote(&mut self) -> Op {
+        let (post, comments) = self.post();
+        let target = if comments > 0 && self.rng.random_bool(0.3) {
+            Target::Comment(CommentId {
+                post,
+                seq: self.rng.random_range(0..comments + 1),
+            })
+        } else {
+            Target::Post(post)
+        };
+        let dir =
+            [VoteDir::Up, VoteDir::Up, VoteDir::Down, VoteDir::Clear][self.rng.random_range(0..4)];
+        Op::Vote {
+            voter: self.user(),
+            target,
+            dir,
         }
     }
 
@@ -2038,6 +2057,6 @@ fn serial_refuses_faults_it_cannot_inject() {
     config.faults.drop_follow_up_rate = 0.1;
     assert!(matches!(
         SerialEngine::new(&config),
-        Err(EngineError::Config(_))
+        Err(EngineError::Config { .. })
     ));
 }

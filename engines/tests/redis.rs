@@ -19,7 +19,7 @@ use common::{
     serial_reference,
 };
 use redis_server::{RedisCluster, RedisServer};
-use socialbench_engines::redis::{RedisConfig, RedisEngine, RedisTarget};
+use socialbench_engines::redis::RedisEngine;
 use socialbench_engines::*;
 
 const NO_SERVER: &str = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests";
@@ -47,7 +47,10 @@ fn engine(target: RedisTarget, prefix: Option<&str>) -> Result<RedisEngine, Engi
     let mut c = RedisConfig::new(target);
     c.prefix = prefix.map(str::to_string);
     c.timeout = Duration::from_secs(3);
-    RedisEngine::with_config(&EngineConfig::default(), &c)
+    RedisEngine::new(&EngineConfig {
+        redis: Some(c),
+        ..EngineConfig::default()
+    })
 }
 
 fn server_engine(s: &RedisServer) -> RedisEngine {
@@ -206,7 +209,9 @@ fn engines_keep_to_their_own_prefix_and_refuse_a_used_one() {
 
     // A used prefix is refused, with a message naming it.
     match engine(url.clone(), Some("sb:test-a:")) {
-        Err(EngineError::Config(m)) => assert!(m.contains("sb:test-a:"), "{m}"),
+        Err(EngineError::Config { message, .. }) => {
+            assert!(message.contains("sb:test-a:"), "{message}")
+        }
         other => panic!("a used prefix must be refused: {other:?}"),
     }
 
@@ -281,6 +286,17 @@ fn a_killed_server_answers_ops_in_flight_with_faults_and_stops_submits() {
 }
 
 #[test]
+fn without_a_redis_configuration_the_engine_says_which_flags_it_needs() {
+    match RedisEngine::new(&EngineConfig::default()) {
+        Err(EngineError::Config { message, source }) => {
+            assert!(message.contains("--redis-url"), "{message}");
+            assert!(source.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_refused_connection_or_a_bad_url_is_a_config_error() {
     // A port nothing listens on: bind, read it, close it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -293,7 +309,12 @@ fn a_refused_connection_or_a_bad_url_is_a_config_error() {
         RedisTarget::Cluster(vec![format!("127.0.0.1:{port}")]),
     ] {
         match engine(target.clone(), None) {
-            Err(EngineError::Config(m)) => assert!(!m.contains('\n'), "one line: {m}"),
+            Err(e @ EngineError::Config { .. }) => {
+                let line = e.detail();
+                assert!(!line.contains('\n'), "one line: {line}");
+                // The client's error is kept as the source, not only as text.
+                assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+            }
             other => panic!("{target:?}: {other:?}"),
         }
     }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use socialbench_engines::{AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Stall};
+use socialbench_engines::{
+    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, RedisConfig, Stall,
+};
 
 use crate::pinning::PinSpec;
 
@@ -142,6 +144,10 @@ pub struct RunConfig {
     pub channel: ChannelKind,
     /// Injected faults (their seed is derived from [`RunConfig::seed`]).
     pub faults: Faults,
+    /// The `redis` engine's server (copied into `EngineConfig::redis`); not
+    /// serialized, as a URL may carry a password.
+    #[serde(skip)]
+    pub redis: Option<RedisConfig>,
     /// Workload preset name or TOML path.
     pub workload: String,
     /// Overrides the scenario's user count.
@@ -190,6 +196,7 @@ impl RunConfig {
             mailbox: 1024,
             channel: ChannelKind::Crossbeam,
             faults: Faults::default(),
+            redis: None,
             workload: "reddit".into(),
             users: None,
             seed: 42,

@@ -1,5 +1,5 @@
 //! What a partition reports about itself: stats (counts and approximate
-//! bytes, O(1)), audit aggregates (DESIGN section 6) and the order-independent
+//! bytes, O(1)), audit aggregates ([`Audit`]) and the order-independent
 //! digest of its whole state.
 //!
 //! The digest is a wrapping sum of one [`mix64`] chain per entity (user,
@@ -9,9 +9,8 @@
 
 use std::mem::size_of;
 
-use super::{
-    Comment, Community, Dm, POST_ITSELF, Partition, Post, User, VoteKey, member_key, sub_key,
-};
+use super::Partition;
+use super::state::{Comment, Community, Dm, POST_ITSELF, Post, User, VoteKey, member_key, sub_key};
 use crate::api::{CommentId, CommunityId, PostId, UserId};
 use crate::audit::{Audit, mix64, pair_digest};
 use crate::engine::{EntityBytes, EntityCounts, PartitionStats};
@@ -64,20 +63,9 @@ fn set_bytes<T>(items: u64) -> u64 {
 /// two-thirds full (B = 6, so up to 11 keys a node), plus node headers.
 const INDEX_ENTRY_BYTES: u64 = 28;
 
-/// The digest chain of community `id` itself (not its posts or members).
-fn community_hash(id: CommunityId, c: &Community) -> u64 {
-    chain(&[
-        TAG_COMMUNITY,
-        id.0 as u64,
-        c.creator.0 as u64,
-        c.member_count(id) as u64,
-    ])
-}
-
-/// The per-entity digest chains, for engines that keep the state outside a
-/// [`Partition`] (the Redis engine digests a dump of its key space): the same
-/// chains [`Partition::digest`] sums, so equal states give equal digests.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+/// The per-entity digest chains: [`Partition::digest`] sums them, and so do
+/// engines that keep the state outside a [`Partition`] (the Redis engine
+/// digests a dump of its key space), so equal states give equal digests.
 impl Partition {
     /// A (user, community) subscription with a nonzero `count`.
     pub(crate) fn digest_subscription(user: UserId, community: CommunityId, count: i32) -> u64 {
@@ -284,83 +272,87 @@ impl Partition {
         let mut sum = 0u64;
         let mut add = |h: u64| sum = sum.wrapping_add(h);
         self.for_each_subscription(|user, community, count| {
-            add(chain(&[
-                TAG_SUB,
-                sub_key(user, community),
-                count as i64 as u64,
-            ]));
+            add(Self::digest_subscription(user, community, count));
         });
-        for (id, u) in &self.users {
+        self.digest_users(&mut add);
+        for (k, &value) in &self.votes {
+            let post = PostId {
+                community: CommunityId(k.community),
+                seq: k.post,
+            };
+            let comment = (k.comment != POST_ITSELF).then_some(k.comment);
+            add(Self::digest_vote(UserId(k.voter), post, comment, value));
+        }
+        self.digest_communities(&mut add);
+        sum
+    }
+
+    /// The digest chains of the users: records, inboxes, and each registered
+    /// owner's implicit profile membership (and the profile itself while it
+    /// is not stored).
+    fn digest_users(&self, add: &mut impl FnMut(u64)) {
+        for (&id, u) in &self.users {
             if u.registered {
-                // The owner's profile: its implicit membership, and the
-                // profile itself while it is not stored.
-                let profile = CommunityId::profile(*id);
-                add(chain(&[TAG_MEMBER, member_key(profile, *id)]));
+                let profile = CommunityId::profile(id);
+                add(Self::digest_membership(profile, id));
                 if !self.communities.contains_key(&profile) {
-                    add(community_hash(profile, &Community::profile(*id)));
+                    add(Self::digest_community(profile, id, 1));
                 }
             }
             if u.registered || u.post_karma != 0 || u.comment_karma != 0 {
-                add(chain(&[
-                    TAG_USER,
-                    id.0 as u64,
-                    u.registered as u64,
-                    u.post_karma as u64,
-                    u.comment_karma as u64,
-                ]));
+                add(Self::digest_user(
+                    id,
+                    u.registered,
+                    u.post_karma,
+                    u.comment_karma,
+                ));
             }
             for (seq, dm) in u.inbox.iter().enumerate() {
-                add(chain(&[
-                    TAG_DM,
-                    id.0 as u64,
-                    seq as u64,
-                    dm.from.0 as u64,
-                    body_hash(dm.body.as_bytes()),
-                ]));
+                add(Self::digest_dm(id, seq as u32, dm.from, dm.body.as_bytes()));
             }
         }
-        for (k, &v) in &self.votes {
-            add(chain(&[
-                TAG_VOTE,
-                k.voter as u64,
-                k.community as u64,
-                k.post as u64,
-                k.comment as u64,
-                v as i64 as u64,
-            ]));
-        }
-        for (id, c) in &self.communities {
-            let cid = id.0 as u64;
-            add(community_hash(*id, c));
+    }
+
+    /// The digest chains of the stored communities: each community, its
+    /// members, its posts and their comments.
+    fn digest_communities(&self, add: &mut impl FnMut(u64)) {
+        for (&community, c) in &self.communities {
+            add(Self::digest_community(
+                community,
+                c.creator,
+                c.member_count(community),
+            ));
             for &m in &c.members {
-                add(chain(&[TAG_MEMBER, member_key(*id, UserId(m))]));
+                add(Self::digest_membership(community, UserId(m)));
             }
             for (seq, p) in c.posts.iter().enumerate() {
-                add(chain(&[
-                    TAG_POST,
-                    cid,
-                    seq as u64,
-                    p.author.0 as u64,
-                    p.score as u64,
+                let post = PostId {
+                    community,
+                    seq: seq as u32,
+                };
+                add(Self::digest_post(
+                    post,
+                    p.author,
+                    p.score,
                     p.created,
-                    p.comments.len() as u64,
-                    body_hash(p.body.as_bytes()),
-                ]));
+                    p.comments.len() as u32,
+                    p.body.as_bytes(),
+                ));
                 for (cs, cm) in p.comments.iter().enumerate() {
-                    add(chain(&[
-                        TAG_COMMENT,
-                        cid,
-                        seq as u64,
-                        cs as u64,
-                        cm.author.0 as u64,
-                        cm.parent.map_or(u64::MAX, |s| s as u64),
-                        cm.score as u64,
-                        body_hash(cm.body.as_bytes()),
-                    ]));
+                    let id = CommentId {
+                        post,
+                        seq: cs as u32,
+                    };
+                    add(Self::digest_comment(
+                        id,
+                        cm.author,
+                        cm.parent,
+                        cm.score,
+                        cm.body.as_bytes(),
+                    ));
                 }
             }
         }
-        sum
     }
 }
 

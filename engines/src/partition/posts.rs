@@ -1,13 +1,11 @@
 //! Posts, comments and votes: the ops that live under a community's posts.
 
 use super::ranking::hot_key;
-use super::{
-    Comment, Community, FollowUp, POST_ITSELF, Partition, Post, VoteKey, check_body, clamp_u32,
-    summary,
-};
+use super::state::{Comment, Community, POST_ITSELF, Post, VoteKey, summary};
+use super::{FollowUp, Partition};
 use crate::api::{
-    ApiError, Body, CommentId, CommentSummary, CommunityId, MAX_LIMIT, PostId, PostView, Reply,
-    Response, Target, UserId, VoteDir,
+    ApiError, Body, CommentId, CommentSummary, CommunityId, PostId, PostView, Reply, Response,
+    Target, UserId, VoteDir, clamp_u32,
 };
 
 impl Partition {
@@ -17,7 +15,6 @@ impl Partition {
         community: CommunityId,
         body: Body,
     ) -> Response {
-        check_body(&body)?;
         let c = match community.profile_owner() {
             Some(owner) => {
                 if !self.communities.contains_key(&community)
@@ -74,7 +71,6 @@ impl Partition {
         parent: Option<CommentId>,
         body: Body,
     ) -> Response {
-        check_body(&body)?;
         let p = self
             .communities
             .get_mut(&post.community)
@@ -167,17 +163,11 @@ impl Partition {
     }
 
     /// Reads a post with its `comments` best comments (score descending, ties
-    /// older first). `comments` may be 0..=[`MAX_LIMIT`]. Selecting them scans
+    /// older first). `comments` may be 0..=[`crate::api::MAX_LIMIT`]. Selecting them scans
     /// every comment of the post (O(n log k)): comment listings are read far
     /// less often than feeds, and a per-post comment index would cost every
     /// comment vote two B-tree updates.
     pub(super) fn get_post(&self, id: PostId, comments: u16) -> Response {
-        if comments > MAX_LIMIT {
-            return Err(ApiError::BadLimit {
-                limit: comments,
-                max: MAX_LIMIT,
-            });
-        }
         let p = self.post(id)?;
         let k = comments as usize;
         let mut top: Vec<CommentSummary> = Vec::with_capacity(k.min(p.comments.len()));

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 
 use rustc_hash::FxHashMap;
 
-use super::{Community, Post, summary};
+use super::state::{Community, Post, summary};
 use crate::api::{CommunityId, PostSummary, Sort};
 
 /// Time constant of Hot, in post-clock ticks: a post needs ten times the

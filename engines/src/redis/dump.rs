@@ -193,156 +193,181 @@ impl State {
         self.digest = self.digest.wrapping_add(h);
     }
 
+    /// Adds one key of the dump, read as `v`, to the aggregates and the digest.
     fn fold(&mut self, key: Key, v: Value) {
         match key {
-            Key::User(u) => {
-                let h = hash(v);
-                let reg = field(&h, "reg") == 1;
-                let (pk, ck) = (field(&h, "pk"), field(&h, "ck"));
-                self.audit.karma_sum += pk + ck;
-                if reg {
-                    self.audit.users += 1;
-                    self.registered.push(u);
-                }
-                if reg || pk != 0 || ck != 0 {
-                    self.add(Partition::digest_user(UserId(u), reg, pk, ck));
-                }
-            }
-            Key::Subs(u) => {
-                for (c, count) in hash(v) {
-                    let c = std::str::from_utf8(&c).ok().and_then(num);
-                    let count: i64 = std::str::from_utf8(&count)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    let Some(c) = c else { continue };
-                    if count == 0 {
-                        continue;
-                    }
-                    let (user, community) = (UserId(u), CommunityId(c));
-                    if count > 0 {
-                        self.audit.subscriptions += 1;
-                    }
-                    self.audit.subscription_digest = self
-                        .audit
-                        .subscription_digest
-                        .wrapping_add(pair_digest(user, community).wrapping_mul(count as u64));
-                    self.add(Partition::digest_subscription(
-                        user,
-                        community,
-                        count as i32,
-                    ));
-                }
-            }
-            Key::Inbox(u) => {
-                for (seq, e) in list(v).into_iter().enumerate() {
-                    let at = e.iter().position(|&b| b == b':').unwrap_or(0);
-                    let from = std::str::from_utf8(&e[..at])
-                        .ok()
-                        .and_then(num)
-                        .unwrap_or(0);
-                    self.audit.dms += 1;
-                    self.add(Partition::digest_dm(
-                        UserId(u),
-                        seq as u32,
-                        UserId(from),
-                        &e[(at + 1).min(e.len())..],
-                    ));
-                }
-            }
-            Key::Meta(c) => {
-                let h = hash(v);
-                self.meta.insert(c, field(&h, "cr") as u32);
-                if !CommunityId(c).is_profile() {
-                    self.audit.communities += 1;
-                }
-            }
-            Key::Members(c) => {
-                let ms = list(v);
-                self.members.insert(c, ms.len() as u32);
-                self.audit.memberships += ms.len() as u64;
-                for m in ms {
-                    let Some(m) = std::str::from_utf8(&m).ok().and_then(num) else {
-                        continue;
-                    };
-                    let (user, community) = (UserId(m), CommunityId(c));
-                    self.audit.membership_digest = self
-                        .audit
-                        .membership_digest
-                        .wrapping_add(pair_digest(user, community));
-                    self.add(Partition::digest_membership(community, user));
-                }
-            }
-            Key::Votes(c) => {
-                for (f, val) in hash(v) {
-                    let f = String::from_utf8_lossy(&f).into_owned();
-                    let mut parts = f.split(':');
-                    let (Some(voter), Some(seq), Some(target)) = (
-                        parts.next().and_then(num),
-                        parts.next().and_then(num),
-                        parts.next(),
-                    ) else {
-                        continue;
-                    };
-                    let value: i64 = std::str::from_utf8(&val)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    let comment = if target == "p" { None } else { num(target) };
-                    let post = PostId {
-                        community: CommunityId(c),
-                        seq,
-                    };
-                    self.add(Partition::digest_vote(
-                        UserId(voter),
-                        post,
-                        comment,
-                        value as i8,
-                    ));
-                }
-            }
-            Key::Post(c, seq) => {
-                let h = hash(v);
-                let score = field(&h, "s");
-                self.audit.posts += 1;
-                self.audit.score_sum += score;
-                let body = h.get(b"b".as_slice()).map_or(&[][..], |b| b.as_slice());
-                self.add(Partition::digest_post(
-                    PostId {
-                        community: CommunityId(c),
-                        seq,
-                    },
-                    UserId(field(&h, "a") as u32),
-                    score,
-                    field(&h, "t") as u64,
-                    field(&h, "n") as u32,
-                    body,
-                ));
-            }
-            Key::Comment(c, seq, cs) => {
-                let h = hash(v);
-                let score = field(&h, "s");
-                self.audit.comments += 1;
-                self.audit.score_sum += score;
-                let parent = u32::try_from(field(&h, "p")).ok();
-                let body = h.get(b"b".as_slice()).map_or(&[][..], |b| b.as_slice());
-                let id = CommentId {
-                    post: PostId {
-                        community: CommunityId(c),
-                        seq,
-                    },
-                    seq: cs,
-                };
-                self.add(Partition::digest_comment(
-                    id,
-                    UserId(field(&h, "a") as u32),
-                    parent,
-                    score,
-                    body,
-                ));
-            }
+            Key::User(u) => self.fold_user(u, v),
+            Key::Subs(u) => self.fold_subs(u, v),
+            Key::Inbox(u) => self.fold_inbox(u, v),
+            Key::Meta(c) => self.fold_meta(c, v),
+            Key::Members(c) => self.fold_members(c, v),
+            Key::Votes(c) => self.fold_votes(c, v),
+            Key::Post(c, seq) => self.fold_post(c, seq, v),
+            Key::Comment(c, seq, cs) => self.fold_comment(c, seq, cs, v),
             Key::Other => {}
         }
+    }
+
+    /// A user record: registration and karma.
+    fn fold_user(&mut self, u: u32, v: Value) {
+        let h = hash(v);
+        let reg = field(&h, "reg") == 1;
+        let (pk, ck) = (field(&h, "pk"), field(&h, "ck"));
+        self.audit.karma_sum += pk + ck;
+        if reg {
+            self.audit.users += 1;
+            self.registered.push(u);
+        }
+        if reg || pk != 0 || ck != 0 {
+            self.add(Partition::digest_user(UserId(u), reg, pk, ck));
+        }
+    }
+
+    /// A user's subscription counts.
+    fn fold_subs(&mut self, u: u32, v: Value) {
+        for (c, count) in hash(v) {
+            let c = std::str::from_utf8(&c).ok().and_then(num);
+            let count: i64 = std::str::from_utf8(&count)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let Some(c) = c else { continue };
+            if count == 0 {
+                continue;
+            }
+            let (user, community) = (UserId(u), CommunityId(c));
+            if count > 0 {
+                self.audit.subscriptions += 1;
+            }
+            self.audit.subscription_digest = self
+                .audit
+                .subscription_digest
+                .wrapping_add(pair_digest(user, community).wrapping_mul(count as u64));
+            self.add(Partition::digest_subscription(
+                user,
+                community,
+                count as i32,
+            ));
+        }
+    }
+
+    /// A user's inbox, oldest first.
+    fn fold_inbox(&mut self, u: u32, v: Value) {
+        for (seq, e) in list(v).into_iter().enumerate() {
+            let at = e.iter().position(|&b| b == b':').unwrap_or(0);
+            let from = std::str::from_utf8(&e[..at])
+                .ok()
+                .and_then(num)
+                .unwrap_or(0);
+            self.audit.dms += 1;
+            self.add(Partition::digest_dm(
+                UserId(u),
+                seq as u32,
+                UserId(from),
+                &e[(at + 1).min(e.len())..],
+            ));
+        }
+    }
+
+    /// A community's record: its creator.
+    fn fold_meta(&mut self, c: u32, v: Value) {
+        let h = hash(v);
+        self.meta.insert(c, field(&h, "cr") as u32);
+        if !CommunityId(c).is_profile() {
+            self.audit.communities += 1;
+        }
+    }
+
+    /// A community's member set.
+    fn fold_members(&mut self, c: u32, v: Value) {
+        let ms = list(v);
+        self.members.insert(c, ms.len() as u32);
+        self.audit.memberships += ms.len() as u64;
+        for m in ms {
+            let Some(m) = std::str::from_utf8(&m).ok().and_then(num) else {
+                continue;
+            };
+            let (user, community) = (UserId(m), CommunityId(c));
+            self.audit.membership_digest = self
+                .audit
+                .membership_digest
+                .wrapping_add(pair_digest(user, community));
+            self.add(Partition::digest_membership(community, user));
+        }
+    }
+
+    /// The votes under a community, by (voter, post seq, target).
+    fn fold_votes(&mut self, c: u32, v: Value) {
+        for (f, val) in hash(v) {
+            let f = String::from_utf8_lossy(&f).into_owned();
+            let mut parts = f.split(':');
+            let (Some(voter), Some(seq), Some(target)) = (
+                parts.next().and_then(num),
+                parts.next().and_then(num),
+                parts.next(),
+            ) else {
+                continue;
+            };
+            let value: i64 = std::str::from_utf8(&val)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let comment = if target == "p" { None } else { num(target) };
+            let post = PostId {
+                community: CommunityId(c),
+                seq,
+            };
+            self.add(Partition::digest_vote(
+                UserId(voter),
+                post,
+                comment,
+                value as i8,
+            ));
+        }
+    }
+
+    /// A post's record, its body included.
+    fn fold_post(&mut self, c: u32, seq: u32, v: Value) {
+        let h = hash(v);
+        let score = field(&h, "s");
+        self.audit.posts += 1;
+        self.audit.score_sum += score;
+        let body = h.get(b"b".as_slice()).map_or(&[][..], |b| b.as_slice());
+        self.add(Partition::digest_post(
+            PostId {
+                community: CommunityId(c),
+                seq,
+            },
+            UserId(field(&h, "a") as u32),
+            score,
+            field(&h, "t") as u64,
+            field(&h, "n") as u32,
+            body,
+        ));
+    }
+
+    /// A comment's record, its body included.
+    fn fold_comment(&mut self, c: u32, seq: u32, cs: u32, v: Value) {
+        let h = hash(v);
+        let score = field(&h, "s");
+        self.audit.comments += 1;
+        self.audit.score_sum += score;
+        let parent = u32::try_from(field(&h, "p")).ok();
+        let body = h.get(b"b".as_slice()).map_or(&[][..], |b| b.as_slice());
+        let id = CommentId {
+            post: PostId {
+                community: CommunityId(c),
+                seq,
+            },
+            seq: cs,
+        };
+        self.add(Partition::digest_comment(
+            id,
+            UserId(field(&h, "a") as u32),
+            parent,
+            score,
+            body,
+        ));
     }
 
     /// The audit aggregates (profiles' implicit owner memberships added).

@@ -22,12 +22,11 @@ use std::sync::atomic::Ordering;
 
 use ::redis::Value;
 
+use super::shared::{Counters, Shared};
 use super::wire::{Arg, Node, community_home, group, int, pack, user_home};
-use super::{Counters, Shared};
 use crate::api::{
-    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, MAX_BODY_LEN,
-    MAX_LIMIT, MAX_TERM_LEN, Op, PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort,
-    Target, UserId,
+    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, PostId,
+    PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
 };
 use crate::engine::{EngineError, Session};
 use crate::partition::merge_feed;
@@ -119,49 +118,186 @@ fn sort_arg(s: Sort) -> &'static [u8] {
     }
 }
 
-fn check_body(body: &Body) -> Result<(), ApiError> {
-    if body.len() > MAX_BODY_LEN {
-        return Err(ApiError::BodyTooLarge {
-            len: u32::try_from(body.len()).unwrap_or(u32::MAX),
-            max: MAX_BODY_LEN as u32,
-        });
-    }
-    Ok(())
+/// Most script arguments after the key (a post: name, community, owner,
+/// author, stamp, body).
+const MAX_ARGS: usize = 6;
+
+/// The first script call of an op: its arguments after the key group, and
+/// the phase it leaves the op in.
+struct FirstStep<'a> {
+    args: [Arg<'a>; MAX_ARGS],
+    len: usize,
+    phase: Phase,
 }
 
-fn check_limit(limit: u16) -> Result<(), ApiError> {
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadLimit {
-            limit,
-            max: MAX_LIMIT,
-        });
+impl<'a> FirstStep<'a> {
+    fn new(phase: Phase, args: &[Arg<'a>]) -> Self {
+        let mut all = [Arg::I(0); MAX_ARGS];
+        all[..args.len()].copy_from_slice(args);
+        FirstStep {
+            args: all,
+            len: args.len(),
+            phase,
+        }
     }
-    Ok(())
+
+    fn args(&self) -> &[Arg<'a>] {
+        &self.args[..self.len]
+    }
 }
 
-/// The value checks the partition makes before it looks at any state.
-fn check_values(op: &Op) -> Result<(), ApiError> {
+/// An id as a script argument.
+fn id(n: u32) -> Arg<'static> {
+    Arg::I(i64::from(n))
+}
+
+/// The first step of `op`, whose home key group the call runs on; `owner`
+/// is scratch for a profile owner's id.
+fn first_step<'a>(op: &'a Op, owner: &'a mut [u8; 12]) -> FirstStep<'a> {
+    use Arg::B;
+    let step = FirstStep::new;
     match op {
-        Op::Register { user } if !user.is_valid() => Err(ApiError::UnknownUser),
-        Op::CreateCommunity { community, .. } if community.is_profile() => Err(ApiError::Forbidden),
-        Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } => {
-            check_body(body)
+        Op::Register { user } => step(
+            Phase::Home,
+            &[B(b"register"), id(CommunityId::profile(*user).0)],
+        ),
+        Op::CreateCommunity { creator, community } => step(
+            Phase::HomeThenFollow,
+            &[B(b"create"), id(community.0), id(creator.0)],
+        ),
+        Op::Join { user, community } => community_step(
+            Phase::HomeThenFollow,
+            b"join",
+            *community,
+            owner,
+            &[id(user.0)],
+        ),
+        Op::Leave { user, community } => community_step(
+            Phase::HomeThenFollow,
+            b"leave",
+            *community,
+            owner,
+            &[id(user.0)],
+        ),
+        Op::CreatePost {
+            author, community, ..
+        } => community_step(
+            Phase::PostCheck,
+            b"post_check",
+            *community,
+            owner,
+            &[id(author.0)],
+        ),
+        Op::Comment {
+            author,
+            post,
+            parent,
+            body,
+        } => comment_step(*author, *post, *parent, body),
+        Op::Vote { voter, target, dir } => vote_step(*voter, *target, dir.value()),
+        Op::GetPost { post, comments } => step(
+            Phase::Home,
+            &[
+                B(b"get_post"),
+                id(post.community.0),
+                id(post.seq),
+                id(u32::from(*comments)),
+            ],
+        ),
+        Op::GetCommunityFeed {
+            community,
+            sort,
+            limit,
+        } => community_step(
+            Phase::Home,
+            b"feed",
+            *community,
+            owner,
+            &[B(sort_arg(*sort)), id(u32::from(*limit))],
+        ),
+        Op::GetHomeFeed { .. } => step(Phase::Subs, &[B(b"subs")]),
+        Op::SendDm { from, body, .. } => {
+            step(Phase::Home, &[B(b"dm"), id(from.0), B(body.as_bytes())])
         }
-        Op::GetPost { comments, .. } if *comments > MAX_LIMIT => Err(ApiError::BadLimit {
-            limit: *comments,
-            max: MAX_LIMIT,
-        }),
-        Op::GetCommunityFeed { limit, .. }
-        | Op::GetHomeFeed { limit, .. }
-        | Op::GetInbox { limit, .. } => check_limit(*limit),
-        Op::Search { term, .. } if term.is_empty() || term.len() > MAX_TERM_LEN => {
-            Err(ApiError::BadTerm {
-                len: u32::try_from(term.len()).unwrap_or(u32::MAX),
-                max: MAX_TERM_LEN as u32,
-            })
-        }
-        _ => Ok(()),
+        Op::GetInbox { limit, .. } => step(Phase::Home, &[B(b"inbox"), id(u32::from(*limit))]),
+        Op::GetProfile { user } => step(
+            Phase::Home,
+            &[B(b"profile"), id(CommunityId::profile(*user).0)],
+        ),
+        Op::Search { community, term } => community_step(
+            Phase::Home,
+            b"search",
+            *community,
+            owner,
+            &[B(term.as_bytes())],
+        ),
     }
+}
+
+/// A script call on a community's group: `name`, the community, its
+/// profile owner ("" for an ordinary one), then `rest`.
+fn community_step<'a>(
+    phase: Phase,
+    name: &'static [u8],
+    community: CommunityId,
+    owner: &'a mut [u8; 12],
+    rest: &[Arg<'a>],
+) -> FirstStep<'a> {
+    let owner = owner_arg(community, owner);
+    let mut args = [
+        Arg::B(name),
+        id(community.0),
+        Arg::B(owner),
+        Arg::I(0),
+        Arg::I(0),
+    ];
+    args[3..3 + rest.len()].copy_from_slice(rest);
+    FirstStep::new(phase, &args[..3 + rest.len()])
+}
+
+/// A comment: the parent is -1 for a top-level comment, -2 for a parent
+/// under another post (the script refuses it as an unknown comment).
+fn comment_step(
+    author: UserId,
+    post: PostId,
+    parent: Option<CommentId>,
+    body: &Body,
+) -> FirstStep<'_> {
+    let parent = match parent {
+        None => -1,
+        Some(pc) if pc.post == post => i64::from(pc.seq),
+        Some(_) => -2,
+    };
+    FirstStep::new(
+        Phase::Home,
+        &[
+            Arg::B(b"comment"),
+            id(post.community.0),
+            id(post.seq),
+            Arg::I(parent),
+            id(author.0),
+            Arg::B(body.as_bytes()),
+        ],
+    )
+}
+
+/// A vote on a post (comment seq -1) or a comment.
+fn vote_step(voter: UserId, target: Target, value: i8) -> FirstStep<'static> {
+    let (post, comment) = match target {
+        Target::Post(p) => (p, -1),
+        Target::Comment(c) => (c.post, i64::from(c.seq)),
+    };
+    FirstStep::new(
+        Phase::HomeThenFollow,
+        &[
+            Arg::B(b"vote"),
+            id(post.community.0),
+            id(post.seq),
+            Arg::I(comment),
+            id(voter.0),
+            Arg::I(i64::from(value)),
+        ],
+    )
 }
 
 /// The reply's items after the status code, or the refusal.
@@ -208,6 +344,57 @@ fn summaries(
     Ok(())
 }
 
+/// Decodes a post reply: (author, score, comments, created, body), then
+/// (seq, author, parent, score) per top comment.
+fn post_view(post: PostId, a: &[Value]) -> Result<PostView, ApiError> {
+    let body = match a.get(4) {
+        Some(Value::BulkString(b)) => Body(b.clone().into_boxed_slice()),
+        _ => return Err(ApiError::EngineFault),
+    };
+    let mut top = Vec::with_capacity((a.len().saturating_sub(5)) / 4);
+    for i in (0..(a.len().saturating_sub(5)) / 4).map(|k| 5 + k * 4) {
+        let parent = get(a, i + 2)?;
+        top.push(CommentSummary {
+            id: CommentId {
+                post,
+                seq: u32_at(a, i)?,
+            },
+            author: UserId(u32_at(a, i + 1)?),
+            parent: u32::try_from(parent)
+                .ok()
+                .map(|seq| CommentId { post, seq }),
+            score: get(a, i + 3)?,
+        });
+    }
+    Ok(PostView {
+        post: PostSummary {
+            id: post,
+            author: UserId(u32_at(a, 0)?),
+            score: get(a, 1)?,
+            comments: u32_at(a, 2)?,
+            created: get(a, 3)? as u64,
+        },
+        body,
+        top_comments: top,
+    })
+}
+
+/// Decodes an inbox reply: (seq, from, length) per DM, newest first.
+fn inbox(user: UserId, a: &[Value]) -> Result<Vec<DmSummary>, ApiError> {
+    let mut dms = Vec::with_capacity(a.len() / 3);
+    for i in (0..a.len() / 3).map(|k| k * 3) {
+        dms.push(DmSummary {
+            id: DmId {
+                to: user,
+                seq: u32_at(a, i)?,
+            },
+            from: UserId(u32_at(a, i + 1)?),
+            len: u32_at(a, i + 2)?,
+        });
+    }
+    Ok(dms)
+}
+
 /// The reply to a one-step op (or the home step of an op with a follow-up).
 fn decode(op: &Op, v: Value) -> Response {
     let a = items(v)?;
@@ -227,38 +414,7 @@ fn decode(op: &Op, v: Value) -> Response {
             delta: get(&a, 0)? as i8,
             score: get(&a, 1)?,
         },
-        Op::GetPost { post, .. } => {
-            let body = match a.get(4) {
-                Some(Value::BulkString(b)) => Body(b.clone().into_boxed_slice()),
-                _ => return Err(ApiError::EngineFault),
-            };
-            let mut top = Vec::with_capacity((a.len().saturating_sub(5)) / 4);
-            for i in (0..(a.len().saturating_sub(5)) / 4).map(|k| 5 + k * 4) {
-                let parent = get(&a, i + 2)?;
-                top.push(CommentSummary {
-                    id: CommentId {
-                        post: *post,
-                        seq: u32_at(&a, i)?,
-                    },
-                    author: UserId(u32_at(&a, i + 1)?),
-                    parent: u32::try_from(parent)
-                        .ok()
-                        .map(|seq| CommentId { post: *post, seq }),
-                    score: get(&a, i + 3)?,
-                });
-            }
-            Reply::Post(Box::new(PostView {
-                post: PostSummary {
-                    id: *post,
-                    author: UserId(u32_at(&a, 0)?),
-                    score: get(&a, 1)?,
-                    comments: u32_at(&a, 2)?,
-                    created: get(&a, 3)? as u64,
-                },
-                body,
-                top_comments: top,
-            }))
-        }
+        Op::GetPost { post, .. } => Reply::Post(Box::new(post_view(*post, &a)?)),
         Op::GetCommunityFeed { community, .. } => {
             let mut feed = Vec::with_capacity(a.len() / 5);
             summaries(*community, &a, &mut feed)?;
@@ -268,20 +424,7 @@ fn decode(op: &Op, v: Value) -> Response {
             to: *to,
             seq: u32_at(&a, 0)?,
         }),
-        Op::GetInbox { user, .. } => {
-            let mut dms = Vec::with_capacity(a.len() / 3);
-            for i in (0..a.len() / 3).map(|k| k * 3) {
-                dms.push(DmSummary {
-                    id: DmId {
-                        to: *user,
-                        seq: u32_at(&a, i)?,
-                    },
-                    from: UserId(u32_at(&a, i + 1)?),
-                    len: u32_at(&a, i + 2)?,
-                });
-            }
-            Reply::Inbox(dms)
-        }
+        Op::GetInbox { user, .. } => Reply::Inbox(inbox(*user, &a)?),
         Op::GetProfile { .. } => Reply::Profile(ProfileView {
             post_karma: get(&a, 0)?,
             comment_karma: get(&a, 1)?,
@@ -341,177 +484,10 @@ impl RedisSession {
         let Some(f) = self.ops[idx as usize].take() else {
             return;
         };
-        let mut ob = [0u8; 12];
-        let home = f.op.home();
-        let phase = match &f.op {
-            Op::Register { user } => {
-                let p = CommunityId::profile(*user).0 as i64;
-                self.eval(idx, home, &[Arg::B(b"register"), Arg::I(p)]);
-                Phase::Home
-            }
-            Op::CreateCommunity { creator, community } => {
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"create"),
-                        Arg::I(community.0 as i64),
-                        Arg::I(creator.0 as i64),
-                    ],
-                );
-                Phase::HomeThenFollow
-            }
-            Op::Join { user, community } | Op::Leave { user, community } => {
-                let name: &[u8] = if matches!(f.op, Op::Join { .. }) {
-                    b"join"
-                } else {
-                    b"leave"
-                };
-                let owner = owner_arg(*community, &mut ob);
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(name),
-                        Arg::I(community.0 as i64),
-                        Arg::B(owner),
-                        Arg::I(user.0 as i64),
-                    ],
-                );
-                Phase::HomeThenFollow
-            }
-            Op::CreatePost {
-                author, community, ..
-            } => {
-                let owner = owner_arg(*community, &mut ob);
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"post_check"),
-                        Arg::I(community.0 as i64),
-                        Arg::B(owner),
-                        Arg::I(author.0 as i64),
-                    ],
-                );
-                Phase::PostCheck
-            }
-            Op::Comment {
-                author,
-                post,
-                parent,
-                body,
-            } => {
-                let parent = match parent {
-                    None => -1,
-                    Some(pc) if pc.post == *post => pc.seq as i64,
-                    Some(_) => -2,
-                };
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"comment"),
-                        Arg::I(post.community.0 as i64),
-                        Arg::I(post.seq as i64),
-                        Arg::I(parent),
-                        Arg::I(author.0 as i64),
-                        Arg::B(body.as_bytes()),
-                    ],
-                );
-                Phase::Home
-            }
-            Op::Vote { voter, target, dir } => {
-                let (post, cs) = match target {
-                    Target::Post(p) => (*p, -1),
-                    Target::Comment(c) => (c.post, c.seq as i64),
-                };
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"vote"),
-                        Arg::I(post.community.0 as i64),
-                        Arg::I(post.seq as i64),
-                        Arg::I(cs),
-                        Arg::I(voter.0 as i64),
-                        Arg::I(dir.value() as i64),
-                    ],
-                );
-                Phase::HomeThenFollow
-            }
-            Op::GetPost { post, comments } => {
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"get_post"),
-                        Arg::I(post.community.0 as i64),
-                        Arg::I(post.seq as i64),
-                        Arg::I(*comments as i64),
-                    ],
-                );
-                Phase::Home
-            }
-            Op::GetCommunityFeed {
-                community,
-                sort,
-                limit,
-            } => {
-                let owner = owner_arg(*community, &mut ob);
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"feed"),
-                        Arg::I(community.0 as i64),
-                        Arg::B(owner),
-                        Arg::B(sort_arg(*sort)),
-                        Arg::I(*limit as i64),
-                    ],
-                );
-                Phase::Home
-            }
-            Op::GetHomeFeed { .. } => {
-                self.eval(idx, home, &[Arg::B(b"subs")]);
-                Phase::Subs
-            }
-            Op::SendDm { from, body, .. } => {
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"dm"),
-                        Arg::I(from.0 as i64),
-                        Arg::B(body.as_bytes()),
-                    ],
-                );
-                Phase::Home
-            }
-            Op::GetInbox { limit, .. } => {
-                self.eval(idx, home, &[Arg::B(b"inbox"), Arg::I(*limit as i64)]);
-                Phase::Home
-            }
-            Op::GetProfile { user } => {
-                let p = CommunityId::profile(*user).0 as i64;
-                self.eval(idx, home, &[Arg::B(b"profile"), Arg::I(p)]);
-                Phase::Home
-            }
-            Op::Search { community, term } => {
-                let owner = owner_arg(*community, &mut ob);
-                self.eval(
-                    idx,
-                    home,
-                    &[
-                        Arg::B(b"search"),
-                        Arg::I(community.0 as i64),
-                        Arg::B(owner),
-                        Arg::B(term.as_bytes()),
-                    ],
-                );
-                Phase::Home
-            }
-        };
+        let mut owner = [0u8; 12];
+        let step = first_step(&f.op, &mut owner);
+        self.eval(idx, f.op.home(), step.args());
+        let phase = step.phase;
         self.ops[idx as usize] = Some(InFlight { phase, ..f });
     }
 
@@ -577,86 +553,89 @@ impl RedisSession {
                 self.finish(idx, f, r);
             }
             Phase::PostCheck => match items(v) {
-                Ok(_) => {
-                    let n = self.shared.clock_node;
-                    let node = &mut self.nodes[n];
-                    pack(
-                        &mut node.out,
-                        &[Arg::B(b"INCR"), Arg::B(self.shared.clock_key.as_bytes())],
-                    );
-                    node.pending.push_back(idx);
-                    f.phase = Phase::PostClock;
-                    self.ops[idx as usize] = Some(f);
-                }
+                Ok(_) => self.tick_clock(idx, f),
                 Err(e) => self.finish(idx, f, Err(e)),
             },
-            Phase::PostClock => {
-                let Some(stamp) = int(&v) else {
-                    self.finish(idx, f, Err(ApiError::EngineFault));
-                    return;
-                };
-                if let Op::CreatePost {
-                    author,
-                    community,
-                    body,
-                } = &f.op
-                {
-                    let mut ob = [0u8; 12];
-                    let owner = owner_arg(*community, &mut ob);
-                    let home = community_home(*community);
-                    let (c, a) = (community.0 as i64, author.0 as i64);
-                    // `f` is out of `self.ops` here, so its body is borrowed, not copied.
-                    self.eval(
-                        idx,
-                        home,
-                        &[
-                            Arg::B(b"post"),
-                            Arg::I(c),
-                            Arg::B(owner),
-                            Arg::I(a),
-                            Arg::I(stamp),
-                            Arg::B(body.as_bytes()),
-                        ],
-                    );
-                }
-                f.phase = Phase::Home;
-                self.ops[idx as usize] = Some(f);
-            }
+            Phase::PostClock => self.post_with_stamp(idx, f, v),
             Phase::Subs => self.gather(idx, f, v),
-            Phase::Gather => {
-                let Op::GetHomeFeed { sort, limit, .. } = f.op else {
-                    self.finish(idx, f, Err(ApiError::EngineFault));
-                    return;
-                };
-                // Which community this part is from: gathers are answered in
-                // the order they were sent per node, but parts may come from
-                // several nodes, so each part carries its community id first.
-                match items(v) {
-                    Ok(a) if !a.is_empty() => match get(&a, 0) {
-                        Ok(cid) => {
-                            if summaries(CommunityId(cid as u32), &a[1..], &mut f.feed).is_err() {
-                                f.failed = true;
-                            }
-                        }
-                        Err(_) => f.failed = true,
-                    },
-                    Ok(_) => {}
-                    Err(_) => f.failed = true,
-                }
-                f.waiting -= 1;
-                if f.waiting > 0 {
-                    self.ops[idx as usize] = Some(f);
-                    return;
-                }
-                if f.failed {
-                    self.finish(idx, f, Err(ApiError::EngineFault));
-                    return;
-                }
-                let mut feed = std::mem::take(&mut f.feed);
-                merge_feed(&mut feed, sort, limit);
-                self.finish(idx, f, Ok(Reply::Feed(feed)));
-            }
+            Phase::Gather => self.gathered(idx, f, v),
         }
+    }
+
+    /// CreatePost, its check passed: tick the post clock.
+    fn tick_clock(&mut self, idx: u32, mut f: InFlight) {
+        let node = &mut self.nodes[self.shared.clock_node];
+        pack(
+            &mut node.out,
+            &[Arg::B(b"INCR"), Arg::B(self.shared.clock_key.as_bytes())],
+        );
+        node.pending.push_back(idx);
+        f.phase = Phase::PostClock;
+        self.ops[idx as usize] = Some(f);
+    }
+
+    /// CreatePost, the clock ticked (`v` is the stamp): apply the post.
+    fn post_with_stamp(&mut self, idx: u32, mut f: InFlight, v: Value) {
+        let Some(stamp) = int(&v) else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        if let Op::CreatePost {
+            author,
+            community,
+            body,
+        } = &f.op
+        {
+            let mut ob = [0u8; 12];
+            let owner = owner_arg(*community, &mut ob);
+            // `f` is out of `self.ops` here, so its body is borrowed, not copied.
+            self.eval(
+                idx,
+                community_home(*community),
+                &[
+                    Arg::B(b"post"),
+                    id(community.0),
+                    Arg::B(owner),
+                    id(author.0),
+                    Arg::I(stamp),
+                    Arg::B(body.as_bytes()),
+                ],
+            );
+        }
+        f.phase = Phase::Home;
+        self.ops[idx as usize] = Some(f);
+    }
+
+    /// Home feed: one community's part arrived; the last one answers the op.
+    fn gathered(&mut self, idx: u32, mut f: InFlight, v: Value) {
+        let Op::GetHomeFeed { sort, limit, .. } = f.op else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        // Which community this part is from: gathers are answered in the
+        // order they were sent per node, but parts may come from several
+        // nodes, so each part carries its community id first.
+        match items(v) {
+            Ok(a) if !a.is_empty() => match get(&a, 0) {
+                Ok(cid) => {
+                    if summaries(CommunityId(cid as u32), &a[1..], &mut f.feed).is_err() {
+                        f.failed = true;
+                    }
+                }
+                Err(_) => f.failed = true,
+            },
+            Ok(_) => {}
+            Err(_) => f.failed = true,
+        }
+        f.waiting -= 1;
+        if f.waiting > 0 {
+            self.ops[idx as usize] = Some(f);
+            return;
+        }
+        if f.failed {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        }
+        let mut feed = std::mem::take(&mut f.feed);
+        merge_feed(&mut feed, sort, limit);
+        self.finish(idx, f, Ok(Reply::Feed(feed)));
     }
 
     /// The server answered a step of the op in slot `idx` with an error.
@@ -830,7 +809,7 @@ impl Session for RedisSession {
             return Err(EngineError::Shutdown);
         }
         self.outstanding += 1;
-        if let Err(e) = check_values(&op) {
+        if let Err(e) = op.check_values() {
             self.ready.push_back((tag, Err(e)));
             return Ok(());
         }

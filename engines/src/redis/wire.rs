@@ -9,11 +9,53 @@
 
 use std::collections::VecDeque;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::{Client, Connection, Value};
+use ::redis::{Client, Connection, RedisError, Value};
 
 use crate::api::{CommunityId, Home, UserId};
+
+/// A Redis step that failed: what the engine was doing (one line, naming
+/// the server) and the client's error behind it, when there is one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what}")]
+pub struct ServerError {
+    what: String,
+    #[source]
+    source: Option<Arc<RedisError>>,
+}
+
+impl ServerError {
+    /// A failure with no client error behind it (an unexpected reply).
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        ServerError {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by the client's `error`.
+    pub(crate) fn caused(what: impl Into<String>, error: RedisError) -> Self {
+        ServerError {
+            what: what.into(),
+            source: Some(Arc::new(error)),
+        }
+    }
+
+    /// The message and the client's error, for [`crate::EngineError::Config`].
+    pub(crate) fn into_parts(self) -> (String, Option<Arc<RedisError>>) {
+        (self.what, self.source)
+    }
+
+    /// What failed and why, on one line ("what: client error").
+    pub fn detail(&self) -> String {
+        match &self.source {
+            Some(e) => format!("{}: {e}", self.what),
+            None => self.what.clone(),
+        }
+    }
+}
 
 /// Number of Redis Cluster hash slots.
 pub(crate) const SLOTS: usize = 16384;
@@ -39,21 +81,22 @@ impl std::fmt::Debug for Node {
 }
 
 /// Opens a connection to `url` with `timeout` for connecting, reading and
-/// writing. The message of an error is one line, fit for the user.
-pub(crate) fn connect(url: &str, timeout: Duration) -> Result<Connection, String> {
-    let client = Client::open(url).map_err(|e| format!("bad Redis URL `{url}`: {e}"))?;
+/// writing. An error says, on one line fit for the user, which step failed.
+pub(crate) fn connect(url: &str, timeout: Duration) -> Result<Connection, ServerError> {
+    let client =
+        Client::open(url).map_err(|e| ServerError::caused(format!("bad Redis URL `{url}`"), e))?;
     let conn = client
         .get_connection_with_timeout(timeout)
-        .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?;
+        .map_err(|e| ServerError::caused(format!("cannot connect to Redis at {url}"), e))?;
     conn.set_read_timeout(Some(timeout))
         .and_then(|()| conn.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("cannot set timeouts on {url}: {e}"))?;
+        .map_err(|e| ServerError::caused(format!("cannot set timeouts on {url}"), e))?;
     Ok(conn)
 }
 
 impl Node {
     /// A node connected to `url`.
-    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Node, String> {
+    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Node, ServerError> {
         Ok(Node {
             conn: connect(url, timeout)?,
             out: Vec::with_capacity(4096),
@@ -163,13 +206,13 @@ pub(crate) fn slot(key: &[u8]) -> usize {
 
 /// Reads CLUSTER SLOTS: the masters' addresses (`host:port`) and, per slot,
 /// the index of its master in that list. Fails when a slot is not served.
-pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u16>), String> {
+pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u16>), ServerError> {
     let v: Value = ::redis::cmd("CLUSTER")
         .arg("SLOTS")
         .query(conn)
-        .map_err(|e| format!("CLUSTER SLOTS failed: {e}"))?;
+        .map_err(|e| ServerError::caused("CLUSTER SLOTS failed", e))?;
     let Value::Array(ranges) = v else {
-        return Err("CLUSTER SLOTS: unexpected reply".into());
+        return Err(ServerError::new("CLUSTER SLOTS: unexpected reply"));
     };
     let mut masters: Vec<String> = Vec::new();
     let mut map = vec![u16::MAX; SLOTS];
@@ -178,7 +221,7 @@ pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u
         let (Some(lo), Some(hi), Some(Value::Array(m))) =
             (r.first().and_then(int), r.get(1).and_then(int), r.get(2))
         else {
-            return Err("CLUSTER SLOTS: unexpected range".into());
+            return Err(ServerError::new("CLUSTER SLOTS: unexpected range"));
         };
         let host = m.first().and_then(text).unwrap_or_default();
         let port = m.get(1).and_then(int).unwrap_or(0);
@@ -196,9 +239,9 @@ pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u
         }
     }
     if let Some(s) = map.iter().position(|&n| n == u16::MAX) {
-        return Err(format!(
+        return Err(ServerError::new(format!(
             "the cluster does not serve slot {s}: is it fully set up (cluster_state:ok)?"
-        ));
+        )));
     }
     Ok((masters, map))
 }

@@ -216,6 +216,7 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         channel: config.channel,
         pin: Vec::new(),
         faults,
+        redis: config.redis.clone(),
     };
     let engine_threads = config.engine.engine_threads(&engine_config);
     let threads = config
@@ -256,8 +257,8 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         .visit(&engine_config, Visit(ctx))
         .map_err(|e| match e {
             // A configuration the engine refuses came from the user's flags.
-            EngineError::Config(m) => {
-                RunError::BadInput(format!("{} engine: {m}", config.engine.name()))
+            e @ EngineError::Config { .. } => {
+                RunError::BadInput(format!("{} engine: {}", config.engine.name(), e.detail()))
             }
             e => RunError::Engine(e),
         })??;

@@ -1,0 +1,203 @@
+//! How to build an engine: [`EngineConfig`] and its parts (channel flavour,
+//! injected faults, where the `redis` engine's server is), and the one check
+//! of the values every engine shares ([`EngineConfig::validate`]).
+//!
+//! Everything here is plain data, always compiled: the Redis types exist
+//! without the `redis` feature too, so that struct literals and the CLI
+//! compile either way (a build without the feature refuses `--engine redis`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::EngineError;
+
+/// Which channel implementation carries mailboxes, so the two can be compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum ChannelKind {
+    /// crossbeam-channel (the default).
+    #[default]
+    Crossbeam,
+    /// flume.
+    Flume,
+}
+
+/// An injected engine stall: every `every`, the engine stops serving for `duration`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Stall {
+    /// Period between stalls.
+    pub every: Duration,
+    /// Length of each stall.
+    pub duration: Duration,
+}
+
+/// Faults injected to test the engines and the harness (all off by default).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Faults {
+    /// Probability that an op panics inside the engine before it is applied;
+    /// it is answered with [`crate::ApiError::EngineFault`].
+    pub panic_rate: f64,
+    /// Probability that a follow-up is silently dropped (the audit must catch it).
+    pub drop_follow_up_rate: f64,
+    /// Periodic stalls of the engine.
+    pub stall: Option<Stall>,
+    /// Seed of the fault decisions, so a faulty run is reproducible.
+    pub seed: u64,
+}
+
+impl Faults {
+    /// Whether any fault is configured.
+    pub fn any(&self) -> bool {
+        self.panic_rate > 0.0 || self.drop_follow_up_rate > 0.0 || self.stall.is_some()
+    }
+}
+
+/// Where the `redis` engine's server is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RedisTarget {
+    /// One server, e.g. `redis://127.0.0.1:6379` (a `/N` suffix selects database N).
+    Server(String),
+    /// A Redis Cluster: one or more seed nodes as `host:port`.
+    Cluster(Vec<String>),
+}
+
+/// How the `redis` engine reaches its server and which keys it owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RedisConfig {
+    /// The server or cluster.
+    pub target: RedisTarget,
+    /// Key prefix the engine owns; `None`: `sb:<unique run token>:`.
+    pub prefix: Option<String>,
+    /// Connect, read and write timeout.
+    pub timeout: Duration,
+    /// Leave the keys on the server at shutdown (to inspect them).
+    pub keep_keys: bool,
+}
+
+impl RedisConfig {
+    /// Default connect, read and write timeout.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A configuration for `target` with the defaults.
+    pub fn new(target: RedisTarget) -> Self {
+        RedisConfig {
+            target,
+            prefix: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+            keep_keys: false,
+        }
+    }
+}
+
+/// How to build an engine.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EngineConfig {
+    /// Partitions: shards of `sharded`, stripes of `striped`; ignored by the others.
+    pub partitions: usize,
+    /// Capacity of each bounded mailbox, in ops (clients block when it is full).
+    pub mailbox: usize,
+    /// Mailbox implementation.
+    pub channel: ChannelKind,
+    /// Cores to pin engine threads to, in order (thread i on `pin[i % len]`); empty: unpinned.
+    pub pin: Vec<usize>,
+    /// Injected faults.
+    pub faults: Faults,
+    /// The `redis` engine's server; the other engines ignore it. Not
+    /// serialized: a URL may carry a password, and `run.json` keeps the
+    /// format it had before this field existed.
+    #[serde(skip)]
+    pub redis: Option<RedisConfig>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            partitions: 1,
+            mailbox: 1024,
+            channel: ChannelKind::Crossbeam,
+            pin: Vec::new(),
+            faults: Faults::default(),
+            redis: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks the values every engine shares: at least one partition and a
+    /// mailbox of at least one op (even where an engine ignores them, they
+    /// are out of range), fault rates within 0..=1, a positive stall period.
+    /// Every engine calls it first, then refuses what it cannot do itself.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.partitions == 0 {
+            return Err(EngineError::config("partitions must be at least 1"));
+        }
+        if self.mailbox == 0 {
+            return Err(EngineError::config("mailbox capacity must be at least 1"));
+        }
+        let f = &self.faults;
+        for (name, rate) in [
+            ("panic rate", f.panic_rate),
+            ("drop rate", f.drop_follow_up_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(EngineError::config(format!("{name} {rate} outside 0..=1")));
+            }
+        }
+        if let Some(s) = f.stall
+            && s.every.is_zero()
+        {
+            return Err(EngineError::config("stall period must be positive"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_refuses_each_out_of_range_value() {
+        assert_eq!(EngineConfig::default().validate(), Ok(()));
+        let bad = [
+            EngineConfig {
+                partitions: 0,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                mailbox: 0,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                faults: Faults {
+                    panic_rate: 1.5,
+                    ..Faults::default()
+                },
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                faults: Faults {
+                    drop_follow_up_rate: -0.1,
+                    ..Faults::default()
+                },
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                faults: Faults {
+                    stall: Some(Stall {
+                        every: Duration::ZERO,
+                        duration: Duration::from_millis(1),
+                    }),
+                    ..Faults::default()
+                },
+                ..EngineConfig::default()
+            },
+        ];
+        for c in bad {
+            assert!(
+                matches!(c.validate(), Err(EngineError::Config { .. })),
+                "{c:?} must be refused"
+            );
+        }
+    }
+}

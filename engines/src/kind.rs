@@ -1,0 +1,144 @@
+//! Dispatch over the engines this crate provides: [`EngineKind`] names them
+//! (command-line names, the default comparison's list) and
+//! [`EngineKind::visit`] builds one and hands it, statically typed, to an
+//! [`EngineVisitor`], so that code generic over `E: Engine` runs without
+//! dynamic dispatch.
+//!
+//! This is the only module that knows every engine; the engines know only
+//! the [`Engine`] trait ([`crate::engine`]), so there is no cycle between them.
+
+use serde::Serialize;
+
+use crate::actor::ActorEngine;
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EngineError};
+use crate::null::NullEngine;
+use crate::serial::SerialEngine;
+use crate::sharded::ShardedEngine;
+use crate::striped::StripedEngine;
+
+/// The engines this crate provides, by command-line name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum EngineKind {
+    /// Replies at once, keeps nothing: the harness's ceiling.
+    Null,
+    /// One partition applied inline by a single session: the serial baseline C1.
+    Serial,
+    /// One partition owned by one engine thread behind a bounded mailbox.
+    Actor,
+    /// P partitions on P pinned threads, messages between shards.
+    Sharded,
+    /// P partitions behind parking_lot locks, applied inline by callers.
+    Striped,
+    /// An external Redis server or Redis Cluster, each op one server-side
+    /// script (see `crate::redis`). Not in [`EngineKind::ALL`]: it needs a
+    /// server, so the default comparison and engine lists leave it out; name
+    /// it explicitly (`--engine redis`).
+    Redis,
+}
+
+impl EngineKind {
+    /// Every engine, in the order tables list them.
+    pub const ALL: [EngineKind; 5] = [
+        EngineKind::Null,
+        EngineKind::Serial,
+        EngineKind::Actor,
+        EngineKind::Sharded,
+        EngineKind::Striped,
+    ];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Null => "null",
+            EngineKind::Serial => "serial",
+            EngineKind::Actor => "actor",
+            EngineKind::Sharded => "sharded",
+            EngineKind::Striped => "striped",
+            EngineKind::Redis => "redis",
+        }
+    }
+
+    /// Engines that need an external server: named explicitly, never part
+    /// of [`EngineKind::ALL`].
+    pub const EXTERNAL: [EngineKind; 1] = [EngineKind::Redis];
+
+    /// Every engine a user can name: [`EngineKind::ALL`], then [`EngineKind::EXTERNAL`].
+    pub fn known() -> impl Iterator<Item = EngineKind> {
+        Self::ALL.into_iter().chain(Self::EXTERNAL)
+    }
+
+    /// The names of [`EngineKind::known`], comma-separated (for messages).
+    pub fn known_names() -> String {
+        Self::known()
+            .map(EngineKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Parses a command-line name (any of [`EngineKind::known`]).
+    pub fn parse(s: &str) -> Option<EngineKind> {
+        Self::known().find(|k| k.name() == s)
+    }
+
+    /// Whether the engine keeps state (all but `null`).
+    pub fn is_stateful(self) -> bool {
+        self != EngineKind::Null
+    }
+
+    /// Whether `partitions` in the config means anything to this engine.
+    pub fn is_partitioned(self) -> bool {
+        matches!(self, EngineKind::Sharded | EngineKind::Striped)
+    }
+
+    /// Engine threads it starts for `config` (cores it occupies besides the clients').
+    ///
+    /// `redis` counts one: the server's single command thread (Redis runs
+    /// commands on one thread), which the harness cannot pin but must leave
+    /// a core for, and which the efficiency (ops/s per core used) must count. Pin the
+    /// server yourself to the core the pin map reserves (`taskset`).
+    pub fn engine_threads(self, config: &EngineConfig) -> usize {
+        match self {
+            EngineKind::Actor | EngineKind::Redis => 1,
+            EngineKind::Sharded => config.partitions,
+            _ => 0,
+        }
+    }
+
+    /// Most sessions served at once (`None`: unlimited).
+    pub fn max_sessions(self) -> Option<usize> {
+        (self == EngineKind::Serial).then_some(1)
+    }
+
+    /// Builds the engine and hands it to `visitor`, statically typed.
+    pub fn visit<V: EngineVisitor>(
+        self,
+        config: &EngineConfig,
+        visitor: V,
+    ) -> Result<V::Output, EngineError> {
+        Ok(match self {
+            EngineKind::Null => visitor.visit(NullEngine::new(config)?),
+            EngineKind::Serial => visitor.visit(SerialEngine::new(config)?),
+            EngineKind::Actor => visitor.visit(ActorEngine::new(config)?),
+            EngineKind::Sharded => visitor.visit(ShardedEngine::new(config)?),
+            EngineKind::Striped => visitor.visit(StripedEngine::new(config)?),
+            #[cfg(feature = "redis")]
+            EngineKind::Redis => visitor.visit(crate::redis::RedisEngine::new(config)?),
+            #[cfg(not(feature = "redis"))]
+            EngineKind::Redis => {
+                return Err(EngineError::config(
+                    "this build has no redis engine (built without the `redis` feature)",
+                ));
+            }
+        })
+    }
+}
+
+/// Receives a concretely typed engine from [`EngineKind::visit`], so code
+/// generic over `E: Engine` runs without dynamic dispatch.
+pub trait EngineVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called once with the built engine.
+    fn visit<E: Engine>(self, engine: E) -> Self::Output;
+}

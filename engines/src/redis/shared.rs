@@ -1,0 +1,66 @@
+//! What the Redis engine and its sessions share: the server's layout (nodes,
+//! slots, script, clock key), the flags that stop a run, and each session's
+//! counters of acknowledged writes.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::wire;
+
+/// Counts of one session's acknowledged writes (only that session writes them).
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) users: AtomicI64,
+    pub(super) communities: AtomicI64,
+    pub(super) posts: AtomicI64,
+    pub(super) comments: AtomicI64,
+    pub(super) dms: AtomicI64,
+    pub(super) votes: AtomicI64,
+    pub(super) memberships: AtomicI64,
+    pub(super) faults: AtomicI64,
+}
+
+/// What the engine and its sessions share (read-only but for flags and logs).
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) prefix: String,
+    /// Node URLs (masters of a cluster; the one server otherwise).
+    pub(super) urls: Vec<String>,
+    /// Node of every slot; empty for a single server.
+    pub(super) slots: Vec<u16>,
+    pub(super) timeout: Duration,
+    /// SHA1 of the script, loaded on every node.
+    pub(super) sha: String,
+    pub(super) clock_key: String,
+    pub(super) clock_node: usize,
+    pub(super) shut_down: AtomicBool,
+    /// Set once the connection loss has been reported.
+    pub(super) lost_reported: AtomicBool,
+    /// Set once a server error has been reported.
+    pub(super) error_reported: AtomicBool,
+    pub(super) server_errors: AtomicU64,
+}
+
+impl Shared {
+    /// The node serving `key`.
+    pub(super) fn node_of(&self, key: &[u8]) -> usize {
+        if self.slots.is_empty() {
+            0
+        } else {
+            self.slots[wire::slot(key)] as usize
+        }
+    }
+
+    pub(super) fn note_connection_lost(&self, why: &str) {
+        if !self.lost_reported.swap(true, Ordering::Relaxed) {
+            eprintln!("redis engine: lost the connection ({why}); stopping the run");
+        }
+    }
+
+    pub(super) fn note_server_error(&self, what: &str) {
+        self.server_errors.fetch_add(1, Ordering::Relaxed);
+        if !self.error_reported.swap(true, Ordering::Relaxed) {
+            eprintln!("redis engine: the server answered an op with an error: {what}");
+        }
+    }
+}

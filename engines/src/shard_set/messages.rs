@@ -1,0 +1,59 @@
+//! What travels on a shard's lanes: client ops on the client lane, and on
+//! the peer lane everything a shard must never block on (follow-ups,
+//! gathers, session registrations, probes, `Stop`).
+
+use crate::api::{CommunityId, Op, PostSummary, Response, Sort};
+use crate::mailbox::Sender;
+use crate::partition::{FollowUp, Partition};
+
+/// One client op on a client lane: 8 + 4 bytes of routing plus the op.
+pub(super) struct ClientMsg {
+    pub(super) session: u32,
+    pub(super) tag: u64,
+    pub(super) op: Op,
+}
+
+/// What a probe sees of a shard, between two batches.
+pub(super) struct ShardView<'a> {
+    pub(super) partition: &'a Partition,
+    /// Client ops queued or taken but not applied.
+    pub(super) unapplied_ops: usize,
+    /// Home feeds waiting for gather replies.
+    pub(super) gathers: usize,
+    /// Follow-ups this shard sent to other shards.
+    pub(super) sent: u64,
+    /// Follow-ups from other shards this shard applied.
+    pub(super) applied: u64,
+}
+
+pub(super) type Probe = Box<dyn FnOnce(&ShardView<'_>) + Send>;
+/// Replies travel in batches: one send (and at most one wake-up of the
+/// client) per session per shard batch, instead of one per op.
+pub(super) type ReplyBatch = Vec<(u64, Response)>;
+pub(super) type ReplySender = Sender<ReplyBatch>;
+
+/// Traffic a shard must never block on.
+pub(super) enum PeerMsg {
+    FollowUp(FollowUp),
+    Gather {
+        origin: u32,
+        cont: u32,
+        communities: Vec<CommunityId>,
+        sort: Sort,
+        limit: u16,
+    },
+    /// `None`: the part panicked; the home feed is answered with a fault.
+    GatherReply {
+        cont: u32,
+        posts: Option<Vec<PostSummary>>,
+    },
+    Register {
+        session: u32,
+        replies: ReplySender,
+    },
+    Unregister {
+        session: u32,
+    },
+    Probe(Probe),
+    Stop,
+}

@@ -1,0 +1,403 @@
+//! Thread-owned partitions: the machinery of the `sharded` engine, and of
+//! the `actor` engine, which is its one-shard case. A [`ShardSet`] starts one
+//! thread per shard, each owning a [`Partition`]; clients talk to it through
+//! [`ShardedSession`]s. Follow-ups and home-feed gathers are messages between
+//! shards, as hash-partitioned servers do.
+//!
+//! Files: this one starts and controls the set; `messages.rs` is what
+//! travels on the lanes; `shard.rs` is a shard's thread (its loop, replies,
+//! follow-ups, home feeds), `gather.rs` the home feeds it is gathering from
+//! other shards, `merge.rs` the merge of their parts; `session.rs` is the
+//! client side; `waiting.rs` how an idle thread waits (spin, yield, park).
+//! They depend on each other in that order, never back.
+//!
+//! # Lanes
+//! Each shard receives on two lanes of one channel flavour
+//! ([`crate::mailbox::dual`]):
+//! - the **client lane**, bounded at `EngineConfig::mailbox` ops: a full lane
+//!   blocks the submitting client (backpressure);
+//! - the **peer lane**, unbounded, carrying follow-ups, gather requests and
+//!   replies, session registrations and control probes. A shard only ever
+//!   *sends* on peer lanes, which never block, and only blocks when both of
+//!   its own lanes are empty (`recv_either`), so no cycle of shards can wait
+//!   on each other: the engine is deadlock-free by construction. The peer
+//!   lane is bounded in practice by the client lanes: every peer message
+//!   stems from a client op, at most a few per op.
+//!
+//! # Loop and causality
+//! A shard takes a batch of up to [`BATCH`] client ops, then drains its peer
+//! lane completely, then applies the batch. A follow-up is sent *before* the
+//! reply of the op that caused it, so any op a client submits after seeing
+//! that reply finds the follow-up already queued on its shard's peer lane, and
+//! it is applied first: a session reads its own writes, and with one op in
+//! flight every engine gives the same replies. Follow-ups between two shards
+//! are FIFO because each destination has one channel. Follow-ups whose
+//! destination is the shard itself are applied at once, after the op.
+//!
+//! # Waiting
+//! An idle shard, and a session waiting for a reply, wait actively before
+//! they park: they spin on a core of their own and yield on a shared one
+//! (`waiting.rs` says how that is decided).
+//!
+//! # Home feed
+//! The user's shard reads the subscriptions, groups them by shard, computes
+//! its own part, sends one gather request per other shard involved and parks
+//! a continuation (pending count, candidates, reply target) in a slab. The
+//! last gather reply completes it (`MergeScratch`, which gives what
+//! [`crate::merge_feed`] gives, cheaper) and the session gets its answer.
+//! The shard loop never waits for a gather.
+//!
+//! # Sessions and replies
+//! A session owns one unbounded reply channel. [`ShardSet::session`]
+//! registers its sender with every shard over the peer lane (so it is
+//! registered before the session's first op is applied), and client messages
+//! carry only the session's number: no per-op allocation or reference count.
+//! A shard collects the replies of a batch per session and sends each
+//! session one message per batch, or as soon as it holds [`FLUSH`] replies
+//! (one allocation and at most one wake-up per message, instead of one per
+//! op). Flushing early lets a closed-loop client refill its window while the
+//! shard is still applying the rest of the batch, so client and shard work
+//! at the same time instead of taking turns. A flush never precedes the
+//! follow-ups of the ops it answers (they are routed before `reply`), so the
+//! causality rule above holds.
+//!
+//! # Control
+//! `stats`, `audit`, `digest` and `quiesce` send a probe closure over each
+//! peer lane; the shard runs it between batches against its partition. The
+//! hot path pays nothing for them; a probe waits at most one batch (or an
+//! injected stall).
+//!
+//! # Shutdown
+//! `shutdown` sends `Stop` on every peer lane (it never blocks) and joins the
+//! threads. A stopping shard answers the batch it holds with
+//! [`crate::ApiError::Shutdown`] and drops its receivers, which releases
+//! every client blocked on its full client lane; later submits fail with
+//! [`EngineError::Shutdown`]. Replies to ops still queued are dropped with
+//! the shard, and a session's `poll` sees its reply channel disconnect.
+
+mod gather;
+mod merge;
+mod messages;
+mod session;
+mod shard;
+mod waiting;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::audit::Audit;
+use crate::config::{ChannelKind, EngineConfig};
+use crate::engine::{EngineError, EngineStats, PartitionStats};
+use crate::fault::FaultCounters;
+use crate::mailbox::{self, DualReceiver, Sender};
+use crate::partition::PostClock;
+
+pub use session::ShardedSession;
+pub use shard::BATCH;
+pub use waiting::{LINGER, SPIN};
+
+use messages::{ClientMsg, PeerMsg, Probe, ShardView};
+use shard::{Shard, ShardPlan};
+use waiting::{Waiting, placement_plan};
+
+/// A session's replies are sent as soon as this many are queued, without
+/// waiting for the end of the batch. Override with `SOCIALBENCH_REPLY_FLUSH`
+/// (read once when the engine starts; at least 1).
+pub const FLUSH: usize = 4;
+
+/// Tuning read once at start: the spin budget ([`SPIN`],
+/// `SOCIALBENCH_SPIN_US`) and the reply flush size ([`FLUSH`],
+/// `SOCIALBENCH_REPLY_FLUSH`).
+fn tuning() -> (Duration, usize) {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let spin = var("SOCIALBENCH_SPIN_US").map_or(SPIN, Duration::from_micros);
+    let flush = var("SOCIALBENCH_REPLY_FLUSH").map_or(FLUSH, |v| (v as usize).max(1));
+    (spin, flush)
+}
+
+/// A set of thread-owned partitions (see the module docs).
+pub(crate) struct ShardSet {
+    name: &'static str,
+    kind: ChannelKind,
+    clients: Vec<Sender<ClientMsg>>,
+    peers: Vec<Sender<PeerMsg>>,
+    counters: Arc<FaultCounters>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Set first thing by `shutdown`; sessions read it before each send so
+    /// that once any submit has failed, every later one fails too (shards
+    /// stop one after another). A read of a line written once: no contention.
+    stopped: Arc<AtomicBool>,
+    next_session: AtomicU32,
+    /// Sessions alive now and the cores left to client threads: a session
+    /// spins while the first fits in the second.
+    live_sessions: Arc<AtomicU32>,
+    client_cores: usize,
+    spin: Duration,
+}
+
+impl fmt::Debug for ShardSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardSet")
+            .field("name", &self.name)
+            .field("shards", &self.peers.len())
+            .field("channel", &self.kind)
+            .finish()
+    }
+}
+
+impl ShardSet {
+    /// Starts `count` shards named by `thread_name(i)`, after checking
+    /// `config` ([`EngineConfig::validate`]).
+    pub(crate) fn start(
+        name: &'static str,
+        config: &EngineConfig,
+        count: usize,
+        thread_name: impl Fn(usize) -> String,
+    ) -> Result<ShardSet, EngineError> {
+        config.validate()?;
+        if count == 0 {
+            return Err(EngineError::config("partitions must be at least 1"));
+        }
+        let (spin, flush) = tuning();
+        let (own_core, client_cores) = placement_plan(&config.pin, count);
+        let Lanes {
+            clients,
+            peers,
+            receivers,
+        } = Lanes::new(config, count);
+        let set = ShardSet {
+            name,
+            kind: config.channel,
+            clients,
+            peers,
+            counters: Arc::new(FaultCounters::default()),
+            threads: Mutex::new(Vec::with_capacity(count)),
+            stopped: Arc::new(AtomicBool::new(false)),
+            next_session: AtomicU32::new(0),
+            live_sessions: Arc::new(AtomicU32::new(0)),
+            client_cores,
+            spin,
+        };
+        let plan = ShardPlan {
+            count,
+            peers: &set.peers,
+            counters: &set.counters,
+            faults: &config.faults,
+            clock: PostClock::new(),
+            flush,
+        };
+        for (index, rx) in receivers.into_iter().enumerate() {
+            let waiting = if own_core[index] {
+                Waiting::Spin(spin)
+            } else {
+                Waiting::Yield
+            };
+            let shard = Shard::new(index, rx, waiting, &plan);
+            let pin = (!config.pin.is_empty()).then(|| config.pin[index % config.pin.len()]);
+            if let Err(e) = set.spawn(thread_name(index), pin, shard) {
+                set.shutdown();
+                return Err(EngineError::Spawn(Arc::new(e)));
+            }
+        }
+        Ok(set)
+    }
+
+    /// Starts the thread of one shard, pinned to `pin` when given.
+    fn spawn(&self, name: String, pin: Option<usize>, shard: Shard) -> std::io::Result<()> {
+        let handle = std::thread::Builder::new().name(name).spawn(move || {
+            if let Some(id) = pin {
+                // Best effort: an unknown core leaves the thread unpinned.
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+            }
+            shard.run();
+        })?;
+        self.threads.lock().push(handle);
+        Ok(())
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A new session, registered with every shard before it is returned.
+    pub(crate) fn session(&self) -> Result<ShardedSession, EngineError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(EngineError::Shutdown);
+        }
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mailbox::unbounded(self.kind);
+        for p in &self.peers {
+            let msg = PeerMsg::Register {
+                session: id,
+                replies: tx.clone(),
+            };
+            if p.send(msg).is_err() {
+                return Err(EngineError::Shutdown);
+            }
+        }
+        self.live_sessions.fetch_add(1, Ordering::Relaxed);
+        Ok(ShardedSession {
+            id,
+            clients: self.clients.clone(),
+            peers: self.peers.clone(),
+            stopped: self.stopped.clone(),
+            replies: rx,
+            outstanding: 0,
+            live_sessions: self.live_sessions.clone(),
+            client_cores: self.client_cores,
+            spin: self.spin,
+        })
+    }
+
+    /// Runs `f` on every shard between two batches and collects the results
+    /// in shard order. Returns fewer results once the engine is shut down.
+    fn probe_all<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&ShardView<'_>) -> R + Send + Clone + 'static,
+    {
+        if self.stopped.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut asked = 0;
+        for (i, p) in self.peers.iter().enumerate() {
+            let (tx, f) = (tx.clone(), f.clone());
+            let probe: Probe = Box::new(move |v| {
+                let _ = tx.send((i, f(v)));
+            });
+            if p.send(PeerMsg::Probe(probe)).is_ok() {
+                asked += 1;
+            }
+        }
+        drop(tx);
+        let mut out = Vec::with_capacity(asked);
+        while out.len() < asked {
+            // A shard that stops drops its probe unanswered; the timeout only
+            // lets us notice a concurrent shutdown, it never decides a result.
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(r) => out.push(r),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if self.stopped.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    pub(crate) fn stats(&self) -> EngineStats {
+        let parts = self.probe_all(|v| (v.partition.stats(), v.sent, v.applied));
+        let mut s = EngineStats::default();
+        let (mut sent, mut applied) = (0u64, 0u64);
+        for (p, se, ap) in &parts {
+            let p: &PartitionStats = p;
+            s.counts.add(&p.counts);
+            s.bytes.add(&p.bytes);
+            sent += se;
+            applied += ap;
+        }
+        s.mailbox_depths = self.clients.iter().map(Sender::len).collect();
+        s.pending_follow_ups = sent.saturating_sub(applied);
+        s.faults = self.counters.faults();
+        s.dropped_follow_ups = self.counters.dropped_follow_ups();
+        s
+    }
+
+    /// Probes every shard until, in one round, no shard holds an unapplied
+    /// client op or a pending gather and every follow-up sent was applied.
+    /// With no client submitting, ops only drain, so once every shard reports
+    /// no unapplied op the `sent` counters are final and the sums equal only
+    /// when every follow-up has been applied.
+    pub(crate) fn quiesce(&self) {
+        loop {
+            let r = self.probe_all(|v| (v.unapplied_ops, v.gathers, v.sent, v.applied));
+            if r.len() < self.peers.len() {
+                return; // shut down
+            }
+            let idle = r
+                .iter()
+                .all(|&(ops, gathers, _, _)| ops == 0 && gathers == 0);
+            let sent: u64 = r.iter().map(|x| x.2).sum();
+            let applied: u64 = r.iter().map(|x| x.3).sum();
+            if idle && sent == applied {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    pub(crate) fn audit(&self) -> Audit {
+        let mut a = Audit::default();
+        for p in self.probe_all(|v| v.partition.audit()) {
+            a.add(&p);
+        }
+        a
+    }
+
+    pub(crate) fn digest(&self) -> u64 {
+        self.probe_all(|v| v.partition.digest())
+            .into_iter()
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Release);
+        let threads = std::mem::take(&mut *self.threads.lock());
+        if threads.is_empty() {
+            return;
+        }
+        for p in &self.peers {
+            let _ = p.send(PeerMsg::Stop);
+        }
+        for t in threads {
+            // A shard that died of a bug has already dropped its lanes.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ShardSet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The two lanes of every shard: the senders clients and peers use, and
+/// each shard's receiver.
+struct Lanes {
+    clients: Vec<Sender<ClientMsg>>,
+    peers: Vec<Sender<PeerMsg>>,
+    receivers: Vec<DualReceiver<ClientMsg, PeerMsg>>,
+}
+
+impl Lanes {
+    /// The lanes of `count` shards, of `config`'s channel flavour and
+    /// client-lane capacity.
+    fn new(config: &EngineConfig, count: usize) -> Lanes {
+        let mut lanes = Lanes {
+            clients: Vec::with_capacity(count),
+            peers: Vec::with_capacity(count),
+            receivers: Vec::with_capacity(count),
+        };
+        for _ in 0..count {
+            let (c, p, rx) = mailbox::dual(config.channel, config.mailbox);
+            lanes.clients.push(c);
+            lanes.peers.push(p);
+            lanes.receivers.push(rx);
+        }
+        lanes
+    }
+}

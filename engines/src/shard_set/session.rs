@@ -1,0 +1,137 @@
+//! The client side of a shard set: one sender per shard's client lane and
+//! one reply channel, shared by the `sharded` and `actor` engines.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
+use super::waiting::{LINGER, Waiting, spin_for};
+use crate::api::{Op, Response};
+use crate::engine::{EngineError, Session};
+use crate::mailbox::{Receiver, Sender, TryRecvError};
+use crate::placement;
+
+/// A session of the `sharded` and `actor` engines: one sender per shard's
+/// client lane and one reply channel.
+pub struct ShardedSession {
+    pub(super) id: u32,
+    /// One sender per shard's client lane.
+    pub(super) clients: Vec<Sender<ClientMsg>>,
+    /// One sender per shard's peer lane (to unregister at drop).
+    pub(super) peers: Vec<Sender<PeerMsg>>,
+    /// Set by the engine's `shutdown`.
+    pub(super) stopped: Arc<AtomicBool>,
+    pub(super) replies: Receiver<ReplyBatch>,
+    pub(super) outstanding: usize,
+    /// Sessions alive now and the cores left to clients: spin while the
+    /// first fits in the second.
+    pub(super) live_sessions: Arc<AtomicU32>,
+    pub(super) client_cores: usize,
+    pub(super) spin: Duration,
+}
+
+impl ShardedSession {
+    /// Spin when the live sessions fit on the cores the shards leave free.
+    fn waiting(&self) -> Waiting {
+        let live = self.live_sessions.load(Ordering::Relaxed) as usize;
+        if live <= self.client_cores {
+            Waiting::Spin(self.spin)
+        } else {
+            Waiting::Yield
+        }
+    }
+
+    fn deliver<F: FnMut(u64, Response)>(&mut self, batch: ReplyBatch, f: &mut F) -> usize {
+        let n = batch.len();
+        self.outstanding = self.outstanding.saturating_sub(n);
+        for (tag, r) in batch {
+            f(tag, r);
+        }
+        n
+    }
+}
+
+impl fmt::Debug for ShardedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardedSession")
+            .field("id", &self.id)
+            .field("outstanding", &self.outstanding)
+            .finish()
+    }
+}
+
+impl Session for ShardedSession {
+    fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(EngineError::Shutdown);
+        }
+        let shard = placement::home_partition(op.home(), self.clients.len());
+        let msg = ClientMsg {
+            session: self.id,
+            tag,
+            op,
+        };
+        match self.clients[shard].send(msg) {
+            Ok(()) => {
+                self.outstanding += 1;
+                Ok(())
+            }
+            Err(_) => Err(EngineError::Shutdown),
+        }
+    }
+
+    fn poll<F: FnMut(u64, Response)>(&mut self, wait: bool, mut f: F) -> usize {
+        let mut n = 0;
+        if wait && self.outstanding > 0 {
+            // Like an idle shard, wait actively a little before parking: a
+            // reply is usually microseconds away, a park and wake-up cost more.
+            match self.waiting() {
+                Waiting::Spin(budget) => {
+                    spin_for(budget, || (!self.replies.is_empty()).then_some(()));
+                }
+                Waiting::Yield => {
+                    for _ in 0..LINGER {
+                        if !self.replies.is_empty() {
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            match self.replies.recv() {
+                Ok(batch) => n += self.deliver(batch, &mut f),
+                Err(_) => {
+                    // Every shard is gone: no outstanding reply will come.
+                    self.outstanding = 0;
+                    return 0;
+                }
+            }
+        }
+        loop {
+            match self.replies.try_recv() {
+                Ok(batch) => n += self.deliver(batch, &mut f),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.outstanding = 0;
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+}
+
+impl Drop for ShardedSession {
+    fn drop(&mut self) {
+        self.live_sessions.fetch_sub(1, Ordering::Relaxed);
+        for p in &self.peers {
+            let _ = p.send(PeerMsg::Unregister { session: self.id });
+        }
+    }
+}

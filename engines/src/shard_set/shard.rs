@@ -1,0 +1,428 @@
+//! One shard's thread: its loop over the two lanes, the replies it batches
+//! per session, the follow-ups it routes, and the home feeds it answers
+//! (gathered from other shards when the user's subscriptions are spread).
+//! The shard set's module docs give the causality rule they keep.
+
+use std::sync::Arc;
+
+use super::gather::{Gather, Gathers};
+use super::merge::MergeScratch;
+use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
+use super::waiting::{LINGER, Waiting, spin_for};
+use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
+use crate::config::Faults;
+use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
+use crate::mailbox::{DualReceiver, Either, Sender};
+use crate::partition::{FollowUp, Partition, PostClock};
+use crate::placement;
+
+/// Most client ops a shard takes per batch. Large enough to amortise the
+/// peer-lane drain and the wake-ups, small enough that probes and `Stop` are
+/// served within a batch.
+pub const BATCH: usize = 128;
+
+/// A registered session: its reply channel and the replies of the current batch.
+struct SessionSlot {
+    tx: ReplySender,
+    pending: ReplyBatch,
+}
+
+/// What every shard of a set is built from.
+pub(super) struct ShardPlan<'a> {
+    pub(super) count: usize,
+    pub(super) peers: &'a [Sender<PeerMsg>],
+    pub(super) counters: &'a Arc<FaultCounters>,
+    pub(super) faults: &'a Faults,
+    /// The engine-wide post clock, shared by the partitions.
+    pub(super) clock: Arc<PostClock>,
+    /// Replies queued per session before they are sent mid-batch.
+    pub(super) flush: usize,
+}
+
+/// One shard: a partition and everything its thread owns.
+pub(super) struct Shard {
+    index: usize,
+    count: usize,
+    part: Partition,
+    rx: DualReceiver<ClientMsg, PeerMsg>,
+    peers: Vec<Sender<PeerMsg>>,
+    /// Registered sessions by number (numbers are never reused).
+    sessions: Vec<Option<SessionSlot>>,
+    /// Sessions with replies pending in this batch.
+    touched: Vec<u32>,
+    faults: FaultInjector,
+    counters: Arc<FaultCounters>,
+    /// Scratch: follow-ups of the op being applied.
+    follow_ups: Vec<FollowUp>,
+    /// Scratch: a home feed's subscriptions grouped by shard.
+    groups: Vec<Vec<CommunityId>>,
+    /// Home feeds waiting for other shards' parts.
+    gathers: Gathers,
+    /// Follow-ups this shard sent to other shards.
+    sent: u64,
+    /// Follow-ups from other shards this shard applied.
+    applied: u64,
+    /// Spin or yield when idle (own core or shared).
+    waiting: Waiting,
+    /// Replies queued per session before they are sent mid-batch.
+    flush_at: usize,
+    /// Scratch of the home-feed merge.
+    merge: MergeScratch,
+}
+
+impl Shard {
+    /// Shard `index` of `plan`, receiving on `rx`.
+    pub(super) fn new(
+        index: usize,
+        rx: DualReceiver<ClientMsg, PeerMsg>,
+        waiting: Waiting,
+        plan: &ShardPlan<'_>,
+    ) -> Shard {
+        let count = plan.count;
+        Shard {
+            index,
+            count,
+            part: Partition::new(index, count, plan.clock.clone()),
+            rx,
+            peers: plan.peers.to_vec(),
+            sessions: Vec::new(),
+            touched: Vec::new(),
+            faults: FaultInjector::new(plan.faults, index),
+            counters: plan.counters.clone(),
+            follow_ups: Vec::new(),
+            groups: vec![Vec::new(); count],
+            gathers: Gathers::default(),
+            sent: 0,
+            applied: 0,
+            waiting,
+            flush_at: plan.flush,
+            merge: MergeScratch::default(),
+        }
+    }
+
+    /// The shard's thread: batches of client ops, the peer lane drained
+    /// before each batch, until `Stop` or until every sender is gone.
+    pub(super) fn run(mut self) {
+        let mut batch: Vec<ClientMsg> = Vec::with_capacity(BATCH);
+        'serve: loop {
+            while batch.len() < BATCH {
+                match self.rx.try_first() {
+                    Some(m) => batch.push(m),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                self.flush();
+                // Before sleeping, wait a little: the clients just woken by
+                // the flush usually submit again at once, and parking now
+                // would make every later op pay a wake-up of its own.
+                if let Some(m) = self.linger() {
+                    batch.push(m);
+                    continue;
+                }
+                // Idle: sleep until either lane has something.
+                match self.rx.recv_either() {
+                    Either::First(Ok(m)) => {
+                        batch.push(m);
+                        continue; // take more before applying
+                    }
+                    Either::Second(Ok(msg)) => {
+                        if self.on_peer(msg, 0) {
+                            break 'serve;
+                        }
+                        continue;
+                    }
+                    // Every sender is gone: the engine itself was dropped.
+                    Either::First(Err(_)) | Either::Second(Err(_)) => break 'serve,
+                }
+            }
+            // Causality: follow-ups sent before the replies that led to this
+            // batch are on the peer lane now; apply them first.
+            while let Some(msg) = self.rx.try_second() {
+                if self.on_peer(msg, batch.len()) {
+                    for m in batch.drain(..) {
+                        self.reply(m.session, m.tag, Err(ApiError::Shutdown));
+                    }
+                    self.flush();
+                    break 'serve;
+                }
+            }
+            for m in batch.drain(..) {
+                self.on_client(m);
+            }
+            self.flush();
+        }
+        // Dropping `self.rx` here releases clients blocked on a full lane.
+    }
+
+    /// Waits a little for a client op before the caller parks: spins on an
+    /// own core, yields [`LINGER`] times on a shared one. Stops early when
+    /// the peer lane has something (the caller then drains it).
+    fn linger(&self) -> Option<ClientMsg> {
+        match self.waiting {
+            Waiting::Spin(budget) => spin_for(budget, || {
+                if let Some(m) = self.rx.try_first() {
+                    return Some(Some(m));
+                }
+                (self.rx.len_second() > 0).then_some(None)
+            })
+            .flatten(),
+            Waiting::Yield => {
+                for _ in 0..LINGER {
+                    std::thread::yield_now();
+                    if let Some(m) = self.rx.try_first() {
+                        return Some(m);
+                    }
+                    if self.rx.len_second() > 0 {
+                        return None;
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Queues a reply; [`Shard::flush`] sends it. A session dropped with ops
+    /// outstanding just loses their replies.
+    #[inline]
+    fn reply(&mut self, session: u32, tag: u64, response: Response) {
+        if let Some(Some(slot)) = self.sessions.get_mut(session as usize) {
+            if slot.pending.is_empty() {
+                self.touched.push(session);
+            }
+            slot.pending.push((tag, response));
+            if slot.pending.len() >= self.flush_at {
+                // Early flush: the client refills while the batch goes on.
+                let batch = std::mem::replace(&mut slot.pending, Vec::with_capacity(self.flush_at));
+                let _ = slot.tx.send(batch);
+            }
+        }
+    }
+
+    /// Sends every queued reply, one message per session.
+    fn flush(&mut self) {
+        for s in self.touched.drain(..) {
+            if let Some(Some(slot)) = self.sessions.get_mut(s as usize)
+                && !slot.pending.is_empty()
+            {
+                let _ = slot.tx.send(std::mem::take(&mut slot.pending));
+            }
+        }
+    }
+
+    fn on_client(&mut self, ClientMsg { session, tag, op }: ClientMsg) {
+        let inject = self.faults.before_op();
+        if self.count > 1
+            && let Op::GetHomeFeed { user, sort, limit } = op
+        {
+            return self.start_home_feed(session, tag, user, sort, limit, inject);
+        }
+        let response = apply_guarded(
+            &mut self.part,
+            op,
+            &mut self.follow_ups,
+            inject,
+            &self.counters,
+        );
+        // Follow-ups leave before the reply (the causality rule).
+        self.route_follow_ups();
+        self.reply(session, tag, response);
+    }
+
+    fn route_follow_ups(&mut self) {
+        if self.follow_ups.is_empty() {
+            return;
+        }
+        let mut follow_ups = std::mem::take(&mut self.follow_ups);
+        for f in follow_ups.drain(..) {
+            if self.faults.active() && self.faults.should_drop_follow_up() {
+                self.counters.dropped();
+                continue;
+            }
+            let dest = f.partition(self.count);
+            if dest == self.index {
+                apply_follow_up_guarded(&mut self.part, f, &self.counters);
+            } else {
+                self.sent += 1;
+                // Fails only while shutting down.
+                let _ = self.peers[dest].send(PeerMsg::FollowUp(f));
+            }
+        }
+        self.follow_ups = follow_ups;
+    }
+
+    /// Handles one peer message; returns whether the shard must stop.
+    fn on_peer(&mut self, msg: PeerMsg, taken: usize) -> bool {
+        match msg {
+            PeerMsg::FollowUp(f) => {
+                self.applied += 1;
+                apply_follow_up_guarded(&mut self.part, f, &self.counters);
+            }
+            PeerMsg::Gather {
+                origin,
+                cont,
+                communities,
+                sort,
+                limit,
+            } => {
+                let part = &self.part;
+                let posts = guarded(false, || {
+                    let mut posts = Vec::new();
+                    part.feed_part(&communities, sort, limit, &mut posts);
+                    posts
+                });
+                let reply = PeerMsg::GatherReply { cont, posts };
+                let _ = self.peers[origin as usize].send(reply);
+            }
+            PeerMsg::GatherReply { cont, posts } => {
+                if let Some(g) = self.gathers.on_reply(cont, posts) {
+                    self.finish_gather(g);
+                }
+            }
+            PeerMsg::Register { session, replies } => {
+                let i = session as usize;
+                if self.sessions.len() <= i {
+                    self.sessions.resize_with(i + 1, || None);
+                }
+                self.sessions[i] = Some(SessionSlot {
+                    tx: replies,
+                    pending: Vec::new(),
+                });
+            }
+            PeerMsg::Unregister { session } => {
+                if let Some(slot) = self.sessions.get_mut(session as usize) {
+                    *slot = None;
+                }
+            }
+            PeerMsg::Probe(probe) => probe(&ShardView {
+                partition: &self.part,
+                unapplied_ops: self.rx.len_first() + taken,
+                gathers: self.gathers.live(),
+                sent: self.sent,
+                applied: self.applied,
+            }),
+            PeerMsg::Stop => return true,
+        }
+        false
+    }
+
+    /// Answers an op that panicked with [`ApiError::EngineFault`], counted.
+    fn fault_reply(&mut self, session: u32, tag: u64) {
+        let response = self.counters.fault();
+        self.reply(session, tag, response);
+    }
+
+    // ---- home feeds ------------------------------------------------------
+
+    /// Starts the home feed of `user`: answers at once when every
+    /// subscription lives here, else sends the gathers and parks the rest.
+    fn start_home_feed(
+        &mut self,
+        session: u32,
+        tag: u64,
+        user: UserId,
+        sort: Sort,
+        limit: u16,
+        inject: bool,
+    ) {
+        match self.group_subscriptions(user, limit, inject) {
+            None => return self.fault_reply(session, tag),
+            Some(Err(e)) => return self.reply(session, tag, Err(e)),
+            Some(Ok(())) => {}
+        }
+        let mut candidates = Vec::new();
+        let (part, local) = (&self.part, &self.groups[self.index]);
+        if !local.is_empty()
+            && guarded(false, || {
+                part.feed_part(local, sort, limit, &mut candidates)
+            })
+            .is_none()
+        {
+            return self.fault_reply(session, tag);
+        }
+        let remote = (0..self.count)
+            .filter(|&j| j != self.index && !self.groups[j].is_empty())
+            .count();
+        if remote == 0 {
+            return self.finish_home_feed(session, tag, candidates, sort, limit);
+        }
+        let cont = self.gathers.reserve();
+        let pending = self.send_gathers(cont, sort, limit);
+        if (pending as usize) < remote {
+            // A peer is gone: the engine is shutting down.
+            self.gathers.release(cont);
+            return self.reply(session, tag, Err(ApiError::Shutdown));
+        }
+        let gather = Gather::new(session, tag, pending, sort, limit, candidates);
+        self.gathers.park(cont, gather);
+    }
+
+    /// Reads `user`'s subscriptions into `self.groups`, one list per shard.
+    /// `None`: the read panicked (or `inject` made it panic).
+    fn group_subscriptions(
+        &mut self,
+        user: UserId,
+        limit: u16,
+        inject: bool,
+    ) -> Option<Result<(), ApiError>> {
+        let Shard {
+            part,
+            groups,
+            count,
+            ..
+        } = self;
+        guarded(inject, || {
+            let subs = part.home_feed_subscriptions(user, limit)?;
+            groups.iter_mut().for_each(Vec::clear);
+            for &c in subs {
+                groups[placement::community_partition(c, *count)].push(c);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends one gather request per other shard holding subscriptions, for
+    /// continuation `cont`; returns how many were sent.
+    fn send_gathers(&mut self, cont: u32, sort: Sort, limit: u16) -> u32 {
+        let mut sent = 0;
+        for j in 0..self.count {
+            if j == self.index || self.groups[j].is_empty() {
+                continue;
+            }
+            let msg = PeerMsg::Gather {
+                origin: self.index as u32,
+                cont,
+                communities: std::mem::take(&mut self.groups[j]),
+                sort,
+                limit,
+            };
+            if self.peers[j].send(msg).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// A gathered home feed whose last part has arrived: merge and answer.
+    fn finish_gather(&mut self, g: Gather) {
+        if g.failed {
+            return self.fault_reply(g.session, g.tag);
+        }
+        self.finish_home_feed(g.session, g.tag, g.candidates, g.sort, g.limit);
+    }
+
+    fn finish_home_feed(
+        &mut self,
+        session: u32,
+        tag: u64,
+        mut candidates: Vec<PostSummary>,
+        sort: Sort,
+        limit: u16,
+    ) {
+        let merge = &mut self.merge;
+        match guarded(false, || merge.merge(&mut candidates, sort, limit)) {
+            Some(()) => self.reply(session, tag, Ok(Reply::Feed(candidates))),
+            None => self.fault_reply(session, tag),
+        }
+    }
+}
