@@ -1,22 +1,31 @@
-//! Command-line flags (clap derive) and their translation into a
-//! [`RunConfig`]. Value parsers reuse the harness's parsers, so a malformed
-//! duration, rate, pin list or fault is a clap usage error: one line, exit 2.
+//! The command line (clap derive) and its translation into the harness's
+//! configurations. Every value is parsed by a typed parser (clap's own, a
+//! `ValueEnum`, or the harness's `FromStr`), lists by clap's
+//! `value_delimiter`, and what several commands share lives in flattened
+//! groups ([`WorkloadArgs`], [`EngineArgs`], [`LoopArgs`], [`OutputArgs`],
+//! [`PrecisionArgs`]). A flag that is one value in `run` and a list in
+//! `sweep` (`--threads`, `--users`, `--shards`) keeps its own shape per
+//! command. Defaults come from the harness (`config::defaults`), once.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use socialbench_engines::{ChannelKind, EngineKind, Faults, RedisConfig, RedisTarget};
-use socialbench_harness::sweep::{self, SweepSpec};
-use socialbench_harness::{Limit, LoopMode, PinSpec, ProgressMode, RunConfig};
+use socialbench_engines::{ChannelKind, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget};
+use socialbench_harness::capacity::Slo;
+use socialbench_harness::config::defaults;
+use socialbench_harness::sweep::{RateSpec, SweepSpec};
+use socialbench_harness::{
+    Arrivals, CompareSpec, Limit, LoopMode, PinSpec, ProgressMode, RunConfig, RunError,
+};
 
 /// Simulated users of a social platform driving interchangeable concurrency
-/// engines; honest latency and throughput. Without a command: a quick
-/// comparison of every engine (about 30 s).
+/// engines; honest latency and throughput. Without a command: `compare`
+/// with its defaults (every engine, 8 interleaved passes, about 2 minutes).
 #[derive(Debug, Parser)]
 #[command(name = "socialbench", version, about)]
 pub struct Cli {
-    /// What to do (default: compare every engine quickly).
+    /// What to do (default: `compare`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -26,9 +35,15 @@ pub struct Cli {
 pub enum Command {
     /// Run one engine on one workload and write results/<run-id>/.
     Run(Box<RunArgs>),
-    /// Run a matrix of engines x threads x shards/stripes x users x rates,
-    /// one cell at a time; a row per cell in DIR/sweep.csv; resumable.
+    /// Every engine in interleaved passes, with ratios to a baseline and verdicts.
+    Compare(Box<CompareArgs>),
+    /// A matrix of engines x threads x shards/stripes x users x rates, one
+    /// cell at a time; a row per cell in DIR/sweep.csv; resumable.
     Sweep(Box<SweepArgs>),
+    /// The highest offered rate at which an engine meets a latency SLO.
+    Capacity(Box<CapacityArgs>),
+    /// Two saved runs, comparisons or sweeps compared, B against A.
+    Diff(DiffArgs),
     /// (Re)draw the plots of a run, comparison or sweep folder.
     Plot(PlotArgs),
     /// Print the generated ops as JSON lines (no engine).
@@ -37,13 +52,9 @@ pub enum Command {
     List,
 }
 
-fn engine_arg(s: &str) -> Result<EngineKind, String> {
-    EngineKind::parse(s).ok_or_else(|| {
-        format!(
-            "unknown engine `{s}` (known: {})",
-            EngineKind::known_names()
-        )
-    })
+/// A bad-input error (the binary exits 2 on it).
+pub fn bad_input(m: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(RunError::BadInput(m.into()))
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -59,7 +70,7 @@ fn pin_arg(s: &str) -> Result<PinSpec, String> {
 }
 
 fn positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
+    match s.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{s}` is not a positive integer")),
@@ -67,11 +78,11 @@ fn positive(s: &str) -> Result<usize, String> {
 }
 
 fn positive_u64(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a positive integer")),
-    }
+    positive(s).map(|n| n as u64)
+}
+
+fn users_arg(s: &str) -> Result<u32, String> {
+    socialbench_harness::sweep::parse_users(s)
 }
 
 fn fault_arg(s: &str) -> Result<String, String> {
@@ -80,94 +91,92 @@ fn fault_arg(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn channel_arg(s: &str) -> Result<ChannelKind, String> {
-    match s {
-        "crossbeam" => Ok(ChannelKind::Crossbeam),
-        "flume" => Ok(ChannelKind::Flume),
-        _ => Err(format!("unknown channel `{s}` (known: crossbeam, flume)")),
+/// A share such as `2%`, `2` (percent) or `0.5%`: above 0 and below 100.
+fn percent_arg(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = t
+        .strip_suffix('%')
+        .unwrap_or(t)
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage (e.g. 2%)"))?;
+    if !(v > 0.0 && v < 100.0) {
+        return Err(format!("`{s}` must be above 0% and below 100%"));
     }
+    Ok(v / 100.0)
 }
 
-/// Flags shared by `run` and the default comparison.
+/// What the workload is, for every command that runs one.
 #[derive(Debug, Args, Clone)]
-pub struct CommonArgs {
+pub struct WorkloadArgs {
     /// Workload preset (see `socialbench list`) or TOML file.
-    #[arg(long, default_value = "reddit")]
+    #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: String,
-    /// Simulated users (overrides the scenario's).
-    #[arg(long, value_parser = positive_u64)]
-    pub users: Option<u64>,
-    /// Seed of the workload and arrivals.
-    #[arg(long, default_value_t = 42)]
+    /// Seed of the workload, the open-loop arrivals and the faults.
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
+}
+
+/// How the engines are built, for every command that builds them.
+#[derive(Debug, Args, Clone)]
+pub struct EngineArgs {
+    /// Capacity of each engine mailbox, in ops (a full one blocks the client).
+    #[arg(long, value_parser = positive, default_value_t = defaults::MAILBOX)]
+    pub mailbox: usize,
+    /// Mailbox channel.
+    #[arg(long, value_enum, default_value_t = ChannelKind::Crossbeam)]
+    pub channel: ChannelKind,
+    /// How idle engine threads and waiting clients wait: spin, park,
+    /// adaptive or adaptive:SPIN_US.
+    #[arg(long, default_value_t = IdlePolicy::default())]
+    pub idle: IdlePolicy,
+    /// Fault to inject (repeatable): stall:every=1s,for=200ms |
+    /// drop-followups:rate=P | panic:rate=P.
+    #[arg(long, value_parser = fault_arg)]
+    pub fault: Vec<String>,
+    #[command(flatten)]
+    /// Where the redis engine's server is.
+    pub redis: RedisArgs,
+}
+
+/// How the clients offer load and how long they run.
+#[derive(Debug, Args, Clone)]
+pub struct LoopArgs {
     /// Warmup after the load phase, excluded from the results.
     #[arg(long, value_parser = duration_arg)]
     pub warmup: Option<Duration>,
     /// Recording interval (default: 1s, or a tenth of a shorter measured window).
     #[arg(long, value_parser = duration_arg)]
     pub interval: Option<Duration>,
-    /// Root folder of the results.
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
-    /// Progress: auto (bar on a terminal), plain, quiet.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
-    pub progress: String,
+    /// Ops outstanding per client thread (closed loop).
+    #[arg(long, value_parser = positive, default_value_t = defaults::INFLIGHT)]
+    pub inflight: usize,
+    /// Most ops outstanding per client thread in the open loop.
+    #[arg(long, value_parser = positive, default_value_t = defaults::MAX_OUTSTANDING)]
+    pub max_outstanding: usize,
+    /// How the open loop spaces its arrivals.
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
 }
 
-/// `socialbench run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Engine: null, serial, actor, sharded, striped, redis.
-    #[arg(long, value_parser = engine_arg, default_value = "sharded")]
-    pub engine: EngineKind,
-    /// Client threads (default: the cores left after the engine's threads).
-    #[arg(long, value_parser = positive)]
-    pub threads: Option<usize>,
-    /// Shards of the sharded engine (sets the partition count).
-    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
-    pub shards: Option<usize>,
-    /// Stripes of the striped engine (sets the partition count).
-    #[arg(long, value_parser = positive)]
-    pub stripes: Option<usize>,
-    /// Core placement: auto, none, or a list like 0,1 or 0-3 (engine threads first).
-    #[arg(long, value_parser = pin_arg, default_value = "auto")]
-    pub pin: PinSpec,
-    /// Ops outstanding per client thread (closed loop).
-    #[arg(long, value_parser = positive, default_value_t = 16)]
-    pub inflight: usize,
-    /// Open loop at this total rate in ops/s (e.g. 50k), Poisson arrivals.
-    #[arg(long, value_parser = rate_arg)]
-    pub rate: Option<f64>,
-    /// Open loop at users x the scenario's per-user rate.
-    #[arg(long, conflicts_with = "rate")]
-    pub open: bool,
-    /// Most ops outstanding per client thread in the open loop.
-    #[arg(long, value_parser = positive, default_value_t = 10_000)]
-    pub max_outstanding: usize,
-    /// Measured duration (default 10s).
-    #[arg(long, value_parser = duration_arg, conflicts_with = "ops")]
-    pub duration: Option<Duration>,
-    /// Measured ops in total instead of a duration.
-    #[arg(long, value_parser = positive_u64)]
-    pub ops: Option<u64>,
-    /// Mailbox capacity of channel-based engines.
-    #[arg(long, value_parser = positive, default_value_t = 1024)]
-    pub mailbox: usize,
-    /// Mailbox channel: crossbeam or flume.
-    #[arg(long, value_parser = channel_arg, default_value = "crossbeam")]
-    pub channel: ChannelKind,
-    /// Fault to inject (repeatable): stall:every=1s,for=200ms | drop-followups:rate=P | panic:rate=P.
-    #[arg(long, value_parser = fault_arg)]
-    pub fault: Vec<String>,
-    /// Name of the run's folder (default: timestamp-engine).
-    #[arg(long)]
-    pub run_id: Option<String>,
-    #[command(flatten)]
-    /// Shared flags.
-    pub common: CommonArgs,
-    #[command(flatten)]
-    /// Where the redis engine's server is.
-    pub redis: RedisArgs,
+/// Where results go and how progress shows.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Progress on stderr: a bar on a terminal (auto), plain lines, or nothing.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// Repeat until an interval is this narrow.
+#[derive(Debug, Args, Clone)]
+pub struct PrecisionArgs {
+    /// Stop when the main interval's half-width is at most this (e.g. 2%):
+    /// a run's throughput, a comparison's or sweep's ratios to the baseline.
+    #[arg(long, value_parser = percent_arg)]
+    pub precision: Option<f64>,
+    /// The time budget of --precision (a run's --duration is its budget).
+    #[arg(long, value_parser = duration_arg, requires = "precision")]
+    pub max_time: Option<Duration>,
 }
 
 /// Where the `redis` engine finds its server; the other engines ignore these.
@@ -193,12 +202,11 @@ impl RedisArgs {
     /// `--engine redis` then says what it needs (exit 2). In a build without
     /// the `redis` feature any of these flags is bad input.
     pub fn config(&self) -> anyhow::Result<Option<RedisConfig>> {
-        if cfg!(not(feature = "redis"))
-            && (self.redis_url.is_some()
-                || self.redis_cluster.is_some()
-                || self.redis_prefix.is_some()
-                || self.redis_keep_keys)
-        {
+        let any = self.redis_url.is_some()
+            || self.redis_cluster.is_some()
+            || self.redis_prefix.is_some()
+            || self.redis_keep_keys;
+        if cfg!(not(feature = "redis")) && any {
             return Err(bad_input(
                 "this build has no redis engine (built without the `redis` feature)",
             ));
@@ -216,14 +224,12 @@ impl RedisArgs {
                 }
                 RedisTarget::Cluster(seeds)
             }
-            (None, None) => {
-                if self.redis_prefix.is_some() || self.redis_keep_keys {
-                    return Err(bad_input(
-                        "--redis-prefix and --redis-keep-keys need --redis-url or --redis-cluster",
-                    ));
-                }
-                return Ok(None);
+            (None, None) if any => {
+                return Err(bad_input(
+                    "--redis-prefix and --redis-keep-keys need --redis-url or --redis-cluster",
+                ));
             }
+            (None, None) => return Ok(None),
         };
         let mut config = RedisConfig::new(target);
         config.prefix = self.redis_prefix.clone();
@@ -232,242 +238,476 @@ impl RedisArgs {
     }
 }
 
-/// A bad-input error (the binary exits 2 on it).
-pub fn bad_input(m: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(socialbench_harness::RunError::BadInput(m.into()))
+/// A run configuration with the shared groups applied.
+fn base_config(
+    engine: EngineKind,
+    w: &WorkloadArgs,
+    e: &EngineArgs,
+    l: &LoopArgs,
+    o: &OutputArgs,
+) -> anyhow::Result<RunConfig> {
+    let mut c = RunConfig::new(engine);
+    c.workload = w.workload.clone();
+    c.seed = w.seed;
+    c.mailbox = e.mailbox;
+    c.channel = e.channel;
+    c.idle = e.idle;
+    for f in &e.fault {
+        socialbench_harness::parse_fault(f, &mut c.faults)?;
+    }
+    c.redis = e.redis.config()?;
+    if let Some(w) = l.warmup {
+        c.warmup = w;
+    }
+    c.interval = l.interval;
+    c.mode = LoopMode::Closed {
+        inflight: l.inflight,
+    };
+    c.progress = o.progress;
+    Ok(c)
+}
+
+/// The open loop at `rate` with the group's bound and arrivals.
+fn open_loop(l: &LoopArgs, rate: f64) -> LoopMode {
+    LoopMode::Open {
+        rate,
+        max_outstanding: l.max_outstanding,
+        arrivals: l.arrivals,
+    }
+}
+
+/// `socialbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Engine.
+    #[arg(long, value_enum, default_value_t = EngineKind::Sharded)]
+    pub engine: EngineKind,
+    /// Client threads (default: the cores left after the engine's threads).
+    #[arg(long, value_parser = positive)]
+    pub threads: Option<usize>,
+    /// Shards of the sharded engine (sets the partition count).
+    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
+    pub shards: Option<usize>,
+    /// Stripes of the striped engine (sets the partition count).
+    #[arg(long, value_parser = positive)]
+    pub stripes: Option<usize>,
+    /// Core placement: auto, none, or a list like 0,1 or 0-3 (engine threads first).
+    #[arg(long, value_parser = pin_arg, default_value = "auto")]
+    pub pin: PinSpec,
+    /// Simulated users (overrides the scenario's), e.g. 100k.
+    #[arg(long, value_parser = users_arg)]
+    pub users: Option<u32>,
+    /// Open loop at this total rate in ops/s (e.g. 50k).
+    #[arg(long, value_parser = rate_arg)]
+    pub rate: Option<f64>,
+    /// Open loop at users x the scenario's per-user rate.
+    #[arg(long, conflicts_with = "rate")]
+    pub open: bool,
+    /// Measured duration (default 10s); with --precision, the longest the run may take.
+    #[arg(long, value_parser = duration_arg, conflicts_with = "ops")]
+    pub duration: Option<Duration>,
+    /// Measured ops in total instead of a duration.
+    #[arg(long, value_parser = positive_u64)]
+    pub ops: Option<u64>,
+    /// Name of the run's folder (default: timestamp-engine).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Root folder of the results.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Stop as soon as the throughput's interval has at most this half-width (e.g. 2%).
+    #[arg(long, value_parser = percent_arg)]
+    pub precision: Option<f64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine_args: EngineArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub loops: LoopArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+}
+
+impl RunArgs {
+    /// The run's configuration.
+    pub fn config(&self) -> anyhow::Result<RunConfig> {
+        let mut c = base_config(
+            self.engine,
+            &self.workload,
+            &self.engine_args,
+            &self.loops,
+            &self.output,
+        )?;
+        c.users = self.users;
+        c.threads = self.threads;
+        c.partitions = self.shards.or(self.stripes);
+        c.pin = self.pin.clone();
+        c.run_id = self.run_id.clone();
+        c.out_root = Some(self.out.clone());
+        c.precision = self.precision;
+        c.limit = match (self.ops, self.duration) {
+            (Some(n), _) => Limit::Ops(n),
+            (None, Some(d)) => Limit::Duration(d),
+            (None, None) => Limit::Duration(defaults::DURATION),
+        };
+        if let Some(rate) = self.rate {
+            c.mode = open_loop(&self.loops, rate);
+        } else if self.open {
+            // users x per-user rate: needs the scenario.
+            let mut s = socialbench_workload::Scenario::from_arg(&c.workload)
+                .map_err(|e| bad_input(e.to_string()))?;
+            if let Some(u) = c.users {
+                s.users = u;
+            }
+            c.mode = open_loop(&self.loops, s.users as f64 * s.per_user_rate());
+        }
+        Ok(c)
+    }
+}
+
+/// `socialbench compare` (also bare `socialbench`, with these defaults).
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Engines to compare, comma-separated (default: every in-process engine).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub engines: Vec<EngineKind>,
+    /// The engine every other is compared with (one of --engines).
+    #[arg(long, value_enum, default_value_t = EngineKind::Serial)]
+    pub baseline: EngineKind,
+    /// Interleaved passes (every engine once per pass); a verdict needs 6.
+    #[arg(long, value_parser = positive, default_value_t = 8)]
+    pub passes: usize,
+    /// Simulated users.
+    #[arg(long, value_parser = users_arg, default_value = "10000")]
+    pub users: u32,
+    /// Measured duration of each run.
+    #[arg(long, value_parser = duration_arg, default_value = "1500ms")]
+    pub duration: Duration,
+    /// Root folder of the results.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Name of the comparison's folder (default: timestamp-compare).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub precision: PrecisionArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine_args: EngineArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub loops: LoopArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+}
+
+impl CompareArgs {
+    /// The defaults of bare `socialbench`.
+    pub fn defaults() -> CompareArgs {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: CompareArgs,
+        }
+        Only::parse_from(["compare"]).args
+    }
+
+    /// The comparison's spec.
+    pub fn spec(&self) -> anyhow::Result<CompareSpec> {
+        let mut base = base_config(
+            EngineKind::Null,
+            &self.workload,
+            &self.engine_args,
+            &self.loops,
+            &self.output,
+        )?;
+        if self.loops.warmup.is_none() {
+            base.warmup = Duration::from_millis(500);
+        }
+        base.users = Some(self.users);
+        base.limit = Limit::Duration(self.duration);
+        base.out_root = Some(self.out.clone());
+        base.run_id = self.run_id.clone();
+        let engines = if self.engines.is_empty() {
+            EngineKind::ALL.to_vec()
+        } else {
+            self.engines.clone()
+        };
+        Ok(CompareSpec {
+            base,
+            engines,
+            baseline: self.baseline,
+            passes: self.passes,
+            precision: self.precision.precision,
+            max_time: self.precision.max_time,
+        })
+    }
 }
 
 /// `socialbench sweep`. Lists are comma-separated; defaults fit the machine.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     /// Engines (null and serial always run as baselines); redis needs --redis-url or --redis-cluster.
-    #[arg(long, default_value = "actor,sharded,striped")]
-    pub engines: String,
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "actor,sharded,striped"
+    )]
+    pub engines: Vec<EngineKind>,
     /// Client thread counts (default: powers of two up to the cores, and the cores).
-    #[arg(long)]
-    pub threads: Option<String>,
+    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    pub threads: Vec<usize>,
     /// Shard counts of the sharded engine (default: as --threads).
-    #[arg(long)]
-    pub shards: Option<String>,
+    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    pub shards: Vec<usize>,
     /// Stripe counts of the striped engine (default: as --shards).
-    #[arg(long)]
-    pub stripes: Option<String>,
+    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    pub stripes: Vec<usize>,
     /// Users values, e.g. 1000,100k (default: the scenario's).
-    #[arg(long)]
-    pub users: Option<String>,
-    /// Open-loop rates, e.g. 10k,50k, or shares of each line's own closed-loop capacity, e.g. 50%: after each closed-loop cell, ascending until saturated.
-    #[arg(long)]
-    pub rates: Option<String>,
-    /// Measure every cell this many times (passes over the matrix); the table and COST use each cell's median.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = users_arg, value_delimiter = ',')]
+    pub users: Vec<u32>,
+    /// Open-loop rates, e.g. 10k,50k, or shares of each line's own
+    /// closed-loop capacity, e.g. 50%: after each closed-loop cell,
+    /// ascending until saturated.
+    #[arg(long, value_parser = clap::value_parser!(RateSpec), value_delimiter = ',')]
+    pub rates: Vec<RateSpec>,
+    /// Measure every cell this many times (passes over the matrix); the
+    /// table and COST use each cell's median; verdicts need 6.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), default_value_t = 1)]
     pub repeat: u32,
     /// Measured duration of each cell.
     #[arg(long, value_parser = duration_arg, default_value = "5s")]
     pub duration: Duration,
-    /// Warmup of each cell.
-    #[arg(long, value_parser = duration_arg, default_value = "1s")]
-    pub warmup: Duration,
-    /// Workload preset (see `socialbench list`) or TOML file.
-    #[arg(long, default_value = "reddit")]
-    pub workload: String,
-    /// Seed of the workload and arrivals.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Ops outstanding per client thread (closed loop).
-    #[arg(long, value_parser = positive, default_value_t = 16)]
-    pub inflight: usize,
-    /// Most ops outstanding per client thread in the open loop.
-    #[arg(long, value_parser = positive, default_value_t = 10_000)]
-    pub max_outstanding: usize,
-    /// Mailbox capacity of channel-based engines.
-    #[arg(long, value_parser = positive, default_value_t = 1024)]
-    pub mailbox: usize,
-    /// Mailbox channel: crossbeam or flume.
-    #[arg(long, value_parser = channel_arg, default_value = "crossbeam")]
-    pub channel: ChannelKind,
-    /// Recording interval (default: 1s, or a tenth of a shorter measured window).
-    #[arg(long, value_parser = duration_arg)]
-    pub interval: Option<Duration>,
     /// The sweep's folder; give an existing sweep's folder to resume it
     /// (default: results/sweep-YYYYMMDD-HHMMSS).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Progress of each cell: auto (bar on a terminal), plain, quiet.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
-    pub progress: String,
     #[command(flatten)]
-    /// Where the redis engine's server is (when --engines names redis).
-    pub redis: RedisArgs,
+    #[allow(missing_docs)]
+    pub precision: PrecisionArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine_args: EngineArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub loops: LoopArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
 }
 
 impl SweepArgs {
-    /// The sweep's spec (bad lists are bad input: exit 2).
+    /// The sweep's spec.
     pub fn spec(&self) -> anyhow::Result<SweepSpec> {
-        let redis = self.redis.config()?;
-        let cores = socialbench_harness::pinning::machine_cores().len().max(1);
-        let threads = match &self.threads {
-            Some(s) => sweep::parse_counts("--threads", s)?,
-            None => sweep::default_thread_counts(cores),
-        };
-        let shards = match &self.shards {
-            Some(s) => sweep::parse_counts("--shards", s)?,
-            None => threads.clone(),
-        };
-        let stripes = match &self.stripes {
-            Some(s) => sweep::parse_counts("--stripes", s)?,
-            None => shards.clone(),
-        };
-        let users = match &self.users {
-            Some(s) => sweep::parse_users(s)?,
-            None => {
-                let s = socialbench_workload::Scenario::from_arg(&self.workload)
-                    .map_err(|e| bad_input(e.to_string()))?;
-                vec![s.users]
-            }
-        };
-        let rates = match &self.rates {
-            Some(s) => sweep::parse_rates(s)?,
-            None => Vec::new(),
-        };
-        let mut base = RunConfig::new(EngineKind::Null);
-        base.redis = redis;
-        base.workload = self.workload.clone();
-        base.seed = self.seed;
-        base.warmup = self.warmup;
+        let mut base = base_config(
+            EngineKind::Null,
+            &self.workload,
+            &self.engine_args,
+            &self.loops,
+            &self.output,
+        )?;
         base.limit = Limit::Duration(self.duration);
-        base.interval = self.interval;
-        base.mailbox = self.mailbox;
-        base.channel = self.channel;
-        base.mode = LoopMode::Closed {
-            inflight: self.inflight,
+        let cores = socialbench_harness::pinning::machine_cores().len().max(1);
+        let or = |v: &[usize], d: Vec<usize>| if v.is_empty() { d } else { v.to_vec() };
+        let threads = or(
+            &self.threads,
+            socialbench_harness::sweep::default_thread_counts(cores),
+        );
+        let shards = or(&self.shards, threads.clone());
+        let stripes = or(&self.stripes, shards.clone());
+        let users = if self.users.is_empty() {
+            let s = socialbench_workload::Scenario::from_arg(&self.workload.workload)
+                .map_err(|e| bad_input(e.to_string()))?;
+            vec![s.users]
+        } else {
+            self.users.clone()
         };
-        base.progress = progress_mode(&self.progress);
         let out_dir = self.out.clone().unwrap_or_else(|| {
             PathBuf::from("results").join(socialbench_harness::run::new_run_id("sweep"))
         });
         Ok(SweepSpec {
-            engines: sweep::parse_engines(&self.engines)?,
+            engines: self.engines.clone(),
             threads,
             shards,
             stripes,
             users,
-            rates,
-            max_outstanding: self.max_outstanding,
+            rates: self.rates.clone(),
+            max_outstanding: self.loops.max_outstanding,
             repeat: self.repeat,
-            precision: None,
-            max_time: None,
+            precision: self.precision.precision,
+            max_time: self.precision.max_time,
             base,
             out_dir,
         })
     }
 }
 
+/// `socialbench capacity`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// Engine.
+    #[arg(long, value_enum)]
+    pub engine: EngineKind,
+    /// The latency SLO on intended latency, e.g. p99=1ms (p50, p90, p99, p99.9, p99.99).
+    #[arg(long)]
+    pub slo: Slo,
+    /// Client threads (default: the cores left after the engine's threads).
+    #[arg(long, value_parser = positive)]
+    pub threads: Option<usize>,
+    /// Shards of the sharded engine.
+    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
+    pub shards: Option<usize>,
+    /// Stripes of the striped engine.
+    #[arg(long, value_parser = positive)]
+    pub stripes: Option<usize>,
+    /// Simulated users (overrides the scenario's).
+    #[arg(long, value_parser = users_arg)]
+    pub users: Option<u32>,
+    /// Stop when the highest rate meeting the SLO and the lowest missing it are this close.
+    #[arg(long, value_parser = percent_arg, default_value = "5%")]
+    pub tolerance: f64,
+    /// First duration of each probe (doubled while undecided).
+    #[arg(long, value_parser = duration_arg, default_value = "2s")]
+    pub probe: Duration,
+    /// Longest a probe is extended to.
+    #[arg(long, value_parser = duration_arg, default_value = "16s")]
+    pub max_probe: Duration,
+    /// The search's folder (default: results/capacity-YYYYMMDD-HHMMSS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine_args: EngineArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub loops: LoopArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+}
+
+impl CapacityArgs {
+    /// The base configuration of every probe (the search sets the loop).
+    pub fn config(&self) -> anyhow::Result<RunConfig> {
+        let mut c = base_config(
+            self.engine,
+            &self.workload,
+            &self.engine_args,
+            &self.loops,
+            &self.output,
+        )?;
+        c.users = self.users;
+        c.threads = self.threads;
+        c.partitions = self.shards.or(self.stripes);
+        c.mode = open_loop(&self.loops, 1.0);
+        Ok(c)
+    }
+}
+
+/// `socialbench diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference: a run, comparison or sweep folder.
+    pub a: PathBuf,
+    /// The folder compared with it (same kind).
+    pub b: PathBuf,
+    /// Exit 1 when any throughput of B is slower than A's.
+    #[arg(long)]
+    pub fail_if_slower: bool,
+}
+
 /// `socialbench plot`.
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// A run folder (timeseries.csv, summary.csv), a comparison folder, or a sweep folder (sweep.csv).
+    /// A run, comparison or sweep folder.
     pub dir: PathBuf,
 }
 
 /// `socialbench trace`.
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Workload preset or TOML file.
-    #[arg(long, default_value = "reddit")]
-    pub workload: String,
     /// Ops to generate (run phase).
     #[arg(long, value_parser = positive_u64, default_value_t = 1000)]
     pub ops: u64,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
     /// Simulated users (overrides the scenario's).
-    #[arg(long, value_parser = positive_u64)]
-    pub users: Option<u64>,
+    #[arg(long, value_parser = users_arg)]
+    pub users: Option<u32>,
     /// Also print the load phase's ops first.
     #[arg(long)]
     pub include_load: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
 }
 
-fn progress_mode(s: &str) -> ProgressMode {
-    match s {
-        "plain" => ProgressMode::Plain,
-        "quiet" => ProgressMode::Quiet,
-        _ => ProgressMode::Auto,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
-}
 
-/// Users as the scenario's u32, or a bad-input message.
-pub fn users_u32(users: Option<u64>) -> anyhow::Result<Option<u32>> {
-    users
-        .map(|u| {
-            u32::try_from(u)
-                .ok()
-                .filter(|u| *u < (1 << 31))
-                .ok_or_else(|| bad_input(format!("--users {u} is too large (at most 2147483647)")))
-        })
-        .transpose()
-}
-
-impl CommonArgs {
-    /// Applies the shared flags to `c`.
-    pub fn apply(&self, c: &mut RunConfig) -> anyhow::Result<()> {
-        c.workload = self.workload.clone();
-        c.users = users_u32(self.users)?;
-        c.seed = self.seed;
-        if let Some(w) = self.warmup {
-            c.warmup = w;
-        }
-        c.interval = self.interval;
-        c.out_root = Some(self.out.clone());
-        c.progress = progress_mode(&self.progress);
-        Ok(())
+    #[test]
+    fn bare_socialbench_compares_every_in_process_engine_against_c1() {
+        let spec = CompareArgs::defaults().spec().unwrap();
+        assert_eq!(spec.engines, EngineKind::ALL.to_vec());
+        assert_eq!(spec.baseline, EngineKind::Serial);
+        assert_eq!(spec.passes, 8);
+        assert_eq!(spec.base.users, Some(10_000));
     }
-}
 
-impl RunArgs {
-    /// The run's configuration.
-    pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let mut c = RunConfig::new(self.engine);
-        c.redis = self.redis.config()?;
-        self.common.apply(&mut c)?;
-        c.threads = self.threads;
-        c.partitions = self.shards.or(self.stripes);
-        c.pin = self.pin.clone();
-        c.mailbox = self.mailbox;
-        c.channel = self.channel;
-        c.run_id = self.run_id.clone();
-        for f in &self.fault {
-            socialbench_harness::parse_fault(f, &mut c.faults)?;
+    #[test]
+    fn lists_take_typed_items_and_reject_bad_ones() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["socialbench"].iter().chain(args));
+        let cli = parse(&[
+            "sweep",
+            "--threads",
+            "2,1",
+            "--rates",
+            "10k,50%",
+            "--users",
+            "1k",
+        ])
+        .unwrap();
+        let Some(Command::Sweep(s)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.threads, vec![2, 1]);
+        assert_eq!(
+            s.rates,
+            vec![RateSpec::PerSec(10_000.0), RateSpec::OfCapacity(0.5)]
+        );
+        assert_eq!(s.users, vec![1000]);
+        for bad in [
+            &["sweep", "--threads", "0"][..],
+            &["sweep", "--engines", "actor,quantum"],
+            &["sweep", "--rates", "2000%"],
+            &["run", "--precision", "0"],
+            &["run", "--precision", "150%"],
+            &["run", "--idle", "adaptive:0"],
+            &["capacity", "--engine", "actor", "--slo", "p99"],
+            &["capacity", "--engine", "actor", "--slo", "p99=1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
-        c.limit = match (self.ops, self.duration) {
-            (Some(n), _) => Limit::Ops(n),
-            (None, Some(d)) => Limit::Duration(d),
-            (None, None) => Limit::Duration(Duration::from_secs(10)),
-        };
-        c.mode = match (self.rate, self.open) {
-            (Some(rate), _) => LoopMode::Open {
-                rate,
-                max_outstanding: self.max_outstanding,
-                arrivals: Default::default(),
-            },
-            (None, true) => {
-                // users x per-user rate: needs the scenario.
-                let mut s = socialbench_workload::Scenario::from_arg(&c.workload)
-                    .map_err(|e| bad_input(e.to_string()))?;
-                if let Some(u) = c.users {
-                    s.users = u;
-                }
-                LoopMode::Open {
-                    rate: s.users as f64 * s.per_user_rate(),
-                    max_outstanding: self.max_outstanding,
-                    arrivals: Default::default(),
-                }
-            }
-            (None, false) => LoopMode::Closed {
-                inflight: self.inflight,
-            },
-        };
-        Ok(c)
     }
 }

@@ -1,25 +1,27 @@
-//! The `socialbench` command line: parses flags, builds a run configuration,
-//! calls the harness, and maps failures to exit codes: 2 for bad input (flags,
-//! files, folders), 1 for a failed run (audit mismatch, engine failure).
+//! The `socialbench` command line: parses flags, builds the harness's
+//! configurations, calls the harness, and maps failures to exit codes: 2 for
+//! bad input (flags, files, folders; one line on stderr), 1 for a failed run
+//! (audit mismatch, engine failure, a slower build under `diff
+//! --fail-if-slower`).
 
 mod cli;
 mod list;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use mimalloc::MiMalloc;
-use socialbench_engines::EngineKind;
-use socialbench_harness::{Limit, RunConfig, RunError, StopSignal};
+use socialbench_harness::{RunError, StopSignal};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() -> ExitCode {
-    // clap prints its own usage errors and exits 2.
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let stop = StopSignal::default();
     let handler_stop = stop.clone();
     // Ctrl-C: stop sending, drain, write what was measured. A second Ctrl-C
@@ -42,42 +44,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// Help and version go to stdout as clap prints them (exit 0); any other
+/// clap error is one line on stderr (no usage block) and exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap's message, its list of possible values and its tip, on one line.
+    let text = e.to_string();
+    let mut parts = text.lines().map(str::trim).filter(|l| {
+        !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+    });
+    let first = parts.next().unwrap_or("bad arguments");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    for p in parts {
+        line.push(' ');
+        line.push_str(p);
+    }
+    eprintln!("error: {line}");
+    ExitCode::from(2)
+}
+
 fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
+    use cli::Command;
     match cli.command {
-        None => compare_all(stop),
-        Some(cli::Command::Run(args)) => {
+        None => compare(&cli::CompareArgs::defaults(), stop),
+        Some(Command::Compare(args)) => compare(&args, stop),
+        Some(Command::Run(args)) => {
             let mut config = args.config()?;
             config.stop = stop;
             socialbench_harness::run(&config)
                 .with_context(|| format!("{} run", config.engine.name()))?;
             Ok(())
         }
-        Some(cli::Command::Sweep(args)) => run_sweep(&args, stop),
-        Some(cli::Command::Plot(args)) => plot(&args),
-        Some(cli::Command::Trace(args)) => trace(&args),
-        Some(cli::Command::List) => {
+        Some(Command::Sweep(args)) => sweep(&args, stop),
+        Some(Command::Capacity(args)) => capacity(&args, stop),
+        Some(Command::Diff(args)) => diff(&args),
+        Some(Command::Plot(args)) => plot(&args),
+        Some(Command::Trace(args)) => trace(&args),
+        Some(Command::List) => {
             list::print();
             Ok(())
         }
     }
 }
 
-/// The default action: every engine on the default scenario in 8
-/// interleaved passes of short runs, with verdicts against C1.
-fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
-    let mut base = RunConfig::new(EngineKind::Null);
-    base.users = Some(10_000);
-    base.warmup = Duration::from_millis(500);
-    base.limit = Limit::Duration(Duration::from_millis(1500));
-    base.stop = stop;
-    let spec = socialbench_harness::CompareSpec {
-        base,
-        engines: EngineKind::ALL.to_vec(),
-        baseline: EngineKind::Serial,
-        passes: 8,
-        precision: None,
-        max_time: None,
-    };
+/// `socialbench compare`: exit 1 when an engine's audit failed.
+fn compare(args: &cli::CompareArgs, stop: StopSignal) -> anyhow::Result<()> {
+    let mut spec = args.spec()?;
+    spec.base.stop = stop;
     let cmp = socialbench_harness::compare(&spec).context("comparison")?;
     let failed: Vec<_> = cmp
         .failed_audits()
@@ -91,7 +108,7 @@ fn compare_all(stop: StopSignal) -> anyhow::Result<()> {
 }
 
 /// `socialbench sweep`: exit 1 when a cell's audit failed (its row is kept).
-fn run_sweep(args: &cli::SweepArgs, stop: StopSignal) -> anyhow::Result<()> {
+fn sweep(args: &cli::SweepArgs, stop: StopSignal) -> anyhow::Result<()> {
     let mut spec = args.spec()?;
     spec.base.stop = stop;
     let outcome = socialbench_harness::sweep(&spec).context("sweep")?;
@@ -107,6 +124,38 @@ fn run_sweep(args: &cli::SweepArgs, stop: StopSignal) -> anyhow::Result<()> {
         .collect();
     if !failed.is_empty() {
         anyhow::bail!("audit failed for {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// `socialbench capacity`.
+fn capacity(args: &cli::CapacityArgs, stop: StopSignal) -> anyhow::Result<()> {
+    let mut base = args.config()?;
+    base.stop = stop;
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from("results").join(socialbench_harness::run::new_run_id("capacity"))
+    });
+    let spec = socialbench_harness::capacity::CapacitySpec {
+        base,
+        slo: args.slo,
+        tolerance: args.tolerance,
+        probe: args.probe,
+        max_probe: args.max_probe,
+        out_dir,
+    };
+    socialbench_harness::capacity::find_capacity(&spec).context("capacity")?;
+    Ok(())
+}
+
+/// `socialbench diff A B`.
+fn diff(args: &cli::DiffArgs) -> anyhow::Result<()> {
+    let d = socialbench_harness::diff::diff(&args.a, &args.b)?;
+    print!(
+        "{}",
+        socialbench_harness::diff::render(&d, &args.a, &args.b)
+    );
+    if args.fail_if_slower && d.any_slower() {
+        anyhow::bail!("B is slower than A (--fail-if-slower)");
     }
     Ok(())
 }
@@ -135,18 +184,20 @@ fn plot(args: &cli::PlotArgs) -> anyhow::Result<()> {
 
 fn trace(args: &cli::TraceArgs) -> anyhow::Result<()> {
     let bad = |e: String| anyhow::Error::new(RunError::BadInput(e));
-    let mut scenario =
-        socialbench_workload::Scenario::from_arg(&args.workload).map_err(|e| bad(e.to_string()))?;
-    if let Some(u) = cli::users_u32(args.users)? {
+    let mut scenario = socialbench_workload::Scenario::from_arg(&args.workload.workload)
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(u) = args.users {
         scenario.users = u;
     }
-    let workload =
-        socialbench_workload::Workload::new(scenario, args.seed).map_err(|e| bad(e.to_string()))?;
+    let workload = socialbench_workload::Workload::new(scenario, args.workload.seed)
+        .map_err(|e| bad(e.to_string()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    socialbench_workload::trace(&workload, args.ops, args.include_load, &mut out)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("writing the trace")?;
-    std::io::Write::flush(&mut out).context("writing the trace")?;
-    Ok(())
+    let written = socialbench_workload::trace(&workload, args.ops, args.include_load, &mut out)
+        .and_then(|_| std::io::Write::flush(&mut out));
+    match written {
+        // A closed pipe (`| head`) is the reader saying it has enough.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing the trace"),
+    }
 }

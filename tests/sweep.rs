@@ -403,10 +403,14 @@ fn assert_bad_sweep(extra: &[&str], mentions: &str) {
 
 #[test]
 fn bad_sweep_specs_exit_2_with_a_clear_message() {
-    assert_bad_sweep(&["--engines", "actor,quantum"], "unknown engine `quantum`");
+    assert_bad_sweep(&["--engines", "actor,quantum"], "invalid value 'quantum'");
+    assert_bad_sweep(
+        &["--engines", "actor,quantum"],
+        "possible values: null, serial",
+    );
     assert_bad_sweep(&["--threads", "0"], "at least 1");
-    assert_bad_sweep(&["--threads", ""], "empty list");
-    assert_bad_sweep(&["--shards", "1,,2"], "empty item");
+    assert_bad_sweep(&["--threads", ""], "--threads");
+    assert_bad_sweep(&["--shards", "1,,2"], "--shards");
     assert_bad_sweep(&["--rates", "10k,fast"], "fast");
     assert_bad_sweep(&["--rates", "0"], "rate");
     assert_bad_sweep(&["--rates", "0%"], "share of capacity");

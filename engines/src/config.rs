@@ -14,6 +14,7 @@ use crate::engine::EngineError;
 
 /// Which channel implementation carries mailboxes, so the two can be compared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ChannelKind {
     /// crossbeam-channel (the default).
     #[default]
@@ -102,6 +103,8 @@ pub struct EngineConfig {
     pub pin: Vec<usize>,
     /// Injected faults.
     pub faults: Faults,
+    /// How idle engine threads (and sessions waiting for replies) wait.
+    pub idle: IdlePolicy,
     /// The `redis` engine's server; the other engines ignore it. Not
     /// serialized: a URL may carry a password, and `run.json` keeps the
     /// format it had before this field existed.
@@ -117,7 +120,80 @@ impl Default for EngineConfig {
             channel: ChannelKind::Crossbeam,
             pin: Vec::new(),
             faults: Faults::default(),
+            idle: IdlePolicy::default(),
             redis: None,
+        }
+    }
+}
+
+/// How a thread with nothing to do (an idle shard or actor, a session
+/// waiting for a reply) waits for its next message. A thread that shares
+/// its core with another thread of the run never spins: it yields a few
+/// times, then parks, whatever the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdlePolicy {
+    /// Busy-wait until the next message: the lowest wake-up latency, and a
+    /// core that never idles (which a hypervisor may punish with steal).
+    Spin,
+    /// Park at once: no CPU burnt, a futex wake-up per idle episode.
+    Park,
+    /// Spin while messages have been arriving within about `max_spin` of
+    /// each other (an estimate of the idle gaps, updated every episode),
+    /// park at once when they come further apart: spinning then only keeps
+    /// the core busy for nothing.
+    Adaptive {
+        /// The longest spin before parking.
+        max_spin: Duration,
+    },
+}
+
+impl IdlePolicy {
+    /// The default spin window of `adaptive`.
+    pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+}
+
+impl Default for IdlePolicy {
+    fn default() -> IdlePolicy {
+        IdlePolicy::Adaptive {
+            max_spin: IdlePolicy::DEFAULT_SPIN,
+        }
+    }
+}
+
+impl std::fmt::Display for IdlePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdlePolicy::Spin => f.write_str("spin"),
+            IdlePolicy::Park => f.write_str("park"),
+            IdlePolicy::Adaptive { max_spin } => write!(f, "adaptive:{}", max_spin.as_micros()),
+        }
+    }
+}
+
+impl std::str::FromStr for IdlePolicy {
+    type Err = String;
+
+    /// `spin`, `park`, `adaptive` or `adaptive:SPIN_US` (microseconds,
+    /// 1 to 1,000,000).
+    fn from_str(s: &str) -> Result<IdlePolicy, String> {
+        let bad =
+            || format!("unknown idle policy `{s}` (spin, park, adaptive or adaptive:SPIN_US)");
+        match s.trim() {
+            "spin" => Ok(IdlePolicy::Spin),
+            "park" => Ok(IdlePolicy::Park),
+            "adaptive" => Ok(IdlePolicy::default()),
+            other => {
+                let us = other.strip_prefix("adaptive:").ok_or_else(bad)?;
+                match us.trim().parse::<u64>() {
+                    Ok(us @ 1..=1_000_000) => Ok(IdlePolicy::Adaptive {
+                        max_spin: Duration::from_micros(us),
+                    }),
+                    _ => Err(format!(
+                        "idle policy `{s}`: the spin window must be 1 to 1000000 microseconds"
+                    )),
+                }
+            }
         }
     }
 }

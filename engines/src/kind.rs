@@ -19,6 +19,7 @@ use crate::striped::StripedEngine;
 
 /// The engines this crate provides, by command-line name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum EngineKind {
     /// Replies at once, keeps nothing: the harness's ceiling.
     Null,
@@ -32,8 +33,12 @@ pub enum EngineKind {
     Striped,
     /// An external Redis server or Redis Cluster, each op one server-side
     /// script (see `crate::redis`). Not in [`EngineKind::ALL`]: it needs a
-    /// server, so the default comparison and engine lists leave it out; name
-    /// it explicitly (`--engine redis`).
+    /// server, so the default comparison and engine lists leave it out;
+    /// name it explicitly (`--engine redis`).
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "An external Redis server or cluster (--redis-url, --redis-cluster)")
+    )]
     Redis,
 }
 

@@ -41,7 +41,7 @@ pub mod striped;
 
 pub use api::*;
 pub use audit::{Audit, AuditFailure, Mismatch, WriteTally};
-pub use config::{ChannelKind, EngineConfig, Faults, RedisConfig, RedisTarget, Stall};
+pub use config::{ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Stall};
 pub use engine::{
     Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, Session,
 };

@@ -407,3 +407,228 @@ mod tests {
         }
     }
 }
+
+/// What `socialbench capacity` is asked.
+#[derive(Clone, Debug)]
+pub struct CapacitySpec {
+    /// The engine, workload and loop settings of every probe (the search
+    /// sets the mode, the duration and the outputs).
+    pub base: crate::config::RunConfig,
+    /// The SLO.
+    pub slo: Slo,
+    /// Bracket width to stop at.
+    pub tolerance: f64,
+    /// First duration of a probe.
+    pub probe: Duration,
+    /// Longest duration an undecided probe is extended to.
+    pub max_probe: Duration,
+    /// The search's folder.
+    pub out_dir: std::path::PathBuf,
+}
+
+/// A row of `probes.csv`.
+#[derive(Clone, Debug, Serialize)]
+struct ProbeRow {
+    probe: usize,
+    rate: f64,
+    achieved: f64,
+    duration_ns: u64,
+    percentile_ns: f64,
+    percentile_low_ns: f64,
+    percentile_high_ns: f64,
+    saturated: bool,
+    verdict: ProbeVerdict,
+    marginal: bool,
+    run_dir: String,
+    schema: u32,
+}
+
+/// Finds the capacity of `spec.base`'s engine under `spec.slo` (module
+/// docs): a closed-loop run for the bracket's top, then the search, each
+/// probe's run kept under `out_dir/probes/`; writes `capacity.json` and
+/// `probes.csv` and prints the answer.
+pub fn find_capacity(spec: &CapacitySpec) -> Result<SearchOutcome, RunError> {
+    use crate::config::{Limit, LoopMode, RunError as E};
+    let dir = &spec.out_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| E::BadInput(format!("{} is not writable: {e}", dir.display())))?;
+    let workload = crate::run::build_workload(&spec.base)?;
+    let quantile = spec.slo.quantile;
+    let index = crate::recorder::QUANTILES
+        .iter()
+        .position(|q| *q == quantile)
+        .ok_or_else(|| E::BadInput(format!("SLO {}: unsupported percentile", spec.slo)))?;
+    let mut n = 0usize;
+    let run = |mode: LoopMode, d: Duration, name: String| {
+        let mut c = spec.base.clone();
+        c.mode = mode;
+        c.limit = Limit::Duration(d);
+        c.out_root = Some(dir.join("probes"));
+        c.run_id = Some(name);
+        c.link_latest = false;
+        c.print_table = false;
+        crate::run::run_with_workload(&c, &workload)
+    };
+    let inflight = crate::config::defaults::INFLIGHT;
+    let closed = run(LoopMode::Closed { inflight }, spec.probe, "closed".into())?;
+    let top = closed.ops_per_sec.max(1.0);
+    let (max_outstanding, arrivals) = match spec.base.mode {
+        LoopMode::Open {
+            max_outstanding,
+            arrivals,
+            ..
+        } => (max_outstanding, arrivals),
+        LoopMode::Closed { .. } => (crate::config::defaults::MAX_OUTSTANDING, Default::default()),
+    };
+    let mut rows = Vec::new();
+    let search_spec = SearchSpec {
+        slo: spec.slo,
+        min_rate: (top / 100.0).max(1.0),
+        max_rate: top,
+        tolerance: spec.tolerance,
+        probe: spec.probe,
+        max_probe: spec.max_probe,
+        confirmations: 3,
+    };
+    let outcome = search(&search_spec, |rate, d| {
+        n += 1;
+        let name = format!("probe-{n:02}-r{}", rate.round());
+        let mode = LoopMode::Open {
+            rate,
+            max_outstanding,
+            arrivals,
+        };
+        let s = run(mode, d, name.clone())?;
+        let lat = s.all().map(|k| k.intended).unwrap_or_default();
+        let percentile = Estimate {
+            value: lat.percentiles()[index] as f64,
+            low: lat.low_ns[index] as f64,
+            high: lat.high_ns[index] as f64,
+        };
+        let saturated =
+            s.stopped_by == crate::client::StopReason::Saturated || s.ops_per_sec < rate * 0.9;
+        let p = Probe {
+            rate,
+            achieved: s.ops_per_sec,
+            percentile,
+            saturated,
+            duration: d,
+            verdict: judge(&spec.slo, percentile, saturated),
+            marginal: false,
+        };
+        if spec.base.progress != crate::config::ProgressMode::Quiet {
+            eprintln!(
+                "[capacity] probe {n}: {} ops/s for {:?}: {} {} [{}, {}] -> {:?}",
+                crate::units::human_rate(rate),
+                d,
+                spec.slo,
+                crate::units::human_ns(percentile.value as u64),
+                crate::units::human_ns(percentile.low as u64),
+                crate::units::human_ns(percentile.high as u64),
+                p.verdict
+            );
+        }
+        rows.push(ProbeRow {
+            probe: n,
+            rate,
+            achieved: s.ops_per_sec,
+            duration_ns: d.as_nanos() as u64,
+            percentile_ns: percentile.value,
+            percentile_low_ns: percentile.low,
+            percentile_high_ns: percentile.high,
+            saturated,
+            verdict: p.verdict,
+            marginal: false,
+            run_dir: format!("probes/{name}"),
+            schema: crate::schema::SCHEMA_VERSION,
+        });
+        Ok(p)
+    })?;
+    write_outcome(spec, &outcome, &rows, top)?;
+    Ok(outcome)
+}
+
+fn write_outcome(
+    spec: &CapacitySpec,
+    outcome: &SearchOutcome,
+    rows: &[ProbeRow],
+    closed_loop: f64,
+) -> Result<(), RunError> {
+    let path = spec.out_dir.join("probes.csv");
+    let mut w = csv::Writer::from_path(&path).map_err(|e| RunError::output(&path, e))?;
+    for r in rows {
+        w.serialize(r).map_err(|e| RunError::output(&path, e))?;
+    }
+    w.flush().map_err(|e| RunError::output(&path, e))?;
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: u32,
+        engine: &'static str,
+        slo: String,
+        tolerance: f64,
+        closed_loop_ops_per_sec: f64,
+        outcome: &'a SearchOutcome,
+        config: &'a crate::config::RunConfig,
+        machine: crate::machine::MachineInfo,
+    }
+    let doc = Doc {
+        schema: crate::schema::SCHEMA_VERSION,
+        engine: spec.base.engine.name(),
+        slo: spec.slo.to_string(),
+        tolerance: spec.tolerance,
+        closed_loop_ops_per_sec: closed_loop,
+        outcome,
+        config: &spec.base,
+        machine: crate::machine::MachineInfo::probe(),
+    };
+    let path = spec.out_dir.join("capacity.json");
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| RunError::output(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| RunError::output(&path, e))?;
+    if spec.base.print_table {
+        print!("{}", render(spec, outcome, closed_loop));
+    }
+    Ok(())
+}
+
+/// The answer as text.
+pub fn render(spec: &CapacitySpec, outcome: &SearchOutcome, closed_loop: f64) -> String {
+    use crate::units::human_rate;
+    let engine = spec.base.engine.name();
+    let mut o = match &outcome.capacity {
+        Capacity::Found { low, high } => format!(
+            "capacity of {engine} under {}: {} ops/s (met at {}, missed at {}; closed loop {} ops/s)\n",
+            spec.slo,
+            human_rate(*low),
+            human_rate(*low),
+            human_rate(*high),
+            human_rate(closed_loop)
+        ),
+        Capacity::Unattainable { lowest } => format!(
+            "capacity of {engine} under {}: unattainable (missed even at {} ops/s, 1% of the closed loop's {})\n",
+            spec.slo,
+            human_rate(*lowest),
+            human_rate(closed_loop)
+        ),
+        Capacity::AtLeast { highest } => format!(
+            "capacity of {engine} under {}: at least {} ops/s (the closed loop's throughput met it)\n",
+            spec.slo,
+            human_rate(*highest)
+        ),
+    };
+    let marginal = outcome.probes.iter().filter(|p| p.marginal).count();
+    o.push_str(&format!(
+        "{} probes ({marginal} decided by their point estimate after {:?}); ",
+        outcome.probes.len(),
+        spec.max_probe
+    ));
+    if outcome.non_monotone.is_empty() {
+        o.push_str("latency was monotone in the rate\n");
+    } else {
+        o.push_str(&format!(
+            "not monotone: re-probed {} time(s), see probes.csv\n",
+            outcome.non_monotone.len()
+        ));
+    }
+    o.push_str(&format!("results: {}\n", spec.out_dir.display()));
+    o
+}

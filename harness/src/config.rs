@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, RedisConfig, Stall,
+    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, IdlePolicy, RedisConfig, Stall,
 };
 
 use crate::pinning::PinSpec;
@@ -64,6 +64,26 @@ impl RunError {
     }
 }
 
+/// The defaults of every run, in one place (the CLI shows them).
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Workload preset.
+    pub const WORKLOAD: &str = "reddit";
+    /// Seed of the workload, the arrivals and the faults.
+    pub const SEED: u64 = 42;
+    /// Capacity of each bounded mailbox, in ops.
+    pub const MAILBOX: usize = 1024;
+    /// Ops outstanding per client thread in the closed loop.
+    pub const INFLIGHT: usize = 16;
+    /// Most ops outstanding per client thread in the open loop.
+    pub const MAX_OUTSTANDING: usize = 10_000;
+    /// Warmup after the load phase.
+    pub const WARMUP: Duration = Duration::from_secs(1);
+    /// Measured duration of a run.
+    pub const DURATION: Duration = Duration::from_secs(10);
+}
+
 /// How clients offer load.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum LoopMode {
@@ -86,6 +106,7 @@ pub enum LoopMode {
 
 /// How an open loop spaces its arrivals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     /// Exponential gaps (a Poisson process): independent users.
@@ -122,6 +143,7 @@ impl StopSignal {
 
 /// How progress is shown while a run goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ProgressMode {
     /// A progress bar on a terminal, plain lines otherwise.
     Auto,
@@ -144,6 +166,9 @@ pub struct RunConfig {
     pub channel: ChannelKind,
     /// Injected faults (their seed is derived from [`RunConfig::seed`]).
     pub faults: Faults,
+    /// How idle engine threads, waiting sessions and the open loop's
+    /// clients wait.
+    pub idle: IdlePolicy,
     /// The `redis` engine's server (copied into `EngineConfig::redis`); not
     /// serialized, as a URL may carry a password.
     #[serde(skip)]
@@ -193,18 +218,21 @@ impl RunConfig {
         RunConfig {
             engine,
             partitions: None,
-            mailbox: 1024,
+            mailbox: defaults::MAILBOX,
             channel: ChannelKind::Crossbeam,
             faults: Faults::default(),
+            idle: IdlePolicy::default(),
             redis: None,
-            workload: "reddit".into(),
+            workload: defaults::WORKLOAD.into(),
             users: None,
-            seed: 42,
+            seed: defaults::SEED,
             threads: None,
             pin: PinSpec::Auto,
-            mode: LoopMode::Closed { inflight: 16 },
-            warmup: Duration::from_secs(1),
-            limit: Limit::Duration(Duration::from_secs(10)),
+            mode: LoopMode::Closed {
+                inflight: defaults::INFLIGHT,
+            },
+            warmup: defaults::WARMUP,
+            limit: Limit::Duration(defaults::DURATION),
             precision: None,
             interval: None,
             out_root: Some(PathBuf::from("results")),

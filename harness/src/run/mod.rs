@@ -216,6 +216,7 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         channel: config.channel,
         pin: Vec::new(),
         faults,
+        idle: config.idle,
         redis: config.redis.clone(),
     };
     let engine_threads = config.engine.engine_threads(&engine_config);

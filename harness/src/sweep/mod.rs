@@ -71,9 +71,7 @@ use std::path::PathBuf;
 use socialbench_engines::EngineKind;
 use socialbench_workload::Workload;
 
-pub use plan::{
-    RateSpec, default_thread_counts, parse_counts, parse_engines, parse_rates, parse_users,
-};
+pub use plan::{RateSpec, default_thread_counts, normalize, parse_users};
 pub use row::{CellKey, SweepCsv};
 
 use crate::client::StopReason;
@@ -199,6 +197,9 @@ impl SweepOutcome {
 /// measures the missing cells one at a time, writes `sweep.json` with the
 /// COST, prints the table, and draws the plots.
 pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
+    let mut spec = spec.clone();
+    normalize(&mut spec);
+    let spec = &spec;
     check_spec(spec)?;
     let mut s = Sweeper::open(spec)?;
     s.announce();

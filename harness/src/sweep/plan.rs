@@ -5,12 +5,9 @@
 //! repetition. The lines of a users value start with the baselines (C1,
 //! then the null ceiling at each thread count), then the engines asked for.
 
-use std::collections::BTreeSet;
-
 use socialbench_engines::EngineKind;
 
 use super::{CellKey, SweepSpec};
-use crate::config::RunError;
 use crate::units::human_rate;
 
 /// The thread counts a sweep tries by default: powers of two below the
@@ -43,110 +40,72 @@ impl std::fmt::Display for RateSpec {
     }
 }
 
-fn list_items<'a>(flag: &str, s: &'a str) -> Result<Vec<&'a str>, RunError> {
-    let items: Vec<&str> = s.split(',').map(str::trim).collect();
-    if items.iter().all(|i| i.is_empty()) {
-        return Err(RunError::BadInput(format!("{flag}: empty list")));
-    }
-    if let Some(pos) = items.iter().position(|i| i.is_empty()) {
-        return Err(RunError::BadInput(format!(
-            "{flag} `{s}`: empty item at position {}",
-            pos + 1
-        )));
-    }
-    Ok(items)
-}
+impl std::str::FromStr for RateSpec {
+    type Err = String;
 
-/// Parses `--engines a,b,c` (duplicates dropped, order kept).
-pub fn parse_engines(s: &str) -> Result<Vec<EngineKind>, RunError> {
-    let mut out = Vec::new();
-    for item in list_items("--engines", s)? {
-        let k = EngineKind::parse(item).ok_or_else(|| {
-            RunError::BadInput(format!(
-                "--engines: unknown engine `{item}` (known: {})",
-                EngineKind::known_names()
-            ))
-        })?;
-        if !out.contains(&k) {
-            out.push(k);
-        }
-    }
-    Ok(out)
-}
-
-/// Parses a list of counts such as `--threads 1,2,4` (each at least 1;
-/// sorted, duplicates dropped).
-pub fn parse_counts(flag: &str, s: &str) -> Result<Vec<usize>, RunError> {
-    let mut out = BTreeSet::new();
-    for item in list_items(flag, s)? {
-        match item.parse::<usize>() {
-            Ok(0) => {
-                return Err(RunError::BadInput(format!(
-                    "{flag}: `0` is not allowed, counts must be at least 1"
-                )));
-            }
-            Ok(n) => {
-                out.insert(n);
-            }
-            Err(_) => {
-                return Err(RunError::BadInput(format!(
-                    "{flag}: `{item}` is not a positive integer"
-                )));
-            }
-        }
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// Parses `--users 1000,100k` (`k`/`M` suffixes; 1 to 2^31 - 1; sorted).
-pub fn parse_users(s: &str) -> Result<Vec<u32>, RunError> {
-    let mut out = BTreeSet::new();
-    for item in list_items("--users", s)? {
-        let bad = || {
-            RunError::BadInput(format!(
-                "--users: `{item}` is not a user count from 1 to 2147483647"
-            ))
-        };
-        let v = crate::config::parse_rate(item).map_err(|_| bad())?;
-        if v.fract() != 0.0 || !(1.0..(1u64 << 31) as f64).contains(&v) {
-            return Err(bad());
-        }
-        out.insert(v as u32);
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// Parses `--rates 10k,50k,50%` (positive ops/s with `k`/`M` suffixes, or
-/// a share of each line's capacity ending in `%`, above 0 and at most
-/// 1000%; absolute rates first, ascending, then shares, ascending;
-/// duplicates dropped).
-pub fn parse_rates(s: &str) -> Result<Vec<RateSpec>, RunError> {
-    let (mut abs, mut rel) = (Vec::new(), Vec::new());
-    for item in list_items("--rates", s)? {
+    /// A positive rate in ops/s (`50000`, `50k`, `2.5M`), or a share of the
+    /// line's capacity ending in `%`, above 0 and at most 1000%.
+    fn from_str(item: &str) -> Result<RateSpec, String> {
+        let item = item.trim();
         if let Some(pct) = item.strip_suffix('%') {
-            match pct.trim().parse::<f64>() {
-                Ok(p) if p.is_finite() && p > 0.0 && p <= 1000.0 => rel.push(p / 100.0),
-                _ => {
-                    return Err(RunError::BadInput(format!(
-                        "--rates: `{item}` is not a share of capacity above 0% and at most 1000%"
-                    )));
+            return match pct.trim().parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 && p <= 1000.0 => {
+                    Ok(RateSpec::OfCapacity(p / 100.0))
                 }
-            }
-        } else {
-            let r = crate::config::parse_rate(item)
-                .map_err(|e| RunError::BadInput(format!("--rates: {e}")))?;
-            abs.push(r);
+                _ => Err(format!(
+                    "`{item}` is not a share of capacity above 0% and at most 1000%"
+                )),
+            };
+        }
+        crate::config::parse_rate(item)
+            .map(RateSpec::PerSec)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Parses a user count: `1000`, `100k`, `1M`; 1 to 2^31 - 1.
+pub fn parse_users(item: &str) -> Result<u32, String> {
+    let bad = || format!("`{item}` is not a user count from 1 to 2147483647");
+    let v = crate::config::parse_rate(item).map_err(|_| bad())?;
+    if v.fract() != 0.0 || !(1.0..(1u64 << 31) as f64).contains(&v) {
+        return Err(bad());
+    }
+    Ok(v as u32)
+}
+
+/// The lists of a sweep as it measures them: counts and users sorted and
+/// deduplicated, engines deduplicated in the order given, absolute rates
+/// first, ascending, then shares of capacity, ascending.
+pub fn normalize(spec: &mut SweepSpec) {
+    for list in [&mut spec.threads, &mut spec.shards, &mut spec.stripes] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    spec.users.sort_unstable();
+    spec.users.dedup();
+    let mut engines = Vec::new();
+    for e in spec.engines.drain(..) {
+        if !engines.contains(&e) {
+            engines.push(e);
+        }
+    }
+    spec.engines = engines;
+    let (mut abs, mut rel) = (Vec::new(), Vec::new());
+    for r in &spec.rates {
+        match *r {
+            RateSpec::PerSec(v) => abs.push(v),
+            RateSpec::OfCapacity(v) => rel.push(v),
         }
     }
     for v in [&mut abs, &mut rel] {
         v.sort_by(f64::total_cmp);
         v.dedup();
     }
-    Ok(abs
+    spec.rates = abs
         .into_iter()
         .map(RateSpec::PerSec)
         .chain(rel.into_iter().map(RateSpec::OfCapacity))
-        .collect())
+        .collect();
 }
 
 /// The open-loop rates of one line, ascending, given the ops/s its
@@ -272,10 +231,20 @@ mod tests {
     }
 
     #[test]
-    fn lists_parse_sorted_and_reject_empty_zero_and_garbage() {
-        assert_eq!(parse_counts("--threads", "4,1,2,2").unwrap(), vec![1, 2, 4]);
+    fn lists_are_normalized_and_items_rejected_with_their_text() {
+        let mut sp = spec(&[EngineKind::Striped, EngineKind::Actor, EngineKind::Striped]);
+        sp.threads = vec![4, 1, 2, 2];
+        sp.users = vec![100_000, 1000];
+        sp.rates = ["50%", "50k", "10k", "25%", "50%"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        normalize(&mut sp);
+        assert_eq!(sp.threads, vec![1, 2, 4]);
+        assert_eq!(sp.users, vec![1000, 100_000]);
+        assert_eq!(sp.engines, vec![EngineKind::Striped, EngineKind::Actor]);
         assert_eq!(
-            parse_rates("50%,50k,10k,25%,50%").unwrap(),
+            sp.rates,
             vec![
                 RateSpec::PerSec(10_000.0),
                 RateSpec::PerSec(50_000.0),
@@ -283,25 +252,16 @@ mod tests {
                 RateSpec::OfCapacity(0.5)
             ]
         );
-        assert_eq!(parse_users("100k,1000").unwrap(), vec![1000, 100_000]);
-        assert_eq!(
-            parse_engines("striped,actor,striped").unwrap(),
-            vec![EngineKind::Striped, EngineKind::Actor]
-        );
+        assert_eq!(parse_users("100k"), Ok(100_000));
         for (r, needle) in [
-            (parse_counts("--threads", ""), "empty list"),
-            (parse_counts("--threads", "1,,2"), "empty item"),
-            (parse_counts("--threads", "0,1"), "at least 1"),
-            (parse_counts("--threads", "two"), "`two`"),
-            (parse_rates("10k,fast").map(|_| vec![]), "fast"),
-            (parse_rates("0%").map(|_| vec![]), "`0%`"),
-            (parse_rates("2000%").map(|_| vec![]), "`2000%`"),
-            (parse_rates("half%").map(|_| vec![]), "`half%`"),
-            (parse_users("1.5").map(|_| vec![]), "1.5"),
-            (parse_engines("actor,quantum").map(|_| vec![]), "quantum"),
+            ("fast".parse::<RateSpec>().map(|_| ()), "fast"),
+            ("0%".parse::<RateSpec>().map(|_| ()), "`0%`"),
+            ("2000%".parse::<RateSpec>().map(|_| ()), "`2000%`"),
+            ("half%".parse::<RateSpec>().map(|_| ()), "`half%`"),
+            (parse_users("1.5").map(|_| ()), "1.5"),
         ] {
             let e = r.unwrap_err();
-            assert!(e.is_bad_input() && e.to_string().contains(needle), "{e}");
+            assert!(e.contains(needle), "{e}");
         }
     }
 
