@@ -5,9 +5,10 @@
 //!
 //! # Search
 //! A closed-loop run first measures the engine's throughput `C`; the open
-//! loop is then probed between `C / 100` and `C`: the low end must meet the
-//! SLO (else the SLO is *unattainable*), the high end must miss it (else
-//! the capacity is *at least* `C`). Bisection on the rate (geometric, as
+//! loop is then probed between `C / 100` and `1.25 C` (a closed-loop run's
+//! own noise can put `C` a little under what the open loop sustains): the
+//! low end must meet the SLO (else the SLO is *unattainable*), the high end
+//! must miss it (else the capacity is *at least* `1.25 C`). Bisection on the rate (geometric, as
 //! rates span orders of magnitude) keeps the highest rate that met the SLO
 //! (`low`) and the lowest that missed it (`high`) until `high / low - 1` is
 //! at most the tolerance (5%).
@@ -448,6 +449,18 @@ struct ProbeRow {
 /// probe's run kept under `out_dir/probes/`; writes `capacity.json` and
 /// `probes.csv` and prints the answer.
 pub fn find_capacity(spec: &CapacitySpec) -> Result<SearchOutcome, RunError> {
+    find_capacity_with(spec, crate::run::run_with_workload)
+}
+
+/// [`find_capacity`] with each probe run by `runner` (a test runs a fake
+/// engine through [`crate::run::run_with_engine`]).
+pub fn find_capacity_with(
+    spec: &CapacitySpec,
+    mut runner: impl FnMut(
+        &crate::config::RunConfig,
+        &socialbench_workload::Workload,
+    ) -> Result<crate::summary::RunSummary, RunError>,
+) -> Result<SearchOutcome, RunError> {
     use crate::config::{Limit, LoopMode, RunError as E};
     let dir = &spec.out_dir;
     std::fs::create_dir_all(dir)
@@ -459,7 +472,7 @@ pub fn find_capacity(spec: &CapacitySpec) -> Result<SearchOutcome, RunError> {
         .position(|q| *q == quantile)
         .ok_or_else(|| E::BadInput(format!("SLO {}: unsupported percentile", spec.slo)))?;
     let mut n = 0usize;
-    let run = |mode: LoopMode, d: Duration, name: String| {
+    let mut run = |mode: LoopMode, d: Duration, name: String| {
         let mut c = spec.base.clone();
         c.mode = mode;
         c.limit = Limit::Duration(d);
@@ -467,7 +480,7 @@ pub fn find_capacity(spec: &CapacitySpec) -> Result<SearchOutcome, RunError> {
         c.run_id = Some(name);
         c.link_latest = false;
         c.print_table = false;
-        crate::run::run_with_workload(&c, &workload)
+        runner(&c, &workload)
     };
     let inflight = crate::config::defaults::INFLIGHT;
     let closed = run(LoopMode::Closed { inflight }, spec.probe, "closed".into())?;
@@ -484,7 +497,9 @@ pub fn find_capacity(spec: &CapacitySpec) -> Result<SearchOutcome, RunError> {
     let search_spec = SearchSpec {
         slo: spec.slo,
         min_rate: (top / 100.0).max(1.0),
-        max_rate: top,
+        // Above the closed loop's figure: a run's own noise can put it a
+        // little under what the open loop sustains.
+        max_rate: top * 1.25,
         tolerance: spec.tolerance,
         probe: spec.probe,
         max_probe: spec.max_probe,

@@ -202,6 +202,75 @@ pub fn link_latest(root: &Path, dir: &Path) {
 
 /// Runs `config` on a prepared workload.
 pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunSummary, RunError> {
+    let r = resolve(config, None)?;
+    let ctx = r.ctx(config, workload);
+    let summary = config
+        .engine
+        .visit(&r.engine_config, Visit(ctx))
+        .map_err(|e| match e {
+            // A configuration the engine refuses came from the user's flags.
+            e @ EngineError::Config { .. } => {
+                RunError::BadInput(format!("{} engine: {}", config.engine.name(), e.detail()))
+            }
+            e => RunError::Engine(e),
+        })??;
+    finish(config, summary)
+}
+
+/// Runs `config` on `engine`, an engine built by the caller (one that
+/// [`EngineKind`] does not list: a test's fake engine, say), which starts
+/// `engine_threads` threads of its own. `config.engine` names the run.
+pub fn run_with_engine<E: Engine>(
+    config: &RunConfig,
+    workload: &Workload,
+    engine: E,
+    engine_threads: usize,
+) -> Result<RunSummary, RunError> {
+    let r = resolve(config, Some(engine_threads))?;
+    let summary = drive::drive(&r.ctx(config, workload), &engine);
+    engine.shutdown();
+    finish(config, summary?)
+}
+
+/// Points `latest` at the run when asked.
+fn finish(config: &RunConfig, summary: RunSummary) -> Result<RunSummary, RunError> {
+    if let (Some(root), Some(dir), true) = (&config.out_root, &summary.out_dir, config.link_latest)
+    {
+        link_latest(root, dir);
+    }
+    Ok(summary)
+}
+
+/// What a run resolves before its engine exists.
+struct Resolved {
+    engine_config: EngineConfig,
+    pin_map: PinMap,
+    threads: usize,
+    engine_threads: usize,
+    run_id: String,
+    out_dir: Option<PathBuf>,
+    clock_cost: ClockCost,
+}
+
+impl Resolved {
+    fn ctx<'a>(&'a self, config: &'a RunConfig, workload: &'a Workload) -> Ctx<'a> {
+        Ctx {
+            config,
+            workload,
+            engine_config: &self.engine_config,
+            pin_map: self.pin_map.clone(),
+            threads: self.threads,
+            engine_threads: self.engine_threads,
+            run_id: self.run_id.clone(),
+            out_dir: self.out_dir.clone(),
+            clock_cost: self.clock_cost,
+        }
+    }
+}
+
+/// Checks `config` and resolves its defaults, pin map and output folder;
+/// `engine_threads` overrides what `config.engine` would start.
+fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved, RunError> {
     check_config(config)?;
     let cores = machine_cores();
     let ncores = cores.len().max(1);
@@ -219,7 +288,8 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         idle: config.idle,
         redis: config.redis.clone(),
     };
-    let engine_threads = config.engine.engine_threads(&engine_config);
+    let engine_threads =
+        engine_threads.unwrap_or_else(|| config.engine.engine_threads(&engine_config));
     let threads = config
         .threads
         .unwrap_or_else(|| default_threads(config.engine, ncores, engine_threads));
@@ -241,33 +311,15 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         Some(root) => Some(prepare_out_dir(root, &run_id)?),
         None => None,
     };
-    let clock_cost = measure_clock_cost(200_000);
-    let ctx = Ctx {
-        config,
-        workload,
-        engine_config: &engine_config,
+    Ok(Resolved {
+        engine_config,
         pin_map,
         threads,
         engine_threads,
         run_id,
         out_dir,
-        clock_cost,
-    };
-    let summary = config
-        .engine
-        .visit(&engine_config, Visit(ctx))
-        .map_err(|e| match e {
-            // A configuration the engine refuses came from the user's flags.
-            e @ EngineError::Config { .. } => {
-                RunError::BadInput(format!("{} engine: {}", config.engine.name(), e.detail()))
-            }
-            e => RunError::Engine(e),
-        })??;
-    if let (Some(root), Some(dir), true) = (&config.out_root, &summary.out_dir, config.link_latest)
-    {
-        link_latest(root, dir);
-    }
-    Ok(summary)
+        clock_cost: measure_clock_cost(200_000),
+    })
 }
 
 /// Everything resolved before the engine exists.
