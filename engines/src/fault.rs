@@ -178,24 +178,45 @@ impl FaultInjector {
         self.active && self.drop_rate > 0.0 && self.next_unit() < self.drop_rate
     }
 
-    /// Sleeps for the stall's duration when a stall period has elapsed since
-    /// the last one (the first period starts at the first call). The caller
-    /// stalls whatever it holds: an engine thread, or a stripe lock.
+    /// Stalls while a stall window is open: windows of the stall's duration
+    /// start every period from the first call (`every=1s,for=200ms` is
+    /// unavailable for [k s, k s + 200 ms), a duty cycle of exactly 20%),
+    /// and a call inside one sleeps until it closes. The caller stalls
+    /// whatever it holds: an engine thread, or a stripe lock.
     #[inline]
     pub fn stall_if_due(&mut self) {
         let Some((every, duration)) = self.stall else {
             return;
         };
         let now = Instant::now();
-        match self.next_stall {
-            None => self.next_stall = Some(now + every),
-            Some(due) if now >= due => {
-                std::thread::sleep(duration);
-                self.next_stall = Some(Instant::now() + every);
-            }
-            Some(_) => {}
+        let due = *self.next_stall.get_or_insert(now + every);
+        let (sleep, next) = stall_step(due, now, every, duration);
+        self.next_stall = Some(next);
+        if !sleep.is_zero() {
+            std::thread::sleep(sleep);
         }
     }
+}
+
+/// One call of [`FaultInjector::stall_if_due`] at `now` with the next
+/// window opening at `due`: how long to sleep (to the end of an open
+/// window) and when the next window opens (windows a call never saw, on an
+/// idle engine, are skipped: they delayed nothing).
+fn stall_step(
+    due: Instant,
+    now: Instant,
+    every: Duration,
+    duration: Duration,
+) -> (Duration, Instant) {
+    if now < due {
+        return (Duration::ZERO, due);
+    }
+    let periods = (now - due).as_nanos() / every.as_nanos().max(1);
+    let opened = due + every * u32::try_from(periods).unwrap_or(u32::MAX);
+    (
+        (opened + duration).saturating_duration_since(now),
+        opened + every,
+    )
 }
 
 #[cfg(test)]
@@ -234,5 +255,34 @@ mod tests {
         let mut off = FaultInjector::new(&Faults::default(), 0);
         assert!(!off.active());
         assert!((0..1000).all(|_| !off.should_panic()));
+    }
+
+    #[test]
+    fn stall_windows_open_every_period_from_the_first_call_not_from_the_last_end() {
+        // Calls every millisecond of virtual time over 10 s; a call that
+        // sleeps moves the clock on by its sleep, as the engine thread would.
+        let (every, duration) = (Duration::from_secs(1), Duration::from_millis(200));
+        let t0 = Instant::now();
+        let (mut now, mut due, mut stalled) = (t0, t0 + every, Duration::ZERO);
+        let mut starts = Vec::new();
+        while now < t0 + Duration::from_secs(10) {
+            let (sleep, next) = stall_step(due, now, every, duration);
+            if !sleep.is_zero() {
+                starts.push((now - t0).as_millis());
+                stalled += sleep;
+                now += sleep;
+            }
+            due = next;
+            now += Duration::from_millis(1);
+        }
+        assert_eq!(starts, (1..10).map(|k| k * 1000).collect::<Vec<_>>());
+        // Nine whole windows of 200 ms: a duty cycle of 20%, not 1/6.
+        assert_eq!(stalled, duration * 9);
+        // A call half-way through a window sleeps only to its end; one after
+        // several missed windows waits for the next and skips the rest.
+        let (sleep, next) = stall_step(t0, t0 + Duration::from_millis(150), every, duration);
+        assert_eq!((sleep, next), (Duration::from_millis(50), t0 + every));
+        let (sleep, next) = stall_step(t0, t0 + Duration::from_millis(3500), every, duration);
+        assert_eq!((sleep, next), (Duration::ZERO, t0 + every * 4));
     }
 }

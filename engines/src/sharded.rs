@@ -10,15 +10,16 @@
 //! a shard only ever sends on, so shards never wait on each other; a
 //! follow-up leaves before the reply of the op that caused it, so a session
 //! reads its own writes; replies travel in batches, flushed every [`FLUSH`]
-//! replies per session; an idle thread spins on a core of its own (up to
-//! [`SPIN`]) and yields on a shared one ([`LINGER`] times) before it parks.
+//! replies per session; an idle thread waits as `EngineConfig::idle` says
+//! on a core of its own and yields on a shared one ([`LINGER`] times)
+//! before it parks.
 
 use crate::audit::Audit;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EngineError, EngineStats};
 use crate::shard_set::ShardSet;
 
-pub use crate::shard_set::{BATCH, FLUSH, LINGER, SPIN, ShardedSession};
+pub use crate::shard_set::{BATCH, FLUSH, LINGER, SPIN_CAP, ShardedSession};
 
 /// The `sharded` engine: `config.partitions` shards on as many threads
 /// (`sb-shard-<i>`, pinned to `config.pin[i % len]` when given).

@@ -99,3 +99,32 @@ fn striped_8_loses_and_duplicates_nothing_under_concurrent_clients() {
     let e = StripedEngine::new(&cfg(8, ChannelKind::Crossbeam)).unwrap();
     hammer(e, "striped(8)");
 }
+
+/// Every idle policy, on the actor and on three shards: spinning, parking
+/// at once and the adaptive switch between them change how threads wait,
+/// never what they do.
+#[test]
+fn every_idle_policy_loses_and_duplicates_nothing() {
+    let policies = [
+        IdlePolicy::Spin,
+        IdlePolicy::Park,
+        IdlePolicy::default(),
+        IdlePolicy::Adaptive {
+            max_spin: std::time::Duration::from_micros(1),
+        },
+    ];
+    for idle in policies {
+        let c = |partitions| EngineConfig {
+            idle,
+            ..cfg(partitions, ChannelKind::Crossbeam)
+        };
+        hammer(
+            ActorEngine::new(&c(1)).unwrap(),
+            &format!("actor --idle {idle}"),
+        );
+        hammer(
+            ShardedEngine::new(&c(3)).unwrap(),
+            &format!("sharded(3) --idle {idle}"),
+        );
+    }
+}

@@ -35,9 +35,11 @@
 //! destination is the shard itself are applied at once, after the op.
 //!
 //! # Waiting
-//! An idle shard, and a session waiting for a reply, wait actively before
-//! they park: they spin on a core of their own and yield on a shared one
-//! (`waiting.rs` says how that is decided).
+//! An idle shard, and a session waiting for a reply, may wait actively
+//! before they park: on a core of their own as the engine's `IdlePolicy`
+//! says (spin, park, or adaptive: spin while the gaps are short), on a
+//! shared one by yielding a few times (`waiting.rs` says how that is
+//! decided).
 //!
 //! # Home feed
 //! The user's shard reads the subscriptions, groups them by shard, computes
@@ -91,7 +93,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::audit::Audit;
-use crate::config::{ChannelKind, EngineConfig};
+use crate::config::{ChannelKind, EngineConfig, IdlePolicy};
 use crate::engine::{EngineError, EngineStats, PartitionStats};
 use crate::fault::FaultCounters;
 use crate::mailbox::{self, DualReceiver, Sender};
@@ -99,29 +101,24 @@ use crate::partition::PostClock;
 
 pub use session::ShardedSession;
 pub use shard::BATCH;
-pub use waiting::{LINGER, SPIN};
+pub use waiting::{LINGER, SPIN_CAP};
 
 use messages::{ClientMsg, PeerMsg, Probe, ShardView};
 use shard::{Shard, ShardPlan};
-use waiting::{Waiting, placement_plan};
+use waiting::{Idler, placement_plan};
 
 /// A session's replies are sent as soon as this many are queued, without
 /// waiting for the end of the batch. Override with `SOCIALBENCH_REPLY_FLUSH`
 /// (read once when the engine starts; at least 1).
 pub const FLUSH: usize = 4;
 
-/// Tuning read once at start: the spin budget ([`SPIN`],
-/// `SOCIALBENCH_SPIN_US`) and the reply flush size ([`FLUSH`],
-/// `SOCIALBENCH_REPLY_FLUSH`).
-fn tuning() -> (Duration, usize) {
-    let var = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    let spin = var("SOCIALBENCH_SPIN_US").map_or(SPIN, Duration::from_micros);
-    let flush = var("SOCIALBENCH_REPLY_FLUSH").map_or(FLUSH, |v| (v as usize).max(1));
-    (spin, flush)
+/// The reply flush size ([`FLUSH`], or `SOCIALBENCH_REPLY_FLUSH`), read
+/// once at start.
+fn flush_size() -> usize {
+    std::env::var("SOCIALBENCH_REPLY_FLUSH")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(FLUSH, |v| v.max(1))
 }
 
 /// A set of thread-owned partitions (see the module docs).
@@ -141,7 +138,7 @@ pub(crate) struct ShardSet {
     /// spins while the first fits in the second.
     live_sessions: Arc<AtomicU32>,
     client_cores: usize,
-    spin: Duration,
+    idle: IdlePolicy,
 }
 
 impl fmt::Debug for ShardSet {
@@ -167,7 +164,7 @@ impl ShardSet {
         if count == 0 {
             return Err(EngineError::config("partitions must be at least 1"));
         }
-        let (spin, flush) = tuning();
+        let flush = flush_size();
         let (own_core, client_cores) = placement_plan(&config.pin, count);
         let Lanes {
             clients,
@@ -185,7 +182,7 @@ impl ShardSet {
             next_session: AtomicU32::new(0),
             live_sessions: Arc::new(AtomicU32::new(0)),
             client_cores,
-            spin,
+            idle: config.idle,
         };
         let plan = ShardPlan {
             count,
@@ -196,12 +193,8 @@ impl ShardSet {
             flush,
         };
         for (index, rx) in receivers.into_iter().enumerate() {
-            let waiting = if own_core[index] {
-                Waiting::Spin(spin)
-            } else {
-                Waiting::Yield
-            };
-            let shard = Shard::new(index, rx, waiting, &plan);
+            let idler = Idler::new(config.idle, own_core[index]);
+            let shard = Shard::new(index, rx, idler, &plan);
             let pin = (!config.pin.is_empty()).then(|| config.pin[index % config.pin.len()]);
             if let Err(e) = set.spawn(thread_name(index), pin, shard) {
                 set.shutdown();
@@ -254,7 +247,8 @@ impl ShardSet {
             outstanding: 0,
             live_sessions: self.live_sessions.clone(),
             client_cores: self.client_cores,
-            spin: self.spin,
+            idle: self.idle,
+            idler: Idler::new(self.idle, true),
         })
     }
 

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
 
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
-use super::waiting::{LINGER, Waiting, spin_for};
+use super::waiting::Idler;
 use crate::api::{Op, Response};
+use crate::config::IdlePolicy;
 use crate::engine::{EngineError, Session};
 use crate::mailbox::{Receiver, Sender, TryRecvError};
 use crate::placement;
@@ -29,17 +29,23 @@ pub struct ShardedSession {
     /// first fits in the second.
     pub(super) live_sessions: Arc<AtomicU32>,
     pub(super) client_cores: usize,
-    pub(super) spin: Duration,
+    pub(super) idle: IdlePolicy,
+    /// How this session waits for a reply while it has a core of its own.
+    pub(super) idler: Idler,
 }
 
 impl ShardedSession {
-    /// Spin when the live sessions fit on the cores the shards leave free.
-    fn waiting(&self) -> Waiting {
+    /// Waits a little for a reply before the caller parks: by the policy
+    /// while the live sessions fit on the cores the shards leave free, by
+    /// yielding otherwise. `true`: a reply is there.
+    fn linger(&mut self) -> bool {
+        let replies = &self.replies;
+        let ready = || (!replies.is_empty()).then_some(());
         let live = self.live_sessions.load(Ordering::Relaxed) as usize;
         if live <= self.client_cores {
-            Waiting::Spin(self.spin)
+            self.idler.linger(ready).is_some()
         } else {
-            Waiting::Yield
+            Idler::new(self.idle, false).linger(ready).is_some()
         }
     }
 
@@ -87,20 +93,12 @@ impl Session for ShardedSession {
         if wait && self.outstanding > 0 {
             // Like an idle shard, wait actively a little before parking: a
             // reply is usually microseconds away, a park and wake-up cost more.
-            match self.waiting() {
-                Waiting::Spin(budget) => {
-                    spin_for(budget, || (!self.replies.is_empty()).then_some(()));
-                }
-                Waiting::Yield => {
-                    for _ in 0..LINGER {
-                        if !self.replies.is_empty() {
-                            break;
-                        }
-                        std::thread::yield_now();
-                    }
-                }
+            let lingered = self.linger();
+            let got = self.replies.recv();
+            if !lingered {
+                self.idler.woke();
             }
-            match self.replies.recv() {
+            match got {
                 Ok(batch) => n += self.deliver(batch, &mut f),
                 Err(_) => {
                     // Every shard is gone: no outstanding reply will come.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use super::waiting::{LINGER, Waiting, spin_for};
+use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
@@ -62,8 +62,8 @@ pub(super) struct Shard {
     sent: u64,
     /// Follow-ups from other shards this shard applied.
     applied: u64,
-    /// Spin or yield when idle (own core or shared).
-    waiting: Waiting,
+    /// How the shard waits when idle (policy, own core or shared).
+    idler: Idler,
     /// Replies queued per session before they are sent mid-batch.
     flush_at: usize,
     /// Scratch of the home-feed merge.
@@ -75,7 +75,7 @@ impl Shard {
     pub(super) fn new(
         index: usize,
         rx: DualReceiver<ClientMsg, PeerMsg>,
-        waiting: Waiting,
+        idler: Idler,
         plan: &ShardPlan<'_>,
     ) -> Shard {
         let count = plan.count;
@@ -94,7 +94,7 @@ impl Shard {
             gathers: Gathers::default(),
             sent: 0,
             applied: 0,
-            waiting,
+            idler,
             flush_at: plan.flush,
             merge: MergeScratch::default(),
         }
@@ -121,7 +121,9 @@ impl Shard {
                     continue;
                 }
                 // Idle: sleep until either lane has something.
-                match self.rx.recv_either() {
+                let got = self.rx.recv_either();
+                self.idler.woke();
+                match got {
                     Either::First(Ok(m)) => {
                         batch.push(m);
                         continue; // take more before applying
@@ -155,31 +157,19 @@ impl Shard {
         // Dropping `self.rx` here releases clients blocked on a full lane.
     }
 
-    /// Waits a little for a client op before the caller parks: spins on an
-    /// own core, yields [`LINGER`] times on a shared one. Stops early when
-    /// the peer lane has something (the caller then drains it).
-    fn linger(&self) -> Option<ClientMsg> {
-        match self.waiting {
-            Waiting::Spin(budget) => spin_for(budget, || {
-                if let Some(m) = self.rx.try_first() {
+    /// Waits a little for a client op before the caller parks, as the
+    /// shard's [`Idler`] says. Stops early when the peer lane has something
+    /// (the caller then drains it).
+    fn linger(&mut self) -> Option<ClientMsg> {
+        let rx = &self.rx;
+        self.idler
+            .linger(|| {
+                if let Some(m) = rx.try_first() {
                     return Some(Some(m));
                 }
-                (self.rx.len_second() > 0).then_some(None)
+                (rx.len_second() > 0).then_some(None)
             })
-            .flatten(),
-            Waiting::Yield => {
-                for _ in 0..LINGER {
-                    std::thread::yield_now();
-                    if let Some(m) = self.rx.try_first() {
-                        return Some(m);
-                    }
-                    if self.rx.len_second() > 0 {
-                        return None;
-                    }
-                }
-                None
-            }
-        }
+            .flatten()
     }
 
     /// Queues a reply; [`Shard::flush`] sends it. A session dropped with ops

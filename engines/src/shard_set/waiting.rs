@@ -1,44 +1,122 @@
-//! How a shard thread or a session waits for its next message: spin on a
-//! core of its own, yield on a shared one, then park.
+//! How a shard thread or a session waits for its next message: the
+//! [`IdlePolicy`] on a core of its own, a few yields on a shared one, then
+//! park.
 //!
 //! With ops in flight the next message is usually microseconds away, and
-//! parking at once turns every op into futex wake-ups, so both an idle shard
-//! and a session waiting for a reply first wait actively. *How* depends on
-//! whether the thread has a core to itself ([`Waiting`], decided once at
-//! start from `EngineConfig::pin` and the cores the process may use):
-//! - a thread with its own core **spins** (`spin_loop`) for up to [`SPIN`]
-//!   before it parks. Spinning costs nothing to anyone on a dedicated core,
-//!   and it never calls `sched_yield`: on a machine shared with other work a
-//!   yield hands the core to a stranger for a whole timeslice
-//!   (milliseconds), which shows up as millisecond tail latencies;
+//! parking at once turns every op into futex wake-ups (a few microseconds
+//! each, more on a VM); spinning through a long gap keeps a vCPU busy for
+//! nothing, which a hypervisor may answer with steal. Each thread has an
+//! [`Idler`], decided once at start from the policy and from whether it has
+//! a core to itself (`EngineConfig::pin` and the cores the process may use):
+//! - a thread with its own core follows the policy: `spin` spins until the
+//!   message comes (up to [`SPIN_CAP`], so that a dead peer cannot keep it
+//!   spinning forever); `park` parks at once; `adaptive:W` spins up to `W`
+//!   while the recent idle gaps (a moving average over episodes, timed only
+//!   when the thread goes idle, never per op) are shorter than `W / 2`,
+//!   and parks at once when they are longer: at a low offered rate every
+//!   gap would be spun through in full and then paid for with the
+//!   wake-up anyway. It never calls `sched_yield` on its own core: on a
+//!   machine shared with other work a yield hands the core to a stranger for
+//!   a whole timeslice (milliseconds), which shows up as millisecond tails;
 //! - a thread sharing its core with another thread of the run (two shards
 //!   on one core, two sessions on one core) **yields** [`LINGER`] times,
-//!   then parks, so the thread it shares with can run.
+//!   then parks, so the thread it shares with can run (`park` skips the
+//!   yields).
 //!
-//! A session spins when the live sessions fit on the cores the engine's
-//! threads leave free; the count is read from one rarely-written atomic per
-//! wait, not per op.
+//! A session counts as having its own core when the live sessions fit on
+//! the cores the engine's threads leave free; the count is read from one
+//! rarely-written atomic per wait, not per op.
 
 use std::time::{Duration, Instant};
+
+use crate::config::IdlePolicy;
 
 /// Yields an idle shard (or a session waiting for a reply) makes before it
 /// parks when it shares its core with another thread of the run. Each is a
 /// `sched_yield`, about a microsecond when the core is free.
 pub const LINGER: usize = 8;
 
-/// How long an idle shard (or a session waiting for a reply) with a core of
-/// its own spins before it parks. Override with the environment variable
-/// `SOCIALBENCH_SPIN_US` (microseconds, read once when the engine starts;
-/// 0 turns spinning off).
-pub const SPIN: Duration = Duration::from_micros(50);
+/// The longest a `spin` thread spins before it parks after all.
+pub const SPIN_CAP: Duration = Duration::from_millis(10);
 
-/// How a thread waits for its next message (see the module docs).
+/// How one thread waits when idle (see the module docs).
+#[derive(Clone, Debug)]
+pub(crate) struct Idler {
+    mode: Mode,
+    /// `adaptive`: moving average of the recent idle gaps, in ns.
+    gap_ns: u64,
+    /// `adaptive`: when the current idle episode began, if it is timed.
+    since: Option<Instant>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Waiting {
+enum Mode {
     /// Own core: spin up to this long, then park.
     Spin(Duration),
+    /// Own core: spin up to this long while the gaps are short.
+    Adaptive(Duration),
+    /// Park at once.
+    Park,
     /// Shared core: yield [`LINGER`] times, then park.
     Yield,
+}
+
+impl Idler {
+    /// The idler of a thread with `policy` that has (or has not) a core of
+    /// its own.
+    pub(crate) fn new(policy: IdlePolicy, own_core: bool) -> Idler {
+        let mode = match (policy, own_core) {
+            (IdlePolicy::Park, _) => Mode::Park,
+            (_, false) => Mode::Yield,
+            (IdlePolicy::Spin, true) => Mode::Spin(SPIN_CAP),
+            (IdlePolicy::Adaptive { max_spin }, true) => Mode::Adaptive(max_spin),
+        };
+        Idler {
+            mode,
+            gap_ns: 0,
+            since: None,
+        }
+    }
+
+    /// Waits actively for `f` to return `Some` before the caller parks;
+    /// `None`: park (and call [`Idler::woke`] once a message came).
+    #[inline]
+    pub(crate) fn linger<T>(&mut self, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        match self.mode {
+            Mode::Spin(budget) => spin_for(budget, f),
+            Mode::Park => None,
+            Mode::Yield => (0..LINGER).find_map(|_| {
+                std::thread::yield_now();
+                f()
+            }),
+            Mode::Adaptive(max) => {
+                let start = Instant::now();
+                if self.gap_ns.saturating_mul(2) <= max.as_nanos() as u64 {
+                    if let Some(v) = spin_for(max, &mut f) {
+                        self.observe(start.elapsed());
+                        return Some(v);
+                    }
+                }
+                self.since = Some(start);
+                None
+            }
+        }
+    }
+
+    /// The thread parked after [`Idler::linger`] returned `None` and has a
+    /// message now: the idle gap is timed for `adaptive`.
+    #[inline]
+    pub(crate) fn woke(&mut self) {
+        if let Some(start) = self.since.take() {
+            self.observe(start.elapsed());
+        }
+    }
+
+    /// Folds one idle gap into the moving average (weight 1/8).
+    fn observe(&mut self, gap: Duration) {
+        let gap = gap.as_nanos().min(u128::from(u64::MAX / 16)) as u64;
+        self.gap_ns = self.gap_ns - self.gap_ns / 8 + gap / 8;
+    }
 }
 
 /// Spins until `f` returns `Some` or `budget` has passed. Reads the clock
@@ -82,4 +160,62 @@ pub(crate) fn placement_plan(pin: &[usize], count: usize) -> (Vec<bool>, usize) 
         .map(|i| client_cores > 0 && (0..count).all(|j| j == i || core_of(j) != core_of(i)))
         .collect();
     (own, client_cores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adaptive(us: u64) -> Idler {
+        let max_spin = Duration::from_micros(us);
+        Idler::new(IdlePolicy::Adaptive { max_spin }, true)
+    }
+
+    #[test]
+    fn the_policy_decides_on_an_own_core_and_a_shared_core_only_yields_or_parks() {
+        let spin = IdlePolicy::Spin;
+        assert_eq!(Idler::new(spin, true).mode, Mode::Spin(SPIN_CAP));
+        assert_eq!(Idler::new(spin, false).mode, Mode::Yield);
+        assert_eq!(Idler::new(IdlePolicy::Park, true).mode, Mode::Park);
+        assert_eq!(Idler::new(IdlePolicy::Park, false).mode, Mode::Park);
+        assert_eq!(adaptive(40).mode, Mode::Adaptive(Duration::from_micros(40)));
+        // Park never calls `f`: it returns at once for the caller to park.
+        let mut calls = 0;
+        let got: Option<()> = Idler::new(IdlePolicy::Park, true).linger(|| {
+            calls += 1;
+            None
+        });
+        assert_eq!((got, calls), (None, 0));
+    }
+
+    #[test]
+    fn adaptive_spins_while_gaps_are_short_and_parks_at_once_when_they_are_long() {
+        let mut idler = adaptive(1_000);
+        // No history: it spins, and a message that is there is taken.
+        assert_eq!(idler.linger(|| Some(7)), Some(7));
+        // Long gaps (parked episodes of 10 ms) pull the average above half
+        // the window: then it stops spinning altogether (`f` never called).
+        for _ in 0..40 {
+            idler.observe(Duration::from_millis(10));
+        }
+        let mut calls = 0;
+        let got: Option<()> = idler.linger(|| {
+            calls += 1;
+            None
+        });
+        assert_eq!((got, calls), (None, 0));
+        assert!(idler.since.is_some(), "a parked episode is timed");
+        idler.woke();
+        assert!(idler.since.is_none());
+        // Short gaps bring it back to spinning.
+        for _ in 0..80 {
+            idler.observe(Duration::from_micros(5));
+        }
+        let mut calls = 0;
+        let got = idler.linger(|| {
+            calls += 1;
+            (calls == 3).then_some(())
+        });
+        assert_eq!((got, calls), (Some(()), 3));
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use socialbench_engines::{Session, WriteTally};
+use socialbench_engines::{IdlePolicy, Session, WriteTally};
 use socialbench_workload::Generator;
 
 use super::slab::{InFlight, Slab};
@@ -33,6 +33,8 @@ pub(crate) struct Loop<'a> {
     pub(super) stopping: Option<StopReason>,
     /// See [`ClientPlan::own_core`].
     pub(super) own_core: bool,
+    /// See [`ClientPlan::idle`].
+    pub(super) idle: IdlePolicy,
     /// Open loop: the duration limit ends the schedule, not the clock (see
     /// [`Loop::open`]), so [`Loop::tick`] does not stop it at `end`.
     pub(super) open_loop: bool,
@@ -65,6 +67,7 @@ impl<'a> Loop<'a> {
             measured_sent: 0,
             stopping: None,
             own_core: plan.own_core,
+            idle: plan.idle,
             open_loop: matches!(plan.mode, LoopMode::Open { .. }),
             cpu_start: None,
         }

@@ -17,7 +17,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
-use socialbench_engines::{EngineError, Op, OpKind, Response, Session, WriteTally};
+use socialbench_engines::{EngineError, IdlePolicy, Op, OpKind, Response, Session, WriteTally};
 use socialbench_workload::{Generator, Workload};
 
 use crate::clock::Clock;
@@ -60,8 +60,10 @@ pub(crate) struct ClientPlan {
     pub interval_ns: u64,
     pub seed: u64,
     /// Whether this thread is pinned to a core no other thread of the run
-    /// uses: its open loop then busy-polls while waiting instead of yielding.
+    /// uses: its open loop then waits as `idle` says instead of yielding.
     pub own_core: bool,
+    /// How the open loop waits between sends on a core of its own.
+    pub idle: IdlePolicy,
 }
 
 /// Why a client stopped sending.
@@ -263,6 +265,7 @@ pub fn closed_loop<S: Session>(
         interval_ns: u64::MAX / 4,
         seed: 0,
         own_core: false,
+        idle: IdlePolicy::default(),
     };
     let mut res = ClientResult::new(false);
     let mut slab = Slab::new(inflight.max(1));

@@ -4,7 +4,7 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use socialbench_engines::Session;
+use socialbench_engines::{IdlePolicy, Session};
 use socialbench_workload::Generator;
 
 use super::measured::{Loop, submit_into};
@@ -13,15 +13,15 @@ use super::{ClientPlan, ClientResult, StopReason};
 use crate::config::Arrivals;
 use crate::recorder::Recorder;
 
-/// Open loop: with nothing outstanding, a wait longer than this sleeps...
+/// Open loop: with nothing outstanding, a wait longer than this sleeps
+/// (unless the idle policy is `spin`)...
 const SLEEP_MIN_NS: u64 = 200_000;
 /// ...and wakes this early, then busy-polls (or yields) to send on time: it
 /// covers the default 50 us timer slack and a wake-up on a busy machine.
 const WAKE_EARLY_NS: u64 = 100_000;
 
-/// Open loop, thread with a core of its own: a send due within this busy-waits...
-const SPIN_WINDOW_NS: u64 = 50_000;
-/// ...looking at the engine's replies again every this often.
+/// Open loop, busy-waiting: the engine's replies are looked at again every
+/// this often.
 const SPIN_POLL_NS: u64 = 2_000;
 
 /// The open loop's schedule: arrivals from `start`, accumulated in f64
@@ -115,16 +115,20 @@ impl Loop<'_> {
     /// Replies are looked at after every send (not once per burst of due
     /// sends), so a reply is stamped when it could first be seen.
     ///
-    /// Waiting for the next send time: with nothing outstanding and the send
-    /// more than 200 us away, sleep until 100 us before it. Otherwise, a thread
-    /// with a core of its own busy-waits when the send is due within 50 us
-    /// (spinning on the clock, no syscall, polling replies every ~2 us), so it
+    /// Waiting for the next send time ([`Loop::idle`]): with nothing
+    /// outstanding and the send more than 200 us away, sleep until 100 us
+    /// before it (except under `--idle spin`). Otherwise a thread with a core
+    /// of its own busy-waits when the send is due within the policy's spin
+    /// window (`spin`: always; `adaptive:W`: within W; `park`: never),
+    /// spinning on the clock, no syscall, polling replies every ~2 us, so it
     /// sends within ~2 us of the intended time instead of after a
     /// `sched_yield` (which can hand the core to any runnable thread for a
     /// whole time slice); otherwise it yields, and a thread sharing its core
     /// always yields, leaving the core to the engine thread that may be
     /// serving its ops. A late send never hides anything (latency
     /// counts from the intended start), but it shows up as client-made latency.
+    /// With replies outstanding the loop never sleeps: a reply is stamped
+    /// when the loop sees it, so sleeping would add to its service time.
     pub(super) fn open<S: Session>(
         &mut self,
         session: &mut S,
@@ -233,12 +237,17 @@ impl Loop<'_> {
     /// reply is outstanding.
     fn idle(&self, empty: bool, next: u64, now: u64) {
         let wait = next - now;
-        if empty && wait > SLEEP_MIN_NS {
+        let spin_window = match self.idle {
+            IdlePolicy::Spin => u64::MAX,
+            IdlePolicy::Park => 0,
+            IdlePolicy::Adaptive { max_spin } => max_spin.as_nanos() as u64,
+        };
+        if empty && wait > SLEEP_MIN_NS && self.idle != IdlePolicy::Spin {
             // Nothing to receive: sleep, waking early to send on time.
             std::thread::sleep(std::time::Duration::from_nanos(
                 (wait - WAKE_EARLY_NS).min(self.next_check.saturating_sub(now).max(1)),
             ));
-        } else if self.own_core && wait <= SPIN_WINDOW_NS {
+        } else if self.own_core && wait <= spin_window {
             // Busy-wait on the clock alone (polling the engine's reply queue
             // in a tight loop would bounce its cache lines with the engine
             // thread writing them), polling again every ~2 us.

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use socialbench_engines::{ApiError, EngineError, Op, OpKind, Response, Session, WriteTally};
+use socialbench_engines::{
+    ApiError, EngineError, IdlePolicy, Op, OpKind, Response, Session, WriteTally,
+};
 use socialbench_workload::{Scenario, Workload};
 
 use super::measured::Loop;
@@ -123,6 +125,7 @@ fn new_loop<'a>(shared: &'a Shared, start: u64, end: u64, open_loop: bool) -> Lo
         measured_sent: 0,
         stopping: None,
         own_core: false,
+        idle: IdlePolicy::default(),
         open_loop,
         cpu_start: None,
     }

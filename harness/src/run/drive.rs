@@ -112,6 +112,7 @@ fn plan(ctx: &Ctx<'_>, t: usize) -> ClientPlan {
             let pins = ctx.pin_map.engine.iter().chain(&ctx.pin_map.clients);
             pins.filter(|p| **p == Some(core)).count() == 1
         }),
+        idle: c.idle,
     }
 }
 
