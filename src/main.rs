@@ -37,11 +37,30 @@ fn main() -> ExitCode {
                 c.downcast_ref::<RunError>()
                     .is_some_and(RunError::is_bad_input)
             });
-            // One line: the context chain joined by ": ".
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
+}
+
+/// The error and its causes on one line, joined by ": ". Errors whose
+/// message already quotes their cause (the workload's, the schema's) are
+/// not repeated, and only the first line of a multi-line message (a TOML
+/// parser's source excerpt) is kept.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.lines().next().unwrap_or_default().trim();
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
 }
 
 /// Help and version go to stdout as clap prints them (exit 0); any other

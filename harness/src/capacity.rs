@@ -463,8 +463,10 @@ pub fn find_capacity_with(
 ) -> Result<SearchOutcome, RunError> {
     use crate::config::{Limit, LoopMode, RunError as E};
     let dir = &spec.out_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| E::BadInput(format!("{} is not writable: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|source| E::NotWritable {
+        path: dir.clone(),
+        source,
+    })?;
     let workload = crate::run::build_workload(&spec.base)?;
     let quantile = spec.slo.quantile;
     let index = crate::recorder::QUANTILES

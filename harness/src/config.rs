@@ -22,44 +22,100 @@ pub enum RunError {
     /// A value given by the user is invalid (flags, files, folders): exit 2.
     #[error("{0}")]
     BadInput(String),
+    /// The workload (preset name, scenario file or its values) is invalid:
+    /// exit 2.
+    #[error(transparent)]
+    Workload(#[from] socialbench_workload::WorkloadError),
+    /// A file the user pointed at (a sweep folder's table or spec) cannot
+    /// be read by this version: exit 2.
+    #[error("reading {}{}", .path.display(), .hint)]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the user can do, after the path (may be empty).
+        hint: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The engine could not be built or refused a session.
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The audit found lost or duplicated writes: the run is invalid.
     #[error(transparent)]
     Audit(#[from] AuditFailure),
+    /// An output folder the user named cannot be created or listed: exit 2.
+    #[error("{} is not writable", .path.display())]
+    NotWritable {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing an output failed.
-    #[error("writing {path}: {reason}")]
+    #[error("writing {}", .path.display())]
     Output {
         /// The file.
-        path: String,
+        path: std::path::PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The engine stopped serving before the run's end (its own message, on
     /// stderr, says why); what was measured until then is written.
-    #[error("the {engine} engine stopped serving mid-run (see its message above){}", .out_dir.as_ref().map(|d| format!("; what was measured is in {d}")).unwrap_or_default())]
+    #[error("the {engine} engine stopped serving mid-run (see its message above){}", .out_dir.as_ref().map(|d| format!("; what was measured is in {}", d.display())).unwrap_or_default())]
     EngineStopped {
         /// The engine's name.
         engine: String,
         /// The run's folder, when it wrote one.
-        out_dir: Option<String>,
+        out_dir: Option<std::path::PathBuf>,
     },
-    /// A client or collector thread died.
-    #[error("harness thread failed: {0}")]
-    Thread(String),
+    /// A client or collector thread died or could not start.
+    #[error("harness thread failed")]
+    Thread(#[source] ThreadFailure),
+}
+
+/// How a harness thread failed ([`RunError::Thread`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ThreadFailure {
+    /// The OS refused a client thread.
+    #[error("cannot spawn a client thread")]
+    Spawn(#[source] std::io::Error),
+    /// No client thread started, so the collector was never run.
+    #[error("client threads could not start")]
+    NotStarted,
+    /// A client thread panicked outside the workload.
+    #[error("a client thread panicked")]
+    ClientPanicked,
+    /// The workload's generator panicked in a client thread.
+    #[error("the workload panicked in a client thread")]
+    WorkloadPanicked,
+    /// The collector thread panicked.
+    #[error("the collector panicked")]
+    CollectorPanicked,
 }
 
 impl RunError {
     /// Whether the error comes from bad user input (exit code 2) rather than the run (exit 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, RunError::BadInput(_))
+        matches!(
+            self,
+            RunError::BadInput(_)
+                | RunError::Workload(_)
+                | RunError::Unreadable { .. }
+                | RunError::NotWritable { .. }
+        )
     }
 
-    pub(crate) fn output(path: &std::path::Path, e: impl std::fmt::Display) -> RunError {
+    /// Writing `path` failed because of `source`.
+    pub(crate) fn output(
+        path: &std::path::Path,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> RunError {
         RunError::Output {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+            path: path.to_path_buf(),
+            source: source.into(),
         }
     }
 }

@@ -34,8 +34,8 @@ pub mod units;
 pub use client::StopReason;
 pub use compare::{CompareSpec, Comparison, compare};
 pub use config::{
-    Arrivals, Limit, LoopMode, ProgressMode, RunConfig, RunError, StopSignal, parse_duration,
-    parse_fault, parse_rate,
+    Arrivals, Limit, LoopMode, ProgressMode, RunConfig, RunError, StopSignal, ThreadFailure,
+    parse_duration, parse_fault, parse_rate,
 };
 pub use pinning::{PinMap, PinSpec};
 pub use run::{audit_verdict, run, run_report, run_with_workload};

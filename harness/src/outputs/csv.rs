@@ -79,12 +79,13 @@ impl SummaryCsv {
 
 impl Report for SummaryCsv {
     fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
-        let err = |e: &dyn std::fmt::Display| RunError::output(&self.path, e);
-        let mut w = ::csv::Writer::from_path(&self.path).map_err(|e| err(&e))?;
+        let path = &self.path;
+        let mut w = ::csv::Writer::from_path(path).map_err(|e| RunError::output(path, e))?;
         for k in &s.kinds {
-            w.serialize(summary_row(k)).map_err(|e| err(&e))?;
+            w.serialize(summary_row(k))
+                .map_err(|e| RunError::output(path, e))?;
         }
-        w.flush().map_err(|e| err(&e))
+        w.flush().map_err(|e| RunError::output(path, e))
     }
 }
 

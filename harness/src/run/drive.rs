@@ -16,7 +16,7 @@ use super::summarise::{Joined, summarise};
 use crate::client::{ClientPlan, ClientResult, Shared, StopReason, client_main};
 use crate::clock::Clock;
 use crate::collector::{Collected, PrecisionStop, Timeline, collect};
-use crate::config::{Limit, RunError};
+use crate::config::{Limit, RunError, ThreadFailure};
 use crate::machine::{MachineInfo, peak_rss_bytes};
 use crate::outputs::{Reports, csv, hlog, json, progress, table};
 use crate::recorder::{RawInterval, Recorder, ToCollector};
@@ -45,9 +45,7 @@ pub(super) fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, 
         .iter()
         .any(|r| r.stop == StopReason::WorkloadPanicked)
     {
-        return Err(RunError::Thread(
-            "the workload panicked in a client thread".into(),
-        ));
+        return Err(RunError::Thread(ThreadFailure::WorkloadPanicked));
     }
     let (summary, mut reports) = summarise(ctx, engine, joined);
     reports.finish(&summary)?;
@@ -177,11 +175,7 @@ fn run_threads<E: Engine>(
         let results = join_clients(handles);
         let (collected, start, rss) = match collector {
             Some((h, start, rss)) => (join_collector(h), start, rss),
-            None => (
-                Err(RunError::Thread("client threads could not start".into())),
-                0,
-                0,
-            ),
+            None => (Err(RunError::Thread(ThreadFailure::NotStarted)), 0, 0),
         };
         (results, collected, start, rss)
     });
@@ -251,15 +245,13 @@ fn join_clients(handles: Vec<ClientHandle<'_>>) -> Vec<Result<ClientResult, RunE
         .map(|h| match h {
             Ok(h) => h
                 .join()
-                .map_err(|_| RunError::Thread("a client thread panicked".into())),
-            Err(e) => Err(RunError::Thread(format!(
-                "cannot spawn a client thread: {e}"
-            ))),
+                .map_err(|_| RunError::Thread(ThreadFailure::ClientPanicked)),
+            Err(e) => Err(RunError::Thread(ThreadFailure::Spawn(e))),
         })
         .collect()
 }
 
 fn join_collector(h: CollectorHandle<'_>) -> Result<Collected, RunError> {
     h.join()
-        .unwrap_or_else(|_| Err(RunError::Thread("the collector panicked".into())))
+        .unwrap_or_else(|_| Err(RunError::Thread(ThreadFailure::CollectorPanicked)))
 }

@@ -30,7 +30,7 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
     if s.stopped_by == crate::client::StopReason::EngineShutdown {
         return Err(RunError::EngineStopped {
             engine: s.engine.clone(),
-            out_dir: s.out_dir.as_ref().map(|d| d.display().to_string()),
+            out_dir: s.out_dir.clone(),
         });
     }
     audit_verdict(&s)?;
@@ -81,15 +81,14 @@ pub(crate) fn report_plots(
 
 /// Resolves the scenario (preset or file, `users` override) and prepares it.
 pub fn build_workload(config: &RunConfig) -> Result<Workload, RunError> {
-    let mut scenario =
-        Scenario::from_arg(&config.workload).map_err(|e| RunError::BadInput(e.to_string()))?;
+    let mut scenario = Scenario::from_arg(&config.workload)?;
     if let Some(u) = config.users {
         if u == 0 {
             return Err(RunError::BadInput("--users must be at least 1".into()));
         }
         scenario.users = u;
     }
-    Workload::new(scenario, config.seed).map_err(|e| RunError::BadInput(e.to_string()))
+    Ok(Workload::new(scenario, config.seed)?)
 }
 
 /// Default partitions: a shard per core the engine gets (at least 2, so the

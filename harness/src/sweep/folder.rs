@@ -17,8 +17,7 @@ pub(crate) fn settings_of(
     machine: &MachineInfo,
 ) -> Result<SweepSettings, RunError> {
     let c = &spec.base;
-    let scenario = socialbench_workload::Scenario::from_arg(&c.workload)
-        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let scenario = socialbench_workload::Scenario::from_arg(&c.workload)?;
     let mut scenario =
         serde_json::to_value(&scenario).map_err(|e| RunError::BadInput(e.to_string()))?;
     if let Some(m) = scenario.as_object_mut() {
@@ -118,17 +117,19 @@ pub(crate) fn document(
 /// Creates the folder, or checks that an existing one is this sweep's:
 /// empty, or holding a `sweep.json` with the same settings.
 pub(crate) fn prepare_folder(dir: &Path, settings: &SweepSettings) -> Result<(), RunError> {
-    let not_writable = |e: std::io::Error| {
-        RunError::BadInput(format!(
-            "sweep folder {} is not writable: {e}",
-            dir.display()
-        ))
+    let not_writable = |source| RunError::NotWritable {
+        path: dir.to_path_buf(),
+        source,
     };
     std::fs::create_dir_all(dir).map_err(not_writable)?;
     let json = dir.join(SWEEP_JSON);
     if json.is_file() {
-        let doc: SweepDocument = crate::schema::read_json(&json)
-            .map_err(|e| RunError::BadInput(format!("{e}: not a sweep spec this version reads")))?;
+        let doc: SweepDocument =
+            crate::schema::read_json(&json).map_err(|e| RunError::Unreadable {
+                path: json.clone(),
+                hint: " (not a sweep spec this version reads)",
+                source: e.into(),
+            })?;
         let diff = settings.differences(&doc.settings);
         if !diff.is_empty() {
             return Err(RunError::BadInput(format!(

@@ -61,11 +61,16 @@ impl SweepCsv {
     pub fn open(dir: &Path) -> Result<(SweepCsv, Vec<SweepRow>, usize), RunError> {
         let path = dir.join(SWEEP_CSV);
         let (rows, dropped) = if path.is_file() {
-            let read = schema::read_lenient::<SweepRow>(&path).map_err(|e| match e {
-                SchemaError::Io { .. } => RunError::BadInput(e.to_string()),
-                e => RunError::BadInput(format!(
-                    "{e}; not a sweep table this version reads: use another --out folder"
-                )),
+            let read = schema::read_lenient::<SweepRow>(&path).map_err(|e| {
+                let hint = match e {
+                    SchemaError::Io { .. } => "",
+                    _ => " (not a sweep table this version reads: use another --out folder)",
+                };
+                RunError::Unreadable {
+                    path: path.clone(),
+                    hint,
+                    source: e.into(),
+                }
             })?;
             (read.rows, read.dropped)
         } else {
