@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::cpu::{ThreadCpu, ThreadTimes};
 use crate::machine::{CoreSteal, StealMeter, rss_bytes};
 use crate::outputs::{IntervalReport, Reports};
-use crate::recorder::{IntervalData, ROWS, RawInterval, ToCollector};
+use crate::recorder::{Batch, IntervalData, RawInterval, ToCollector};
 use crate::stats::batch::{MIN_BATCHES, batch_means};
 
 /// The fixed timeline of a run, shared with the client threads.
@@ -52,15 +52,6 @@ pub(crate) struct Collected {
     /// CPU time of the threads other than the clients (engine threads, the
     /// collector) from the end of the warmup to the last client's end.
     pub cpu: Vec<ThreadCpu>,
-}
-
-/// One measured interval as a batch of the throughput's batch means.
-#[derive(Clone, Copy, Debug)]
-pub struct Batch {
-    /// Its length, ns.
-    pub duration_ns: u64,
-    /// Replies per recorder row.
-    pub counts: [u64; ROWS],
 }
 
 /// Asks the clients to stop once the throughput's interval is this narrow.

@@ -38,6 +38,10 @@ pub enum RunError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A `--pin` that does not parse or names cores the machine lacks:
+    /// exit 2.
+    #[error(transparent)]
+    Pin(#[from] crate::pinning::PinError),
     /// The engine could not be built or refused a session.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -102,6 +106,7 @@ impl RunError {
         matches!(
             self,
             RunError::BadInput(_)
+                | RunError::Pin(_)
                 | RunError::Workload(_)
                 | RunError::Unreadable { .. }
                 | RunError::NotWritable { .. }

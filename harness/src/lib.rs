@@ -37,7 +37,7 @@ pub use config::{
     Arrivals, Limit, LoopMode, ProgressMode, RunConfig, RunError, StopSignal, ThreadFailure,
     parse_duration, parse_fault, parse_rate,
 };
-pub use pinning::{PinMap, PinSpec};
+pub use pinning::{PinError, PinMap, PinSpec};
 pub use run::{audit_verdict, run, run_report, run_with_workload};
 pub use summary::RunSummary;
 pub use sweep::{SweepOutcome, SweepSpec, sweep};

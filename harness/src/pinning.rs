@@ -11,7 +11,11 @@
 
 use serde::Serialize;
 
-use crate::config::RunError;
+/// A `--pin` the machine cannot honour or that does not parse (the
+/// message names the flag and what is expected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PinError(pub String);
 
 /// How the user asked threads to be placed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,14 +31,14 @@ pub enum PinSpec {
 
 impl PinSpec {
     /// Parses `--pin`: `auto`, `none`, or a core list such as `0,1` or `0-3,6`.
-    pub fn parse(s: &str) -> Result<PinSpec, RunError> {
+    pub fn parse(s: &str) -> Result<PinSpec, PinError> {
         match s.trim() {
             "auto" => return Ok(PinSpec::Auto),
             "none" => return Ok(PinSpec::None),
             _ => {}
         }
         let bad = || {
-            RunError::BadInput(format!(
+            PinError(format!(
                 "malformed --pin `{s}` (expected auto, none, or cores like 0,1 or 0-3)"
             ))
         };
@@ -79,7 +83,7 @@ impl PinMap {
         machine_cores: &[usize],
         engine_threads: usize,
         client_threads: usize,
-    ) -> Result<PinMap, RunError> {
+    ) -> Result<PinMap, PinError> {
         let (e, c) = (engine_threads, client_threads);
         let total = e + c;
         let mut map = PinMap {
@@ -93,7 +97,7 @@ impl PinMap {
             _ if machine_cores.is_empty() => {} // affinity unsupported: run unpinned
             PinSpec::Cores(list) => {
                 if let Some(bad) = list.iter().find(|c| !machine_cores.contains(c)) {
-                    return Err(RunError::BadInput(format!(
+                    return Err(PinError(format!(
                         "--pin names core {bad}, but this machine offers cores {machine_cores:?}"
                     )));
                 }

@@ -603,6 +603,15 @@ impl LatencyStats {
     }
 }
 
+/// One measured interval as a batch of the throughput's batch means.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch {
+    /// Its length, ns.
+    pub duration_ns: u64,
+    /// Replies per recorder row.
+    pub counts: [u64; ROWS],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

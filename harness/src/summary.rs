@@ -8,10 +8,10 @@ use socialbench_engines::{Audit, EngineStats, WriteTally};
 
 use crate::client::StopReason;
 use crate::clock::ClockCost;
-use crate::collector::Batch;
 use crate::config::LoopMode;
 use crate::cpu::CpuSummary;
 use crate::pinning::PinMap;
+use crate::recorder::Batch;
 use crate::recorder::{INVALID_ROW, IntervalData, LatencyStats, ROWS, row_name};
 use crate::schema::AuditVerdict;
 use crate::stats::Estimate;

@@ -6,12 +6,13 @@ use socialbench_engines::{Engine, WriteTally};
 
 use super::Ctx;
 use crate::client::{ClientResult, StopReason};
-use crate::collector::{Batch, Collected};
+use crate::collector::Collected;
 use crate::config::{Limit, LoopMode};
 use crate::cpu::{CpuSummary, ThreadCpu};
 use crate::machine::{CoreSteal, peak_rss_bytes};
 use crate::outputs::Reports;
 use crate::pinning::machine_cores;
+use crate::recorder::Batch;
 use crate::recorder::new_histogram;
 use crate::schema::AuditVerdict;
 use crate::stats::batch::batch_means;
