@@ -67,25 +67,12 @@ impl MachineInfo {
     }
 }
 
+/// The commit the binary was built from (set by the build script), with
+/// `-dirty` when tracked files were modified; `None` outside a git checkout.
 fn git_commit() -> Option<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = std::process::Command::new("git")
-        .args(["-C", dir, "rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let mut commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    let dirty = std::process::Command::new("git")
-        .args(["-C", dir, "status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    if dirty {
-        commit.push_str("-dirty");
-    }
-    Some(commit)
+    Some(env!("SOCIALBENCH_GIT_COMMIT"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
 }
 
 /// Page size from the auxiliary vector (`AT_PAGESZ`), else 4096.
