@@ -38,7 +38,7 @@ impl NullEngine {
 }
 
 impl Session for NullSession {
-    #[inline]
+    #[inline(always)]
     fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
         if self.shut_down.load(Ordering::Relaxed) {
             return Err(EngineError::Shutdown);
@@ -48,7 +48,7 @@ impl Session for NullSession {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
         let n = self.pending.len();
         for tag in self.pending.drain(..) {

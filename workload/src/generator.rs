@@ -88,6 +88,27 @@ pub struct Generator {
     pending: [(u32, u32); PENDING],
 }
 
+/// Where [`Generator::next_op_with`] hands each op with its token. A
+/// closure `FnOnce(u64, Op) -> R` is one; a hot loop implements it on a
+/// small struct with an `#[inline(always)]` [`OpSink::take`], which is
+/// inlined at every hand-over site however large the loop around it grows
+/// (a closure's body is left to the optimiser's inlining budget, and a
+/// call per op to it costs the null engine's ceiling a few percent).
+pub trait OpSink {
+    /// What [`OpSink::take`] returns.
+    type Out;
+    /// Takes the op `op` and its token.
+    fn take(self, token: u64, op: Op) -> Self::Out;
+}
+
+impl<R, F: FnOnce(u64, Op) -> R> OpSink for F {
+    type Out = R;
+    #[inline(always)]
+    fn take(self, token: u64, op: Op) -> R {
+        self(token, op)
+    }
+}
+
 impl Generator {
     pub(crate) fn new(tables: Arc<Tables>, seed: u64, thread: usize, threads: usize) -> Generator {
         let threads = threads.max(1) as u32;
@@ -175,17 +196,19 @@ impl Generator {
     }
 
     /// The next op and a token to hand back with its reply.
+    #[inline]
     pub fn next_op(&mut self) -> (u64, Op) {
         self.next_op_with(|token, op| (token, op))
     }
 
-    /// Generates the next op and hands it, with its token, to `consume`,
-    /// returning what that returns. The same op stream as [`Generator::next_op`];
-    /// for a hot loop that submits the op at once, this spares returning it
-    /// through the stack (an `Op` is built with narrow stores, and copying it
-    /// out with wide loads stalls on store forwarding).
+    /// Generates the next op and hands it, with its token, to `consume` (a
+    /// closure or any [`OpSink`]), returning what that returns. The same op
+    /// stream as [`Generator::next_op`]; for a hot loop that submits the op
+    /// at once, this spares returning it through the stack (an `Op` is built
+    /// with narrow stores, and copying it out with wide loads stalls on
+    /// store forwarding).
     #[inline(always)]
-    pub fn next_op_with<R>(&mut self, consume: impl FnOnce(u64, Op) -> R) -> R {
+    pub fn next_op_with<C: OpSink>(&mut self, consume: C) -> C::Out {
         // Software pipelining: this op's user was drawn by the previous
         // op; draw the next one now and prefetch its state, memberships and
         // follow list, so that a cold user's cache misses overlap this op's
@@ -212,7 +235,7 @@ impl Generator {
         {
             let kind = InvalidKind::ALL[kinds.sample(&mut st.rng) as usize];
             let (kind, op) = invalid_op(t, st, user, kind);
-            return consume(token::encode(local, Asked::Invalid(kind), 0), op);
+            return consume.take(token::encode(local, Asked::Invalid(kind), 0), op);
         }
         let action = match &t.actions[st.role as usize] {
             Some(table) => Action::ALL[table.sample(&mut st.rng) as usize],
@@ -249,13 +272,7 @@ impl Generator {
     /// The end of [`Generator::next_op_with`]: notes a community join or
     /// creation (its id comes back in the reply) and hands `op` to `consume`.
     #[inline(always)]
-    fn hand_over<R>(
-        &mut self,
-        local: u32,
-        action: Action,
-        op: Op,
-        consume: impl FnOnce(u64, Op) -> R,
-    ) -> R {
+    fn hand_over<C: OpSink>(&mut self, local: u32, action: Action, op: Op, consume: C) -> C::Out {
         let mut seq = 0;
         if let Op::Join { community, .. } | Op::CreateCommunity { community, .. } = &op
             && !community.is_profile()
@@ -264,7 +281,7 @@ impl Generator {
             seq = self.seq;
             self.pending[seq as usize % PENDING] = (seq, community.0);
         }
-        consume(token::encode(local, Asked::Action(action), seq), op)
+        consume.take(token::encode(local, Asked::Action(action), seq), op)
     }
 
     /// Feeds the reply to the op `token` came with back to its user. Foreign

@@ -33,7 +33,7 @@ pub mod user;
 pub mod words;
 pub mod zipf;
 
-pub use generator::Generator;
+pub use generator::{Generator, OpSink};
 pub use scenario::{
     Action, Bodies, BodyLength, Invalid, InvalidKind, Mix, Population, Reads, RoleSpec, Roles,
     Scenario, SortName, ZipfExponents,

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use socialbench_engines::{IdlePolicy, Session, WriteTally};
-use socialbench_workload::Generator;
+use socialbench_workload::{Generator, OpSink};
 
 use super::slab::{InFlight, Slab};
 use super::{ClientPlan, ClientResult, Shared, StopReason};
@@ -239,14 +239,11 @@ impl<'a> Loop<'a> {
             return false;
         }
         // The op goes from the generator to the session without a return trip.
-        let sent = generator.next_op_with(|token, op| {
-            submit_into(
-                session,
-                slab,
-                slot,
-                InFlight::new(token, op.kind(), now, now),
-                op,
-            )
+        let sent = generator.next_op_with(SubmitNow {
+            session,
+            slab,
+            slot,
+            now,
         });
         if !sent {
             self.stopping = Some(StopReason::EngineShutdown);
@@ -327,6 +324,25 @@ impl<'a> Loop<'a> {
             }
             self.tick(now, rec);
         }
+    }
+}
+
+/// The closed loop's [`OpSink`]: submits each op as it is generated, with
+/// `now` as its intended start and send time, through [`submit_into`].
+struct SubmitNow<'a, S> {
+    session: &'a mut S,
+    slab: &'a mut Slab,
+    slot: Option<u64>,
+    now: u64,
+}
+
+impl<S: Session> OpSink for SubmitNow<'_, S> {
+    type Out = bool;
+
+    #[inline(always)]
+    fn take(self, token: u64, op: socialbench_engines::Op) -> bool {
+        let f = InFlight::new(token, op.kind(), self.now, self.now);
+        submit_into(self.session, self.slab, self.slot, f, op)
     }
 }
 
