@@ -130,8 +130,7 @@ impl Default for EngineConfig {
 /// waiting for a reply) waits for its next message. A thread that shares
 /// its core with another thread of the run never spins: it yields a few
 /// times, then parks, whatever the policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdlePolicy {
     /// Busy-wait until the next message: the lowest wake-up latency, and a
     /// core that never idles (which a hypervisor may punish with steal).
@@ -158,6 +157,13 @@ impl Default for IdlePolicy {
         IdlePolicy::Adaptive {
             max_spin: IdlePolicy::DEFAULT_SPIN,
         }
+    }
+}
+
+/// Written as the flag's own spelling (`spin`, `park`, `adaptive:50`).
+impl Serialize for IdlePolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
