@@ -97,6 +97,7 @@ fn notes(o: &mut String, s: &RunSummary) {
         human_rate(s.ops_per_sec),
         human_rate(s.ops_per_sec_per_client_thread)
     );
+    intervals(o, s);
     let _ = match s.mode {
         LoopMode::Closed { .. } => writeln!(
             o,
@@ -138,6 +139,56 @@ fn notes(o: &mut String, s: &RunSummary) {
             o,
             "steal (time the hypervisor ran something else) during the measured window: {}",
             cores.join(", ")
+        );
+    }
+}
+
+/// The within-run intervals of the headline figures, CPU time per op and
+/// oversubscription, compactly.
+fn intervals(o: &mut String, s: &RunSummary) {
+    let mut parts = Vec::new();
+    if let Some(b) = &s.batch_means {
+        parts.push(format!(
+            "throughput [{}, {}] ({} batch means{})",
+            human_rate(b.throughput.low),
+            human_rate(b.throughput.high),
+            b.batches,
+            if b.stationary {
+                String::new()
+            } else {
+                format!(", NOT stationary: trend {:+.0}%", b.trend.value * 100.0)
+            }
+        ));
+    }
+    if let Some(all) = s.kinds.iter().find(|k| k.kind == "all") {
+        let i = &all.intended;
+        for (name, q) in [("p50", 0), ("p99", 2), ("p99.9", 3)] {
+            parts.push(format!(
+                "{name} [{}, {}]",
+                human_ns(i.low_ns[q]),
+                human_ns(i.high_ns[q])
+            ));
+        }
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(
+            o,
+            "95% intervals within this run (run-to-run spread not included; see `socialbench compare`): {}",
+            parts.join(", ")
+        );
+    }
+    if s.cpu.total_ns_per_op > 0.0 {
+        let _ = writeln!(
+            o,
+            "cpu time per op: {} (client threads {}), from the kernel's per-thread accounting",
+            human_ns(s.cpu.total_ns_per_op.round() as u64),
+            human_ns(s.cpu.client_ns_per_op.round() as u64)
+        );
+    }
+    if s.oversubscribed {
+        let _ = writeln!(
+            o,
+            "OVERSUBSCRIBED: the run's threads outnumber its cores; latency and throughput include waiting for a core"
         );
     }
 }
