@@ -137,10 +137,10 @@ pub enum IdlePolicy {
     Spin,
     /// Park at once: no CPU burnt, a futex wake-up per idle episode.
     Park,
-    /// Spin while messages have been arriving within about `max_spin` of
-    /// each other (an estimate of the idle gaps, updated every episode),
-    /// park at once when they come further apart: spinning then only keeps
-    /// the core busy for nothing.
+    /// Spin up to `max_spin` while most recent idle gaps were shorter than
+    /// that (a share updated every idle episode); when most were longer,
+    /// spin only a short probe (`max_spin / 8`) and park: spinning through
+    /// the window would only keep the core busy before the wake-up anyway.
     Adaptive {
         /// The longest spin before parking.
         max_spin: Duration,

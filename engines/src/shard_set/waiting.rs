@@ -11,11 +11,14 @@
 //! - a thread with its own core follows the policy: `spin` spins until the
 //!   message comes (up to [`SPIN_CAP`], so that a dead peer cannot keep it
 //!   spinning forever); `park` parks at once; `adaptive:W` spins up to `W`
-//!   while the recent idle gaps (a moving average over episodes, timed only
-//!   when the thread goes idle, never per op) are shorter than `W / 2`,
-//!   and parks at once when they are longer: at a low offered rate every
-//!   gap would be spun through in full and then paid for with the
-//!   wake-up anyway. It never calls `sched_yield` on its own core: on a
+//!   while most recent idle gaps were shorter than `W` (a moving share over
+//!   idle episodes, timed only when the thread goes idle, never per op),
+//!   and otherwise spins only a short probe (`W / 8`) before it parks: when
+//!   most gaps outlast the window, spinning through it is paid for with the
+//!   wake-up anyway. A share rather than a mean gap: a few long gaps (a
+//!   descheduled peer on a busy machine) do not turn spinning off while
+//!   most replies still come within microseconds, and the probe lets the
+//!   share recover once they do. It never calls `sched_yield` on its own core: on a
 //!   machine shared with other work a yield hands the core to a stranger for
 //!   a whole timeslice (milliseconds), which shows up as millisecond tails;
 //! - a thread sharing its core with another thread of the run (two shards
@@ -36,6 +39,9 @@ use crate::config::IdlePolicy;
 /// `sched_yield`, about a microsecond when the core is free.
 pub const LINGER: usize = 8;
 
+/// [`Idler`]'s share of hits when every recent gap was one.
+const FULL: u32 = 1024;
+
 /// The longest a `spin` thread spins before it parks after all.
 pub const SPIN_CAP: Duration = Duration::from_millis(10);
 
@@ -43,10 +49,12 @@ pub const SPIN_CAP: Duration = Duration::from_millis(10);
 #[derive(Clone, Debug)]
 pub(crate) struct Idler {
     mode: Mode,
-    /// `adaptive`: moving average of the recent idle gaps, in ns.
-    gap_ns: u64,
-    /// `adaptive`: when the current idle episode began, if it is timed.
-    since: Option<Instant>,
+    /// `adaptive`: share of recent idle gaps no longer than the window, in
+    /// 1/1024 (a moving average over episodes, weight 1/16).
+    hits: u32,
+    /// `adaptive`: when the current idle episode began and the window, if
+    /// it is timed.
+    since: Option<(Instant, Duration)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +81,7 @@ impl Idler {
         };
         Idler {
             mode,
-            gap_ns: 0,
+            hits: FULL,
             since: None,
         }
     }
@@ -91,13 +99,12 @@ impl Idler {
             }),
             Mode::Adaptive(max) => {
                 let start = Instant::now();
-                if self.gap_ns.saturating_mul(2) <= max.as_nanos() as u64 {
-                    if let Some(v) = spin_for(max, &mut f) {
-                        self.observe(start.elapsed());
-                        return Some(v);
-                    }
+                let budget = if self.hits >= FULL / 2 { max } else { max / 8 };
+                if let Some(v) = spin_for(budget, &mut f) {
+                    self.observe(true);
+                    return Some(v);
                 }
-                self.since = Some(start);
+                self.since = Some((start, max));
                 None
             }
         }
@@ -107,15 +114,15 @@ impl Idler {
     /// message now: the idle gap is timed for `adaptive`.
     #[inline]
     pub(crate) fn woke(&mut self) {
-        if let Some(start) = self.since.take() {
-            self.observe(start.elapsed());
+        if let Some((start, max)) = self.since.take() {
+            self.observe(start.elapsed() <= max);
         }
     }
 
-    /// Folds one idle gap into the moving average (weight 1/8).
-    fn observe(&mut self, gap: Duration) {
-        let gap = gap.as_nanos().min(u128::from(u64::MAX / 16)) as u64;
-        self.gap_ns = self.gap_ns - self.gap_ns / 8 + gap / 8;
+    /// Folds one idle gap (`hit`: no longer than the window) into the
+    /// moving share (weight 1/16).
+    fn observe(&mut self, hit: bool) {
+        self.hits = self.hits - self.hits / 16 + if hit { FULL / 16 } else { 0 };
     }
 }
 
@@ -189,28 +196,31 @@ mod tests {
     }
 
     #[test]
-    fn adaptive_spins_while_gaps_are_short_and_parks_at_once_when_they_are_long() {
+    fn adaptive_spins_while_most_gaps_are_short_and_only_probes_when_most_are_long() {
         let mut idler = adaptive(1_000);
         // No history: it spins, and a message that is there is taken.
         assert_eq!(idler.linger(|| Some(7)), Some(7));
-        // Long gaps (parked episodes of 10 ms) pull the average above half
-        // the window: then it stops spinning altogether (`f` never called).
+        // Mostly long gaps (parked episodes longer than the window): the
+        // share of hits falls under a half, and a linger is only the short
+        // probe (W/8 = 125 us), then park.
         for _ in 0..40 {
-            idler.observe(Duration::from_millis(10));
+            idler.observe(false);
         }
-        let mut calls = 0;
-        let got: Option<()> = idler.linger(|| {
-            calls += 1;
-            None
-        });
-        assert_eq!((got, calls), (None, 0));
+        assert!(idler.hits < FULL / 2);
+        let start = Instant::now();
+        let got: Option<()> = idler.linger(|| None);
+        let spun = start.elapsed();
+        assert_eq!(got, None);
+        assert!(spun >= Duration::from_micros(125), "{spun:?}");
         assert!(idler.since.is_some(), "a parked episode is timed");
         idler.woke();
         assert!(idler.since.is_none());
-        // Short gaps bring it back to spinning.
-        for _ in 0..80 {
-            idler.observe(Duration::from_micros(5));
+        // A few long gaps among many short ones keep it spinning: 1 in 4
+        // long is a share of hits of 3/4.
+        for i in 0..200 {
+            idler.observe(i % 4 != 0);
         }
+        assert!(idler.hits >= FULL / 2, "{}", idler.hits);
         let mut calls = 0;
         let got = idler.linger(|| {
             calls += 1;
