@@ -367,6 +367,12 @@ mod tests {
             rep: 0,
             stopped_by: "Limit".into(),
             measured_ns: 1_000_000_000,
+            ops_per_sec_low: None,
+            ops_per_sec_high: None,
+            p99_low_ns: None,
+            p99_high_ns: None,
+            cpu_ns_per_op: None,
+            oversubscribed: false,
             finished_at_unix_ms: 0,
             schema: crate::schema::SCHEMA_VERSION,
         }
