@@ -64,25 +64,28 @@ pub(crate) enum Mark {
     Across,
 }
 
-/// The look of a line: colour, stroke width (px), mark, and whether joined
-/// points also get a dot (so a one-point line shows).
+/// The look of a line: colour, stroke width (px), mark, whether joined
+/// points also get a dot (so a one-point line shows), and whether points and
+/// bars are hollow (white inside their colour's outline).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Style {
     pub color: RGBColor,
     pub width: u32,
     pub mark: Mark,
     pub dots: bool,
+    pub hollow: bool,
 }
 
 impl Style {
     /// Palette colour `i` drawn as `mark`, 2 px, without dots.
     pub(crate) fn new(i: usize, mark: Mark) -> Style {
-        let (color, width, dots) = (color(i), 2, false);
+        let (color, width, dots, hollow) = (color(i), 2, false, false);
         Style {
             color,
             width,
             mark,
             dots,
+            hollow,
         }
     }
 
@@ -100,27 +103,39 @@ impl Style {
     pub(crate) fn dots(self) -> Style {
         Style { dots: true, ..self }
     }
+
+    /// The same, hollow.
+    pub(crate) fn hollow(self) -> Style {
+        Style {
+            hollow: true,
+            ..self
+        }
+    }
 }
 
 /// A named set of (x, y) points; an empty name keeps it out of the legend.
-/// `spread` holds intervals drawn as error bars in its colour: (x, low, y, high).
+/// `spread` and `xspread` hold intervals drawn as error bars in its colour,
+/// as plotters' `ErrorBar` takes them: vertical (x, low, y, high) and
+/// horizontal (y, low, x, high).
 #[derive(Clone, Debug)]
 pub(crate) struct Line {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub style: Style,
     pub spread: Vec<(f64, f64, f64, f64)>,
+    pub xspread: Vec<(f64, f64, f64, f64)>,
 }
 
 impl Line {
     /// A line without error bars.
     pub(crate) fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) -> Line {
-        let (name, spread) = (name.into(), Vec::new());
+        let (name, spread, xspread) = (name.into(), Vec::new(), Vec::new());
         Line {
             name,
             points,
             style,
             spread,
+            xspread,
         }
     }
 }
@@ -414,6 +429,8 @@ impl<'a, DB: DrawingBackend> Chart<'a, DB> {
         let data = p.lines.iter().zip(&shown);
         let xs = data.filter(|(l, _)| l.style.mark != Mark::Across);
         let xs = xs.flat_map(|(_, s)| s.iter().map(|pt| pt.0));
+        let xspread = p.lines.iter().flat_map(|l| &l.xspread);
+        let xs = xs.chain(xspread.flat_map(|s| [s.1, s.3]).filter(|&v| p.x.shows(v)));
         let spread = p
             .lines
             .iter()
@@ -522,36 +539,48 @@ impl<'a, DB: DrawingBackend> Chart<'a, DB> {
         let stroke = s.color.stroke_width(s.width);
         let pts = || points.iter().copied();
         let ((x0, x1), y0) = (self.x, self.y.0);
+        let (px, py) = (&self.panel.x, &self.panel.y);
+        // An error bar's style: plotters puts a dot of it at the estimate.
+        let bar = s.color.filled().stroke_width(2);
+        let outline = s.color.stroke_width(2);
+        let shown = |(x, lo, y, hi): &(f64, f64, f64, f64), (a, b): (&Axis, &Axis)| {
+            a.shows(*x) && [lo, y, hi].iter().all(|&&v| b.shows(v))
+        };
+        let bars = line.spread.iter().filter(|b| shown(b, (px, py)));
+        chart.draw_series(bars.map(|&(x, l, y, h)| ErrorBar::new_vertical(x, l, y, h, bar, 10)))?;
+        let bars = line.xspread.iter().filter(|b| shown(b, (py, px)));
+        chart
+            .draw_series(bars.map(|&(y, l, x, h)| ErrorBar::new_horizontal(y, l, x, h, bar, 10)))?;
+        let fill = if s.hollow { WHITE } else { s.color }.filled();
+        // A bar from the axis up to y, `inset` px inside its outline.
+        let bar_at = |(x, y): (f64, f64), style, inset| {
+            let mut r = Rectangle::new([(x - 0.35, y0), (x + 0.35, y)], style);
+            r.set_margin(inset, 0, inset, inset);
+            r
+        };
+        let dot = |p, r| {
+            EmptyElement::at(p) + Circle::new((0, 0), r, fill) + Circle::new((0, 0), r, outline)
+        };
         match s.mark {
             Mark::Solid => chart.draw_series(LineSeries::new(pts(), stroke))?,
             Mark::Dashed => chart.draw_series(DashedLineSeries::new(pts(), 9, 6, stroke))?,
             Mark::Dotted => chart.draw_series(DashedLineSeries::new(pts(), 3, 5, stroke))?,
-            Mark::Points => {
-                chart.draw_series(pts().map(|p| Circle::new(p, 5, s.color.filled())))?
-            }
+            Mark::Points => chart.draw_series(pts().map(|p| dot(p, 5)))?,
             Mark::Crosses => {
                 chart.draw_series(pts().map(|p| Cross::new(p, 8, s.color.stroke_width(3))))?
             }
             Mark::Rings => chart.draw_series(pts().map(|p| Circle::new(p, 9, stroke)))?,
-            Mark::Bars => {
-                chart.draw_series(pts().map(|(x, y)| {
-                    Rectangle::new([(x - 0.35, y0), (x + 0.35, y)], s.color.filled())
-                }))?
-            }
+            Mark::Bars => chart.draw_series(pts().map(|p| bar_at(p, s.color.filled(), 0)))?,
             Mark::Across => chart.draw_series(
                 pts().map(|(_, y)| DashedPathElement::new([(x0, y), (x1, y)], 10, 6, stroke)),
             )?,
         };
-        if s.dots {
-            chart.draw_series(pts().map(|p| Circle::new(p, 3, s.color.filled())))?;
+        if s.mark == Mark::Bars && s.hollow {
+            chart.draw_series(pts().map(|p| bar_at(p, fill, 3)))?;
         }
-        let (px, py) = (&self.panel.x, &self.panel.y);
-        let bars = line.spread.iter().copied();
-        let bars =
-            bars.filter(|&(x, lo, y, hi)| px.shows(x) && [lo, y, hi].iter().all(|&v| py.shows(v)));
-        let bar =
-            |(x, lo, y, hi)| ErrorBar::new_vertical(x, lo, y, hi, s.color.stroke_width(2), 10);
-        chart.draw_series(bars.map(bar))?;
+        if s.dots {
+            chart.draw_series(pts().map(|p| dot(p, 3)))?;
+        }
         Ok(())
     }
 
@@ -620,12 +649,17 @@ fn sample(s: Style) -> Sample {
         Mark::Solid => (across, (30, 0), stroke, dot),
         Mark::Dashed | Mark::Across => (across, (8, 5), stroke, dot),
         Mark::Dotted => (across, (3, 4), stroke, dot),
+        Mark::Points if s.hollow => (Vec::new(), (1, 0), none, (5, s.color.stroke_width(2))),
         Mark::Points => (Vec::new(), (1, 0), none, (5, s.color.filled())),
         Mark::Rings => (Vec::new(), (1, 0), none, (8, stroke)),
         // An X as one polyline through its centre.
         Mark::Crosses => {
             let x = vec![(9, -6), (21, 6), (15, 0), (9, 6), (21, -6)];
             (x, (99, 0), s.color.stroke_width(3), (0, none))
+        }
+        Mark::Bars if s.hollow => {
+            let outline = vec![(6, -7), (24, -7), (24, 7), (6, 7), (6, -7)];
+            (outline, (99, 0), s.color.stroke_width(3), (0, none))
         }
         Mark::Bars => (
             vec![(6, 0), (24, 0)],

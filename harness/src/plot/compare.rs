@@ -4,7 +4,8 @@
 //! latency axis (all intended latency, over all ops; p99 with its
 //! interval), and each engine's throughput against the baseline (the paired
 //! ratio with its interval, the verdict in the notes); engines whose audit
-//! failed get a red cross on their bar.
+//! failed get a red cross on their bar, engines whose threads outnumbered
+//! the cores in some pass (`oversubscribed`) hollow bars and dots.
 
 use super::chart::{Figure, INK, Line, Mark, Panel, Row, Style, Ticks, axis};
 use crate::schema::AuditVerdict;
@@ -29,9 +30,15 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
         None => "throughput".to_string(),
     };
     let mut ops = Panel::new(title, engines(), axis("throughput (ops/s)", Ticks::Number));
-    let bars = rows.iter().enumerate().filter(|(_, r)| !is_ceiling(r));
-    let bars = bars.map(|(i, r)| (at(i), r.ops_per_sec)).collect();
-    ops.add("", bars, Style::new(0, Mark::Bars));
+    let drawn = |r: &&ComparisonRow| !is_ceiling(r);
+    add_split(
+        &mut ops,
+        "",
+        rows,
+        drawn,
+        |r| r.ops_per_sec,
+        Style::new(0, Mark::Bars),
+    );
     let mut spread = Line::new("", Vec::new(), Style::new(0, Mark::Points).color(INK));
     spread.spread = rows
         .iter()
@@ -48,6 +55,10 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
     if !failed.is_empty() {
         ops.add("audit failed", failed, Style::new(3, Mark::Crosses));
     }
+    if rows.iter().any(|r| r.oversubscribed) {
+        let hollow = Style::new(0, Mark::Bars).hollow();
+        ops.add("oversubscribed", Vec::new(), hollow);
+    }
 
     let mut lat = Panel::new(
         "intended latency",
@@ -55,28 +66,34 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
         axis("latency", Ticks::Latency),
     );
     for (k, name) in ["p50", "p99", "p99.9"].into_iter().enumerate() {
-        let get = |r: &ComparisonRow| [r.p50_ns, r.p99_ns, r.p999_ns][k];
+        let get = |r: &ComparisonRow| [r.p50_ns, r.p99_ns, r.p999_ns][k] as f64;
         // 0 is a latency the file did not have (an old comparison.csv).
-        let points = rows.iter().enumerate().filter(|(_, r)| get(r) > 0);
-        let points: Vec<(f64, f64)> = points.map(|(i, r)| (at(i), get(r) as f64)).collect();
-        if !points.is_empty() {
-            let line = lat.add(name, points, Style::new(k + 1, Mark::Points));
-            if name == "p99" {
-                let with = rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.p99_ns > 0 && r.passes > 1);
-                line.spread = with
-                    .map(|(i, r)| {
-                        (
-                            at(i),
-                            r.p99_low_ns as f64,
-                            r.p99_ns as f64,
-                            r.p99_high_ns as f64,
-                        )
-                    })
-                    .collect();
-            }
+        if !rows.iter().any(|r| get(r) > 0.0) {
+            continue;
+        }
+        let line = add_split(
+            &mut lat,
+            name,
+            rows,
+            |r| get(r) > 0.0,
+            get,
+            Style::new(k + 1, Mark::Points),
+        );
+        if name == "p99" {
+            let with = rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.p99_ns > 0 && r.passes > 1);
+            line.spread = with
+                .map(|(i, r)| {
+                    (
+                        at(i),
+                        r.p99_low_ns as f64,
+                        r.p99_ns as f64,
+                        r.p99_high_ns as f64,
+                    )
+                })
+                .collect();
         }
     }
     let mut panels = vec![ops, lat];
@@ -85,7 +102,36 @@ pub(super) fn figure(rows: &[ComparisonRow]) -> Figure {
     }
     let n = panels.len();
     let row = Row::new(620, n, panels);
-    Figure::new("comparison", "Engine comparison", 640 * n as u32, vec![row])
+    let caption = match rows.iter().any(|r| r.oversubscribed) {
+        true => "Engine comparison (hollow: oversubscribed, more threads than cores)",
+        false => "Engine comparison",
+    };
+    Figure::new("comparison", caption, 640 * n as u32, vec![row])
+}
+
+/// Adds the rows that pass `keep` as `name` at their engine's index, y from
+/// `y`: the engines that shared cores in a second, hollow line (unnamed)
+/// drawn over the first. Returns the first, to add error bars to.
+fn add_split<'p>(
+    p: &'p mut Panel,
+    name: &str,
+    rows: &[ComparisonRow],
+    keep: impl Fn(&&ComparisonRow) -> bool,
+    y: impl Fn(&ComparisonRow) -> f64,
+    style: Style,
+) -> &'p mut Line {
+    let points = |hollow: bool| {
+        let rows = rows.iter().enumerate().filter(|(_, r)| keep(r));
+        let rows = rows.filter(|(_, r)| r.oversubscribed == hollow);
+        rows.map(|(i, r)| (i as f64, y(r))).collect::<Vec<_>>()
+    };
+    let first = p.lines.len();
+    p.add(name, points(false), style);
+    let hollow = points(true);
+    if !hollow.is_empty() {
+        p.add("", hollow, style.hollow());
+    }
+    &mut p.lines[first]
 }
 
 /// Throughput against the baseline: each engine's paired ratio with its
@@ -108,11 +154,13 @@ fn versus(rows: &[ComparisonRow], names: &[String]) -> Option<Panel> {
         axis("engine", Ticks::Names(names.to_vec())),
         axis("ratio", Ticks::Number),
     );
-    let line = p.add(
+    let ratio = |r: &&ComparisonRow| r.ratio.is_some() && r.engine != "null";
+    let line = add_split(
+        &mut p,
         "",
-        with.iter()
-            .map(|(i, r)| (*i as f64, r.ratio.unwrap_or(1.0)))
-            .collect(),
+        rows,
+        ratio,
+        |r| r.ratio.unwrap_or(1.0),
         Style::new(0, Mark::Points),
     );
     line.spread = with

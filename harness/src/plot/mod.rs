@@ -13,8 +13,9 @@
 //! The run, sweep and compare modules turn rows into panels of named lines
 //! (`chart.rs`), which plotters draws with its own axes, log scale, tick
 //! placement, legends and text layout. A sweep's figures show each cell's
-//! median repetition against the median C1, from [`crate::stats::cells`],
-//! as the sweep's table does. Bad input is a [`PlotError`] naming the file,
+//! median over its repetitions with its interval, efficiency against the
+//! median C1 ([`crate::stats`]), as the sweep's table does; cells and
+//! engines whose threads outnumbered the cores are drawn hollow. Bad input is a [`PlotError`] naming the file,
 //! never a panic.
 
 mod chart;
@@ -111,7 +112,7 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 /// Draws a sweep's figures from `dir/sweep.csv` into `dir`.
 pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let rows = schema::read_csv(&dir.join(schema::SWEEP_CSV))?;
-    save(sweep::figures(&crate::stats::cells::medians(&rows)), dir)
+    save(sweep::figures(&rows), dir)
 }
 
 /// Draws each run subfolder of `dir` (in name order) into itself, then the
