@@ -83,8 +83,12 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
             "users",
             "rate",
             "ops_per_sec",
+            "ops_per_sec_low",
+            "ops_per_sec_high",
             "p50_ns",
             "p99_ns",
+            "p99_low_ns",
+            "p99_high_ns",
             "p999_ns",
             "max_ns",
             "errors",
@@ -96,6 +100,8 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
             "rep",
             "stopped_by",
             "measured_ns",
+            "cpu_ns_per_op",
+            "oversubscribed",
             "finished_at_unix_ms",
             "schema",
         ]
@@ -133,6 +139,12 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
         let threads: u32 = r["client_threads"].parse::<u32>().unwrap()
             + r["engine_threads"].parse::<u32>().unwrap();
         assert_eq!(used, threads.min(cores), "{r:?}");
+        assert_eq!(r["oversubscribed"], (threads > cores).to_string(), "{r:?}");
+        let (low, high): (f64, f64) = (
+            r["ops_per_sec_low"].parse().unwrap(),
+            r["ops_per_sec_high"].parse().unwrap(),
+        );
+        assert!(low <= ops && ops <= high, "{r:?}");
         assert_eq!(r["c1_ops_per_sec"].parse::<f64>().unwrap(), c1, "{r:?}");
         let eff: f64 = r["efficiency"].parse().unwrap();
         let expected = ops / (used as f64 * c1);

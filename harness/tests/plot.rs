@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use socialbench_harness::plot::{self, FolderKind, PlotError, register_bundled_font};
+use socialbench_harness::schema::compare::ComparisonRow;
 use socialbench_harness::schema::{self, AuditVerdict, SchemaError, sweep::SweepRow};
 use socialbench_harness::stats::cells::medians;
 
@@ -632,6 +633,66 @@ fn repetitions_plot_as_their_median_against_the_median_c1() {
     assert!(!texts.iter().any(|t| t.contains("not drawn")), "{texts:?}");
 }
 
+/// How many `tag` elements of the SVG are filled white (hollow marks; the
+/// background is one white `rect`).
+fn white(path: &Path, tag: &str) -> usize {
+    let text = fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag) && n.attribute("fill") == Some("#FFFFFF"))
+        .count()
+}
+
+#[test]
+fn oversubscribed_cells_and_engines_are_drawn_hollow_and_said_so() {
+    let dir = scratch("sweep-oversubscribed");
+    let mut w = csv::Writer::from_path(dir.join("sweep.csv")).unwrap();
+    for (threads, ops, shared) in [(1, 100.0, false), (2, 150.0, true), (4, 120.0, true)] {
+        let mut r = sweep_row("actor", threads, ops);
+        (r.oversubscribed, r.efficiency) = (shared, Some(0.5));
+        w.serialize(r).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    plot::plot_sweep(&dir).unwrap();
+    for stem in ["scaling", "efficiency", "latency_vs_throughput"] {
+        let path = dir.join(format!("{stem}.svg"));
+        let (_, _, texts) = svg(&path);
+        let legend = "hollow: oversubscribed (more threads than cores)";
+        assert!(
+            texts.iter().any(|t| t.trim() == legend),
+            "{stem}: {texts:?}"
+        );
+        assert_eq!(
+            white(&path, "circle"),
+            2,
+            "{stem}: a hollow mark per shared cell"
+        );
+    }
+
+    let dir = copy_fixture("comparison", "comparison-oversubscribed");
+    let csv = dir.join("comparison.csv");
+    let mut rows: Vec<ComparisonRow> = schema::read_csv(&csv).unwrap();
+    rows.iter_mut()
+        .for_each(|r| r.oversubscribed = r.engine == "sharded");
+    let mut w = csv::Writer::from_path(&csv).unwrap();
+    rows.iter().for_each(|r| w.serialize(r).unwrap());
+    w.flush().unwrap();
+    drop(w);
+    plot::plot_comparison(&dir).unwrap();
+    let path = dir.join("comparison.svg");
+    let (_, _, texts) = svg(&path);
+    let caption = "Engine comparison (hollow: oversubscribed, more threads than cores)";
+    assert!(texts.iter().any(|t| t.trim() == caption), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.trim() == "oversubscribed"),
+        "{texts:?}"
+    );
+    // The background, then sharded's bar hollowed out; its latencies hollow.
+    assert_eq!(white(&path, "rect"), 2);
+    assert_eq!(white(&path, "circle"), 3);
+}
+
 /// A closed-loop sweep row of the current schema.
 fn sweep_row(engine: &str, threads: u32, ops: f64) -> SweepRow {
     SweepRow {
@@ -655,6 +716,12 @@ fn sweep_row(engine: &str, threads: u32, ops: f64) -> SweepRow {
         rep: 0,
         stopped_by: "Limit".into(),
         measured_ns: 1_000_000_000,
+        ops_per_sec_low: None,
+        ops_per_sec_high: None,
+        p99_low_ns: None,
+        p99_high_ns: None,
+        cpu_ns_per_op: None,
+        oversubscribed: false,
         finished_at_unix_ms: 0,
         schema: schema::SCHEMA_VERSION,
     }

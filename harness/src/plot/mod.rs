@@ -12,9 +12,9 @@
 //!
 //! The run, sweep and compare modules turn rows into panels of named lines
 //! (`chart.rs`), which plotters draws with its own axes, log scale, tick
-//! placement, legends and text layout. A sweep's figures show each cell's
-//! median repetition against the median C1, from [`crate::stats::cells`],
-//! as the sweep's table does. Bad input is a [`PlotError`] naming the file,
+//! placement, error bars, legends and text layout. Figures carry the
+//! intervals of [`crate::stats`], as the tables do; what ran on more threads
+//! than cores is drawn hollow. Bad input is a [`PlotError`] naming the file,
 //! never a panic.
 
 mod chart;
@@ -83,7 +83,7 @@ pub fn classify(dir: &Path) -> Result<Option<FolderKind>, PlotError> {
         Some(FolderKind::Sweep)
     } else if is_run(dir) {
         Some(FolderKind::Run)
-    } else if dir.join(schema::COMPARISON_CSV).is_file() || !run_subfolders(dir)?.is_empty() {
+    } else if dir.join(schema::COMPARISON_CSV).is_file() || !runs_in(dir)?.is_empty() {
         Some(FolderKind::Comparison)
     } else {
         None
@@ -110,15 +110,17 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 
 /// Draws a sweep's figures from `dir/sweep.csv` into `dir`.
 pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let rows = schema::read_csv(&dir.join(schema::SWEEP_CSV))?;
-    save(sweep::figures(&crate::stats::cells::medians(&rows)), dir)
+    save(
+        sweep::figures(&schema::read_csv(&dir.join(schema::SWEEP_CSV))?),
+        dir,
+    )
 }
 
 /// Draws each run subfolder of `dir` (in name order) into itself, then the
 /// `comparison` figure into `dir` if `dir/comparison.csv` exists.
 pub fn plot_comparison(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let mut out = Vec::new();
-    for sub in run_subfolders(dir)? {
+    for sub in runs_in(dir)? {
         out.extend(plot_run(&sub)?);
     }
     let csv = dir.join(schema::COMPARISON_CSV);
@@ -138,16 +140,17 @@ fn is_run(dir: &Path) -> bool {
 }
 
 /// Subfolders of `dir` that are runs, sorted by path.
-fn run_subfolders(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+fn runs_in(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let path = dir.to_path_buf();
     let io = |source| PlotError::Io {
-        path: dir.to_path_buf(),
+        path: path.clone(),
         source,
     };
     let mut subs = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.is_dir() && is_run(&path) {
-            subs.push(path);
+        let sub = entry.map_err(io)?.path();
+        if sub.is_dir() && is_run(&sub) {
+            subs.push(sub);
         }
     }
     subs.sort();
@@ -158,8 +161,7 @@ fn run_subfolders(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 /// without extension ("actor/throughput" for a comparison's per-engine
 /// plots), each once, in drawing order.
 pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
-    let mut stems: Vec<String> = Vec::new();
-    let mut exts = std::collections::BTreeSet::new();
+    let (mut stems, mut exts) = (Vec::new(), std::collections::BTreeSet::new());
     for f in files {
         let stem = f.strip_prefix(dir).unwrap_or(f).with_extension("");
         let stem = stem.to_string_lossy().into_owned();
@@ -169,10 +171,6 @@ pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
         exts.extend(f.extension().map(|e| e.to_string_lossy().into_owned()));
     }
     let exts: Vec<String> = exts.into_iter().collect();
-    format!(
-        "{}/{{{}}}.{{{}}}",
-        dir.display(),
-        stems.join(","),
-        exts.join(",")
-    )
+    let (stems, exts) = (stems.join(","), exts.join(","));
+    format!("{}/{{{stems}}}.{{{exts}}}", dir.display())
 }

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use super::PlotError;
-use super::chart::{Figure, INK, Mark, Panel, Row, Style, Ticks, axis, nines};
+use super::chart::{Figure, INK, Mark, Panel, Style, Ticks, axis, nines};
 use crate::schema::run::{RunCaption, SummaryRow, TimeseriesRow};
 use crate::schema::{self, SUMMARY_CSV, TIMESERIES_CSV};
 use crate::units::{bytes_unit, compact};
@@ -28,40 +28,34 @@ pub(super) fn figures(dir: &Path) -> Result<Vec<Figure>, PlotError> {
     let summary: Vec<SummaryRow> = schema::read_csv(&dir.join(SUMMARY_CSV))?;
     let folder = dir.file_name().unwrap_or(dir.as_os_str()).to_string_lossy();
     let label = match RunCaption::of(dir) {
-        Some(c) => format!(
-            "{}, {} client + {} engine threads ({folder})",
-            c.engine, c.client_threads, c.engine_threads
-        ),
+        Some(c) => {
+            let (e, clients, threads) = (c.engine, c.client_threads, c.engine_threads);
+            format!("{e}, {clients} client + {threads} engine threads ({folder})")
+        }
         None => folder.into_owned(),
     };
-    let series = |source: &str, metric: &str| series(&ts, source, metric, false);
-    let errors = self::series(&ts, "op", "errors", true);
+    let series = |source: &str, metric: &str| series(&ts, source, metric);
+    let (ops, errors) = (series("op", "ops_per_sec"), series("op", "errors"));
+    let (engine, process) = (series("engine", "bytes"), series("process", "bytes"));
     Ok(vec![
-        throughput(series("op", "ops_per_sec"), errors, &label),
+        throughput(ops, errors, &label),
         latency_over_time(|metric| series("op", metric), &label),
-        state_size(
-            series("engine", "bytes"),
-            series("process", "bytes"),
-            &label,
-        ),
+        state_size(engine, process, &label),
         percentiles(&summary, &label),
     ])
 }
 
 /// One series per `name` of `source`/`metric`, in first-seen order, as
-/// (seconds since warmup, value); `per_second` turns counts into rates.
-fn series(ts: &[TimeseriesRow<'_>], source: &str, metric: &str, per_second: bool) -> Series {
+/// (seconds since warmup, value); counts of `errors` as rates.
+fn series(ts: &[TimeseriesRow<'_>], source: &str, metric: &str) -> Series {
     let mut out: Series = Vec::new();
-    for r in ts
+    let rows = ts
         .iter()
-        .filter(|r| r.source == source && r.metric == metric)
-    {
-        let secs = if per_second {
-            r.duration_ns as f64 / 1e9
-        } else {
-            1.0
-        };
-        let point = (r.midpoint_s(), r.value as f64 / secs);
+        .filter(|r| r.source == source && r.metric == metric);
+    for r in rows {
+        let secs = r.duration_ns as f64 / 1e9;
+        let per = if metric == "errors" { secs } else { 1.0 };
+        let point = (r.midpoint_s(), r.value as f64 / per);
         match out.iter_mut().find(|(n, _)| *n == r.name) {
             Some((_, points)) => points.push(point),
             None => out.push((r.name.to_string(), vec![point])),
@@ -70,17 +64,20 @@ fn series(ts: &[TimeseriesRow<'_>], source: &str, metric: &str, per_second: bool
     out
 }
 
+/// The `all` series of `s`.
+fn all(s: Series) -> Option<Vec<(f64, f64)>> {
+    s.into_iter().find(|(n, _)| n == "all").map(|(_, p)| p)
+}
+
 fn time_panel(title: &str, y: &str, ticks: Ticks) -> Panel {
-    Panel::new(
-        title,
-        axis("time since warmup (s)", Ticks::Number),
-        axis(y, ticks),
-    )
+    let time = axis("time since warmup (s)", Ticks::Number);
+    Panel::new(title, time, axis(y, ticks))
 }
 
 fn throughput(rates: Series, errors: Series, label: &str) -> Figure {
-    let mut total = time_panel("all ops", "throughput (ops/s)", Ticks::Number);
-    let mut kinds = time_panel("per op kind", "throughput (ops/s)", Ticks::Number);
+    let y = "throughput (ops/s)";
+    let mut total = time_panel("all ops", y, Ticks::Number);
+    let mut kinds = time_panel("per op kind", y, Ticks::Number);
     for (name, points) in rates {
         if name == "all" {
             total.add(name, points, Style::new(0, Mark::Solid).width(3));
@@ -88,17 +85,12 @@ fn throughput(rates: Series, errors: Series, label: &str) -> Figure {
             kinds.add(name, points, Style::new(kinds.lines.len(), Mark::Solid));
         }
     }
-    let all = errors.into_iter().find(|(n, _)| n == "all").map(|(_, p)| p);
-    if let Some(points) = all.filter(|p| p.iter().any(|p| p.1 > 0.0)) {
+    if let Some(points) = all(errors).filter(|p| p.iter().any(|p| p.1 > 0.0)) {
         total.add("errors/s", points, Style::new(3, Mark::Solid));
     }
-    let rows = vec![Row::new(420, 1, vec![total]), Row::new(420, 1, vec![kinds])];
-    Figure::new(
-        "throughput",
-        format!("Throughput per interval: {label}"),
-        1200,
-        rows,
-    )
+    let caption = format!("Throughput per interval: {label}");
+    let rows = vec![(420, 1, vec![total]), (420, 1, vec![kinds])];
+    Figure::new("throughput", caption, 1200, rows)
 }
 
 fn latency_over_time(series: impl Fn(&str) -> Series, label: &str) -> Figure {
@@ -109,19 +101,13 @@ fn latency_over_time(series: impl Fn(&str) -> Series, label: &str) -> Figure {
             ("intended", intended),
             ("service", Style::new(i, Mark::Dashed)),
         ] {
-            let all = series(&format!("{kind}_{q}_ns"))
-                .into_iter()
-                .find(|(n, _)| n == "all");
-            if let Some((_, points)) = all {
+            if let Some(points) = all(series(&format!("{kind}_{q}_ns"))) {
                 panel.add(format!("{q} {kind}"), points, style);
             }
         }
     }
-    Figure::single(
-        "latency_over_time",
-        format!("Latency per interval: {label}"),
-        panel,
-    )
+    let caption = format!("Latency per interval: {label}");
+    Figure::single("latency_over_time", caption, panel)
 }
 
 fn state_size(engine: Series, process: Series, label: &str) -> Figure {
@@ -131,28 +117,20 @@ fn state_size(engine: Series, process: Series, label: &str) -> Figure {
     let scaled = |s: Vec<(f64, f64)>| s.into_iter().map(|(x, y)| (x, y / div)).collect();
     let title = "approximate engine bytes per entity kind; process RSS";
     let mut panel = time_panel(title, &format!("size ({unit})"), Ticks::Number);
+    let total = Style::new(0, Mark::Solid).width(3).color(INK);
     for (name, points) in engine {
-        if name == "total" {
-            let style = Style::new(0, Mark::Solid).width(3).color(INK);
-            panel.add("engine total", scaled(points), style);
-        } else {
-            panel.add(
-                name,
-                scaled(points),
-                Style::new(panel.lines.len() + 1, Mark::Solid),
-            );
-        }
-    }
-    for (name, points) in process {
-        let style = Style::new(7, Mark::Dashed).width(3);
-        let name = format!("process {}", name.to_uppercase());
+        let (name, style) = match name.as_str() {
+            "total" => ("engine total".into(), total),
+            _ => (name, Style::new(panel.lines.len() + 1, Mark::Solid)),
+        };
         panel.add(name, scaled(points), style);
     }
-    Figure::single(
-        "state_size",
-        format!("State size over time: {label}"),
-        panel,
-    )
+    for (name, points) in process {
+        let name = format!("process {}", name.to_uppercase());
+        panel.add(name, scaled(points), Style::new(7, Mark::Dashed).width(3));
+    }
+    let caption = format!("State size over time: {label}");
+    Figure::single("state_size", caption, panel)
 }
 
 fn percentiles(summary: &[SummaryRow], label: &str) -> Figure {
@@ -160,30 +138,30 @@ fn percentiles(summary: &[SummaryRow], label: &str) -> Figure {
     // explains the two lines of all.
     let all = summary.iter().filter(|r| r.kind == "all");
     let rows = all.chain(summary.iter().filter(|r| r.kind != "all"));
+    let intended = Style::new(0, Mark::Solid).width(3).dots();
+    let service = Style::new(1, Mark::Dashed).dots();
+    let lines = [
+        (true, "intended (from scheduled start)", intended),
+        (false, "service (from actual send)", service),
+    ];
     let mut panels = rows.enumerate().map(|(i, r)| {
         let title = format!("{} ({} ops)", r.kind, compact(r.count as f64));
-        let mut p = Panel::new(
-            title,
+        let (x, y) = (
             axis("percentile", Ticks::Nines),
             axis("latency", Ticks::Latency),
         );
-        let intended = Style::new(0, Mark::Solid).width(3).dots();
-        let service = Style::new(1, Mark::Dashed).dots();
-        for (is_intended, name, style) in [
-            (true, "intended (from scheduled start)", intended),
-            (false, "service (from actual send)", service),
-        ] {
+        let mut p = Panel::new(title, x, y);
+        for (is_intended, name, style) in lines {
             let points = r.spectrum(is_intended).map(|(pct, ns)| (nines(pct), ns));
-            let name = if i == 0 { name } else { "" };
-            p.add(name, points.into(), style);
+            p.add(if i == 0 { name } else { "" }, points.into(), style);
         }
         p
     });
     let top: Vec<Panel> = panels.next().into_iter().collect();
     let kinds: Vec<Panel> = panels.collect();
     let height = if kinds.is_empty() { 656 } else { 420 };
-    let mut rows = vec![Row::new(height, 1, top)];
-    rows.extend(kinds.chunks(3).map(|c| Row::new(320, 3, c.to_vec())));
+    let mut rows = vec![(height, 1, top)];
+    rows.extend(kinds.chunks(3).map(|c| (320, 3, c.to_vec())));
     let caption = format!("Latency percentile spectrum: {label}");
     Figure::new("latency_percentiles", caption, 1320, rows)
 }

@@ -1,99 +1,141 @@
-//! A sweep's figures, from its `sweep.csv`: one row per measured cell of the
-//! matrix engines x client threads x partitions x users x rates (x
-//! repetitions). Each cell is drawn as its median repetition, its
-//! efficiency taken against the median C1 (`stats::cells::medians`, as the
-//! sweep's table does).
+//! A sweep's figures, from its `sweep.csv` (a row per cell of the matrix
+//! engines x client threads x partitions x users x rates, and repetition):
+//! - `scaling`: closed-loop throughput vs client threads, C1 as a dashed
+//!   line. x is client threads rather than cores used: on a small machine
+//!   most cells use all cores, which would stack settings on one x;
+//!   efficiency accounts for cores.
+//! - `efficiency`: the same cells' ops/s / (cores used x C1), with the line
+//!   efficiency = 1 (as fast per core as C1 on its one core).
+//! - `latency_vs_throughput`: p99 vs achieved throughput through each line's
+//!   open-loop cells in offered-rate order, a line per client-thread count
+//!   (solid, dashed, dotted for the first, second, third); saturated cells
+//!   get a ring, and those that measured nothing are listed under the
+//!   legend. Without open-loop cells, the closed-loop cells in thread order.
 //!
-//! A line is one engine configuration: engine and partitions (named where
-//! an engine runs more than one somewhere), and users when the sweep varies
-//! them. Every configuration keeps its colour in all three figures
-//! (`serial` is black).
-//! - `scaling`: closed-loop throughput vs client threads, a line per
-//!   configuration, C1 as a dashed horizontal line. The `null` engine (the
-//!   harness's own ceiling, typically 20-50x any real engine) is not drawn on
-//!   this linear axis, where it would flatten every other line: its figures
-//!   are written as notes under the legend instead. x is client threads rather
-//!   than cores used: on a small machine most cells use all cores, so cores
-//!   would stack different settings on one x; efficiency accounts for cores.
-//! - `efficiency`: the same cells' efficiency vs client threads, with the
-//!   line efficiency = 1 (as fast per core as C1 on its one core); `null`
-//!   again as notes only.
-//! - `latency_vs_throughput`: p99 vs achieved throughput, a line per
-//!   configuration and client-thread count (solid, dashed, dotted for the
-//!   first, second, third client-thread count) through its open-loop cells in
-//!   offered-rate order; saturated cells get a ring, and saturated cells that
-//!   measured nothing (no point to draw) are listed under the legend, as are
-//!   `null`'s open-loop cells when other engines have some. Without
-//!   open-loop cells, the closed-loop cells, a line per configuration in
-//!   thread order.
+//! A line is one configuration: engine, partitions (named where an engine
+//! runs more than one somewhere) and users (where they vary); it keeps its
+//! colour in every figure (`serial` black). The `null` engine, the harness's
+//! own ceiling (typically 20-50x any engine), would flatten every other
+//! line: its figures are notes under the legend, unless it is all there is.
 //!
-//! Cells whose audit failed are marked with a red cross: their numbers are not
-//! to be trusted.
+//! A cell is drawn at its median over repetitions, with the median's
+//! order-statistic interval (`stats::interval::median_interval`) as error
+//! bars; measured once, with its run's within-run interval (batch means;
+//! p99's rank interval). Its efficiency is that of its median repetition
+//! against the median C1 (`stats::cells::medians`, as the sweep's table).
+//! Cells whose threads outnumbered the cores are hollow; cells whose audit
+//! failed get a red cross: their numbers are not to be trusted.
 
 use std::collections::BTreeSet;
 
-use super::chart::{Figure, INK, Line, Mark, Panel, Style, Ticks, axis, color};
+use super::chart::{Figure, INK, Mark, Panel, Style, Ticks, axis, color};
 use crate::schema::AuditVerdict;
 use crate::schema::sweep::SweepRow;
-use crate::stats::cells::{c1_by_users, medians};
+use crate::stats::Estimate;
+use crate::stats::cells::{c1_by_users, cell_of, medians};
+use crate::stats::interval::median_interval;
 use crate::units::{compact, human_ns};
-
-/// The engine whose numbers are the harness's ceiling, not an engine's:
-/// kept off the linear axes when other engines are drawn.
-const CEILING_ENGINE: &str = "null";
 
 /// What stays fixed along a line: engine, partitions, users.
 type Config = (String, u32, u64);
 
-fn config(r: &SweepRow) -> Config {
-    (r.engine.clone(), r.partitions, r.users)
+/// A cell as drawn: its median repetition, and its throughput and p99 with
+/// their intervals (module docs).
+struct Cell {
+    row: SweepRow,
+    config: Config,
+    ops: Estimate,
+    p99: Estimate,
 }
 
-/// What names and styles lines alike in every figure: the sweep's
-/// configurations (first-seen order) and client-thread counts (ascending).
-struct Labels {
-    configs: Vec<Config>,
-    threads: Vec<u32>,
-}
-
-impl Labels {
-    fn of(rows: &[SweepRow]) -> Labels {
-        let mut configs = Vec::new();
-        for c in rows.iter().map(config) {
-            if !configs.contains(&c) {
-                configs.push(c);
+impl Cell {
+    /// The cell of median row `row`, its repetitions among `all`.
+    fn new(row: &SweepRow, all: &[SweepRow]) -> Cell {
+        let reps: Vec<&SweepRow> = all.iter().filter(|r| cell_of(r) == cell_of(row)).collect();
+        let estimate = |value: fn(&SweepRow) -> f64, within: [Option<f64>; 2]| {
+            let values: Vec<f64> = reps.iter().map(|r| value(r)).collect();
+            match (median_interval(&values), within) {
+                (Some((e, _)), _) if reps.len() > 1 => e,
+                (_, [Some(low), Some(high)]) => Estimate {
+                    value: value(row),
+                    low,
+                    high,
+                },
+                _ => Estimate::exact(value(row)),
             }
-        }
-        let threads = rows
-            .iter()
-            .map(|r| r.client_threads)
-            .collect::<BTreeSet<_>>();
-        Labels {
-            configs,
-            threads: threads.into_iter().collect(),
+        };
+        let ops = estimate(
+            |r| r.ops_per_sec,
+            [row.ops_per_sec_low, row.ops_per_sec_high],
+        );
+        let p99 = estimate(|r| r.p99_ns, [row.p99_low_ns, row.p99_high_ns]);
+        let config = (row.engine.clone(), row.partitions, row.users);
+        Cell {
+            row: row.clone(),
+            config,
+            ops,
+            p99,
         }
     }
 
-    /// `sharded p=2`, `actor`, `serial, 10k users`: partitions for engines
-    /// run with more than one somewhere, users where they vary.
-    fn name(&self, (engine, partitions, users): &Config) -> String {
+    /// Where the cell goes on a latency figure.
+    fn xy(&self) -> Option<(f64, f64)> {
+        Some((self.ops.value, self.p99.value))
+    }
+}
+
+/// Where a cell goes on a panel, if it has that figure.
+type At = fn(&Cell) -> Option<(f64, f64)>;
+/// The intervals of a cell a panel draws as error bars: x, y.
+type Bars = fn(&Cell) -> [Option<Estimate>; 2];
+/// What a line is drawn for: a configuration, at a client-thread count.
+type Key<'a> = (&'a Config, Option<u32>);
+
+/// What names and styles lines alike in every figure: the configurations
+/// (first-seen order) and client-thread counts (ascending).
+struct Labels {
+    configs: Vec<Config>,
+    threads: Vec<u32>,
+    users_vary: bool,
+}
+
+impl Labels {
+    fn of(cells: &[Cell]) -> Labels {
+        let mut configs: Vec<Config> = Vec::new();
+        for c in cells {
+            if !configs.contains(&c.config) {
+                configs.push(c.config.clone());
+            }
+        }
+        let threads: BTreeSet<u32> = cells.iter().map(|c| c.row.client_threads).collect();
+        let users_vary = configs.iter().any(|c| c.2 != configs[0].2);
+        let threads = threads.into_iter().collect();
+        Labels {
+            configs,
+            threads,
+            users_vary,
+        }
+    }
+
+    /// `sharded p=2`, `actor, 2 clients`, `serial, 10k users`: partitions
+    /// of engines run with several somewhere, users where they vary, client
+    /// threads if given and the sweep has several.
+    fn name(&self, (engine, partitions, users): &Config, threads: Option<u32>) -> String {
         let mut name = engine.clone();
         if self.configs.iter().any(|c| c.0 == *engine && c.1 > 1) {
             name.push_str(&format!(" p={partitions}"));
         }
-        if self.users_vary() {
+        if self.users_vary {
             name.push_str(&format!(", {} users", compact(*users as f64)));
         }
-        name
+        match threads.filter(|_| self.threads.len() > 1) {
+            Some(n) => format!("{name}, {}", clients(n)),
+            None => name,
+        }
     }
 
-    fn users_vary(&self) -> bool {
-        self.configs.iter().any(|c| c.2 != self.configs[0].2)
-    }
-
-    /// The line of `c`: a colour per configuration (black for `serial`),
-    /// dots; at `threads` client threads, solid, dashed, dotted for the
-    /// sweep's first, second, third client-thread count.
+    /// A colour per configuration (black for `serial`), dots; solid,
+    /// dashed, dotted for the first, second, third client-thread count.
     fn style(&self, c: &Config, threads: Option<u32>) -> Style {
         let mut others = self.configs.iter().filter(|o| o.0 != "serial");
         let color = match others.position(|o| o == c) {
@@ -104,6 +146,56 @@ impl Labels {
         let mark = [Mark::Solid, Mark::Dashed, Mark::Dotted][rank.unwrap_or(0) % 3];
         Style::new(0, mark).color(color).width(3).dots()
     }
+
+    /// Adds to `panel` a line per configuration (and client-thread count,
+    /// with `by_threads`) through `cells` at `at`, with error `bars`, and
+    /// hollow marks on oversubscribed cells.
+    fn lines(&self, panel: &mut Panel, cells: &[&Cell], by_threads: bool, at: At, bars: Bars) {
+        let mut groups: Vec<(Key<'_>, Vec<&Cell>)> = Vec::new();
+        for c in cells {
+            let key = (&c.config, by_threads.then_some(c.row.client_threads));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push(c),
+                None => groups.push((key, vec![c])),
+            }
+        }
+        for ((config, threads), mut g) in groups {
+            // Offered-rate order in the open loop, thread order in the closed.
+            let order = |c: &&Cell| c.row.rate.unwrap_or(c.row.client_threads as f64);
+            g.sort_by(|a, b| order(a).total_cmp(&order(b)));
+            let style = self.style(config, threads);
+            let points = g.iter().filter_map(|c| at(c)).collect();
+            let line = panel.add(self.name(config, threads), points, style);
+            for c in &g {
+                let (Some((x, y)), [bx, by]) = (at(c), bars(c)) else {
+                    continue;
+                };
+                line.xspread.extend(bx.map(|e| (y, e.low, x, e.high)));
+                line.spread.extend(by.map(|e| (x, e.low, y, e.high)));
+            }
+            let hollow = g.iter().filter(|c| c.row.oversubscribed);
+            let hollow = hollow.filter_map(|c| at(c)).collect();
+            let hollow_style = Style::new(0, Mark::Points).color(style.color).hollow();
+            panel.add("", hollow, hollow_style);
+        }
+    }
+
+    /// Notes for the `null` cells left off a figure, a line per cell with
+    /// its figure from `value`.
+    fn notes(&self, ceiling: &[&Cell], value: fn(&SweepRow) -> Option<String>) -> Vec<String> {
+        let mut rows: Vec<&SweepRow> = ceiling.iter().map(|c| &c.row).collect();
+        rows.sort_by_key(|r| (r.users, r.client_threads));
+        let line = |r: &&SweepRow| {
+            let users = format!(", {} users", compact(r.users as f64));
+            let users = if self.users_vary { users.as_str() } else { "" };
+            let at = clients(r.client_threads);
+            Some(format!("  {at}{users}: {}", value(r)?))
+        };
+        let lines: Vec<String> = rows.iter().filter_map(line).collect();
+        let heading = "harness ceiling (null engine, not drawn):".to_string();
+        let heading = (!lines.is_empty()).then_some(heading);
+        heading.into_iter().chain(lines).collect()
+    }
 }
 
 /// `1 client`, `2 clients`.
@@ -111,102 +203,41 @@ fn clients(n: u32) -> String {
     format!("{n} client{}", if n == 1 { "" } else { "s" })
 }
 
-/// Groups rows by `key` (first-seen order), each group sorted by `order`.
-fn group<'a, K: PartialEq>(
-    rows: &[&'a SweepRow],
-    key: impl Fn(&SweepRow) -> K,
-    order: impl Fn(&SweepRow) -> f64,
-) -> Vec<(K, Vec<&'a SweepRow>)> {
-    let mut groups: Vec<(K, Vec<&'a SweepRow>)> = Vec::new();
-    for r in rows {
-        let k = key(r);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((k, vec![r])),
-        }
+/// The legend entries of `cells`' flags on `panel`: red crosses on the
+/// cells whose audit failed, and what hollow marks mean.
+fn flags(panel: &mut Panel, cells: &[&Cell], at: At) {
+    let failed = cells.iter().filter(|c| c.row.audit == AuditVerdict::Fail);
+    let failed: Vec<(f64, f64)> = failed.filter_map(|c| at(c)).collect();
+    if !failed.is_empty() {
+        panel.add("audit failed", failed, Style::new(3, Mark::Crosses));
     }
-    for (_, g) in &mut groups {
-        g.sort_by(|a, b| order(a).total_cmp(&order(b)));
+    let shared = |c: &&&Cell| c.row.oversubscribed && at(c).is_some();
+    if cells.iter().any(|c| shared(&c)) {
+        let hollow = Style::new(0, Mark::Points).color(INK).hollow();
+        let name = "hollow: oversubscribed (more threads than cores)";
+        panel.add(name, Vec::new(), hollow);
     }
-    groups
 }
 
-/// The ceiling engine's cells (for notes) and the cells to draw: all of
-/// them when the ceiling engine is all there is.
-fn off_axis<'a>(cells: &[&'a SweepRow]) -> (Vec<&'a SweepRow>, Vec<&'a SweepRow>) {
-    let (ceiling, drawn): (Vec<_>, Vec<_>) = cells.iter().partition(|r| r.engine == CEILING_ENGINE);
+/// The `null` cells of `cells` (for notes) and the cells to draw: all of
+/// them when `null` is all there is.
+fn off_axis<'a>(cells: &[&'a Cell]) -> (Vec<&'a Cell>, Vec<&'a Cell>) {
+    let null = |c: &&Cell| c.row.engine == "null";
+    let (ceiling, drawn): (Vec<&Cell>, Vec<&Cell>) = cells.iter().copied().partition(null);
     if drawn.is_empty() {
-        (Vec::new(), ceiling)
+        (drawn, ceiling)
     } else {
         (ceiling, drawn)
     }
 }
 
-/// Red crosses on the cells whose audit failed, if any.
-fn audit_failures(
-    rows: &[&SweepRow],
-    xy: impl Fn(&SweepRow) -> Option<(f64, f64)>,
-) -> Option<Line> {
-    let points: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|r| r.audit == AuditVerdict::Fail)
-        .filter_map(|r| xy(r))
-        .collect();
-    let style = Style::new(3, Mark::Crosses);
-    (!points.is_empty()).then(|| Line::new("audit failed", points, style))
-}
-
-/// The C1 reference lines: one, or one per users value (each in its own
-/// colour) when C1 differs.
-fn c1_lines(rows: &[SweepRow]) -> Vec<Line> {
-    let c1 = c1_by_users(rows);
-    let one = c1.values().all(|v| Some(v) == c1.values().next());
-    let lines = c1.iter().enumerate().map(|(i, (&users, &y))| {
-        let (name, color) = match one {
-            true => (format!("serial baseline C1 = {} ops/s", compact(y)), INK),
-            false => (
-                format!("C1, {} users = {} ops/s", compact(users as f64), compact(y)),
-                color(i + 5),
-            ),
-        };
-        let style = Style::new(0, Mark::Across).color(color);
-        Line::new(name, vec![(0.0, y)], style)
-    });
-    lines.take(if one { 1 } else { usize::MAX }).collect()
-}
-
-/// Notes for the ceiling engine's cells left off a figure: a heading, then
-/// one line per cell, `value` formatting each cell's number.
-fn ceiling_notes(
-    heading: &str,
-    cells: &[&SweepRow],
-    users: bool,
-    value: impl Fn(&SweepRow) -> Option<String>,
-) -> Vec<String> {
-    let mut cells = cells.to_vec();
-    cells.sort_by_key(|r| (r.users, r.client_threads));
-    let lines: Vec<String> = cells
-        .iter()
-        .filter_map(|r| {
-            let mut at = clients(r.client_threads);
-            if users {
-                at.push_str(&format!(", {} users", compact(r.users as f64)));
-            }
-            Some(format!("  {at}: {}", value(r)?))
-        })
-        .collect();
-    if lines.is_empty() {
-        return lines;
-    }
-    std::iter::once(heading.to_string()).chain(lines).collect()
-}
-
-/// The sweep's figures (see the module docs) from all its rows; figures
-/// without data are left out.
+/// The sweep's figures (module docs) from all its rows; figures without
+/// data are left out.
 pub(super) fn figures(all: &[SweepRow]) -> Vec<Figure> {
     let rows = medians(all);
-    let labels = Labels::of(&rows);
-    let (open, closed): (Vec<&SweepRow>, Vec<&SweepRow>) = rows.iter().partition(|r| r.open_loop());
+    let cells: Vec<Cell> = rows.iter().map(|r| Cell::new(r, all)).collect();
+    let labels = Labels::of(&cells);
+    let (open, closed): (Vec<&Cell>, Vec<&Cell>) = cells.iter().partition(|c| c.row.open_loop());
     let mut figs = Vec::new();
     if !closed.is_empty() {
         figs.extend(closed_loop(&labels, &rows, &closed));
@@ -216,168 +247,125 @@ pub(super) fn figures(all: &[SweepRow]) -> Vec<Figure> {
 }
 
 /// `scaling` and `efficiency`.
-fn closed_loop(labels: &Labels, rows: &[SweepRow], closed: &[&SweepRow]) -> [Figure; 2] {
+fn closed_loop(labels: &Labels, rows: &[SweepRow], closed: &[&Cell]) -> [Figure; 2] {
     let (ceiling, drawn) = off_axis(closed);
     let threads = || axis("client threads", Ticks::Integer);
-    let mut scaling = Panel::new(
-        "closed loop: throughput vs client threads",
-        threads(),
-        axis("throughput (ops/s)", Ticks::Number),
-    );
-    let mut eff = Panel::new(
-        "efficiency = ops/s / (cores used x C1)",
-        threads(),
-        axis("efficiency (1 = C1's throughput per core)", Ticks::Number),
-    );
-    let x = |r: &SweepRow| r.client_threads as f64;
-    for (config, g) in group(&drawn, config, x) {
-        let (name, style) = (labels.name(&config), labels.style(&config, None));
-        let ops = g.iter().map(|r| (x(r), r.ops_per_sec)).collect();
-        scaling.add(&name, ops, style);
-        let e = g.iter().filter_map(|r| Some((x(r), r.efficiency?)));
-        eff.add(name, e.collect(), style);
-    }
-    scaling
-        .lines
-        .extend(audit_failures(&drawn, |r| Some((x(r), r.ops_per_sec))));
-    scaling.lines.extend(c1_lines(rows));
-    scaling.notes = ceiling_notes(
-        "harness ceiling (null engine, not drawn):",
-        &ceiling,
-        labels.users_vary(),
-        |r| Some(format!("{} ops/s", compact(r.ops_per_sec))),
-    );
-    eff.lines
-        .extend(audit_failures(&drawn, |r| Some((x(r), r.efficiency?))));
-    let one = Style::new(0, Mark::Across).color(INK);
-    eff.add("efficiency 1", vec![(0.0, 1.0)], one);
-    eff.notes = ceiling_notes(
-        "null engine (harness ceiling, not drawn):",
-        &ceiling,
-        labels.users_vary(),
-        |r| Some(format!("efficiency {:.1}", r.efficiency?)),
-    );
+    let ops = axis("throughput (ops/s)", Ticks::Number);
+    let title = "closed loop: throughput vs client threads";
+    let mut scaling = Panel::new(title, threads(), ops);
+    let e = axis("efficiency (1 = C1's throughput per core)", Ticks::Number);
+    let mut eff = Panel::new("efficiency = ops/s / (cores used x C1)", threads(), e);
+    let at_ops: At = |c| Some((c.row.client_threads as f64, c.ops.value));
+    let at_eff: At = |c| Some((c.row.client_threads as f64, c.row.efficiency?));
+    labels.lines(&mut scaling, &drawn, false, at_ops, |c| [None, Some(c.ops)]);
+    labels.lines(&mut eff, &drawn, false, at_eff, |_| [None, None]);
+    flags(&mut scaling, &drawn, at_ops);
+    flags(&mut eff, &drawn, at_eff);
+    c1_lines(&mut scaling, rows, labels.users_vary);
+    let across = Style::new(0, Mark::Across).color(INK);
+    eff.add("efficiency 1", vec![(0.0, 1.0)], across);
+    let ops = |r: &SweepRow| Some(format!("{} ops/s", compact(r.ops_per_sec)));
+    scaling.notes = labels.notes(&ceiling, ops);
+    let e = |r: &SweepRow| Some(format!("efficiency {:.1}", r.efficiency?));
+    eff.notes = labels.notes(&ceiling, e);
+    let caption = "Scaling: throughput vs client threads \
+                   (COST: fewest cores where a line passes C1)";
+    let efficiency = "Efficiency vs client threads";
     [
-        Figure::single(
-            "scaling",
-            "Scaling: throughput vs client threads (COST: fewest cores where a line passes C1)",
-            scaling,
-        ),
-        Figure::single("efficiency", "Efficiency vs client threads", eff),
+        Figure::single("scaling", caption, scaling),
+        Figure::single("efficiency", efficiency, eff),
     ]
 }
 
-/// `latency_vs_throughput`: the open-loop cells if any, a line per
-/// configuration and client-thread count in offered-rate order; else the
-/// closed-loop cells, a line per configuration in thread order.
-fn latency(labels: &Labels, closed: &[&SweepRow], open: &[&SweepRow]) -> Figure {
-    let mut lat = Panel::new(
-        "p99 latency vs achieved throughput (closed loop, by client threads)",
-        axis("achieved throughput (ops/s)", Ticks::Number),
-        axis("p99 latency", Ticks::Latency),
-    );
-    let xy = |r: &SweepRow| (r.ops_per_sec, r.p99_ns);
-    let cells = if open.is_empty() {
-        let x = |r: &SweepRow| r.client_threads as f64;
-        for (config, g) in group(closed, config, x) {
-            let points = g.iter().map(|r| xy(r)).collect();
-            lat.add(labels.name(&config), points, labels.style(&config, None));
-        }
-        closed.to_vec()
-    } else {
-        lat.title = "p99 latency vs achieved throughput (open loop, by offered rate)".into();
-        let (ceiling, cells) = off_axis(open);
-        lat.notes = ceiling_notes(
-            "harness ceiling (null engine, not drawn):",
-            &ceiling,
-            labels.users_vary(),
-            |r| {
-                let p99 = human_ns(r.p99_ns as u64);
-                Some(format!("{} ops/s, p99 {p99}", compact(r.ops_per_sec)))
-            },
-        );
-        open_loop_lines(labels, &cells, &mut lat);
-        cells
-    };
-    lat.lines.extend(audit_failures(&cells, |r| Some(xy(r))));
-    Figure::single("latency_vs_throughput", "Latency vs throughput", lat)
+/// The C1 reference lines, one per users value.
+fn c1_lines(panel: &mut Panel, rows: &[SweepRow], users_vary: bool) {
+    for (i, (&users, &y)) in c1_by_users(rows).iter().enumerate() {
+        let (c1, users) = (compact(y), compact(users as f64));
+        let (name, color) = match users_vary {
+            false => (format!("serial baseline C1 = {c1} ops/s"), INK),
+            true => (format!("C1, {users} users = {c1} ops/s"), color(i + 5)),
+        };
+        let style = Style::new(0, Mark::Across).color(color);
+        panel.add(name, vec![(0.0, y)], style);
+    }
 }
 
-/// The open-loop lines of `cells`, rings on saturated cells, and notes for
-/// saturated cells that measured nothing.
-fn open_loop_lines(labels: &Labels, cells: &[&SweepRow], lat: &mut Panel) {
-    let threads: BTreeSet<u32> = cells.iter().map(|r| r.client_threads).collect();
+/// `latency_vs_throughput` (module docs).
+fn latency(labels: &Labels, closed: &[&Cell], open: &[&Cell]) -> Figure {
+    let is_open = !open.is_empty();
+    let (ceiling, cells) = off_axis(if is_open { open } else { closed });
+    let how = match is_open {
+        true => "open loop, by offered rate",
+        false => "closed loop, by client threads",
+    };
+    let title = format!("p99 latency vs achieved throughput ({how})");
+    let x = axis("achieved throughput (ops/s)", Ticks::Number);
+    let mut lat = Panel::new(title, x, axis("p99 latency", Ticks::Latency));
+    lat.notes = labels.notes(&ceiling, |r| {
+        let p99 = human_ns(r.p99_ns as u64);
+        Some(format!("{} ops/s, p99 {p99}", compact(r.ops_per_sec)))
+    });
     // A saturated cell that measured nothing has no point: say so instead.
-    let empty = |r: &SweepRow| r.saturated && !(r.ops_per_sec > 0.0 && r.p99_ns > 0.0);
-    let rate = |r: &SweepRow| r.rate.unwrap_or(f64::NAN);
-    let key = |r: &SweepRow| (config(r), r.client_threads);
-    let mut unmeasured = Vec::new();
-    for ((config, t), g) in group(cells, key, rate) {
-        let mut name = labels.name(&config);
-        if threads.len() > 1 {
-            name.push_str(&format!(", {}", clients(t)));
-        }
-        let (none, measured): (Vec<&SweepRow>, Vec<&SweepRow>) = g.iter().partition(|r| empty(r));
-        unmeasured.extend(
-            none.iter()
-                .map(|r| format!("  {name} at {}/s", compact(rate(r)))),
-        );
-        let points = measured.iter().map(|r| (r.ops_per_sec, r.p99_ns)).collect();
-        lat.add(name, points, labels.style(&config, Some(t)));
-    }
-    let saturated: Vec<(f64, f64)> = cells
-        .iter()
-        .filter(|r| r.saturated && !empty(r))
-        .map(|r| (r.ops_per_sec, r.p99_ns))
-        .collect();
+    let empty = |c: &&Cell| c.row.saturated && !(c.ops.value > 0.0 && c.p99.value > 0.0);
+    let (unmeasured, measured): (Vec<&Cell>, Vec<&Cell>) = cells.into_iter().partition(empty);
+    let both: Bars = |c| [Some(c.ops), Some(c.p99)];
+    labels.lines(&mut lat, &measured, is_open, Cell::xy, both);
+    let saturated = measured.iter().filter(|c| c.row.saturated);
+    let saturated: Vec<(f64, f64)> = saturated.filter_map(|c| c.xy()).collect();
     if !saturated.is_empty() {
-        let style = Style::new(0, Mark::Rings).color(INK);
-        let name = "saturated (fell behind offered rate)";
-        lat.add(name, saturated, style);
+        let ring = Style::new(0, Mark::Rings).color(INK);
+        lat.add("saturated (fell behind offered rate)", saturated, ring);
     }
+    flags(&mut lat, &measured, Cell::xy);
+    let unmeasured = unmeasured.iter().map(|c| {
+        let name = labels.name(&c.config, Some(c.row.client_threads));
+        format!("  {name} at {}/s", compact(c.row.rate.unwrap_or(f64::NAN)))
+    });
+    let unmeasured: Vec<String> = unmeasured.collect();
     if !unmeasured.is_empty() {
         lat.notes.push("saturated, nothing measured:".into());
         lat.notes.extend(unmeasured);
     }
+    Figure::single("latency_vs_throughput", "Latency vs throughput", lat)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::chart::Line;
     use super::*;
+    use crate::schema::CsvRow;
 
+    /// A row as `sweep.csv` has it: closed loop without `rate`, else
+    /// achieving 90% of it, saturated above 150 ops/s.
     fn row(engine: &str, threads: u32, partitions: u32, rate: Option<f64>) -> SweepRow {
-        SweepRow {
-            engine: engine.into(),
-            client_threads: threads,
-            engine_threads: partitions,
-            cores_used: threads + 1,
-            users: 1000,
-            rate,
-            ops_per_sec: rate.map_or(1000.0 * threads as f64, |r| r * 0.9),
-            p50_ns: 1e4,
-            p99_ns: 1e5,
-            p999_ns: 1e6,
-            max_ns: 1e7,
-            errors: 0,
-            audit: AuditVerdict::Pass,
-            efficiency: Some(0.5),
-            c1_ops_per_sec: None,
-            partitions,
-            saturated: rate.is_some_and(|r| r > 150.0),
-            rep: 0,
-            stopped_by: "Limit".into(),
-            measured_ns: 1_000_000_000,
-            finished_at_unix_ms: 0,
-            schema: crate::schema::SCHEMA_VERSION,
-        }
+        let ops = rate.map_or(1000.0 * threads as f64, |r| r * 0.9);
+        let saturated = rate.is_some_and(|r| r > 150.0);
+        let rate = rate.map(|r| r.to_string()).unwrap_or_default();
+        let cores = threads + 1;
+        let line = format!(
+            "{engine},{threads},{partitions},{cores},1000,{rate},{ops},,,1e4,1e5,,,1e6,1e7,0,\
+             pass,0.5,,{partitions},{saturated},0,Limit,1000000000,,false,0,2"
+        );
+        let text = format!("{}\n{line}\n", SweepRow::COLUMNS.join(","));
+        let mut rows = csv::Reader::from_reader(text.as_bytes()).into_deserialize();
+        rows.next().unwrap().unwrap()
     }
 
     fn panel<'a>(figs: &'a [Figure], stem: &str) -> &'a Panel {
-        &figs.iter().find(|f| f.stem == stem).unwrap().rows[0].panels[0]
+        &figs.iter().find(|f| f.stem == stem).unwrap().rows[0].2[0]
     }
 
+    /// The legend entries of `p`, and its line named `name`.
     fn names(p: &Panel) -> Vec<&str> {
-        p.lines.iter().map(|s| s.name.as_str()).collect()
+        p.lines
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    fn line<'a>(p: &'a Panel, name: &str) -> &'a Line {
+        p.lines.iter().find(|l| l.name == name).unwrap()
     }
 
     #[test]
@@ -393,23 +381,64 @@ mod tests {
         ];
         let figs = figures(&rows);
         let lat = panel(&figs, "latency_vs_throughput");
-        assert_eq!(
-            names(lat),
-            [
-                "striped p=1, 2 clients",
-                "striped p=1, 1 client",
-                "striped p=2, 1 client",
-                "saturated (fell behind offered rate)",
-            ]
-        );
-        let xs: Vec<f64> = lat.lines[0].points.iter().map(|p| p.0).collect();
+        let [two, one, p2] = [
+            "striped p=1, 2 clients",
+            "striped p=1, 1 client",
+            "striped p=2, 1 client",
+        ];
+        let saturated = "saturated (fell behind offered rate)";
+        assert_eq!(names(lat), [two, one, p2, saturated]);
+        let xs: Vec<f64> = line(lat, two).points.iter().map(|p| p.0).collect();
         assert_eq!(xs, [45.0, 90.0, 180.0]);
-        assert_eq!(lat.lines[1].points.len(), 2);
+        assert_eq!(line(lat, one).points.len(), 2);
         // One client-thread count per dash pattern; one colour per configuration.
-        assert_eq!(lat.lines[0].style.mark, Mark::Dashed);
-        assert_eq!(lat.lines[1].style.mark, Mark::Solid);
-        assert_eq!(lat.lines[0].style.color, lat.lines[1].style.color);
-        assert_ne!(lat.lines[1].style.color, lat.lines[2].style.color);
-        assert_eq!(lat.lines[3].points, [(180.0, 1e5)]);
+        let style = |name| line(lat, name).style;
+        assert_eq!(
+            (style(two).mark, style(one).mark),
+            (Mark::Dashed, Mark::Solid)
+        );
+        assert_eq!(style(two).color, style(one).color);
+        assert_ne!(style(one).color, style(p2).color);
+        assert_eq!(line(lat, saturated).points, [(180.0, 1e5)]);
+    }
+
+    #[test]
+    fn points_carry_their_repetitions_median_interval_or_their_runs_own() {
+        // actor at 1 client: three repetitions, median 300 in [100, 320];
+        // at 2 clients one run with its batch-means interval, sharing cores.
+        let reps = [(100.0, 4e5), (300.0, 1e5), (320.0, 2e5)];
+        let mut rows: Vec<SweepRow> = reps
+            .iter()
+            .enumerate()
+            .map(|(i, &(ops, p99))| SweepRow {
+                rep: i as u32,
+                p99_ns: p99,
+                ops_per_sec: ops,
+                ..row("actor", 1, 1, None)
+            })
+            .collect();
+        let mut two = row("actor", 2, 1, None);
+        (two.ops_per_sec_low, two.ops_per_sec_high) = (Some(1800.0), Some(2200.0));
+        (two.p99_low_ns, two.p99_high_ns) = (Some(9e4), Some(2e5));
+        two.oversubscribed = true;
+        rows.push(two);
+        let figs = figures(&rows);
+        let scaling = panel(&figs, "scaling");
+        let actor = line(scaling, "actor");
+        assert_eq!(actor.points, [(1.0, 300.0), (2.0, 2000.0)]);
+        let bars = [(1.0, 100.0, 300.0, 320.0), (2.0, 1800.0, 2000.0, 2200.0)];
+        assert_eq!(actor.spread, bars);
+        let hollow: Vec<&Line> = scaling.lines.iter().filter(|l| l.style.hollow).collect();
+        assert_eq!(hollow[0].points, [(2.0, 2000.0)]);
+        assert_eq!(
+            hollow[1].name,
+            "hollow: oversubscribed (more threads than cores)"
+        );
+        // The latency figure: the median p99 of the three with its interval,
+        // and throughput's interval across.
+        let lat = line(panel(&figs, "latency_vs_throughput"), "actor");
+        assert_eq!(lat.points[0], (300.0, 2e5));
+        assert_eq!(lat.spread[0], (300.0, 1e5, 2e5, 4e5));
+        assert_eq!(lat.xspread[1], (1e5, 1800.0, 2000.0, 2200.0));
     }
 }

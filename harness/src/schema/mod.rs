@@ -160,6 +160,10 @@ pub trait CsvRow: Serialize + DeserializeOwned {
     type V1: DeserializeOwned + Into<Self>;
     /// Columns every version-1 file of this kind has.
     const V1_REQUIRED: &'static [&'static str];
+    /// Columns added within the current version, after files without them
+    /// were written: such a file (its header [`CsvRow::COLUMNS`] without
+    /// these) still reads, the row type giving them serde defaults.
+    const ADDED: &'static [&'static str] = &[];
     /// The version this row was written with (its `schema` column).
     fn schema(&self) -> u32;
 }
@@ -207,7 +211,8 @@ fn read<T: CsvRow>(path: &Path, lenient: bool) -> Result<Lenient<T>, SchemaError
         .clone();
     let versioned = headers.iter().any(|h| h == "schema");
     let known = if versioned {
-        headers.iter().eq(T::COLUMNS.iter().copied())
+        let earlier = T::COLUMNS.iter().filter(|c| !T::ADDED.contains(c));
+        headers.iter().eq(T::COLUMNS.iter().copied()) || headers.iter().eq(earlier.copied())
     } else {
         T::V1_REQUIRED
             .iter()

@@ -23,10 +23,24 @@ pub struct SweepRow {
     pub rate: Option<f64>,
     /// Achieved ops/s over the measured time.
     pub ops_per_sec: f64,
+    /// Lower end of `ops_per_sec`'s within-run 95% interval (batch means, as
+    /// `summary.csv`'s `ops_per_sec_low`); empty in rows written before it.
+    #[serde(default)]
+    pub ops_per_sec_low: Option<f64>,
+    /// Upper end of that interval.
+    #[serde(default)]
+    pub ops_per_sec_high: Option<f64>,
     /// Intended latency p50 of all ops, ns.
     pub p50_ns: f64,
     /// p99, ns.
     pub p99_ns: f64,
+    /// Lower end of p99's within-run 95% rank interval, ns; empty in rows
+    /// written before it.
+    #[serde(default)]
+    pub p99_low_ns: Option<f64>,
+    /// Upper end of that interval, ns.
+    #[serde(default)]
+    pub p99_high_ns: Option<f64>,
     /// p99.9, ns.
     pub p999_ns: f64,
     /// Max, ns.
@@ -50,6 +64,15 @@ pub struct SweepRow {
     pub stopped_by: String,
     /// Measured time, ns.
     pub measured_ns: u64,
+    /// CPU time of every thread of the process per measured op, ns; empty
+    /// when not measured (no ops, no per-thread times on this OS) and in
+    /// rows written before it.
+    #[serde(default)]
+    pub cpu_ns_per_op: Option<f64>,
+    /// The cell's threads (clients and engine) outnumbered the cores it
+    /// could use, so they took turns; false in rows written before it.
+    #[serde(default)]
+    pub oversubscribed: bool,
     /// When the cell finished (ms since the Unix epoch): tells a resumed
     /// sweep's old rows from new ones.
     pub finished_at_unix_ms: u64,
@@ -74,8 +97,12 @@ impl CsvRow for SweepRow {
         "users",
         "rate",
         "ops_per_sec",
+        "ops_per_sec_low",
+        "ops_per_sec_high",
         "p50_ns",
         "p99_ns",
+        "p99_low_ns",
+        "p99_high_ns",
         "p999_ns",
         "max_ns",
         "errors",
@@ -87,8 +114,18 @@ impl CsvRow for SweepRow {
         "rep",
         "stopped_by",
         "measured_ns",
+        "cpu_ns_per_op",
+        "oversubscribed",
         "finished_at_unix_ms",
         "schema",
+    ];
+    const ADDED: &'static [&'static str] = &[
+        "ops_per_sec_low",
+        "ops_per_sec_high",
+        "p99_low_ns",
+        "p99_high_ns",
+        "cpu_ns_per_op",
+        "oversubscribed",
     ];
     const V1_REQUIRED: &'static [&'static str] = &[
         "engine",

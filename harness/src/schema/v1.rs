@@ -256,8 +256,12 @@ impl From<SweepRowV1> for SweepRow {
             users: r.users,
             rate: r.rate,
             ops_per_sec: r.ops_per_sec,
+            ops_per_sec_low: None,
+            ops_per_sec_high: None,
             p50_ns: r.p50_ns,
             p99_ns: r.p99_ns,
+            p99_low_ns: None,
+            p99_high_ns: None,
             p999_ns: r.p999_ns,
             max_ns: r.max_ns,
             errors: r.errors,
@@ -270,6 +274,9 @@ impl From<SweepRowV1> for SweepRow {
             rep: r.rep.unwrap_or(0),
             stopped_by: r.stopped_by.unwrap_or_else(|| "Limit".into()),
             measured_ns: r.measured_ns.unwrap_or(0),
+            cpu_ns_per_op: None,
+            // `cores_used` is the threads capped at the machine's cores.
+            oversubscribed: r.client_threads + r.engine_threads > r.cores_used,
             finished_at_unix_ms: r.finished_at_unix_ms.unwrap_or(0),
             schema: SCHEMA_VERSION,
         }

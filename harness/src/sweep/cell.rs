@@ -100,8 +100,10 @@ fn round_rate(r: f64) -> f64 {
 /// The `sweep.csv` row of a run (its repetition set by the caller).
 fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usize) -> SweepRow {
     let all = s.all().map(|k| k.intended).unwrap_or_default();
+    let throughput = s.all().map(|k| k.throughput);
     let cores_used = (s.client_threads + s.engine_threads).min(machine_cores.max(1)) as u32;
     let ops_per_sec = round_rate(s.ops_per_sec);
+    let cpu = s.cpu.total_ns_per_op;
     SweepRow {
         engine: s.engine.clone(),
         client_threads: s.client_threads as u32,
@@ -110,8 +112,12 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         users: s.users as u64,
         rate,
         ops_per_sec,
+        ops_per_sec_low: throughput.map(|t| round_rate(t.low)),
+        ops_per_sec_high: throughput.map(|t| round_rate(t.high)),
         p50_ns: all.p50_ns as f64,
         p99_ns: all.p99_ns as f64,
+        p99_low_ns: s.all().map(|k| k.intended.low_ns[2] as f64),
+        p99_high_ns: s.all().map(|k| k.intended.high_ns[2] as f64),
         p999_ns: all.p999_ns as f64,
         max_ns: all.max_ns as f64,
         errors: s.errors,
@@ -122,6 +128,8 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         saturated: is_saturated(s, rate),
         stopped_by: format!("{:?}", s.stopped_by),
         measured_ns: s.measured_ns,
+        cpu_ns_per_op: (cpu > 0.0).then(|| round_rate(cpu)),
+        oversubscribed: s.oversubscribed,
         finished_at_unix_ms: unix_ms(),
         rep: 0,
         schema: SCHEMA_VERSION,

@@ -143,6 +143,12 @@ mod tests {
             rep: 0,
             stopped_by: "Limit".into(),
             measured_ns: 1_000_000,
+            ops_per_sec_low: Some(12000.0),
+            ops_per_sec_high: Some(12700.1),
+            p99_low_ns: Some(1900.0),
+            p99_high_ns: Some(2100.0),
+            cpu_ns_per_op: Some(812.5),
+            oversubscribed: true,
             finished_at_unix_ms: 1,
             schema: SCHEMA_VERSION,
         }
@@ -186,6 +192,31 @@ mod tests {
         // The file was rewritten without the broken line.
         let (_, again, dropped) = SweepCsv::open(&d).unwrap();
         assert_eq!((again.len(), dropped), (2, 0));
+    }
+
+    #[test]
+    fn a_version_2_file_without_the_added_columns_resumes_and_gains_them() {
+        let d = temp("added");
+        let path = d.join(SWEEP_CSV);
+        let earlier: Vec<&str> = SweepRow::COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !SweepRow::ADDED.contains(c))
+            .collect();
+        let values = "actor,2,1,2,1000,,12345.5,1000,2000,3000,4000,3,pass,0.25,20000,1,false,0,Limit,1000000,1,2";
+        std::fs::write(&path, format!("{}\n{values}\n", earlier.join(","))).unwrap();
+        let (_, rows, dropped) = SweepCsv::open(&d).unwrap();
+        assert_eq!(dropped, 0);
+        let mut expected = row("actor", None);
+        (expected.ops_per_sec_low, expected.ops_per_sec_high) = (None, None);
+        (expected.p99_low_ns, expected.p99_high_ns) = (None, None);
+        (expected.cpu_ns_per_op, expected.oversubscribed) = (None, false);
+        assert_eq!(rows, [expected]);
+        let header = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            header.lines().next(),
+            Some(SweepRow::COLUMNS.join(",").as_str())
+        );
     }
 
     #[test]
