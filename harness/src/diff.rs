@@ -212,7 +212,7 @@ fn sweeps(a: &Path, b: &Path) -> Result<Vec<DiffLine>, RunError> {
         schema::read_csv(&d.join(SWEEP_CSV)).map_err(schema_err)
     };
     let (ra, rb) = (rows(a)?, rows(b)?);
-    let cell = |r: &SweepRow| crate::stats::cells::cell_of(r);
+    let cell = |r: &SweepRow| crate::schema::cells::cell_of(r);
     let mut cells = Vec::new();
     for r in &ra {
         let c = cell(r);

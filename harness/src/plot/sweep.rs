@@ -22,7 +22,7 @@
 //! order-statistic interval (`stats::interval::median_interval`) as error
 //! bars; measured once, with its run's within-run interval (batch means;
 //! p99's rank interval). Its efficiency is that of its median repetition
-//! against the median C1 (`stats::cells::medians`, as the sweep's table).
+//! against the median C1 (`schema::cells::medians`, as the sweep's table).
 //! Cells whose threads outnumbered the cores are hollow; cells whose audit
 //! failed get a red cross: their numbers are not to be trusted.
 
@@ -30,9 +30,9 @@ use std::collections::BTreeSet;
 
 use super::chart::{Figure, INK, Mark, Panel, Style, Ticks, axis, color};
 use crate::schema::AuditVerdict;
+use crate::schema::cells::{c1_by_users, cell_of, medians};
 use crate::schema::sweep::SweepRow;
 use crate::stats::Estimate;
-use crate::stats::cells::{c1_by_users, cell_of, medians};
 use crate::stats::interval::median_interval;
 use crate::units::{compact, human_ns};
 

@@ -14,6 +14,9 @@
 //! | `sweep.csv` | [`sweep::SweepRow`] |
 //! | `sweep.json` | [`sweep::SweepDocument`] |
 //!
+//! [`cells`] groups a sweep table's rows into its cells (median repetition,
+//! C1, efficiency), for the sweep's report, `diff` and the plots alike.
+//!
 //! # Versions
 //! Every file carries [`SCHEMA_VERSION`]: a `schema` column in the CSV
 //! files (the last one), a `schema` field in the JSON documents. Files
@@ -28,6 +31,7 @@
 //! harness module but the plain data types it embeds, so the plot layer
 //! can read every output while depending on nothing above it.
 
+pub mod cells;
 pub mod compare;
 pub mod run;
 pub mod sweep;

@@ -5,7 +5,6 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`cells`] | a sweep's cells: median repetition, C1, efficiency |
 //! | [`dist`] | normal and t quantiles, binomial tails |
 //! | [`interval`] | the mean's t-interval, the median's order-statistic interval |
 //! | [`paired`] | verdicts from paired, interleaved passes |
@@ -13,7 +12,6 @@
 //! | [`hist`] | within-run percentiles: rank intervals from an HDR histogram; KS distance |
 
 pub mod batch;
-pub mod cells;
 pub mod dist;
 pub mod hist;
 pub mod interval;

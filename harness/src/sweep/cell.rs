@@ -122,7 +122,7 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         max_ns: all.max_ns as f64,
         errors: s.errors,
         audit: s.audit.verdict,
-        efficiency: c1.and_then(|c| crate::stats::cells::efficiency(ops_per_sec, cores_used, c)),
+        efficiency: c1.and_then(|c| crate::schema::cells::efficiency(ops_per_sec, cores_used, c)),
         c1_ops_per_sec: c1,
         partitions: s.partitions as u32,
         saturated: is_saturated(s, rate),

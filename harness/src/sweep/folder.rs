@@ -7,9 +7,9 @@ use std::path::Path;
 use super::{SweepSpec, report};
 use crate::config::{Limit, LoopMode, RunError};
 use crate::machine::MachineInfo;
+use crate::schema::cells::{c1_by_users, medians};
 use crate::schema::sweep::{Baseline, Matrix, SweepDocument, SweepRow, SweepSettings};
 use crate::schema::{SCHEMA_VERSION, SWEEP_JSON};
-use crate::stats::cells::{c1_by_users, medians};
 
 /// The settings of `spec` on `machine` (see the module docs, "Resume").
 pub(crate) fn settings_of(

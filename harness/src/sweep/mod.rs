@@ -23,7 +23,7 @@
 //! machine (a virtual machine's neighbours come and go over minutes) spreads
 //! over the engines instead of landing on one of them. Each repetition is a
 //! row (`rep` column); the table, C1, the null ceiling and COST use each
-//! cell's median repetition ([`crate::stats::cells::medians`]), and the table ends with
+//! cell's median repetition ([`crate::schema::cells::medians`]), and the table ends with
 //! the widest spread of throughput between repetitions of one cell.
 //!
 //! # Baselines in the same run
@@ -79,9 +79,9 @@ use crate::config::{Limit, ProgressMode, RunConfig, RunError};
 use crate::machine::MachineInfo;
 use crate::pinning::machine_cores;
 use crate::run::build_workload;
+use crate::schema::cells::medians;
 use crate::schema::sweep::{Cost, Matrix, SweepRow, SweepSettings};
 use crate::schema::{AuditVerdict, SWEEP_CSV};
-use crate::stats::cells::medians;
 use crate::units::{human_ns, human_rate};
 use cell::{Cell, run_cell};
 use plan::{Line, line_rates, lines};

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::schema::AuditVerdict;
+use crate::schema::cells::is_c1;
+use crate::schema::cells::{c1_by_users, cell_of, medians};
 use crate::schema::sweep::{Cost, LineVerdict, SweepRow};
-use crate::stats::cells::is_c1;
-use crate::stats::cells::{c1_by_users, cell_of, medians};
 use crate::stats::paired::paired_ratio;
 use crate::units::{human_ns, human_rate};
 

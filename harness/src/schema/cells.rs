@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::schema::sweep::SweepRow;
+use super::sweep::SweepRow;
 
 /// Whether a cell is C1, the serial baseline: `serial`, one client thread,
 /// closed loop.
