@@ -170,7 +170,27 @@ pub fn describe_plots(dir: &Path, files: &[PathBuf]) -> String {
         }
         exts.extend(f.extension().map(|e| e.to_string_lossy().into_owned()));
     }
-    let exts: Vec<String> = exts.into_iter().collect();
-    let (stems, exts) = (stems.join(","), exts.join(","));
-    format!("{}/{{{stems}}}.{{{exts}}}", dir.display())
+    // Braces only around a list: `a/{x,y}.{png,svg}`, `a/x.{png,svg}`.
+    let group = |items: Vec<String>| match items.len() {
+        1 => items.concat(),
+        _ => format!("{{{}}}", items.join(",")),
+    };
+    let (stems, exts) = (group(stems), group(exts.into_iter().collect()));
+    format!("{}/{stems}.{exts}", dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plot_lists_brace_only_lists() {
+        let dir = Path::new("r");
+        let files = |names: &[&str]| names.iter().map(|n| dir.join(n)).collect::<Vec<_>>();
+        let one = files(&["comparison.png", "comparison.svg"]);
+        assert_eq!(describe_plots(dir, &one), "r/comparison.{png,svg}");
+        let two = files(&["a.png", "a.svg", "b.png", "b.svg"]);
+        assert_eq!(describe_plots(dir, &two), "r/{a,b}.{png,svg}");
+        assert_eq!(describe_plots(dir, &files(&["a.svg"])), "r/a.svg");
+    }
 }
