@@ -95,13 +95,10 @@ pub(crate) fn collect<E: Engine>(
     let mut upto: Vec<Option<u64>> = vec![None; threads];
     let mut done = vec![false; threads];
     let mut next_emit = 0u64;
-    let mut totals = IntervalData::new();
-    let mut intervals = 0u64;
+    let mut measured = Measured::default();
     let mut end_ns = 0u64;
     let mut first_error = None;
     let mut meter = StealMeter::start();
-    let mut steal_ms: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut batches = Vec::new();
     let mut cpu_start = None;
     while done.iter().any(|d| !d) {
         let Ok(ToCollector::Interval(snap)) = rx.recv() else {
@@ -136,18 +133,10 @@ pub(crate) fn collect<E: Engine>(
                 first_error.get_or_insert(e);
             }
             if next_emit > 0 {
-                totals.add(&data);
-                intervals += 1;
-                for c in &steal {
-                    *steal_ms.entry(c.core).or_default() += c.steal_ms;
-                }
                 let (start, end) = bounds(next_emit, all_done.then_some(end_ns), timeline);
-                batches.push(Batch {
-                    duration_ns: end - start,
-                    counts: data.count,
-                });
+                measured.add(&data, &steal, end - start);
                 if let Some(p) = &precision {
-                    p.check(&batches);
+                    p.check(&measured.batches);
                 }
             } else {
                 cpu_start = Some(ThreadTimes::sample());
@@ -165,14 +154,39 @@ pub(crate) fn collect<E: Engine>(
         .filter(|t| !t.name.starts_with("client-"))
         .collect();
     Ok(Collected {
-        totals,
-        intervals,
+        totals: measured.totals,
+        intervals: measured.intervals,
         end_ns,
         reports,
-        steal_ms,
-        batches,
+        steal_ms: measured.steal_ms,
+        batches: measured.batches,
         cpu,
     })
+}
+
+/// What the measured intervals emitted so far add up to.
+#[derive(Default)]
+struct Measured {
+    totals: IntervalData,
+    intervals: u64,
+    steal_ms: BTreeMap<usize, u64>,
+    batches: Vec<Batch>,
+}
+
+impl Measured {
+    /// Adds one measured interval of `duration_ns` and the steal sampled
+    /// when it was emitted.
+    fn add(&mut self, data: &IntervalData, steal: &[CoreSteal], duration_ns: u64) {
+        self.totals.add(data);
+        self.intervals += 1;
+        for c in steal {
+            *self.steal_ms.entry(c.core).or_default() += c.steal_ms;
+        }
+        self.batches.push(Batch {
+            duration_ns,
+            counts: data.count,
+        });
+    }
 }
 
 /// The first interval some live thread may still report into (every

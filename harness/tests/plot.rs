@@ -8,9 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use socialbench_harness::plot::{self, FolderKind, PlotError, register_bundled_font};
+use socialbench_harness::schema::cells::medians;
 use socialbench_harness::schema::compare::ComparisonRow;
 use socialbench_harness::schema::{self, AuditVerdict, SchemaError, sweep::SweepRow};
-use socialbench_harness::schema::cells::medians;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
