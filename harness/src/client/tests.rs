@@ -456,10 +456,14 @@ fn open_loop_latency_under_a_periodic_stall_matches_the_analytic_distribution() 
             "P(latency > {x_ms} ms) = {got:.3}, expected {expected:.3}"
         );
     }
+    // The mean: 6 ms, 12 ms if corrected twice. The upper bound leaves room
+    // for the test's own thread being descheduled on a loaded machine (a
+    // late send adds to every op behind it, mostly to the mean); the shares
+    // above already pin the shape.
     let mean_ms = intended.mean() / 1e6;
     assert!(
-        (4.5..7.5).contains(&mean_ms),
-        "mean latency {mean_ms:.2} ms, expected 6"
+        (4.5..9.5).contains(&mean_ms),
+        "mean latency {mean_ms:.2} ms, expected 6 (12 if corrected twice)"
     );
     // At most the one blocked send per stall (10 of ~6,000) waits in service.
     assert!(

@@ -57,11 +57,20 @@ pub fn median_per_cell<T, K: PartialEq>(
 }
 
 /// One row per cell: of a cell's repetitions (`--repeat`), the one with the
-/// median throughput, a measured row rather than an average of several; its
+/// median throughput (closed loop) or the median p99 (open loop, where every
+/// repetition achieves the offered rate and throughput would pick one at
+/// random), a measured row rather than an average of several; its
 /// efficiency recomputed against the median C1. Cells come out in the order
 /// of their first repetition.
 pub fn medians(rows: &[SweepRow]) -> Vec<SweepRow> {
-    let mut out = median_per_cell(rows.to_vec(), cell_of, |r| r.ops_per_sec);
+    let key = |r: &SweepRow| {
+        if r.open_loop() {
+            r.p99_ns
+        } else {
+            r.ops_per_sec
+        }
+    };
+    let mut out = median_per_cell(rows.to_vec(), cell_of, key);
     let c1 = c1_by_users(&out);
     for r in &mut out {
         if let Some(&c) = c1.get(&r.users)
