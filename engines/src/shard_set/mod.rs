@@ -247,8 +247,8 @@ impl ShardSet {
             outstanding: 0,
             live_sessions: self.live_sessions.clone(),
             client_cores: self.client_cores,
-            idle: self.idle,
-            idler: Idler::new(self.idle, true),
+            own: Idler::new(self.idle, true),
+            shared: Idler::new(self.idle, false),
         })
     }
 

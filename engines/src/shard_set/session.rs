@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
 use super::waiting::Idler;
 use crate::api::{Op, Response};
-use crate::config::IdlePolicy;
 use crate::engine::{EngineError, Session};
 use crate::mailbox::{Receiver, Sender, TryRecvError};
 use crate::placement;
@@ -29,9 +28,11 @@ pub struct ShardedSession {
     /// first fits in the second.
     pub(super) live_sessions: Arc<AtomicU32>,
     pub(super) client_cores: usize,
-    pub(super) idle: IdlePolicy,
-    /// How this session waits for a reply while it has a core of its own.
-    pub(super) idler: Idler,
+    /// How this session waits for a reply while it has a core of its own
+    /// (the policy; the only idler that times its episodes)...
+    pub(super) own: Idler,
+    /// ...and while it shares one (a few yields, or park at once).
+    pub(super) shared: Idler,
 }
 
 impl ShardedSession {
@@ -39,14 +40,16 @@ impl ShardedSession {
     /// while the live sessions fit on the cores the shards leave free, by
     /// yielding otherwise. `true`: a reply is there.
     fn linger(&mut self) -> bool {
-        let replies = &self.replies;
-        let ready = || (!replies.is_empty()).then_some(());
         let live = self.live_sessions.load(Ordering::Relaxed) as usize;
-        if live <= self.client_cores {
-            self.idler.linger(ready).is_some()
+        let idler = if live <= self.client_cores {
+            &mut self.own
         } else {
-            Idler::new(self.idle, false).linger(ready).is_some()
-        }
+            &mut self.shared
+        };
+        let replies = &self.replies;
+        idler
+            .linger(|| (!replies.is_empty()).then_some(()))
+            .is_some()
     }
 
     fn deliver<F: FnMut(u64, Response)>(&mut self, batch: ReplyBatch, f: &mut F) -> usize {
@@ -96,7 +99,7 @@ impl Session for ShardedSession {
             let lingered = self.linger();
             let got = self.replies.recv();
             if !lingered {
-                self.idler.woke();
+                self.own.woke();
             }
             match got {
                 Ok(batch) => n += self.deliver(batch, &mut f),
