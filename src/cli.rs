@@ -131,7 +131,8 @@ pub struct EngineArgs {
     #[arg(long, default_value_t = IdlePolicy::default())]
     pub idle: IdlePolicy,
     /// Fault to inject (repeatable): stall:every=1s,for=200ms |
-    /// drop-followups:rate=P | panic:rate=P.
+    /// drop-followups:rate=P | panic:rate=P | drop-writes:rate=P[,kind=K] |
+    /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
     #[command(flatten)]

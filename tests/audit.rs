@@ -1,6 +1,7 @@
 //! After every run the engine is quiesced and audited against the
-//! acknowledged writes: every engine passes, a dropped follow-up fails the
-//! run with exit 1 and names what was lost, panicking ops are counted errors.
+//! acknowledged writes, in aggregate and entity by entity: every engine
+//! passes, a dropped follow-up or write fails the run with exit 1 and names
+//! what was lost, panicking ops are counted errors.
 
 mod common;
 
@@ -21,7 +22,45 @@ fn audit_passes_for_every_engine() {
         assert!(
             j["summary"]["audit"]["tally"]["users"].as_u64().unwrap() >= 2000 || engine == "null"
         );
+        // Every engine with partitions is also checked entity by entity.
+        let entities = &j["summary"]["audit"]["entities"];
+        if engine == "null" {
+            assert!(entities.is_null());
+        } else {
+            assert!(entities["users"].as_u64().unwrap() >= 2000, "{engine}");
+            assert_eq!(entities["mismatches"].as_array().unwrap().len(), 0);
+            assert!(j["summary"]["audit"]["logged_writes"].as_u64().unwrap() >= 2000);
+        }
     }
+}
+
+#[test]
+fn a_write_acknowledged_but_not_applied_fails_the_run_naming_its_kind_and_count() {
+    let out = temp_dir("dropw");
+    let o = run(
+        &out,
+        "dropw",
+        &[
+            "--engine",
+            "striped",
+            "--threads",
+            "2",
+            "--fault",
+            "drop-writes:rate=0.2,kind=register",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let j = run_json(&out.join("dropw"));
+    let dropped = j["summary"]["engine_stats"]["write_faults"]["dropped"]["register"]
+        .as_u64()
+        .expect("the engine counts what it dropped");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        line.contains("users is") && line.contains(&format!("({dropped} missing)")),
+        "{line}"
+    );
+    assert!(line.contains("acknowledged user missing"), "{line}");
 }
 
 #[test]

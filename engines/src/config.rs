@@ -40,6 +40,15 @@ pub struct Faults {
     pub panic_rate: f64,
     /// Probability that a follow-up is silently dropped (the audit must catch it).
     pub drop_follow_up_rate: f64,
+    /// Probability that a write is acknowledged but not applied (the audit
+    /// must catch it; see [`crate::fault::OpFault::DropWrite`]).
+    pub drop_write_rate: f64,
+    /// Probability that a write is applied twice (see
+    /// [`crate::fault::OpFault::DuplicateWrite`]).
+    pub duplicate_write_rate: f64,
+    /// The write kinds `drop_write_rate` and `duplicate_write_rate` apply to,
+    /// a bit per [`crate::OpKind`] (`1 << kind as u8`); 0 means every write.
+    pub write_kinds: u32,
     /// Periodic stalls of the engine.
     pub stall: Option<Stall>,
     /// Seed of the fault decisions, so a faulty run is reproducible.
@@ -49,7 +58,11 @@ pub struct Faults {
 impl Faults {
     /// Whether any fault is configured.
     pub fn any(&self) -> bool {
-        self.panic_rate > 0.0 || self.drop_follow_up_rate > 0.0 || self.stall.is_some()
+        self.panic_rate > 0.0
+            || self.drop_follow_up_rate > 0.0
+            || self.drop_write_rate > 0.0
+            || self.duplicate_write_rate > 0.0
+            || self.stall.is_some()
     }
 }
 
@@ -220,6 +233,8 @@ impl EngineConfig {
         for (name, rate) in [
             ("panic rate", f.panic_rate),
             ("drop rate", f.drop_follow_up_rate),
+            ("drop-writes rate", f.drop_write_rate),
+            ("duplicate-writes rate", f.duplicate_write_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(EngineError::config(format!("{name} {rate} outside 0..=1")));

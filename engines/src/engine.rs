@@ -240,6 +240,8 @@ pub struct EngineStats {
     pub faults: u64,
     /// Follow-ups dropped by the `drop_follow_up_rate` fault.
     pub dropped_follow_ups: u64,
+    /// Writes dropped or duplicated by the write faults, by kind.
+    pub write_faults: crate::fault::WriteFaults,
 }
 
 /// An engine: owns the state and the threads that serve it.
@@ -268,6 +270,14 @@ pub trait Engine: Send + Sync + 'static {
     /// An order-independent digest of the whole state: equal states (same
     /// entities, any partitioning) give equal digests.
     fn digest(&self) -> u64;
+
+    /// Every entity, for the per-entity audit ([`crate::audit::entities`]);
+    /// call it after [`Engine::quiesce`]. `None`: the engine has no state
+    /// to report this way (`null`), or reads it otherwise (`redis`, whose
+    /// state is checked by the aggregate audit and the differential tests).
+    fn entities(&self) -> Option<crate::audit::Entities> {
+        None
+    }
 
     /// Stops serving and joins the engine's threads. Idempotent. Ops submitted
     /// after (or pending at) shutdown are answered with `Shutdown` or dropped with

@@ -1,22 +1,30 @@
 //! Fault injection for testing the engines and the harness: panicking ops,
-//! dropped follow-ups and periodic stalls, decided by a deterministic
-//! per-partition random stream so a faulty run is reproducible; and the one
-//! way the threaded engines apply an op under fault handling
-//! (`apply_guarded`: inject, catch, count, answer
-//! [`ApiError::EngineFault`]).
+//! dropped follow-ups, writes acknowledged but not applied or applied twice,
+//! and periodic stalls, decided by a deterministic per-partition random
+//! stream so a faulty run is reproducible; and the one way the threaded
+//! engines apply an op under fault handling (`apply_guarded`: inject, catch,
+//! count, answer [`ApiError::EngineFault`]).
+//!
+//! The write faults live on the engines with engine threads or locks
+//! (actor, sharded, striped). `serial` refuses every fault: it is the
+//! reference the others are checked against. `redis` injects none: its ops
+//! are server-side scripts, and a fault there would be a second code path
+//! in the scripts; its audit is checked by the differential tests instead.
 //!
 //! Engines keep one [`FaultInjector`] per partition and test
 //! [`FaultInjector::active`] once per op: with faults off that is the only
 //! cost, a branch that is always predicted right.
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::api::{ApiError, Op, Response};
+use crate::api::{ApiError, Op, OpKind, Reply, Response};
 use crate::audit::mix64;
 use crate::config::Faults;
 use crate::partition::{FollowUp, Partition};
+use serde::Serialize;
 
 /// The payload of an injected panic. Engines raise it with
 /// [`std::panic::resume_unwind`], which skips the panic hook, so injected
@@ -45,21 +53,86 @@ pub(crate) fn guarded<R>(inject: bool, f: impl FnOnce() -> R) -> Option<R> {
     .ok()
 }
 
-/// Applies `op` to `part` under [`guarded`]. An op that panics pushes no
-/// follow-up (whatever it pushed is cleared), is counted in
-/// `counters`, and is answered with [`ApiError::EngineFault`].
+/// What the fault stream decided for one op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpFault {
+    /// Apply it normally.
+    None,
+    /// Panic before it touches the partition ([`ApiError::EngineFault`]).
+    Panic,
+    /// Acknowledge the write without applying it
+    /// ([`Partition::acknowledge_unapplied`]): the reply a client sees is
+    /// the one it would have had, the state does not change, and no
+    /// follow-up leaves.
+    DropWrite,
+    /// Apply the write, then apply it again (both follow-ups leave); the
+    /// client sees the first reply. Counted only when the second
+    /// application succeeded: an idempotent write repeated (a second join,
+    /// the same vote again) leaves the state as it was, and no audit can or
+    /// should see it.
+    DuplicateWrite,
+}
+
+impl OpFault {
+    /// Whether the op must panic.
+    #[inline(always)]
+    pub fn panics(self) -> bool {
+        self == OpFault::Panic
+    }
+}
+
+/// Applies `op` to `part` under [`guarded`] with the fault `fault`. An op
+/// that panics pushes no follow-up (whatever it pushed is cleared), is
+/// counted in `counters`, and is answered with [`ApiError::EngineFault`].
 #[inline]
 pub(crate) fn apply_guarded(
     part: &mut Partition,
     op: Op,
     follow_ups: &mut Vec<FollowUp>,
-    inject: bool,
+    fault: OpFault,
     counters: &FaultCounters,
 ) -> Response {
-    guarded(inject, || part.apply(op, follow_ups)).unwrap_or_else(|| {
+    let response = match fault {
+        OpFault::None | OpFault::Panic => guarded(fault.panics(), || part.apply(op, follow_ups)),
+        OpFault::DropWrite | OpFault::DuplicateWrite => {
+            guarded(false, || write_fault(part, op, follow_ups, fault, counters))
+        }
+    };
+    response.unwrap_or_else(|| {
         follow_ups.clear();
         counters.fault()
     })
+}
+
+/// The slow path of [`apply_guarded`] for the two write faults.
+#[cold]
+fn write_fault(
+    part: &mut Partition,
+    op: Op,
+    follow_ups: &mut Vec<FollowUp>,
+    fault: OpFault,
+    counters: &FaultCounters,
+) -> Response {
+    let kind = op.kind();
+    if fault == OpFault::DropWrite {
+        if let Some(ack) = part.acknowledge_unapplied(&op) {
+            if ack.is_ok() {
+                counters.dropped_write(kind);
+            }
+            return ack;
+        }
+        return part.apply(op, follow_ups);
+    }
+    let first = part.apply(op.clone(), follow_ups);
+    if first.is_ok() {
+        // A vote repeated applies a delta of 0: no change, like the refused
+        // second join or registration.
+        let second = part.apply(op, follow_ups);
+        if second.is_ok() && !matches!(second, Ok(Reply::Voted { delta: 0, .. })) {
+            counters.duplicated_write(kind);
+        }
+    }
+    first
 }
 
 /// Applies a follow-up under [`guarded`]; a panic is counted in `counters`
@@ -81,6 +154,8 @@ pub(crate) fn apply_follow_up_guarded(
 pub(crate) struct FaultCounters {
     faults: AtomicU64,
     dropped: AtomicU64,
+    dropped_writes: [AtomicU64; OpKind::COUNT],
+    duplicated_writes: [AtomicU64; OpKind::COUNT],
 }
 
 impl FaultCounters {
@@ -102,6 +177,32 @@ impl FaultCounters {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one write acknowledged but not applied.
+    pub(crate) fn dropped_write(&self, kind: OpKind) {
+        self.dropped_writes[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one write applied twice (the second time changed the state).
+    pub(crate) fn duplicated_write(&self, kind: OpKind) {
+        self.duplicated_writes[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes dropped and duplicated so far, by kind.
+    pub(crate) fn write_faults(&self) -> WriteFaults {
+        let load = |a: &[AtomicU64; OpKind::COUNT]| {
+            OpKind::ALL
+                .into_iter()
+                .zip(a)
+                .map(|(k, n)| (k.name(), n.load(Ordering::Relaxed)))
+                .filter(|&(_, n)| n > 0)
+                .collect()
+        };
+        WriteFaults {
+            dropped: load(&self.dropped_writes),
+            duplicated: load(&self.duplicated_writes),
+        }
+    }
+
     /// Ops and follow-ups that panicked so far.
     pub(crate) fn faults(&self) -> u64 {
         self.faults.load(Ordering::Relaxed)
@@ -113,6 +214,28 @@ impl FaultCounters {
     }
 }
 
+/// Writes the write faults changed, by kind name ([`OpKind::name`]; kinds
+/// with none are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WriteFaults {
+    /// Writes acknowledged but not applied.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Writes applied twice (the second application changed the state).
+    pub duplicated: BTreeMap<&'static str, u64>,
+}
+
+impl WriteFaults {
+    /// How many writes of `kind` were dropped.
+    pub fn dropped_of(&self, kind: OpKind) -> u64 {
+        self.dropped.get(kind.name()).copied().unwrap_or(0)
+    }
+
+    /// How many writes of `kind` were duplicated.
+    pub fn duplicated_of(&self, kind: OpKind) -> u64 {
+        self.duplicated.get(kind.name()).copied().unwrap_or(0)
+    }
+}
+
 /// Fault decisions for one partition.
 #[derive(Debug, Clone)]
 pub struct FaultInjector {
@@ -121,6 +244,10 @@ pub struct FaultInjector {
     state: u64,
     panic_rate: f64,
     drop_rate: f64,
+    drop_write_rate: f64,
+    duplicate_write_rate: f64,
+    /// Bit per [`OpKind`]: the writes the two write faults may pick.
+    write_kinds: u32,
     stall: Option<(Duration, Duration)>,
     next_stall: Option<Instant>,
 }
@@ -133,6 +260,15 @@ impl FaultInjector {
             state: mix64(faults.seed ^ mix64(index as u64 ^ 0xfa17)),
             panic_rate: faults.panic_rate,
             drop_rate: faults.drop_follow_up_rate,
+            drop_write_rate: faults.drop_write_rate,
+            duplicate_write_rate: faults.duplicate_write_rate,
+            write_kinds: match faults.write_kinds {
+                0 => OpKind::ALL
+                    .into_iter()
+                    .filter(|k| k.is_write())
+                    .fold(0, |m, k| m | 1 << k as u32),
+                m => m,
+            },
             stall: faults.stall.map(|s| (s.every, s.duration)),
             next_stall: None,
         }
@@ -154,16 +290,34 @@ impl FaultInjector {
         (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// The decisions taken once per op, before it touches the partition:
-    /// stalls when a stall is due, then says whether the op must panic.
-    /// With faults off, one predicted branch.
+    /// The decisions taken once per op of `kind`, before it touches the
+    /// partition: stalls when a stall is due, then says whether the op must
+    /// panic, or (a write of a picked kind) be dropped or duplicated. With
+    /// faults off, one predicted branch.
     #[inline]
-    pub fn before_op(&mut self) -> bool {
+    pub fn before_op(&mut self, kind: OpKind) -> OpFault {
         if self.active {
-            self.stall_if_due();
-            return self.should_panic();
+            return self.decide(kind);
         }
-        false
+        OpFault::None
+    }
+
+    #[cold]
+    fn decide(&mut self, kind: OpKind) -> OpFault {
+        self.stall_if_due();
+        if self.should_panic() {
+            return OpFault::Panic;
+        }
+        if self.write_kinds & (1 << kind as u32) == 0 {
+            return OpFault::None;
+        }
+        if self.drop_write_rate > 0.0 && self.next_unit() < self.drop_write_rate {
+            return OpFault::DropWrite;
+        }
+        if self.duplicate_write_rate > 0.0 && self.next_unit() < self.duplicate_write_rate {
+            return OpFault::DuplicateWrite;
+        }
+        OpFault::None
     }
 
     /// Whether the next op should panic (before it touches the partition).
@@ -227,8 +381,8 @@ mod tests {
         Faults {
             panic_rate,
             drop_follow_up_rate: drop,
-            stall: None,
             seed,
+            ..Faults::default()
         }
     }
 

@@ -40,11 +40,14 @@ pub mod sharded;
 pub mod striped;
 
 pub use api::*;
-pub use audit::{Audit, AuditFailure, Mismatch, WriteTally};
+pub use audit::{
+    Acked, Audit, AuditFailure, Entities, EntityReport, Expected, Ledger, Mismatch, Pending,
+    WriteTally,
+};
 pub use config::{ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Stall};
 pub use engine::{
     Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, Session,
 };
-pub use fault::{FaultInjector, InjectedPanic};
+pub use fault::{FaultInjector, InjectedPanic, OpFault, WriteFaults};
 pub use kind::{EngineKind, EngineVisitor};
 pub use partition::{FeedGather, FollowUp, Partition, PostClock, merge_feed};

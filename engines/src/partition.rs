@@ -53,9 +53,11 @@
 //! count, so it no longer matches the membership digest.
 
 mod digest;
+mod entities;
 mod posts;
 mod ranking;
 mod state;
+mod unapplied;
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;

@@ -452,6 +452,7 @@ impl Engine for RedisEngine {
             pending_follow_ups: 0,
             faults: n(7),
             dropped_follow_ups: 0,
+            write_faults: Default::default(),
         }
     }
 

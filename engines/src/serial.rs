@@ -221,6 +221,11 @@ impl Engine for SerialEngine {
         self.with_partition(Partition::digest)
     }
 
+    /// The partition's entities; waits for a live session like [`Engine::audit`].
+    fn entities(&self) -> Option<crate::audit::Entities> {
+        Some(self.with_partition(Partition::entities))
+    }
+
     /// Marks the engine shut down: a live session's next `submit` fails, and
     /// no new session is handed out. There is no thread to join. The state
     /// stays readable by `audit`, `digest` and `stats`.

@@ -58,6 +58,9 @@ impl Engine for ShardedEngine {
     fn digest(&self) -> u64 {
         self.set.digest()
     }
+    fn entities(&self) -> Option<crate::audit::Entities> {
+        Some(self.set.entities())
+    }
     fn shutdown(&self) {
         self.set.shutdown()
     }

@@ -51,7 +51,7 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::api::{ApiError, CommunityId, MAX_LIMIT, Op, Reply, Response, Sort, UserId};
+use crate::api::{ApiError, CommunityId, MAX_LIMIT, Op, OpKind, Reply, Response, Sort, UserId};
 use crate::audit::Audit;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EngineError, EngineStats, Session};
@@ -125,8 +125,8 @@ impl Shared {
         let mut g = self.lock(home);
         let st = &mut *g;
         // The fault decisions are taken once per op, under the home lock.
-        let inject = st.faults.before_op();
-        let response = apply_guarded(&mut st.part, op, &mut s.follow_ups, inject, &self.counters);
+        let fault = st.faults.before_op(op.kind());
+        let response = apply_guarded(&mut st.part, op, &mut s.follow_ups, fault, &self.counters);
         if s.follow_ups.is_empty() {
             return response;
         }
@@ -175,7 +175,7 @@ impl Shared {
         };
         let copied = if self.faulty {
             let mut g = self.lock(home);
-            let inject = g.faults.before_op();
+            let inject = g.faults.before_op(OpKind::GetHomeFeed).panics();
             copy(&g.part, inject, subs)
         } else {
             copy(&self.read(home).part, false, subs)
@@ -333,6 +333,7 @@ impl Engine for StripedEngine {
             pending_follow_ups: pending,
             faults: sh.counters.faults(),
             dropped_follow_ups: sh.counters.dropped_follow_ups(),
+            write_faults: sh.counters.write_faults(),
             ..EngineStats::default()
         };
         for p in self.each_stripe(|st| st.part.stats()) {
@@ -352,6 +353,13 @@ impl Engine for StripedEngine {
             a.add(&p);
         }
         a
+    }
+    fn entities(&self) -> Option<crate::audit::Entities> {
+        let mut e = crate::audit::Entities::default();
+        for p in self.each_stripe(|st| st.part.entities()) {
+            e.extend(p);
+        }
+        Some(e)
     }
     fn digest(&self) -> u64 {
         self.each_stripe(|st| st.part.digest())

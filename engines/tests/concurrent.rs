@@ -1,8 +1,10 @@
 //! Concurrency: several client threads, each with many ops in flight, hammer
 //! the same hot communities and posts (joins and leaves, votes flipping up,
 //! down and clear); after `quiesce` the audit must equal the clients' tallies
-//! of acknowledged writes (nothing lost or duplicated) and memberships must
-//! mirror subscriptions.
+//! of acknowledged writes (nothing lost or duplicated), memberships must
+//! mirror subscriptions, and every post, user and community must hold what
+//! the clients' logs of acknowledged writes (each client's own order, with
+//! the ids its replies gave it) say it holds.
 //!
 //! Size knob: `SOCIALBENCH_CONC_OPS` ops per client (default 5,000).
 
@@ -16,7 +18,7 @@ use socialbench_engines::*;
 
 fn hammer<E: Engine + Sync>(engine: E, label: &str) {
     let ops = env_usize("SOCIALBENCH_CONC_OPS", 5_000);
-    let (mut tally, runs) = hammer_hot_communities(&engine, ops, label);
+    let (mut tally, setup_log, runs) = hammer_hot_communities(&engine, ops, label);
     for run in &runs {
         assert_eq!(
             run.replies as usize, ops,
@@ -40,6 +42,16 @@ fn hammer<E: Engine + Sync>(engine: E, label: &str) {
     if let Err(e) = engine.audit().check(&tally) {
         panic!("{label}: {e}");
     }
+    let logs = std::iter::once(setup_log.as_slice()).chain(runs.iter().map(|r| r.log.as_slice()));
+    let entities = engine
+        .entities()
+        .expect("a partitioned engine reports its entities");
+    let report = Expected::build(logs).check(&entities);
+    assert!(report.passed(), "{label}: {report}");
+    assert!(
+        report.posts as usize > 100 && report.users as usize >= 100,
+        "{label}: the check saw the state: {report:?}"
+    );
     assert_eq!(
         stats.counts.posts, tally.posts,
         "{label}: stats agree with audit"

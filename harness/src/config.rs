@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, IdlePolicy, RedisConfig, Stall,
+    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, IdlePolicy, OpKind, RedisConfig,
+    Stall,
 };
 
 use crate::pinning::PinSpec;
@@ -370,7 +371,10 @@ pub fn parse_rate(s: &str) -> Result<f64, RunError> {
 }
 
 /// Parses one `--fault` spec into `faults`:
-/// `stall:every=1s,for=200ms`, `drop-followups:rate=0.001`, `panic:rate=0.0001`.
+/// `stall:every=1s,for=200ms`, `drop-followups:rate=0.001`, `panic:rate=0.0001`,
+/// `drop-writes:rate=0.01` and `duplicate-writes:rate=0.01` (both take an
+/// optional `kind=` naming one write kind, e.g. `kind=create_post`; the two
+/// share that choice).
 pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
     let bad = |why: &str| RunError::BadInput(format!("bad fault `{spec}`: {why}"));
     let (kind, params) = spec.split_once(':').unwrap_or((spec, ""));
@@ -416,9 +420,36 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             known(&["rate"])?;
             faults.panic_rate = probability(get("rate"))?;
         }
+        "drop-writes" | "duplicate-writes" => {
+            known(&["rate", "kind"])?;
+            let rate = probability(get("rate"))?;
+            if let Some(name) = get("kind") {
+                let kind = OpKind::ALL
+                    .into_iter()
+                    .find(|k| k.is_write() && k.name() == name)
+                    .ok_or_else(|| {
+                        let writes: Vec<_> = OpKind::ALL
+                            .into_iter()
+                            .filter(|k| k.is_write())
+                            .map(OpKind::name)
+                            .collect();
+                        bad(&format!(
+                            "`{name}` is not a write kind (writes: {})",
+                            writes.join(", ")
+                        ))
+                    })?;
+                faults.write_kinds = 1 << kind as u32;
+            }
+            if kind == "drop-writes" {
+                faults.drop_write_rate = rate;
+            } else {
+                faults.duplicate_write_rate = rate;
+            }
+        }
         _ => {
             return Err(bad(
-                "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; panic:rate=P)",
+                "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; panic:rate=P; \
+                 drop-writes:rate=P[,kind=K]; duplicate-writes:rate=P[,kind=K])",
             ));
         }
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use socialbench_engines::{Audit, EngineStats, WriteTally};
+use socialbench_engines::{Audit, EngineStats, EntityReport, WriteTally};
 
 use crate::client::StopReason;
 use crate::clock::ClockCost;
@@ -181,6 +181,16 @@ pub struct AuditOutcome {
     pub tally: WriteTally,
     /// What the engine reported.
     pub engine: Audit,
+    /// The per-entity audit against the clients' logs, when the engine
+    /// reports its entities.
+    pub entities: Option<EntityReport>,
+    /// Bytes the clients' logs of acknowledged writes held.
+    pub log_bytes: u64,
+    /// Acknowledged writes in those logs.
+    pub logged_writes: u64,
+    /// Wall time of the per-entity audit (building the expected state from
+    /// the logs, reading the engine's entities, comparing), in ms.
+    pub entity_check_ms: f64,
 }
 
 /// Everything a run measured.

@@ -92,7 +92,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::audit::Audit;
+use crate::audit::{Audit, Entities};
 use crate::config::{ChannelKind, EngineConfig, IdlePolicy};
 use crate::engine::{EngineError, EngineStats, PartitionStats};
 use crate::fault::FaultCounters;
@@ -307,6 +307,7 @@ impl ShardSet {
         s.pending_follow_ups = sent.saturating_sub(applied);
         s.faults = self.counters.faults();
         s.dropped_follow_ups = self.counters.dropped_follow_ups();
+        s.write_faults = self.counters.write_faults();
         s
     }
 
@@ -339,6 +340,14 @@ impl ShardSet {
             a.add(&p);
         }
         a
+    }
+
+    pub(crate) fn entities(&self) -> Entities {
+        let mut e = Entities::default();
+        for p in self.probe_all(|v| v.partition.entities()) {
+            e.extend(p);
+        }
+        e
     }
 
     pub(crate) fn digest(&self) -> u64 {

@@ -201,17 +201,17 @@ impl Shard {
     }
 
     fn on_client(&mut self, ClientMsg { session, tag, op }: ClientMsg) {
-        let inject = self.faults.before_op();
+        let fault = self.faults.before_op(op.kind());
         if self.count > 1
             && let Op::GetHomeFeed { user, sort, limit } = op
         {
-            return self.start_home_feed(session, tag, user, sort, limit, inject);
+            return self.start_home_feed(session, tag, user, sort, limit, fault.panics());
         }
         let response = apply_guarded(
             &mut self.part,
             op,
             &mut self.follow_ups,
-            inject,
+            fault,
             &self.counters,
         );
         // Follow-ups leave before the reply (the causality rule).

@@ -583,6 +583,8 @@ impl OpGen {
 pub struct ClientRun {
     /// Acknowledged writes.
     pub tally: WriteTally,
+    /// The same, one by one with the ids of their replies (the per-entity audit's log).
+    pub log: Vec<Acked>,
     /// Replies answered with `EngineFault`.
     pub faults: u64,
     /// Replies received.
@@ -626,6 +628,7 @@ pub fn closed_loop<S: Session>(
                 Err(_) => {}
             }
             run.tally.record_op(&op, &r);
+            run.log.extend(Pending::of(&op).acked(&r));
             generator.observe(&op, &r);
             free.push(i);
         }
@@ -704,13 +707,14 @@ pub const HOT: u32 = 12;
 /// Creates the [`HOT`] communities (by a trusted actor) and returns their
 /// tally; then [`CLIENTS`] threads, each a session with [`INFLIGHT`] ops in
 /// flight, run `ops` ops each over them, overlapping joins, leaves and votes.
-/// Returns the setup's tally and each client's run.
+/// Returns the setup's tally and log, and each client's run.
 pub fn hammer_hot_communities<E: Engine + Sync>(
     engine: &E,
     ops: usize,
     label: &str,
-) -> (WriteTally, Vec<ClientRun>) {
+) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
     let mut tally = WriteTally::default();
+    let mut log = Vec::new();
     {
         let mut s = engine.session().expect("session");
         for c in 0..HOT {
@@ -721,6 +725,7 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
             let r = s.call(op.clone());
             assert_eq!(r, Ok(Reply::Done), "{label}: setup");
             tally.record_op(&op, &r);
+            log.extend(Pending::of(&op).acked(&r));
         }
     }
     let runs = std::thread::scope(|scope| {
@@ -743,5 +748,5 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
             .map(|h| h.join().expect("client thread"))
             .collect::<Vec<_>>()
     });
-    (tally, runs)
+    (tally, log, runs)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use socialbench_engines::{IdlePolicy, Session, WriteTally};
+use socialbench_engines::{IdlePolicy, Ledger, Session};
 use socialbench_workload::{Generator, OpSink};
 
 use super::slab::{InFlight, Slab};
@@ -85,7 +85,7 @@ impl<'a> Loop<'a> {
     ) {
         while session.outstanding() > 0 {
             let n = session.poll(true, |tag, resp| {
-                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+                self.on_reply(slab, rec, &mut res.ledger, generator, tag, &resp)
             });
             if n == 0 && session.outstanding() > 0 {
                 break; // the engine is gone; nothing more will come
@@ -99,14 +99,14 @@ impl<'a> Loop<'a> {
         &mut self,
         slab: &mut Slab,
         rec: &mut Recorder,
-        tally: &mut WriteTally,
+        ledger: &mut Ledger,
         generator: &mut Generator,
         tag: u64,
         resp: &socialbench_engines::Response,
     ) {
         let Some(f) = slab.remove(tag) else { return };
         let now = self.clock.now_ns();
-        self.finish(f, rec, tally, generator, resp, now);
+        self.finish(f, rec, ledger, generator, resp, now);
     }
 
     /// The part of [`Loop::on_reply`] after the slab and the clock: `f` was
@@ -116,14 +116,14 @@ impl<'a> Loop<'a> {
         &mut self,
         f: InFlight,
         rec: &mut Recorder,
-        tally: &mut WriteTally,
+        ledger: &mut Ledger,
         generator: &mut Generator,
         resp: &socialbench_engines::Response,
         now: u64,
     ) {
         self.roll(now, rec);
         self.book(f, rec, resp.is_err(), now);
-        tally.record(f.kind, resp);
+        ledger.record(f.write, resp);
         generator.on_reply(f.token, resp);
     }
 
@@ -300,7 +300,7 @@ impl<'a> Loop<'a> {
             }
             let got = session.poll(true, |tag, resp| {
                 if let Some(f) = slab.get(tag) {
-                    res.tally.record(f.kind, &resp);
+                    res.ledger.record(f.write, &resp);
                     generator.on_reply(f.token, &resp);
                     freed.push((tag, resp.is_err()));
                 }
@@ -341,7 +341,7 @@ impl<S: Session> OpSink for SubmitNow<'_, S> {
 
     #[inline(always)]
     fn take(self, token: u64, op: socialbench_engines::Op) -> bool {
-        let f = InFlight::new(token, op.kind(), self.now, self.now);
+        let f = InFlight::new(token, &op, self.now, self.now);
         submit_into(self.session, self.slab, self.slot, f, op)
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
-use socialbench_engines::{EngineError, IdlePolicy, Op, OpKind, Response, Session, WriteTally};
+use socialbench_engines::{EngineError, IdlePolicy, Ledger, Op, Pending, Response, Session};
 use socialbench_workload::{Generator, Workload};
 
 use crate::clock::Clock;
@@ -64,6 +64,9 @@ pub(crate) struct ClientPlan {
     pub own_core: bool,
     /// How the open loop waits between sends on a core of its own.
     pub idle: IdlePolicy,
+    /// Whether to keep the log of acknowledged writes (the engine has state
+    /// to check entity by entity).
+    pub keep_log: bool,
 }
 
 /// Why a client stopped sending.
@@ -86,7 +89,8 @@ pub enum StopReason {
 /// What a client thread hands back.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientResult {
-    pub tally: WriteTally,
+    /// Acknowledged writes: the tally, and the log when the engine is audited entity by entity.
+    pub ledger: Ledger,
     pub load_ops: u64,
     pub load_errors: u64,
     pub pinned: bool,
@@ -154,10 +158,11 @@ impl SendTimes {
 }
 
 impl ClientResult {
-    /// Nothing measured yet; `pinned`: whether the thread got its core.
-    fn new(pinned: bool) -> ClientResult {
+    /// Nothing measured yet; `pinned`: whether the thread got its core;
+    /// `keep_log`: whether to log acknowledged writes.
+    fn new(pinned: bool, keep_log: bool) -> ClientResult {
         ClientResult {
-            tally: WriteTally::default(),
+            ledger: Ledger::new(keep_log),
             load_ops: 0,
             load_errors: 0,
             pinned,
@@ -181,7 +186,7 @@ pub(crate) fn client_main<S: Session>(
     shared: &Shared,
     mut rec: Recorder,
 ) -> ClientResult {
-    let mut res = ClientResult::new(pin_current(plan.core));
+    let mut res = ClientResult::new(pin_current(plan.core), plan.keep_log);
     // Both histogram sets allocated and mapped before the clock starts.
     rec.prepare();
     let (generator, broken) = load_phase(&plan, &mut session, workload, shared, &mut res);
@@ -266,8 +271,9 @@ pub fn closed_loop<S: Session>(
         seed: 0,
         own_core: false,
         idle: IdlePolicy::default(),
+        keep_log: false,
     };
-    let mut res = ClientResult::new(false);
+    let mut res = ClientResult::new(false, false);
     let mut slab = Slab::new(inflight.max(1));
     let start = shared.clock.now_ns();
     let mut lp = Loop::new(&plan, &shared, start);
@@ -318,12 +324,12 @@ fn load_stage<S: Session>(
     ops: impl Iterator<Item = Op>,
     res: &mut ClientResult,
 ) -> Result<(), EngineError> {
-    let mut kinds = [OpKind::Register; LOAD_WINDOW];
+    let mut kinds = [Pending::Read; LOAD_WINDOW];
     let mut free: Vec<usize> = (0..LOAD_WINDOW).collect();
     let mut on_reply =
-        |kinds: &[OpKind; LOAD_WINDOW], free: &mut Vec<usize>, tag: u64, resp: &Response| {
+        |kinds: &[Pending; LOAD_WINDOW], free: &mut Vec<usize>, tag: u64, resp: &Response| {
             if let Some(kind) = kinds.get(tag as usize) {
-                res.tally.record(*kind, resp);
+                res.ledger.record(*kind, resp);
                 res.load_ops += 1;
                 res.load_errors += resp.is_err() as u64;
                 free.push(tag as usize);
@@ -337,7 +343,7 @@ fn load_stage<S: Session>(
             }
         }
         let i = free.pop().unwrap_or(0);
-        kinds[i] = op.kind();
+        kinds[i] = Pending::of(&op);
         session.submit(i as u64, op)?;
     }
     while session.outstanding() > 0 {

@@ -145,7 +145,7 @@ impl Loop<'_> {
                 self.stopping = Some(StopReason::Limit);
             }
             let got = session.poll(false, |tag, resp| {
-                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+                self.on_reply(slab, rec, &mut res.ledger, generator, tag, &resp)
             });
             let now = self.clock.now_ns();
             let check = now >= self.next_check;
@@ -189,7 +189,7 @@ impl Loop<'_> {
         {
             let (token, op) = generator.next_op();
             let sent = self.clock.now_ns();
-            let f = InFlight::new(token, op.kind(), sched.next, sent);
+            let f = InFlight::new(token, &op, sched.next, sent);
             if !submit_into(session, slab, None, f, op) {
                 self.stopping = Some(StopReason::EngineShutdown);
                 break;
@@ -214,7 +214,7 @@ impl Loop<'_> {
             // op's reply ready now, and stamping it only after the rest of
             // the burst ran would charge those ops to it.
             session.poll(false, |tag, resp| {
-                self.on_reply(slab, rec, &mut res.tally, generator, tag, &resp)
+                self.on_reply(slab, rec, &mut res.ledger, generator, tag, &resp)
             });
         }
     }

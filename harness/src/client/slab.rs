@@ -1,9 +1,10 @@
 //! The client thread's slab of ops in flight: the tag of a submitted op is
 //! the index of its [`InFlight`] slot, which holds the op's workload token,
-//! kind, intended start and send time, so a reply finds all of it without a
-//! lock or an allocation.
+//! recorder row, intended start and send time, and what the audit's log
+//! needs of a write ([`Pending`]), so a reply finds all of it without a lock
+//! or an allocation.
 
-use socialbench_engines::OpKind;
+use socialbench_engines::{Op, Pending};
 use socialbench_workload::Generator;
 
 use crate::recorder::row_of;
@@ -13,8 +14,8 @@ use crate::recorder::row_of;
 pub(crate) struct InFlight {
     /// The generator's token of the op.
     pub token: u64,
-    /// Its kind.
-    pub kind: OpKind,
+    /// What the audit's log needs of it if it is a write.
+    pub write: Pending,
     /// Recorder row: the kind's, or the invalid-request row.
     pub row: u8,
     /// Intended start (ns on the run clock).
@@ -24,12 +25,13 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// The generator's op `token`/`kind`, intended at `intended_ns`, sent at `sent_ns`.
+    /// The generator's op `token`/`op`, intended at `intended_ns`, sent at `sent_ns`.
     #[inline(always)]
-    pub(crate) fn new(token: u64, kind: OpKind, intended_ns: u64, sent_ns: u64) -> InFlight {
+    pub(crate) fn new(token: u64, op: &Op, intended_ns: u64, sent_ns: u64) -> InFlight {
+        let kind = op.kind();
         InFlight {
             token,
-            kind,
+            write: Pending::of(op),
             row: row_of(kind, Generator::is_invalid(token)) as u8,
             intended_ns,
             sent_ns,
@@ -52,7 +54,7 @@ impl Slab {
     pub(crate) fn new(capacity: usize) -> Slab {
         let empty = InFlight {
             token: 0,
-            kind: OpKind::Register,
+            write: Pending::Read,
             row: 0,
             intended_ns: 0,
             sent_ns: 0,
@@ -138,7 +140,7 @@ mod tests {
         let mut s = Slab::new(2);
         let f = InFlight {
             token: 7,
-            kind: OpKind::Vote,
+            write: Pending::Read,
             row: 0,
             intended_ns: 1,
             sent_ns: 2,
@@ -153,7 +155,7 @@ mod tests {
         let mut s = Slab::new(2);
         let f = InFlight {
             token: 7,
-            kind: OpKind::Vote,
+            write: Pending::Read,
             row: 0,
             intended_ns: 1,
             sent_ns: 2,

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use socialbench_engines::{
-    ApiError, EngineError, IdlePolicy, Op, OpKind, Response, Session, WriteTally,
-};
+use socialbench_engines::{ApiError, EngineError, IdlePolicy, Op, OpKind, Response, Session};
 use socialbench_workload::{Scenario, Workload};
 
 use super::measured::Loop;
@@ -98,7 +96,7 @@ fn generator() -> socialbench_workload::Generator {
 
 fn result() -> ClientResult {
     ClientResult {
-        tally: WriteTally::default(),
+        ledger: socialbench_engines::Ledger::new(true),
         load_ops: 0,
         load_errors: 0,
         pinned: false,
@@ -222,7 +220,7 @@ fn open_loop_sends_every_op_due_in_the_window_even_when_late() {
         );
         while session.outstanding() > 0 {
             session.poll(true, |tag, resp| {
-                lp.on_reply(&mut slab, &mut rec, &mut res.tally, &mut gen_, tag, &resp)
+                lp.on_reply(&mut slab, &mut rec, &mut res.ledger, &mut gen_, tag, &resp)
             });
         }
         rec.finish(shared.clock.now_ns());
@@ -325,7 +323,7 @@ fn replies_are_booked_into_the_interval_they_arrive_in() {
     let (_rtx, rrx) = crossbeam_channel::unbounded();
     let mut rec = Recorder::new(0, 0, tx, rrx);
     let mut gen_ = generator();
-    let mut tally = WriteTally::default();
+    let mut tally = socialbench_engines::Ledger::new(false);
     // Warmup ends at 1000, 100 ns intervals, window ends at 2000.
     let mut lp = new_loop(&shared, 0, 2000, false);
     lp.warm_end = 1000;
@@ -333,7 +331,7 @@ fn replies_are_booked_into_the_interval_they_arrive_in() {
     lp.interval = 100;
     let op = |intended| InFlight {
         token: 0,
-        kind: OpKind::Vote,
+        write: socialbench_engines::Pending::Read,
         row: OpKind::Vote as usize as u8,
         intended_ns: intended,
         sent_ns: intended,

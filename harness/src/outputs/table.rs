@@ -209,8 +209,21 @@ fn verdicts(o: &mut String, s: &RunSummary) {
         AuditVerdict::NotChecked => writeln!(o, "audit: not applicable (stateless engine)"),
         AuditVerdict::Pass => writeln!(
             o,
-            "audit: passed ({} users, {} posts, {} comments, {} DMs, score sum {})",
-            a.engine.users, a.engine.posts, a.engine.comments, a.engine.dms, a.engine.score_sum
+            "audit: passed ({} users, {} posts, {} comments, {} DMs, score sum {}){}",
+            a.engine.users,
+            a.engine.posts,
+            a.engine.comments,
+            a.engine.dms,
+            a.engine.score_sum,
+            match &a.entities {
+                Some(_) => format!(
+                    "; each entity against {} logged writes ({:.1} MiB, {:.0} ms)",
+                    a.logged_writes,
+                    a.log_bytes as f64 / (1u64 << 20) as f64,
+                    a.entity_check_ms
+                ),
+                None => String::new(),
+            }
         ),
         AuditVerdict::Fail => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
     };

@@ -12,7 +12,9 @@ mod summarise;
 
 use std::path::{Path, PathBuf};
 
-use socialbench_engines::{Engine, EngineConfig, EngineError, EngineKind, EngineVisitor};
+use socialbench_engines::{
+    AuditFailure, Engine, EngineConfig, EngineError, EngineKind, EngineVisitor,
+};
 use socialbench_workload::{Scenario, Workload};
 
 use crate::clock::{ClockCost, measure_clock_cost};
@@ -43,7 +45,7 @@ pub fn audit_verdict(s: &RunSummary) -> Result<(), RunError> {
         return Ok(());
     }
     let (engine, tally) = (s.audit.engine, s.audit.tally);
-    match engine.check(&tally) {
+    match AuditFailure::combine(engine.check(&tally), s.audit.entities.as_ref()) {
         Err(f) => Err(RunError::Audit(f)),
         Ok(()) => Ok(()),
     }

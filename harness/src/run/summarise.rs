@@ -2,7 +2,7 @@
 //! against every acknowledged write, and turn what the clients and the
 //! collector measured into the [`RunSummary`].
 
-use socialbench_engines::{Engine, WriteTally};
+use socialbench_engines::{AuditFailure, Engine, Expected, WriteTally};
 
 use super::Ctx;
 use crate::client::{ClientResult, StopReason};
@@ -133,33 +133,41 @@ fn cpu_threads(results: &[ClientResult], others: &[ThreadCpu]) -> Vec<ThreadCpu>
 }
 
 /// The engine's aggregates against every acknowledged write, load phase
-/// included (a stateless engine has nothing to audit).
+/// included, then its entities one by one against the clients' logs (a
+/// stateless engine has nothing to audit).
 fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> AuditOutcome {
     engine.quiesce();
     let mut tally = WriteTally::default();
     for r in results {
-        tally.add(&r.tally);
+        tally.add(&r.ledger.tally);
     }
-    if !ctx.config.engine.is_stateful() {
-        return AuditOutcome {
-            verdict: AuditVerdict::NotChecked,
-            message: None,
-            tally,
-            engine: Default::default(),
-        };
-    }
-    let a = engine.audit();
-    let check = a.check(&tally);
-    AuditOutcome {
-        verdict: if check.is_ok() {
-            AuditVerdict::Pass
-        } else {
-            AuditVerdict::Fail
-        },
-        message: check.err().map(|f| f.to_string()),
+    let mut out = AuditOutcome {
+        verdict: AuditVerdict::NotChecked,
+        message: None,
         tally,
-        engine: a,
+        engine: Default::default(),
+        entities: None,
+        log_bytes: results.iter().map(|r| r.ledger.log_bytes()).sum(),
+        logged_writes: results.iter().map(|r| r.ledger.log.len() as u64).sum(),
+        entity_check_ms: 0.0,
+    };
+    if !ctx.config.engine.is_stateful() {
+        return out;
     }
+    out.engine = engine.audit();
+    let started = std::time::Instant::now();
+    out.entities = engine
+        .entities()
+        .map(|e| Expected::build(results.iter().map(|r| r.ledger.log.as_slice())).check(&e));
+    out.entity_check_ms = started.elapsed().as_secs_f64() * 1e3;
+    let check = AuditFailure::combine(out.engine.check(&tally), out.entities.as_ref());
+    out.verdict = if check.is_ok() {
+        AuditVerdict::Pass
+    } else {
+        AuditVerdict::Fail
+    };
+    out.message = check.err().map(|f| f.to_string());
+    out
 }
 
 /// Why the run stopped: the most serious reason any client had.

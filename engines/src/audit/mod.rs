@@ -1,7 +1,17 @@
 //! The audit: the aggregates an engine reports after `quiesce()` (entity
 //! counts, score and karma sums, membership and subscription digests), the
 //! tallies a client keeps of its acknowledged writes, and the check between
-//! the two that fails a run when a write was lost or duplicated.
+//! the two that fails a run when a write was lost or duplicated; and, entity
+//! by entity, the same check against the clients' logs ([`entities`],
+//! [`ledger`]).
+
+pub mod entities;
+pub mod ledger;
+
+pub use entities::{
+    CommunityRecord, Entities, EntityMismatch, EntityReport, Expected, PostRecord, UserRecord,
+};
+pub use ledger::{Acked, Ledger, Pending};
 
 use std::fmt;
 
@@ -117,7 +127,10 @@ impl Audit {
         if m.is_empty() {
             Ok(())
         } else {
-            Err(AuditFailure { mismatches: m })
+            Err(AuditFailure {
+                mismatches: m,
+                entities: Vec::new(),
+            })
         }
     }
 }
@@ -138,6 +151,30 @@ pub struct Mismatch {
 pub struct AuditFailure {
     /// Every aggregate that disagrees.
     pub mismatches: Vec<Mismatch>,
+    /// Every per-entity check that some entities fail ([`entities`]).
+    pub entities: Vec<EntityMismatch>,
+}
+
+impl AuditFailure {
+    /// The verdict of both audits: the aggregates' (`aggregate`) and, when
+    /// the engine reported its entities, the per-entity one.
+    pub fn combine(
+        aggregate: Result<(), AuditFailure>,
+        entities: Option<&EntityReport>,
+    ) -> Result<(), AuditFailure> {
+        let mut f = aggregate.err().unwrap_or(AuditFailure {
+            mismatches: Vec::new(),
+            entities: Vec::new(),
+        });
+        if let Some(r) = entities {
+            f.entities = r.mismatches.clone();
+        }
+        if f.mismatches.is_empty() && f.entities.is_empty() {
+            Ok(())
+        } else {
+            Err(f)
+        }
+    }
 }
 
 impl fmt::Display for AuditFailure {
@@ -155,6 +192,18 @@ impl fmt::Display for AuditFailure {
                 m.expected,
                 diff.abs()
             )?;
+        }
+        if !self.entities.is_empty() {
+            let report = EntityReport {
+                mismatches: self.entities.clone(),
+                ..EntityReport::default()
+            };
+            let sep = if self.mismatches.is_empty() {
+                " "
+            } else {
+                "; "
+            };
+            write!(f, "{sep}per entity: {report}")?;
         }
         Ok(())
     }
@@ -198,6 +247,21 @@ impl WriteTally {
             (K::SendDm, Reply::Sent(_)) => self.dms += 1,
             (K::Vote, Reply::Voted { delta, .. }) => self.vote_delta_sum += *delta as i64,
             _ => {}
+        }
+    }
+
+    /// Counts one acknowledged write from a client's log.
+    #[inline]
+    pub fn add_acked(&mut self, a: &Acked) {
+        match a {
+            Acked::Register(_) => self.users += 1,
+            Acked::Community { .. } => self.communities += 1,
+            Acked::Join { .. } => self.joins += 1,
+            Acked::Leave { .. } => self.leaves += 1,
+            Acked::Post { .. } => self.posts += 1,
+            Acked::Comment { .. } => self.comments += 1,
+            Acked::Vote { delta, .. } => self.vote_delta_sum += *delta as i64,
+            Acked::Dm(_) => self.dms += 1,
         }
     }
 
