@@ -42,7 +42,10 @@ fn hammer<E: Engine + Sync>(engine: E, label: &str) {
     if let Err(e) = engine.audit().check(&tally) {
         panic!("{label}: {e}");
     }
-    let logs = std::iter::once(setup_log.as_slice()).chain(runs.iter().map(|r| r.log.as_slice()));
+    let logs = setup_log
+        .iter()
+        .chain(runs.iter().flat_map(|r| &r.log))
+        .copied();
     let entities = engine
         .entities()
         .expect("a partitioned engine reports its entities");

@@ -52,7 +52,7 @@ fn drive<E: Engine>(engine: E) -> Outcome {
         tally.add(&r.tally);
     }
     engine.quiesce();
-    let logs = runs.iter().map(|r| r.log.as_slice());
+    let logs = runs.iter().flat_map(|r| &r.log).copied();
     let entities = engine
         .entities()
         .expect("a partitioned engine reports its entities");

@@ -191,6 +191,9 @@ pub struct AuditOutcome {
     /// Wall time of the per-entity audit (building the expected state from
     /// the logs, reading the engine's entities, comparing), in ms.
     pub entity_check_ms: f64,
+    /// Peak RSS of the process once the audit is done (the run's own peak,
+    /// `RunSummary::peak_rss_bytes`, is read before it); 0 if not audited.
+    pub peak_rss_bytes: u64,
 }
 
 /// Everything a run measured.
@@ -265,7 +268,8 @@ pub struct RunSummary {
     pub engine_stats: EngineStats,
     /// Cost of a clock read.
     pub clock_cost: ClockCost,
-    /// Peak RSS of the process (bytes).
+    /// Peak RSS of the process through the end of the run, read before the
+    /// audit (bytes; `VmHWM`, so the load phase's peak counts too).
     pub peak_rss_bytes: u64,
     /// Time the hypervisor took from each CPU during the measured intervals
     /// (`/proc/stat` steal; empty off Linux). On a VM, a core losing a few

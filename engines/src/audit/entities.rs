@@ -9,8 +9,8 @@
 //! comment karma (the author of a voted post or comment is known from the
 //! log of its creation), inbox size and subscription count; per community
 //! its post count and member count. Cost: one hash-map entry per entity
-//! built from the logs, then one lookup per engine record; linear in the
-//! state and in the acknowledged writes.
+//! built from the logs (in any order, in one pass), then one lookup per
+//! engine record; linear in the state and in the acknowledged writes.
 
 use std::fmt;
 
@@ -112,35 +112,29 @@ pub struct Expected {
     users: FxHashMap<UserId, ExpectedUser>,
     communities: FxHashMap<CommunityId, ExpectedCommunity>,
     posts: FxHashMap<PostId, ExpectedPost>,
-    comment_authors: FxHashMap<CommentId, UserId>,
-    /// Votes on posts or comments no log created (their author, and so the
-    /// karma they moved, is unknown).
+    /// Each comment's author (once its creation is seen) and score.
+    comments: FxHashMap<CommentId, (Option<UserId>, i64)>,
+    /// Posts and comments voted on that no log created (their author, and
+    /// so the karma they moved, is unknown).
     orphan_votes: u64,
 }
 
 impl Expected {
-    /// Builds the expected state from every client thread's log. Two passes:
-    /// creations first, then votes, because a vote may sit in another
-    /// thread's log than the creation of its target.
-    pub fn build<'a>(logs: impl Iterator<Item = &'a [Acked]> + Clone) -> Expected {
+    /// Builds the expected state from every acknowledged write of every
+    /// client thread, in any order: scores add up per target, and karma is
+    /// derived at the end from each post's and comment's author and score
+    /// (a vote may sit in another thread's log than its target's creation).
+    pub fn build(writes: impl IntoIterator<Item = Acked>) -> Expected {
         let mut e = Expected::default();
-        for log in logs.clone() {
-            for a in log {
-                e.creation(a);
-            }
+        for a in writes {
+            e.add(a);
         }
-        for log in logs {
-            for a in log {
-                if let Acked::Vote { target, delta } = *a {
-                    e.vote(target, i64::from(delta));
-                }
-            }
-        }
+        e.karma();
         e
     }
 
-    fn creation(&mut self, a: &Acked) {
-        match *a {
+    fn add(&mut self, a: Acked) {
+        match a {
             Acked::Register(u) => {
                 let user = self.users.entry(u).or_default();
                 user.registered = true;
@@ -165,10 +159,13 @@ impl Expected {
             }
             Acked::Comment { author, id } => {
                 self.posts.entry(id.post).or_default().comments += 1;
-                self.comment_authors.insert(id, author);
+                self.comments.entry(id).or_default().0 = Some(author);
             }
+            Acked::Vote { target, delta } => match target {
+                Target::Post(id) => self.posts.entry(id).or_default().score += i64::from(delta),
+                Target::Comment(id) => self.comments.entry(id).or_default().1 += i64::from(delta),
+            },
             Acked::Dm(id) => self.users.entry(id.to).or_default().inbox += 1,
-            Acked::Vote { .. } => {}
         }
     }
 
@@ -177,23 +174,19 @@ impl Expected {
         self.users.entry(user).or_default().subscriptions += by;
     }
 
-    fn vote(&mut self, target: Target, delta: i64) {
-        let author = match target {
-            Target::Post(id) => {
-                let p = self.posts.entry(id).or_default();
-                p.score += delta;
-                p.author
+    /// Each author's karma: the scores of their posts and comments.
+    fn karma(&mut self) {
+        for p in self.posts.values() {
+            match p.author {
+                Some(a) => self.users.entry(a).or_default().post_karma += p.score,
+                None => self.orphan_votes += u64::from(p.score != 0),
             }
-            Target::Comment(id) => self.comment_authors.get(&id).copied(),
-        };
-        let Some(author) = author else {
-            self.orphan_votes += 1;
-            return;
-        };
-        let u = self.users.entry(author).or_default();
-        match target {
-            Target::Post(_) => u.post_karma += delta,
-            Target::Comment(_) => u.comment_karma += delta,
+        }
+        for &(author, score) in self.comments.values() {
+            match author {
+                Some(a) => self.users.entry(a).or_default().comment_karma += score,
+                None => self.orphan_votes += u64::from(score != 0),
+            }
         }
     }
 
@@ -317,8 +310,8 @@ pub struct EntityReport {
     pub users: u64,
     /// Communities and profiles the engine reported.
     pub communities: u64,
-    /// Acknowledged votes on targets no log created (their karma could not
-    /// be attributed; not a failure by itself).
+    /// Posts and comments with acknowledged votes but no logged creation
+    /// (their karma could not be attributed; not a failure by itself).
     pub orphan_votes: u64,
     /// The checks that failed.
     pub mismatches: Vec<EntityMismatch>,
@@ -373,5 +366,104 @@ impl fmt::Display for EntityReport {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(c: u32, seq: u32) -> PostId {
+        PostId {
+            community: CommunityId(c),
+            seq,
+        }
+    }
+
+    /// Two users, a community both are in, a post by user 1 voted up by user
+    /// 2 in another thread's log before its creation appears, a comment by
+    /// user 2 voted down, a DM to user 1.
+    fn log() -> Vec<Acked> {
+        let (u1, u2, c) = (UserId(1), UserId(2), CommunityId(5));
+        let p = post(5, 0);
+        let cm = CommentId { post: p, seq: 0 };
+        vec![
+            Acked::Vote {
+                target: Target::Post(p),
+                delta: 1,
+            },
+            Acked::Register(u1),
+            Acked::Register(u2),
+            Acked::Community {
+                creator: u1,
+                community: c,
+            },
+            Acked::Join {
+                user: u2,
+                community: c,
+            },
+            Acked::Post { author: u1, id: p },
+            Acked::Comment { author: u2, id: cm },
+            Acked::Vote {
+                target: Target::Comment(cm),
+                delta: -1,
+            },
+            Acked::Dm(crate::api::DmId { to: u1, seq: 0 }),
+        ]
+    }
+
+    fn state() -> Entities {
+        let user = |id, post_karma, comment_karma, inbox| UserRecord {
+            id: UserId(id),
+            post_karma,
+            comment_karma,
+            inbox,
+            subscriptions: 2,
+        };
+        let community = |id: CommunityId, posts, members| CommunityRecord { id, posts, members };
+        Entities {
+            users: vec![user(1, 1, 0, 1), user(2, 0, -1, 0)],
+            communities: vec![
+                community(CommunityId(5), 1, 2),
+                community(CommunityId::profile(UserId(1)), 0, 1),
+                community(CommunityId::profile(UserId(2)), 0, 1),
+            ],
+            posts: vec![PostRecord {
+                id: post(5, 0),
+                author: UserId(1),
+                score: 1,
+                comments: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_state_that_holds_every_acknowledged_write_passes_in_any_log_order() {
+        let r = Expected::build(log()).check(&state());
+        assert!(r.passed(), "{r}");
+        let r = Expected::build(log().into_iter().rev()).check(&state());
+        assert!(r.passed(), "{r}");
+        assert_eq!((r.posts, r.users, r.communities), (1, 2, 3));
+    }
+
+    #[test]
+    fn each_difference_is_named_with_its_entity() {
+        let mut s = state();
+        s.posts[0].score = 0; // the score lost a vote the author's karma kept
+        s.users[1].inbox = 1; // a DM that was never acknowledged
+        s.communities.pop(); // user 2's profile is gone
+        let r = Expected::build(log()).check(&s);
+        let what: Vec<&str> = r.mismatches.iter().map(|m| m.what).collect();
+        assert_eq!(
+            what,
+            [
+                "post score",
+                "user inbox size",
+                "acknowledged community missing"
+            ],
+            "{r}"
+        );
+        assert_eq!(r.mismatches[0].example, "post 5/0 holds 0, expected 1");
+        assert!(r.to_string().contains("user inbox size: 1 entity differs"));
     }
 }

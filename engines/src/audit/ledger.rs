@@ -1,7 +1,8 @@
 //! The client's side of the per-entity audit: an append-only log of the
 //! writes the engine acknowledged, each with the ids its op named and the
 //! ids its reply gave ([`Acked`]). A client keeps one [`Ledger`] per thread
-//! (no shared state); recording an acknowledgement is an amortised push.
+//! (no shared state); recording an acknowledgement is an amortised push onto
+//! a per-kind list of fixed-size chunks ([`AckLog`]).
 
 use crate::api::{CommentId, CommunityId, DmId, Op, PostId, Reply, Response, Target, UserId};
 
@@ -123,14 +124,152 @@ pub enum Acked {
     Dm(DmId),
 }
 
+/// Entries per chunk of an [`AckLog`] list: appends never copy what was
+/// logged (no doubling), and each list wastes at most one partial chunk.
+const CHUNK: usize = 16 * 1024;
+
+/// An append-only list in fixed-size chunks.
+#[derive(Clone, Debug)]
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new() }
+    }
+}
+
+impl<T: Copy> Chunked<T> {
+    #[inline]
+    fn push(&mut self, v: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK => c.push(v),
+            _ => self.grow(v),
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, v: T) {
+        let mut c = Vec::with_capacity(CHUNK);
+        c.push(v);
+        self.chunks.push(c);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        self.chunks.iter().flatten().copied()
+    }
+
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+
+    fn bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum::<usize>() * size_of::<T>()
+    }
+}
+
+/// A client thread's acknowledged writes, one compact list per kind (the
+/// load phase's millions of joins take 8 bytes each, not the size of the
+/// largest [`Acked`]). Iterates as [`Acked`] values, grouped by kind.
+#[derive(Clone, Debug, Default)]
+pub struct AckLog {
+    users: Chunked<UserId>,
+    pairs: Chunked<(u8, UserId, CommunityId)>,
+    posts: Chunked<(UserId, PostId)>,
+    comments: Chunked<(UserId, CommentId)>,
+    votes: Chunked<(Target, i8)>,
+    dms: Chunked<DmId>,
+}
+
+const COMMUNITY: u8 = 0;
+const JOIN: u8 = 1;
+const LEAVE: u8 = 2;
+
+impl AckLog {
+    /// Appends one acknowledged write.
+    #[inline]
+    pub fn push(&mut self, a: Acked) {
+        match a {
+            Acked::Register(u) => self.users.push(u),
+            Acked::Community { creator, community } => {
+                self.pairs.push((COMMUNITY, creator, community))
+            }
+            Acked::Join { user, community } => self.pairs.push((JOIN, user, community)),
+            Acked::Leave { user, community } => self.pairs.push((LEAVE, user, community)),
+            Acked::Post { author, id } => self.posts.push((author, id)),
+            Acked::Comment { author, id } => self.comments.push((author, id)),
+            Acked::Vote { target, delta } => self.votes.push((target, delta)),
+            Acked::Dm(id) => self.dms.push(id),
+        }
+    }
+
+    /// Every logged write, grouped by kind (each client's order within a kind).
+    pub fn iter(&self) -> impl Iterator<Item = Acked> + '_ {
+        let pair = |(tag, user, community)| match tag {
+            COMMUNITY => Acked::Community {
+                creator: user,
+                community,
+            },
+            JOIN => Acked::Join { user, community },
+            _ => Acked::Leave { user, community },
+        };
+        self.users
+            .iter()
+            .map(Acked::Register)
+            .chain(self.pairs.iter().map(pair))
+            .chain(
+                self.posts
+                    .iter()
+                    .map(|(author, id)| Acked::Post { author, id }),
+            )
+            .chain(
+                self.comments
+                    .iter()
+                    .map(|(author, id)| Acked::Comment { author, id }),
+            )
+            .chain(
+                self.votes
+                    .iter()
+                    .map(|(target, delta)| Acked::Vote { target, delta }),
+            )
+            .chain(self.dms.iter().map(Acked::Dm))
+    }
+
+    /// Writes logged.
+    pub fn len(&self) -> usize {
+        self.users.len()
+            + self.pairs.len()
+            + self.posts.len()
+            + self.comments.len()
+            + self.votes.len()
+            + self.dms.len()
+    }
+
+    /// Whether nothing was logged.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the lists hold (their capacity).
+    pub fn bytes(&self) -> u64 {
+        (self.users.bytes()
+            + self.pairs.bytes()
+            + self.posts.bytes()
+            + self.comments.bytes()
+            + self.votes.bytes()
+            + self.dms.bytes()) as u64
+    }
+}
+
 /// One client thread's acknowledged writes: the aggregate [`WriteTally`]
 /// and, when `keep_log`, the per-entity log.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
     /// Counts and sums of the acknowledged writes.
     pub tally: WriteTally,
-    /// Every acknowledged write, in the order this thread saw the replies.
-    pub log: Vec<Acked>,
+    /// Every acknowledged write (empty unless `keep_log`).
+    pub log: AckLog,
     keep_log: bool,
 }
 
@@ -153,11 +292,6 @@ impl Ledger {
                 self.log.push(a);
             }
         }
-    }
-
-    /// Bytes the log holds (its capacity), for the run's memory figures.
-    pub fn log_bytes(&self) -> u64 {
-        (self.log.capacity() * size_of::<Acked>()) as u64
     }
 }
 
@@ -195,7 +329,7 @@ mod tests {
         // A reply of the wrong shape is not an acknowledgement.
         l.record(Pending::of(&vote), &Ok(Reply::Done));
         assert_eq!(
-            l.log,
+            l.log.iter().collect::<Vec<_>>(),
             vec![
                 Acked::Post {
                     author: UserId(1),
@@ -213,5 +347,52 @@ mod tests {
         assert!(tally_only.log.is_empty());
         assert_eq!(tally_only.tally.posts, 1);
         assert!(size_of::<Pending>() <= 20, "{}", size_of::<Pending>());
+    }
+
+    #[test]
+    fn the_log_keeps_every_write_across_chunks_grouped_by_kind_in_order() {
+        let mut log = AckLog::default();
+        let n = 2 * CHUNK as u32 + 5;
+        for i in 0..n {
+            log.push(Acked::Join {
+                user: UserId(i),
+                community: CommunityId(i % 7),
+            });
+            if i % 3 == 0 {
+                log.push(Acked::Register(UserId(i)));
+            }
+        }
+        assert_eq!(log.len(), (n + n.div_ceil(3)) as usize);
+        let all: Vec<Acked> = log.iter().collect();
+        // Registrations first (their list), each list in push order.
+        let regs: Vec<u32> = all
+            .iter()
+            .filter_map(|a| match a {
+                Acked::Register(u) => Some(u.0),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(regs, (0..n).step_by(3).collect::<Vec<_>>());
+        assert!(matches!(
+            all[regs.len()],
+            Acked::Join {
+                user: UserId(0),
+                ..
+            }
+        ));
+        let last = all.last().copied();
+        assert_eq!(
+            last,
+            Some(Acked::Join {
+                user: UserId(n - 1),
+                community: CommunityId((n - 1) % 7)
+            })
+        );
+        // Three chunks of joins, one of registrations: no doubling slack.
+        let join_bytes = 3 * CHUNK * size_of::<(u8, UserId, CommunityId)>();
+        assert_eq!(
+            log.bytes() as usize,
+            join_bytes + CHUNK * size_of::<UserId>()
+        );
     }
 }

@@ -11,7 +11,7 @@ pub mod ledger;
 pub use entities::{
     CommunityRecord, Entities, EntityMismatch, EntityReport, Expected, PostRecord, UserRecord,
 };
-pub use ledger::{Acked, Ledger, Pending};
+pub use ledger::{AckLog, Acked, Ledger, Pending};
 
 use std::fmt;
 

@@ -50,6 +50,9 @@ pub(super) fn summarise<E: Engine>(
         load_peak_rss,
     } = joined;
     let c = ctx.config;
+    // Before the audit, whose expected state and engine records are the
+    // harness's, not the run's.
+    let peak_rss = peak_rss_bytes();
     let audit = audit(ctx, engine, &results);
     let stopped_by = stop_reason(&results);
     let warm_end = start + c.warmup.as_nanos() as u64;
@@ -102,7 +105,7 @@ pub(super) fn summarise<E: Engine>(
         audit,
         engine_stats: engine.stats(),
         clock_cost: ctx.clock_cost,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: peak_rss,
         steal: collected
             .steal_ms
             .iter()
@@ -147,9 +150,10 @@ fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> Audi
         tally,
         engine: Default::default(),
         entities: None,
-        log_bytes: results.iter().map(|r| r.ledger.log_bytes()).sum(),
+        log_bytes: results.iter().map(|r| r.ledger.log.bytes()).sum(),
         logged_writes: results.iter().map(|r| r.ledger.log.len() as u64).sum(),
         entity_check_ms: 0.0,
+        peak_rss_bytes: 0,
     };
     if !ctx.config.engine.is_stateful() {
         return out;
@@ -158,8 +162,9 @@ fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> Audi
     let started = std::time::Instant::now();
     out.entities = engine
         .entities()
-        .map(|e| Expected::build(results.iter().map(|r| r.ledger.log.as_slice())).check(&e));
+        .map(|e| Expected::build(results.iter().flat_map(|r| r.ledger.log.iter())).check(&e));
     out.entity_check_ms = started.elapsed().as_secs_f64() * 1e3;
+    out.peak_rss_bytes = peak_rss_bytes();
     let check = AuditFailure::combine(out.engine.check(&tally), out.entities.as_ref());
     out.verdict = if check.is_ok() {
         AuditVerdict::Pass
