@@ -9,6 +9,7 @@
 //! it, and it depends on no engine (the dispatch over engines is
 //! [`crate::kind`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -241,7 +242,29 @@ pub struct EngineStats {
     /// Follow-ups dropped by the `drop_follow_up_rate` fault.
     pub dropped_follow_ups: u64,
     /// Writes dropped or duplicated by the write faults, by kind.
-    pub write_faults: crate::fault::WriteFaults,
+    pub write_faults: WriteFaults,
+}
+
+/// Writes the write faults changed, by kind name ([`crate::OpKind::name`]; kinds
+/// with none are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WriteFaults {
+    /// Writes acknowledged but not applied.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Writes applied twice (the second application changed the state).
+    pub duplicated: BTreeMap<&'static str, u64>,
+}
+
+impl WriteFaults {
+    /// How many writes of `kind` were dropped.
+    pub fn dropped_of(&self, kind: crate::api::OpKind) -> u64 {
+        self.dropped.get(kind.name()).copied().unwrap_or(0)
+    }
+
+    /// How many writes of `kind` were duplicated.
+    pub fn duplicated_of(&self, kind: crate::api::OpKind) -> u64 {
+        self.duplicated.get(kind.name()).copied().unwrap_or(0)
+    }
 }
 
 /// An engine: owns the state and the threads that serve it.

@@ -15,7 +15,6 @@
 //! [`FaultInjector::active`] once per op: with faults off that is the only
 //! cost, a branch that is always predicted right.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,8 +22,8 @@ use std::time::{Duration, Instant};
 use crate::api::{ApiError, Op, OpKind, Reply, Response};
 use crate::audit::mix64;
 use crate::config::Faults;
+use crate::engine::WriteFaults;
 use crate::partition::{FollowUp, Partition};
-use serde::Serialize;
 
 /// The payload of an injected panic. Engines raise it with
 /// [`std::panic::resume_unwind`], which skips the panic hook, so injected
@@ -211,28 +210,6 @@ impl FaultCounters {
     /// Follow-ups dropped so far.
     pub(crate) fn dropped_follow_ups(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-/// Writes the write faults changed, by kind name ([`OpKind::name`]; kinds
-/// with none are left out).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct WriteFaults {
-    /// Writes acknowledged but not applied.
-    pub dropped: BTreeMap<&'static str, u64>,
-    /// Writes applied twice (the second application changed the state).
-    pub duplicated: BTreeMap<&'static str, u64>,
-}
-
-impl WriteFaults {
-    /// How many writes of `kind` were dropped.
-    pub fn dropped_of(&self, kind: OpKind) -> u64 {
-        self.dropped.get(kind.name()).copied().unwrap_or(0)
-    }
-
-    /// How many writes of `kind` were duplicated.
-    pub fn duplicated_of(&self, kind: OpKind) -> u64 {
-        self.duplicated.get(kind.name()).copied().unwrap_or(0)
     }
 }
 

@@ -47,7 +47,8 @@ pub use audit::{
 pub use config::{ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Stall};
 pub use engine::{
     Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, Session,
+    WriteFaults,
 };
-pub use fault::{FaultInjector, InjectedPanic, OpFault, WriteFaults};
+pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};
 pub use partition::{FeedGather, FollowUp, Partition, PostClock, merge_feed};

@@ -106,17 +106,21 @@ pub(super) fn summarise<E: Engine>(
         engine_stats: engine.stats(),
         clock_cost: ctx.clock_cost,
         peak_rss_bytes: peak_rss,
-        steal: collected
-            .steal_ms
-            .iter()
-            .map(|(&core, &steal_ms)| CoreSteal {
-                core,
-                steal_ms,
-                share: (steal_ms as f64 * 1e6 / measured_ns as f64).min(1.0),
-            })
-            .collect(),
+        steal: steal(&collected.steal_ms, measured_ns),
     };
     (summary, collected.reports)
+}
+
+/// Per core, the time the hypervisor took during the measured window.
+fn steal(steal_ms: &std::collections::BTreeMap<usize, u64>, measured_ns: u64) -> Vec<CoreSteal> {
+    steal_ms
+        .iter()
+        .map(|(&core, &steal_ms)| CoreSteal {
+            core,
+            steal_ms,
+            share: (steal_ms as f64 * 1e6 / measured_ns as f64).min(1.0),
+        })
+        .collect()
 }
 
 /// Each measured interval's throughput, all ops.
