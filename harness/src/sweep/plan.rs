@@ -43,7 +43,8 @@ impl std::fmt::Display for RateSpec {
 impl std::str::FromStr for RateSpec {
     type Err = String;
 
-    /// A positive rate in ops/s (`50000`, `50k`, `2.5M`), or a share of the
+    /// A positive rate in ops/s (`50000`, `50k`, `2.5M`; at most
+    /// [`MAX_RATE`](crate::limits::MAX_RATE)), or a share of the
     /// line's capacity ending in `%`, above 0 and at most 1000%.
     fn from_str(item: &str) -> Result<RateSpec, String> {
         let item = item.trim();
@@ -57,9 +58,11 @@ impl std::str::FromStr for RateSpec {
                 )),
             };
         }
-        crate::config::parse_rate(item)
-            .map(RateSpec::PerSec)
-            .map_err(|e| e.to_string())
+        match crate::config::parse_rate(item) {
+            Ok(r) if r > crate::limits::MAX_RATE => Err(format!("`{item}` is above 1G ops/s")),
+            Ok(r) => Ok(RateSpec::PerSec(r)),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
