@@ -198,6 +198,42 @@ mod tests {
         assert!(EngineKind::Redis.check(&ok).is_err());
     }
 
+    struct Shutdown;
+
+    impl EngineVisitor for Shutdown {
+        type Output = ();
+        fn visit<E: Engine>(self, engine: E) {
+            engine.shutdown();
+        }
+    }
+
+    #[test]
+    fn an_absurd_mailbox_is_refused_before_any_mailbox_is_built() {
+        // A crossbeam mailbox allocates and writes every slot when it is
+        // built: these capacities once ate the machine (or panicked inside
+        // crossbeam) before the run began.
+        for mailbox in [100_000_000_000, usize::MAX] {
+            let c = EngineConfig {
+                mailbox,
+                partitions: 2,
+                ..EngineConfig::default()
+            };
+            for kind in [EngineKind::Actor, EngineKind::Sharded] {
+                let r = kind.visit(&c, Shutdown);
+                assert!(
+                    matches!(r, Err(EngineError::Config { .. })),
+                    "{} with mailbox {mailbox}: {r:?}",
+                    kind.name()
+                );
+            }
+        }
+        let at_bound = EngineConfig {
+            mailbox: EngineConfig::MAX_MAILBOX,
+            ..EngineConfig::default()
+        };
+        assert_eq!(EngineKind::Actor.visit(&at_bound, Shutdown), Ok(()));
+    }
+
     #[test]
     fn mailbox_bytes_count_the_mailboxes_each_engine_builds() {
         let c = EngineConfig {

@@ -208,11 +208,11 @@ pub fn estimate(f: &Footprint) -> Estimate {
             bytes: mul(f.communities, COMMUNITY_BYTES[0] + COMMUNITY_BYTES[s]),
         },
         Part {
-            what: format!("memberships={}", f.memberships),
+            what: format!("memberships_per_user x users = {}", f.memberships),
             bytes: mul(f.memberships, MEMBERSHIP_BYTES[0] + MEMBERSHIP_BYTES[s]),
         },
         Part {
-            what: format!("follows={}", f.follows),
+            what: format!("follows_per_user x users = {}", f.follows),
             bytes: mul(f.follows, FOLLOW_BYTES[0] + FOLLOW_BYTES[s]),
         },
         Part {
@@ -223,7 +223,7 @@ pub fn estimate(f: &Footprint) -> Estimate {
             ),
         },
         Part {
-            what: format!("engine threads {}", f.engine_threads),
+            what: format!("engine threads (--shards) {}", f.engine_threads),
             bytes: mul(f.engine_threads, ENGINE_THREAD_BYTES),
         },
         Part {
@@ -234,11 +234,14 @@ pub fn estimate(f: &Footprint) -> Estimate {
     if f.stateful {
         let post = POST_BYTES as f64 + f.post_body.max(0.0);
         parts.push(Part {
-            what: format!("seed posts={}", f.seed_posts),
+            what: format!(
+                "seed_posts_per_community/_per_profile: {} posts",
+                f.seed_posts
+            ),
             bytes: (f.seed_posts as f64 * post).min(u64::MAX as f64) as u64,
         });
         parts.push(Part {
-            what: format!("partitions={}", f.partitions),
+            what: format!("partitions (--stripes) {}", f.partitions),
             bytes: mul(f.partitions, PARTITION_BYTES),
         });
     }

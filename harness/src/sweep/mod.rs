@@ -171,7 +171,7 @@ fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
     let cells = cell_count(spec);
     if cells > l::MAX_SWEEP_CELLS as u128 {
         return bad(format!(
-            "the sweep has {cells} cells (users x lines x (1 + rates) x --repeat), more than {}",
+            "the sweep has {cells} cells, more than {}: fewer --users, --threads, --shards, --stripes, --rates or --repeat values",
             l::MAX_SWEEP_CELLS
         ));
     }
