@@ -192,7 +192,9 @@ const POST_BYTES: u64 = 300;
 
 /// The memory `f` needs once the load phase is done (see the module docs).
 pub fn estimate(f: &Footprint) -> Estimate {
-    let s = usize::from(f.stateful);
+    // Each entity costs the workload's bytes, and the engine's when it
+    // keeps the state in this process.
+    let each = |[workload, engine]: [u64; 2]| workload + if f.stateful { engine } else { 0 };
     let mul = |a: u64, b: u64| a.saturating_mul(b);
     let mut parts = vec![
         Part {
@@ -201,19 +203,19 @@ pub fn estimate(f: &Footprint) -> Estimate {
         },
         Part {
             what: format!("users={}", f.users),
-            bytes: mul(f.users, USER_BYTES[0] + USER_BYTES[s]),
+            bytes: mul(f.users, each(USER_BYTES)),
         },
         Part {
             what: format!("communities={}", f.communities),
-            bytes: mul(f.communities, COMMUNITY_BYTES[0] + COMMUNITY_BYTES[s]),
+            bytes: mul(f.communities, each(COMMUNITY_BYTES)),
         },
         Part {
             what: format!("memberships_per_user x users = {}", f.memberships),
-            bytes: mul(f.memberships, MEMBERSHIP_BYTES[0] + MEMBERSHIP_BYTES[s]),
+            bytes: mul(f.memberships, each(MEMBERSHIP_BYTES)),
         },
         Part {
             what: format!("follows_per_user x users = {}", f.follows),
-            bytes: mul(f.follows, FOLLOW_BYTES[0] + FOLLOW_BYTES[s]),
+            bytes: mul(f.follows, each(FOLLOW_BYTES)),
         },
         Part {
             what: format!("--threads {}", f.client_threads),

@@ -118,8 +118,10 @@ pub(crate) fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> 
         .iter()
         .filter_map(|r| match *r {
             RateSpec::PerSec(r) => Some(r),
+            // At most the bound on rates: 1000% of a very fast line's
+            // capacity could pass it.
             RateSpec::OfCapacity(x) => capacity
-                .map(|c| (c * x).round())
+                .map(|c| (c * x).round().min(crate::limits::MAX_RATE))
                 .filter(|r| r.is_finite() && *r >= 1.0),
         })
         .collect();
