@@ -237,7 +237,7 @@ pub fn estimate(f: &Footprint) -> Estimate {
         let post = POST_BYTES as f64 + f.post_body.max(0.0);
         parts.push(Part {
             what: format!(
-                "seed_posts_per_community/_per_profile: {} posts",
+                "seed posts (communities x seed_posts_per_community + users x seed_posts_per_profile) = {}",
                 f.seed_posts
             ),
             bytes: (f.seed_posts as f64 * post).min(u64::MAX as f64) as u64,
