@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use socialbench_engines::{ChannelKind, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget};
+use socialbench_engines::{
+    ChannelKind, EngineConfig, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget,
+};
 use socialbench_harness::capacity::Slo;
 use socialbench_harness::config::defaults;
+use socialbench_harness::limits;
 use socialbench_harness::sweep::{RateSpec, SweepSpec};
 use socialbench_harness::{
     Arrivals, CompareSpec, Limit, LoopMode, PinSpec, ProgressMode, RunConfig, RunError,
@@ -58,27 +61,66 @@ pub fn bad_input(m: impl Into<String>) -> anyhow::Error {
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
-    socialbench_harness::parse_duration(s).map_err(|e| e.to_string())
+    let d = socialbench_harness::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > limits::MAX_DURATION {
+        return Err(format!("`{s}` is longer than 7 days"));
+    }
+    Ok(d)
+}
+
+fn interval_arg(s: &str) -> Result<Duration, String> {
+    let d = duration_arg(s)?;
+    if d < limits::MIN_INTERVAL {
+        return Err(format!("`{s}` is shorter than 1ms"));
+    }
+    Ok(d)
 }
 
 fn rate_arg(s: &str) -> Result<f64, String> {
-    socialbench_harness::parse_rate(s).map_err(|e| e.to_string())
+    let r = socialbench_harness::parse_rate(s).map_err(|e| e.to_string())?;
+    if r > limits::MAX_RATE {
+        return Err(format!("`{s}` is above 1G ops/s"));
+    }
+    Ok(r)
 }
 
 fn pin_arg(s: &str) -> Result<PinSpec, String> {
     PinSpec::parse(s).map_err(|e| e.to_string())
 }
 
-fn positive(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
+/// An integer in `1..=max`.
+fn count(s: &str, max: u64) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
         Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n > max => Err(format!("`{s}` is above the bound of {max}")),
         Ok(n) => Ok(n),
+        Err(_) if s.trim().parse::<u128>().is_ok() => {
+            Err(format!("`{s}` is above the bound of {max}"))
+        }
         Err(_) => Err(format!("`{s}` is not a positive integer")),
     }
 }
 
-fn positive_u64(s: &str) -> Result<u64, String> {
-    positive(s).map(|n| n as u64)
+/// Defines a value parser per bounded count flag.
+macro_rules! counts {
+    ($($name:ident: $t:ty = $max:expr;)+) => {
+        $(
+            fn $name(s: &str) -> Result<$t, String> {
+                count(s, $max as u64).map(|n| n as $t)
+            }
+        )+
+    };
+}
+
+counts! {
+    threads_arg: usize = limits::MAX_CLIENT_THREADS;
+    shards_arg: usize = limits::MAX_SHARDS;
+    stripes_arg: usize = EngineConfig::MAX_PARTITIONS;
+    mailbox_arg: usize = EngineConfig::MAX_MAILBOX;
+    outstanding_arg: usize = limits::MAX_OUTSTANDING;
+    passes_arg: usize = limits::MAX_PASSES;
+    repeat_arg: u32 = limits::MAX_PASSES;
+    ops_arg: u64 = limits::MAX_OPS;
 }
 
 fn users_arg(s: &str) -> Result<u32, String> {
@@ -120,8 +162,9 @@ pub struct WorkloadArgs {
 /// How the engines are built, for every command that builds them.
 #[derive(Debug, Args, Clone)]
 pub struct EngineArgs {
-    /// Capacity of each engine mailbox, in ops (a full one blocks the client).
-    #[arg(long, value_parser = positive, default_value_t = defaults::MAILBOX)]
+    /// Capacity of each engine mailbox, in ops (a full one blocks the
+    /// client); at most 1048576.
+    #[arg(long, value_parser = mailbox_arg, default_value_t = defaults::MAILBOX)]
     pub mailbox: usize,
     /// Mailbox channel.
     #[arg(long, value_enum, default_value_t = ChannelKind::Crossbeam)]
@@ -143,17 +186,18 @@ pub struct EngineArgs {
 /// How the clients offer load and how long they run.
 #[derive(Debug, Args, Clone)]
 pub struct LoopArgs {
-    /// Warmup after the load phase, excluded from the results.
+    /// Warmup after the load phase, excluded from the results (at most 7 days).
     #[arg(long, value_parser = duration_arg)]
     pub warmup: Option<Duration>,
-    /// Recording interval (default: 1s, or a tenth of a shorter measured window).
-    #[arg(long, value_parser = duration_arg)]
+    /// Recording interval (default: 1s, or a tenth of a shorter measured
+    /// window); at least 1ms, at most 1000000 per measured window.
+    #[arg(long, value_parser = interval_arg)]
     pub interval: Option<Duration>,
-    /// Ops outstanding per client thread (closed loop).
-    #[arg(long, value_parser = positive, default_value_t = defaults::INFLIGHT)]
+    /// Ops outstanding per client thread (closed loop); at most 1048576.
+    #[arg(long, value_parser = outstanding_arg, default_value_t = defaults::INFLIGHT)]
     pub inflight: usize,
-    /// Most ops outstanding per client thread in the open loop.
-    #[arg(long, value_parser = positive, default_value_t = defaults::MAX_OUTSTANDING)]
+    /// Most ops outstanding per client thread in the open loop; at most 1048576.
+    #[arg(long, value_parser = outstanding_arg, default_value_t = defaults::MAX_OUTSTANDING)]
     pub max_outstanding: usize,
     /// How the open loop spaces its arrivals.
     #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
@@ -280,35 +324,43 @@ fn open_loop(l: &LoopArgs, rate: f64) -> LoopMode {
 /// `socialbench run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Check everything (flags, workload, engine configuration, the memory
+    /// the run needs) without running: prints one line starting `ok:` and
+    /// exits 0, or the error and exits 2.
+    #[arg(long)]
+    pub check: bool,
     /// Engine.
     #[arg(long, value_enum, default_value_t = EngineKind::Sharded)]
     pub engine: EngineKind,
-    /// Client threads (default: the cores left after the engine's threads).
-    #[arg(long, value_parser = positive)]
+    /// Client threads (default: the cores left after the engine's
+    /// threads); at most 1024.
+    #[arg(long, value_parser = threads_arg)]
     pub threads: Option<usize>,
-    /// Shards of the sharded engine (sets the partition count).
-    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
+    /// Shards of the sharded engine (sets the partition count); at most 1024.
+    #[arg(long, value_parser = shards_arg, conflicts_with = "stripes")]
     pub shards: Option<usize>,
-    /// Stripes of the striped engine (sets the partition count).
-    #[arg(long, value_parser = positive)]
+    /// Stripes of the striped engine (sets the partition count); at most 65536.
+    #[arg(long, value_parser = stripes_arg)]
     pub stripes: Option<usize>,
     /// Core placement: auto, none, or a list like 0,1 or 0-3 (engine threads first).
     #[arg(long, value_parser = pin_arg, default_value = "auto")]
     pub pin: PinSpec,
-    /// Simulated users (overrides the scenario's), e.g. 100k.
+    /// Simulated users (overrides the scenario's), e.g. 100k; at most 2^30,
+    /// and the run must fit in the memory available (see --check).
     #[arg(long, value_parser = users_arg)]
     pub users: Option<u32>,
-    /// Open loop at this total rate in ops/s (e.g. 50k).
+    /// Open loop at this total rate in ops/s (e.g. 50k); at most 1G.
     #[arg(long, value_parser = rate_arg)]
     pub rate: Option<f64>,
     /// Open loop at users x the scenario's per-user rate.
     #[arg(long, conflicts_with = "rate")]
     pub open: bool,
-    /// Measured duration (default 10s); with --precision, the longest the run may take.
+    /// Measured duration (default 10s, at most 7 days); with --precision,
+    /// the longest the run may take.
     #[arg(long, value_parser = duration_arg, conflicts_with = "ops")]
     pub duration: Option<Duration>,
-    /// Measured ops in total instead of a duration.
-    #[arg(long, value_parser = positive_u64)]
+    /// Measured ops in total instead of a duration; at most 10^12.
+    #[arg(long, value_parser = ops_arg)]
     pub ops: Option<u64>,
     /// Name of the run's folder (default: timestamp-engine).
     #[arg(long)]
@@ -373,14 +425,20 @@ impl RunArgs {
 /// `socialbench compare` (also bare `socialbench`, with these defaults).
 #[derive(Debug, Args)]
 pub struct CompareArgs {
+    /// Check everything (flags, workload, engine configuration, the memory
+    /// the run needs) without running: prints one line starting `ok:` and
+    /// exits 0, or the error and exits 2.
+    #[arg(long)]
+    pub check: bool,
     /// Engines to compare, comma-separated (default: every in-process engine).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub engines: Vec<EngineKind>,
     /// The engine every other is compared with (one of --engines).
     #[arg(long, value_enum, default_value_t = EngineKind::Serial)]
     pub baseline: EngineKind,
-    /// Interleaved passes (every engine once per pass); a verdict needs 6.
-    #[arg(long, value_parser = positive, default_value_t = 8)]
+    /// Interleaved passes (every engine once per pass); a verdict needs 6;
+    /// at most 1000.
+    #[arg(long, value_parser = passes_arg, default_value_t = 8)]
     pub passes: usize,
     /// Simulated users.
     #[arg(long, value_parser = users_arg, default_value = "10000")]
@@ -457,6 +515,11 @@ impl CompareArgs {
 /// `socialbench sweep`. Lists are comma-separated; defaults fit the machine.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
+    /// Check everything (flags, workload, engine configuration, the memory
+    /// the run needs) without running: prints one line starting `ok:` and
+    /// exits 0, or the error and exits 2.
+    #[arg(long)]
+    pub check: bool,
     /// Engines (null and serial always run as baselines); redis needs --redis-url or --redis-cluster.
     #[arg(
         long,
@@ -465,26 +528,29 @@ pub struct SweepArgs {
         default_value = "actor,sharded,striped"
     )]
     pub engines: Vec<EngineKind>,
-    /// Client thread counts (default: powers of two up to the cores, and the cores).
-    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    /// Client thread counts (default: powers of two up to the cores, and
+    /// the cores); each at most 1024.
+    #[arg(long, value_parser = threads_arg, value_delimiter = ',')]
     pub threads: Vec<usize>,
-    /// Shard counts of the sharded engine (default: as --threads).
-    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    /// Shard counts of the sharded engine (default: as --threads); each at most 1024.
+    #[arg(long, value_parser = shards_arg, value_delimiter = ',')]
     pub shards: Vec<usize>,
-    /// Stripe counts of the striped engine (default: as --shards).
-    #[arg(long, value_parser = positive, value_delimiter = ',')]
+    /// Stripe counts of the striped engine (default: as --shards); each at most 65536.
+    #[arg(long, value_parser = stripes_arg, value_delimiter = ',')]
     pub stripes: Vec<usize>,
-    /// Users values, e.g. 1000,100k (default: the scenario's).
+    /// Users values, e.g. 1000,100k (default: the scenario's); each at most
+    /// 2^30, and each cell must fit in the memory available.
     #[arg(long, value_parser = users_arg, value_delimiter = ',')]
     pub users: Vec<u32>,
-    /// Open-loop rates, e.g. 10k,50k, or shares of each line's own
+    /// Open-loop rates (at most 1G ops/s), e.g. 10k,50k, or shares of each line's own
     /// closed-loop capacity, e.g. 50%: after each closed-loop cell,
     /// ascending until saturated.
     #[arg(long, value_parser = clap::value_parser!(RateSpec), value_delimiter = ',')]
     pub rates: Vec<RateSpec>,
     /// Measure every cell this many times (passes over the matrix); the
-    /// table and COST use each cell's median; verdicts need 6.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), default_value_t = 1)]
+    /// table and COST use each cell's median; verdicts need 6; at most
+    /// 1000. A sweep has at most 100000 cells.
+    #[arg(long, value_parser = repeat_arg, default_value_t = 1)]
     pub repeat: u32,
     /// Measured duration of each cell.
     #[arg(long, value_parser = duration_arg, default_value = "5s")]
@@ -559,20 +625,26 @@ impl SweepArgs {
 /// `socialbench capacity`.
 #[derive(Debug, Args)]
 pub struct CapacityArgs {
+    /// Check everything (flags, workload, engine configuration, the memory
+    /// the run needs) without running: prints one line starting `ok:` and
+    /// exits 0, or the error and exits 2.
+    #[arg(long)]
+    pub check: bool,
     /// Engine.
     #[arg(long, value_enum)]
     pub engine: EngineKind,
     /// The latency SLO on intended latency, e.g. p99=1ms (p50, p90, p99, p99.9, p99.99).
     #[arg(long)]
     pub slo: Slo,
-    /// Client threads (default: the cores left after the engine's threads).
-    #[arg(long, value_parser = positive)]
+    /// Client threads (default: the cores left after the engine's
+    /// threads); at most 1024.
+    #[arg(long, value_parser = threads_arg)]
     pub threads: Option<usize>,
-    /// Shards of the sharded engine.
-    #[arg(long, value_parser = positive, conflicts_with = "stripes")]
+    /// Shards of the sharded engine; at most 1024.
+    #[arg(long, value_parser = shards_arg, conflicts_with = "stripes")]
     pub shards: Option<usize>,
-    /// Stripes of the striped engine.
-    #[arg(long, value_parser = positive)]
+    /// Stripes of the striped engine; at most 65536.
+    #[arg(long, value_parser = stripes_arg)]
     pub stripes: Option<usize>,
     /// Simulated users (overrides the scenario's).
     #[arg(long, value_parser = users_arg)]
@@ -643,8 +715,8 @@ pub struct PlotArgs {
 /// `socialbench trace`.
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Ops to generate (run phase).
-    #[arg(long, value_parser = positive_u64, default_value_t = 1000)]
+    /// Ops to generate (run phase); at most 10^12.
+    #[arg(long, value_parser = ops_arg, default_value_t = 1000)]
     pub ops: u64,
     /// Simulated users (overrides the scenario's).
     #[arg(long, value_parser = users_arg)]

@@ -22,26 +22,36 @@ fn describe(k: EngineKind) -> &'static str {
     }
 }
 
-/// Prints engines and workloads.
-pub fn print() {
-    println!("engines:");
+/// Engines and workloads, as `socialbench list` prints them.
+pub fn text() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "engines:");
     for k in EngineKind::known() {
-        println!("  {:<8} {}", k.name(), describe(k));
+        let _ = writeln!(out, "  {:<8} {}", k.name(), describe(k));
     }
-    println!("\nworkloads (--workload NAME, or a TOML file starting with preset = \"NAME\"):");
+    let _ = writeln!(
+        out,
+        "\nworkloads (--workload NAME, or a TOML file starting with preset = \"NAME\"):"
+    );
     for name in Scenario::PRESETS {
         match Scenario::preset(name) {
             Ok(s) => {
                 let params = serde_json::to_string_pretty(&s).unwrap_or_default();
-                println!(
+                let _ = writeln!(
+                    out,
                     "  {name} (default open-loop rate {:.3} ops/s per user):",
                     s.per_user_rate()
                 );
                 for line in params.lines() {
-                    println!("    {line}");
+                    let _ = writeln!(out, "    {line}");
                 }
             }
-            Err(e) => println!("  {name}: {e}"),
+            Err(e) => {
+                let _ = writeln!(out, "  {name}: {e}");
+            }
         }
     }
+    out
 }

@@ -18,6 +18,7 @@ use socialbench_harness::{RunError, StopSignal};
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -63,6 +64,38 @@ fn one_line(e: &anyhow::Error) -> String {
     line
 }
 
+/// A closed stdout (`socialbench ... | head -1`) is the reader having
+/// enough, not an error: the commands that write to stdout themselves
+/// ([`emit`], `trace`) stop quietly on it, and a `println!` elsewhere (the
+/// harness's tables), which panics on it, ends the process quietly with
+/// exit 0 instead (its files are written before it prints). Every other
+/// panic goes to the default hook.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// Writes `text` to stdout; a closed stdout ends the output quietly.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
+
 /// Help and version go to stdout as clap prints them (exit 0); any other
 /// clap error is one line on stderr (no usage block) and exit 2.
 fn usage_error(e: clap::Error) -> ExitCode {
@@ -88,9 +121,17 @@ fn usage_error(e: clap::Error) -> ExitCode {
 
 fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
     use cli::Command;
+    use socialbench_harness as h;
     match cli.command {
         None => compare(&cli::CompareArgs::defaults(), stop),
+        Some(Command::Compare(args)) if args.check => emit(&format!(
+            "ok: compare {}\n",
+            h::compare::check(&args.spec()?)?
+        )),
         Some(Command::Compare(args)) => compare(&args, stop),
+        Some(Command::Run(args)) if args.check => {
+            emit(&format!("ok: run {}\n", h::run::check(&args.config()?)?))
+        }
         Some(Command::Run(args)) => {
             let mut config = args.config()?;
             config.stop = stop;
@@ -98,15 +139,22 @@ fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
                 .with_context(|| format!("{} run", config.engine.name()))?;
             Ok(())
         }
+        Some(Command::Sweep(args)) if args.check => {
+            emit(&format!("ok: sweep {}\n", h::sweep::check(&args.spec()?)?))
+        }
         Some(Command::Sweep(args)) => sweep(&args, stop),
+        Some(Command::Capacity(args)) if args.check => {
+            let checked = h::run::check(&args.config()?)?;
+            if let Some(out) = &args.out {
+                h::run::check_writable(out)?;
+            }
+            emit(&format!("ok: capacity {checked}\n"))
+        }
         Some(Command::Capacity(args)) => capacity(&args, stop),
         Some(Command::Diff(args)) => diff(&args),
         Some(Command::Plot(args)) => plot(&args),
         Some(Command::Trace(args)) => trace(&args),
-        Some(Command::List) => {
-            list::print();
-            Ok(())
-        }
+        Some(Command::List) => emit(&list::text()),
     }
 }
 
@@ -169,10 +217,7 @@ fn capacity(args: &cli::CapacityArgs, stop: StopSignal) -> anyhow::Result<()> {
 /// `socialbench diff A B`.
 fn diff(args: &cli::DiffArgs) -> anyhow::Result<()> {
     let d = socialbench_harness::diff::diff(&args.a, &args.b)?;
-    print!(
-        "{}",
-        socialbench_harness::diff::render(&d, &args.a, &args.b)
-    );
+    emit(&socialbench_harness::diff::render(&d, &args.a, &args.b))?;
     if args.fail_if_slower && d.any_slower() {
         anyhow::bail!("B is slower than A (--fail-if-slower)");
     }
@@ -201,15 +246,17 @@ fn plot(args: &cli::PlotArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `socialbench trace`: the workload is resolved and checked against the
+/// memory available as a one-thread serial run's would be (the trace keeps
+/// the state in one partition).
 fn trace(args: &cli::TraceArgs) -> anyhow::Result<()> {
-    let bad = |e: String| anyhow::Error::new(RunError::BadInput(e));
-    let mut scenario = socialbench_workload::Scenario::from_arg(&args.workload.workload)
-        .map_err(|e| bad(e.to_string()))?;
-    if let Some(u) = args.users {
-        scenario.users = u;
-    }
-    let workload = socialbench_workload::Workload::new(scenario, args.workload.seed)
-        .map_err(|e| bad(e.to_string()))?;
+    let mut config = socialbench_harness::RunConfig::new(socialbench_engines::EngineKind::Serial);
+    config.workload = args.workload.workload.clone();
+    config.seed = args.workload.seed;
+    config.users = args.users;
+    config.threads = Some(1);
+    config.out_root = None;
+    let workload = socialbench_harness::run::build_workload(&config)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = socialbench_workload::trace(&workload, args.ops, args.include_load, &mut out)

@@ -218,16 +218,36 @@ impl std::str::FromStr for IdlePolicy {
 }
 
 impl EngineConfig {
-    /// Checks the values every engine shares: at least one partition and a
-    /// mailbox of at least one op (even where an engine ignores them, they
-    /// are out of range), fault rates within 0..=1, a positive stall period.
-    /// Every engine calls it first, then refuses what it cannot do itself.
+    /// Most partitions an engine is built with (shards or stripes): 65,536.
+    /// Each is a partition's maps and (sharded) a thread, built before the
+    /// first op.
+    pub const MAX_PARTITIONS: usize = 1 << 16;
+
+    /// Largest mailbox capacity, in ops: 1,048,576. A crossbeam mailbox
+    /// allocates and writes every slot when it is built (about 100 MB at
+    /// this bound), so an absurd capacity would eat the machine before the
+    /// run began.
+    pub const MAX_MAILBOX: usize = 1 << 20;
+
+    /// Checks the values every engine shares: 1 to [`Self::MAX_PARTITIONS`]
+    /// partitions and a mailbox of 1 to [`Self::MAX_MAILBOX`] ops (even
+    /// where an engine ignores them, they are out of range), fault rates
+    /// within 0..=1, a positive stall period. Every engine calls it first,
+    /// then refuses what it cannot do itself.
     pub fn validate(&self) -> Result<(), EngineError> {
-        if self.partitions == 0 {
-            return Err(EngineError::config("partitions must be at least 1"));
+        if !(1..=Self::MAX_PARTITIONS).contains(&self.partitions) {
+            return Err(EngineError::config(format!(
+                "partitions {} outside 1..={}",
+                self.partitions,
+                Self::MAX_PARTITIONS
+            )));
         }
-        if self.mailbox == 0 {
-            return Err(EngineError::config("mailbox capacity must be at least 1"));
+        if !(1..=Self::MAX_MAILBOX).contains(&self.mailbox) {
+            return Err(EngineError::config(format!(
+                "mailbox capacity {} outside 1..={}",
+                self.mailbox,
+                Self::MAX_MAILBOX
+            )));
         }
         let f = &self.faults;
         for (name, rate) in [
@@ -256,6 +276,12 @@ mod tests {
     #[test]
     fn validate_refuses_each_out_of_range_value() {
         assert_eq!(EngineConfig::default().validate(), Ok(()));
+        let at_bounds = EngineConfig {
+            partitions: EngineConfig::MAX_PARTITIONS,
+            mailbox: EngineConfig::MAX_MAILBOX,
+            ..EngineConfig::default()
+        };
+        assert_eq!(at_bounds.validate(), Ok(()));
         let bad = [
             EngineConfig {
                 partitions: 0,
@@ -263,6 +289,18 @@ mod tests {
             },
             EngineConfig {
                 mailbox: 0,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                partitions: EngineConfig::MAX_PARTITIONS + 1,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                mailbox: EngineConfig::MAX_MAILBOX + 1,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                mailbox: usize::MAX,
                 ..EngineConfig::default()
             },
             EngineConfig {

@@ -115,6 +115,37 @@ impl EngineKind {
         (self == EngineKind::Serial).then_some(1)
     }
 
+    /// Checks `config` as building this engine would, without building it:
+    /// no thread, no mailbox, no connection ([`EngineConfig::validate`],
+    /// then what the engine itself refuses before it starts: the redis
+    /// engine's server, key prefix and faults).
+    pub fn check(self, config: &EngineConfig) -> Result<(), EngineError> {
+        config.validate()?;
+        match self {
+            #[cfg(feature = "redis")]
+            EngineKind::Redis => crate::redis::check_config(config).map(drop),
+            #[cfg(not(feature = "redis"))]
+            EngineKind::Redis => Err(EngineError::config(
+                "this build has no redis engine (built without the `redis` feature)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes of the bounded mailboxes the engine allocates when it is built
+    /// (a crossbeam mailbox allocates every slot up front): one mailbox for
+    /// `actor`, one per shard for `sharded`, none for the others.
+    pub fn mailbox_bytes(self, config: &EngineConfig) -> u64 {
+        let mailboxes = match self {
+            EngineKind::Actor => 1,
+            EngineKind::Sharded => config.partitions as u64,
+            _ => 0,
+        };
+        mailboxes
+            .saturating_mul(config.mailbox as u64)
+            .saturating_mul(crate::shard_set::MAILBOX_SLOT_BYTES as u64)
+    }
+
     /// Builds the engine and hands it to `visitor`, statically typed.
     pub fn visit<V: EngineVisitor>(
         self,
@@ -146,4 +177,75 @@ pub trait EngineVisitor {
     type Output;
     /// Called once with the built engine.
     fn visit<E: Engine>(self, engine: E) -> Self::Output;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_refuses_what_building_would_without_building() {
+        let ok = EngineConfig::default();
+        for kind in EngineKind::ALL {
+            assert_eq!(kind.check(&ok), Ok(()), "{}", kind.name());
+            let huge = EngineConfig {
+                mailbox: usize::MAX,
+                ..EngineConfig::default()
+            };
+            assert!(kind.check(&huge).is_err(), "{}", kind.name());
+        }
+        // No server named: refused before any connection is tried.
+        assert!(EngineKind::Redis.check(&ok).is_err());
+    }
+
+    struct Shutdown;
+
+    impl EngineVisitor for Shutdown {
+        type Output = ();
+        fn visit<E: Engine>(self, engine: E) {
+            engine.shutdown();
+        }
+    }
+
+    #[test]
+    fn an_absurd_mailbox_is_refused_before_any_mailbox_is_built() {
+        // A crossbeam mailbox allocates and writes every slot when it is
+        // built: these capacities once ate the machine (or panicked inside
+        // crossbeam) before the run began.
+        for mailbox in [100_000_000_000, usize::MAX] {
+            let c = EngineConfig {
+                mailbox,
+                partitions: 2,
+                ..EngineConfig::default()
+            };
+            for kind in [EngineKind::Actor, EngineKind::Sharded] {
+                let r = kind.visit(&c, Shutdown);
+                assert!(
+                    matches!(r, Err(EngineError::Config { .. })),
+                    "{} with mailbox {mailbox}: {r:?}",
+                    kind.name()
+                );
+            }
+        }
+        let at_bound = EngineConfig {
+            mailbox: EngineConfig::MAX_MAILBOX,
+            ..EngineConfig::default()
+        };
+        assert_eq!(EngineKind::Actor.visit(&at_bound, Shutdown), Ok(()));
+    }
+
+    #[test]
+    fn mailbox_bytes_count_the_mailboxes_each_engine_builds() {
+        let c = EngineConfig {
+            partitions: 4,
+            mailbox: 1000,
+            ..EngineConfig::default()
+        };
+        let one = EngineKind::Actor.mailbox_bytes(&c);
+        assert!(one >= 1000 * 16, "{one}");
+        assert_eq!(EngineKind::Sharded.mailbox_bytes(&c), 4 * one);
+        for kind in [EngineKind::Null, EngineKind::Serial, EngineKind::Striped] {
+            assert_eq!(kind.mailbox_bytes(&c), 0);
+        }
+    }
 }

@@ -162,6 +162,23 @@ fn used_memory(conn: &mut ::redis::Connection) -> Result<u64, ::redis::RedisErro
 
 /// The engine's settings, checked before anything is sent: the timeout and
 /// the key prefix (a fresh unique one when none is given).
+/// What the redis engine refuses before it connects: faults, a missing
+/// server, a bad timeout or key prefix. Returns the server and the prefix.
+pub(crate) fn check_config(config: &EngineConfig) -> Result<(&RedisConfig, String), EngineError> {
+    if config.faults.any() {
+        return Err(EngineError::config(
+            "the redis engine injects no faults (the server is the system under test)",
+        ));
+    }
+    let redis = config.redis.as_ref().ok_or_else(|| {
+        EngineError::config(
+            "the redis engine needs a server: --redis-url redis://HOST:PORT \
+             or --redis-cluster HOST:PORT,...",
+        )
+    })?;
+    Ok((redis, checked_prefix(redis)?))
+}
+
 fn checked_prefix(redis: &RedisConfig) -> Result<String, EngineError> {
     if redis.timeout.is_zero() {
         return Err(EngineError::config("the Redis timeout must be positive"));
@@ -235,18 +252,7 @@ impl RedisEngine {
     /// configuration, the message says which flags the CLI needs.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
-        if config.faults.any() {
-            return Err(EngineError::config(
-                "the redis engine injects no faults (the server is the system under test)",
-            ));
-        }
-        let redis = config.redis.as_ref().ok_or_else(|| {
-            EngineError::config(
-                "the redis engine needs a server: --redis-url redis://HOST:PORT \
-                 or --redis-cluster HOST:PORT,...",
-            )
-        })?;
-        let prefix = checked_prefix(redis)?;
+        let (redis, prefix) = check_config(config)?;
         let timeout = redis.timeout;
         let (urls, slots) = discover(&redis.target, timeout)?;
         debug_assert!(slots.is_empty() || slots.len() == SLOTS);

@@ -118,7 +118,8 @@ struct CompareDocument<'a> {
     machine: MachineInfo,
 }
 
-fn check(spec: &CompareSpec) -> Result<(), RunError> {
+/// The values of `spec` against their bounds.
+fn check_values(spec: &CompareSpec) -> Result<(), RunError> {
     let bad = |m: String| Err(RunError::BadInput(m));
     if spec.engines.is_empty() {
         return bad("compare: no engines".into());
@@ -131,8 +132,9 @@ fn check(spec: &CompareSpec) -> Result<(), RunError> {
             names.join(", ")
         ));
     }
-    if spec.passes == 0 {
-        return bad("--passes must be at least 1".into());
+    crate::limits::check_count("--passes", spec.passes, crate::limits::MAX_PASSES)?;
+    if let Some(m) = spec.max_time {
+        crate::limits::check_duration("--max-time", m, true)?;
     }
     if let Some(p) = spec.precision
         && !(p > 0.0 && p < 1.0)
@@ -143,6 +145,68 @@ fn check(spec: &CompareSpec) -> Result<(), RunError> {
         ));
     }
     Ok(())
+}
+
+/// What a check of a comparison found ([`check`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareChecked {
+    /// Engines compared.
+    pub engines: usize,
+    /// Passes asked.
+    pub passes: usize,
+    /// Simulated users.
+    pub users: u32,
+    /// The memory the largest engine's run needs, bytes.
+    pub needed: u64,
+    /// `MemAvailable`, bytes, where the machine tells.
+    pub available: Option<u64>,
+}
+
+impl std::fmt::Display for CompareChecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "engines={} passes={} users={}, the largest run needs ~{} MiB",
+            self.engines,
+            self.passes,
+            self.users,
+            crate::limits::mib(self.needed)
+        )?;
+        match self.available {
+            Some(a) => write!(f, " of {} MiB available", crate::limits::mib(a)),
+            None => write!(f, " (available memory unknown)"),
+        }
+    }
+}
+
+/// Every check the comparison does before its first run, without running
+/// or creating anything: its values, the scenario, each engine's run as
+/// [`crate::run::check_with`] sees it (the workload is shared, an engine
+/// is built at a time: the largest run is what must fit), and the folder.
+pub fn check(spec: &CompareSpec) -> Result<CompareChecked, RunError> {
+    check_values(spec)?;
+    let scenario = crate::run::scenario_of(&spec.base)?;
+    let mut needed = 0;
+    let mut available = None;
+    for &engine in &spec.engines {
+        let mut c = spec.base.clone();
+        c.engine = engine;
+        c.threads = None;
+        c.partitions = None;
+        let checked = crate::run::check_with(&c, &scenario)?;
+        needed = needed.max(checked.needed);
+        available = checked.available;
+    }
+    if let Some(root) = &spec.base.out_root {
+        crate::run::check_writable(root)?;
+    }
+    Ok(CompareChecked {
+        engines: spec.engines.len(),
+        passes: spec.passes,
+        users: scenario.users,
+        needed,
+        available,
+    })
 }
 
 /// Runs the comparison (module docs), writes its files, prints its table

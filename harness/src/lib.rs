@@ -18,6 +18,7 @@ pub mod compare;
 pub mod config;
 pub mod cpu;
 pub mod diff;
+pub mod limits;
 pub mod machine;
 pub mod outputs;
 pub mod pinning;

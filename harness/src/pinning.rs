@@ -17,6 +17,10 @@ use serde::Serialize;
 #[error("{0}")]
 pub struct PinError(pub String);
 
+/// Highest core id `--pin` accepts: 65,535 (Linux supports at most 8,192
+/// CPUs; a range up to a huge id would otherwise be a huge list).
+pub const MAX_CORE_ID: usize = 65_535;
+
 /// How the user asked threads to be placed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum PinSpec {
@@ -39,7 +43,7 @@ impl PinSpec {
         }
         let bad = || {
             PinError(format!(
-                "malformed --pin `{s}` (expected auto, none, or cores like 0,1 or 0-3)"
+                "malformed --pin `{s}` (expected auto, none, or cores from 0 to {MAX_CORE_ID} like 0,1 or 0-3)"
             ))
         };
         let mut cores = Vec::new();
@@ -48,12 +52,16 @@ impl PinSpec {
             if let Some((a, b)) = part.split_once('-') {
                 let a: usize = a.trim().parse().map_err(|_| bad())?;
                 let b: usize = b.trim().parse().map_err(|_| bad())?;
-                if a > b {
+                if a > b || b > MAX_CORE_ID {
                     return Err(bad());
                 }
                 cores.extend(a..=b);
             } else {
-                cores.push(part.parse().map_err(|_| bad())?);
+                let c: usize = part.parse().map_err(|_| bad())?;
+                if c > MAX_CORE_ID {
+                    return Err(bad());
+                }
+                cores.push(c);
             }
         }
         if cores.is_empty() {
@@ -259,7 +267,8 @@ mod tests {
             PinSpec::Cores(vec![0, 1, 2, 5])
         );
         assert_eq!(PinSpec::parse("none").unwrap(), PinSpec::None);
-        for bad in ["", "a", "3-1", "1,,2"] {
+        // A range to a huge id is refused before it becomes a list.
+        for bad in ["", "a", "3-1", "1,,2", "0-18446744073709551615", "65536"] {
             assert!(PinSpec::parse(bad).is_err(), "{bad}");
         }
     }

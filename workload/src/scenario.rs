@@ -379,6 +379,28 @@ pub struct Scenario {
 /// for deliberately unknown ids and communities created during the run.
 pub const MAX_POPULATION: u32 = 1 << 30;
 
+/// Largest workload file read: 1 MiB (a complete scenario is about 3 KiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The text of `path`, a regular file of at most [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    // Looked at before it is opened: opening a FIFO blocks until a writer comes.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Builds a preset.
 type PresetFn = fn() -> Scenario;
 
@@ -428,8 +450,11 @@ impl Scenario {
 
     /// Reads a TOML workload file (`preset = "..."` then overrides). An
     /// error in its content comes wrapped in [`WorkloadError::File`].
+    ///
+    /// Only a regular file of at most [`MAX_FILE_BYTES`] is read: a FIFO or
+    /// a device (`/dev/zero`) would block or never end.
     pub fn from_file(path: &Path) -> Result<Scenario, WorkloadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Io {
+        let text = read_bounded(path).map_err(|source| WorkloadError::Io {
             path: path.to_path_buf(),
             source,
         })?;

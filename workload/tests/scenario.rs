@@ -139,6 +139,23 @@ fn files_are_read_from_disk_and_missing_ones_say_so() {
         }
         other => panic!("expected Io, got {other:?}"),
     }
+    // Only a regular file of at most MAX_FILE_BYTES: a device would never
+    // end, a folder is no file, and a huge file is no workload.
+    for (arg, says) in [
+        ("/dev/zero".to_string(), "not a regular file"),
+        (dir.to_str().unwrap().to_string(), "not a regular file"),
+    ] {
+        let e = Scenario::from_file(std::path::Path::new(&arg)).unwrap_err();
+        assert!(e.to_string().contains(says), "{arg}: {e}");
+    }
+    let big = dir.join("big.toml");
+    let mut text = "preset = \"reddit\"\n".to_string();
+    text.push_str(
+        &"# padding\n".repeat(socialbench_workload::scenario::MAX_FILE_BYTES as usize / 10 + 1),
+    );
+    std::fs::write(&big, text).unwrap();
+    let e = Scenario::from_arg(big.to_str().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -378,6 +378,11 @@ impl Drop for ShardSet {
     }
 }
 
+/// Bytes of one slot of a client lane: the message and the channel's own
+/// word per slot (crossbeam's stamp; flume's queue entry is no larger).
+pub(crate) const MAILBOX_SLOT_BYTES: usize =
+    std::mem::size_of::<ClientMsg>() + std::mem::size_of::<usize>();
+
 /// The two lanes of every shard: the senders clients and peers use, and
 /// each shard's receiver.
 struct Lanes {

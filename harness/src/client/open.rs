@@ -99,6 +99,34 @@ impl Schedule {
     }
 }
 
+/// Arrivals the schedule walks one by one when counting the ops due but
+/// never sent; past them the rest is counted from the mean gap.
+const WALK_DUE: u64 = 1 << 20;
+
+/// The arrivals of `sched` from its next one to `until` that are measured
+/// (at or after `warm_end`), at most `budget`. The first [`WALK_DUE`] are
+/// walked (the schedule's own draws); the rest, if any, are counted as
+/// their expected number, the time left over the mean gap: a run stopped
+/// far behind a high rate has billions due, and drawing each one would
+/// outlast the run itself.
+pub(crate) fn count_due(sched: &mut Schedule, warm_end: u64, until: u64, budget: u64) -> u64 {
+    let mut due = 0u64;
+    let mut walked = 0u64;
+    while sched.next < until && due < budget {
+        if walked == WALK_DUE {
+            let from = sched.next.max(warm_end);
+            let rest = (until.saturating_sub(from) as f64 / sched.mean_gap).ceil();
+            return due
+                .saturating_add(rest.min(u64::MAX as f64) as u64)
+                .min(budget);
+        }
+        due += u64::from(sched.next >= warm_end);
+        sched.advance();
+        walked += 1;
+    }
+    due
+}
+
 impl Loop<'_> {
     /// Open loop: Poisson arrivals on a schedule fixed in advance; latency from
     /// each op's intended start. Stops the run when the lag behind schedule
@@ -227,10 +255,8 @@ impl Loop<'_> {
         res.max_lag_ns = res.max_lag_ns.max(lag);
         let until = now.min(self.end);
         let budget_left = self.budget.saturating_sub(self.measured_sent);
-        while sched.next < until && res.unsent_due < budget_left {
-            res.unsent_due += u64::from(sched.next >= self.warm_end);
-            sched.advance();
-        }
+        let left = budget_left.saturating_sub(res.unsent_due);
+        res.unsent_due += count_due(sched, self.warm_end, until, left);
     }
 
     /// Waits for the next send at `next` (see [`Loop::open`]); `empty`: no

@@ -10,7 +10,7 @@ use socialbench_engines::{ApiError, EngineError, IdlePolicy, Op, OpKind, Respons
 use socialbench_workload::{Scenario, Workload};
 
 use super::measured::Loop;
-use super::open::Schedule;
+use super::open::{Schedule, count_due};
 use super::slab::{InFlight, Slab};
 use super::{ClientResult, Shared, StopReason};
 use crate::clock::Clock;
@@ -469,4 +469,25 @@ fn open_loop_latency_under_a_periodic_stall_matches_the_analytic_distribution() 
         "{}",
         service.value_at_quantile(0.99)
     );
+}
+
+#[test]
+fn ops_due_at_an_absurd_rate_are_counted_without_drawing_each_one() {
+    // A mean gap of 1 ps over 10 s: 10^13 arrivals due. Walking them one by
+    // one (as the open loop once did when it stopped behind schedule) would
+    // take hours; past the walk they are counted from the mean gap.
+    let rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let mut sched = Schedule::new(rng, 0.001, 0);
+    let due = count_due(&mut sched, 0, 10_000_000_000, u64::MAX);
+    assert!((due as f64 / 1e13 - 1.0).abs() < 1e-3, "{due}");
+    // Measured arrivals only, and never more than the budget.
+    let mut sched = Schedule::new(Xoshiro256PlusPlus::seed_from_u64(2), 0.001, 0);
+    let due = count_due(&mut sched, 5_000_000_000, 10_000_000_000, u64::MAX);
+    assert!((due as f64 / 5e12 - 1.0).abs() < 1e-3, "{due}");
+    let mut sched = Schedule::new(Xoshiro256PlusPlus::seed_from_u64(3), 0.001, 0);
+    assert_eq!(count_due(&mut sched, 0, 10_000_000_000, 12_345), 12_345);
+    // Below the walk the schedule's own arrivals count, exactly: equal gaps
+    // of 1 us from 1 us on, those in [0.5 ms, 1 ms).
+    let mut fixed = Schedule::fixed(1000.0, 0);
+    assert_eq!(count_due(&mut fixed, 500_000, 1_000_000, u64::MAX), 500);
 }

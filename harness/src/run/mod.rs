@@ -81,8 +81,8 @@ pub(crate) fn report_plots(
     }
 }
 
-/// Resolves the scenario (preset or file, `users` override) and prepares it.
-pub fn build_workload(config: &RunConfig) -> Result<Workload, RunError> {
+/// The scenario of `config` (preset or file, `users` override), validated.
+pub fn scenario_of(config: &RunConfig) -> Result<Scenario, RunError> {
     let mut scenario = Scenario::from_arg(&config.workload)?;
     if let Some(u) = config.users {
         if u == 0 {
@@ -90,7 +90,159 @@ pub fn build_workload(config: &RunConfig) -> Result<Workload, RunError> {
         }
         scenario.users = u;
     }
+    scenario.validate()?;
+    Ok(scenario)
+}
+
+/// Resolves the scenario ([`scenario_of`]), checks that the run fits in
+/// memory ([`check_with`], for `config`'s engine), and prepares it.
+pub fn build_workload(config: &RunConfig) -> Result<Workload, RunError> {
+    let scenario = scenario_of(config)?;
+    check_with(config, &scenario)?;
     Ok(Workload::new(scenario, config.seed)?)
+}
+
+/// What a check of a run found: the run as it would start, and the memory
+/// it needs ([`check`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    /// The engine.
+    pub engine: EngineKind,
+    /// The scenario's preset.
+    pub preset: String,
+    /// Simulated users.
+    pub users: u32,
+    /// Client threads.
+    pub threads: usize,
+    /// Partitions the engine gets.
+    pub partitions: usize,
+    /// Engine threads.
+    pub engine_threads: usize,
+    /// The memory estimate ([`crate::limits::estimate`]), bytes.
+    pub needed: u64,
+    /// `MemAvailable`, bytes, where the machine tells.
+    pub available: Option<u64>,
+}
+
+/// `engine=sharded workload=reddit users=100000 threads=1 partitions=2
+/// engine-threads=2, needs ~180 MiB of 20000 MiB available`.
+impl std::fmt::Display for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::limits::mib;
+        write!(
+            f,
+            "engine={} workload={} users={} threads={} partitions={} engine-threads={}, needs ~{} MiB",
+            self.engine.name(),
+            self.preset,
+            self.users,
+            self.threads,
+            self.partitions,
+            self.engine_threads,
+            mib(self.needed)
+        )?;
+        match self.available {
+            Some(a) => write!(f, " of {} MiB available", mib(a)),
+            None => write!(f, " (available memory unknown)"),
+        }
+    }
+}
+
+/// Every check `config`'s run does before it starts, without building
+/// anything (no workload tables, engine, thread or file): its values
+/// against their bounds, `scenario` (already validated by
+/// [`scenario_of`]), the engine's configuration ([`EngineKind::check`]),
+/// the pin map, and that the memory it needs is available.
+pub fn check_with(config: &RunConfig, scenario: &Scenario) -> Result<Checked, RunError> {
+    let p = plan(config, None)?;
+    config
+        .engine
+        .check(&p.engine_config)
+        .map_err(|e| engine_error(config.engine, e))?;
+    let estimate = crate::limits::estimate(&footprint(config, scenario, &p));
+    let available = crate::limits::mem_available();
+    crate::limits::check_memory(&estimate, available)?;
+    Ok(Checked {
+        engine: config.engine,
+        preset: scenario.preset.clone(),
+        users: scenario.users,
+        threads: p.threads,
+        partitions: p.engine_config.partitions,
+        engine_threads: p.engine_threads,
+        needed: estimate.total(),
+        available,
+    })
+}
+
+/// [`check_with`] on `config`'s scenario, and that its output folder could
+/// be created (nothing is created): what `socialbench run --check` does.
+pub fn check(config: &RunConfig) -> Result<Checked, RunError> {
+    let checked = check_with(config, &scenario_of(config)?)?;
+    if let Some(root) = &config.out_root {
+        check_writable(root)?;
+    }
+    Ok(checked)
+}
+
+/// Whether a folder could be created at `dir` (or is one) and written in,
+/// without creating it: its nearest existing ancestor must be a folder in
+/// which a probe file can be made (and is removed at once).
+pub fn check_writable(dir: &Path) -> Result<(), RunError> {
+    let not_writable = |source| RunError::NotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a folder", existing.display()),
+        )));
+    }
+    let probe = existing.join(format!(".socialbench-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(not_writable)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// What `config`'s run on `scenario` holds in memory ([`crate::limits::Footprint`]).
+fn footprint(config: &RunConfig, s: &Scenario, p: &Plan) -> crate::limits::Footprint {
+    let users = u64::from(s.users);
+    let communities = u64::from(s.communities);
+    let pop = &s.population;
+    let body = &s.bodies.post;
+    let mean_body =
+        (f64::from(body.median) * (body.sigma * body.sigma / 2.0).exp()).min(f64::from(body.max));
+    let seed_posts = (communities as f64 * f64::from(pop.seed_posts_per_community)
+        + users as f64 * pop.seed_posts_per_profile) as u64;
+    crate::limits::Footprint {
+        users,
+        communities,
+        memberships: users * u64::from(pop.memberships_per_user).min(communities),
+        follows: users * u64::from(pop.follows_per_user),
+        seed_posts,
+        post_body: mean_body,
+        stateful: config.engine.is_stateful() && !EngineKind::EXTERNAL.contains(&config.engine),
+        partitions: p.engine_config.partitions as u64,
+        engine_threads: p.engine_threads as u64,
+        mailbox: config.mailbox as u64,
+        mailbox_bytes: config.engine.mailbox_bytes(&p.engine_config),
+        client_threads: p.threads as u64,
+        outstanding: match config.mode {
+            LoopMode::Closed { inflight } => inflight as u64,
+            LoopMode::Open {
+                max_outstanding, ..
+            } => max_outstanding as u64,
+        },
+    }
 }
 
 /// Default partitions: a shard per core the engine gets (at least 2, so the
@@ -112,34 +264,60 @@ pub fn default_threads(engine: EngineKind, cores: usize, engine_threads: usize) 
     cores.saturating_sub(engine_threads).max(1)
 }
 
+/// Checks every value of `c` against its bound ([`crate::limits`]); the
+/// message names the flag and the value.
 fn check_config(c: &RunConfig) -> Result<(), RunError> {
-    let bad = |m: &str| Err(RunError::BadInput(m.into()));
-    if c.threads == Some(0) {
-        return bad("--threads must be at least 1");
+    use crate::limits::{self as l, check_count, check_duration};
+    let bad = |m: String| Err(RunError::BadInput(m));
+    if let Some(t) = c.threads {
+        check_count("--threads", t, l::MAX_CLIENT_THREADS)?;
     }
-    if c.partitions == Some(0) {
-        return bad("--shards/--stripes must be at least 1");
+    if let Some(p) = c.partitions {
+        check_count("--shards/--stripes", p, EngineConfig::MAX_PARTITIONS)?;
     }
-    if c.mailbox == 0 {
-        return bad("--mailbox must be at least 1");
+    check_count("--mailbox", c.mailbox, EngineConfig::MAX_MAILBOX)?;
+    check_duration("--warmup", c.warmup, false)?;
+    let interval = c.interval();
+    if interval < l::MIN_INTERVAL {
+        return bad(format!(
+            "--interval {} is shorter than 1ms",
+            crate::units::human_ns(interval.as_nanos() as u64)
+        ));
     }
-    if c.interval.is_some_and(|i| i.is_zero()) {
-        return bad("--interval must be positive");
-    }
+    check_duration("--interval", interval, true)?;
     match c.limit {
-        Limit::Duration(d) if d.is_zero() => return bad("--duration must be positive"),
-        Limit::Ops(0) => return bad("--ops must be at least 1"),
-        _ => {}
+        Limit::Duration(d) => {
+            check_duration("--duration", d, true)?;
+            let intervals = d.as_nanos() / interval.as_nanos();
+            if intervals > l::MAX_INTERVALS as u128 {
+                return bad(format!(
+                    "--duration {} / --interval {} is {intervals} intervals, more than {}",
+                    crate::units::human_ns(d.as_nanos() as u64),
+                    crate::units::human_ns(interval.as_nanos() as u64),
+                    l::MAX_INTERVALS
+                ));
+            }
+        }
+        Limit::Ops(n) if !(1..=l::MAX_OPS).contains(&n) => {
+            return bad(format!("--ops {n} is outside 1..={}", l::MAX_OPS));
+        }
+        Limit::Ops(_) => {}
     }
     match c.mode {
-        LoopMode::Closed { inflight: 0 } => bad("--inflight must be at least 1"),
-        LoopMode::Open { rate, .. } if !(rate > 0.0 && rate.is_finite()) => {
-            bad("--rate must be a positive number of ops/s")
-        }
+        LoopMode::Closed { inflight } => check_count("--inflight", inflight, l::MAX_OUTSTANDING),
         LoopMode::Open {
-            max_outstanding: 0, ..
-        } => bad("--max-outstanding must be at least 1"),
-        _ => Ok(()),
+            rate,
+            max_outstanding,
+            ..
+        } => {
+            if !(rate > 0.0 && rate <= l::MAX_RATE) {
+                return bad(format!(
+                    "open-loop rate (--rate) {rate} ops/s is outside (0, {}]",
+                    l::MAX_RATE
+                ));
+            }
+            check_count("--max-outstanding", max_outstanding, l::MAX_OUTSTANDING)
+        }
     }
 }
 
@@ -207,14 +385,8 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
     let ctx = r.ctx(config, workload);
     let summary = config
         .engine
-        .visit(&r.engine_config, Visit(ctx))
-        .map_err(|e| match e {
-            // A configuration the engine refuses came from the user's flags.
-            e @ EngineError::Config { .. } => {
-                RunError::BadInput(format!("{} engine: {}", config.engine.name(), e.detail()))
-            }
-            e => RunError::Engine(e),
-        })??;
+        .visit(&r.plan.engine_config, Visit(ctx))
+        .map_err(|e| engine_error(config.engine, e))??;
     finish(config, summary)
 }
 
@@ -233,6 +405,17 @@ pub fn run_with_engine<E: Engine>(
     finish(config, summary?)
 }
 
+/// A configuration the engine refuses came from the user's flags (bad
+/// input); any other engine error is the run's.
+fn engine_error(engine: EngineKind, e: EngineError) -> RunError {
+    match e {
+        e @ EngineError::Config { .. } => {
+            RunError::BadInput(format!("{} engine: {}", engine.name(), e.detail()))
+        }
+        e => RunError::Engine(e),
+    }
+}
+
 /// Points `latest` at the run when asked.
 fn finish(config: &RunConfig, summary: RunSummary) -> Result<RunSummary, RunError> {
     if let (Some(root), Some(dir), true) = (&config.out_root, &summary.out_dir, config.link_latest)
@@ -244,10 +427,7 @@ fn finish(config: &RunConfig, summary: RunSummary) -> Result<RunSummary, RunErro
 
 /// What a run resolves before its engine exists.
 struct Resolved {
-    engine_config: EngineConfig,
-    pin_map: PinMap,
-    threads: usize,
-    engine_threads: usize,
+    plan: Plan,
     run_id: String,
     out_dir: Option<PathBuf>,
     clock_cost: ClockCost,
@@ -258,10 +438,10 @@ impl Resolved {
         Ctx {
             config,
             workload,
-            engine_config: &self.engine_config,
-            pin_map: self.pin_map.clone(),
-            threads: self.threads,
-            engine_threads: self.engine_threads,
+            engine_config: &self.plan.engine_config,
+            pin_map: self.plan.pin_map.clone(),
+            threads: self.plan.threads,
+            engine_threads: self.plan.engine_threads,
             run_id: self.run_id.clone(),
             out_dir: self.out_dir.clone(),
             clock_cost: self.clock_cost,
@@ -269,9 +449,19 @@ impl Resolved {
     }
 }
 
-/// Checks `config` and resolves its defaults, pin map and output folder;
-/// `engine_threads` overrides what `config.engine` would start.
-fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved, RunError> {
+/// The threads, partitions and engine configuration of a run, and where
+/// its threads go: everything decided before anything is built.
+#[derive(Clone, Debug)]
+struct Plan {
+    engine_config: EngineConfig,
+    pin_map: PinMap,
+    threads: usize,
+    engine_threads: usize,
+}
+
+/// Checks `config` and resolves its defaults and pin map; `engine_threads`
+/// overrides what `config.engine` would start.
+fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunError> {
     check_config(config)?;
     let cores = machine_cores();
     let ncores = cores.len().max(1);
@@ -291,6 +481,13 @@ fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved
     };
     let engine_threads =
         engine_threads.unwrap_or_else(|| config.engine.engine_threads(&engine_config));
+    if engine_threads > crate::limits::MAX_SHARDS {
+        return Err(RunError::BadInput(format!(
+            "the {} engine would start {engine_threads} engine threads, more than {}",
+            config.engine.name(),
+            crate::limits::MAX_SHARDS
+        )));
+    }
     let threads = config
         .threads
         .unwrap_or_else(|| default_threads(config.engine, ncores, engine_threads));
@@ -304,6 +501,17 @@ fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved
     }
     let pin_map = PinMap::plan(&config.pin, &cores, engine_threads, threads)?;
     engine_config.pin = pin_map.engine_pins();
+    Ok(Plan {
+        engine_config,
+        pin_map,
+        threads,
+        engine_threads,
+    })
+}
+
+/// Checks `config` ([`plan`]) and resolves its run id and output folder.
+fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved, RunError> {
+    let plan = plan(config, engine_threads)?;
     let run_id = config
         .run_id
         .clone()
@@ -313,10 +521,7 @@ fn resolve(config: &RunConfig, engine_threads: Option<usize>) -> Result<Resolved
         None => None,
     };
     Ok(Resolved {
-        engine_config,
-        pin_map,
-        threads,
-        engine_threads,
+        plan,
         run_id,
         out_dir,
         clock_cost: measure_clock_cost(200_000),

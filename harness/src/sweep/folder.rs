@@ -114,14 +114,27 @@ pub(crate) fn document(
     }
 }
 
-/// Creates the folder, or checks that an existing one is this sweep's:
-/// empty, or holding a `sweep.json` with the same settings.
+/// Creates the folder, or checks that an existing one is this sweep's
+/// ([`check_folder`]).
 pub(crate) fn prepare_folder(dir: &Path, settings: &SweepSettings) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::NotWritable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    check_folder(dir, settings)
+}
+
+/// Checks, creating nothing, that `dir` can hold this sweep: a folder that
+/// could be created, an empty one, or one holding a `sweep.json` with the
+/// same settings.
+pub(crate) fn check_folder(dir: &Path, settings: &SweepSettings) -> Result<(), RunError> {
+    if !dir.exists() {
+        return crate::run::check_writable(dir);
+    }
     let not_writable = |source| RunError::NotWritable {
         path: dir.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(not_writable)?;
     let json = dir.join(SWEEP_JSON);
     if json.is_file() {
         let doc: SweepDocument =

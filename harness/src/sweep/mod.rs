@@ -120,18 +120,25 @@ pub struct SweepSpec {
     pub out_dir: PathBuf,
 }
 
+/// Checks the lists and values of a normalized spec against their bounds
+/// ([`crate::limits`]), before the matrix is built.
 fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
+    use crate::limits::{self as l, check_count};
     let bad = |m: String| Err(RunError::BadInput(m));
-    for (flag, list) in [
-        ("--threads", &spec.threads),
-        ("--shards", &spec.shards),
-        ("--stripes", &spec.stripes),
+    for (flag, list, max) in [
+        ("--threads", &spec.threads, l::MAX_CLIENT_THREADS),
+        ("--shards", &spec.shards, l::MAX_SHARDS),
+        (
+            "--stripes",
+            &spec.stripes,
+            socialbench_engines::EngineConfig::MAX_PARTITIONS,
+        ),
     ] {
         if list.is_empty() {
             return bad(format!("{flag}: empty list"));
         }
-        if list.contains(&0) {
-            return bad(format!("{flag}: counts must be at least 1"));
+        for &v in list {
+            check_count(flag, v, max)?;
         }
     }
     if spec.users.is_empty() {
@@ -140,24 +147,131 @@ fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
     if spec.users.contains(&0) {
         return bad("--users: must be at least 1".into());
     }
-    if spec.rates.iter().any(|r| {
+    for r in &spec.rates {
         let (RateSpec::PerSec(v) | RateSpec::OfCapacity(v)) = *r;
-        !(v.is_finite() && v > 0.0)
-    }) {
-        return bad("--rates: rates must be positive".into());
-    }
-    if spec.max_outstanding == 0 {
-        return bad("--max-outstanding must be at least 1".into());
-    }
-    if spec.repeat == 0 {
-        return bad("--repeat must be at least 1".into());
-    }
-    if let Limit::Duration(d) = spec.base.limit {
-        if d.is_zero() {
-            return bad("--duration must be positive".into());
+        if !(v.is_finite() && v > 0.0) {
+            return bad("--rates: rates must be positive".into());
+        }
+        if matches!(r, RateSpec::PerSec(v) if *v > l::MAX_RATE) {
+            return bad(format!("--rates {r} is above {} ops/s", l::MAX_RATE));
         }
     }
+    check_count(
+        "--max-outstanding",
+        spec.max_outstanding,
+        l::MAX_OUTSTANDING,
+    )?;
+    check_count("--repeat", spec.repeat as usize, l::MAX_PASSES)?;
+    if let Some(m) = spec.max_time {
+        l::check_duration("--max-time", m, true)?;
+    }
+    if let Limit::Duration(d) = spec.base.limit {
+        l::check_duration("--duration", d, true)?;
+    }
+    let cells = cell_count(spec);
+    if cells > l::MAX_SWEEP_CELLS as u128 {
+        return bad(format!(
+            "the sweep has {cells} cells, more than {}: fewer --users, --threads, --shards, --stripes, --rates or --repeat values",
+            l::MAX_SWEEP_CELLS
+        ));
+    }
     Ok(())
+}
+
+/// The cells of a normalized spec, counted without listing them.
+fn cell_count(spec: &SweepSpec) -> u128 {
+    let n = |v: usize| v as u128;
+    let per_engine = |e: &EngineKind| match e {
+        EngineKind::Null | EngineKind::Serial => 0,
+        EngineKind::Sharded => n(spec.threads.len()) * n(spec.shards.len()),
+        EngineKind::Striped => n(spec.threads.len()) * n(spec.stripes.len()),
+        _ => n(spec.threads.len()),
+    };
+    // C1, then null at each thread count, then the engines asked for.
+    let lines = 1 + n(spec.threads.len()) + spec.engines.iter().map(per_engine).sum::<u128>();
+    n(spec.users.len()) * lines * (1 + n(spec.rates.len())) * u128::from(spec.repeat.max(1))
+}
+
+/// What a check of a sweep found ([`check`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepChecked {
+    /// Cells of the matrix (at most; rates past a saturated one are skipped).
+    pub cells: usize,
+    /// The largest users value.
+    pub users: u32,
+    /// The memory the largest cell needs, bytes.
+    pub needed: u64,
+    /// `MemAvailable`, bytes, where the machine tells.
+    pub available: Option<u64>,
+}
+
+impl std::fmt::Display for SweepChecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::limits::mib;
+        write!(
+            f,
+            "cells={} users<={}, the largest cell needs ~{} MiB",
+            self.cells,
+            self.users,
+            mib(self.needed)
+        )?;
+        match self.available {
+            Some(a) => write!(f, " of {} MiB available", mib(a)),
+            None => write!(f, " (available memory unknown)"),
+        }
+    }
+}
+
+/// Every check the sweep does before its first cell, without running or
+/// creating anything: the lists and their bounds, the settings, the folder
+/// (a resumed one must hold this sweep), and each users value's scenario
+/// and memory at its largest line of each engine ([`crate::run::check_with`]).
+pub fn check(spec: &SweepSpec) -> Result<SweepChecked, RunError> {
+    let mut spec = spec.clone();
+    normalize(&mut spec);
+    check_spec(&spec)?;
+    let settings = folder::settings_of(&spec, &MachineInfo::probe())?;
+    folder::check_folder(&spec.out_dir, &settings)?;
+    let lines = lines(&spec);
+    let mut engines: Vec<EngineKind> = lines.iter().map(|l| l.engine).collect();
+    engines.dedup();
+    let mut needed = 0;
+    let mut available = None;
+    for &users in &spec.users {
+        let mut base = spec.base.clone();
+        base.users = Some(users);
+        let scenario = crate::run::scenario_of(&base)?;
+        for &engine in &engines {
+            let of = |f: fn(&Line) -> Option<usize>| {
+                lines
+                    .iter()
+                    .filter(|l| l.engine == engine)
+                    .filter_map(f)
+                    .max()
+            };
+            let mut c = base.clone();
+            c.engine = engine;
+            c.threads = of(|l| Some(l.threads));
+            c.partitions = of(|l| l.partitions);
+            let closed = crate::run::check_with(&c, &scenario)?;
+            needed = needed.max(closed.needed);
+            available = closed.available;
+            if !spec.rates.is_empty() {
+                c.mode = crate::config::LoopMode::Open {
+                    rate: 1.0,
+                    max_outstanding: spec.max_outstanding,
+                    arrivals: Default::default(),
+                };
+                needed = needed.max(crate::run::check_with(&c, &scenario)?.needed);
+            }
+        }
+    }
+    Ok(SweepChecked {
+        cells: cell_count(&spec) as usize,
+        users: spec.users.iter().copied().max().unwrap_or(0),
+        needed,
+        available,
+    })
 }
 
 /// What a sweep did.
@@ -197,10 +311,10 @@ impl SweepOutcome {
 /// measures the missing cells one at a time, writes `sweep.json` with the
 /// COST, prints the table, and draws the plots.
 pub fn sweep(spec: &SweepSpec) -> Result<SweepOutcome, RunError> {
+    check(spec)?;
     let mut spec = spec.clone();
     normalize(&mut spec);
     let spec = &spec;
-    check_spec(spec)?;
     let mut s = Sweeper::open(spec)?;
     s.announce();
     let interrupted = s.measure_all()?;

@@ -43,7 +43,8 @@ impl std::fmt::Display for RateSpec {
 impl std::str::FromStr for RateSpec {
     type Err = String;
 
-    /// A positive rate in ops/s (`50000`, `50k`, `2.5M`), or a share of the
+    /// A positive rate in ops/s (`50000`, `50k`, `2.5M`; at most
+    /// [`MAX_RATE`](crate::limits::MAX_RATE)), or a share of the
     /// line's capacity ending in `%`, above 0 and at most 1000%.
     fn from_str(item: &str) -> Result<RateSpec, String> {
         let item = item.trim();
@@ -57,9 +58,11 @@ impl std::str::FromStr for RateSpec {
                 )),
             };
         }
-        crate::config::parse_rate(item)
-            .map(RateSpec::PerSec)
-            .map_err(|e| e.to_string())
+        match crate::config::parse_rate(item) {
+            Ok(r) if r > crate::limits::MAX_RATE => Err(format!("`{item}` is above 1G ops/s")),
+            Ok(r) => Ok(RateSpec::PerSec(r)),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -115,8 +118,10 @@ pub(crate) fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> 
         .iter()
         .filter_map(|r| match *r {
             RateSpec::PerSec(r) => Some(r),
+            // At most the bound on rates: 1000% of a very fast line's
+            // capacity could pass it.
             RateSpec::OfCapacity(x) => capacity
-                .map(|c| (c * x).round())
+                .map(|c| (c * x).round().min(crate::limits::MAX_RATE))
                 .filter(|r| r.is_finite() && *r >= 1.0),
         })
         .collect();
