@@ -15,7 +15,7 @@ use socialbench_engines::{
     ChannelKind, EngineConfig, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget,
 };
 use socialbench_harness::capacity::Slo;
-use socialbench_harness::config::defaults;
+use socialbench_harness::config::{AuditMode, defaults};
 use socialbench_harness::limits;
 use socialbench_harness::sweep::{RateSpec, SweepSpec};
 use socialbench_harness::{
@@ -173,6 +173,11 @@ pub struct EngineArgs {
     /// adaptive or adaptive:SPIN_US.
     #[arg(long, default_value_t = IdlePolicy::default())]
     pub idle: IdlePolicy,
+    /// What the audit after the run checks: every entity against the
+    /// clients' logs of acknowledged writes (and the aggregates), or the
+    /// aggregates only, with no log kept (for memory measurements at scale).
+    #[arg(long, value_enum, default_value_t = AuditMode::Entities)]
+    pub audit: AuditMode,
     /// Fault to inject (repeatable): stall:every=1s,for=200ms |
     /// drop-followups:rate=P | panic:rate=P | drop-writes:rate=P[,kind=K] |
     /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
@@ -297,6 +302,7 @@ fn base_config(
     c.mailbox = e.mailbox;
     c.channel = e.channel;
     c.idle = e.idle;
+    c.audit = e.audit;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
     }

@@ -103,3 +103,34 @@ fn panicking_ops_are_counted_as_errors_and_the_run_goes_on() {
     assert!(j["summary"]["errors"].as_u64().unwrap() > 0);
     assert_eq!(j["summary"]["audit"]["verdict"], "pass");
 }
+
+#[test]
+fn audit_sums_keeps_no_log_and_checks_the_aggregates_only() {
+    let out = temp_dir("sums");
+    let o = run(
+        &out,
+        "sums",
+        &["--engine", "actor", "--threads", "1", "--audit", "sums"],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let j = run_json(&out.join("sums"));
+    let a = &j["summary"]["audit"];
+    assert_eq!(a["verdict"], "pass");
+    assert!(a["entities"].is_null());
+    assert_eq!(a["logged_writes"], 0);
+    assert_eq!(j["config"]["audit"], "sums");
+    // The aggregates still catch a loss without the log.
+    let o = run(
+        &out,
+        "sums-drop",
+        &[
+            "--engine",
+            "actor",
+            "--audit",
+            "sums",
+            "--fault",
+            "drop-writes:rate=0.2,kind=register",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+}

@@ -231,6 +231,8 @@ pub struct RunConfig {
     /// How idle engine threads, waiting sessions and the open loop's
     /// clients wait.
     pub idle: IdlePolicy,
+    /// How much the audit checks after the run.
+    pub audit: AuditMode,
     /// The `redis` engine's server (copied into `EngineConfig::redis`); not
     /// serialized, as a URL may carry a password.
     #[serde(skip)]
@@ -274,6 +276,20 @@ pub struct RunConfig {
     pub stop: StopSignal,
 }
 
+/// How much the audit checks after a run (every engine with state is audited).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditMode {
+    /// Aggregates and every entity against the clients' logs of
+    /// acknowledged writes (the logs cost memory: about 12 bytes per
+    /// logged write, see results/README.md).
+    #[default]
+    Entities,
+    /// Aggregates only: no log is kept (for memory measurements at scale).
+    Sums,
+}
+
 impl RunConfig {
     /// A closed-loop run of `engine` on the `reddit` preset, 10 s after 1 s of warmup.
     pub fn new(engine: EngineKind) -> RunConfig {
@@ -284,6 +300,7 @@ impl RunConfig {
             channel: ChannelKind::Crossbeam,
             faults: Faults::default(),
             idle: IdlePolicy::default(),
+            audit: AuditMode::Entities,
             redis: None,
             workload: defaults::WORKLOAD.into(),
             users: None,

@@ -111,7 +111,7 @@ fn plan(ctx: &Ctx<'_>, t: usize) -> ClientPlan {
             pins.filter(|p| **p == Some(core)).count() == 1
         }),
         idle: c.idle,
-        keep_log: c.engine.is_stateful(),
+        keep_log: c.engine.is_stateful() && c.audit == crate::config::AuditMode::Entities,
     }
 }
 
