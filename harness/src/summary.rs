@@ -149,6 +149,11 @@ pub struct ScheduleSummary {
     /// (saturation, Ctrl-C, engine gone). 0 when the run reached its limit:
     /// then every op of the window was sent and its reply recorded.
     pub unsent_due: u64,
+    /// Most ops any client thread had outstanding (submitted, reply not yet
+    /// seen) right after a send, warmup included, as its engine session
+    /// counts them: at most the loop's `max_outstanding`, which bounds the
+    /// memory of the ops in flight however far the engine falls behind.
+    pub peak_outstanding: u64,
     /// How the arrivals were spaced.
     pub arrivals: crate::config::Arrivals,
     /// The rate asked for, ops/s.

@@ -124,6 +124,10 @@ pub(crate) struct SendTimes {
     pub gaps: hdrhistogram::Histogram<u64>,
     /// Mean gap of the thread's schedule, ns.
     pub mean_gap: f64,
+    /// Most ops the session had outstanding (submitted, reply not yet
+    /// polled) right after any send, warmup included: the engine's count,
+    /// which the slab's capacity (`max_outstanding`) must bound.
+    pub peak_outstanding: usize,
     /// Sends before this are the warmup's (not recorded).
     warm_end: u64,
     last_sent: Option<u64>,
@@ -136,6 +140,7 @@ impl SendTimes {
             lateness: crate::recorder::new_histogram(),
             gaps: crate::recorder::new_histogram(),
             mean_gap,
+            peak_outstanding: 0,
             warm_end,
             last_sent: None,
         }

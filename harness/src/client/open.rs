@@ -140,6 +140,13 @@ impl Loop<'_> {
     /// already due but never sent are counted in [`ClientResult::unsent_due`],
     /// and the lag at the stop is kept in [`ClientResult::final_lag_ns`].
     ///
+    /// At most the slab's capacity (`max_outstanding`) of ops are
+    /// outstanding: with every slot taken, due ops wait unsent, the lag
+    /// grows and the saturation bound stops the run, so an engine that falls
+    /// behind never makes the client hold an unbounded backlog. The largest
+    /// count the session reported after a send is kept in
+    /// [`super::SendTimes::peak_outstanding`].
+    ///
     /// Replies are looked at after every send (not once per burst of due
     /// sends), so a reply is stamped when it could first be seen.
     ///
@@ -227,6 +234,7 @@ impl Loop<'_> {
             res.max_lag_ns = res.max_lag_ns.max(lag);
             if let Some(o) = res.open.as_deref_mut() {
                 o.record_send(sched.next, sent);
+                o.peak_outstanding = o.peak_outstanding.max(session.outstanding());
             }
             if lag > sched.lag_bound() {
                 // Checked per send, not only between bursts: a burst sends

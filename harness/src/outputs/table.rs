@@ -117,13 +117,20 @@ fn notes(o: &mut String, s: &RunSummary) {
     if let Some(sch) = &s.schedule {
         let _ = writeln!(
             o,
-            "schedule: offered {} ops/s, achieved {}; sends late by p50 {} / p99 {} / max {}, {} due op(s) never sent; KS distance of the gaps from {:?} arrivals' exponential {}",
+            "schedule: offered {} ops/s, achieved {}; sends late by p50 {} / p99 {} / max {}, {} due op(s) never sent, at most {} outstanding per client thread{}; KS distance of the gaps from {:?} arrivals' exponential {}",
             human_rate(sch.offered_ops_per_sec),
             human_rate(sch.achieved_ops_per_sec),
             human_ns(sch.lateness_p50_ns),
             human_ns(sch.lateness_p99_ns),
             human_ns(sch.lateness_max_ns),
             sch.unsent_due,
+            sch.peak_outstanding,
+            match s.mode {
+                LoopMode::Open {
+                    max_outstanding, ..
+                } => format!(" (cap {max_outstanding})"),
+                LoopMode::Closed { .. } => String::new(),
+            },
             sch.arrivals,
             sch.gap_ks_distance
                 .map_or("-".into(), |d| format!("{d:.3}")),

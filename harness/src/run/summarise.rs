@@ -247,6 +247,12 @@ fn schedule(ctx: &Ctx<'_>, results: &[ClientResult], achieved: f64) -> Option<Sc
         max_lag_ns: max_lag(results),
         final_lag_ns: results.iter().map(|r| r.final_lag_ns).max().unwrap_or(0),
         unsent_due: results.iter().map(|r| r.unsent_due).sum(),
+        peak_outstanding: results
+            .iter()
+            .filter_map(|r| r.open.as_deref())
+            .map(|o| o.peak_outstanding as u64)
+            .max()
+            .unwrap_or(0),
         arrivals,
         offered_ops_per_sec: rate,
         achieved_ops_per_sec: achieved,
