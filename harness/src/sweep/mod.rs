@@ -152,10 +152,10 @@ fn check_spec(spec: &SweepSpec) -> Result<(), RunError> {
     if spec.repeat == 0 {
         return bad("--repeat must be at least 1".into());
     }
-    if let Limit::Duration(d) = spec.base.limit {
-        if d.is_zero() {
-            return bad("--duration must be positive".into());
-        }
+    if let Limit::Duration(d) = spec.base.limit
+        && d.is_zero()
+    {
+        return bad("--duration must be positive".into());
     }
     Ok(())
 }
