@@ -67,12 +67,12 @@ impl OpMaker<'_> {
             },
             OpKind::Vote => Op::Vote {
                 voter: user,
-                target: if i % 2 == 0 {
+                target: if i.is_multiple_of(2) {
                     Target::Post(post)
                 } else {
                     Target::Comment(comment)
                 },
-                dir: if i % 3 == 0 {
+                dir: if i.is_multiple_of(3) {
                     VoteDir::Down
                 } else {
                     VoteDir::Up

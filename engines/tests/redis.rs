@@ -285,6 +285,129 @@ fn a_killed_server_answers_ops_in_flight_with_faults_and_stops_submits() {
     assert_eq!(e.audit(), Audit::default());
 }
 
+/// Submits `ops` pipelined and returns every reply, by tag (the op's index).
+fn pipelined(s: &mut impl Session, ops: &[Op]) -> Vec<Response> {
+    for (tag, op) in ops.iter().enumerate() {
+        s.submit(tag as u64, op.clone()).expect("submit");
+    }
+    let mut replies: Vec<Option<Response>> = vec![None; ops.len()];
+    while s.outstanding() > 0 {
+        let n = s.poll(true, |tag, r| {
+            let slot = &mut replies[tag as usize];
+            assert!(slot.is_none(), "op {tag} answered twice");
+            *slot = Some(r);
+        });
+        assert!(n > 0, "poll answered nothing with ops outstanding");
+    }
+    replies.into_iter().map(|r| r.expect("answered")).collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn error_replies_fault_their_own_ops_and_leave_the_session_in_step() {
+    let server = RedisServer::start();
+    let e = server_engine(&server);
+    let mut s = e.session().expect("session");
+    let register = |u| Op::Register { user: UserId(u) };
+    let profile = |u| Op::GetProfile { user: UserId(u) };
+    assert_eq!(s.call(register(1)), Ok(Reply::Done));
+    // Every EVALSHA now gets `NOSCRIPT`: each pipelined op is answered with
+    // a fault, and none takes effect.
+    server.query(&["SCRIPT", "FLUSH"]).expect("SCRIPT FLUSH");
+    let refused = pipelined(&mut s, &[register(2), profile(1), register(3)]);
+    assert_eq!(refused, vec![Err(ApiError::EngineFault); 3]);
+    assert_eq!(e.stats().faults, 3);
+    // The session still works, and its replies still pair with their ops.
+    let script = include_str!("../src/redis/ops.lua");
+    server
+        .query(&["SCRIPT", "LOAD", script])
+        .expect("SCRIPT LOAD");
+    let replies = pipelined(&mut s, &[register(2), profile(1), register(1), register(3)]);
+    assert_eq!(
+        replies[0],
+        Ok(Reply::Done),
+        "the refused register had no effect"
+    );
+    assert!(
+        matches!(replies[1], Ok(Reply::Profile(_))),
+        "{:?}",
+        replies[1]
+    );
+    assert_eq!(replies[2], Err(ApiError::AlreadyExists));
+    assert_eq!(replies[3], Ok(Reply::Done));
+}
+
+/// A stand-in for Redis on a free loopback port: it answers the engine's
+/// setup (handshake, SCAN, SCRIPT LOAD, INFO) like a server and every script
+/// call with bytes that are not RESP. Serves the engine's control connection
+/// and one session's, then stops listening.
+fn garbling_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2).flatten() {
+            std::thread::spawn(move || serve_garbled(stream));
+        }
+    });
+    port
+}
+
+/// Answers one connection's commands until the client closes it.
+fn serve_garbled(stream: std::net::TcpStream) -> std::io::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    let mut out = stream.try_clone()?;
+    let mut input = std::io::BufReader::new(stream);
+    let mut line = String::new();
+    let mut header = |input: &mut std::io::BufReader<_>, mark: char| -> std::io::Result<usize> {
+        line.clear();
+        input.read_line(&mut line)?;
+        line.trim()
+            .trim_start_matches(mark)
+            .parse()
+            .map_err(std::io::Error::other)
+    };
+    loop {
+        let mut name = Vec::new();
+        for i in 0..header(&mut input, '*')? {
+            let mut arg = vec![0; header(&mut input, '$')? + 2];
+            input.read_exact(&mut arg)?;
+            if i == 0 {
+                name = arg[..arg.len() - 2].to_ascii_uppercase();
+            }
+        }
+        let info = "used_memory:0";
+        let reply = match name.as_slice() {
+            b"SCAN" => "*2\r\n$1\r\n0\r\n*0\r\n".to_string(),
+            b"SCRIPT" => format!("$40\r\n{}\r\n", "0".repeat(40)),
+            b"INFO" => format!("${}\r\n{info}\r\n", info.len()),
+            b"EVALSHA" => "@ not RESP\r\n".to_string(),
+            _ => "+OK\r\n".to_string(),
+        };
+        out.write_all(reply.as_bytes())?;
+    }
+}
+
+#[test]
+fn a_reply_that_does_not_parse_ends_the_session_rather_than_shifting_replies() {
+    let port = garbling_server();
+    let e = engine(
+        RedisTarget::Server(format!("redis://127.0.0.1:{port}")),
+        None,
+    )
+    .expect("an engine against the stand-in");
+    let mut s = e.session().expect("session");
+    let ops: Vec<Op> = (0..4).map(|u| Op::GetProfile { user: UserId(u) }).collect();
+    assert_eq!(pipelined(&mut s, &ops), vec![Err(ApiError::EngineFault); 4]);
+    assert_eq!(
+        s.submit(9, Op::GetProfile { user: UserId(0) }),
+        Err(EngineError::Shutdown),
+        "replies can no longer be paired with ops: the session stops"
+    );
+}
+
 #[test]
 fn without_a_redis_configuration_the_engine_says_which_flags_it_needs() {
     match RedisEngine::new(&EngineConfig::default()) {

@@ -58,7 +58,7 @@ fn shutdown_under_load<E: Engine>(engine: E, threads: usize, label: &str) {
                 let mut i = 0u32;
                 loop {
                     // Writes and a scan: real work, so mailboxes fill up.
-                    let op = if i % 2 == 0 {
+                    let op = if i.is_multiple_of(2) {
                         Op::Register {
                             user: UserId(k as u32 * 10_000_000 + i),
                         }

@@ -605,7 +605,7 @@ mod tests {
             passes.push(pass(
                 "striped",
                 k,
-                100.0 * s * if k % 2 == 0 { 1.01 } else { 0.99 },
+                100.0 * s * if k.is_multiple_of(2) { 1.01 } else { 0.99 },
                 1000,
             ));
         }

@@ -85,11 +85,12 @@ impl Session for OneSession {
     }
     fn poll<F: FnMut(u64, Response)>(&mut self, wait: bool, mut f: F) -> usize {
         let mut n = 0;
-        if wait && self.outstanding > 0 {
-            if let Ok((tag, r)) = self.rx.recv() {
-                f(tag, r);
-                n += 1;
-            }
+        if wait
+            && self.outstanding > 0
+            && let Ok((tag, r)) = self.rx.recv()
+        {
+            f(tag, r);
+            n += 1;
         }
         while let Ok((tag, r)) = self.rx.try_recv() {
             f(tag, r);

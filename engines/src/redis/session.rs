@@ -11,19 +11,23 @@
 //!
 //! Failures: a Redis error reply answers its op with
 //! [`ApiError::EngineFault`] (a follow-up's error too: the audit then shows
-//! the lost effect). A broken connection or a read timeout answers every op in
-//! flight with `EngineFault`, logs one line on stderr (once per engine), and
-//! every later `submit` fails with [`EngineError::Shutdown`], so the client
-//! stops at once and nothing waits for a reply that cannot come.
+//! the lost effect). That includes a cluster's `MOVED`, `ASK`, `TRYAGAIN` and
+//! `CLUSTERDOWN`: the engine routes by the slot map it read at creation and
+//! follows no redirect, so a cluster resharded or failing mid-run shows as
+//! faults. A broken connection, a read timeout or a reply that does not parse
+//! answers every op in flight with `EngineFault`, logs one line on stderr
+//! (once per engine), and every later `submit` fails with
+//! [`EngineError::Shutdown`], so the client stops at once and nothing waits
+//! for a reply that cannot come.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ::redis::Value;
+use ::redis::{ErrorKind, Value};
 
 use super::shared::{Counters, Shared};
-use super::wire::{Arg, Node, community_home, group, int, pack, user_home};
+use super::wire::{Arg, Node, community_home, group, int, one_line, pack, user_home};
 use crate::api::{
     ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, PostId,
     PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
@@ -81,6 +85,15 @@ pub struct RedisSession {
     broken: Option<String>,
     /// Scratch for key-group names.
     key: String,
+}
+
+/// A server's error reply as it sent it: code, then detail
+/// (`NOSCRIPT No matching script...`).
+fn error_line(e: &::redis::ServerError) -> String {
+    match e.details() {
+        Some(detail) => format!("{} {}", e.code(), one_line(&detail)),
+        None => e.code().to_string(),
+    }
 }
 
 fn code_error(code: i64) -> ApiError {
@@ -537,7 +550,7 @@ impl RedisSession {
             return;
         };
         if let Value::ServerError(e) = &v {
-            return self.server_error(idx, f, &format!("{e:?}"));
+            return self.server_error(idx, f, &error_line(e));
         }
         match f.phase {
             Phase::Home => {
@@ -767,7 +780,11 @@ impl RedisSession {
     fn flush(&mut self) -> bool {
         for i in 0..self.nodes.len() {
             if let Err(e) = self.nodes[i].flush() {
-                let why = format!("writing to Redis at {}: {e}", self.nodes[i].addr);
+                let why = format!(
+                    "writing to Redis at {}: {}",
+                    self.nodes[i].addr,
+                    one_line(&e)
+                );
                 self.fail(why);
                 return false;
             }
@@ -782,18 +799,28 @@ impl RedisSession {
         };
         match self.nodes[node].recv() {
             Ok(v) => self.on_reply(node, v),
-            Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
-                let why = format!("reading from Redis at {}: {e}", self.nodes[node].addr);
-                self.fail(why);
-            }
-            Err(e) => {
-                // A server error the crate reports as an error rather than a value.
+            // A whole error reply the crate hands over as an error rather than
+            // as `Value::ServerError`: the stream is still in step, so it is
+            // that op's reply.
+            Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
                 let idx = self.nodes[node].pending.pop_front();
                 if let Some(idx) = idx
                     && let Some(f) = self.ops[idx as usize].take()
                 {
                     self.server_error(idx, f, &e.to_string());
                 }
+            }
+            // I/O (a dropped connection, a read timeout) or a reply that does
+            // not parse: the rest of the stream can no longer be paired with
+            // the ops waiting on it.
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    format!("no reply within {:?}", self.shared.timeout)
+                } else {
+                    one_line(&e)
+                };
+                let why = format!("reading from Redis at {}: {what}", self.nodes[node].addr);
+                self.fail(why);
             }
         }
     }

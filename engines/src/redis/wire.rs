@@ -51,10 +51,23 @@ impl ServerError {
     /// What failed and why, on one line ("what: client error").
     pub fn detail(&self) -> String {
         match &self.source {
-            Some(e) => format!("{}: {e}", self.what),
+            Some(e) => format!("{}: {}", self.what, one_line(e)),
             None => self.what.clone(),
         }
     }
+}
+
+/// `error`'s text on one line: the client's text for a reply that does not
+/// parse spans several (one per unexpected byte), joined here with "; ".
+pub(crate) fn one_line(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for l in lines {
+        out.push_str("; ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// Number of Redis Cluster hash slots.
@@ -284,6 +297,16 @@ mod tests {
         let mut out = Vec::new();
         pack(&mut out, &[Arg::B(b"SET"), Arg::B(b"k"), Arg::I(-42)]);
         assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
+    }
+
+    #[test]
+    fn error_text_is_put_on_one_line() {
+        let text = "Parse error at 1\nUnexpected `32`\n\nUnexpected `64`\n";
+        assert_eq!(
+            one_line(&text),
+            "Parse error at 1; Unexpected `32`; Unexpected `64`"
+        );
+        assert_eq!(one_line(&"refused"), "refused");
     }
 
     #[test]

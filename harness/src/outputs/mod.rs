@@ -84,10 +84,10 @@ impl Reports {
     pub fn interval(&mut self, iv: &IntervalReport<'_>) -> Result<(), RunError> {
         let mut first = Ok(());
         for r in &mut self.0 {
-            if let Err(e) = r.interval(iv) {
-                if first.is_ok() {
-                    first = Err(e);
-                }
+            if let Err(e) = r.interval(iv)
+                && first.is_ok()
+            {
+                first = Err(e);
             }
         }
         first
@@ -97,10 +97,10 @@ impl Reports {
     pub fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
         let mut first = Ok(());
         for r in &mut self.0 {
-            if let Err(e) = r.finish(s) {
-                if first.is_ok() {
-                    first = Err(e);
-                }
+            if let Err(e) = r.finish(s)
+                && first.is_ok()
+            {
+                first = Err(e);
             }
         }
         first

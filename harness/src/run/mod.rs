@@ -491,13 +491,13 @@ fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunEr
     let threads = config
         .threads
         .unwrap_or_else(|| default_threads(config.engine, ncores, engine_threads));
-    if let Some(max) = config.engine.max_sessions() {
-        if threads > max {
-            return Err(RunError::BadInput(format!(
-                "the {} engine serves {max} session(s): use --threads {max} (got {threads})",
-                config.engine.name()
-            )));
-        }
+    if let Some(max) = config.engine.max_sessions()
+        && threads > max
+    {
+        return Err(RunError::BadInput(format!(
+            "the {} engine serves {max} session(s): use --threads {max} (got {threads})",
+            config.engine.name()
+        )));
     }
     let pin_map = PinMap::plan(&config.pin, &cores, engine_threads, threads)?;
     engine_config.pin = pin_map.engine_pins();
