@@ -41,12 +41,18 @@ for r in rows:
         mx, want_mx = h.get_max_value(), int(r[f"{side}_max_ns"])
         if abs(mx - want_mx) > max(0.002 * want_mx, 1):
             bad.append(f"{tag}: hlog max {mx} != summary max {want_mx}")
-        # Implementations differ in which sample a percentile lands on when
-        # samples are few; compare p99 where it is well defined.
-        if h.get_total_count() >= 1000:
-            p99, want = h.get_value_at_percentile(99.0), int(r[f"{side}_p99_ns"])
-            if abs(p99 - want) > max(0.01 * want, 1):
-                bad.append(f"{tag}: hlog p99 {p99} != summary p99 {want}")
+        # Implementations round the rank of a percentile differently (the
+        # Rust crate rounds 0.99 x count up, this one to the nearest), so
+        # their p99 can be neighbouring samples, far apart in a sparse tail:
+        # the summary's p99 must lie between this reader's values two ranks
+        # either side of the 99th percentile.
+        n = h.get_total_count()
+        if n >= 1000:
+            want = int(r[f"{side}_p99_ns"])
+            lo = h.get_value_at_percentile(99.0 - 200.0 / n)
+            hi = h.get_value_at_percentile(min(100.0, 99.0 + 200.0 / n))
+            if not lo * 0.999 - 1 <= want <= hi * 1.001 + 1:
+                bad.append(f"{tag}: summary p99 {want} outside the hlog's [{lo}, {hi}] around p99")
 if bad:
     print("latency.hlog check FAILED:\n  " + "\n  ".join(bad))
     sys.exit(1)
