@@ -224,14 +224,7 @@ impl Expected {
             );
         }
         let acked = self.posts.values().filter(|e| e.created > 0).count() as u64;
-        if acked > seen {
-            r.differ(
-                "acknowledged post missing",
-                || "posts".to_owned(),
-                seen as i64,
-                acked as i64,
-            );
-        }
+        r.missing("acknowledged post missing", "posts", seen, acked);
     }
 
     fn check_users(&self, users: &[UserRecord], r: &mut EntityReport) {
@@ -251,14 +244,7 @@ impl Expected {
             r.differ("user subscriptions", id, u.subscriptions, e.subscriptions);
         }
         let acked = self.users.values().filter(|e| e.registered).count() as u64;
-        if acked > seen {
-            r.differ(
-                "acknowledged user missing",
-                || "users".to_owned(),
-                seen as i64,
-                acked as i64,
-            );
-        }
+        r.missing("acknowledged user missing", "users", seen, acked);
     }
 
     fn check_communities(&self, communities: &[CommunityRecord], r: &mut EntityReport) {
@@ -275,14 +261,7 @@ impl Expected {
             r.differ("community member count", id, c.members.into(), e.members);
         }
         let acked = self.communities.values().filter(|e| e.created).count() as u64;
-        if acked > seen {
-            r.differ(
-                "acknowledged community missing",
-                || "communities".to_owned(),
-                seen as i64,
-                acked as i64,
-            );
-        }
+        r.missing("acknowledged community missing", "communities", seen, acked);
     }
 }
 
@@ -321,6 +300,14 @@ impl EntityReport {
     /// Whether every entity passed.
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
+    }
+
+    /// Fails `what` when the engine holds fewer of the acknowledged entities
+    /// (`seen`) than the logs acknowledged (`acked`).
+    fn missing(&mut self, what: &'static str, all: &str, seen: u64, acked: u64) {
+        if acked > seen {
+            self.differ(what, || all.to_owned(), seen as i64, acked as i64);
+        }
     }
 
     fn differ(&mut self, what: &'static str, id: impl Fn() -> String, engine: i64, expected: i64) {

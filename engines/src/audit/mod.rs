@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::api::{CommunityId, Op, Reply, Response, UserId};
+use crate::api::{CommunityId, Op, Response, UserId};
 
 /// Mixes a (user, community) pair into 64 bits; membership and subscription
 /// digests are wrapping sums of it, so they are independent of order.
@@ -232,24 +232,6 @@ pub struct WriteTally {
 }
 
 impl WriteTally {
-    /// Counts `response` to an op of the given kind if it acknowledges a write.
-    /// Takes the kind rather than the op so a client need not keep the op.
-    pub fn record(&mut self, kind: crate::api::OpKind, response: &Response) {
-        use crate::api::OpKind as K;
-        let Ok(reply) = response else { return };
-        match (kind, reply) {
-            (K::Register, Reply::Done) => self.users += 1,
-            (K::CreateCommunity, Reply::Done) => self.communities += 1,
-            (K::Join, Reply::Done) => self.joins += 1,
-            (K::Leave, Reply::Done) => self.leaves += 1,
-            (K::CreatePost, Reply::Posted(_)) => self.posts += 1,
-            (K::Comment, Reply::Commented(_)) => self.comments += 1,
-            (K::SendDm, Reply::Sent(_)) => self.dms += 1,
-            (K::Vote, Reply::Voted { delta, .. }) => self.vote_delta_sum += *delta as i64,
-            _ => {}
-        }
-    }
-
     /// Counts one acknowledged write from a client's log.
     #[inline]
     pub fn add_acked(&mut self, a: &Acked) {
@@ -265,9 +247,12 @@ impl WriteTally {
         }
     }
 
-    /// Same as [`WriteTally::record`], from the op itself.
+    /// Counts `response` to `op` if it acknowledges a write (the same
+    /// decision as the client's [`Ledger`], through [`Pending::acked`]).
     pub fn record_op(&mut self, op: &Op, response: &Response) {
-        self.record(op.kind(), response)
+        if let Some(a) = Pending::of(op).acked(response) {
+            self.add_acked(&a);
+        }
     }
 
     /// Adds another thread's tally.

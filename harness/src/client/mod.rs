@@ -329,12 +329,12 @@ fn load_stage<S: Session>(
     ops: impl Iterator<Item = Op>,
     res: &mut ClientResult,
 ) -> Result<(), EngineError> {
-    let mut kinds = [Pending::Read; LOAD_WINDOW];
+    let mut pending = [Pending::Read; LOAD_WINDOW];
     let mut free: Vec<usize> = (0..LOAD_WINDOW).collect();
     let mut on_reply =
-        |kinds: &[Pending; LOAD_WINDOW], free: &mut Vec<usize>, tag: u64, resp: &Response| {
-            if let Some(kind) = kinds.get(tag as usize) {
-                res.ledger.record(*kind, resp);
+        |pending: &[Pending; LOAD_WINDOW], free: &mut Vec<usize>, tag: u64, resp: &Response| {
+            if let Some(p) = pending.get(tag as usize) {
+                res.ledger.record(*p, resp);
                 res.load_ops += 1;
                 res.load_errors += resp.is_err() as u64;
                 free.push(tag as usize);
@@ -342,17 +342,17 @@ fn load_stage<S: Session>(
         };
     for op in ops {
         while free.is_empty() {
-            let n = session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r));
+            let n = session.poll(true, |t, r| on_reply(&pending, &mut free, t, &r));
             if n == 0 && free.is_empty() {
                 return Err(EngineError::Shutdown);
             }
         }
         let i = free.pop().unwrap_or(0);
-        kinds[i] = Pending::of(&op);
+        pending[i] = Pending::of(&op);
         session.submit(i as u64, op)?;
     }
     while session.outstanding() > 0 {
-        if session.poll(true, |t, r| on_reply(&kinds, &mut free, t, &r)) == 0 {
+        if session.poll(true, |t, r| on_reply(&pending, &mut free, t, &r)) == 0 {
             break;
         }
     }
