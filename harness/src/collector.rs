@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::cpu::{ThreadCpu, ThreadTimes};
 use crate::machine::{CoreSteal, StealMeter, rss_bytes};
 use crate::outputs::{IntervalReport, Reports};
-use crate::recorder::{Batch, IntervalData, RawInterval, ToCollector};
+use crate::recorder::{Batch, IntervalData, RawInterval, ToCollector, batch_rates};
 use crate::stats::batch::{MIN_BATCHES, batch_means};
 
 /// The fixed timeline of a run, shared with the client threads.
@@ -69,12 +69,8 @@ impl PrecisionStop<'_> {
         if batches.len() < MIN_BATCHES {
             return;
         }
-        let rates: Vec<f64> = batches
-            .iter()
-            .filter(|b| b.duration_ns > 0)
-            .map(|b| b.counts.iter().sum::<u64>() as f64 / (b.duration_ns as f64 / 1e9))
-            .collect();
-        if batch_means(&rates).is_some_and(|m| m.throughput.relative_half_width() <= self.precision)
+        if batch_means(&batch_rates(batches, None))
+            .is_some_and(|m| m.throughput.relative_half_width() <= self.precision)
         {
             self.flag.store(true, Ordering::Relaxed);
         }
@@ -134,7 +130,8 @@ pub(crate) fn collect<E: Engine>(
             }
             if next_emit > 0 {
                 let (start, end) = bounds(next_emit, all_done.then_some(end_ns), timeline);
-                measured.add(&data, &steal, end - start);
+                let length = end - start;
+                measured.add(&data, &steal, (length, length < timeline.interval_ns));
                 if let Some(p) = &precision {
                     p.check(&measured.batches);
                 }
@@ -176,7 +173,12 @@ struct Measured {
 impl Measured {
     /// Adds one measured interval of `duration_ns` and the steal sampled
     /// when it was emitted.
-    fn add(&mut self, data: &IntervalData, steal: &[CoreSteal], duration_ns: u64) {
+    fn add(
+        &mut self,
+        data: &IntervalData,
+        steal: &[CoreSteal],
+        (duration_ns, partial): (u64, bool),
+    ) {
         self.totals.add(data);
         self.intervals += 1;
         for c in steal {
@@ -184,6 +186,7 @@ impl Measured {
         }
         self.batches.push(Batch {
             duration_ns,
+            partial,
             counts: data.count,
         });
     }

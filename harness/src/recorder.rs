@@ -608,8 +608,27 @@ impl LatencyStats {
 pub struct Batch {
     /// Its length, ns.
     pub duration_ns: u64,
+    /// Shorter than the nominal interval: the run ended inside it.
+    pub partial: bool,
     /// Replies per recorder row.
     pub counts: [u64; ROWS],
+}
+
+/// Throughput (ops/s) of each full batch in time order, of one recorder row
+/// or (`None`) of all. Batch means assume batches of one length: the partial
+/// last one is left out (its ops still count in the totals). Besides being
+/// shorter, it is the run-down after a stop decision, when the clients may
+/// already be leaving; with it a run stopped by `--precision` could report an
+/// interval wider than the one that stopped it.
+pub fn batch_rates(batches: &[Batch], row: Option<usize>) -> Vec<f64> {
+    batches
+        .iter()
+        .filter(|b| !b.partial && b.duration_ns > 0)
+        .map(|b| {
+            let n = row.map_or_else(|| b.counts.iter().sum(), |k| b.counts[k]);
+            n as f64 / (b.duration_ns as f64 / 1e9)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -858,5 +877,25 @@ mod tests {
             .map(|ToCollector::Interval(s)| s.data.total())
             .collect();
         assert_eq!(totals, vec![1, 1]);
+    }
+
+    #[test]
+    fn batch_rates_leave_out_the_partial_batch_and_read_one_row_or_all() {
+        let mut full = [0u64; ROWS];
+        full[0] = 100;
+        full[1] = 300;
+        let batch = |duration_ns, partial, counts| Batch {
+            duration_ns,
+            partial,
+            counts,
+        };
+        let batches = [
+            batch(1_000_000_000, false, full),
+            batch(500_000_000, false, full),
+            // The run-down after a stop: 1 ms holding a burst of late replies.
+            batch(1_000_000, true, full),
+        ];
+        assert_eq!(batch_rates(&batches, None), vec![400.0, 800.0]);
+        assert_eq!(batch_rates(&batches, Some(1)), vec![300.0, 600.0]);
     }
 }

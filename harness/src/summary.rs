@@ -11,7 +11,7 @@ use crate::clock::ClockCost;
 use crate::config::LoopMode;
 use crate::cpu::CpuSummary;
 use crate::pinning::PinMap;
-use crate::recorder::Batch;
+use crate::recorder::{Batch, batch_rates};
 use crate::recorder::{INVALID_ROW, IntervalData, LatencyStats, ROWS, row_name};
 use crate::schema::AuditVerdict;
 use crate::stats::Estimate;
@@ -54,15 +54,7 @@ impl KindSummary {
         let secs = (measured_ns as f64 / 1e9).max(1e-9);
         let throughput = |count: u64, row: Option<usize>| {
             let rate = count as f64 / secs;
-            let rates: Vec<f64> = batches
-                .iter()
-                .filter(|b| b.duration_ns > 0)
-                .map(|b| {
-                    let n = row.map_or_else(|| b.counts.iter().sum(), |k| b.counts[k]);
-                    n as f64 / (b.duration_ns as f64 / 1e9)
-                })
-                .collect();
-            match batch_means(&rates) {
+            match batch_means(&batch_rates(batches, row)) {
                 Some(m) => {
                     let half = (m.throughput.high - m.throughput.low) / 2.0;
                     Estimate {

@@ -13,7 +13,7 @@ fn a_run_with_a_precision_stops_when_its_interval_is_that_narrow() {
     c.threads = Some(1);
     c.warmup = Duration::from_millis(100);
     c.limit = Limit::Duration(Duration::from_secs(60));
-    c.interval = Some(Duration::from_millis(50));
+    c.interval = Some(Duration::from_millis(100));
     c.precision = Some(0.25);
     c.out_root = None;
     c.progress = ProgressMode::Quiet;

@@ -12,7 +12,7 @@ use crate::cpu::{CpuSummary, ThreadCpu};
 use crate::machine::{CoreSteal, peak_rss_bytes};
 use crate::outputs::Reports;
 use crate::pinning::machine_cores;
-use crate::recorder::Batch;
+use crate::recorder::batch_rates;
 use crate::recorder::new_histogram;
 use crate::schema::AuditVerdict;
 use crate::stats::batch::batch_means;
@@ -99,7 +99,7 @@ pub(super) fn summarise<E: Engine>(
         ops_per_sec_per_client_thread: ops_per_sec / ctx.threads as f64,
         clamped_latencies: collected.totals.clamped,
         kinds: KindSummary::from_totals(&collected.totals, measured_ns, &collected.batches),
-        batch_means: batch_means(&batch_rates(&collected.batches)),
+        batch_means: batch_means(&batch_rates(&collected.batches, None)),
         cpu: CpuSummary::of(cpu_threads(&results, &collected.cpu), ops),
         oversubscribed: ctx.threads + ctx.engine_threads > machine_cores().len().max(1),
         audit,
@@ -120,15 +120,6 @@ fn steal(steal_ms: &std::collections::BTreeMap<usize, u64>, measured_ns: u64) ->
             steal_ms,
             share: (steal_ms as f64 * 1e6 / measured_ns as f64).min(1.0),
         })
-        .collect()
-}
-
-/// Each measured interval's throughput, all ops.
-fn batch_rates(batches: &[Batch]) -> Vec<f64> {
-    batches
-        .iter()
-        .filter(|b| b.duration_ns > 0)
-        .map(|b| b.counts.iter().sum::<u64>() as f64 / (b.duration_ns as f64 / 1e9))
         .collect()
 }
 
