@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{
     ChannelKind, EngineConfig, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget,
+    Replication, ReplicationMode,
 };
 use socialbench_harness::capacity::Slo;
 use socialbench_harness::config::{AuditMode, defaults};
@@ -183,6 +184,16 @@ pub struct EngineArgs {
     /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
+    /// Backups per shard of the sharded engine (0 to 2), each on its own
+    /// thread, fed the primary's log; compare and sweep give them to
+    /// sharded alone.
+    #[arg(long, default_value_t = 0)]
+    pub replicas: usize,
+    /// When a replicated shard acknowledges a write: once every backup has
+    /// it (sync), or at once, holding replies only while a backup lags more
+    /// than 4096 log entries (async).
+    #[arg(long, value_enum, default_value_t = ReplicationMode::Sync)]
+    pub replication: ReplicationMode,
     #[command(flatten)]
     /// Where the redis engine's server is.
     pub redis: RedisArgs,
@@ -302,6 +313,10 @@ fn base_config(
     c.mailbox = e.mailbox;
     c.channel = e.channel;
     c.idle = e.idle;
+    c.replication = Replication {
+        replicas: e.replicas,
+        mode: e.replication,
+    };
     c.audit = e.audit;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;

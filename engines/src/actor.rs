@@ -31,6 +31,7 @@ pub type ActorSession = ShardedSession;
 impl ActorEngine {
     /// Starts the actor thread (`config.partitions` is ignored).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        config.refuse_replicas("actor")?;
         let set = ShardSet::start("actor", config, 1, |_| "sb-actor".to_string())?;
         Ok(ActorEngine { set })
     }

@@ -66,6 +66,54 @@ impl Faults {
     }
 }
 
+/// When a replicated shard acknowledges a write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationMode {
+    /// After every backup has applied it: a write acknowledged is on every
+    /// replica.
+    #[default]
+    Sync,
+    /// At once; the log is shipped in the background, and replies are held
+    /// only while a backup lags more than [`Replication::ASYNC_MAX_LAG`]
+    /// log entries behind (the lag is bounded and reported).
+    Async,
+}
+
+impl std::fmt::Display for ReplicationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::Async => "async",
+        })
+    }
+}
+
+/// Primary-backup replication of the `sharded` engine's shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Replication {
+    /// Backups per shard, each on its own thread (0: no replication).
+    pub replicas: usize,
+    /// When a write is acknowledged.
+    pub mode: ReplicationMode,
+}
+
+impl Replication {
+    /// Most backups per shard.
+    pub const MAX_REPLICAS: usize = 2;
+
+    /// Log entries an `async` backup may lag behind its primary before the
+    /// primary holds its replies (a bound on what a failover could lose
+    /// and on the memory of the log in flight).
+    pub const ASYNC_MAX_LAG: u64 = 4096;
+
+    /// Whether any backup is configured.
+    pub fn on(&self) -> bool {
+        self.replicas > 0
+    }
+}
+
 /// Where the `redis` engine's server is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum RedisTarget {
@@ -118,6 +166,9 @@ pub struct EngineConfig {
     pub faults: Faults,
     /// How idle engine threads (and sessions waiting for replies) wait.
     pub idle: IdlePolicy,
+    /// Backups per shard and when writes are acknowledged; only the
+    /// `sharded` engine replicates, the others refuse backups.
+    pub replication: Replication,
     /// The `redis` engine's server; the other engines ignore it. Not
     /// serialized: a URL may carry a password, and `run.json` keeps the
     /// format it had before this field existed.
@@ -134,6 +185,7 @@ impl Default for EngineConfig {
             pin: Vec::new(),
             faults: Faults::default(),
             idle: IdlePolicy::default(),
+            replication: Replication::default(),
             redis: None,
         }
     }
@@ -265,6 +317,23 @@ impl EngineConfig {
         {
             return Err(EngineError::config("stall period must be positive"));
         }
+        if self.replication.replicas > Replication::MAX_REPLICAS {
+            return Err(EngineError::config(format!(
+                "replicas {} outside 0..={}",
+                self.replication.replicas,
+                Replication::MAX_REPLICAS
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses backups on `engine`, which has no shards to replicate.
+    pub fn refuse_replicas(&self, engine: &str) -> Result<(), EngineError> {
+        if self.replication.on() {
+            return Err(EngineError::config(format!(
+                "--replicas needs the sharded engine; {engine} has no shards to replicate"
+            )));
+        }
         Ok(())
     }
 }
@@ -301,6 +370,13 @@ mod tests {
             },
             EngineConfig {
                 mailbox: usize::MAX,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                replication: Replication {
+                    replicas: Replication::MAX_REPLICAS + 1,
+                    mode: ReplicationMode::Sync,
+                },
                 ..EngineConfig::default()
             },
             EngineConfig {

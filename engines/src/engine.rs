@@ -243,6 +243,29 @@ pub struct EngineStats {
     pub dropped_follow_ups: u64,
     /// Writes dropped or duplicated by the write faults, by kind.
     pub write_faults: WriteFaults,
+    /// The shards' replication (`None`: no backups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationStats>,
+}
+
+/// How the backups of a replicated engine keep up, summed over its shards.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReplicationStats {
+    /// Backups per shard.
+    pub replicas: usize,
+    /// When writes are acknowledged.
+    pub mode: crate::config::ReplicationMode,
+    /// Log entries the primaries wrote (writes and follow-ups applied).
+    pub log_entries: u64,
+    /// Entries some live backup has not acknowledged yet, now.
+    pub lag_entries: u64,
+    /// The largest lag of any shard, in entries, seen when it shipped.
+    pub max_lag_entries: u64,
+    /// Replies that waited for the backups (all of them in `sync` while
+    /// the log is ahead; in `async` only beyond the lag bound).
+    pub held_replies: u64,
+    /// Backups whose thread is gone.
+    pub lost_backups: u64,
 }
 
 /// Writes the write faults changed, by kind name ([`crate::OpKind::name`]; kinds

@@ -105,7 +105,10 @@ impl EngineKind {
     pub fn engine_threads(self, config: &EngineConfig) -> usize {
         match self {
             EngineKind::Actor | EngineKind::Redis => 1,
-            EngineKind::Sharded => config.partitions,
+            // A primary and its backups per shard.
+            EngineKind::Sharded => config
+                .partitions
+                .saturating_mul(1 + config.replication.replicas),
             _ => 0,
         }
     }
@@ -121,6 +124,9 @@ impl EngineKind {
     /// engine's server, key prefix and faults).
     pub fn check(self, config: &EngineConfig) -> Result<(), EngineError> {
         config.validate()?;
+        if self != EngineKind::Sharded {
+            config.refuse_replicas(self.name())?;
+        }
         match self {
             #[cfg(feature = "redis")]
             EngineKind::Redis => crate::redis::check_config(config).map(drop),

@@ -44,10 +44,13 @@ pub use audit::{
     Acked, Audit, AuditFailure, Entities, EntityReport, Expected, Ledger, Mismatch, Pending,
     WriteTally,
 };
-pub use config::{ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Stall};
+pub use config::{
+    ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Replication,
+    ReplicationMode, Stall,
+};
 pub use engine::{
-    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, Session,
-    WriteFaults,
+    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, ReplicationStats,
+    Session, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};

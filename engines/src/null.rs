@@ -33,6 +33,7 @@ impl NullEngine {
     /// thread, and no state for a fault to corrupt.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
+        config.refuse_replicas("null")?;
         Ok(NullEngine::default())
     }
 }

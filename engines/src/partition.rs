@@ -121,6 +121,51 @@ impl PostClock {
     }
 }
 
+/// Where a partition's post stamps come from. A primary takes them from the
+/// engine's [`PostClock`] and, when it is replicated, notes them so that its
+/// log can carry them; a backup replaying that log is handed the primary's
+/// stamps instead of ticking a clock (replay must not tick it again, and
+/// the backup's posts must sort as the primary's do).
+#[derive(Debug, Default)]
+pub(crate) struct Stamps {
+    /// Note every stamp taken in `taken`.
+    pub(crate) record: bool,
+    /// Stamps taken since the last [`Stamps::take`] (at most two per op: a
+    /// duplicated post).
+    taken: [u64; 2],
+    /// Stamps to hand out before ticking the clock, in order (0: none).
+    given: [u64; 2],
+}
+
+impl Stamps {
+    /// The next stamp: a given one, else a tick of `clock`.
+    #[inline]
+    fn next(&mut self, clock: &PostClock) -> u64 {
+        let s = if self.given[0] != 0 {
+            let s = self.given[0];
+            self.given = [self.given[1], 0];
+            s
+        } else {
+            clock.tick()
+        };
+        if self.record {
+            let slot = usize::from(self.taken[0] != 0);
+            self.taken[slot.min(1)] = s;
+        }
+        s
+    }
+
+    /// The stamps taken since the last call, and forgets them.
+    pub(crate) fn take(&mut self) -> [u64; 2] {
+        std::mem::take(&mut self.taken)
+    }
+
+    /// Hands out `stamps` (0: none) before the clock is ticked again.
+    pub(crate) fn give(&mut self, stamps: [u64; 2]) {
+        self.given = stamps;
+    }
+}
+
 /// A cross-partition effect of an op, applied at the partition of `user()`.
 /// Follow-ups never fail: they are keyed by user whether or not that user is
 /// registered (the acting user is trusted), so they can never be refused.
@@ -173,6 +218,8 @@ pub struct Partition {
     index: usize,
     count: usize,
     clock: Arc<PostClock>,
+    /// Stamps given by a replication log, or noted for one.
+    pub(crate) stamps: Stamps,
     users: FxHashMap<UserId, User>,
     /// Ordinary communities and the profiles that need storage (module docs).
     communities: FxHashMap<CommunityId, Community>,
@@ -193,6 +240,7 @@ impl Partition {
             index,
             count,
             clock,
+            stamps: Stamps::default(),
             users: FxHashMap::default(),
             communities: FxHashMap::default(),
             odd_subs: FxHashMap::default(),

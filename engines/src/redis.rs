@@ -252,6 +252,7 @@ impl RedisEngine {
     /// configuration, the message says which flags the CLI needs.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
+        config.refuse_replicas("redis")?;
         let (redis, prefix) = check_config(config)?;
         let timeout = redis.timeout;
         let (urls, slots) = discover(&redis.target, timeout)?;
@@ -459,6 +460,7 @@ impl Engine for RedisEngine {
             faults: n(7),
             dropped_follow_ups: 0,
             write_faults: Default::default(),
+            replication: None,
         }
     }
 

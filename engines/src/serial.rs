@@ -80,6 +80,7 @@ impl SerialEngine {
     /// module docs).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
+        config.refuse_replicas("serial")?;
         if config.faults.any() {
             return Err(EngineError::config(
                 "the serial engine injects no faults (it is the fault-free baseline); \

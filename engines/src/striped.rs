@@ -240,6 +240,7 @@ impl StripedEngine {
     /// checking `config` ([`EngineConfig::validate`]).
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
+        config.refuse_replicas("striped")?;
         let count = config.partitions;
         let clock = PostClock::new();
         let stripes = (0..count)

@@ -189,8 +189,7 @@ pub fn check(spec: &CompareSpec) -> Result<CompareChecked, RunError> {
     let mut needed = 0;
     let mut available = None;
     for &engine in &spec.engines {
-        let mut c = spec.base.clone();
-        c.engine = engine;
+        let mut c = spec.base.for_engine(engine);
         c.threads = None;
         c.partitions = None;
         let checked = crate::run::check_with(&c, &scenario)?;
@@ -239,8 +238,7 @@ pub fn compare(spec: &CompareSpec) -> Result<Comparison, RunError> {
             if base.stop.is_stopped() {
                 break;
             }
-            let mut c = base.clone();
-            c.engine = engine;
+            let mut c = base.for_engine(engine);
             c.threads = None;
             c.partitions = None;
             c.out_root = root.as_ref().map(|r| r.join(engine.name()));

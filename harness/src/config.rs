@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use socialbench_engines::{
     AuditFailure, ChannelKind, EngineError, EngineKind, Faults, IdlePolicy, OpKind, RedisConfig,
-    Stall,
+    Replication, Stall,
 };
 
 use crate::pinning::PinSpec;
@@ -231,6 +231,9 @@ pub struct RunConfig {
     /// How idle engine threads, waiting sessions and the open loop's
     /// clients wait.
     pub idle: IdlePolicy,
+    /// Backups per shard and when writes are acknowledged (the `sharded`
+    /// engine only; `compare` and `sweep` give it to `sharded` alone).
+    pub replication: Replication,
     /// How much the audit checks after the run.
     pub audit: AuditMode,
     /// The `redis` engine's server (copied into `EngineConfig::redis`); not
@@ -300,6 +303,7 @@ impl RunConfig {
             channel: ChannelKind::Crossbeam,
             faults: Faults::default(),
             idle: IdlePolicy::default(),
+            replication: Replication::default(),
             audit: AuditMode::Entities,
             redis: None,
             workload: defaults::WORKLOAD.into(),
@@ -325,6 +329,18 @@ impl RunConfig {
 }
 
 impl RunConfig {
+    /// This configuration for `engine` among others (`compare`, `sweep`):
+    /// the replication goes to `sharded` only, the one engine with shards
+    /// to replicate.
+    pub fn for_engine(&self, engine: EngineKind) -> RunConfig {
+        let mut c = self.clone();
+        c.engine = engine;
+        if engine != EngineKind::Sharded {
+            c.replication = Replication::default();
+        }
+        c
+    }
+
     /// The recording interval: as given, else 1 s or a tenth of the
     /// measured window if that is shorter (at least 1 ms).
     pub fn interval(&self) -> Duration {

@@ -59,6 +59,9 @@ pub struct Audit {
     pub subscriptions: u64,
     /// Wrapping sum of [`pair_digest`] over subscriptions.
     pub subscription_digest: u64,
+    /// Backups whose state (digest) differs from their primary's, once
+    /// quiesced (0 without replication).
+    pub replicas_diverged: u64,
 }
 
 impl Audit {
@@ -75,6 +78,7 @@ impl Audit {
         self.membership_digest = self.membership_digest.wrapping_add(o.membership_digest);
         self.subscriptions += o.subscriptions;
         self.subscription_digest = self.subscription_digest.wrapping_add(o.subscription_digest);
+        self.replicas_diverged += o.replicas_diverged;
     }
 
     /// Checks the state against itself (karma mirrors scores, subscriptions
@@ -123,6 +127,11 @@ impl Audit {
             "subscription digest (vs membership digest)",
             self.subscription_digest as i128,
             self.membership_digest as i128,
+        );
+        eq(
+            "backups whose state differs from their primary's",
+            self.replicas_diverged as i128,
+            0,
         );
         if m.is_empty() {
             Ok(())

@@ -42,7 +42,7 @@ impl Partition {
             }
         };
         let seq = clamp_u32(c.posts.len());
-        let created = self.clock.tick();
+        let created = self.stamps.next(&self.clock);
         c.hot.insert((hot_key(0, created), seq));
         c.top.insert((0, seq));
         self.totals.posts += 1;

@@ -24,6 +24,8 @@ pub(super) struct ShardView<'a> {
     pub(super) sent: u64,
     /// Follow-ups from other shards this shard applied.
     pub(super) applied: u64,
+    /// Its replication, when it has backups.
+    pub(super) replica: Option<super::replica::ReplicaView>,
 }
 
 pub(super) type Probe = Box<dyn FnOnce(&ShardView<'_>) + Send>;
@@ -53,6 +55,11 @@ pub(super) enum PeerMsg {
     },
     Unregister {
         session: u32,
+    },
+    /// A backup of this shard applied the log up to entry `upto`.
+    ReplAck {
+        backup: u8,
+        upto: u64,
     },
     Probe(Probe),
     Stop,

@@ -8,7 +8,8 @@
 //! travels on the lanes; `shard.rs` is a shard's thread (its loop, replies,
 //! follow-ups, home feeds), `gather.rs` the home feeds it is gathering from
 //! other shards, `merge.rs` the merge of their parts; `session.rs` is the
-//! client side; `waiting.rs` how an idle thread waits (spin, yield, park).
+//! client side; `waiting.rs` how an idle thread waits (spin, yield, park);
+//! `replica.rs` a shard's backups (the primary's log and a backup's thread).
 //! They depend on each other in that order, never back.
 //!
 //! # Lanes
@@ -63,6 +64,13 @@
 //! follow-ups of the ops it answers (they are routed before `reply`), so the
 //! causality rule above holds.
 //!
+//! # Replication
+//! With `EngineConfig::replication.replicas` R > 0 every shard is a primary
+//! with R backups, each on its own thread (`sb-shard-<i>-b<r>`), fed the
+//! primary's ordered log; `sync` holds a reply until every backup has the
+//! log up to it, `async` only while they lag more than a bound.
+//! `replica.rs` has the rules; nothing in them blocks a shard.
+//!
 //! # Control
 //! `stats`, `audit`, `digest` and `quiesce` send a probe closure over each
 //! peer lane; the shard runs it between batches against its partition. The
@@ -80,6 +88,7 @@
 mod gather;
 mod merge;
 mod messages;
+mod replica;
 mod session;
 mod shard;
 mod waiting;
@@ -94,16 +103,17 @@ use parking_lot::Mutex;
 
 use crate::audit::{Audit, Entities};
 use crate::config::{ChannelKind, EngineConfig, IdlePolicy};
-use crate::engine::{EngineError, EngineStats, PartitionStats};
+use crate::engine::{EngineError, EngineStats, PartitionStats, ReplicationStats};
 use crate::fault::FaultCounters;
 use crate::mailbox::{self, DualReceiver, Sender};
-use crate::partition::PostClock;
+use crate::partition::{Partition, PostClock};
 
 pub use session::ShardedSession;
 pub use shard::BATCH;
 pub use waiting::{LINGER, SPIN_CAP};
 
 use messages::{ClientMsg, PeerMsg, Probe, ShardView};
+use replica::{Backup, BackupMsg, Replicator};
 use shard::{Shard, ShardPlan};
 use waiting::{Idler, placement_plan};
 
@@ -139,6 +149,9 @@ pub(crate) struct ShardSet {
     live_sessions: Arc<AtomicU32>,
     client_cores: usize,
     idle: IdlePolicy,
+    /// Each shard's backups (empty lists without replication).
+    backups: Vec<Vec<crossbeam_channel::Sender<BackupMsg>>>,
+    replication: crate::config::Replication,
 }
 
 impl fmt::Debug for ShardSet {
@@ -165,7 +178,10 @@ impl ShardSet {
             return Err(EngineError::config("partitions must be at least 1"));
         }
         let flush = flush_size();
-        let (own_core, client_cores) = placement_plan(&config.pin, count);
+        // Backups are threads too: primaries own cores only if there are
+        // enough for every thread of the set.
+        let threads = count.saturating_mul(1 + config.replication.replicas);
+        let (own_core, client_cores) = placement_plan(&config.pin, threads);
         let Lanes {
             clients,
             peers,
@@ -183,6 +199,8 @@ impl ShardSet {
             live_sessions: Arc::new(AtomicU32::new(0)),
             client_cores,
             idle: config.idle,
+            backups: Vec::with_capacity(count),
+            replication: config.replication,
         };
         let plan = ShardPlan {
             count,
@@ -192,26 +210,77 @@ impl ShardSet {
             clock: PostClock::new(),
             flush,
         };
+        let pin_of =
+            |thread: usize| (!config.pin.is_empty()).then(|| config.pin[thread % config.pin.len()]);
+        let mut backups = Vec::with_capacity(count);
         for (index, rx) in receivers.into_iter().enumerate() {
             let idler = Idler::new(config.idle, own_core[index]);
-            let shard = Shard::new(index, rx, idler, &plan);
-            let pin = (!config.pin.is_empty()).then(|| config.pin[index % config.pin.len()]);
-            if let Err(e) = set.spawn(thread_name(index), pin, shard) {
+            let started = set
+                .start_backups((index, count), &thread_name, &pin_of, &mut backups)
+                .and_then(|repl| {
+                    let shard = Shard::new(index, rx, idler, &plan, repl);
+                    set.spawn(thread_name(index), pin_of(index), move || shard.run())
+                });
+            if let Err(e) = started {
+                drop(plan);
+                let mut set = set;
+                set.backups = backups;
                 set.shutdown();
                 return Err(EngineError::Spawn(Arc::new(e)));
             }
         }
+        drop(plan);
+        let mut set = set;
+        set.backups = backups;
         Ok(set)
     }
 
-    /// Starts the thread of one shard, pinned to `pin` when given.
-    fn spawn(&self, name: String, pin: Option<usize>, shard: Shard) -> std::io::Result<()> {
+    /// Starts shard `index`'s backups (threads `count + index * R + r` of
+    /// the pin list), adds their channels to `all` and returns the primary's
+    /// side of their replication (`None` without backups).
+    fn start_backups(
+        &self,
+        (index, count): (usize, usize),
+        thread_name: &impl Fn(usize) -> String,
+        pin_of: &impl Fn(usize) -> Option<usize>,
+        all: &mut Vec<Vec<crossbeam_channel::Sender<BackupMsg>>>,
+    ) -> std::io::Result<Option<Replicator>> {
+        let replicas = self.replication.replicas;
+        let mut senders = Vec::with_capacity(replicas);
+        for r in 0..replicas {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let backup = Backup {
+                index: r as u8,
+                part: Partition::new(index, count, PostClock::new()),
+                rx,
+                primary: self.peers[index].clone(),
+                applied: 0,
+                counters: FaultCounters::default(),
+                scratch: Vec::new(),
+            };
+            let name = format!("{}-b{r}", thread_name(index));
+            self.spawn(name, pin_of(count + index * replicas + r), move || {
+                backup.run()
+            })?;
+            senders.push(tx);
+        }
+        all.push(senders.clone());
+        Ok((replicas > 0).then(|| Replicator::new(senders, self.replication)))
+    }
+
+    /// Starts one of the set's threads, pinned to `pin` when given.
+    fn spawn(
+        &self,
+        name: String,
+        pin: Option<usize>,
+        body: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
         let handle = std::thread::Builder::new().name(name).spawn(move || {
             if let Some(id) = pin {
                 // Best effort: an unknown core leaves the thread unpinned.
                 core_affinity::set_for_current(core_affinity::CoreId { id });
             }
-            shard.run();
+            body();
         })?;
         self.threads.lock().push(handle);
         Ok(())
@@ -293,16 +362,29 @@ impl ShardSet {
     }
 
     pub(crate) fn stats(&self) -> EngineStats {
-        let parts = self.probe_all(|v| (v.partition.stats(), v.sent, v.applied));
+        let parts = self.probe_all(|v| (v.partition.stats(), v.sent, v.applied, v.replica));
         let mut s = EngineStats::default();
         let (mut sent, mut applied) = (0u64, 0u64);
-        for (p, se, ap) in &parts {
+        let mut repl = self.replication.on().then(|| ReplicationStats {
+            replicas: self.replication.replicas,
+            mode: self.replication.mode,
+            ..ReplicationStats::default()
+        });
+        for (p, se, ap, view) in &parts {
             let p: &PartitionStats = p;
             s.counts.add(&p.counts);
             s.bytes.add(&p.bytes);
             sent += se;
             applied += ap;
+            if let (Some(r), Some(v)) = (&mut repl, view) {
+                r.log_entries += v.logged;
+                r.lag_entries += v.lag;
+                r.max_lag_entries = r.max_lag_entries.max(v.max_lag);
+                r.held_replies += v.held;
+                r.lost_backups += v.lost;
+            }
         }
+        s.replication = repl;
         s.mailbox_depths = self.clients.iter().map(Sender::len).collect();
         s.pending_follow_ups = sent.saturating_sub(applied);
         s.faults = self.counters.faults();
@@ -318,7 +400,16 @@ impl ShardSet {
     /// when every follow-up has been applied.
     pub(crate) fn quiesce(&self) {
         loop {
-            let r = self.probe_all(|v| (v.unapplied_ops, v.gathers, v.sent, v.applied));
+            let r = self.probe_all(|v| {
+                // Backups behind, or replies held for them, are work left too.
+                let repl = v.replica.map_or(0, |r| r.lag + r.held_now as u64);
+                (
+                    v.unapplied_ops + repl as usize,
+                    v.gathers,
+                    v.sent,
+                    v.applied,
+                )
+            });
             if r.len() < self.peers.len() {
                 return; // shut down
             }
@@ -334,12 +425,50 @@ impl ShardSet {
         }
     }
 
+    /// The primaries' aggregates, and (replicated, after `quiesce`) how
+    /// many backups' digests differ from their primary's.
     pub(crate) fn audit(&self) -> Audit {
         let mut a = Audit::default();
         for p in self.probe_all(|v| v.partition.audit()) {
             a.add(&p);
         }
+        if self.replication.on() {
+            let primaries = self.probe_all(|v| v.partition.digest());
+            for (shard, digest) in primaries.iter().enumerate() {
+                for (_, d) in self.backup_digests(shard) {
+                    a.replicas_diverged += u64::from(d != *digest);
+                }
+            }
+        }
         a
+    }
+
+    /// Each live backup of `shard`: the log entries it applied and its
+    /// partition's digest.
+    pub(crate) fn backup_digests(&self, shard: usize) -> Vec<(u64, u64)> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut asked = 0;
+        for b in self.backups.get(shard).into_iter().flatten() {
+            let tx = tx.clone();
+            let probe: replica::BackupProbe = Box::new(move |part, applied| {
+                let _ = tx.send((applied, part.digest()));
+            });
+            asked += usize::from(b.send(BackupMsg::Probe(probe)).is_ok());
+        }
+        drop(tx);
+        // A backup that stops drops the probe: the channel then closes.
+        rx.iter().take(asked).collect()
+    }
+
+    /// Each shard's digest and its live backups' (entries applied, digest),
+    /// for tests of convergence (call `quiesce` first).
+    #[cfg(test)]
+    pub(crate) fn replica_digests(&self) -> Vec<(u64, Vec<(u64, u64)>)> {
+        self.probe_all(|v| v.partition.digest())
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (d, self.backup_digests(i)))
+            .collect()
     }
 
     pub(crate) fn entities(&self) -> Entities {
@@ -364,6 +493,9 @@ impl ShardSet {
         }
         for p in &self.peers {
             let _ = p.send(PeerMsg::Stop);
+        }
+        for b in self.backups.iter().flatten() {
+            let _ = b.send(BackupMsg::Stop);
         }
         for t in threads {
             // A shard that died of a bug has already dropped its lanes.

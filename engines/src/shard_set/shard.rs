@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
+use super::replica::Replicator;
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
@@ -68,6 +69,8 @@ pub(super) struct Shard {
     flush_at: usize,
     /// Scratch of the home-feed merge.
     merge: MergeScratch,
+    /// Its backups' log and the replies waiting for them (`None`: no backups).
+    repl: Option<Replicator>,
 }
 
 impl Shard {
@@ -77,12 +80,15 @@ impl Shard {
         rx: DualReceiver<ClientMsg, PeerMsg>,
         idler: Idler,
         plan: &ShardPlan<'_>,
+        repl: Option<Replicator>,
     ) -> Shard {
         let count = plan.count;
+        let mut part = Partition::new(index, count, plan.clock.clone());
+        part.stamps.record = repl.is_some();
         Shard {
             index,
             count,
-            part: Partition::new(index, count, plan.clock.clone()),
+            part,
             rx,
             peers: plan.peers.to_vec(),
             sessions: Vec::new(),
@@ -97,6 +103,7 @@ impl Shard {
             idler,
             flush_at: plan.flush,
             merge: MergeScratch::default(),
+            repl,
         }
     }
 
@@ -172,10 +179,32 @@ impl Shard {
             .flatten()
     }
 
-    /// Queues a reply; [`Shard::flush`] sends it. A session dropped with ops
-    /// outstanding just loses their replies.
+    /// Queues a reply; [`Shard::flush`] sends it. A replicated shard holds
+    /// it first while its backups lag (`replica.rs`). A session dropped with
+    /// ops outstanding just loses their replies.
     #[inline]
     fn reply(&mut self, session: u32, tag: u64, response: Response) {
+        let ready = match &mut self.repl {
+            Some(r) => r.hold(session, tag, response),
+            None => Some((session, tag, response)),
+        };
+        if let Some((session, tag, response)) = ready {
+            self.queue(session, tag, response);
+        }
+    }
+
+    /// Queues the replies the backups have now caught up with.
+    fn release_held(&mut self) {
+        while let Some((session, tag, response)) =
+            self.repl.as_mut().and_then(Replicator::pop_ready)
+        {
+            self.queue(session, tag, response);
+        }
+    }
+
+    /// Queues a reply that may leave (the second half of [`Shard::reply`]).
+    #[inline]
+    fn queue(&mut self, session: u32, tag: u64, response: Response) {
         if let Some(Some(slot)) = self.sessions.get_mut(session as usize) {
             if slot.pending.is_empty() {
                 self.touched.push(session);
@@ -189,8 +218,14 @@ impl Shard {
         }
     }
 
-    /// Sends every queued reply, one message per session.
+    /// Ships the log to the backups, then sends every queued reply, one
+    /// message per session.
     fn flush(&mut self) {
+        if let Some(r) = &mut self.repl {
+            r.ship();
+            // A backup found gone no longer holds replies back.
+            self.release_held();
+        }
         for s in self.touched.drain(..) {
             if let Some(Some(slot)) = self.sessions.get_mut(s as usize)
                 && !slot.pending.is_empty()
@@ -207,6 +242,9 @@ impl Shard {
         {
             return self.start_home_feed(session, tag, user, sort, limit, fault.panics());
         }
+        // An injected panic never reaches the partition: nothing to log.
+        let logged =
+            (self.repl.is_some() && op.kind().is_write() && !fault.panics()).then(|| op.clone());
         let response = apply_guarded(
             &mut self.part,
             op,
@@ -214,6 +252,9 @@ impl Shard {
             fault,
             &self.counters,
         );
+        if let (Some(r), Some(op)) = (&mut self.repl, logged) {
+            r.log_op(op, fault, self.part.stamps.take());
+        }
         // Follow-ups leave before the reply (the causality rule).
         self.route_follow_ups();
         self.reply(session, tag, response);
@@ -232,6 +273,9 @@ impl Shard {
             let dest = f.partition(self.count);
             if dest == self.index {
                 apply_follow_up_guarded(&mut self.part, f, &self.counters);
+                if let Some(r) = &mut self.repl {
+                    r.log_follow_up(f);
+                }
             } else {
                 self.sent += 1;
                 // Fails only while shutting down.
@@ -247,6 +291,15 @@ impl Shard {
             PeerMsg::FollowUp(f) => {
                 self.applied += 1;
                 apply_follow_up_guarded(&mut self.part, f, &self.counters);
+                if let Some(r) = &mut self.repl {
+                    r.log_follow_up(f);
+                }
+            }
+            PeerMsg::ReplAck { backup, upto } => {
+                if let Some(r) = &mut self.repl {
+                    r.on_ack(backup, upto);
+                }
+                self.release_held();
             }
             PeerMsg::Gather {
                 origin,
@@ -290,6 +343,7 @@ impl Shard {
                 gathers: self.gathers.live(),
                 sent: self.sent,
                 applied: self.applied,
+                replica: self.repl.as_ref().map(Replicator::view),
             }),
             PeerMsg::Stop => return true,
         }

@@ -591,6 +591,8 @@ pub struct ClientRun {
     pub replies: u64,
     /// Successful replies.
     pub ok: u64,
+    /// Replies to writes (refused ones included).
+    pub write_replies: u64,
 }
 
 /// Runs `ops` ops from `generator` through `session`, keeping up to
@@ -622,6 +624,7 @@ pub fn closed_loop<S: Session>(
                 .take()
                 .expect("a reply for a tag that is in flight");
             run.replies += 1;
+            run.write_replies += u64::from(op.kind().is_write());
             match &r {
                 Ok(_) => run.ok += 1,
                 Err(ApiError::EngineFault) => run.faults += 1,

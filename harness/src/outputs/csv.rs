@@ -218,6 +218,12 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
         "count",
         e.dropped_follow_ups,
     ));
+    if let Some(r) = &e.replication {
+        out.push(("replication", "log", "entries", r.log_entries));
+        out.push(("replication", "lag", "entries", r.lag_entries));
+        out.push(("replication", "held_replies", "count", r.held_replies));
+        out.push(("replication", "lost_backups", "count", r.lost_backups));
+    }
 }
 
 impl Report for TimeseriesCsv {

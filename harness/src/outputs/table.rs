@@ -198,6 +198,22 @@ fn intervals(o: &mut String, s: &RunSummary) {
             "OVERSUBSCRIBED: the run's threads outnumber its cores; latency and throughput include waiting for a core"
         );
     }
+    if let Some(r) = &s.engine_stats.replication {
+        let _ = writeln!(
+            o,
+            "replication: {} backup(s) per shard, {}; {} log entries, largest lag {} entries, {} replies waited for the backups{}",
+            r.replicas,
+            r.mode,
+            r.log_entries,
+            r.max_lag_entries,
+            r.held_replies,
+            if r.lost_backups > 0 {
+                format!(", {} BACKUP(S) LOST", r.lost_backups)
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// Saturation, the audit and where the results are.

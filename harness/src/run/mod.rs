@@ -477,6 +477,7 @@ fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunEr
         pin: Vec::new(),
         faults,
         idle: config.idle,
+        replication: config.replication,
         redis: config.redis.clone(),
     };
     let engine_threads =

@@ -39,8 +39,7 @@ pub(crate) fn run_cell(
     machine_cores: usize,
 ) -> Result<(RunSummary, SweepRow), RunError> {
     let line = cell.line;
-    let mut c = spec.base.clone();
-    c.engine = line.engine;
+    let mut c = spec.base.for_engine(line.engine);
     c.threads = Some(line.threads);
     c.partitions = line.partitions;
     c.users = Some(cell.users);

@@ -249,8 +249,7 @@ pub fn check(spec: &SweepSpec) -> Result<SweepChecked, RunError> {
                     .filter_map(f)
                     .max()
             };
-            let mut c = base.clone();
-            c.engine = engine;
+            let mut c = base.for_engine(engine);
             c.threads = of(|l| Some(l.threads));
             c.partitions = of(|l| l.partitions);
             let closed = crate::run::check_with(&c, &scenario)?;
