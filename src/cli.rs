@@ -102,6 +102,17 @@ fn count(s: &str, max: u64) -> Result<u64, String> {
     }
 }
 
+/// Backups per shard: 0 to [`Replication::MAX_REPLICAS`].
+fn replicas_arg(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n <= Replication::MAX_REPLICAS => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a count of backups from 0 to {}",
+            Replication::MAX_REPLICAS
+        )),
+    }
+}
+
 /// Defines a value parser per bounded count flag.
 macro_rules! counts {
     ($($name:ident: $t:ty = $max:expr;)+) => {
@@ -184,16 +195,17 @@ pub struct EngineArgs {
     /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
-    /// Backups per shard of the sharded engine (0 to 2), each on its own
-    /// thread, fed the primary's log; compare and sweep give them to
-    /// sharded alone.
-    #[arg(long, default_value_t = 0)]
-    pub replicas: usize,
+    /// Backups per shard of the sharded engine (0 to 2, default 0), each on
+    /// its own thread, fed the primary's log; compare and sweep give them
+    /// to sharded alone. A list (0,1,2) is a dimension of sweep.
+    #[arg(long, value_parser = replicas_arg, value_delimiter = ',')]
+    pub replicas: Vec<usize>,
     /// When a replicated shard acknowledges a write: once every backup has
-    /// it (sync), or at once, holding replies only while a backup lags more
-    /// than 4096 log entries (async).
-    #[arg(long, value_enum, default_value_t = ReplicationMode::Sync)]
-    pub replication: ReplicationMode,
+    /// it (sync, the default), or at once, holding replies only while a
+    /// backup lags more than 4096 log entries (async). A list (sync,async)
+    /// is a dimension of sweep.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub replication: Vec<ReplicationMode>,
     #[command(flatten)]
     /// Where the redis engine's server is.
     pub redis: RedisArgs,
@@ -257,6 +269,49 @@ pub struct RedisArgs {
     pub redis_keep_keys: bool,
 }
 
+impl EngineArgs {
+    /// The one replication setting of `run`, `compare` and `capacity`;
+    /// lists are for `sweep` ([`EngineArgs::replications`]).
+    pub fn replication(&self) -> anyhow::Result<Replication> {
+        match self.replications()[..] {
+            [one] => Ok(one),
+            _ => Err(bad_input(
+                "--replicas and --replication take one value here; lists are for sweep",
+            )),
+        }
+    }
+
+    /// Every (backups, mode) pair the flags name: each count of
+    /// `--replicas` with each mode of `--replication` (a count of 0 once,
+    /// without a mode). Defaults: 0 backups, sync.
+    pub fn replications(&self) -> Vec<Replication> {
+        let counts = if self.replicas.is_empty() {
+            vec![0]
+        } else {
+            self.replicas.clone()
+        };
+        let modes = if self.replication.is_empty() {
+            vec![ReplicationMode::Sync]
+        } else {
+            self.replication.clone()
+        };
+        let mut out: Vec<Replication> = Vec::new();
+        for &replicas in &counts {
+            for &mode in &modes {
+                let r = if replicas == 0 {
+                    Replication::default()
+                } else {
+                    Replication { replicas, mode }
+                };
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+}
+
 impl RedisArgs {
     /// The redis engine's configuration from the flags, for
     /// `RunConfig::redis`. Without a server flag it is `None`, and
@@ -313,10 +368,7 @@ fn base_config(
     c.mailbox = e.mailbox;
     c.channel = e.channel;
     c.idle = e.idle;
-    c.replication = Replication {
-        replicas: e.replicas,
-        mode: e.replication,
-    };
+    c.replication = e.replication()?;
     c.audit = e.audit;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
@@ -600,10 +652,16 @@ pub struct SweepArgs {
 impl SweepArgs {
     /// The sweep's spec.
     pub fn spec(&self) -> anyhow::Result<SweepSpec> {
+        // Replication is a dimension here: each line gets its own.
+        let engine_args = EngineArgs {
+            replicas: Vec::new(),
+            replication: Vec::new(),
+            ..self.engine_args.clone()
+        };
         let mut base = base_config(
             EngineKind::Null,
             &self.workload,
-            &self.engine_args,
+            &engine_args,
             &self.loops,
             &self.output,
         )?;
@@ -631,6 +689,7 @@ impl SweepArgs {
             threads,
             shards,
             stripes,
+            replications: self.engine_args.replications(),
             users,
             rates: self.rates.clone(),
             max_outstanding: self.loops.max_outstanding,

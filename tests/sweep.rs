@@ -102,6 +102,8 @@ fn sweep_writes_documented_columns_baselines_cost_and_plots() {
             "measured_ns",
             "cpu_ns_per_op",
             "oversubscribed",
+            "replicas",
+            "replication",
             "finished_at_unix_ms",
             "schema",
         ]

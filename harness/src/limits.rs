@@ -123,6 +123,9 @@ pub struct Footprint {
     /// Whether the engine keeps the state in this process (all but `null`
     /// and `redis`).
     pub stateful: bool,
+    /// Copies of the engine's state: 1, plus one per backup of each shard
+    /// (`--replicas`); 0 is taken as 1.
+    pub copies: u64,
     /// Partitions (shards or stripes).
     pub partitions: u64,
     /// Engine threads (the actor, the shards).
@@ -194,7 +197,9 @@ const POST_BYTES: u64 = 300;
 pub fn estimate(f: &Footprint) -> Estimate {
     // Each entity costs the workload's bytes, and the engine's when it
     // keeps the state in this process.
-    let each = |[workload, engine]: [u64; 2]| workload + if f.stateful { engine } else { 0 };
+    let copies = f.copies.max(1);
+    let each =
+        |[workload, engine]: [u64; 2]| workload + if f.stateful { engine * copies } else { 0 };
     let mul = |a: u64, b: u64| a.saturating_mul(b);
     let mut parts = vec![
         Part {
@@ -240,7 +245,7 @@ pub fn estimate(f: &Footprint) -> Estimate {
                 "seed posts (communities x seed_posts_per_community + users x seed_posts_per_profile) = {}",
                 f.seed_posts
             ),
-            bytes: (f.seed_posts as f64 * post).min(u64::MAX as f64) as u64,
+            bytes: (f.seed_posts as f64 * post * copies as f64).min(u64::MAX as f64) as u64,
         });
         parts.push(Part {
             what: format!("partitions (--stripes) {}", f.partitions),
@@ -303,6 +308,7 @@ mod tests {
             seed_posts: 20_000,
             post_body: 330.0,
             stateful: true,
+            copies: 1,
             partitions: 1,
             engine_threads: 0,
             mailbox: 1024,
@@ -323,6 +329,14 @@ mod tests {
                 "{users} users: {got:.0} MiB estimated, {measured_mib} measured"
             );
         }
+        // A backup per shard holds a second copy of the engine's state.
+        let one = estimate(&reddit(1_000_000)).total();
+        let two = estimate(&Footprint {
+            copies: 2,
+            ..reddit(1_000_000)
+        })
+        .total();
+        assert!(two > one + (200 << 20), "{one} -> {two}");
         // The null engine keeps no state: the users cost only the workload.
         let stateless = Footprint {
             stateful: false,

@@ -722,6 +722,8 @@ fn sweep_row(engine: &str, threads: u32, ops: f64) -> SweepRow {
         p99_high_ns: None,
         cpu_ns_per_op: None,
         oversubscribed: false,
+        replicas: 0,
+        replication: None,
         finished_at_unix_ms: 0,
         schema: schema::SCHEMA_VERSION,
     }

@@ -180,7 +180,7 @@ impl ShardSet {
         let flush = flush_size();
         // Backups are threads too: primaries own cores only if there are
         // enough for every thread of the set.
-        let threads = count.saturating_mul(1 + config.replication.replicas);
+        let threads = count.saturating_mul(config.replication.replicas.saturating_add(1));
         let (own_core, client_cores) = placement_plan(&config.pin, threads);
         let Lanes {
             clients,

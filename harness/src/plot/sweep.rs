@@ -344,7 +344,7 @@ mod tests {
         let cores = threads + 1;
         let line = format!(
             "{engine},{threads},{partitions},{cores},1000,{rate},{ops},,,1e4,1e5,,,1e6,1e7,0,\
-             pass,0.5,,{partitions},{saturated},0,Limit,1000000000,,false,0,2"
+             pass,0.5,,{partitions},{saturated},0,Limit,1000000000,,false,0,,0,2"
         );
         let text = format!("{}\n{line}\n", SweepRow::COLUMNS.join(","));
         let mut rows = csv::Reader::from_reader(text.as_bytes()).into_deserialize();

@@ -73,6 +73,14 @@ pub struct SweepRow {
     /// could use, so they took turns; false in rows written before it.
     #[serde(default)]
     pub oversubscribed: bool,
+    /// Backups per shard (`sharded` with `--replicas`; 0 otherwise and in
+    /// rows written before it).
+    #[serde(default)]
+    pub replicas: u32,
+    /// `sync` or `async` with backups, empty without. The `engine` column
+    /// names the variant too (`sharded+r1-sync`).
+    #[serde(default)]
+    pub replication: Option<String>,
     /// When the cell finished (ms since the Unix epoch): tells a resumed
     /// sweep's old rows from new ones.
     pub finished_at_unix_ms: u64,
@@ -116,6 +124,8 @@ impl CsvRow for SweepRow {
         "measured_ns",
         "cpu_ns_per_op",
         "oversubscribed",
+        "replicas",
+        "replication",
         "finished_at_unix_ms",
         "schema",
     ];
@@ -126,6 +136,8 @@ impl CsvRow for SweepRow {
         "p99_high_ns",
         "cpu_ns_per_op",
         "oversubscribed",
+        "replicas",
+        "replication",
     ];
     const V1_REQUIRED: &'static [&'static str] = &[
         "engine",

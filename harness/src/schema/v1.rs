@@ -277,6 +277,8 @@ impl From<SweepRowV1> for SweepRow {
             cpu_ns_per_op: None,
             // `cores_used` is the threads capped at the machine's cores.
             oversubscribed: r.client_threads + r.engine_threads > r.cores_used,
+            replicas: 0,
+            replication: None,
             finished_at_unix_ms: r.finished_at_unix_ms.unwrap_or(0),
             schema: SCHEMA_VERSION,
         }

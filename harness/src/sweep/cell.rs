@@ -40,6 +40,7 @@ pub(crate) fn run_cell(
 ) -> Result<(RunSummary, SweepRow), RunError> {
     let line = cell.line;
     let mut c = spec.base.for_engine(line.engine);
+    c.replication = line.replication;
     c.threads = Some(line.threads);
     c.partitions = line.partitions;
     c.users = Some(cell.users);
@@ -62,6 +63,12 @@ pub(crate) fn run_cell(
     };
     let mut row = row_of(&s, cell.rate, c1, machine_cores);
     row.rep = cell.rep;
+    row.engine = line.label();
+    row.replicas = line.replication.replicas as u32;
+    row.replication = line
+        .replication
+        .on()
+        .then(|| line.replication.mode.to_string());
     Ok((s, row))
 }
 
@@ -129,6 +136,9 @@ fn row_of(s: &RunSummary, rate: Option<f64>, c1: Option<f64>, machine_cores: usi
         measured_ns: s.measured_ns,
         cpu_ns_per_op: (cpu > 0.0).then(|| round_rate(cpu)),
         oversubscribed: s.oversubscribed,
+        // Set from the line by the caller.
+        replicas: 0,
+        replication: None,
         finished_at_unix_ms: unix_ms(),
         rep: 0,
         schema: SCHEMA_VERSION,

@@ -68,7 +68,7 @@ pub mod row;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use socialbench_engines::EngineKind;
+use socialbench_engines::{EngineKind, Replication};
 use socialbench_workload::Workload;
 
 pub use plan::{RateSpec, default_thread_counts, normalize, parse_users};
@@ -100,6 +100,9 @@ pub struct SweepSpec {
     pub shards: Vec<usize>,
     /// Stripe counts of `striped`.
     pub stripes: Vec<usize>,
+    /// Replication variants of the sharded engine (backups per shard and
+    /// mode; empty or `[none]`: unreplicated only).
+    pub replications: Vec<Replication>,
     /// Users values.
     pub users: Vec<u32>,
     /// Open-loop rates (empty: closed loop only).
@@ -252,6 +255,15 @@ pub fn check(spec: &SweepSpec) -> Result<SweepChecked, RunError> {
             let mut c = base.for_engine(engine);
             c.threads = of(|l| Some(l.threads));
             c.partitions = of(|l| l.partitions);
+            // The most backups any line of the engine has (the most threads).
+            if let Some(r) = lines
+                .iter()
+                .filter(|l| l.engine == engine)
+                .map(|l| l.replication)
+                .max_by_key(|r| r.replicas)
+            {
+                c.replication = r;
+            }
             let closed = crate::run::check_with(&c, &scenario)?;
             needed = needed.max(closed.needed);
             available = closed.available;

@@ -5,7 +5,7 @@
 //! repetition. The lines of a users value start with the baselines (C1,
 //! then the null ceiling at each thread count), then the engines asked for.
 
-use socialbench_engines::EngineKind;
+use socialbench_engines::{EngineKind, Replication};
 
 use super::{CellKey, SweepSpec};
 use crate::units::human_rate;
@@ -86,6 +86,16 @@ pub fn normalize(spec: &mut SweepSpec) {
     }
     spec.users.sort_unstable();
     spec.users.dedup();
+    if spec.replications.is_empty() {
+        spec.replications.push(Replication::default());
+    }
+    let mut replications = Vec::new();
+    for r in spec.replications.drain(..) {
+        if !replications.contains(&r) {
+            replications.push(r);
+        }
+    }
+    spec.replications = replications;
     let mut engines = Vec::new();
     for e in spec.engines.drain(..) {
         if !engines.contains(&e) {
@@ -130,8 +140,8 @@ pub(crate) fn line_rates(rates: &[RateSpec], capacity: Option<f64>) -> Vec<f64> 
     out
 }
 
-/// One (engine, client threads, partitions) setting: a closed-loop cell,
-/// then the rates.
+/// One (engine, client threads, partitions, replication) setting: a
+/// closed-loop cell, then the rates.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Line {
     pub engine: EngineKind,
@@ -139,13 +149,36 @@ pub(crate) struct Line {
     pub threads: usize,
     /// `Some` for partitioned engines.
     pub partitions: Option<usize>,
+    /// Backups per shard and mode (`sharded` only; none for the others).
+    pub replication: Replication,
+}
+
+/// The name of an engine as a sweep's rows and plots give it: the engine,
+/// and for a replicated `sharded` its backups and mode (`sharded+r1-sync`),
+/// so that every table, verdict and plot tells the variants apart.
+pub fn engine_label(engine: EngineKind, replication: Replication) -> String {
+    if replication.on() {
+        format!(
+            "{}+r{}-{}",
+            engine.name(),
+            replication.replicas,
+            replication.mode
+        )
+    } else {
+        engine.name().into()
+    }
 }
 
 impl Line {
+    /// The line's engine label ([`engine_label`]).
+    pub(crate) fn label(&self) -> String {
+        engine_label(self.engine, self.replication)
+    }
+
     /// The key of the line's cell at `users`, `rate` (`None`: closed loop), repetition `rep`.
     pub(crate) fn key(&self, users: u32, rate: Option<f64>, rep: u32) -> CellKey {
         CellKey {
-            engine: self.engine.name().into(),
+            engine: self.label(),
             client_threads: self.threads as u32,
             partitions: self.partitions.unwrap_or(1) as u32,
             users: users as u64,
@@ -163,7 +196,7 @@ impl Line {
         };
         format!(
             "{} clients={}{parts} users={} {}",
-            self.engine.name(),
+            self.label(),
             self.threads,
             users,
             rate.map_or("closed".into(), |r| format!("rate={}", human_rate(r)))
@@ -174,7 +207,7 @@ impl Line {
     pub(crate) fn cell_id(&self, users: u32, rate: Option<f64>, rep: u32) -> String {
         format!(
             "{}-c{}-p{}-u{}-{}{}",
-            self.engine.name(),
+            self.label(),
             self.threads,
             self.partitions.unwrap_or(1),
             users,
@@ -194,6 +227,7 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
         engine: EngineKind::Serial,
         threads: 1,
         partitions: None,
+        replication: Replication::default(),
     }];
     let mut engines = vec![EngineKind::Null];
     engines.extend(
@@ -209,12 +243,19 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
                 EngineKind::Striped => spec.stripes.iter().map(|&p| Some(p)).collect(),
                 _ => vec![None],
             };
+            let variants = match e {
+                EngineKind::Sharded if !spec.replications.is_empty() => spec.replications.clone(),
+                _ => vec![Replication::default()],
+            };
             for partitions in parts {
-                v.push(Line {
-                    engine: e,
-                    threads: t,
-                    partitions,
-                });
+                for &replication in &variants {
+                    v.push(Line {
+                        engine: e,
+                        threads: t,
+                        partitions,
+                        replication,
+                    });
+                }
             }
         }
     }
@@ -303,7 +344,37 @@ mod tests {
             max_time: None,
             base: RunConfig::new(EngineKind::Null),
             out_dir: PathBuf::new(),
+            replications: vec![],
         }
+    }
+
+    #[test]
+    fn replication_variants_multiply_the_sharded_lines_only_and_name_them() {
+        use socialbench_engines::ReplicationMode;
+        let mut sp = spec(&[EngineKind::Actor, EngineKind::Sharded]);
+        let r1 = |mode| Replication { replicas: 1, mode };
+        sp.replications = vec![
+            Replication::default(),
+            r1(ReplicationMode::Sync),
+            r1(ReplicationMode::Async),
+            r1(ReplicationMode::Sync),
+        ];
+        normalize(&mut sp);
+        assert_eq!(sp.replications.len(), 3);
+        let l = lines(&sp);
+        let labels: Vec<String> = l.iter().map(Line::label).collect();
+        let count = |e: &str| labels.iter().filter(|n| *n == e).count();
+        // 2 thread counts x 3 shard counts per variant; actor is not replicated.
+        assert_eq!(count("sharded"), 6);
+        assert_eq!(count("sharded+r1-sync"), 6);
+        assert_eq!(count("sharded+r1-async"), 6);
+        assert_eq!(count("actor"), 2);
+        let cell = l.iter().find(|l| l.label() == "sharded+r1-async").unwrap();
+        assert_eq!(
+            cell.cell_id(1000, None, 0),
+            "sharded+r1-async-c1-p1-u1000-closed"
+        );
+        assert_ne!(cell.key(1000, None, 0), l[3].key(1000, None, 0));
     }
 
     #[test]

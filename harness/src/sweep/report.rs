@@ -192,8 +192,15 @@ pub fn sorted<'a>(rows: &'a [SweepRow], order: &[&str]) -> Vec<&'a SweepRow> {
 
 /// The final table: a line per cell, then the COST lines.
 pub fn render(rows: &[SweepRow], order: &[&str], costs: &[Cost]) -> String {
+    // Wide enough for a replicated variant's label (`sharded+r1-async`).
+    let w = rows
+        .iter()
+        .map(|r| r.engine.len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(8);
     let mut o = format!(
-        "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}\n",
+        "{:<w$}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}\n",
         "engine",
         "users",
         "clients",
@@ -214,7 +221,7 @@ pub fn render(rows: &[SweepRow], order: &[&str], costs: &[Cost]) -> String {
             v => v.as_str(),
         };
         o.push_str(&format!(
-            "{:<8}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}{}\n",
+            "{:<w$}{:>8}{:>8}{:>6}{:>6}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}{:>7}  {}{}\n",
             r.engine,
             human_rate(r.users as f64),
             r.client_threads,
@@ -281,6 +288,8 @@ mod tests {
             p99_high_ns: None,
             cpu_ns_per_op: None,
             oversubscribed: false,
+            replicas: 0,
+            replication: None,
             finished_at_unix_ms: 0,
             rep: 0,
             schema: crate::schema::SCHEMA_VERSION,

@@ -149,6 +149,8 @@ mod tests {
             p99_high_ns: Some(2100.0),
             cpu_ns_per_op: Some(812.5),
             oversubscribed: true,
+            replicas: 1,
+            replication: Some("async".into()),
             finished_at_unix_ms: 1,
             schema: SCHEMA_VERSION,
         }
@@ -211,6 +213,7 @@ mod tests {
         (expected.ops_per_sec_low, expected.ops_per_sec_high) = (None, None);
         (expected.p99_low_ns, expected.p99_high_ns) = (None, None);
         (expected.cpu_ns_per_op, expected.oversubscribed) = (None, false);
+        (expected.replicas, expected.replication) = (0, None);
         assert_eq!(rows, [expected]);
         let header = std::fs::read_to_string(&path).unwrap();
         assert_eq!(

@@ -1,0 +1,147 @@
+//! `--replicas` and `--replication` end to end: a replicated sharded run
+//! passes its audit with every backup equal to its primary and reports its
+//! replication in run.json, timeseries.csv and the table; sweep takes them
+//! as a dimension of the sharded lines; bad values exit 2 with one line.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_replicated_run_reports_its_backups_and_passes_the_audit() {
+    let out = temp_dir("repl");
+    for mode in ["sync", "async"] {
+        let o = run(
+            &out,
+            mode,
+            &[
+                "--engine",
+                "sharded",
+                "--shards",
+                "2",
+                "--threads",
+                "2",
+                "--replicas",
+                "2",
+                "--replication",
+                mode,
+            ],
+        );
+        assert!(o.status.success(), "{mode}: {}", show(&o));
+        let table = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            table.contains(&format!("replication: 2 backup(s) per shard, {mode}")),
+            "{table}"
+        );
+        let j = run_json(&out.join(mode));
+        let s = &j["summary"];
+        assert_eq!(s["audit"]["verdict"], "pass", "{mode}");
+        assert_eq!(s["audit"]["engine"]["replicas_diverged"], 0, "{mode}");
+        assert_eq!(s["engine_threads"], 6, "{mode}: 2 shards x (1 + 2 backups)");
+        let r = &s["engine_stats"]["replication"];
+        assert_eq!((&r["replicas"], &r["mode"]), (&2.into(), &mode.into()));
+        assert!(r["log_entries"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(
+            r["lag_entries"], 0,
+            "{mode}: quiesced before the final stats"
+        );
+        assert_eq!(j["config"]["replication"]["replicas"], 2);
+        let ts = csv_rows(&out.join(mode).join("timeseries.csv"));
+        assert!(
+            ts.iter()
+                .any(|row| row["source"] == "replication" && row["name"] == "lag"),
+            "{mode}: no replication rows in timeseries.csv"
+        );
+    }
+    // Without backups there is no replication section at all.
+    let o = run(&out, "none", &["--engine", "sharded"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let j = run_json(&out.join("none"));
+    assert!(j["summary"]["engine_stats"]["replication"].is_null());
+}
+
+#[test]
+fn sweep_measures_each_replication_variant_of_the_sharded_lines() {
+    let out = temp_dir("replsweep");
+    let o = socialbench(&[
+        "sweep",
+        "--out",
+        out.to_str().unwrap(),
+        "--engines",
+        "sharded,actor",
+        "--threads",
+        "1",
+        "--shards",
+        "2",
+        "--replicas",
+        "0,1",
+        "--replication",
+        "sync,async",
+        "--users",
+        "1000",
+        "--warmup",
+        "50ms",
+        "--duration",
+        "200ms",
+        "--interval",
+        "100ms",
+        "--progress",
+        "quiet",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let rows = csv_rows(&out.join("sweep.csv"));
+    let find = |engine: &str| {
+        rows.iter()
+            .find(|r| r["engine"] == engine)
+            .unwrap_or_else(|| panic!("no {engine} row in {rows:?}"))
+    };
+    for (label, replicas, mode, threads) in [
+        ("sharded", "0", "", "2"),
+        ("sharded+r1-sync", "1", "sync", "4"),
+        ("sharded+r1-async", "1", "async", "4"),
+        ("actor", "0", "", "1"),
+    ] {
+        let r = find(label);
+        assert_eq!(
+            (r["replicas"].as_str(), r["replication"].as_str()),
+            (replicas, mode),
+            "{label}"
+        );
+        assert_eq!(r["engine_threads"], threads, "{label}");
+        assert_eq!(r["audit"], "pass", "{label}");
+    }
+    // serial (C1), null, three sharded variants, actor.
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("sharded+r1-async"), "{table}");
+}
+
+#[test]
+fn bad_replication_flags_exit_2_with_one_line() {
+    for (args, mentions) in [
+        (
+            &["run", "--engine", "actor", "--replicas", "1"][..],
+            "--replicas needs the sharded engine",
+        ),
+        (
+            &["run", "--engine", "sharded", "--replicas", "3"][..],
+            "0 to 2",
+        ),
+        (
+            &["run", "--engine", "sharded", "--replicas", "1,2"][..],
+            "lists are for sweep",
+        ),
+        (
+            &["compare", "--replicas", "1", "--replication", "sync,async"][..],
+            "lists are for sweep",
+        ),
+        (&["run", "--replication", "eventually"][..], "eventually"),
+    ] {
+        let o = socialbench(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        let first = err.lines().find(|l| l.starts_with("error")).unwrap_or("");
+        assert!(first.contains(mentions), "{args:?}: `{first}`\n{err}");
+    }
+}
