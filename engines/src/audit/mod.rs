@@ -59,8 +59,8 @@ pub struct Audit {
     pub subscriptions: u64,
     /// Wrapping sum of [`pair_digest`] over subscriptions.
     pub subscription_digest: u64,
-    /// Backups whose state (digest) differs from their primary's, once
-    /// quiesced (0 without replication).
+    /// Backups gone, or whose state (digest) differs from their primary's,
+    /// once quiesced (0 without replication).
     pub replicas_diverged: u64,
 }
 
@@ -129,7 +129,7 @@ impl Audit {
             self.membership_digest as i128,
         );
         eq(
-            "backups whose state differs from their primary's",
+            "backups gone or whose state differs from their primary's",
             self.replicas_diverged as i128,
             0,
         );

@@ -61,6 +61,10 @@ pub(super) enum PeerMsg {
         backup: u8,
         upto: u64,
     },
+    /// A backup of this shard stopped (shutdown, or a bug in its thread).
+    BackupLost {
+        backup: u8,
+    },
     Probe(Probe),
     Stop,
 }

@@ -426,7 +426,7 @@ impl ShardSet {
     }
 
     /// The primaries' aggregates, and (replicated, after `quiesce`) how
-    /// many backups' digests differ from their primary's.
+    /// many backups are gone or hold a digest other than their primary's.
     pub(crate) fn audit(&self) -> Audit {
         let mut a = Audit::default();
         for p in self.probe_all(|v| v.partition.audit()) {
@@ -435,7 +435,11 @@ impl ShardSet {
         if self.replication.on() {
             let primaries = self.probe_all(|v| v.partition.digest());
             for (shard, digest) in primaries.iter().enumerate() {
-                for (_, d) in self.backup_digests(shard) {
+                let backups = self.backup_digests(shard);
+                // A backup that did not answer is gone: count it too.
+                let gone = self.replication.replicas.saturating_sub(backups.len());
+                a.replicas_diverged += gone as u64;
+                for (_, d) in backups {
                     a.replicas_diverged += u64::from(d != *digest);
                 }
             }

@@ -23,21 +23,32 @@
 //! no cycle of waiting threads to the shard set (see its module docs).
 //!
 //! # When a reply leaves
-//! A reply given while the log holds entries the backups have not
-//! acknowledged is held, in order, until they have:
-//! - `sync`: every entry logged so far, so that an acknowledged write is on
-//!   every backup, and no reply (a read included) reveals a write a backup
-//!   lacks;
-//! - `async`: all but the last [`Replication::ASYNC_MAX_LAG`] entries: a
-//!   reply leaves at once unless the backups fall that far behind, which
-//!   bounds the lag (and what a failover could lose).
+//! Whatever a shard sends that reveals its state (a reply, a follow-up to
+//! another shard, a part of a home feed) is held, in order, while the log
+//! holds entries the backups have not acknowledged:
+//! - `sync`: until they have every entry logged before it, so that an
+//!   acknowledged write is on every backup of the shard that took it, and
+//!   no reply (a read included, here or on a shard a follow-up or gather
+//!   reached) reveals a write a backup lacks;
+//! - `async`: until they have all but the last
+//!   [`Replication::ASYNC_MAX_LAG`] entries: it leaves at once unless the
+//!   backups fall that far behind, which bounds the lag (and what a
+//!   failover could lose).
 //!
 //! Reads are held too in `sync` for that reason: a primary-backup store
 //! that answered reads before replication could show a client a write that
-//! a failover then loses.
+//! a failover then loses. Held follow-ups keep the causality rule: they are
+//! released in order, before the reply they preceded.
 //!
-//! A backup whose thread is gone (its channel closed) stops counting: the
-//! primary goes on with the others and the loss is reported.
+//! A limit of `sync` as built: a write's reply waits for the backups of the
+//! shard that took it, not for those of the shards its follow-ups (karma,
+//! subscriptions) land on; those replicate the follow-up before they reveal
+//! it. Covering them (the sender keeps a follow-up until the destination's
+//! backups have it) belongs with failover, which is not built.
+//!
+//! A backup whose thread is gone (ended by a bug: a guard tells the
+//! primary, or found by a failed send) stops counting: the primary goes on
+//! with the others, and the loss is reported and fails the audit.
 
 use std::collections::VecDeque;
 
@@ -95,8 +106,14 @@ pub(super) struct Backup {
 }
 
 impl Backup {
-    /// The thread: until `Stop` or until every sender is gone.
+    /// The thread: until `Stop` or until every sender is gone. However it
+    /// ends (a panic included), its primary is told, so that nothing waits
+    /// for it any longer.
     pub(super) fn run(mut self) {
+        let _lost = Lost {
+            primary: self.primary.clone(),
+            backup: self.index,
+        };
         while let Ok(msg) = self.rx.recv() {
             match msg {
                 BackupMsg::Log { upto, entries } => {
@@ -129,13 +146,40 @@ impl Backup {
     }
 }
 
-/// A reply waiting for the backups.
+/// Tells a backup's primary, when dropped, that the backup is gone.
+struct Lost {
+    primary: Sender<PeerMsg>,
+    backup: u8,
+}
+
+impl Drop for Lost {
+    fn drop(&mut self) {
+        // Fails only once the primary is gone too.
+        let _ = self.primary.send(PeerMsg::BackupLost {
+            backup: self.backup,
+        });
+    }
+}
+
+/// What a shard sends that may reveal its state: it leaves no earlier than
+/// the log entries before it allow.
+pub(super) enum Out {
+    /// A reply to a session.
+    Reply {
+        session: u32,
+        tag: u64,
+        response: Response,
+    },
+    /// A follow-up or a gather reply to another shard: in `sync` it waits
+    /// too, or a read there could reveal a write this shard's backups lack.
+    Peer { dest: usize, msg: PeerMsg },
+}
+
+/// Something waiting for the backups.
 struct Held {
     /// The log entry the backups must have acknowledged (less the allowed lag).
     seq: u64,
-    session: u32,
-    tag: u64,
-    response: Response,
+    out: Out,
 }
 
 /// What a primary's replication looks like between two batches.
@@ -209,26 +253,17 @@ impl Replicator {
         self.view.logged += 1;
     }
 
-    /// Holds a reply given now if the backups are too far behind; gives it
-    /// back when it may leave at once.
+    /// Holds `out`, given now, while the backups are too far behind (and
+    /// behind anything held before it); gives it back when it may leave at
+    /// once.
     #[inline]
-    pub(super) fn hold(
-        &mut self,
-        session: u32,
-        tag: u64,
-        response: Response,
-    ) -> Option<(u32, u64, Response)> {
+    pub(super) fn hold(&mut self, out: Out) -> Option<Out> {
         let seq = self.view.logged;
         if seq <= self.min_acked().saturating_add(self.allowed_lag) && self.held.is_empty() {
-            return Some((session, tag, response));
+            return Some(out);
         }
-        self.view.held += 1;
-        self.held.push_back(Held {
-            seq,
-            session,
-            tag,
-            response,
-        });
+        self.view.held += u64::from(matches!(out, Out::Reply { .. }));
+        self.held.push_back(Held { seq, out });
         None
     }
 
@@ -241,14 +276,23 @@ impl Replicator {
         }
     }
 
-    /// The next held reply that may leave now.
-    pub(super) fn pop_ready(&mut self) -> Option<(u32, u64, Response)> {
+    /// Backup `backup`'s thread is gone: it no longer holds anything back.
+    pub(super) fn on_lost(&mut self, backup: u8) {
+        if let Some(a) = self.acked.get_mut(backup as usize)
+            && *a != u64::MAX
+        {
+            *a = u64::MAX;
+            self.view.lost += 1;
+        }
+    }
+
+    /// The next held message that may leave now.
+    pub(super) fn pop_ready(&mut self) -> Option<Out> {
         let upto = self.min_acked().saturating_add(self.allowed_lag);
         if self.held.front()?.seq > upto {
             return None;
         }
-        let h = self.held.pop_front()?;
-        Some((h.session, h.tag, h.response))
+        self.held.pop_front().map(|h| h.out)
     }
 
     /// Sends the entries logged since the last call to every live backup.
@@ -359,5 +403,37 @@ mod tests {
             })
             .unwrap();
         assert_eq!(set.audit().replicas_diverged, 1);
+    }
+
+    /// A backup that stops holds nothing back: sync writes go on with the
+    /// other backup, the loss is counted, and the audit fails on it.
+    #[test]
+    fn a_backup_gone_is_counted_and_no_longer_waited_for() {
+        let config = EngineConfig {
+            partitions: 1,
+            replication: Replication {
+                replicas: 2,
+                mode: ReplicationMode::Sync,
+            },
+            ..EngineConfig::default()
+        };
+        let set = ShardSet::start("sharded", &config, 1, |i| format!("g-{i}")).unwrap();
+        let mut s = set.session().unwrap();
+        assert!(s.call(Op::Register { user: UserId(1) }).is_ok());
+        set.backups[0][0].send(BackupMsg::Stop).unwrap();
+        // Every later write needs the backups: each returns (no hang) once
+        // the primary has heard the first one is gone.
+        for u in 2..200 {
+            assert!(s.call(Op::Register { user: UserId(u) }).is_ok());
+        }
+        set.quiesce();
+        let r = set.stats().replication.unwrap();
+        assert_eq!(r.lost_backups, 1, "{r:?}");
+        let a = set.audit();
+        assert_eq!(a.replicas_diverged, 1, "the backup gone");
+        assert_eq!(a.users, 199);
+        let digests = set.replica_digests();
+        assert_eq!(digests[0].1.len(), 1);
+        assert_eq!(digests[0].1[0].1, digests[0].0, "the other backup kept up");
     }
 }

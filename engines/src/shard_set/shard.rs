@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use super::replica::Replicator;
+use super::replica::{Out, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
@@ -149,8 +149,9 @@ impl Shard {
             // batch are on the peer lane now; apply them first.
             while let Some(msg) = self.rx.try_second() {
                 if self.on_peer(msg, batch.len()) {
+                    // Shutdown errors reveal nothing: they need no backup.
                     for m in batch.drain(..) {
-                        self.reply(m.session, m.tag, Err(ApiError::Shutdown));
+                        self.queue(m.session, m.tag, Err(ApiError::Shutdown));
                     }
                     self.flush();
                     break 'serve;
@@ -184,21 +185,52 @@ impl Shard {
     /// ops outstanding just loses their replies.
     #[inline]
     fn reply(&mut self, session: u32, tag: u64, response: Response) {
-        let ready = match &mut self.repl {
-            Some(r) => r.hold(session, tag, response),
-            None => Some((session, tag, response)),
+        if let Some(r) = &mut self.repl {
+            let out = Out::Reply {
+                session,
+                tag,
+                response,
+            };
+            if let Some(out) = r.hold(out) {
+                self.send_out(out);
+            }
+            return;
+        }
+        self.queue(session, tag, response);
+    }
+
+    /// Sends `msg` to shard `dest`; a replicated shard holds it first, in
+    /// line with its replies (`replica.rs`).
+    fn send_peer(&mut self, dest: usize, msg: PeerMsg) {
+        let out = Out::Peer { dest, msg };
+        let out = match &mut self.repl {
+            Some(r) => r.hold(out),
+            None => Some(out),
         };
-        if let Some((session, tag, response)) = ready {
-            self.queue(session, tag, response);
+        if let Some(out) = out {
+            self.send_out(out);
         }
     }
 
-    /// Queues the replies the backups have now caught up with.
+    /// Sends what may leave now: queues a reply, or sends to a peer (which
+    /// fails only while shutting down).
+    fn send_out(&mut self, out: Out) {
+        match out {
+            Out::Reply {
+                session,
+                tag,
+                response,
+            } => self.queue(session, tag, response),
+            Out::Peer { dest, msg } => {
+                let _ = self.peers[dest].send(msg);
+            }
+        }
+    }
+
+    /// Sends what the backups have now caught up with.
     fn release_held(&mut self) {
-        while let Some((session, tag, response)) =
-            self.repl.as_mut().and_then(Replicator::pop_ready)
-        {
-            self.queue(session, tag, response);
+        while let Some(out) = self.repl.as_mut().and_then(Replicator::pop_ready) {
+            self.send_out(out);
         }
     }
 
@@ -278,8 +310,7 @@ impl Shard {
                 }
             } else {
                 self.sent += 1;
-                // Fails only while shutting down.
-                let _ = self.peers[dest].send(PeerMsg::FollowUp(f));
+                self.send_peer(dest, PeerMsg::FollowUp(f));
             }
         }
         self.follow_ups = follow_ups;
@@ -301,6 +332,12 @@ impl Shard {
                 }
                 self.release_held();
             }
+            PeerMsg::BackupLost { backup } => {
+                if let Some(r) = &mut self.repl {
+                    r.on_lost(backup);
+                }
+                self.release_held();
+            }
             PeerMsg::Gather {
                 origin,
                 cont,
@@ -314,8 +351,8 @@ impl Shard {
                     part.feed_part(&communities, sort, limit, &mut posts);
                     posts
                 });
-                let reply = PeerMsg::GatherReply { cont, posts };
-                let _ = self.peers[origin as usize].send(reply);
+                // A part of a home feed reveals this shard's state.
+                self.send_peer(origin as usize, PeerMsg::GatherReply { cont, posts });
             }
             PeerMsg::GatherReply { cont, posts } => {
                 if let Some(g) = self.gathers.on_reply(cont, posts) {
