@@ -66,10 +66,11 @@ fn one_line(e: &anyhow::Error) -> String {
 
 /// A closed stdout (`socialbench ... | head -1`) is the reader having
 /// enough, not an error: the commands that write to stdout themselves
-/// ([`emit`], `trace`) stop quietly on it, and a `println!` elsewhere (the
-/// harness's tables), which panics on it, ends the process quietly with
-/// exit 0 instead (its files are written before it prints). Every other
-/// panic goes to the default hook.
+/// ([`emit`], `trace`, and the harness's tables through
+/// `outputs::print_out`) stop quietly on it and still exit with their own
+/// code (a failed audit exits 1). A `println!` left anywhere else, which
+/// panics on it, ends the process quietly with exit 0. Every other panic
+/// goes to the default hook.
 fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

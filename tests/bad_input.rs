@@ -325,3 +325,32 @@ fn a_closed_stdout_ends_the_output_quietly() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(o.stderr.is_empty(), "{}", show(&o));
 }
+
+#[test]
+fn a_closed_stdout_does_not_hide_a_failed_audit() {
+    // `socialbench run ... | head -0` with every registration lost: the
+    // table cannot be printed, the run still exits 1 for its audit.
+    let out = temp_dir("closedaudit");
+    let args = [
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--engine",
+        "actor",
+        "--users",
+        "1000",
+        "--warmup",
+        "50ms",
+        "--duration",
+        "300ms",
+        "--progress",
+        "quiet",
+        "--fault",
+        "drop-writes:rate=0.2,kind=register",
+    ];
+    let o = with_stdout_closed_after(&args, 0);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("users"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

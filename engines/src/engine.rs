@@ -77,15 +77,25 @@ impl EngineError {
     /// configuration error's without the "invalid engine configuration"
     /// heading) and its direct cause, joined by ": ". Deeper causes are left
     /// out: a client error's text already repeats the I/O error under it.
+    /// A cause that spans lines (a client's parse error quoting a reply) is
+    /// put on one line.
     pub fn detail(&self) -> String {
         let head = match self {
             EngineError::Config { message, .. } => message.clone(),
             e => e.to_string(),
         };
-        match std::error::Error::source(self) {
+        let text = match std::error::Error::source(self) {
             Some(cause) => format!("{head}: {cause}"),
             None => head,
+        };
+        if !text.contains(['\n', '\r']) {
+            return text;
         }
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -329,4 +339,23 @@ pub trait Engine: Send + Sync + 'static {
     /// after (or pending at) shutdown are answered with `Shutdown` or dropped with
     /// their session; a session's `submit` then fails.
     fn shutdown(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_is_one_line_even_when_the_cause_spans_several() {
+        let cause = std::io::Error::other("unexpected reply:\n  -ERR x\r\n  (line 2)\n");
+        let e = EngineError::config_caused_by("cannot use redis://h:1", cause);
+        assert_eq!(
+            e.detail(),
+            "cannot use redis://h:1: unexpected reply: -ERR x (line 2)"
+        );
+        assert_eq!(
+            EngineError::config("partitions 0 outside 1..=65536").detail(),
+            "partitions 0 outside 1..=65536"
+        );
+    }
 }

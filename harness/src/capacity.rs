@@ -602,7 +602,7 @@ fn write_outcome(
     let text = serde_json::to_string_pretty(&doc).map_err(|e| RunError::output(&path, e))?;
     std::fs::write(&path, text + "\n").map_err(|e| RunError::output(&path, e))?;
     if spec.base.print_table {
-        print!("{}", render(spec, outcome, closed_loop));
+        out!("{}", render(spec, outcome, closed_loop));
     }
     Ok(())
 }

@@ -261,15 +261,15 @@ pub fn compare(spec: &CompareSpec) -> Result<Comparison, RunError> {
         }
     }
     if base.print_table {
-        print!("{}", render(&rows, spec.baseline, end, passes_run(&passes)));
+        out!("{}", render(&rows, spec.baseline, end, passes_run(&passes)));
         if let Some(r) = &root {
-            println!("results: {}", r.display());
+            outln!("results: {}", r.display());
         }
     }
     if let Some(r) = &root {
         match crate::plot::plot_comparison(r) {
             Ok(files) if base.print_table => {
-                println!("plots: {}", crate::plot::describe_plots(r, &files))
+                outln!("plots: {}", crate::plot::describe_plots(r, &files))
             }
             Ok(_) => {}
             Err(e) => eprintln!("warning: plots not drawn: {e}"),

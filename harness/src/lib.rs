@@ -10,6 +10,22 @@
 //! [`outputs`]; at the end the engine is quiesced and audited against the
 //! acknowledged writes.
 
+/// `print!` for the harness's tables: a closed stdout (`| head -1`) ends
+/// the printing quietly and the command still exits with its own code (a
+/// failed audit still exits 1). See [`outputs::print_out`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::outputs::print_out(format_args!($($t)*))
+    };
+}
+
+/// `println!` through [`out!`].
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::outputs::print_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
 pub mod capacity;
 pub mod client;
 pub mod clock;

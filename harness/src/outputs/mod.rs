@@ -106,3 +106,19 @@ impl Reports {
         first
     }
 }
+
+/// Writes a table or a line to stdout. A closed stdout (`socialbench ... |
+/// head -1`) is the reader having had enough: the rest is dropped quietly
+/// and the command goes on to its own exit code (its files are written
+/// before it prints). Another write error is a warning on stderr, once per
+/// call: the results are in the files either way.
+pub fn print_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("warning: writing to stdout: {e}");
+        }
+        _ => {}
+    }
+}

@@ -257,7 +257,7 @@ fn verdicts(o: &mut String, s: &RunSummary) {
 
 impl Report for Table {
     fn finish(&mut self, s: &RunSummary) -> Result<(), RunError> {
-        print!("{}", render(s));
+        out!("{}", render(s));
         Ok(())
     }
 }

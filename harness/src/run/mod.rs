@@ -74,7 +74,7 @@ pub(crate) fn report_plots(
 ) {
     match plots {
         Ok(files) if print => {
-            println!("plots: {}", crate::plot::describe_plots(dir, &files))
+            outln!("plots: {}", crate::plot::describe_plots(dir, &files))
         }
         Ok(_) => {}
         Err(e) => eprintln!("warning: plots not drawn: {e}"),

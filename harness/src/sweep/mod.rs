@@ -627,16 +627,16 @@ impl<'a> Sweeper<'a> {
         let print = self.spec.base.print_table;
         if print {
             let order: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
-            print!(
+            out!(
                 "{}",
                 report::render(&medians(&self.rows), &order, &doc.cost)
             );
             if self.spec.repeat > 1 {
-                println!("{}", report::spread(&self.rows));
+                outln!("{}", report::spread(&self.rows));
             }
-            print!("{}", report::render_verdicts(&doc.verdicts));
+            out!("{}", report::render_verdicts(&doc.verdicts));
             if let Some(n) = &self.precision_note {
-                println!("{n}");
+                outln!("{n}");
             }
         }
         let (plots, plot_error) = if self.rows.is_empty() {
@@ -648,7 +648,7 @@ impl<'a> Sweeper<'a> {
             }
         };
         if print {
-            println!(
+            outln!(
                 "sweep: {} cells run, {} skipped (already measured), {} beyond saturation{}",
                 self.ran,
                 self.skipped,
@@ -659,9 +659,9 @@ impl<'a> Sweeper<'a> {
                     ""
                 }
             );
-            println!("results: {}", dir.display());
+            outln!("results: {}", dir.display());
             match &plot_error {
-                None => println!("plots: {}", crate::plot::describe_plots(&dir, &plots)),
+                None => outln!("plots: {}", crate::plot::describe_plots(&dir, &plots)),
                 Some(e) => eprintln!("warning: sweep plots not drawn: {e}"),
             }
         }
