@@ -36,7 +36,16 @@ pub(super) type ReplySender = Sender<ReplyBatch>;
 
 /// Traffic a shard must never block on.
 pub(super) enum PeerMsg {
-    FollowUp(FollowUp),
+    /// A follow-up from shard `from`.
+    FollowUp {
+        from: u32,
+        f: FollowUp,
+    },
+    /// `sync` replication: shard `from`'s backups have the next follow-up
+    /// this shard sent it (one message per follow-up, in order).
+    FollowUpDone {
+        from: u32,
+    },
     Gather {
         origin: u32,
         cont: u32,

@@ -265,7 +265,7 @@ impl ShardSet {
             senders.push(tx);
         }
         all.push(senders.clone());
-        Ok((replicas > 0).then(|| Replicator::new(senders, self.replication)))
+        Ok((replicas > 0).then(|| Replicator::new(senders, self.replication, (index, count))))
     }
 
     /// Starts one of the set's threads, pinned to `pin` when given.

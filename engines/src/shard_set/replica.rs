@@ -27,8 +27,8 @@
 //! another shard, a part of a home feed) is held, in order, while the log
 //! holds entries the backups have not acknowledged:
 //! - `sync`: until they have every entry logged before it, so that an
-//!   acknowledged write is on every backup of the shard that took it, and
-//!   no reply (a read included, here or on a shard a follow-up or gather
+//!   acknowledged write is on every backup of the shard that took it (and,
+//!   below, of the shards its follow-ups reached), and no reply (a read included, here or on a shard a follow-up or gather
 //!   reached) reveals a write a backup lacks;
 //! - `async`: until they have all but the last
 //!   [`Replication::ASYNC_MAX_LAG`] entries: it leaves at once unless the
@@ -40,11 +40,16 @@
 //! a failover then loses. Held follow-ups keep the causality rule: they are
 //! released in order, before the reply they preceded.
 //!
-//! A limit of `sync` as built: a write's reply waits for the backups of the
-//! shard that took it, not for those of the shards its follow-ups (karma,
-//! subscriptions) land on; those replicate the follow-up before they reveal
-//! it. Covering them (the sender keeps a follow-up until the destination's
-//! backups have it) belongs with failover, which is not built.
+//! In `sync` a write's reply also waits for the backups of the shards its
+//! follow-ups (karma, subscriptions) land on: after sending a follow-up the
+//! shard queues a barrier that nothing after it passes until the
+//! destination answers `FollowUpDone`, which the destination sends once its
+//! own backups have the follow-up. Those answers wait for the backups only,
+//! in a queue of their own, never behind a barrier: two shards awaiting each
+//! other's answers would otherwise wait forever. So an acknowledged write
+//! and all its effects are on every backup. (Keeping the follow-up at the
+//! sender until then, to resend it after a failover, belongs with failover,
+//! which is not built.)
 //!
 //! A backup whose thread is gone (ended by a bug: a guard tells the
 //! primary, or found by a failed send) stops counting: the primary goes on
@@ -179,7 +184,11 @@ pub(super) enum Out {
 struct Held {
     /// The log entry the backups must have acknowledged (less the allowed lag).
     seq: u64,
-    out: Out,
+    /// What to send then; `None`: a barrier, see [`Held::awaits`].
+    out: Option<Out>,
+    /// A barrier (`sync`): nothing after it leaves before shard `.0` has
+    /// said its backups have the `.1`-th follow-up this shard sent it.
+    awaits: (usize, u64),
 }
 
 /// What a primary's replication looks like between two batches.
@@ -210,21 +219,67 @@ pub(super) struct Replicator {
     allowed_lag: u64,
     held: VecDeque<Held>,
     view: ReplicaView,
+    /// This shard's index (the `from` of its `FollowUpDone`s).
+    index: u32,
+    /// `sync`: follow-ups sent to each shard, and how many of them that
+    /// shard said its backups have (empty in `async`).
+    sent_to: Vec<u64>,
+    done_from: Vec<u64>,
+    /// `FollowUpDone`s owed, in order: (log entry, shard). They wait for
+    /// the backups only, never behind a barrier (two shards awaiting each
+    /// other's would wait forever).
+    dones: VecDeque<(u64, usize)>,
 }
 
 impl Replicator {
     /// The replication of a primary with these backups.
-    pub(super) fn new(backups: Vec<LogSender<BackupMsg>>, config: Replication) -> Replicator {
+    /// Shard `index` of `shards`, with these backups.
+    pub(super) fn new(
+        backups: Vec<LogSender<BackupMsg>>,
+        config: Replication,
+        (index, shards): (usize, usize),
+    ) -> Replicator {
+        let sync = config.mode == ReplicationMode::Sync;
         Replicator {
             acked: vec![0; backups.len()],
             backups,
             outbox: Vec::new(),
-            allowed_lag: match config.mode {
-                ReplicationMode::Sync => 0,
-                ReplicationMode::Async => Replication::ASYNC_MAX_LAG,
-            },
+            allowed_lag: if sync { 0 } else { Replication::ASYNC_MAX_LAG },
             held: VecDeque::new(),
             view: ReplicaView::default(),
+            index: index as u32,
+            sent_to: if sync { vec![0; shards] } else { Vec::new() },
+            done_from: if sync { vec![0; shards] } else { Vec::new() },
+            dones: VecDeque::new(),
+        }
+    }
+
+    /// A follow-up to shard `dest` has just been handed to [`Replicator::hold`]:
+    /// in `sync` nothing after it leaves before `dest`'s backups have it.
+    pub(super) fn await_follow_up(&mut self, dest: usize) {
+        if let Some(n) = self.sent_to.get_mut(dest) {
+            *n += 1;
+            let awaits = (dest, *n);
+            self.held.push_back(Held {
+                seq: 0,
+                out: None,
+                awaits,
+            });
+        }
+    }
+
+    /// A follow-up from shard `from` has just been applied and logged: in
+    /// `sync`, tell `from` once the backups have it.
+    pub(super) fn owe_done(&mut self, from: usize) {
+        if !self.sent_to.is_empty() {
+            self.dones.push_back((self.view.logged, from));
+        }
+    }
+
+    /// Shard `from`'s backups have the next follow-up this shard sent it.
+    pub(super) fn on_done(&mut self, from: u32) {
+        if let Some(n) = self.done_from.get_mut(from as usize) {
+            *n += 1;
         }
     }
 
@@ -263,7 +318,11 @@ impl Replicator {
             return Some(out);
         }
         self.view.held += u64::from(matches!(out, Out::Reply { .. }));
-        self.held.push_back(Held { seq, out });
+        self.held.push_back(Held {
+            seq,
+            out: Some(out),
+            awaits: (0, 0),
+        });
         None
     }
 
@@ -289,10 +348,28 @@ impl Replicator {
     /// The next held message that may leave now.
     pub(super) fn pop_ready(&mut self) -> Option<Out> {
         let upto = self.min_acked().saturating_add(self.allowed_lag);
-        if self.held.front()?.seq > upto {
-            return None;
+        if let Some(&(seq, dest)) = self.dones.front()
+            && seq <= upto
+        {
+            self.dones.pop_front();
+            let msg = PeerMsg::FollowUpDone { from: self.index };
+            return Some(Out::Peer { dest, msg });
         }
-        self.held.pop_front().map(|h| h.out)
+        loop {
+            let front = self.held.front()?;
+            if front.out.is_none() {
+                let (dest, n) = front.awaits;
+                if self.done_from[dest] < n {
+                    return None;
+                }
+                self.held.pop_front();
+                continue;
+            }
+            if front.seq > upto {
+                return None;
+            }
+            return self.held.pop_front().and_then(|h| h.out);
+        }
     }
 
     /// Sends the entries logged since the last call to every live backup.
@@ -331,7 +408,7 @@ impl Replicator {
     pub(super) fn view(&self) -> ReplicaView {
         ReplicaView {
             lag: self.view.logged - self.min_acked(),
-            held_now: self.held.len(),
+            held_now: self.held.len() + self.dones.len(),
             ..self.view
         }
     }
@@ -435,5 +512,53 @@ mod tests {
         let digests = set.replica_digests();
         assert_eq!(digests[0].1.len(), 1);
         assert_eq!(digests[0].1[0].1, digests[0].0, "the other backup kept up");
+    }
+
+    /// In sync, a write's reply waits for the backups of the shards its
+    /// follow-ups land on too: right after a join returns, the backups of
+    /// the joining user's shard have acknowledged the subscription.
+    #[test]
+    fn in_sync_a_join_returns_once_the_users_shard_backups_have_the_subscription() {
+        use crate::placement::{community_partition, user_partition};
+        let config = EngineConfig {
+            partitions: 2,
+            replication: Replication {
+                replicas: 2,
+                mode: ReplicationMode::Sync,
+            },
+            ..EngineConfig::default()
+        };
+        let set = ShardSet::start("sharded", &config, 2, |i| format!("j-{i}")).unwrap();
+        let mut s = set.session().unwrap();
+        let community = CommunityId(7);
+        let home = community_partition(community, 2);
+        let creator = (0..)
+            .map(UserId)
+            .find(|&u| user_partition(u, 2) == home)
+            .unwrap();
+        assert!(s.call(Op::Register { user: creator }).is_ok());
+        assert!(s.call(Op::CreateCommunity { creator, community }).is_ok());
+        let mut joins = 0;
+        for u in (100..)
+            .map(UserId)
+            .filter(|&u| user_partition(u, 2) != home)
+            .take(100)
+        {
+            assert!(s.call(Op::Register { user: u }).is_ok());
+            // The membership lands on `home`, the subscription on the
+            // user's shard, as a follow-up.
+            assert!(s.call(Op::Join { user: u, community }).is_ok());
+            joins += 1;
+            // The follow-up reached the user's shard before the reply left
+            // (causality), so the probe finds it applied there; its backups
+            // must have acknowledged it too.
+            let shard = user_partition(u, 2);
+            let lag = set.probe_all(|v| v.replica.map(|r| r.lag))[shard];
+            assert_eq!(
+                lag,
+                Some(0),
+                "join {joins}: shard {shard}'s backups lack it"
+            );
+        }
     }
 }

@@ -310,7 +310,11 @@ impl Shard {
                 }
             } else {
                 self.sent += 1;
-                self.send_peer(dest, PeerMsg::FollowUp(f));
+                let from = self.index as u32;
+                self.send_peer(dest, PeerMsg::FollowUp { from, f });
+                if let Some(r) = &mut self.repl {
+                    r.await_follow_up(dest);
+                }
             }
         }
         self.follow_ups = follow_ups;
@@ -319,12 +323,19 @@ impl Shard {
     /// Handles one peer message; returns whether the shard must stop.
     fn on_peer(&mut self, msg: PeerMsg, taken: usize) -> bool {
         match msg {
-            PeerMsg::FollowUp(f) => {
+            PeerMsg::FollowUp { from, f } => {
                 self.applied += 1;
                 apply_follow_up_guarded(&mut self.part, f, &self.counters);
                 if let Some(r) = &mut self.repl {
                     r.log_follow_up(f);
+                    r.owe_done(from as usize);
                 }
+            }
+            PeerMsg::FollowUpDone { from } => {
+                if let Some(r) = &mut self.repl {
+                    r.on_done(from);
+                }
+                self.release_held();
             }
             PeerMsg::ReplAck { backup, upto } => {
                 if let Some(r) = &mut self.repl {
