@@ -284,8 +284,18 @@ impl Ledger {
     }
 
     /// Records `response` to the write `pending` if it acknowledges it.
-    #[inline]
+    /// Reads, most of any mix, return here, inlined into the client loop;
+    /// the write's bookkeeping is a call of its own.
+    #[inline(always)]
     pub fn record(&mut self, pending: Pending, response: &Response) {
+        if pending != Pending::Read {
+            self.record_write(pending, response);
+        }
+    }
+
+    /// [`Ledger::record`] of a write.
+    #[inline(never)]
+    fn record_write(&mut self, pending: Pending, response: &Response) {
         if let Some(a) = pending.acked(response) {
             self.tally.add_acked(&a);
             if self.keep_log {
