@@ -354,7 +354,9 @@ impl RedisArgs {
     }
 }
 
-/// A run configuration with the shared groups applied.
+/// A run configuration with the shared groups applied, replication apart:
+/// one value for `run`, `compare` and `capacity`
+/// ([`EngineArgs::replication`]), a dimension of `sweep`.
 fn base_config(
     engine: EngineKind,
     w: &WorkloadArgs,
@@ -368,7 +370,6 @@ fn base_config(
     c.mailbox = e.mailbox;
     c.channel = e.channel;
     c.idle = e.idle;
-    c.replication = e.replication()?;
     c.audit = e.audit;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
@@ -468,6 +469,7 @@ impl RunArgs {
             &self.loops,
             &self.output,
         )?;
+        c.replication = self.engine_args.replication()?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);
@@ -562,6 +564,7 @@ impl CompareArgs {
             &self.loops,
             &self.output,
         )?;
+        base.replication = self.engine_args.replication()?;
         if self.loops.warmup.is_none() {
             base.warmup = Duration::from_millis(500);
         }
@@ -652,16 +655,11 @@ pub struct SweepArgs {
 impl SweepArgs {
     /// The sweep's spec.
     pub fn spec(&self) -> anyhow::Result<SweepSpec> {
-        // Replication is a dimension here: each line gets its own.
-        let engine_args = EngineArgs {
-            replicas: Vec::new(),
-            replication: Vec::new(),
-            ..self.engine_args.clone()
-        };
+        // Replication is a dimension here (`replications`): each line gets its own.
         let mut base = base_config(
             EngineKind::Null,
             &self.workload,
-            &engine_args,
+            &self.engine_args,
             &self.loops,
             &self.output,
         )?;
@@ -765,6 +763,7 @@ impl CapacityArgs {
             &self.loops,
             &self.output,
         )?;
+        c.replication = self.engine_args.replication()?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);

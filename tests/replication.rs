@@ -63,7 +63,7 @@ fn a_replicated_run_reports_its_backups_and_passes_the_audit() {
 #[test]
 fn sweep_measures_each_replication_variant_of_the_sharded_lines() {
     let out = temp_dir("replsweep");
-    let o = socialbench(&[
+    let mut args = vec![
         "sweep",
         "--out",
         out.to_str().unwrap(),
@@ -77,17 +77,9 @@ fn sweep_measures_each_replication_variant_of_the_sharded_lines() {
         "0,1",
         "--replication",
         "sync,async",
-        "--users",
-        "1000",
-        "--warmup",
-        "50ms",
-        "--duration",
-        "200ms",
-        "--interval",
-        "100ms",
-        "--progress",
-        "quiet",
-    ]);
+    ];
+    args.extend_from_slice(&TINY);
+    let o = socialbench(&args);
     assert!(o.status.success(), "{}", show(&o));
     let rows = csv_rows(&out.join("sweep.csv"));
     let find = |engine: &str| {

@@ -11,20 +11,6 @@ use std::process::Output;
 
 use common::*;
 
-/// Tiny cells: 1,000 users, 50 ms warmup, 200 ms measured.
-const TINY: [&str; 10] = [
-    "--users",
-    "1000",
-    "--warmup",
-    "50ms",
-    "--duration",
-    "200ms",
-    "--progress",
-    "quiet",
-    "--interval",
-    "100ms",
-];
-
 /// `socialbench sweep --out OUT` with TINY's flags, `extra` overriding any
 /// of them (clap refuses a flag given twice).
 fn sweep(out: &Path, extra: &[&str]) -> Output {

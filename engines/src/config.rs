@@ -112,6 +112,12 @@ impl Replication {
     pub fn on(&self) -> bool {
         self.replicas > 0
     }
+
+    /// Copies of each shard's state, each on a thread: the primary and its
+    /// backups.
+    pub fn copies(&self) -> usize {
+        self.replicas.saturating_add(1)
+    }
 }
 
 /// Where the `redis` engine's server is.

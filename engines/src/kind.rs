@@ -108,7 +108,7 @@ impl EngineKind {
             // A primary and its backups per shard.
             EngineKind::Sharded => config
                 .partitions
-                .saturating_mul(config.replication.replicas.saturating_add(1)),
+                .saturating_mul(config.replication.copies()),
             _ => 0,
         }
     }

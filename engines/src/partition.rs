@@ -149,8 +149,7 @@ impl Stamps {
             clock.tick()
         };
         if self.record {
-            let slot = usize::from(self.taken[0] != 0);
-            self.taken[slot.min(1)] = s;
+            self.taken[usize::from(self.taken[0] != 0)] = s;
         }
         s
     }

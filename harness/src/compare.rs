@@ -172,10 +172,7 @@ impl std::fmt::Display for CompareChecked {
             self.users,
             crate::limits::mib(self.needed)
         )?;
-        match self.available {
-            Some(a) => write!(f, " of {} MiB available", crate::limits::mib(a)),
-            None => write!(f, " (available memory unknown)"),
-        }
+        crate::limits::write_available(f, self.available)
     }
 }
 

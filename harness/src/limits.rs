@@ -275,6 +275,18 @@ pub fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 20)
 }
 
+/// The end of a `--check` line: `" of N MiB available"`, or that the
+/// machine does not tell.
+pub fn write_available(
+    f: &mut std::fmt::Formatter<'_>,
+    available: Option<u64>,
+) -> std::fmt::Result {
+    match available {
+        Some(a) => write!(f, " of {} MiB available", mib(a)),
+        None => write!(f, " (available memory unknown)"),
+    }
+}
+
 /// Refuses `estimate` when it exceeds `available` bytes, naming its largest
 /// part (the value to lower); `None` available: no check.
 pub fn check_memory(estimate: &Estimate, available: Option<u64>) -> Result<(), RunError> {

@@ -39,6 +39,20 @@ pub const QUICK: [&str; 6] = [
     "plain",
 ];
 
+/// Tiny sweep cells: 1,000 users, 50 ms warmup, 200 ms measured.
+pub const TINY: [&str; 10] = [
+    "--users",
+    "1000",
+    "--warmup",
+    "50ms",
+    "--duration",
+    "200ms",
+    "--progress",
+    "quiet",
+    "--interval",
+    "100ms",
+];
+
 /// Runs `socialbench run` with `extra` flags into `out`, named `id`.
 pub fn run(out: &Path, id: &str, extra: &[&str]) -> Output {
     let mut args = vec![

@@ -41,11 +41,6 @@ pub(super) enum PeerMsg {
         from: u32,
         f: FollowUp,
     },
-    /// `sync` replication: shard `from`'s backups have the next follow-up
-    /// this shard sent it (one message per follow-up, in order).
-    FollowUpDone {
-        from: u32,
-    },
     Gather {
         origin: u32,
         cont: u32,
@@ -65,15 +60,8 @@ pub(super) enum PeerMsg {
     Unregister {
         session: u32,
     },
-    /// A backup of this shard applied the log up to entry `upto`.
-    ReplAck {
-        backup: u8,
-        upto: u64,
-    },
-    /// A backup of this shard stopped (shutdown, or a bug in its thread).
-    BackupLost {
-        backup: u8,
-    },
+    /// News of this shard's replication, from a backup or another shard.
+    Repl(super::replica::ReplMsg),
     Probe(Probe),
     Stop,
 }

@@ -180,14 +180,14 @@ impl ShardSet {
         let flush = flush_size();
         // Backups are threads too: primaries own cores only if there are
         // enough for every thread of the set.
-        let threads = count.saturating_mul(config.replication.replicas.saturating_add(1));
+        let threads = count.saturating_mul(config.replication.copies());
         let (own_core, client_cores) = placement_plan(&config.pin, threads);
         let Lanes {
             clients,
             peers,
             receivers,
         } = Lanes::new(config, count);
-        let set = ShardSet {
+        let mut set = ShardSet {
             name,
             kind: config.channel,
             clients,
@@ -222,15 +222,13 @@ impl ShardSet {
                     set.spawn(thread_name(index), pin_of(index), move || shard.run())
                 });
             if let Err(e) = started {
-                drop(plan);
-                let mut set = set;
-                set.backups = backups;
+                // The backups started so far stop once their primaries
+                // (stopped here) and these channels are gone.
+                drop(backups);
                 set.shutdown();
                 return Err(EngineError::Spawn(Arc::new(e)));
             }
         }
-        drop(plan);
-        let mut set = set;
         set.backups = backups;
         Ok(set)
     }

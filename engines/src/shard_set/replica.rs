@@ -43,7 +43,7 @@
 //! In `sync` a write's reply also waits for the backups of the shards its
 //! follow-ups (karma, subscriptions) land on: after sending a follow-up the
 //! shard queues a barrier that nothing after it passes until the
-//! destination answers `FollowUpDone`, which the destination sends once its
+//! destination answers `ReplMsg::Done`, which the destination sends once its
 //! own backups have the follow-up. Those answers wait for the backups only,
 //! in a queue of their own, never behind a barrier: two shards awaiting each
 //! other's answers would otherwise wait forever. So an acknowledged write
@@ -126,10 +126,10 @@ impl Backup {
                         self.apply(e);
                     }
                     self.applied = upto;
-                    let ack = PeerMsg::ReplAck {
+                    let ack = PeerMsg::Repl(ReplMsg::Ack {
                         backup: self.index,
                         upto,
-                    };
+                    });
                     // Fails only once the primary is gone.
                     let _ = self.primary.send(ack);
                 }
@@ -160,9 +160,9 @@ struct Lost {
 impl Drop for Lost {
     fn drop(&mut self) {
         // Fails only once the primary is gone too.
-        let _ = self.primary.send(PeerMsg::BackupLost {
+        let _ = self.primary.send(PeerMsg::Repl(ReplMsg::Lost {
             backup: self.backup,
-        });
+        }));
     }
 }
 
@@ -180,15 +180,25 @@ pub(super) enum Out {
     Peer { dest: usize, msg: PeerMsg },
 }
 
-/// Something waiting for the backups.
-struct Held {
-    /// The log entry the backups must have acknowledged (less the allowed lag).
-    seq: u64,
-    /// What to send then; `None`: a barrier, see [`Held::awaits`].
-    out: Option<Out>,
-    /// A barrier (`sync`): nothing after it leaves before shard `.0` has
-    /// said its backups have the `.1`-th follow-up this shard sent it.
-    awaits: (usize, u64),
+/// Something waiting, in line.
+enum Held {
+    /// `out` leaves once the backups have acknowledged entry `seq` (less
+    /// the allowed lag).
+    Out { seq: u64, out: Out },
+    /// `sync`: nothing after it leaves before shard `dest` has said its
+    /// backups have the `count`-th follow-up this shard sent it.
+    Barrier { dest: usize, count: u64 },
+}
+
+/// What a primary hears about its replication, on its peer lane.
+pub(super) enum ReplMsg {
+    /// Backup `backup` applied the log up to entry `upto`.
+    Ack { backup: u8, upto: u64 },
+    /// Backup `backup` stopped (shutdown, or a bug in its thread).
+    Lost { backup: u8 },
+    /// `sync`: shard `from`'s backups have the next follow-up this shard
+    /// sent it (one message per follow-up, in order).
+    Done { from: u32 },
 }
 
 /// What a primary's replication looks like between two batches.
@@ -219,21 +229,20 @@ pub(super) struct Replicator {
     allowed_lag: u64,
     held: VecDeque<Held>,
     view: ReplicaView,
-    /// This shard's index (the `from` of its `FollowUpDone`s).
+    /// This shard's index (the `from` of its `ReplMsg::Done`s).
     index: u32,
     /// `sync`: follow-ups sent to each shard, and how many of them that
     /// shard said its backups have (empty in `async`).
     sent_to: Vec<u64>,
     done_from: Vec<u64>,
-    /// `FollowUpDone`s owed, in order: (log entry, shard). They wait for
+    /// `ReplMsg::Done`s owed, in order: (log entry, shard). They wait for
     /// the backups only, never behind a barrier (two shards awaiting each
     /// other's would wait forever).
     dones: VecDeque<(u64, usize)>,
 }
 
 impl Replicator {
-    /// The replication of a primary with these backups.
-    /// Shard `index` of `shards`, with these backups.
+    /// The replication of shard `index` of `shards`, with these backups.
     pub(super) fn new(
         backups: Vec<LogSender<BackupMsg>>,
         config: Replication,
@@ -259,12 +268,8 @@ impl Replicator {
     pub(super) fn await_follow_up(&mut self, dest: usize) {
         if let Some(n) = self.sent_to.get_mut(dest) {
             *n += 1;
-            let awaits = (dest, *n);
-            self.held.push_back(Held {
-                seq: 0,
-                out: None,
-                awaits,
-            });
+            let count = *n;
+            self.held.push_back(Held::Barrier { dest, count });
         }
     }
 
@@ -276,10 +281,32 @@ impl Replicator {
         }
     }
 
-    /// Shard `from`'s backups have the next follow-up this shard sent it.
-    pub(super) fn on_done(&mut self, from: u32) {
-        if let Some(n) = self.done_from.get_mut(from as usize) {
-            *n += 1;
+    /// Takes in what a backup or another shard says.
+    pub(super) fn on(&mut self, m: ReplMsg) {
+        match m {
+            ReplMsg::Ack { backup, upto } => {
+                if let Some(a) = self.acked.get_mut(backup as usize)
+                    && *a != u64::MAX
+                {
+                    *a = (*a).max(upto);
+                }
+            }
+            ReplMsg::Lost { backup } => self.lose(backup as usize),
+            ReplMsg::Done { from } => {
+                if let Some(n) = self.done_from.get_mut(from as usize) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+
+    /// Backup `backup` is gone: it no longer holds anything back.
+    fn lose(&mut self, backup: usize) {
+        if let Some(a) = self.acked.get_mut(backup)
+            && *a != u64::MAX
+        {
+            *a = u64::MAX;
+            self.view.lost += 1;
         }
     }
 
@@ -318,31 +345,8 @@ impl Replicator {
             return Some(out);
         }
         self.view.held += u64::from(matches!(out, Out::Reply { .. }));
-        self.held.push_back(Held {
-            seq,
-            out: Some(out),
-            awaits: (0, 0),
-        });
+        self.held.push_back(Held::Out { seq, out });
         None
-    }
-
-    /// Backup `backup` has applied every entry up to `upto`.
-    pub(super) fn on_ack(&mut self, backup: u8, upto: u64) {
-        if let Some(a) = self.acked.get_mut(backup as usize)
-            && *a != u64::MAX
-        {
-            *a = (*a).max(upto);
-        }
-    }
-
-    /// Backup `backup`'s thread is gone: it no longer holds anything back.
-    pub(super) fn on_lost(&mut self, backup: u8) {
-        if let Some(a) = self.acked.get_mut(backup as usize)
-            && *a != u64::MAX
-        {
-            *a = u64::MAX;
-            self.view.lost += 1;
-        }
     }
 
     /// The next held message that may leave now.
@@ -352,23 +356,20 @@ impl Replicator {
             && seq <= upto
         {
             self.dones.pop_front();
-            let msg = PeerMsg::FollowUpDone { from: self.index };
+            let msg = PeerMsg::Repl(ReplMsg::Done { from: self.index });
             return Some(Out::Peer { dest, msg });
         }
         loop {
-            let front = self.held.front()?;
-            if front.out.is_none() {
-                let (dest, n) = front.awaits;
-                if self.done_from[dest] < n {
-                    return None;
-                }
-                self.held.pop_front();
-                continue;
-            }
-            if front.seq > upto {
+            let ready = match *self.held.front()? {
+                Held::Barrier { dest, count } => self.done_from[dest] >= count,
+                Held::Out { seq, .. } => seq <= upto,
+            };
+            if !ready {
                 return None;
             }
-            return self.held.pop_front().and_then(|h| h.out);
+            if let Some(Held::Out { out, .. }) = self.held.pop_front() {
+                return Some(out);
+            }
         }
     }
 
@@ -378,26 +379,24 @@ impl Replicator {
             return;
         }
         let upto = self.view.logged;
-        let entries = std::mem::take(&mut self.outbox);
-        let live: Vec<usize> = (0..self.backups.len())
-            .filter(|&b| self.acked[b] != u64::MAX)
-            .collect();
-        let mut entries = Some(entries);
-        for (i, &b) in live.iter().enumerate() {
-            let batch = if i + 1 == live.len() {
-                entries.take().unwrap_or_default()
+        let mut entries = Some(std::mem::take(&mut self.outbox));
+        // The last live backup takes the entries, the others a copy.
+        let last = self.acked.iter().rposition(|&a| a != u64::MAX);
+        for b in 0..self.backups.len() {
+            if self.acked[b] == u64::MAX {
+                continue;
+            }
+            let batch = if Some(b) == last {
+                entries.take()
             } else {
-                entries.clone().unwrap_or_default()
+                entries.clone()
             };
-            if self.backups[b]
-                .send(BackupMsg::Log {
-                    upto,
-                    entries: batch,
-                })
-                .is_err()
-            {
-                self.acked[b] = u64::MAX;
-                self.view.lost += 1;
+            let msg = BackupMsg::Log {
+                upto,
+                entries: batch.unwrap_or_default(),
+            };
+            if self.backups[b].send(msg).is_err() {
+                self.lose(b);
             }
         }
         let lag = upto - self.min_acked();
@@ -422,20 +421,25 @@ mod tests {
     use crate::engine::Session;
     use crate::shard_set::ShardSet;
 
-    /// The audit's replica check sees a backup that missed nothing as
-    /// converged, and one handed an entry its primary never applied as
-    /// diverged.
-    #[test]
-    fn the_audit_counts_a_backup_whose_state_differs() {
+    /// `shards` shards with two backups each, in `sync`.
+    fn sync_set(shards: usize) -> ShardSet {
         let config = EngineConfig {
-            partitions: 2,
+            partitions: shards,
             replication: Replication {
                 replicas: 2,
                 mode: ReplicationMode::Sync,
             },
             ..EngineConfig::default()
         };
-        let set = ShardSet::start("sharded", &config, 2, |i| format!("t-{i}")).unwrap();
+        ShardSet::start("sharded", &config, shards, |i| format!("t-{i}")).unwrap()
+    }
+
+    /// The audit's replica check sees a backup that missed nothing as
+    /// converged, and one handed an entry its primary never applied as
+    /// diverged.
+    #[test]
+    fn the_audit_counts_a_backup_whose_state_differs() {
+        let set = sync_set(2);
         let mut s = set.session().unwrap();
         for u in 0..20 {
             assert!(s.call(Op::Register { user: UserId(u) }).is_ok());
@@ -486,15 +490,7 @@ mod tests {
     /// other backup, the loss is counted, and the audit fails on it.
     #[test]
     fn a_backup_gone_is_counted_and_no_longer_waited_for() {
-        let config = EngineConfig {
-            partitions: 1,
-            replication: Replication {
-                replicas: 2,
-                mode: ReplicationMode::Sync,
-            },
-            ..EngineConfig::default()
-        };
-        let set = ShardSet::start("sharded", &config, 1, |i| format!("g-{i}")).unwrap();
+        let set = sync_set(1);
         let mut s = set.session().unwrap();
         assert!(s.call(Op::Register { user: UserId(1) }).is_ok());
         set.backups[0][0].send(BackupMsg::Stop).unwrap();
@@ -520,15 +516,7 @@ mod tests {
     #[test]
     fn in_sync_a_join_returns_once_the_users_shard_backups_have_the_subscription() {
         use crate::placement::{community_partition, user_partition};
-        let config = EngineConfig {
-            partitions: 2,
-            replication: Replication {
-                replicas: 2,
-                mode: ReplicationMode::Sync,
-            },
-            ..EngineConfig::default()
-        };
-        let set = ShardSet::start("sharded", &config, 2, |i| format!("j-{i}")).unwrap();
+        let set = sync_set(2);
         let mut s = set.session().unwrap();
         let community = CommunityId(7);
         let home = community_partition(community, 2);

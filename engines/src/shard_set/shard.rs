@@ -185,24 +185,22 @@ impl Shard {
     /// ops outstanding just loses their replies.
     #[inline]
     fn reply(&mut self, session: u32, tag: u64, response: Response) {
-        if let Some(r) = &mut self.repl {
-            let out = Out::Reply {
-                session,
-                tag,
-                response,
-            };
-            if let Some(out) = r.hold(out) {
-                self.send_out(out);
-            }
-            return;
-        }
-        self.queue(session, tag, response);
+        self.send(Out::Reply {
+            session,
+            tag,
+            response,
+        });
     }
 
     /// Sends `msg` to shard `dest`; a replicated shard holds it first, in
     /// line with its replies (`replica.rs`).
     fn send_peer(&mut self, dest: usize, msg: PeerMsg) {
-        let out = Out::Peer { dest, msg };
+        self.send(Out::Peer { dest, msg });
+    }
+
+    /// Sends `out` now, or holds it while the backups lag.
+    #[inline]
+    fn send(&mut self, out: Out) {
         let out = match &mut self.repl {
             Some(r) => r.hold(out),
             None => Some(out),
@@ -214,6 +212,7 @@ impl Shard {
 
     /// Sends what may leave now: queues a reply, or sends to a peer (which
     /// fails only while shutting down).
+    #[inline]
     fn send_out(&mut self, out: Out) {
         match out {
             Out::Reply {
@@ -331,21 +330,9 @@ impl Shard {
                     r.owe_done(from as usize);
                 }
             }
-            PeerMsg::FollowUpDone { from } => {
+            PeerMsg::Repl(m) => {
                 if let Some(r) = &mut self.repl {
-                    r.on_done(from);
-                }
-                self.release_held();
-            }
-            PeerMsg::ReplAck { backup, upto } => {
-                if let Some(r) = &mut self.repl {
-                    r.on_ack(backup, upto);
-                }
-                self.release_held();
-            }
-            PeerMsg::BackupLost { backup } => {
-                if let Some(r) = &mut self.repl {
-                    r.on_lost(backup);
+                    r.on(m);
                 }
                 self.release_held();
             }

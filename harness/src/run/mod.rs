@@ -140,10 +140,7 @@ impl std::fmt::Display for Checked {
             self.engine_threads,
             mib(self.needed)
         )?;
-        match self.available {
-            Some(a) => write!(f, " of {} MiB available", mib(a)),
-            None => write!(f, " (available memory unknown)"),
-        }
+        crate::limits::write_available(f, self.available)
     }
 }
 
@@ -231,7 +228,7 @@ fn footprint(config: &RunConfig, s: &Scenario, p: &Plan) -> crate::limits::Footp
         seed_posts,
         post_body: mean_body,
         stateful: config.engine.is_stateful() && !EngineKind::EXTERNAL.contains(&config.engine),
-        copies: 1 + p.engine_config.replication.replicas as u64,
+        copies: p.engine_config.replication.copies() as u64,
         partitions: p.engine_config.partitions as u64,
         engine_threads: p.engine_threads as u64,
         mailbox: config.mailbox as u64,

@@ -218,10 +218,7 @@ impl std::fmt::Display for SweepChecked {
             self.users,
             mib(self.needed)
         )?;
-        match self.available {
-            Some(a) => write!(f, " of {} MiB available", mib(a)),
-            None => write!(f, " (available memory unknown)"),
-        }
+        crate::limits::write_available(f, self.available)
     }
 }
 
