@@ -72,7 +72,7 @@ use crate::api::{
 };
 use crate::placement;
 
-use ranking::{Candidate, best_of, drain_best, for_best_posts};
+use ranking::{Candidate, drain_best, for_best_posts, keep_best, merge_best};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
 use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};
 
@@ -227,8 +227,6 @@ pub struct Partition {
     odd_subs: FxHashMap<u64, i32>,
     votes: FxHashMap<VoteKey, i8>,
     totals: Totals,
-    /// Reused by local home feeds, so they allocate only their reply.
-    scratch: BinaryHeap<Candidate>,
 }
 
 impl Partition {
@@ -245,7 +243,6 @@ impl Partition {
             odd_subs: FxHashMap::default(),
             votes: FxHashMap::default(),
             totals: Totals::default(),
-            scratch: BinaryHeap::new(),
         }
     }
 
@@ -345,8 +342,11 @@ impl Partition {
     /// are skipped. That is all [`merge_feed`] needs: the global best `limit`
     /// are among the union of every partition's local best `limit`.
     ///
-    /// Costs O(subscriptions x log n + limit x log limit), plus one small heap
-    /// allocation (engines gather from `&self`, so there is no scratch to reuse).
+    /// A k-way merge of the communities' ordered indexes
+    /// ([`ranking::merge_best`]): it reads each community's best post and
+    /// then only the posts it returns, O(subscriptions x log n + limit x
+    /// log subscriptions), with two small allocations (engines gather from
+    /// `&self`, so there is no scratch to reuse).
     pub fn feed_part(
         &self,
         communities: &[CommunityId],
@@ -355,15 +355,13 @@ impl Partition {
         out: &mut Vec<PostSummary>,
     ) {
         let limit = limit.min(MAX_LIMIT) as usize;
-        let mut heap = BinaryHeap::with_capacity(limit + 1);
-        best_of(&self.communities, communities, sort, limit, &mut heap);
-        drain_best(&mut heap, out);
+        merge_best(&self.communities, communities, sort, limit, out);
     }
 
     /// Adds the listed communities that live here to a home feed gathered
     /// over several partitions by one caller (the striped engine, which
     /// reads its stripes one at a time): `gather` keeps the best `limit`
-    /// posts seen so far, so a later partition's communities are left as
+    /// posts seen so far, so a partition's merged communities are left as
     /// soon as they cannot improve it, and no merge of per-partition lists
     /// is needed. The result ([`FeedGather::finish`]) does not depend on the
     /// order of the partitions: ranks `(key, created)` are unique.
@@ -375,7 +373,7 @@ impl Partition {
         gather: &mut FeedGather,
     ) {
         let limit = limit.min(MAX_LIMIT) as usize;
-        best_of(
+        keep_best(
             &self.communities,
             communities,
             sort,
@@ -518,9 +516,8 @@ impl Partition {
             Some(u) if u.registered => &u.subs,
             _ => return Err(ApiError::UnknownUser),
         };
-        best_of(&self.communities, subs, sort, limit, &mut self.scratch);
-        let mut feed = Vec::with_capacity(self.scratch.len());
-        drain_best(&mut self.scratch, &mut feed);
+        let mut feed = Vec::new();
+        merge_best(&self.communities, subs, sort, limit, &mut feed);
         Ok(Reply::Feed(feed))
     }
 

@@ -147,64 +147,199 @@ pub(super) fn for_best_posts(
     limit: usize,
     mut visit: impl FnMut(i64, u32, &Post) -> bool,
 ) {
-    let mut by_index = |index: &BTreeSet<(i64, u32)>| {
-        for &(key, seq) in index.iter().rev().take(limit) {
-            // Indexes only hold seqs of stored posts.
-            if let Some(p) = c.posts.get(seq as usize)
-                && !visit(key, seq, p)
-            {
-                break;
-            }
-        }
-    };
-    match sort {
-        Sort::Hot => by_index(&c.hot),
-        Sort::Top => by_index(&c.top),
-        Sort::New => {
-            for (seq, p) in c.posts.iter().enumerate().rev().take(limit) {
-                if !visit(sort_key(Sort::New, p.score, p.created), seq as u32, p) {
-                    break;
-                }
-            }
+    let mut stream = Stream::new(c, sort);
+    for _ in 0..limit {
+        match stream.next() {
+            Some(h) if visit(h.key, h.seq, h.post) => {}
+            _ => break,
         }
     }
 }
 
-/// Keeps in `heap` the best `limit` posts of the listed communities found in
-/// `communities` (unknown ones skipped). Each community is read best first and
-/// left as soon as its next post cannot enter the kept set, so a feed over many
-/// subscriptions reads far fewer than `limit` posts per community.
-pub(super) fn best_of(
+/// Adds to `heap`, which keeps the best `limit` posts seen so far, the best
+/// of the listed communities found in `communities` (unknown ones skipped):
+/// they are merged best first ([`merge_with`]) and left at the first post
+/// that cannot enter the kept set.
+pub(super) fn keep_best(
     communities: &FxHashMap<CommunityId, Community>,
     listed: &[CommunityId],
     sort: Sort,
     limit: usize,
     heap: &mut BinaryHeap<Candidate>,
 ) {
+    merge_with(communities, listed, sort, limit, |key, post| {
+        if heap.len() == limit
+            && heap
+                .peek()
+                .is_some_and(|worst| (key, post.created) <= worst.rank())
+        {
+            return false;
+        }
+        heap.push(Candidate { key, post });
+        if heap.len() > limit {
+            heap.pop();
+        }
+        true
+    });
+}
+
+/// One community's posts, best first under a sort: a stream of
+/// [`merge_best`].
+enum Stream<'a> {
+    /// Hot and Top: the community's ordered index, read from its best end.
+    Index {
+        posts: &'a [Post],
+        keys: std::iter::Rev<std::collections::btree_set::Iter<'a, (i64, u32)>>,
+    },
+    /// New: the posts themselves, newest (last) first.
+    New(std::iter::Rev<std::iter::Enumerate<std::slice::Iter<'a, Post>>>),
+}
+
+impl<'a> Stream<'a> {
+    fn new(c: &'a Community, sort: Sort) -> Stream<'a> {
+        let index = |keys: &'a BTreeSet<(i64, u32)>| Stream::Index {
+            posts: &c.posts,
+            keys: keys.iter().rev(),
+        };
+        match sort {
+            Sort::Hot => index(&c.hot),
+            Sort::Top => index(&c.top),
+            Sort::New => Stream::New(c.posts.iter().enumerate().rev()),
+        }
+    }
+
+    /// The next post: its key, seq and record.
+    #[inline]
+    fn next(&mut self) -> Option<Head<'a>> {
+        match self {
+            Stream::Index { posts, keys } => keys.find_map(|&(key, seq)| {
+                // Indexes only hold seqs of stored posts.
+                let post = posts.get(seq as usize)?;
+                Some(Head { key, seq, post })
+            }),
+            Stream::New(posts) => posts.next().map(|(seq, post)| Head {
+                key: sort_key(Sort::New, post.score, post.created),
+                seq: seq as u32,
+                post,
+            }),
+        }
+    }
+}
+
+/// A stream's next post, as [`merge_best`] ranks it.
+#[derive(Clone, Copy)]
+struct Head<'a> {
+    key: i64,
+    seq: u32,
+    post: &'a Post,
+}
+
+/// A [`Head`] in the merge's max-heap: the best rank on top, then the
+/// stream listed first (ranks are unique; a tie is only possible for a
+/// community listed twice, whose two copies of a post are equal anyway).
+struct Ranked<'a> {
+    head: Head<'a>,
+    stream: u32,
+}
+
+impl Ranked<'_> {
+    #[inline]
+    fn rank(&self) -> (i64, u64, std::cmp::Reverse<u32>) {
+        (
+            self.head.key,
+            self.head.post.created,
+            std::cmp::Reverse(self.stream),
+        )
+    }
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Ranked<'_> {}
+
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+/// Appends to `out` the best `limit` posts of the listed communities found
+/// in `communities` (unknown ones skipped), best first ([`merge_with`]).
+pub(super) fn merge_best(
+    communities: &FxHashMap<CommunityId, Community>,
+    listed: &[CommunityId],
+    sort: Sort,
+    limit: usize,
+    out: &mut Vec<PostSummary>,
+) {
+    let mut reserved = false;
+    merge_with(communities, listed, sort, limit, |_, post| {
+        if !reserved {
+            out.reserve(limit);
+            reserved = true;
+        }
+        out.push(post);
+        true
+    });
+}
+
+/// Hands `take(key, post)` the best `limit` posts of the listed communities
+/// found in `communities` (unknown ones skipped), best first, until it
+/// returns false: a k-way merge of the communities' ordered streams, which
+/// reads each community's best post and then only the posts it hands out
+/// (plus the one after each, to rank its stream again), and needs no sort
+/// at the end.
+fn merge_with(
+    communities: &FxHashMap<CommunityId, Community>,
+    listed: &[CommunityId],
+    sort: Sort,
+    limit: usize,
+    mut take: impl FnMut(i64, PostSummary) -> bool,
+) {
     if limit == 0 {
         return;
     }
+    let mut streams = Vec::with_capacity(listed.len());
+    let mut heads = BinaryHeap::with_capacity(listed.len());
     for &id in listed {
         let Some(c) = communities.get(&id) else {
             continue;
         };
-        for_best_posts(c, sort, limit, |key, seq, p| {
-            if heap.len() == limit
-                && heap
-                    .peek()
-                    .is_some_and(|worst| (key, p.created) <= worst.rank())
-            {
-                return false;
+        let mut stream = Stream::new(c, sort);
+        if let Some(head) = stream.next() {
+            let ranked = Ranked {
+                head,
+                stream: streams.len() as u32,
+            };
+            heads.push(ranked);
+            streams.push((id, stream));
+        }
+    }
+    for _ in 0..limit {
+        let Some(mut top) = heads.peek_mut() else {
+            break;
+        };
+        let (id, stream) = &mut streams[top.stream as usize];
+        if !take(top.head.key, summary(*id, top.head.seq, top.head.post)) {
+            break;
+        }
+        match stream.next() {
+            // Dropping `top` moves the stream's next post into place.
+            Some(next) => top.head = next,
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
             }
-            heap.push(Candidate {
-                key,
-                post: summary(id, seq, p),
-            });
-            if heap.len() > limit {
-                heap.pop();
-            }
-            true
-        });
+        }
     }
 }
 
