@@ -361,7 +361,7 @@ impl Partition {
     /// Adds the listed communities that live here to a home feed gathered
     /// over several partitions by one caller (the striped engine, which
     /// reads its stripes one at a time): `gather` keeps the best `limit`
-    /// posts seen so far, so a partition's merged communities are left as
+    /// posts seen so far, so a partition's communities are left as
     /// soon as they cannot improve it, and no merge of per-partition lists
     /// is needed. The result ([`FeedGather::finish`]) does not depend on the
     /// order of the partitions: ranks `(key, created)` are unique.

@@ -157,9 +157,11 @@ pub(super) fn for_best_posts(
 }
 
 /// Adds to `heap`, which keeps the best `limit` posts seen so far, the best
-/// of the listed communities found in `communities` (unknown ones skipped):
-/// they are merged best first ([`merge_with`]) and left at the first post
-/// that cannot enter the kept set.
+/// of the listed communities found in `communities` (unknown ones skipped).
+/// Each community is read best first and left as soon as its next post
+/// cannot enter the kept set. Unlike [`merge_best`] this needs no set-up
+/// per call, which suits a caller that hands it one or two communities at a
+/// time (the striped engine, a stripe at a time).
 pub(super) fn keep_best(
     communities: &FxHashMap<CommunityId, Community>,
     listed: &[CommunityId],
@@ -167,20 +169,31 @@ pub(super) fn keep_best(
     limit: usize,
     heap: &mut BinaryHeap<Candidate>,
 ) {
-    merge_with(communities, listed, sort, limit, |key, post| {
-        if heap.len() == limit
-            && heap
-                .peek()
-                .is_some_and(|worst| (key, post.created) <= worst.rank())
-        {
-            return false;
-        }
-        heap.push(Candidate { key, post });
-        if heap.len() > limit {
-            heap.pop();
-        }
-        true
-    });
+    if limit == 0 {
+        return;
+    }
+    for &id in listed {
+        let Some(c) = communities.get(&id) else {
+            continue;
+        };
+        for_best_posts(c, sort, limit, |key, seq, p| {
+            if heap.len() == limit
+                && heap
+                    .peek()
+                    .is_some_and(|worst| (key, p.created) <= worst.rank())
+            {
+                return false;
+            }
+            heap.push(Candidate {
+                key,
+                post: summary(id, seq, p),
+            });
+            if heap.len() > limit {
+                heap.pop();
+            }
+            true
+        });
+    }
 }
 
 /// One community's posts, best first under a sort: a stream of
@@ -274,37 +287,16 @@ impl Ord for Ranked<'_> {
 }
 
 /// Appends to `out` the best `limit` posts of the listed communities found
-/// in `communities` (unknown ones skipped), best first ([`merge_with`]).
+/// in `communities` (unknown ones skipped), best first: a k-way merge of
+/// the communities' ordered streams, which reads each community's best
+/// post and then only the posts it returns (plus the one after each, to
+/// rank its stream again), and needs no sort at the end.
 pub(super) fn merge_best(
     communities: &FxHashMap<CommunityId, Community>,
     listed: &[CommunityId],
     sort: Sort,
     limit: usize,
     out: &mut Vec<PostSummary>,
-) {
-    let mut reserved = false;
-    merge_with(communities, listed, sort, limit, |_, post| {
-        if !reserved {
-            out.reserve(limit);
-            reserved = true;
-        }
-        out.push(post);
-        true
-    });
-}
-
-/// Hands `take(key, post)` the best `limit` posts of the listed communities
-/// found in `communities` (unknown ones skipped), best first, until it
-/// returns false: a k-way merge of the communities' ordered streams, which
-/// reads each community's best post and then only the posts it hands out
-/// (plus the one after each, to rank its stream again), and needs no sort
-/// at the end.
-fn merge_with(
-    communities: &FxHashMap<CommunityId, Community>,
-    listed: &[CommunityId],
-    sort: Sort,
-    limit: usize,
-    mut take: impl FnMut(i64, PostSummary) -> bool,
 ) {
     if limit == 0 {
         return;
@@ -325,14 +317,15 @@ fn merge_with(
             streams.push((id, stream));
         }
     }
+    if !heads.is_empty() {
+        out.reserve(limit);
+    }
     for _ in 0..limit {
         let Some(mut top) = heads.peek_mut() else {
             break;
         };
         let (id, stream) = &mut streams[top.stream as usize];
-        if !take(top.head.key, summary(*id, top.head.seq, top.head.post)) {
-            break;
-        }
+        out.push(summary(*id, top.head.seq, top.head.post));
         match stream.next() {
             // Dropping `top` moves the stream's next post into place.
             Some(next) => top.head = next,
