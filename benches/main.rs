@@ -2,7 +2,8 @@
 //! work. One main, one module per topic, one generic function per scenario
 //! instantiated for every engine (the flume benches' model).
 //!
-//! - `per_op`: each engine x each op kind on a pre-loaded reddit state;
+//! - `per_op`: each engine x each op kind on a pre-loaded reddit state, and
+//!   `gather`: home feeds on serial and on sharded at 1, 2 and 8 shards;
 //! - `mixed`: the four presets against each engine at 1 and 2 client threads;
 //! - `partitions`: sharded and striped at 1, 2 and 8 partitions (reddit);
 //! - `harness_parts`: op generation, clock reads, histogram records, null round trips;

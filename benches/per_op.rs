@@ -7,12 +7,16 @@
 //! not a round-trip latency. Writes that cannot repeat get fresh ids
 //! (Register, CreateCommunity); Join and Leave alternate on fresh pairs, so
 //! both succeed.
+//!
+//! `gather/get_home_feed` runs the same home feeds on `serial` and on
+//! `sharded` at 1, 2 and 8 shards: the cost of the cross-shard gather.
 
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use socialbench_engines::{
-    Body, CommunityId, Engine, EngineKind, EngineVisitor, Op, OpKind, Sort, Target, UserId, VoteDir,
+    Body, CommunityId, Engine, EngineConfig, EngineKind, EngineVisitor, Op, OpKind, Sort, Target,
+    UserId, VoteDir,
 };
 
 use crate::common::{self, Loaded, USERS};
@@ -106,6 +110,13 @@ impl OpMaker<'_> {
 
 struct PerOp<'c> {
     c: &'c mut Criterion,
+    /// The op kind to measure.
+    kind: OpKind,
+    /// Group name prefix: the group is `<prefix>/<kind>`.
+    prefix: &'static str,
+    /// Bench id within the group (the engine, and its partition count where
+    /// that is what is compared).
+    id: String,
 }
 
 impl EngineVisitor for PerOp<'_> {
@@ -141,35 +152,87 @@ impl EngineVisitor for PerOp<'_> {
             communities: workload.scenario.communities,
             body: Body(vec![b'x'; 200].into_boxed_slice()),
         };
-        for kind in OpKind::ALL {
-            let mut group = self.c.benchmark_group(format!("per_op/{}", kind.name()));
-            group.throughput(Throughput::Elements(1));
-            group.bench_function(BenchmarkId::from_parameter(engine.name()), |b| {
-                let mut next = 0u64;
-                b.iter_custom(|iters| {
-                    let mut timed = Duration::ZERO;
-                    let mut done = 0;
-                    while done < iters {
-                        let n = CHUNK.min(iters - done);
-                        let ops: Vec<Op> = (next..next + n).map(|i| maker.make(kind, i)).collect();
-                        let start = Instant::now();
-                        common::drive(&mut session, ops);
-                        timed += start.elapsed();
-                        done += n;
-                        next += n;
-                    }
-                    timed
-                })
-            });
-            group.finish();
-        }
+        let kind = self.kind;
+        let mut group = self
+            .c
+            .benchmark_group(format!("{}/{}", self.prefix, kind.name()));
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(BenchmarkId::from_parameter(&self.id), |b| {
+            let mut next = 0u64;
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let n = CHUNK.min(iters - done);
+                    let ops: Vec<Op> = (next..next + n).map(|i| maker.make(kind, i)).collect();
+                    let start = Instant::now();
+                    common::drive(&mut session, ops);
+                    timed += start.elapsed();
+                    done += n;
+                    next += n;
+                }
+                timed
+            })
+        });
+        group.finish();
     }
 }
 
-/// Registers the per-op benches.
+/// Registers the per-op benches, then the gather benches.
 pub fn bench(c: &mut Criterion) {
+    // A fresh engine and load phase per op kind: the write benches run as
+    // many ops as criterion asks for, more on a faster engine, so a state
+    // shared across kinds would give each engine's reads a different state
+    // (created communities, for one, lengthen every later home feed).
     for kind in EngineKind::ALL {
-        kind.visit(&common::config(kind), PerOp { c })
-            .expect("engine builds");
+        for op in OpKind::ALL {
+            let per_op = PerOp {
+                c,
+                kind: op,
+                prefix: "per_op",
+                id: kind.name().to_string(),
+            };
+            kind.visit(&common::config(kind), per_op)
+                .expect("engine builds");
+        }
+    }
+    gather(c);
+}
+
+/// Shard counts of the gather benches.
+const GATHER_SHARDS: [usize; 3] = [1, 2, 8];
+
+/// The cost of a home feed's cross-shard gather: the same home feeds on
+/// `serial` (the partition called inline) and on `sharded` at 1, 2 and 8
+/// shards. At 1 shard every subscription is local, so the feed is one
+/// message each way; at more shards the user's shard asks each shard that
+/// holds one of the user's communities for its best posts and merges the
+/// answers, so the difference is the gather's own cost (messages, the
+/// partial lists, the merge) on this machine's cores.
+fn gather(c: &mut Criterion) {
+    let kind = OpKind::GetHomeFeed;
+    let serial = EngineKind::Serial;
+    let per_op = PerOp {
+        c,
+        kind,
+        prefix: "gather",
+        id: "serial".to_string(),
+    };
+    serial
+        .visit(&common::config(serial), per_op)
+        .expect("engine builds");
+    for shards in GATHER_SHARDS {
+        let sharded = EngineKind::Sharded;
+        let config = EngineConfig {
+            partitions: shards,
+            ..common::config(sharded)
+        };
+        let per_op = PerOp {
+            c,
+            kind,
+            prefix: "gather",
+            id: format!("sharded_{shards}"),
+        };
+        sharded.visit(&config, per_op).expect("engine builds");
     }
 }

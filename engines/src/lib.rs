@@ -54,4 +54,4 @@ pub use engine::{
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};
-pub use partition::{FeedGather, FollowUp, Partition, PostClock, merge_feed};
+pub use partition::{FollowUp, Partition, PostClock, merge_feed};

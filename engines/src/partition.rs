@@ -59,7 +59,6 @@ mod ranking;
 mod state;
 mod unapplied;
 
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -72,30 +71,9 @@ use crate::api::{
 };
 use crate::placement;
 
-use ranking::{Candidate, drain_best, for_best_posts, keep_best, merge_best};
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
+use ranking::{for_best_posts, merge_best};
 use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};
-
-/// A home feed being gathered over several partitions
-/// ([`Partition::feed_gather`]): the best posts seen so far, in a bounded heap
-/// that is reused from one feed to the next.
-#[derive(Debug, Default)]
-pub struct FeedGather {
-    heap: BinaryHeap<Candidate>,
-}
-
-impl FeedGather {
-    /// Appends the gathered posts to `out`, best first, and empties the
-    /// gather for the next feed.
-    pub fn finish(&mut self, out: &mut Vec<PostSummary>) {
-        drain_best(&mut self.heap, out);
-    }
-
-    /// Forgets what was gathered (after a failed gather).
-    pub fn clear(&mut self) {
-        self.heap.clear();
-    }
-}
 
 /// How many matches a [`Reply::Found`] lists.
 pub const SEARCH_NEWEST: usize = 10;
@@ -355,31 +333,26 @@ impl Partition {
         out: &mut Vec<PostSummary>,
     ) {
         let limit = limit.min(MAX_LIMIT) as usize;
-        merge_best(&self.communities, communities, sort, limit, out);
+        let lookup = |id| self.communities.get(&id);
+        merge_best(communities, lookup, sort, limit, out);
     }
 
-    /// Adds the listed communities that live here to a home feed gathered
-    /// over several partitions by one caller (the striped engine, which
-    /// reads its stripes one at a time): `gather` keeps the best `limit`
-    /// posts seen so far, so a partition's communities are left as
-    /// soon as they cannot improve it, and no merge of per-partition lists
-    /// is needed. The result ([`FeedGather::finish`]) does not depend on the
-    /// order of the partitions: ranks `(key, created)` are unique.
-    pub fn feed_gather(
-        &self,
-        communities: &[CommunityId],
+    /// Appends to `out` the best `limit` posts (by `sort`, best first) of
+    /// the listed communities, each looked up in the partition
+    /// `partition_of` gives for it (unknown ones skipped): one k-way merge across partitions, for a
+    /// caller that holds all of them at once (the striped engine, under its
+    /// stripes' read locks). The posts read and the result are those of a
+    /// home feed over the same subscriptions in one partition.
+    pub fn feed_across<'a>(
+        listed: &[CommunityId],
+        partition_of: impl Fn(CommunityId) -> &'a Partition,
         sort: Sort,
         limit: u16,
-        gather: &mut FeedGather,
+        out: &mut Vec<PostSummary>,
     ) {
         let limit = limit.min(MAX_LIMIT) as usize;
-        keep_best(
-            &self.communities,
-            communities,
-            sort,
-            limit,
-            &mut gather.heap,
-        );
+        let lookup = |id| partition_of(id).communities.get(&id);
+        merge_best(listed, lookup, sort, limit, out);
     }
 
     // ---- users -------------------------------------------------------------
@@ -517,7 +490,8 @@ impl Partition {
             _ => return Err(ApiError::UnknownUser),
         };
         let mut feed = Vec::new();
-        merge_best(&self.communities, subs, sort, limit, &mut feed);
+        let lookup = |id| self.communities.get(&id);
+        merge_best(subs, lookup, sort, limit, &mut feed);
         Ok(Reply::Feed(feed))
     }
 

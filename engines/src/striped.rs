@@ -1,9 +1,8 @@
 //! The `striped` engine: P partitions, each behind a `parking_lot`
 //! reader-writer lock (a *stripe*); the calling client thread applies its ops
-//! inline, holding one stripe lock at a time and never two, so lock order can
-//! never deadlock. Ops take a stripe for writing, except home feeds (most of
-//! a Reddit-like mix), which only read (`home_feed_subscriptions`,
-//! `feed_gather`) and take read locks, so two clients' feeds over the same
+//! inline. Ops take a stripe for writing, except home feeds (most of a
+//! Reddit-like mix), which only read (`home_feed_subscriptions`,
+//! `feed_across`) and take read locks, so two clients' feeds over the same
 //! stripe run at the same time. It shows shared state with lock striping,
 //! and its contention under Zipf skew.
 //!
@@ -21,15 +20,29 @@
 //! own writes, and with one op in flight replies match every other engine.
 //!
 //! # Home feed
-//! Read-lock the user's stripe, copy the subscriptions into the session's scratch
-//! vector, unlock; then for each stripe holding some of them read-lock, add
-//! its communities to one bounded heap of the best posts so far
-//! ([`Partition::feed_gather`]), unlock. One heap across the stripes does
-//! serial's work whatever the stripe count (a community that cannot improve
-//! the kept set is left at its first post) and needs no merge, where
-//! per-stripe top-`limit` lists merged afterwards visited up to `limit` posts
-//! per stripe (measured in commit 6dfcf55). The feed is not a snapshot across
-//! stripes, as in the `sharded` engine's gather.
+//! Read-lock the user's stripe, copy the subscriptions into the session's
+//! scratch vector, unlock; then read-lock every stripe that holds one of
+//! them, in ascending stripe order, and run the partition's k-way merge over
+//! all the communities' ordered indexes at once
+//! ([`Partition::feed_across`]): the same posts read as `serial` reads (each
+//! community's best, then only the posts returned), the same order. Holding
+//! the stripes together is what the merge needs: read one stripe at a time,
+//! a feed must keep up to `limit` posts of each community, because it cannot
+//! tell yet which will lose (the engine did that before; 2.7x serial's time
+//! per home feed in the `per_op` bench). Writers to those stripes wait for
+//! the merge (about a microsecond); other feeds do not. The feed is a
+//! snapshot of the stripes it holds, taken after the subscriptions were read.
+//!
+//! # Lock order
+//! No thread ever waits for a lock while holding one of a lower-or-equal
+//! stripe index: a writer holds one stripe at a time (its follow-ups are
+//! pushed lock-free and their destinations locked one by one after the home
+//! lock is released), and a home feed takes its read locks in ascending
+//! order, its upgrade to a write lock to drain a queue only on the stripe it
+//! is acquiring, higher than every stripe it holds. Every wait is thus for a
+//! higher stripe than the waiter holds, so no cycle of waits, and no
+//! deadlock, can form (parking_lot's fair queueing included: a reader queued
+//! behind a writer waits for that writer, which holds nothing).
 //!
 //! # Sessions
 //! `submit` applies the op at once and queues the reply in the session's own
@@ -56,7 +69,7 @@ use crate::audit::Audit;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EngineError, EngineStats, Session};
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
-use crate::partition::{FeedGather, FollowUp, Partition, PostClock};
+use crate::partition::{FollowUp, Partition, PostClock};
 use crate::placement;
 
 /// What a stripe's lock protects.
@@ -185,28 +198,31 @@ impl Shared {
             Some(Err(e)) => return Err(e),
             Some(Ok(())) => {}
         }
-        s.groups.resize_with(count, Vec::new);
-        s.groups.iter_mut().for_each(Vec::clear);
+        // Read-lock every stripe holding one of the subscriptions, in
+        // ascending stripe order (see "Lock order" in the module docs), then
+        // merge the communities' streams as the partition does.
+        s.slot.clear();
+        s.slot.resize(count, NONE);
         for &c in &s.subs {
-            s.groups[placement::community_partition(c, count)].push(c);
+            s.slot[placement::community_partition(c, count)] = 0;
         }
-        // One bounded heap across the stripes (read one at a time): a later
-        // stripe's communities are left as soon as they cannot enter the
-        // kept set, so the work is serial's whatever the stripe count, and
-        // no per-stripe lists are merged.
-        let feed = &mut s.feed;
-        for (j, group) in s.groups.iter().enumerate() {
-            if group.is_empty() {
-                continue;
-            }
-            let g = self.read(j);
-            if guarded(false, || g.part.feed_gather(group, sort, limit, feed)).is_none() {
-                feed.clear();
-                return self.counters.fault();
+        let mut guards = Vec::with_capacity(s.slot.iter().filter(|&&i| i != NONE).count());
+        for (j, slot) in s.slot.iter_mut().enumerate() {
+            if *slot != NONE {
+                *slot = guards.len() as u32;
+                guards.push(self.read(j));
             }
         }
+        let slot = &s.slot;
+        let partition_of = |c| {
+            let g = &guards[slot[placement::community_partition(c, count)] as usize];
+            &g.part
+        };
         let mut out = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
-        feed.finish(&mut out);
+        let merge = || Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
+        if guarded(false, merge).is_none() {
+            return self.counters.fault();
+        }
         Ok(Reply::Feed(out))
     }
 }
@@ -217,10 +233,13 @@ struct Scratch {
     follow_ups: Vec<FollowUp>,
     dests: Vec<usize>,
     subs: Vec<CommunityId>,
-    groups: Vec<Vec<CommunityId>>,
-    /// The home feed being gathered across stripes.
-    feed: FeedGather,
+    /// Per stripe, during a home feed: the index of its read guard, or
+    /// [`NONE`] when no subscription lives there.
+    slot: Vec<u32>,
 }
+
+/// A stripe that holds none of a home feed's communities.
+const NONE: u32 = u32::MAX;
 
 /// The `striped` engine.
 pub struct StripedEngine {

@@ -595,13 +595,53 @@ pub struct ClientRun {
     pub write_replies: u64,
 }
 
+/// Panics unless a feed's reply holds at most its limit of posts, each once,
+/// ordered best first by its sort (key, then newer first) as the summaries
+/// state them: true of every engine under any concurrency, since each
+/// partition ranks from one consistent state and gathers re-rank by the
+/// summaries they return.
+pub fn check_feed(op: &Op, r: &Response) {
+    let (sort, limit) = match *op {
+        Op::GetHomeFeed { sort, limit, .. } | Op::GetCommunityFeed { sort, limit, .. } => {
+            (sort, limit)
+        }
+        _ => return,
+    };
+    let Ok(Reply::Feed(posts)) = r else {
+        return;
+    };
+    assert!(
+        posts.len() <= usize::from(limit),
+        "{op:?}: {} posts",
+        posts.len()
+    );
+    let rank = |p: &PostSummary| (partition::sort_key(sort, p.score, p.created), p.created);
+    for w in posts.windows(2) {
+        assert!(rank(&w[0]) > rank(&w[1]), "{op:?}: out of order: {w:?}");
+    }
+    let ids: std::collections::HashSet<PostId> = posts.iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), posts.len(), "{op:?}: a post listed twice");
+}
+
 /// Runs `ops` ops from `generator` through `session`, keeping up to
-/// `inflight` submitted before polling; tallies every acknowledged write.
+/// `inflight` submitted before polling; tallies every acknowledged write
+/// and checks every feed ([`check_feed`]).
 pub fn closed_loop<S: Session>(
     session: &mut S,
     generator: &mut OpGen,
     ops: usize,
     inflight: usize,
+) -> ClientRun {
+    closed_loop_with(session, generator, ops, inflight, true)
+}
+
+/// [`closed_loop`], checking the feeds only if `check_feeds`.
+pub fn closed_loop_with<S: Session>(
+    session: &mut S,
+    generator: &mut OpGen,
+    ops: usize,
+    inflight: usize,
+    check_feeds: bool,
 ) -> ClientRun {
     let mut run = ClientRun::default();
     // Slot i holds the op submitted with tag i until its reply arrives.
@@ -629,6 +669,9 @@ pub fn closed_loop<S: Session>(
                 Ok(_) => run.ok += 1,
                 Err(ApiError::EngineFault) => run.faults += 1,
                 Err(_) => {}
+            }
+            if check_feeds {
+                check_feed(&op, &r);
             }
             run.tally.record_op(&op, &r);
             run.log.extend(Pending::of(&op).acked(&r));
@@ -710,11 +753,13 @@ pub const HOT: u32 = 12;
 /// Creates the [`HOT`] communities (by a trusted actor) and returns their
 /// tally; then [`CLIENTS`] threads, each a session with [`INFLIGHT`] ops in
 /// flight, run `ops` ops each over them, overlapping joins, leaves and votes.
-/// Returns the setup's tally and log, and each client's run.
+/// Returns the setup's tally and log, and each client's run; every feed
+/// reply is checked ([`check_feed`]) if `check_feeds`.
 pub fn hammer_hot_communities<E: Engine + Sync>(
     engine: &E,
     ops: usize,
     label: &str,
+    check_feeds: bool,
 ) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
     let mut tally = WriteTally::default();
     let mut log = Vec::new();
@@ -742,7 +787,7 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
                     for c in 0..HOT {
                         generator.know_community(CommunityId(c));
                     }
-                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
+                    closed_loop_with(&mut session, &mut generator, ops, INFLIGHT, check_feeds)
                 })
             })
             .collect();
