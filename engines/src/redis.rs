@@ -39,9 +39,14 @@
 //! - **Hot ranking in Lua** reproduces [`hot_key`](crate::partition::hot_key)
 //!   exactly: the time part in split integer arithmetic on doubles, the log
 //!   term with the same libm `log10`, rounded half away from zero; every value
-//!   is below 2^53, so ZSET scores hold it exactly. Index members are the post
-//!   seq zero-padded to 10 digits, so ties order newest first as in the
-//!   partition's `(key, seq)` index. The differential test checks all of it.
+//!   is below 2^53, so ZSET scores hold it exactly. Index members are the post's
+//!   stamp (16 digits) then its seq (10), zero-padded, so ties order newest
+//!   first as the partition's `(key, created)` order does; `new` has its own
+//!   index scored by the stamp. Not by seq: with several sessions a post's
+//!   clock tick and its apply are two round trips, so within a community seq
+//!   order and stamp order can disagree (the concurrent test's feed check
+//!   caught `new` feeds out of order when they read posts by seq). The
+//!   differential test checks all of it.
 //! - **Digest and audit** are computed in Rust from a dump of the owned key
 //!   space (SCAN of the prefix on every node), with the partition's own
 //!   per-entity digest chains: O(state), meant for the end of a run.

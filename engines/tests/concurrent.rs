@@ -18,7 +18,7 @@ use socialbench_engines::*;
 
 fn hammer<E: Engine + Sync>(engine: E, label: &str) {
     let ops = env_usize("SOCIALBENCH_CONC_OPS", 5_000);
-    let (mut tally, setup_log, runs) = hammer_hot_communities(&engine, ops, label, true);
+    let (mut tally, setup_log, runs) = hammer_hot_communities(&engine, ops, label);
     for run in &runs {
         assert_eq!(
             run.replies as usize, ops,

@@ -125,11 +125,7 @@ fn redis_cluster_replies_like_serial_op_by_op() {
 /// posts; then the audit equals the clients' tallies.
 fn hammer(engine: &RedisEngine, label: &str) {
     let ops = env_usize("SOCIALBENCH_REDIS_CONC_OPS", 3_000);
-    // Feeds unchecked: with several clients, a post's clock tick and its
-    // apply are two round trips, so within a community seq order (which
-    // orders `new` here) and stamp order (which the contract orders by)
-    // can disagree; a known bug of the redis engine, left to its issue.
-    let (mut tally, _, runs) = hammer_hot_communities(engine, ops, label, false);
+    let (mut tally, _, runs) = hammer_hot_communities(engine, ops, label);
     for run in &runs {
         assert_eq!(run.replies as usize, ops, "{label}: every op answered once");
         assert_eq!(run.faults, 0, "{label}: no engine fault");

@@ -26,7 +26,7 @@ fn replicated(replicas: usize, mode: ReplicationMode, faults: Faults) -> Sharded
 /// writes and how many write replies the clients got.
 fn hammer(engine: &ShardedEngine, label: &str) -> (Audit, WriteTally, u64) {
     let ops = env_usize("SOCIALBENCH_REPLICATION_OPS", 3_000);
-    let (mut tally, _, runs) = hammer_hot_communities(engine, ops, label, true);
+    let (mut tally, _, runs) = hammer_hot_communities(engine, ops, label);
     for r in &runs {
         tally.add(&r.tally);
     }

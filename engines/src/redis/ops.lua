@@ -32,10 +32,18 @@ local function hot(score, created)
   return t
 end
 
--- ZSET member of post `seq`: fixed width, so equal scores order by seq
--- (newer first under ZREVRANGE), as the partition's (key, seq) index does.
-local function member(seq)
-  return string.format('%010d', seq)
+-- ZSET member of post `seq` stamped `created`: the stamp then the seq, both
+-- fixed width, so equal scores order by stamp (newer first under
+-- ZREVRANGE), as the partition's (key, created) order does. Not by seq:
+-- with several clients a post's clock tick and its apply are two round
+-- trips, so within a community seq order and stamp order can disagree.
+local function member(seq, created)
+  return string.format('%016d%010d', created, seq)
+end
+
+-- The seq of an index member.
+local function member_seq(m)
+  return tonumber(string.sub(m, 17))
 end
 
 local function registered()
@@ -80,20 +88,12 @@ local function post_summary(C, seq, out)
 end
 
 -- The best `limit` posts of community C by sort ('h', 'n', 't'), appended to
--- `out` as (seq, author, score, comments, created) quintuples.
+-- `out` as (seq, author, score, comments, created) quintuples, from the
+-- sort's index (':n' is scored by the stamp).
 local function best(C, sort, limit, out)
-  if sort == 'n' then
-    local np = tonumber(redis.call('HGET', C .. ':m', 'np') or '0')
-    local seq = np - 1
-    while seq >= 0 and seq >= np - limit do
-      post_summary(C, seq, out)
-      seq = seq - 1
-    end
-  else
-    local idx = C .. (sort == 'h' and ':h' or ':t')
-    for _, m in ipairs(redis.call('ZREVRANGE', idx, 0, limit - 1)) do
-      post_summary(C, tonumber(m), out)
-    end
+  local idx = C .. ':' .. sort
+  for _, m in ipairs(redis.call('ZREVRANGE', idx, 0, limit - 1)) do
+    post_summary(C, member_seq(m), out)
   end
 end
 
@@ -212,8 +212,10 @@ elseif op == 'post_check' or op == 'post' then
   local created = tonumber(ARGV[5])
   local seq = redis.call('HINCRBY', C .. ':m', 'np', 1) - 1
   redis.call('HSET', C .. ':p' .. seq, 'a', author, 's', 0, 'n', 0, 't', created, 'b', ARGV[6])
-  redis.call('ZADD', C .. ':h', hot(0, created), member(seq))
-  redis.call('ZADD', C .. ':t', 0, member(seq))
+  local m = member(seq, created)
+  redis.call('ZADD', C .. ':h', hot(0, created), m)
+  redis.call('ZADD', C .. ':t', 0, m)
+  redis.call('ZADD', C .. ':n', created, m)
   return {0, seq}
 
 elseif op == 'comment' then
@@ -253,8 +255,9 @@ elseif op == 'vote' then
   local author = tonumber(redis.call('HGET', T, 'a'))
   if cs < 0 and delta ~= 0 then
     local created = tonumber(redis.call('HGET', P, 't'))
-    redis.call('ZADD', C .. ':h', hot(score, created), member(tonumber(seq)))
-    redis.call('ZADD', C .. ':t', score, member(tonumber(seq)))
+    local m = member(tonumber(seq), created)
+    redis.call('ZADD', C .. ':h', hot(score, created), m)
+    redis.call('ZADD', C .. ':t', score, m)
   end
   return {0, delta, score, author, old}
 

@@ -632,17 +632,6 @@ pub fn closed_loop<S: Session>(
     ops: usize,
     inflight: usize,
 ) -> ClientRun {
-    closed_loop_with(session, generator, ops, inflight, true)
-}
-
-/// [`closed_loop`], checking the feeds only if `check_feeds`.
-pub fn closed_loop_with<S: Session>(
-    session: &mut S,
-    generator: &mut OpGen,
-    ops: usize,
-    inflight: usize,
-    check_feeds: bool,
-) -> ClientRun {
     let mut run = ClientRun::default();
     // Slot i holds the op submitted with tag i until its reply arrives.
     let mut slots: Vec<Option<Op>> = (0..inflight).map(|_| None).collect();
@@ -670,9 +659,7 @@ pub fn closed_loop_with<S: Session>(
                 Err(ApiError::EngineFault) => run.faults += 1,
                 Err(_) => {}
             }
-            if check_feeds {
-                check_feed(&op, &r);
-            }
+            check_feed(&op, &r);
             run.tally.record_op(&op, &r);
             run.log.extend(Pending::of(&op).acked(&r));
             generator.observe(&op, &r);
@@ -754,12 +741,11 @@ pub const HOT: u32 = 12;
 /// tally; then [`CLIENTS`] threads, each a session with [`INFLIGHT`] ops in
 /// flight, run `ops` ops each over them, overlapping joins, leaves and votes.
 /// Returns the setup's tally and log, and each client's run; every feed
-/// reply is checked ([`check_feed`]) if `check_feeds`.
+/// reply is checked ([`check_feed`]).
 pub fn hammer_hot_communities<E: Engine + Sync>(
     engine: &E,
     ops: usize,
     label: &str,
-    check_feeds: bool,
 ) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
     let mut tally = WriteTally::default();
     let mut log = Vec::new();
@@ -787,7 +773,7 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
                     for c in 0..HOT {
                         generator.know_community(CommunityId(c));
                     }
-                    closed_loop_with(&mut session, &mut generator, ops, INFLIGHT, check_feeds)
+                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
                 })
             })
             .collect();
