@@ -1,6 +1,6 @@
-//! Per op: every engine x every op kind through one session on a state
-//! pre-loaded from the reddit preset ([`common::USERS`] users), reported by
-//! criterion as ops/s (`Throughput::Elements`).
+//! Per op: every engine x every op kind through one session, each kind on a
+//! fresh engine pre-loaded from the reddit preset ([`common::USERS`] users),
+//! reported by criterion as ops/s (`Throughput::Elements`).
 //!
 //! Ops are built in chunks outside the timed region; the session keeps
 //! [`common::INFLIGHT`] in flight, so the figure is a throughput per op kind,

@@ -338,11 +338,11 @@ impl Partition {
     }
 
     /// Appends to `out` the best `limit` posts (by `sort`, best first) of
-    /// the listed communities, each looked up in the partition
-    /// `partition_of` gives for it (unknown ones skipped): one k-way merge across partitions, for a
-    /// caller that holds all of them at once (the striped engine, under its
-    /// stripes' read locks). The posts read and the result are those of a
-    /// home feed over the same subscriptions in one partition.
+    /// the listed communities, each looked up in the partition `partition_of`
+    /// gives for it (unknown ones skipped): one k-way merge across
+    /// partitions, for a caller that holds all of them at once (the striped
+    /// engine, under its stripes' read locks). The posts read and the result
+    /// are those of a home feed over the same subscriptions in one partition.
     pub fn feed_across<'a>(
         listed: &[CommunityId],
         partition_of: impl Fn(CommunityId) -> &'a Partition,

@@ -44,9 +44,8 @@
 //!   first as the partition's `(key, created)` order does; `new` has its own
 //!   index scored by the stamp. Not by seq: with several sessions a post's
 //!   clock tick and its apply are two round trips, so within a community seq
-//!   order and stamp order can disagree (the concurrent test's feed check
-//!   caught `new` feeds out of order when they read posts by seq). The
-//!   differential test checks all of it.
+//!   order and stamp order can disagree. The differential test checks the
+//!   keys and ties; the concurrent tests check every feed's order.
 //! - **Digest and audit** are computed in Rust from a dump of the owned key
 //!   space (SCAN of the prefix on every node), with the partition's own
 //!   per-entity digest chains: O(state), meant for the end of a run.

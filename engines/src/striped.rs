@@ -27,9 +27,8 @@
 //! ([`Partition::feed_across`]): the same posts read as `serial` reads (each
 //! community's best, then only the posts returned), the same order. Holding
 //! the stripes together is what the merge needs: read one stripe at a time,
-//! a feed must keep up to `limit` posts of each community, because it cannot
-//! tell yet which will lose (the engine did that before; 2.7x serial's time
-//! per home feed in the `per_op` bench). Writers to those stripes wait for
+//! a feed would have to keep up to `limit` posts of each community, because
+//! it could not tell yet which will lose. Writers to those stripes wait for
 //! the merge (about a microsecond); other feeds do not. The feed is a
 //! snapshot of the stripes it holds, taken after the subscriptions were read.
 //!
@@ -203,10 +202,11 @@ impl Shared {
         // merge the communities' streams as the partition does.
         s.slot.clear();
         s.slot.resize(count, NONE);
+        // Mark the stripes needed, then number their guards in stripe order.
         for &c in &s.subs {
             s.slot[placement::community_partition(c, count)] = 0;
         }
-        let mut guards = Vec::with_capacity(s.slot.iter().filter(|&&i| i != NONE).count());
+        let mut guards = Vec::with_capacity(s.subs.len().min(count));
         for (j, slot) in s.slot.iter_mut().enumerate() {
             if *slot != NONE {
                 *slot = guards.len() as u32;
