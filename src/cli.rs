@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{
-    ChannelKind, EngineConfig, EngineKind, Faults, IdlePolicy, RedisConfig, RedisTarget,
+    ChannelKind, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig, RedisTarget,
     Replication, ReplicationMode,
 };
 use socialbench_harness::capacity::Slo;
@@ -191,7 +191,8 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value_t = AuditMode::Entities)]
     pub audit: AuditMode,
     /// Fault to inject (repeatable): stall:every=1s,for=200ms |
-    /// drop-followups:rate=P | panic:rate=P | drop-writes:rate=P[,kind=K] |
+    /// drop-followups:rate=P | drop-deliveries:rate=P (push feeds) |
+    /// panic:rate=P | drop-writes:rate=P[,kind=K] |
     /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
@@ -206,6 +207,18 @@ pub struct EngineArgs {
     /// is a dimension of sweep.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub replication: Vec<ReplicationMode>,
+    /// How home feeds are built: on read (pull, the default), pushed on
+    /// write to materialised timelines (push), or pushed except for
+    /// sources above --push-threshold members (hybrid). Push serves `New`
+    /// home feeds; `Hot` and `Top` are pulled in every mode. The serial,
+    /// actor, sharded and striped engines push; compare and sweep leave
+    /// null and redis pulling.
+    #[arg(long, value_enum, default_value_t = FeedMode::Pull)]
+    pub feeds: FeedMode,
+    /// Hybrid feeds: a source with more members than this is pulled at
+    /// read time instead of pushed (0 to 4294967295).
+    #[arg(long, default_value_t = Feeds::DEFAULT_PUSH_THRESHOLD)]
+    pub push_threshold: u32,
     #[command(flatten)]
     /// Where the redis engine's server is.
     pub redis: RedisArgs,
@@ -371,6 +384,8 @@ fn base_config(
     c.channel = e.channel;
     c.idle = e.idle;
     c.audit = e.audit;
+    c.feeds.mode = e.feeds;
+    c.feeds.push_threshold = e.push_threshold;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
     }

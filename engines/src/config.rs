@@ -40,6 +40,10 @@ pub struct Faults {
     pub panic_rate: f64,
     /// Probability that a follow-up is silently dropped (the audit must catch it).
     pub drop_follow_up_rate: f64,
+    /// Probability that one delivery of a pushed post to a timeline is
+    /// silently dropped (`--feeds push|hybrid`; the timeline audit must
+    /// catch it).
+    pub drop_delivery_rate: f64,
     /// Probability that a write is acknowledged but not applied (the audit
     /// must catch it; see [`crate::fault::OpFault::DropWrite`]).
     pub drop_write_rate: f64,
@@ -60,6 +64,7 @@ impl Faults {
     pub fn any(&self) -> bool {
         self.panic_rate > 0.0
             || self.drop_follow_up_rate > 0.0
+            || self.drop_delivery_rate > 0.0
             || self.drop_write_rate > 0.0
             || self.duplicate_write_rate > 0.0
             || self.stall.is_some()
@@ -120,6 +125,69 @@ impl Replication {
     }
 }
 
+/// How home feeds are built (`--feeds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum FeedMode {
+    /// On read: merge the newest or best posts of every subscription
+    /// (fan-in). Today's behaviour, the default.
+    #[default]
+    Pull,
+    /// On write: a post is delivered to every member's materialised
+    /// timeline (fan-out); a `New` home feed reads the timeline.
+    Push,
+    /// Push, except for sources with more than
+    /// [`Feeds::push_threshold`] members, whose posts are merged in at
+    /// read time.
+    Hybrid,
+}
+
+impl std::fmt::Display for FeedMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FeedMode::Pull => "pull",
+            FeedMode::Push => "push",
+            FeedMode::Hybrid => "hybrid",
+        })
+    }
+}
+
+/// How home feeds are built, and the bounds of push (see
+/// `partition/timeline.rs` for the rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Feeds {
+    /// Pull, push or hybrid.
+    pub mode: FeedMode,
+    /// Entries a materialised timeline keeps (the newest by post stamp):
+    /// the workload's feed limit. A home feed asking for more is pulled.
+    pub timeline: u16,
+    /// `hybrid`: a source with more members than this is not pushed.
+    pub push_threshold: u32,
+}
+
+impl Feeds {
+    /// The default timeline bound (reddit's listing size).
+    pub const DEFAULT_TIMELINE: u16 = 25;
+    /// The default hybrid threshold, in members.
+    pub const DEFAULT_PUSH_THRESHOLD: u32 = 1_000;
+
+    /// Whether posts are delivered to timelines (push or hybrid).
+    pub fn pushes(&self) -> bool {
+        self.mode != FeedMode::Pull
+    }
+}
+
+impl Default for Feeds {
+    fn default() -> Self {
+        Feeds {
+            mode: FeedMode::Pull,
+            timeline: Self::DEFAULT_TIMELINE,
+            push_threshold: Self::DEFAULT_PUSH_THRESHOLD,
+        }
+    }
+}
+
 /// Where the `redis` engine's server is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum RedisTarget {
@@ -175,6 +243,9 @@ pub struct EngineConfig {
     /// Backups per shard and when writes are acknowledged; only the
     /// `sharded` engine replicates, the others refuse backups.
     pub replication: Replication,
+    /// How home feeds are built (pull, push, hybrid); `redis` and `null`
+    /// pull only.
+    pub feeds: Feeds,
     /// The `redis` engine's server; the other engines ignore it. Not
     /// serialized: a URL may carry a password, and `run.json` keeps the
     /// format it had before this field existed.
@@ -192,6 +263,7 @@ impl Default for EngineConfig {
             faults: Faults::default(),
             idle: IdlePolicy::default(),
             replication: Replication::default(),
+            feeds: Feeds::default(),
             redis: None,
         }
     }
@@ -311,6 +383,7 @@ impl EngineConfig {
         for (name, rate) in [
             ("panic rate", f.panic_rate),
             ("drop rate", f.drop_follow_up_rate),
+            ("drop-deliveries rate", f.drop_delivery_rate),
             ("drop-writes rate", f.drop_write_rate),
             ("duplicate-writes rate", f.duplicate_write_rate),
         ] {
@@ -323,11 +396,30 @@ impl EngineConfig {
         {
             return Err(EngineError::config("stall period must be positive"));
         }
+        if !(1..=crate::api::MAX_LIMIT).contains(&self.feeds.timeline) {
+            return Err(EngineError::config(format!(
+                "timeline bound {} outside 1..={}",
+                self.feeds.timeline,
+                crate::api::MAX_LIMIT
+            )));
+        }
         if self.replication.replicas > Replication::MAX_REPLICAS {
             return Err(EngineError::config(format!(
                 "replicas {} outside 0..={}",
                 self.replication.replicas,
                 Replication::MAX_REPLICAS
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses push and hybrid feeds on `engine`, which builds home feeds
+    /// on read only.
+    pub fn refuse_push(&self, engine: &str) -> Result<(), EngineError> {
+        if self.feeds.pushes() {
+            return Err(EngineError::config(format!(
+                "--feeds {} needs an in-process engine (serial, actor, sharded, striped); {engine} pulls only",
+                self.feeds.mode
             )));
         }
         Ok(())

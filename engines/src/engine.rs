@@ -256,6 +256,95 @@ pub struct EngineStats {
     /// The shards' replication (`None`: no backups).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationStats>,
+    /// Push and hybrid feeds' figures (`None`: pulling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feeds: Option<FeedStats>,
+}
+
+/// What pushing posts to timelines did (`--feeds push|hybrid`), summed over
+/// partitions. See `partition/timeline.rs` for the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FeedStats {
+    /// Push or hybrid.
+    pub mode: crate::config::FeedMode,
+    /// Posts delivered to their members' timelines.
+    pub pushed_posts: u64,
+    /// Deliveries those posts made (their write amplification).
+    pub deliveries: u64,
+    /// The most deliveries one post made (the worst post)...
+    pub max_fanout: u64,
+    /// ...and that post.
+    pub max_fanout_post: Option<crate::api::PostId>,
+    /// Posts sent to joiners' timelines (backfills).
+    pub backfills: u64,
+    /// Deliveries inserted in a timeline.
+    pub delivered: u64,
+    /// Deliveries not inserted: the user had left the source, or it is
+    /// pulled, or the post was there already or older than the timeline
+    /// keeps.
+    pub skipped: u64,
+    /// Entries dropped past the timeline bound.
+    pub trimmed: u64,
+    /// Entries held in timelines now.
+    pub timeline_entries: u64,
+    /// Hybrid: sources marked pulled (too many members).
+    pub celebrities: u64,
+    /// `New` home feeds answered from a timeline.
+    pub served: u64,
+    /// `New` home feeds pulled because the timeline held too few posts
+    /// (after a leave, or a backfill cut by the bound).
+    pub fallbacks: u64,
+    /// Deliveries queued between partitions now (actor, sharded; 0 where
+    /// delivery is synchronous).
+    pub backlog: u64,
+    /// The largest backlog seen.
+    pub max_backlog: u64,
+    /// Time from a post's apply to its delivery into a follower's timeline,
+    /// sampled (actor and sharded; `None` where delivery is synchronous
+    /// inside the post).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staleness: Option<Staleness>,
+}
+
+impl FeedStats {
+    /// Adds another partition's figures (the staleness is the engine's).
+    pub fn add(&mut self, o: &FeedStats) {
+        self.mode = o.mode;
+        self.pushed_posts += o.pushed_posts;
+        self.deliveries += o.deliveries;
+        if o.max_fanout > self.max_fanout || self.max_fanout_post.is_none() {
+            self.max_fanout = o.max_fanout;
+            self.max_fanout_post = o.max_fanout_post;
+        }
+        self.backfills += o.backfills;
+        self.delivered += o.delivered;
+        self.skipped += o.skipped;
+        self.trimmed += o.trimmed;
+        self.timeline_entries += o.timeline_entries;
+        self.celebrities += o.celebrities;
+        self.served += o.served;
+        self.fallbacks += o.fallbacks;
+        self.backlog += o.backlog;
+        self.max_backlog = self.max_backlog.max(o.max_backlog);
+    }
+
+    /// Deliveries per pushed post.
+    pub fn fanout_mean(&self) -> f64 {
+        self.deliveries as f64 / self.pushed_posts.max(1) as f64
+    }
+}
+
+/// Sampled delivery delays, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Staleness {
+    /// Samples: one per post per destination partition.
+    pub samples: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Largest.
+    pub max_us: u64,
 }
 
 /// How the backups of a replicated engine keep up, summed over its shards.

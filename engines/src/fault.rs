@@ -221,6 +221,7 @@ pub struct FaultInjector {
     state: u64,
     panic_rate: f64,
     drop_rate: f64,
+    drop_delivery_rate: f64,
     drop_write_rate: f64,
     duplicate_write_rate: f64,
     /// Bit per [`OpKind`]: the writes the two write faults may pick.
@@ -237,6 +238,7 @@ impl FaultInjector {
             state: mix64(faults.seed ^ mix64(index as u64 ^ 0xfa17)),
             panic_rate: faults.panic_rate,
             drop_rate: faults.drop_follow_up_rate,
+            drop_delivery_rate: faults.drop_delivery_rate,
             drop_write_rate: faults.drop_write_rate,
             duplicate_write_rate: faults.duplicate_write_rate,
             write_kinds: match faults.write_kinds {
@@ -307,6 +309,23 @@ impl FaultInjector {
     #[inline]
     pub fn should_drop_follow_up(&mut self) -> bool {
         self.active && self.drop_rate > 0.0 && self.next_unit() < self.drop_rate
+    }
+
+    /// Whether follow-up `f` should be silently dropped: a delivery to a
+    /// timeline by the `drop_delivery_rate` fault, any follow-up by the
+    /// `drop_follow_up_rate` one.
+    #[inline]
+    pub fn should_drop(&mut self, f: &FollowUp) -> bool {
+        if !self.active {
+            return false;
+        }
+        if matches!(f, FollowUp::Deliver { .. })
+            && self.drop_delivery_rate > 0.0
+            && self.next_unit() < self.drop_delivery_rate
+        {
+            return true;
+        }
+        self.should_drop_follow_up()
     }
 
     /// Stalls while a stall window is open: windows of the stall's duration

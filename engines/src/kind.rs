@@ -127,6 +127,9 @@ impl EngineKind {
         if self != EngineKind::Sharded {
             config.refuse_replicas(self.name())?;
         }
+        if matches!(self, EngineKind::Redis | EngineKind::Null) {
+            config.refuse_push(self.name())?;
+        }
         match self {
             #[cfg(feature = "redis")]
             EngineKind::Redis => crate::redis::check_config(config).map(drop),

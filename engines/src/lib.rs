@@ -45,13 +45,13 @@ pub use audit::{
     WriteTally,
 };
 pub use config::{
-    ChannelKind, EngineConfig, Faults, IdlePolicy, RedisConfig, RedisTarget, Replication,
+    ChannelKind, EngineConfig, FeedMode, Feeds, Faults, IdlePolicy, RedisConfig, RedisTarget, Replication,
     ReplicationMode, Stall,
 };
 pub use engine::{
-    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, PartitionStats, ReplicationStats,
-    Session, WriteFaults,
+    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats, PartitionStats,
+    ReplicationStats, Session, Staleness, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};
-pub use partition::{FollowUp, Partition, PostClock, merge_feed};
+pub use partition::{FollowUp, Partition, PostClock, TimelinePlan, merge_feed};

@@ -57,6 +57,7 @@ mod entities;
 mod posts;
 mod ranking;
 mod state;
+mod timeline;
 mod unapplied;
 
 use std::sync::Arc;
@@ -74,6 +75,8 @@ use crate::placement;
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
 use ranking::{for_best_posts, merge_best};
 use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};
+pub use timeline::TimelinePlan;
+use timeline::{FeedTotals, Timeline};
 
 /// How many matches a [`Reply::Found`] lists.
 pub const SEARCH_NEWEST: usize = 10;
@@ -162,6 +165,25 @@ pub enum FollowUp {
         /// The community left.
         community: CommunityId,
     },
+    /// A post for `user`'s timeline (`--feeds push|hybrid`): pushed by a
+    /// new post, or sent by a join as a backfill (`timeline.rs`).
+    Deliver {
+        /// The follower.
+        user: UserId,
+        /// The post.
+        post: PostId,
+        /// Its stamp (`PostSummary::created`): timelines keep the newest.
+        created: u64,
+        /// The oldest post of a backfill that left older ones out.
+        floor: bool,
+    },
+    /// Hybrid: `community` has too many members to push to; `user` pulls it.
+    Celebrity {
+        /// The member.
+        user: UserId,
+        /// The community now pulled.
+        community: CommunityId,
+    },
     /// Vote: move the target author's karma.
     Karma {
         /// The author of the voted post or comment.
@@ -179,6 +201,8 @@ impl FollowUp {
         match *self {
             FollowUp::Subscribe { user, .. }
             | FollowUp::Unsubscribe { user, .. }
+            | FollowUp::Deliver { user, .. }
+            | FollowUp::Celebrity { user, .. }
             | FollowUp::Karma { user, .. } => user,
         }
     }
@@ -205,6 +229,12 @@ pub struct Partition {
     odd_subs: FxHashMap<u64, i32>,
     votes: FxHashMap<VoteKey, i8>,
     totals: Totals,
+    /// How home feeds are built (pull unless the engine was told otherwise).
+    feeds: crate::config::Feeds,
+    /// Push and hybrid: the materialised timelines of this partition's
+    /// users (empty when pulling, so pulling pays nothing for them).
+    timelines: FxHashMap<UserId, Timeline>,
+    feed_totals: FeedTotals,
 }
 
 impl Partition {
@@ -221,6 +251,9 @@ impl Partition {
             odd_subs: FxHashMap::default(),
             votes: FxHashMap::default(),
             totals: Totals::default(),
+            feeds: crate::config::Feeds::default(),
+            timelines: FxHashMap::default(),
+            feed_totals: FeedTotals::default(),
         }
     }
 
@@ -260,7 +293,7 @@ impl Partition {
                 author,
                 community,
                 body,
-            } => self.create_post(author, community, body),
+            } => self.create_post(author, community, body, follow_ups),
             Op::Comment {
                 author,
                 post,
@@ -288,6 +321,13 @@ impl Partition {
         match follow_up {
             FollowUp::Subscribe { user, community } => self.add_subscription(user, community, 1),
             FollowUp::Unsubscribe { user, community } => self.add_subscription(user, community, -1),
+            FollowUp::Deliver {
+                user,
+                post,
+                created,
+                floor,
+            } => self.deliver(user, post, created, floor),
+            FollowUp::Celebrity { user, community } => self.on_celebrity(user, community),
             FollowUp::Karma {
                 user,
                 post,
@@ -414,6 +454,9 @@ impl Partition {
             Ok(at) if now <= 0 => {
                 rec.subs.remove(at);
                 self.totals.subscribed_pairs -= 1;
+                if self.feeds.pushes() {
+                    self.purge_source(user, community);
+                }
             }
             _ => {}
         }
@@ -484,6 +527,14 @@ impl Partition {
     }
 
     fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
+        if self.feeds.pushes() {
+            let mut plan = TimelinePlan::default();
+            if self.timeline_plan(user, sort, limit, &mut plan)? {
+                let mut feed = Vec::with_capacity(usize::from(limit));
+                self.timeline_feed(&plan, limit, &mut feed);
+                return Ok(Reply::Feed(feed));
+            }
+        }
         let limit = usize::from(limit);
         let subs = match self.users.get(&user) {
             Some(u) if u.registered => &u.subs,
@@ -515,6 +566,9 @@ impl Partition {
             user: creator,
             community,
         });
+        if self.feeds.pushes() {
+            self.push_join(creator, community, follow_ups);
+        }
         Ok(Reply::Done)
     }
 
@@ -547,6 +601,9 @@ impl Partition {
             return Err(ApiError::AlreadyMember);
         }
         follow_ups.push(FollowUp::Subscribe { user, community });
+        if self.feeds.pushes() {
+            self.push_join(user, community, follow_ups);
+        }
         Ok(Reply::Done)
     }
 

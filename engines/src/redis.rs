@@ -257,6 +257,7 @@ impl RedisEngine {
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
         config.refuse_replicas("redis")?;
+        config.refuse_push("redis")?;
         let (redis, prefix) = check_config(config)?;
         let timeout = redis.timeout;
         let (urls, slots) = discover(&redis.target, timeout)?;
@@ -465,6 +466,7 @@ impl Engine for RedisEngine {
             dropped_follow_ups: 0,
             write_faults: Default::default(),
             replication: None,
+            feeds: None,
         }
     }
 

@@ -30,7 +30,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::api::{Op, Response};
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats, PartitionStats, Session};
+use crate::engine::{Engine, EngineError, EngineStats, FeedStats, PartitionStats, Session};
 use crate::partition::{FollowUp, Partition, PostClock};
 
 /// A live session publishes a stats snapshot every this many ops: one lock
@@ -44,6 +44,8 @@ struct Slot {
     partition: Option<Partition>,
     /// The latest snapshot a live session published.
     snapshot: PartitionStats,
+    /// The push figures published with it (`None`: pulling).
+    feed_snapshot: Option<FeedStats>,
 }
 
 #[derive(Debug)]
@@ -87,11 +89,13 @@ impl SerialEngine {
                  use the actor, sharded or striped engine to test faults",
             ));
         }
-        let partition = Partition::new(0, 1, PostClock::new());
+        let mut partition = Partition::new(0, 1, PostClock::new());
+        partition.set_feeds(config.feeds);
         Ok(SerialEngine {
             shared: Arc::new(Shared {
                 slot: Mutex::new(Slot {
                     snapshot: partition.stats(),
+                    feed_snapshot: feed_stats(&partition),
                     partition: Some(partition),
                 }),
                 returned: Condvar::new(),
@@ -128,7 +132,9 @@ impl Session for SerialSession {
         self.since_snapshot += 1;
         if self.since_snapshot >= STATS_EVERY {
             self.since_snapshot = 0;
-            self.shared.slot.lock().snapshot = p.stats();
+            let mut slot = self.shared.slot.lock();
+            slot.snapshot = p.stats();
+            slot.feed_snapshot = feed_stats(p);
         }
         Ok(())
     }
@@ -152,6 +158,7 @@ impl Drop for SerialSession {
         if let Some(p) = self.partition.take() {
             let mut slot = self.shared.slot.lock();
             slot.snapshot = p.stats();
+            slot.feed_snapshot = feed_stats(&p);
             slot.partition = Some(p);
             drop(slot);
             self.shared.returned.notify_all();
@@ -196,13 +203,14 @@ impl Engine for SerialEngine {
     /// mailboxes, no pending follow-ups.
     fn stats(&self) -> EngineStats {
         let slot = self.shared.slot.lock();
-        let s = match slot.partition.as_ref() {
-            Some(p) => p.stats(),
-            None => slot.snapshot,
+        let (s, feeds) = match slot.partition.as_ref() {
+            Some(p) => (p.stats(), feed_stats(p)),
+            None => (slot.snapshot, slot.feed_snapshot.clone()),
         };
         EngineStats {
             counts: s.counts,
             bytes: s.bytes,
+            feeds,
             ..EngineStats::default()
         }
     }
@@ -233,4 +241,10 @@ impl Engine for SerialEngine {
     fn shutdown(&self) {
         self.shared.shut_down.store(true, Ordering::Relaxed);
     }
+}
+
+/// The partition's push figures, when it pushes (delivery is synchronous
+/// inside the post here: no backlog, no staleness).
+fn feed_stats(p: &Partition) -> Option<FeedStats> {
+    p.feeds().pushes().then(|| p.feed_stats())
 }

@@ -68,7 +68,7 @@ use crate::audit::Audit;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EngineError, EngineStats, Session};
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
-use crate::partition::{FollowUp, Partition, PostClock};
+use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan, merge_feed};
 use crate::placement;
 
 /// What a stripe's lock protects.
@@ -146,7 +146,7 @@ impl Shared {
         s.dests.clear();
         let mut local = false;
         for f in s.follow_ups.drain(..) {
-            if st.faults.active() && st.faults.should_drop_follow_up() {
+            if st.faults.active() && st.faults.should_drop(&f) {
                 self.counters.dropped();
                 continue;
             }
@@ -176,13 +176,18 @@ impl Shared {
     fn home_feed(&self, user: UserId, sort: Sort, limit: u16, s: &mut Scratch) -> Response {
         let count = self.stripes.len();
         let home = placement::user_partition(user, count);
-        let subs = &mut s.subs;
-        let copy = |part: &Partition, inject: bool, subs: &mut Vec<CommunityId>| {
+        let (subs, plan) = (&mut s.subs, &mut s.plan);
+        // The timeline's plan when it answers (push and hybrid, `New`), else
+        // the subscriptions to pull.
+        let mut copy = |part: &Partition, inject: bool, subs: &mut Vec<CommunityId>| {
             guarded(inject, || {
+                if part.feeds().pushes() && part.timeline_plan(user, sort, limit, plan)? {
+                    return Ok::<_, ApiError>(true);
+                }
                 let found = part.home_feed_subscriptions(user, limit)?;
                 subs.clear();
                 subs.extend_from_slice(found);
-                Ok::<_, ApiError>(())
+                Ok(false)
             })
         };
         let copied = if self.faulty {
@@ -192,21 +197,33 @@ impl Shared {
         } else {
             copy(&self.read(home).part, false, subs)
         };
-        match copied {
+        let pushed = match copied {
             None => return self.counters.fault(),
             Some(Err(e)) => return Err(e),
-            Some(Ok(())) => {}
+            Some(Ok(pushed)) => pushed,
+        };
+        if pushed {
+            // Pull the hybrid's pulled sources with the rest.
+            s.subs.clear();
+            s.subs.extend_from_slice(&s.plan.pulled);
         }
-        // Read-lock every stripe holding one of the subscriptions, in
-        // ascending stripe order (see "Lock order" in the module docs), then
-        // merge the communities' streams as the partition does.
+        // Read-lock every stripe holding one of the subscriptions (or of the
+        // timeline's posts), in ascending stripe order (see "Lock order" in
+        // the module docs), then merge the communities' streams as the
+        // partition does.
         s.slot.clear();
         s.slot.resize(count, NONE);
         // Mark the stripes needed, then number their guards in stripe order.
         for &c in &s.subs {
             s.slot[placement::community_partition(c, count)] = 0;
         }
-        let mut guards = Vec::with_capacity(s.subs.len().min(count));
+        if pushed {
+            for p in &s.plan.posts {
+                s.slot[placement::community_partition(p.community, count)] = 0;
+            }
+        }
+        let needed = s.slot.iter().filter(|&&x| x != NONE).count();
+        let mut guards = Vec::with_capacity(needed);
         for (j, slot) in s.slot.iter_mut().enumerate() {
             if *slot != NONE {
                 *slot = guards.len() as u32;
@@ -219,7 +236,19 @@ impl Shared {
             &g.part
         };
         let mut out = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
-        let merge = || Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
+        let merge = || {
+            if pushed {
+                for &p in &s.plan.posts {
+                    partition_of(p.community).hydrate(std::slice::from_ref(&p), &mut out);
+                }
+                if !s.subs.is_empty() {
+                    Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
+                    merge_feed(&mut out, sort, limit);
+                }
+            } else {
+                Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
+            }
+        };
         if guarded(false, merge).is_none() {
             return self.counters.fault();
         }
@@ -233,6 +262,8 @@ struct Scratch {
     follow_ups: Vec<FollowUp>,
     dests: Vec<usize>,
     subs: Vec<CommunityId>,
+    /// A home feed's timeline plan (push and hybrid).
+    plan: TimelinePlan,
     /// Per stripe, during a home feed: the index of its read guard, or
     /// [`NONE`] when no subscription lives there.
     slot: Vec<u32>,
@@ -266,7 +297,11 @@ impl StripedEngine {
             .map(|i| {
                 CachePadded::new(Stripe {
                     state: RwLock::new(StripeState {
-                        part: Partition::new(i, count, clock.clone()),
+                        part: {
+                            let mut p = Partition::new(i, count, clock.clone());
+                            p.set_feeds(config.feeds);
+                            p
+                        },
                         faults: FaultInjector::new(&config.faults, i),
                     }),
                     inbox: SegQueue::new(),
@@ -356,9 +391,13 @@ impl Engine for StripedEngine {
             write_faults: sh.counters.write_faults(),
             ..EngineStats::default()
         };
-        for p in self.each_stripe(|st| st.part.stats()) {
+        let pushes = config_pushes(sh);
+        for (p, f) in self.each_stripe(|st| (st.part.stats(), st.part.feed_stats())) {
             s.counts.add(&p.counts);
             s.bytes.add(&p.bytes);
+            if pushes {
+                s.feeds.get_or_insert_with(Default::default).add(&f);
+            }
         }
         s
     }
@@ -389,4 +428,9 @@ impl Engine for StripedEngine {
     fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::Release);
     }
+}
+
+/// Whether the stripes push posts to timelines (they share one setting).
+fn config_pushes(sh: &Shared) -> bool {
+    sh.stripes[0].state.read().part.feeds().pushes()
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, IdlePolicy, OpKind, RedisConfig,
+    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Feeds, IdlePolicy, OpKind, RedisConfig,
     Replication, Stall,
 };
 
@@ -234,6 +234,10 @@ pub struct RunConfig {
     /// Backups per shard and when writes are acknowledged (the `sharded`
     /// engine only; `compare` and `sweep` give it to `sharded` alone).
     pub replication: Replication,
+    /// How home feeds are built (pull, push, hybrid) and hybrid's
+    /// threshold; the timeline bound is the workload's feed limit, set
+    /// when the run starts.
+    pub feeds: Feeds,
     /// How much the audit checks after the run.
     pub audit: AuditMode,
     /// The `redis` engine's server (copied into `EngineConfig::redis`); not
@@ -304,6 +308,7 @@ impl RunConfig {
             faults: Faults::default(),
             idle: IdlePolicy::default(),
             replication: Replication::default(),
+            feeds: Feeds::default(),
             audit: AuditMode::Entities,
             redis: None,
             workload: defaults::WORKLOAD.into(),
@@ -331,12 +336,16 @@ impl RunConfig {
 impl RunConfig {
     /// This configuration for `engine` among others (`compare`, `sweep`):
     /// the replication goes to `sharded` only, the one engine with shards
-    /// to replicate.
+    /// to replicate; push and hybrid feeds to the in-process engines (`null`
+    /// builds no feeds, `redis` pulls).
     pub fn for_engine(&self, engine: EngineKind) -> RunConfig {
         let mut c = self.clone();
         c.engine = engine;
         if engine != EngineKind::Sharded {
             c.replication = Replication::default();
+        }
+        if matches!(engine, EngineKind::Null | EngineKind::Redis) {
+            c.feeds.mode = socialbench_engines::FeedMode::Pull;
         }
         c
     }
@@ -449,6 +458,10 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             known(&["rate"])?;
             faults.drop_follow_up_rate = probability(get("rate"))?;
         }
+        "drop-deliveries" => {
+            known(&["rate"])?;
+            faults.drop_delivery_rate = probability(get("rate"))?;
+        }
         "panic" => {
             known(&["rate"])?;
             faults.panic_rate = probability(get("rate"))?;
@@ -481,8 +494,9 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
         }
         _ => {
             return Err(bad(
-                "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; panic:rate=P; \
-                 drop-writes:rate=P[,kind=K]; duplicate-writes:rate=P[,kind=K])",
+                "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; \
+                 drop-deliveries:rate=P; panic:rate=P; drop-writes:rate=P[,kind=K]; \
+                 duplicate-writes:rate=P[,kind=K])",
             ));
         }
     }

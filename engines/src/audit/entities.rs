@@ -31,6 +31,23 @@ pub struct PostRecord {
     pub score: i64,
     /// How many comments it has.
     pub comments: u32,
+    /// Its stamp (`PostSummary::created`).
+    pub created: u64,
+}
+
+/// One user's materialised timeline (`--feeds push|hybrid`), for the
+/// timeline check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineRecord {
+    /// The user.
+    pub user: UserId,
+    /// The subscriptions the timeline serves (hybrid: the pulled ones left
+    /// out), sorted.
+    pub sources: Vec<CommunityId>,
+    /// (stamp, post), ascending.
+    pub entries: Vec<(u64, PostId)>,
+    /// Every post of a source stamped above this must be an entry.
+    pub floor: u64,
 }
 
 /// One registered user as the engine holds them.
@@ -69,6 +86,8 @@ pub struct Entities {
     pub communities: Vec<CommunityRecord>,
     /// Posts.
     pub posts: Vec<PostRecord>,
+    /// Timelines (push and hybrid feeds only).
+    pub timelines: Vec<TimelineRecord>,
 }
 
 impl Entities {
@@ -77,6 +96,7 @@ impl Entities {
         self.users.extend(o.users);
         self.communities.extend(o.communities);
         self.posts.extend(o.posts);
+        self.timelines.extend(o.timelines);
     }
 }
 
@@ -197,6 +217,7 @@ impl Expected {
         self.check_posts(&entities.posts, &mut r);
         self.check_users(&entities.users, &mut r);
         self.check_communities(&entities.communities, &mut r);
+        check_timelines(entities, &mut r);
         r.orphan_votes = self.orphan_votes;
         r
     }
@@ -265,6 +286,62 @@ impl Expected {
     }
 }
 
+/// The timeline check (push and hybrid feeds): every post of a timeline's
+/// sources stamped above its floor is in it once, and every entry is a
+/// post of a source (`partition/timeline.rs` gives the rules). Checked
+/// against the engine's own posts, which the post checks have checked
+/// against the acknowledged writes.
+fn check_timelines(entities: &Entities, r: &mut EntityReport) {
+    if entities.timelines.is_empty() {
+        return;
+    }
+    // Each community's post stamps, ascending, with the post's seq.
+    let mut by_source: FxHashMap<CommunityId, Vec<(u64, u32)>> = FxHashMap::default();
+    for p in &entities.posts {
+        by_source
+            .entry(p.id.community)
+            .or_default()
+            .push((p.created, p.id.seq));
+    }
+    for v in by_source.values_mut() {
+        v.sort_unstable();
+    }
+    for t in &entities.timelines {
+        r.timelines += 1;
+        let id = || format!("timeline of user {}", t.user.0);
+        let mut strays = 0i64;
+        let mut dupes = 0i64;
+        for (i, &(created, post)) in t.entries.iter().enumerate() {
+            let known = t.sources.binary_search(&post.community).is_ok()
+                && by_source
+                    .get(&post.community)
+                    .is_some_and(|v| v.binary_search(&(created, post.seq)).is_ok());
+            strays += i64::from(!known);
+            dupes += i64::from(i > 0 && t.entries[i - 1] >= (created, post));
+        }
+        r.differ("timeline entry of no followed post", id, strays, 0);
+        r.differ("timeline entry twice or out of order", id, dupes, 0);
+        let mut missing = 0i64;
+        for source in &t.sources {
+            let Some(posts) = by_source.get(source) else {
+                continue;
+            };
+            let above = posts.partition_point(|p| p.0 <= t.floor);
+            for &(created, seq) in &posts[above..] {
+                let key = (
+                    created,
+                    PostId {
+                        community: *source,
+                        seq,
+                    },
+                );
+                missing += i64::from(t.entries.binary_search(&key).is_err());
+            }
+        }
+        r.differ("post missing from a follower's timeline", id, missing, 0);
+    }
+}
+
 /// One per-entity check that some entities fail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EntityMismatch {
@@ -289,6 +366,8 @@ pub struct EntityReport {
     pub users: u64,
     /// Communities and profiles the engine reported.
     pub communities: u64,
+    /// Timelines checked (push and hybrid feeds; 0 when pulling).
+    pub timelines: u64,
     /// Posts and comments with acknowledged votes but no logged creation
     /// (their karma could not be attributed; not a failure by itself).
     pub orphan_votes: u64,
@@ -420,7 +499,9 @@ mod tests {
                 author: UserId(1),
                 score: 1,
                 comments: 1,
+                created: 1,
             }],
+            timelines: Vec::new(),
         }
     }
 

@@ -9,7 +9,8 @@ pub mod entities;
 pub mod ledger;
 
 pub use entities::{
-    CommunityRecord, Entities, EntityMismatch, EntityReport, Expected, PostRecord, UserRecord,
+    CommunityRecord, Entities, EntityMismatch, EntityReport, Expected, PostRecord, TimelineRecord,
+    UserRecord,
 };
 pub use ledger::{AckLog, Acked, Ledger, Pending};
 

@@ -57,9 +57,11 @@ impl Partition {
                     author: p.author,
                     score: p.score,
                     comments: crate::api::clamp_u32(p.comments.len()),
+                    created: p.created,
                 });
             }
         }
+        e.timelines = self.timeline_records();
         e
     }
 }

@@ -14,6 +14,7 @@ impl Partition {
         author: UserId,
         community: CommunityId,
         body: Body,
+        follow_ups: &mut Vec<FollowUp>,
     ) -> Response {
         let c = match community.profile_owner() {
             Some(owner) => {
@@ -54,6 +55,9 @@ impl Partition {
             body,
             comments: Vec::new(),
         });
+        if self.feeds.pushes() {
+            self.push_post(community, seq, created, follow_ups);
+        }
         Ok(Reply::Posted(PostId { community, seq }))
     }
 

@@ -39,6 +39,8 @@ pub(super) struct Community {
     pub(super) hot: BTreeSet<(i64, u32)>,
     /// (score, seq), same idea.
     pub(super) top: BTreeSet<(i64, u32)>,
+    /// Hybrid feeds: too many members to push to; members pull it.
+    pub(super) celebrity: bool,
 }
 
 impl Community {
@@ -57,6 +59,7 @@ impl Community {
             posts: Vec::new(),
             hot: BTreeSet::new(),
             top: BTreeSet::new(),
+            celebrity: false,
         }
     }
 

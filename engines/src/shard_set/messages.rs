@@ -2,7 +2,9 @@
 //! the peer lane everything a shard must never block on (follow-ups,
 //! gathers, session registrations, probes, `Stop`).
 
-use crate::api::{CommunityId, Op, PostSummary, Response, Sort};
+use std::time::Instant;
+
+use crate::api::{CommunityId, Op, PostId, PostSummary, Response, Sort};
 use crate::mailbox::Sender;
 use crate::partition::{FollowUp, Partition};
 
@@ -26,6 +28,12 @@ pub(super) struct ShardView<'a> {
     pub(super) applied: u64,
     /// Its replication, when it has backups.
     pub(super) replica: Option<super::replica::ReplicaView>,
+    /// Its broker queue: deliveries received, not applied yet.
+    pub(super) queued_deliveries: u64,
+    /// The largest that queue has been.
+    pub(super) max_queued: u64,
+    /// Delivery delays sampled here, in microseconds.
+    pub(super) staleness: &'a hdrhistogram::Histogram<u64>,
 }
 
 pub(super) type Probe = Box<dyn FnOnce(&ShardView<'_>) + Send>;
@@ -41,10 +49,21 @@ pub(super) enum PeerMsg {
         from: u32,
         f: FollowUp,
     },
+    /// Posts for timelines here (`FollowUp::Deliver`s), from shard `from`:
+    /// queued in the shard's broker queue and applied a chunk at a time.
+    /// `at`: when the post that pushed them was applied (`None`: a backfill).
+    Deliveries {
+        from: u32,
+        at: Option<Instant>,
+        items: Vec<FollowUp>,
+    },
+    /// A part of a home feed: the best `limit` of the listed communities
+    /// here, and the summaries of the listed posts here (a timeline's).
     Gather {
         origin: u32,
         cont: u32,
         communities: Vec<CommunityId>,
+        posts: Vec<PostId>,
         sort: Sort,
         limit: u16,
     },

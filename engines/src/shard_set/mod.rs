@@ -71,6 +71,16 @@
 //! log up to it, `async` only while they lag more than a bound.
 //! `replica.rs` has the rules; nothing in them blocks a shard.
 //!
+//! # Push feeds and the broker
+//! With `--feeds push|hybrid` a post's deliveries to its members' timelines
+//! leave as one parcel per destination shard (`PeerMsg::Deliveries`; the
+//! post's own shard queues its parcel locally). Each shard keeps a queue of
+//! parcels, its part of the broker, and applies [`DELIVERY_CHUNK`] of them
+//! per turn of its loop, after the client batch; the post is acknowledged
+//! before its deliveries land. Shards never wait on delivery: the bound on
+//! the queues ([`BROKER_BOUND`] deliveries in all) is enforced where
+//! sessions submit, which wait while the shared count is over it.
+//!
 //! # Control
 //! `stats`, `audit`, `digest` and `quiesce` send a probe closure over each
 //! peer lane; the shard runs it between batches against its partition. The
@@ -95,15 +105,17 @@ mod waiting;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::audit::{Audit, Entities};
-use crate::config::{ChannelKind, EngineConfig, IdlePolicy};
-use crate::engine::{EngineError, EngineStats, PartitionStats, ReplicationStats};
+use crate::config::{ChannelKind, EngineConfig, Feeds, IdlePolicy};
+use crate::engine::{
+    EngineError, EngineStats, FeedStats, PartitionStats, ReplicationStats, Staleness,
+};
 use crate::fault::FaultCounters;
 use crate::mailbox::{self, DualReceiver, Sender};
 use crate::partition::{Partition, PostClock};
@@ -121,6 +133,21 @@ use waiting::{Idler, placement_plan};
 /// waiting for the end of the batch. Override with `SOCIALBENCH_REPLY_FLUSH`
 /// (read once when the engine starts; at least 1).
 pub const FLUSH: usize = 4;
+
+/// Push feeds: sessions wait before submitting while more deliveries than
+/// this are queued in the shards' broker queues (admission control: the
+/// bound is enforced where clients submit, never by a shard waiting).
+/// Override with `SOCIALBENCH_BROKER_BOUND` (read once when the engine
+/// starts; at least 1).
+pub const BROKER_BOUND: u64 = 1 << 20;
+
+/// The broker bound ([`BROKER_BOUND`], or `SOCIALBENCH_BROKER_BOUND`).
+fn broker_bound() -> u64 {
+    std::env::var("SOCIALBENCH_BROKER_BOUND")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(BROKER_BOUND, |v| v.max(1))
+}
 
 /// The reply flush size ([`FLUSH`], or `SOCIALBENCH_REPLY_FLUSH`), read
 /// once at start.
@@ -152,6 +179,9 @@ pub(crate) struct ShardSet {
     /// Each shard's backups (empty lists without replication).
     backups: Vec<Vec<crossbeam_channel::Sender<BackupMsg>>>,
     replication: crate::config::Replication,
+    feeds: Feeds,
+    /// Push feeds: deliveries queued in every shard's broker queue.
+    backlog: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for ShardSet {
@@ -201,6 +231,8 @@ impl ShardSet {
             idle: config.idle,
             backups: Vec::with_capacity(count),
             replication: config.replication,
+            feeds: config.feeds,
+            backlog: Arc::new(AtomicU64::new(0)),
         };
         let plan = ShardPlan {
             count,
@@ -209,6 +241,8 @@ impl ShardSet {
             faults: &config.faults,
             clock: PostClock::new(),
             flush,
+            feeds: config.feeds,
+            backlog: &set.backlog,
         };
         let pin_of =
             |thread: usize| (!config.pin.is_empty()).then(|| config.pin[thread % config.pin.len()]);
@@ -247,9 +281,11 @@ impl ShardSet {
         let mut senders = Vec::with_capacity(replicas);
         for r in 0..replicas {
             let (tx, rx) = crossbeam_channel::unbounded();
+            let mut part = Partition::new(index, count, PostClock::new());
+            part.set_feeds(self.feeds);
             let backup = Backup {
                 index: r as u8,
-                part: Partition::new(index, count, PostClock::new()),
+                part,
                 rx,
                 primary: self.peers[index].clone(),
                 applied: 0,
@@ -316,6 +352,8 @@ impl ShardSet {
             client_cores: self.client_cores,
             own: Idler::new(self.idle, true),
             shared: Idler::new(self.idle, false),
+            backlog: self.backlog.clone(),
+            broker_bound: if self.feeds.pushes() { broker_bound() } else { 0 },
         })
     }
 
@@ -360,7 +398,16 @@ impl ShardSet {
     }
 
     pub(crate) fn stats(&self) -> EngineStats {
-        let parts = self.probe_all(|v| (v.partition.stats(), v.sent, v.applied, v.replica));
+        let pushes = self.feeds.pushes();
+        let parts = self.probe_all(move |v| {
+            let feeds = pushes.then(|| {
+                let mut f = v.partition.feed_stats();
+                f.backlog = v.queued_deliveries;
+                f.max_backlog = v.max_queued;
+                (f, v.staleness.clone())
+            });
+            (v.partition.stats(), v.sent, v.applied, v.replica, feeds)
+        });
         let mut s = EngineStats::default();
         let (mut sent, mut applied) = (0u64, 0u64);
         let mut repl = self.replication.on().then(|| ReplicationStats {
@@ -368,7 +415,17 @@ impl ShardSet {
             mode: self.replication.mode,
             ..ReplicationStats::default()
         });
-        for (p, se, ap, view) in &parts {
+        let mut delays: Option<hdrhistogram::Histogram<u64>> = None;
+        for (p, se, ap, view, feeds) in &parts {
+            if let Some((f, h)) = feeds {
+                s.feeds.get_or_insert_with(FeedStats::default).add(f);
+                match &mut delays {
+                    Some(d) => {
+                        let _ = d.add(h);
+                    }
+                    None => delays = Some(h.clone()),
+                }
+            }
             let p: &PartitionStats = p;
             s.counts.add(&p.counts);
             s.bytes.add(&p.bytes);
@@ -383,6 +440,16 @@ impl ShardSet {
             }
         }
         s.replication = repl;
+        if let (Some(f), Some(h)) = (&mut s.feeds, &delays)
+            && !h.is_empty()
+        {
+            f.staleness = Some(Staleness {
+                samples: h.len(),
+                p50_us: h.value_at_quantile(0.5),
+                p99_us: h.value_at_quantile(0.99),
+                max_us: h.max(),
+            });
+        }
         s.mailbox_depths = self.clients.iter().map(Sender::len).collect();
         s.pending_follow_ups = sent.saturating_sub(applied);
         s.faults = self.counters.faults();

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
 use super::waiting::Idler;
@@ -33,9 +33,28 @@ pub struct ShardedSession {
     pub(super) own: Idler,
     /// ...and while it shares one (a few yields, or park at once).
     pub(super) shared: Idler,
+    /// Push feeds: deliveries queued in the shards' broker queues...
+    pub(super) backlog: Arc<AtomicU64>,
+    /// ...and the bound this session waits under before submitting (0:
+    /// pulling, no check).
+    pub(super) broker_bound: u64,
 }
 
 impl ShardedSession {
+    /// Admission control of push feeds: waits until the broker queues hold
+    /// no more than the bound (the shards drain them without waiting on
+    /// anyone, so the wait ends), or the engine stops.
+    #[cold]
+    fn admit(&self) -> Result<(), EngineError> {
+        while self.backlog.load(Ordering::Relaxed) > self.broker_bound {
+            if self.stopped.load(Ordering::Acquire) {
+                return Err(EngineError::Shutdown);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        Ok(())
+    }
+
     /// Waits a little for a reply before the caller parks: by the policy
     /// while the live sessions fit on the cores the shards leave free, by
     /// yielding otherwise. `true`: a reply is there.
@@ -75,6 +94,9 @@ impl Session for ShardedSession {
     fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(EngineError::Shutdown);
+        }
+        if self.broker_bound != 0 && self.backlog.load(Ordering::Relaxed) > self.broker_bound {
+            self.admit()?;
         }
         let shard = placement::home_partition(op.home(), self.clients.len());
         let msg = ClientMsg {

@@ -3,24 +3,46 @@
 //! (gathered from other shards when the user's subscriptions are spread).
 //! The shard set's module docs give the causality rule they keep.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
 
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
 use super::replica::{Out, Replicator};
 use super::waiting::Idler;
-use crate::api::{ApiError, CommunityId, Op, PostSummary, Reply, Response, Sort, UserId};
-use crate::config::Faults;
+use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
+use crate::config::{Faults, Feeds};
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
 use crate::mailbox::{DualReceiver, Either, Sender};
-use crate::partition::{FollowUp, Partition, PostClock};
+use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
 
 /// Most client ops a shard takes per batch. Large enough to amortise the
 /// peer-lane drain and the wake-ups, small enough that probes and `Stop` are
 /// served within a batch.
 pub const BATCH: usize = 128;
+
+/// Most deliveries a shard applies from its broker queue per turn of its
+/// loop: a celebrity's post (hundreds of thousands of deliveries) is spread
+/// over many turns, with client batches served between them.
+pub const DELIVERY_CHUNK: usize = 256;
+
+/// Deliveries for this shard's timelines, as one post (or one join's
+/// backfill) sent them: applied in order, a chunk at a time.
+struct Parcel {
+    /// The shard that sent them (`None`: this one).
+    from: Option<u32>,
+    /// When the post that pushed them was applied (`None`: a backfill).
+    at: Option<Instant>,
+    items: Vec<FollowUp>,
+    /// The next one to apply.
+    next: usize,
+}
 
 /// A registered session: its reply channel and the replies of the current batch.
 struct SessionSlot {
@@ -38,6 +60,10 @@ pub(super) struct ShardPlan<'a> {
     pub(super) clock: Arc<PostClock>,
     /// Replies queued per session before they are sent mid-batch.
     pub(super) flush: usize,
+    /// How home feeds are built.
+    pub(super) feeds: Feeds,
+    /// Deliveries queued in every shard's broker queue.
+    pub(super) backlog: &'a Arc<AtomicU64>,
 }
 
 /// One shard: a partition and everything its thread owns.
@@ -71,6 +97,21 @@ pub(super) struct Shard {
     merge: MergeScratch,
     /// Its backups' log and the replies waiting for them (`None`: no backups).
     repl: Option<Replicator>,
+    /// Push feeds: the broker queue of deliveries for this shard's
+    /// timelines, from any shard, and how many items it holds.
+    parcels: VecDeque<Parcel>,
+    queued: u64,
+    max_queued: u64,
+    /// Scratch: an op's deliveries, per destination shard.
+    outgoing: Vec<Vec<FollowUp>>,
+    /// Deliveries queued in every shard's broker queue (sessions wait
+    /// while it is over the bound: admission control).
+    backlog: Arc<AtomicU64>,
+    /// Delivery delays sampled here (microseconds).
+    staleness: Histogram<u64>,
+    /// Scratch: a home feed's timeline plan, and its posts per shard.
+    plan: TimelinePlan,
+    posts_by: Vec<Vec<PostId>>,
 }
 
 impl Shard {
@@ -85,6 +126,7 @@ impl Shard {
         let count = plan.count;
         let mut part = Partition::new(index, count, plan.clock.clone());
         part.stamps.record = repl.is_some();
+        part.set_feeds(plan.feeds);
         Shard {
             index,
             count,
@@ -104,6 +146,14 @@ impl Shard {
             flush_at: plan.flush,
             merge: MergeScratch::default(),
             repl,
+            parcels: VecDeque::new(),
+            queued: 0,
+            max_queued: 0,
+            outgoing: vec![Vec::new(); count],
+            backlog: plan.backlog.clone(),
+            staleness: Histogram::new(2).expect("2 significant figures are valid"),
+            plan: TimelinePlan::default(),
+            posts_by: vec![Vec::new(); count],
         }
     }
 
@@ -117,6 +167,18 @@ impl Shard {
                     Some(m) => batch.push(m),
                     None => break,
                 }
+            }
+            if batch.is_empty() && !self.parcels.is_empty() {
+                // Deliveries queued: serve the peer lane and a chunk of
+                // them instead of sleeping.
+                while let Some(msg) = self.rx.try_second() {
+                    if self.on_peer(msg, 0) {
+                        break 'serve;
+                    }
+                }
+                self.drain_deliveries(DELIVERY_CHUNK);
+                self.flush();
+                continue;
             }
             if batch.is_empty() {
                 self.flush();
@@ -160,6 +222,7 @@ impl Shard {
             for m in batch.drain(..) {
                 self.on_client(m);
             }
+            self.drain_deliveries(DELIVERY_CHUNK);
             self.flush();
         }
         // Dropping `self.rx` here releases clients blocked on a full lane.
@@ -268,6 +331,7 @@ impl Shard {
 
     fn on_client(&mut self, ClientMsg { session, tag, op }: ClientMsg) {
         let fault = self.faults.before_op(op.kind());
+        let posted = matches!(op, Op::CreatePost { .. });
         if self.count > 1
             && let Op::GetHomeFeed { user, sort, limit } = op
         {
@@ -287,21 +351,29 @@ impl Shard {
             r.log_op(op, fault, self.part.stamps.take());
         }
         // Follow-ups leave before the reply (the causality rule).
-        self.route_follow_ups();
+        self.route_follow_ups(posted);
         self.reply(session, tag, response);
     }
 
-    fn route_follow_ups(&mut self) {
+    /// Routes the follow-ups of the op just applied (`posted`: a post,
+    /// whose deliveries are timed for the staleness figure).
+    fn route_follow_ups(&mut self, posted: bool) {
         if self.follow_ups.is_empty() {
             return;
         }
         let mut follow_ups = std::mem::take(&mut self.follow_ups);
+        let mut deliveries = false;
         for f in follow_ups.drain(..) {
-            if self.faults.active() && self.faults.should_drop_follow_up() {
+            if self.faults.active() && self.faults.should_drop(&f) {
                 self.counters.dropped();
                 continue;
             }
             let dest = f.partition(self.count);
+            if matches!(f, FollowUp::Deliver { .. }) {
+                self.outgoing[dest].push(f);
+                deliveries = true;
+                continue;
+            }
             if dest == self.index {
                 apply_follow_up_guarded(&mut self.part, f, &self.counters);
                 if let Some(r) = &mut self.repl {
@@ -317,6 +389,84 @@ impl Shard {
             }
         }
         self.follow_ups = follow_ups;
+        if deliveries {
+            self.ship_deliveries(posted.then(Instant::now));
+        }
+    }
+
+    /// Sends the deliveries of the op just applied through the broker: one
+    /// parcel per destination shard, queued there (here: in this shard's
+    /// own queue), applied later; the op's reply does not wait for them.
+    /// In `sync` replication a parcel leaves once the backups have the post,
+    /// like any message that reveals it, but the reply waits for no
+    /// destination's backups: delivery is asynchronous by design.
+    fn ship_deliveries(&mut self, at: Option<Instant>) {
+        for dest in 0..self.count {
+            if self.outgoing[dest].is_empty() {
+                continue;
+            }
+            let items = std::mem::take(&mut self.outgoing[dest]);
+            let n = items.len() as u64;
+            self.backlog.fetch_add(n, Ordering::Relaxed);
+            if dest == self.index {
+                self.enqueue(Parcel {
+                    from: None,
+                    at,
+                    items,
+                    next: 0,
+                });
+            } else {
+                self.sent += n;
+                let from = self.index as u32;
+                self.send_peer(dest, PeerMsg::Deliveries { from, at, items });
+            }
+        }
+    }
+
+    /// Queues a parcel of deliveries in this shard's broker queue.
+    fn enqueue(&mut self, parcel: Parcel) {
+        self.queued += parcel.items.len() as u64;
+        self.max_queued = self.max_queued.max(self.queued);
+        self.parcels.push_back(parcel);
+    }
+
+    /// Applies up to `budget` queued deliveries, in order; a parcel's
+    /// last one samples its post's staleness.
+    fn drain_deliveries(&mut self, budget: usize) {
+        let Shard {
+            parcels,
+            part,
+            counters,
+            repl,
+            applied,
+            staleness,
+            ..
+        } = self;
+        let mut done = 0usize;
+        while done < budget {
+            let Some(p) = parcels.front_mut() else { break };
+            while p.next < p.items.len() && done < budget {
+                let f = p.items[p.next];
+                p.next += 1;
+                done += 1;
+                apply_follow_up_guarded(part, f, counters);
+                if let Some(r) = repl.as_mut() {
+                    r.log_follow_up(f);
+                }
+                *applied += u64::from(p.from.is_some());
+            }
+            if p.next == p.items.len() {
+                if let Some(at) = p.at {
+                    let us = at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+                    let _ = staleness.record(us.max(1));
+                }
+                parcels.pop_front();
+            }
+        }
+        if done > 0 {
+            self.queued -= done as u64;
+            self.backlog.fetch_sub(done as u64, Ordering::Relaxed);
+        }
     }
 
     /// Handles one peer message; returns whether the shard must stop.
@@ -336,18 +486,26 @@ impl Shard {
                 }
                 self.release_held();
             }
+            PeerMsg::Deliveries { from, at, items } => self.enqueue(Parcel {
+                from: Some(from),
+                at,
+                items,
+                next: 0,
+            }),
             PeerMsg::Gather {
                 origin,
                 cont,
                 communities,
+                posts,
                 sort,
                 limit,
             } => {
                 let part = &self.part;
                 let posts = guarded(false, || {
-                    let mut posts = Vec::new();
-                    part.feed_part(&communities, sort, limit, &mut posts);
-                    posts
+                    let mut out = Vec::new();
+                    part.feed_part(&communities, sort, limit, &mut out);
+                    part.hydrate(&posts, &mut out);
+                    out
                 });
                 // A part of a home feed reveals this shard's state.
                 self.send_peer(origin as usize, PeerMsg::GatherReply { cont, posts });
@@ -374,11 +532,14 @@ impl Shard {
             }
             PeerMsg::Probe(probe) => probe(&ShardView {
                 partition: &self.part,
-                unapplied_ops: self.rx.len_first() + taken,
+                unapplied_ops: self.rx.len_first() + taken + self.queued as usize,
                 gathers: self.gathers.live(),
                 sent: self.sent,
                 applied: self.applied,
                 replica: self.repl.as_ref().map(Replicator::view),
+                queued_deliveries: self.queued,
+                max_queued: self.max_queued,
+                staleness: &self.staleness,
             }),
             PeerMsg::Stop => return true,
         }
@@ -404,6 +565,53 @@ impl Shard {
         limit: u16,
         inject: bool,
     ) {
+        if self.part.feeds().pushes() {
+            let (part, plan) = (&self.part, &mut self.plan);
+            match guarded(inject, || part.timeline_plan(user, sort, limit, plan)) {
+                None => return self.fault_reply(session, tag),
+                Some(Err(e)) => return self.reply(session, tag, Err(e)),
+                Some(Ok(true)) => return self.start_timeline_feed(session, tag, sort, limit),
+                // Pulled: the fault decision is taken.
+                Some(Ok(false)) => return self.start_pull_feed(session, tag, user, sort, limit, false),
+            }
+        }
+        self.start_pull_feed(session, tag, user, sort, limit, inject)
+    }
+
+    /// A home feed answered from the user's timeline: its posts' summaries
+    /// and (hybrid) the pulled sources' best, gathered from their shards.
+    fn start_timeline_feed(&mut self, session: u32, tag: u64, sort: Sort, limit: u16) {
+        self.groups.iter_mut().for_each(Vec::clear);
+        self.posts_by.iter_mut().for_each(Vec::clear);
+        for &c in &self.plan.pulled {
+            self.groups[placement::community_partition(c, self.count)].push(c);
+        }
+        for &p in &self.plan.posts {
+            self.posts_by[placement::community_partition(p.community, self.count)].push(p);
+        }
+        let mut candidates = Vec::with_capacity(usize::from(limit));
+        let (part, local, posts) = (&self.part, &self.groups[self.index], &self.posts_by[self.index]);
+        let read = guarded(false, || {
+            part.feed_part(local, sort, limit, &mut candidates);
+            part.hydrate(posts, &mut candidates);
+        });
+        if read.is_none() {
+            return self.fault_reply(session, tag);
+        }
+        self.gather_rest(session, tag, candidates, sort, limit);
+    }
+
+    /// A home feed pulled from the user's subscriptions (`inject`: the
+    /// fault decision says it panics).
+    fn start_pull_feed(
+        &mut self,
+        session: u32,
+        tag: u64,
+        user: UserId,
+        sort: Sort,
+        limit: u16,
+        inject: bool,
+    ) {
         match self.group_subscriptions(user, limit, inject) {
             None => return self.fault_reply(session, tag),
             Some(Err(e)) => return self.reply(session, tag, Err(e)),
@@ -419,8 +627,24 @@ impl Shard {
         {
             return self.fault_reply(session, tag);
         }
+        self.gather_rest(session, tag, candidates, sort, limit);
+    }
+
+    /// Asks the other shards for their parts (`self.groups`,
+    /// `self.posts_by`) of a home feed whose local part is `candidates`,
+    /// or answers at once when no other shard holds any.
+    fn gather_rest(
+        &mut self,
+        session: u32,
+        tag: u64,
+        candidates: Vec<PostSummary>,
+        sort: Sort,
+        limit: u16,
+    ) {
         let remote = (0..self.count)
-            .filter(|&j| j != self.index && !self.groups[j].is_empty())
+            .filter(|&j| {
+                j != self.index && (!self.groups[j].is_empty() || !self.posts_by[j].is_empty())
+            })
             .count();
         if remote == 0 {
             return self.finish_home_feed(session, tag, candidates, sort, limit);
@@ -465,13 +689,14 @@ impl Shard {
     fn send_gathers(&mut self, cont: u32, sort: Sort, limit: u16) -> u32 {
         let mut sent = 0;
         for j in 0..self.count {
-            if j == self.index || self.groups[j].is_empty() {
+            if j == self.index || (self.groups[j].is_empty() && self.posts_by[j].is_empty()) {
                 continue;
             }
             let msg = PeerMsg::Gather {
                 origin: self.index as u32,
                 cont,
                 communities: std::mem::take(&mut self.groups[j]),
+                posts: std::mem::take(&mut self.posts_by[j]),
                 sort,
                 limit,
             };

@@ -224,6 +224,20 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
         out.push(("replication", "held_replies", "count", r.held_replies));
         out.push(("replication", "lost_backups", "count", r.lost_backups));
     }
+    if let Some(f) = &e.feeds {
+        out.push(("feeds", "backlog", "deliveries", f.backlog));
+        out.push(("feeds", "pushed_posts", "count", f.pushed_posts));
+        out.push(("feeds", "deliveries", "count", f.deliveries));
+        out.push(("feeds", "delivered", "count", f.delivered));
+        out.push(("feeds", "served", "count", f.served));
+        out.push(("feeds", "fallbacks", "count", f.fallbacks));
+        out.push(("feeds", "timeline_entries", "count", f.timeline_entries));
+        if let Some(st) = &f.staleness {
+            out.push(("feeds", "staleness_p50", "us", st.p50_us));
+            out.push(("feeds", "staleness_p99", "us", st.p99_us));
+            out.push(("feeds", "staleness_max", "us", st.max_us));
+        }
+    }
 }
 
 impl Report for TimeseriesCsv {

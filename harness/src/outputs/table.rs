@@ -216,8 +216,51 @@ fn intervals(o: &mut String, s: &RunSummary) {
     }
 }
 
+/// What pushing posts to timelines did (`--feeds push|hybrid`).
+fn feed_lines(o: &mut String, s: &RunSummary) {
+    let Some(f) = &s.engine_stats.feeds else {
+        return;
+    };
+    let worst = f
+        .max_fanout_post
+        .map(|p| format!(" (post {}/{})", p.community.0, p.seq))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "feeds: {}; {} posts pushed, {:.1} deliveries per post, worst {}{worst}; {} New home feeds from timelines, {} pulled (timeline too short){}",
+        f.mode,
+        f.pushed_posts,
+        f.fanout_mean(),
+        f.max_fanout,
+        f.served,
+        f.fallbacks,
+        if f.celebrities > 0 {
+            format!("; {} sources pulled as celebrities", f.celebrities)
+        } else {
+            String::new()
+        }
+    );
+    match &f.staleness {
+        Some(st) => {
+            let _ = writeln!(
+                o,
+                "staleness (post applied to follower's timeline, {} samples): p50 {}, p99 {}, max {}; broker queue peak {} deliveries",
+                st.samples,
+                human_ns(st.p50_us.saturating_mul(1000)),
+                human_ns(st.p99_us.saturating_mul(1000)),
+                human_ns(st.max_us.saturating_mul(1000)),
+                f.max_backlog
+            );
+        }
+        None => {
+            let _ = writeln!(o, "staleness: none (delivery is inside the post op here)");
+        }
+    }
+}
+
 /// Saturation, the audit and where the results are.
 fn verdicts(o: &mut String, s: &RunSummary) {
+    feed_lines(o, s);
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,

@@ -379,7 +379,9 @@ pub fn link_latest(root: &Path, dir: &Path) {
 
 /// Runs `config` on a prepared workload.
 pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunSummary, RunError> {
-    let r = resolve(config, None)?;
+    let mut r = resolve(config, None)?;
+    // A timeline keeps what a home feed of the workload asks for.
+    r.plan.engine_config.feeds.timeline = workload.scenario.reads.feed_limit;
     let ctx = r.ctx(config, workload);
     let summary = config
         .engine
@@ -476,6 +478,7 @@ fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunEr
         faults,
         idle: config.idle,
         replication: config.replication,
+        feeds: config.feeds,
         redis: config.redis.clone(),
     };
     let engine_threads =
