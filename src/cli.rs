@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{
-    ChannelKind, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig, RedisTarget,
-    Replication, ReplicationMode,
+    ChannelKind, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig,
+    RedisTarget, Replication, ReplicationMode,
 };
 use socialbench_harness::capacity::Slo;
 use socialbench_harness::config::{AuditMode, defaults};
@@ -212,9 +212,10 @@ pub struct EngineArgs {
     /// sources above --push-threshold members (hybrid). Push serves `New`
     /// home feeds; `Hot` and `Top` are pulled in every mode. The serial,
     /// actor, sharded and striped engines push; compare and sweep leave
-    /// null and redis pulling.
-    #[arg(long, value_enum, default_value_t = FeedMode::Pull)]
-    pub feeds: FeedMode,
+    /// null and redis pulling. A list (pull,push,hybrid) is a dimension of
+    /// sweep.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub feeds: Vec<FeedMode>,
     /// Hybrid feeds: a source with more members than this is pulled at
     /// read time instead of pushed (0 to 4294967295).
     #[arg(long, default_value_t = Feeds::DEFAULT_PUSH_THRESHOLD)]
@@ -290,6 +291,18 @@ impl EngineArgs {
             [one] => Ok(one),
             _ => Err(bad_input(
                 "--replicas and --replication take one value here; lists are for sweep",
+            )),
+        }
+    }
+
+    /// The one feed mode of `run`, `compare` and `capacity` (default pull);
+    /// lists are for `sweep`.
+    pub fn feed_mode(&self) -> anyhow::Result<FeedMode> {
+        match self.feeds[..] {
+            [] => Ok(FeedMode::Pull),
+            [one] => Ok(one),
+            _ => Err(bad_input(
+                "--feeds takes one value here; lists are for sweep",
             )),
         }
     }
@@ -384,7 +397,6 @@ fn base_config(
     c.channel = e.channel;
     c.idle = e.idle;
     c.audit = e.audit;
-    c.feeds.mode = e.feeds;
     c.feeds.push_threshold = e.push_threshold;
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
@@ -485,6 +497,7 @@ impl RunArgs {
             &self.output,
         )?;
         c.replication = self.engine_args.replication()?;
+        c.feeds.mode = self.engine_args.feed_mode()?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);
@@ -580,6 +593,7 @@ impl CompareArgs {
             &self.output,
         )?;
         base.replication = self.engine_args.replication()?;
+        base.feeds.mode = self.engine_args.feed_mode()?;
         if self.loops.warmup.is_none() {
             base.warmup = Duration::from_millis(500);
         }
@@ -703,6 +717,7 @@ impl SweepArgs {
             shards,
             stripes,
             replications: self.engine_args.replications(),
+            feeds: self.engine_args.feeds.clone(),
             users,
             rates: self.rates.clone(),
             max_outstanding: self.loops.max_outstanding,
@@ -779,6 +794,7 @@ impl CapacityArgs {
             &self.output,
         )?;
         c.replication = self.engine_args.replication()?;
+        c.feeds.mode = self.engine_args.feed_mode()?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);

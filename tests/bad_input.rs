@@ -354,3 +354,40 @@ fn a_closed_stdout_does_not_hide_a_failed_audit() {
     assert!(err.contains("users"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn push_feeds_on_an_engine_that_pulls_only_and_bad_thresholds_are_rejected() {
+    assert_bad(
+        &[
+            "run",
+            "--engine",
+            "null",
+            "--feeds",
+            "push",
+            "--duration",
+            "1s",
+        ],
+        "--feeds push",
+    );
+    assert_bad(
+        &[
+            "run",
+            "--engine",
+            "redis",
+            "--feeds",
+            "hybrid",
+            "--redis-url",
+            "redis://127.0.0.1:1",
+            "--duration",
+            "1s",
+        ],
+        "--feeds hybrid",
+    );
+    assert_bad(&["run", "--feeds", "sideways"], "sideways");
+    assert_bad(
+        &["run", "--feeds", "hybrid", "--push-threshold", "-3"],
+        "-3",
+    );
+    assert_bad(&["run", "--push-threshold", "many"], "many");
+    assert_bad(&["run", "--fault", "drop-deliveries:rate=2"], "rate");
+}

@@ -19,6 +19,7 @@ fn list_names_every_engine_and_workload() {
         "microblog",
         "messenger",
         "chat",
+        "twitter",
     ] {
         assert!(s.contains(name), "list lacks {name}");
     }

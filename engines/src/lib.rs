@@ -45,8 +45,8 @@ pub use audit::{
     WriteTally,
 };
 pub use config::{
-    ChannelKind, EngineConfig, FeedMode, Feeds, Faults, IdlePolicy, RedisConfig, RedisTarget, Replication,
-    ReplicationMode, Stall,
+    ChannelKind, EngineConfig, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig, RedisTarget,
+    Replication, ReplicationMode, Stall,
 };
 pub use engine::{
     Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats, PartitionStats,

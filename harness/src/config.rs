@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Feeds, IdlePolicy, OpKind, RedisConfig,
-    Replication, Stall,
+    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Feeds, IdlePolicy, OpKind,
+    RedisConfig, Replication, Stall,
 };
 
 use crate::pinning::PinSpec;

@@ -14,9 +14,9 @@
 //! (reads), which is the point of lurkers.
 //!
 //! # Presets
-//! [`Scenario::reddit`], [`Scenario::microblog`], [`Scenario::messenger`] and
-//! [`Scenario::chat`] each document the seed system they model and where
-//! their numbers come from.
+//! [`Scenario::reddit`], [`Scenario::microblog`], [`Scenario::messenger`],
+//! [`Scenario::chat`] and [`Scenario::twitter`] each document the seed
+//! system they model and where their numbers come from.
 
 use std::path::Path;
 
@@ -405,11 +405,12 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 type PresetFn = fn() -> Scenario;
 
 /// The presets by name, in the order `socialbench list` shows them.
-const PRESET_TABLE: [(&str, PresetFn); 4] = [
+const PRESET_TABLE: [(&str, PresetFn); 5] = [
     ("reddit", Scenario::reddit),
     ("microblog", Scenario::microblog),
     ("messenger", Scenario::messenger),
     ("chat", Scenario::chat),
+    ("twitter", Scenario::twitter),
 ];
 
 impl Scenario {

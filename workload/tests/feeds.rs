@@ -57,7 +57,7 @@ fn reference() -> &'static Reference {
         let mut unfollowed: Vec<(UserId, CommunityId)> = Vec::new();
         for stage in 0..workload.load_stages() {
             for op in workload.load_ops(stage, 0, 1) {
-                rec.step(op);
+                let _ = rec.step(op);
             }
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
@@ -173,7 +173,11 @@ fn pushes_like_pull<E: Engine>(engine: E, same_feeds: bool, label: &str) -> Engi
         let want = feeds(&r.engine, &r.users, limit);
         let got = feeds(&engine, &r.users, limit);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g, w, "{label}: home feed of {:?}, limit {limit}", r.users[i]);
+            assert_eq!(
+                g, w,
+                "{label}: home feed of {:?}, limit {limit}",
+                r.users[i]
+            );
         }
     }
     let report = Expected::build(log).check(&engine.entities().unwrap());
@@ -188,7 +192,10 @@ fn pushes_like_pull<E: Engine>(engine: E, same_feeds: bool, label: &str) -> Engi
 fn serial_push_replies_like_pull_op_by_op_and_serves_from_timelines() {
     let e = SerialEngine::new(&config(1, FeedMode::Push, 0)).unwrap();
     let f = pushes_like_pull(e, true, "serial push").feeds.unwrap();
-    assert!(f.pushed_posts > 0 && f.deliveries >= f.pushed_posts, "{f:?}");
+    assert!(
+        f.pushed_posts > 0 && f.deliveries >= f.pushed_posts,
+        "{f:?}"
+    );
     assert!(f.served > 0, "no feed came from a timeline: {f:?}");
     assert!(f.fallbacks > 0, "limit 20 is above the bound: {f:?}");
     assert!(f.trimmed > 0, "{f:?}");
@@ -246,7 +253,11 @@ fn dropped_deliveries_fail_the_timeline_audit() {
     engine.quiesce();
     let report = Expected::build(log).check(&engine.entities().unwrap());
     let what: Vec<&str> = report.mismatches.iter().map(|m| m.what).collect();
-    assert_eq!(what, ["post missing from a follower's timeline"], "{report}");
+    assert_eq!(
+        what,
+        ["post missing from a follower's timeline"],
+        "{report}"
+    );
     assert!(engine.stats().dropped_follow_ups > 0);
     engine.shutdown();
 }

@@ -97,7 +97,7 @@ fn fingerprint(preset: &str, seed: u64) -> Fingerprint {
 }
 
 /// The golden values, one per preset.
-const GOLDEN: [(&str, Fingerprint); 4] = [
+const GOLDEN: [(&str, Fingerprint); 5] = [
     (
         "reddit",
         Fingerprint {
@@ -132,6 +132,15 @@ const GOLDEN: [(&str, Fingerprint); 4] = [
             op_stream: 0x9e2d5be297dfff79,
             replies: 0x3f4124c4f5608a11,
             digest: 0xe2d75001f1418054,
+        },
+    ),
+    (
+        "twitter",
+        Fingerprint {
+            ops: 72000,
+            op_stream: 0x90aaa5393f128f83,
+            replies: 0x231f2027a61120d2,
+            digest: 0xd5cded3a6e5f3681,
         },
     ),
 ];

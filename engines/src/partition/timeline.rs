@@ -50,7 +50,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::state::{Community, summary};
 use super::{FollowUp, Partition};
-use crate::api::{ApiError, CommunityId, MAX_LIMIT, PostId, PostSummary, Sort, UserId, check_limit};
+use crate::api::{
+    ApiError, CommunityId, MAX_LIMIT, PostId, PostSummary, Sort, UserId, check_limit,
+};
 use crate::config::{FeedMode, Feeds};
 use crate::engine::FeedStats;
 

@@ -353,7 +353,11 @@ impl ShardSet {
             own: Idler::new(self.idle, true),
             shared: Idler::new(self.idle, false),
             backlog: self.backlog.clone(),
-            broker_bound: if self.feeds.pushes() { broker_bound() } else { 0 },
+            broker_bound: if self.feeds.pushes() {
+                broker_bound()
+            } else {
+                0
+            },
         })
     }
 

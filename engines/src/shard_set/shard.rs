@@ -572,7 +572,9 @@ impl Shard {
                 Some(Err(e)) => return self.reply(session, tag, Err(e)),
                 Some(Ok(true)) => return self.start_timeline_feed(session, tag, sort, limit),
                 // Pulled: the fault decision is taken.
-                Some(Ok(false)) => return self.start_pull_feed(session, tag, user, sort, limit, false),
+                Some(Ok(false)) => {
+                    return self.start_pull_feed(session, tag, user, sort, limit, false);
+                }
             }
         }
         self.start_pull_feed(session, tag, user, sort, limit, inject)
@@ -590,7 +592,11 @@ impl Shard {
             self.posts_by[placement::community_partition(p.community, self.count)].push(p);
         }
         let mut candidates = Vec::with_capacity(usize::from(limit));
-        let (part, local, posts) = (&self.part, &self.groups[self.index], &self.posts_by[self.index]);
+        let (part, local, posts) = (
+            &self.part,
+            &self.groups[self.index],
+            &self.posts_by[self.index],
+        );
         let read = guarded(false, || {
             part.feed_part(local, sort, limit, &mut candidates);
             part.hydrate(posts, &mut candidates);

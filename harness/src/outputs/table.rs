@@ -223,7 +223,10 @@ fn feed_lines(o: &mut String, s: &RunSummary) {
     };
     let worst = f
         .max_fanout_post
-        .map(|p| format!(" (post {}/{})", p.community.0, p.seq))
+        .map(|p| match p.community.profile_owner() {
+            Some(owner) => format!(" (post {} of user {}'s profile)", p.seq, owner.0),
+            None => format!(" (post {} of community {})", p.seq, p.community.0),
+        })
         .unwrap_or_default();
     let _ = writeln!(
         o,

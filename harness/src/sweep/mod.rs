@@ -68,7 +68,7 @@ pub mod row;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use socialbench_engines::{EngineKind, Replication};
+use socialbench_engines::{EngineKind, FeedMode, Replication};
 use socialbench_workload::Workload;
 
 pub use plan::{RateSpec, default_thread_counts, normalize, parse_users};
@@ -103,6 +103,8 @@ pub struct SweepSpec {
     /// Replication variants of the sharded engine (backups per shard and
     /// mode; empty or `[none]`: unreplicated only).
     pub replications: Vec<Replication>,
+    /// Feed modes of the in-process engines (empty or `[pull]`: pull only).
+    pub feeds: Vec<FeedMode>,
     /// Users values.
     pub users: Vec<u32>,
     /// Open-loop rates (empty: closed loop only).

@@ -5,7 +5,7 @@
 //! repetition. The lines of a users value start with the baselines (C1,
 //! then the null ceiling at each thread count), then the engines asked for.
 
-use socialbench_engines::{EngineKind, Replication};
+use socialbench_engines::{EngineKind, FeedMode, Replication};
 
 use super::{CellKey, SweepSpec};
 use crate::units::human_rate;
@@ -96,6 +96,16 @@ pub fn normalize(spec: &mut SweepSpec) {
         }
     }
     spec.replications = replications;
+    if spec.feeds.is_empty() {
+        spec.feeds.push(FeedMode::Pull);
+    }
+    let mut feeds = Vec::new();
+    for f in spec.feeds.drain(..) {
+        if !feeds.contains(&f) {
+            feeds.push(f);
+        }
+    }
+    spec.feeds = feeds;
     let mut engines = Vec::new();
     for e in spec.engines.drain(..) {
         if !engines.contains(&e) {
@@ -151,28 +161,30 @@ pub(crate) struct Line {
     pub partitions: Option<usize>,
     /// Backups per shard and mode (`sharded` only; none for the others).
     pub replication: Replication,
+    /// How home feeds are built (push and hybrid on the in-process engines
+    /// only; C1 and `null` pull).
+    pub feeds: FeedMode,
 }
 
 /// The name of an engine as a sweep's rows and plots give it: the engine,
-/// and for a replicated `sharded` its backups and mode (`sharded+r1-sync`),
-/// so that every table, verdict and plot tells the variants apart.
-pub fn engine_label(engine: EngineKind, replication: Replication) -> String {
+/// for a replicated `sharded` its backups and mode (`sharded+r1-sync`), and
+/// its feed mode unless it pulls (`striped+push`), so that every table,
+/// verdict and plot tells the variants apart.
+pub fn engine_label(engine: EngineKind, replication: Replication, feeds: FeedMode) -> String {
+    let mut label = String::from(engine.name());
     if replication.on() {
-        format!(
-            "{}+r{}-{}",
-            engine.name(),
-            replication.replicas,
-            replication.mode
-        )
-    } else {
-        engine.name().into()
+        label += &format!("+r{}-{}", replication.replicas, replication.mode);
     }
+    if feeds != FeedMode::Pull {
+        label += &format!("+{feeds}");
+    }
+    label
 }
 
 impl Line {
     /// The line's engine label ([`engine_label`]).
     pub(crate) fn label(&self) -> String {
-        engine_label(self.engine, self.replication)
+        engine_label(self.engine, self.replication, self.feeds)
     }
 
     /// The key of the line's cell at `users`, `rate` (`None`: closed loop), repetition `rep`.
@@ -228,7 +240,12 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
         threads: 1,
         partitions: None,
         replication: Replication::default(),
+        feeds: FeedMode::Pull,
     }];
+    // Serial pushing is the C1 of push (delivery inside the op).
+    for &feeds in spec.feeds.iter().filter(|&&f| f != FeedMode::Pull) {
+        v.push(Line { feeds, ..v[0] });
+    }
     let mut engines = vec![EngineKind::Null];
     engines.extend(
         spec.engines
@@ -247,14 +264,21 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
                 EngineKind::Sharded if !spec.replications.is_empty() => spec.replications.clone(),
                 _ => vec![Replication::default()],
             };
+            let feed_modes = match e {
+                EngineKind::Null | EngineKind::Redis => vec![FeedMode::Pull],
+                _ => spec.feeds.clone(),
+            };
             for partitions in parts {
                 for &replication in &variants {
-                    v.push(Line {
-                        engine: e,
-                        threads: t,
-                        partitions,
-                        replication,
-                    });
+                    for &feeds in &feed_modes {
+                        v.push(Line {
+                            engine: e,
+                            threads: t,
+                            partitions,
+                            replication,
+                            feeds,
+                        });
+                    }
                 }
             }
         }
@@ -345,6 +369,7 @@ mod tests {
             base: RunConfig::new(EngineKind::Null),
             out_dir: PathBuf::new(),
             replications: vec![],
+            feeds: Vec::new(),
         }
     }
 

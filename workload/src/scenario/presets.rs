@@ -1,4 +1,4 @@
-//! The four presets, each modelled on a seed system, with the sources of
+//! The five presets, each modelled on a seed system, with the sources of
 //! their numbers.
 
 use socialbench_engines::MAX_BODY_LEN;
@@ -321,6 +321,53 @@ impl Scenario {
             seed_posts_per_profile: 0.0,
         };
         s.invalid.unknown_comment = 0.0;
+        s
+    }
+
+    /// `twitter`: the replicated Twitter clone and DeathStarBench's social
+    /// network, whose home timelines are built on write (see `--feeds`).
+    ///
+    /// Numbers: DeathStarBench's social-network mix: home timeline .60,
+    /// user timeline (a profile's posts, New) .30, compose .10; everyone
+    /// may do all three. 20 one-way follows per user drawn by a steep
+    /// popularity (Zipf 1.2: a few celebrity accounts followed by a large
+    /// share of users, the tail that makes fan-out on write expensive); 5
+    /// seed posts per profile; tweets median 80 bytes, at most 280; home
+    /// timeline New ordered, 20 per page. Exercises: the pull/push/hybrid
+    /// trade-off: fan-in over 20 profiles per read against fan-out of every
+    /// post to its followers, with celebrities' posts reaching thousands.
+    pub fn twitter() -> Scenario {
+        let mut s = Self::microblog();
+        s.preset = "twitter".into();
+        s.think_time_ms = 5_000.0;
+        s.roles = Roles {
+            creator: RoleSpec {
+                share: 0.0,
+                actions: all_actions(),
+            },
+            contributor: RoleSpec {
+                share: 1.0,
+                actions: all_actions(),
+            },
+            lurker: RoleSpec {
+                share: 0.0,
+                actions: reads_and(&[]),
+            },
+        };
+        s.mix = Mix {
+            home_feed: 0.60,
+            profile_feed: 0.30,
+            post: 0.10,
+            ..Mix::default()
+        };
+        s.zipf.user_popularity = 1.2;
+        s.population = Population {
+            memberships_per_user: 0,
+            follows_per_user: 20,
+            mutual_follows: false,
+            seed_posts_per_community: 0,
+            seed_posts_per_profile: 5.0,
+        };
         s
     }
 }
