@@ -96,7 +96,7 @@ fn bad_values_name_the_key_and_what_is_allowed() {
     assert!(m.contains("zipf.community"), "{m}");
     let m = invalid("[invalid]\nshare = 1.5");
     assert!(m.contains("invalid.share"), "{m}");
-    let m = invalid("preset = \"twitter\"");
+    let m = invalid("preset = \"mastodon\"");
     assert!(m.contains("preset") && m.contains("microblog"), "{m}");
     let m = invalid("[bodies.post]\nmax = 50000");
     assert!(m.contains("bodies.post.max"), "{m}");

@@ -266,6 +266,7 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
             };
             let feed_modes = match e {
                 EngineKind::Null | EngineKind::Redis => vec![FeedMode::Pull],
+                _ if spec.feeds.is_empty() => vec![FeedMode::Pull],
                 _ => spec.feeds.clone(),
             };
             for partitions in parts {
@@ -400,6 +401,37 @@ mod tests {
             "sharded+r1-async-c1-p1-u1000-closed"
         );
         assert_ne!(cell.key(1000, None, 0), l[3].key(1000, None, 0));
+    }
+
+    #[test]
+    fn feed_modes_multiply_the_in_process_engines_and_add_a_pushing_serial() {
+        let mut sp = spec(&[EngineKind::Actor, EngineKind::Sharded]);
+        sp.feeds = vec![
+            FeedMode::Pull,
+            FeedMode::Push,
+            FeedMode::Pull,
+            FeedMode::Hybrid,
+        ];
+        normalize(&mut sp);
+        assert_eq!(sp.feeds.len(), 3);
+        let l = lines(&sp);
+        let labels: Vec<String> = l.iter().map(Line::label).collect();
+        let count = |e: &str| labels.iter().filter(|n| *n == e).count();
+        // C1 pulls; serial pushing is a line of its own per mode.
+        assert_eq!(labels[0], "serial");
+        assert_eq!((count("serial+push"), count("serial+hybrid")), (1, 1));
+        // null pulls only: one line per thread count.
+        assert_eq!(count("null"), 2);
+        assert_eq!(count("null+push"), 0);
+        // 2 thread counts x 3 shard counts per mode; actor 2 per mode.
+        for mode in ["sharded", "sharded+push", "sharded+hybrid"] {
+            assert_eq!(count(mode), 6, "{labels:?}");
+        }
+        assert_eq!((count("actor"), count("actor+push")), (2, 2));
+        let push = l.iter().find(|l| l.label() == "actor+push").unwrap();
+        let pull = l.iter().find(|l| l.label() == "actor").unwrap();
+        assert_eq!(push.feeds, FeedMode::Push);
+        assert_ne!(push.key(1000, None, 0), pull.key(1000, None, 0));
     }
 
     #[test]
