@@ -235,6 +235,8 @@ pub struct Partition {
     /// users (empty when pulling, so pulling pays nothing for them).
     timelines: FxHashMap<UserId, Timeline>,
     feed_totals: FeedTotals,
+    /// Scratch of a home feed read from a timeline.
+    feed_plan: TimelinePlan,
 }
 
 impl Partition {
@@ -254,6 +256,7 @@ impl Partition {
             feeds: crate::config::Feeds::default(),
             timelines: FxHashMap::default(),
             feed_totals: FeedTotals::default(),
+            feed_plan: TimelinePlan::default(),
         }
     }
 
@@ -528,10 +531,16 @@ impl Partition {
 
     fn local_home_feed(&mut self, user: UserId, sort: Sort, limit: u16) -> Response {
         if self.feeds.pushes() {
-            let mut plan = TimelinePlan::default();
-            if self.timeline_plan(user, sort, limit, &mut plan)? {
-                let mut feed = Vec::with_capacity(usize::from(limit));
+            // The plan's lists are kept between feeds (no allocation).
+            let mut plan = std::mem::take(&mut self.feed_plan);
+            let served = self.timeline_plan(user, sort, limit, &mut plan);
+            let mut feed = Vec::new();
+            if let Ok(true) = served {
+                feed.reserve(usize::from(limit));
                 self.timeline_feed(&plan, limit, &mut feed);
+            }
+            self.feed_plan = plan;
+            if served? {
                 return Ok(Reply::Feed(feed));
             }
         }

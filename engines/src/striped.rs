@@ -63,12 +63,14 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::api::{ApiError, CommunityId, MAX_LIMIT, Op, OpKind, Reply, Response, Sort, UserId};
+use crate::api::{
+    ApiError, CommunityId, MAX_LIMIT, Op, OpKind, PostId, Reply, Response, Sort, UserId,
+};
 use crate::audit::Audit;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EngineError, EngineStats, Session};
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
-use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan, merge_feed};
+use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
 
 /// What a stripe's lock protects.
@@ -237,14 +239,20 @@ impl Shared {
         };
         let mut out = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
         let merge = || {
-            if pushed {
-                for &p in &s.plan.posts {
-                    partition_of(p.community).hydrate(std::slice::from_ref(&p), &mut out);
-                }
-                if !s.subs.is_empty() {
-                    Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
-                    merge_feed(&mut out, sort, limit);
-                }
+            if pushed && s.subs.is_empty() {
+                let found = s
+                    .plan
+                    .posts
+                    .iter()
+                    .map(|&p| partition_of(p.community).summary_of(p));
+                out.extend(found.flatten());
+            } else if pushed {
+                // The pulled sources' newest, then one merge with the
+                // timeline's posts, looked up only when they win a place.
+                let mut pulled = Vec::with_capacity(usize::from(limit.min(MAX_LIMIT)));
+                Partition::feed_across(&s.subs, partition_of, sort, limit, &mut pulled);
+                let hydrate = |p: PostId| partition_of(p.community).summary_of(p);
+                s.plan.merge_into(&pulled, limit, hydrate, &mut out);
             } else {
                 Partition::feed_across(&s.subs, partition_of, sort, limit, &mut out);
             }

@@ -104,15 +104,51 @@ pub(super) struct FeedTotals {
 pub struct TimelinePlan {
     /// Hybrid: the subscriptions to pull and merge in.
     pub pulled: Vec<CommunityId>,
-    /// The timeline's newest entries, newest first.
+    /// The timeline's newest entries, newest first...
     pub posts: Vec<PostId>,
+    /// ...and their stamps, so that a merge can rank them before it looks
+    /// them up.
+    pub stamps: Vec<u64>,
 }
 
 impl TimelinePlan {
-    /// Empties both lists, keeping their capacity.
+    /// Empties the lists, keeping their capacity.
     pub fn clear(&mut self) {
         self.pulled.clear();
         self.posts.clear();
+        self.stamps.clear();
+    }
+
+    /// Appends to `out` the newest `limit` of the planned posts and of
+    /// `pulled` (the pulled sources' newest, newest first), newest first,
+    /// in one pass: a planned post is looked up (`hydrate`) only once it
+    /// wins its place. A post `hydrate` cannot find is skipped.
+    pub fn merge_into(
+        &self,
+        pulled: &[PostSummary],
+        limit: u16,
+        mut hydrate: impl FnMut(PostId) -> Option<PostSummary>,
+        out: &mut Vec<PostSummary>,
+    ) {
+        let limit = usize::from(limit.min(MAX_LIMIT));
+        let (mut t, mut p) = (0, 0);
+        while out.len() < limit {
+            let take_planned = match (self.stamps.get(t), pulled.get(p)) {
+                (Some(&created), Some(s)) => created > s.created,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_planned {
+                if let Some(s) = hydrate(self.posts[t]) {
+                    out.push(s);
+                }
+                t += 1;
+            } else {
+                out.push(pulled[p]);
+                p += 1;
+            }
+        }
     }
 }
 
@@ -340,8 +376,10 @@ impl Partition {
         t.served.fetch_add(1, Ordering::Relaxed);
         if let Some(tl) = tl {
             plan.pulled.extend_from_slice(&tl.pulled);
-            plan.posts
-                .extend(tl.entries.iter().rev().take(limit).map(|e| e.1));
+            for &(created, post) in tl.entries.iter().rev().take(limit) {
+                plan.posts.push(post);
+                plan.stamps.push(created);
+            }
         }
         Ok(true)
     }
@@ -349,13 +387,14 @@ impl Partition {
     /// Appends to `out` the summaries of the listed posts that live here
     /// (the others are skipped).
     pub fn hydrate(&self, posts: &[PostId], out: &mut Vec<PostSummary>) {
-        for &id in posts {
-            if let Some(c) = self.communities.get(&id.community)
-                && let Some(p) = c.posts.get(id.seq as usize)
-            {
-                out.push(summary(id.community, id.seq, p));
-            }
-        }
+        out.extend(posts.iter().filter_map(|&id| self.summary_of(id)));
+    }
+
+    /// The summary of post `id`, if it lives here.
+    pub fn summary_of(&self, id: PostId) -> Option<PostSummary> {
+        let c = self.communities.get(&id.community)?;
+        let p = c.posts.get(id.seq as usize)?;
+        Some(summary(id.community, id.seq, p))
     }
 
     /// A home feed answered from a timeline: the planned posts and the
@@ -366,11 +405,12 @@ impl Partition {
         limit: u16,
         out: &mut Vec<PostSummary>,
     ) {
-        self.hydrate(&plan.posts, out);
-        if !plan.pulled.is_empty() {
-            self.feed_part(&plan.pulled, Sort::New, limit, out);
-            super::merge_feed(out, Sort::New, limit.min(MAX_LIMIT));
+        if plan.pulled.is_empty() {
+            return self.hydrate(&plan.posts, out);
         }
+        let mut pulled = Vec::with_capacity(usize::from(limit));
+        self.feed_part(&plan.pulled, Sort::New, limit, &mut pulled);
+        plan.merge_into(&pulled, limit, |id| self.summary_of(id), out);
     }
 
     /// This partition's push figures (the engine adds its broker's).
