@@ -164,6 +164,10 @@ pub struct Feeds {
     pub timeline: u16,
     /// `hybrid`: a source with more members than this is not pushed.
     pub push_threshold: u32,
+    /// actor and sharded: sessions wait before submitting while more
+    /// deliveries than this are queued between partitions (0: the engine's
+    /// default, `SOCIALBENCH_BROKER_BOUND` or 2^20).
+    pub broker_bound: u64,
 }
 
 impl Feeds {
@@ -184,6 +188,7 @@ impl Default for Feeds {
             mode: FeedMode::Pull,
             timeline: Self::DEFAULT_TIMELINE,
             push_threshold: Self::DEFAULT_PUSH_THRESHOLD,
+            broker_bound: 0,
         }
     }
 }

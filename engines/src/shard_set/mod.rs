@@ -354,7 +354,10 @@ impl ShardSet {
             shared: Idler::new(self.idle, false),
             backlog: self.backlog.clone(),
             broker_bound: if self.feeds.pushes() {
-                broker_bound()
+                match self.feeds.broker_bound {
+                    0 => broker_bound(),
+                    n => n,
+                }
             } else {
                 0
             },
