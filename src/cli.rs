@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{
-    ChannelKind, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig,
-    RedisTarget, Replication, ReplicationMode,
+    ChannelKind, DurabilityMode, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy,
+    RedisConfig, RedisTarget, Replication, ReplicationMode,
 };
 use socialbench_harness::capacity::Slo;
 use socialbench_harness::config::{AuditMode, defaults};
@@ -193,7 +193,9 @@ pub struct EngineArgs {
     /// Fault to inject (repeatable): stall:every=1s,for=200ms |
     /// drop-followups:rate=P | drop-deliveries:rate=P (push feeds) |
     /// panic:rate=P | drop-writes:rate=P[,kind=K] |
-    /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post).
+    /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post) |
+    /// crash:partition=N,at=T[,every=E] (the partition loses its memory at T
+    /// from the start of the measured window and recovers from its log).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
     /// Backups per shard of the sharded engine (0 to 2, default 0), each on
@@ -220,6 +222,19 @@ pub struct EngineArgs {
     /// read time instead of pushed (0 to 4294967295).
     #[arg(long, default_value_t = Feeds::DEFAULT_PUSH_THRESHOLD)]
     pub push_threshold: u32,
+    /// How partitions keep their state: in memory only (none, the
+    /// default), a write-ahead log written before each reply and synced
+    /// once a second (log), or synced before each reply, one fsync per
+    /// group of writes (fsync). The serial, actor and sharded engines log;
+    /// compare and sweep leave the others in memory. A list
+    /// (none,log,fsync) is a dimension of sweep.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub durability: Vec<DurabilityMode>,
+    /// Where `run` keeps its logs (default: data/ in the run's folder); it
+    /// must be empty or new. compare and sweep keep each run's logs in its
+    /// own folder.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     /// Where the redis engine's server is.
     pub redis: RedisArgs,
@@ -292,6 +307,28 @@ impl EngineArgs {
             _ => Err(bad_input(
                 "--replicas and --replication take one value here; lists are for sweep",
             )),
+        }
+    }
+
+    /// The one durability mode of `run`, `compare` and `capacity` (default
+    /// none); lists are for `sweep`.
+    pub fn durability_mode(&self) -> anyhow::Result<DurabilityMode> {
+        match self.durability[..] {
+            [] => Ok(DurabilityMode::None),
+            [one] => Ok(one),
+            _ => Err(bad_input(
+                "--durability takes one value here; lists are for sweep",
+            )),
+        }
+    }
+
+    /// Refuses `--data-dir` on a command that runs several engines.
+    fn refuse_data_dir(&self, command: &str) -> anyhow::Result<()> {
+        match &self.data_dir {
+            Some(_) => Err(bad_input(format!(
+                "--data-dir is for run; {command} keeps each run's logs in its own folder"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -472,6 +509,13 @@ pub struct RunArgs {
     /// Stop as soon as the throughput's interval has at most this half-width (e.g. 2%).
     #[arg(long, value_parser = percent_arg)]
     pub precision: Option<f64>,
+    /// Start from the logs of a durable run's data dir instead of a load
+    /// phase (`--durability` defaults to fsync here): the partitions replay
+    /// their logs, the recovered state is checked against the one the run
+    /// that wrote them ended with, and the audit expects that run's
+    /// acknowledged writes plus this one's.
+    #[arg(long)]
+    pub recover: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub workload: WorkloadArgs,
@@ -498,6 +542,20 @@ impl RunArgs {
         )?;
         c.replication = self.engine_args.replication()?;
         c.feeds.mode = self.engine_args.feed_mode()?;
+        c.durability.mode = self.engine_args.durability_mode()?;
+        c.durability.dir = self.engine_args.data_dir.clone();
+        if let Some(dir) = &self.recover {
+            if self.engine_args.data_dir.is_some() {
+                return Err(bad_input(
+                    "--recover DIR names the data dir: leave --data-dir out",
+                ));
+            }
+            c.durability.recover = true;
+            c.durability.dir = Some(dir.clone());
+            if c.durability.mode == DurabilityMode::None {
+                c.durability.mode = DurabilityMode::Fsync;
+            }
+        }
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);
@@ -594,6 +652,8 @@ impl CompareArgs {
         )?;
         base.replication = self.engine_args.replication()?;
         base.feeds.mode = self.engine_args.feed_mode()?;
+        base.durability.mode = self.engine_args.durability_mode()?;
+        self.engine_args.refuse_data_dir("compare")?;
         if self.loops.warmup.is_none() {
             base.warmup = Duration::from_millis(500);
         }
@@ -693,6 +753,7 @@ impl SweepArgs {
             &self.output,
         )?;
         base.limit = Limit::Duration(self.duration);
+        self.engine_args.refuse_data_dir("sweep")?;
         let cores = socialbench_harness::pinning::machine_cores().len().max(1);
         let or = |v: &[usize], d: Vec<usize>| if v.is_empty() { d } else { v.to_vec() };
         let threads = or(
@@ -718,6 +779,7 @@ impl SweepArgs {
             stripes,
             replications: self.engine_args.replications(),
             feeds: self.engine_args.feeds.clone(),
+            durabilities: self.engine_args.durability.clone(),
             users,
             rates: self.rates.clone(),
             max_outstanding: self.loops.max_outstanding,
@@ -795,6 +857,8 @@ impl CapacityArgs {
         )?;
         c.replication = self.engine_args.replication()?;
         c.feeds.mode = self.engine_args.feed_mode()?;
+        c.durability.mode = self.engine_args.durability_mode()?;
+        self.engine_args.refuse_data_dir("capacity")?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);

@@ -676,6 +676,10 @@ pub enum ApiError {
     /// goes on serving.
     #[error("engine fault: the op panicked and was not applied")]
     EngineFault,
+    /// The partition crashed before the op's write was durable: it was
+    /// not applied (the crash fault, `--fault crash`).
+    #[error("partition crashed: the op was not applied")]
+    Crashed,
     /// The engine is shut down.
     #[error("engine is shut down")]
     Shutdown,

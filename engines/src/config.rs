@@ -6,6 +6,7 @@
 //! without the `redis` feature too, so that struct literals and the CLI
 //! compile either way (a build without the feature refuses `--engine redis`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -30,6 +31,20 @@ pub struct Stall {
     pub every: Duration,
     /// Length of each stall.
     pub duration: Duration,
+}
+
+/// The crash fault (`--fault crash:partition=N,at=T[,every=E]`): partition
+/// `partition` loses its in-memory state at `at` from the start of the
+/// measured window (and every `every` after), and is rebuilt from its log
+/// (see `wal/mod.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Crash {
+    /// The partition that crashes.
+    pub partition: usize,
+    /// When, from the start of the measured window.
+    pub at: Duration,
+    /// Crash again this often after the first (`None`: once).
+    pub every: Option<Duration>,
 }
 
 /// Faults injected to test the engines and the harness (all off by default).
@@ -57,6 +72,11 @@ pub struct Faults {
     pub stall: Option<Stall>,
     /// Seed of the fault decisions, so a faulty run is reproducible.
     pub seed: u64,
+    /// A partition crash and its recovery (not counted by
+    /// [`Faults::any`]: the serial engine, which refuses the other faults,
+    /// crashes too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Crash>,
 }
 
 impl Faults {
@@ -68,6 +88,79 @@ impl Faults {
             || self.drop_write_rate > 0.0
             || self.duplicate_write_rate > 0.0
             || self.stall.is_some()
+    }
+}
+
+/// How a partition keeps its state (`--durability`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum DurabilityMode {
+    /// In memory only: a crash loses the partition's state (today's
+    /// behaviour, the default).
+    #[default]
+    None,
+    /// Every applied write is appended to a write-ahead log and written
+    /// before its reply leaves; synced at most once a second.
+    Log,
+    /// As `log`, and synced before the reply leaves (one fsync per group
+    /// of writes).
+    Fsync,
+}
+
+impl std::fmt::Display for DurabilityMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DurabilityMode::None => "none",
+            DurabilityMode::Log => "log",
+            DurabilityMode::Fsync => "fsync",
+        })
+    }
+}
+
+/// Where and how durable partitions log (`wal/mod.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Durability {
+    /// None, log or fsync.
+    pub mode: DurabilityMode,
+    /// The data dir of the logs (required unless `mode` is `None`).
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
+    /// What the logs are for (the workload), written in every log's
+    /// header and checked when one is recovered.
+    #[serde(skip)]
+    pub identity: String,
+    /// Start from the logs in `dir` instead of an empty state.
+    #[serde(skip)]
+    pub recover: bool,
+}
+
+impl Durability {
+    /// Whether partitions log.
+    pub fn logs(&self) -> bool {
+        self.mode != DurabilityMode::None
+    }
+
+    /// The data dir, which logging needs (`None`: the partitions do not log).
+    pub fn log_dir(&self) -> Result<Option<&std::path::Path>, EngineError> {
+        match (self.logs(), self.dir.as_deref()) {
+            (false, _) => Ok(None),
+            (true, Some(dir)) => Ok(Some(dir)),
+            (true, None) => Err(EngineError::config(format!(
+                "--durability {} needs a data dir",
+                self.mode
+            ))),
+        }
+    }
+
+    /// Whether this is the default (in memory, nothing recovered).
+    pub fn is_default(&self) -> bool {
+        self.mode == DurabilityMode::None && !self.recover
+    }
+
+    /// The header identity of partition `index` of `count` of `engine`.
+    pub fn identity_of(&self, engine: &str, index: usize, count: usize) -> String {
+        format!("{engine} partition {index} of {count}; {}", self.identity)
     }
 }
 
@@ -256,6 +349,9 @@ pub struct EngineConfig {
     /// format it had before this field existed.
     #[serde(skip)]
     pub redis: Option<RedisConfig>,
+    /// Write-ahead logs of the in-process engines (`--durability`).
+    #[serde(skip_serializing_if = "Durability::is_default")]
+    pub durability: Durability,
 }
 
 impl Default for EngineConfig {
@@ -270,6 +366,7 @@ impl Default for EngineConfig {
             replication: Replication::default(),
             feeds: Feeds::default(),
             redis: None,
+            durability: Durability::default(),
         }
     }
 }
@@ -408,6 +505,11 @@ impl EngineConfig {
                 crate::api::MAX_LIMIT
             )));
         }
+        if self.durability.recover && !self.durability.logs() {
+            return Err(EngineError::config(
+                "--recover needs --durability log or fsync (the logs go on from where they ended)",
+            ));
+        }
         if self.replication.replicas > Replication::MAX_REPLICAS {
             return Err(EngineError::config(format!(
                 "replicas {} outside 0..={}",
@@ -425,6 +527,17 @@ impl EngineConfig {
             return Err(EngineError::config(format!(
                 "--feeds {} needs an in-process engine (serial, actor, sharded, striped); {engine} pulls only",
                 self.feeds.mode
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses logs, recovery and crashes on `engine`, which does not build
+    /// durable partitions.
+    pub fn refuse_durability(&self, engine: &str) -> Result<(), EngineError> {
+        if !self.durability.is_default() || self.faults.crash.is_some() {
+            return Err(EngineError::config(format!(
+                "--durability, --recover and the crash fault need the serial, actor or sharded engine; {engine} has no durable partitions"
             )));
         }
         Ok(())

@@ -259,6 +259,36 @@ pub struct EngineStats {
     /// Push and hybrid feeds' figures (`None`: pulling).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feeds: Option<FeedStats>,
+    /// Write-ahead logs, recoveries and crashes (`None`: in memory, no
+    /// crash configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durability: Option<DurabilityStats>,
+}
+
+/// What durable partitions did (`wal/mod.rs`), summed over partitions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DurabilityStats {
+    /// None, log or fsync.
+    pub mode: crate::config::DurabilityMode,
+    /// What the logs wrote and synced.
+    pub log: crate::wal::WalCounters,
+    /// What `--recover` replayed when the engine started (`None`: it
+    /// started empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<crate::wal::Recovery>,
+    /// Crashes injected.
+    pub crashes: u64,
+    /// Acknowledged writes the crashes lost (0 with `fsync`; with `none`,
+    /// every write the partition had taken).
+    pub lost_writes: u64,
+    /// Ops in flight at a crash, answered [`crate::ApiError::Crashed`]
+    /// (none of them was applied).
+    pub failed_ops: u64,
+    /// The last crash's recovery (records replayed, time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_recovery: Option<crate::wal::Recovery>,
+    /// The longest recovery, in microseconds.
+    pub max_recovery_micros: u64,
 }
 
 /// What pushing posts to timelines did (`--feeds push|hybrid`), summed over
@@ -423,6 +453,10 @@ pub trait Engine: Send + Sync + 'static {
     fn entities(&self) -> Option<crate::audit::Entities> {
         None
     }
+
+    /// The measured window starts at `at`: the crash fault's times count
+    /// from it. Engines without timed faults ignore it.
+    fn start_window(&self, _at: std::time::Instant) {}
 
     /// Stops serving and joins the engine's threads. Idempotent. Ops submitted
     /// after (or pending at) shutdown are answered with `Shutdown` or dropped with

@@ -369,6 +369,105 @@ fn stall_step(
     )
 }
 
+/// When the crash fault fires (`config::Crash`): one per engine, shared by
+/// its partitions, armed by [`crate::Engine::start_window`].
+#[derive(Debug)]
+pub(crate) struct CrashPlan {
+    crash: crate::config::Crash,
+    epoch: Instant,
+    /// Nanoseconds from `epoch` to the window's start, plus one (0: not armed).
+    start: AtomicU64,
+}
+
+impl CrashPlan {
+    /// The plan of `crash`, not armed yet.
+    pub(crate) fn new(crash: crate::config::Crash) -> std::sync::Arc<CrashPlan> {
+        std::sync::Arc::new(CrashPlan {
+            crash,
+            epoch: Instant::now(),
+            start: AtomicU64::new(0),
+        })
+    }
+
+    /// The measured window starts at `at`.
+    pub(crate) fn arm(&self, at: Instant) {
+        let ns = at.saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.start.store(ns + 1, Ordering::Release);
+    }
+
+    /// The partition that crashes.
+    pub(crate) fn partition(&self) -> usize {
+        self.crash.partition
+    }
+
+    /// A timer for the crashing partition's owner.
+    pub(crate) fn timer(self: &std::sync::Arc<Self>) -> CrashTimer {
+        CrashTimer {
+            plan: self.clone(),
+            next: None,
+            countdown: 0,
+            done: false,
+        }
+    }
+}
+
+/// The crashing partition's view of its [`CrashPlan`]: it reads the clock
+/// once every [`CrashTimer::CHECK_EVERY`] ops, so a crash fires within that
+/// many ops of its time.
+#[derive(Debug)]
+pub(crate) struct CrashTimer {
+    plan: std::sync::Arc<CrashPlan>,
+    next: Option<Instant>,
+    countdown: u32,
+    done: bool,
+}
+
+impl CrashTimer {
+    /// Ops between two reads of the clock.
+    pub(crate) const CHECK_EVERY: u32 = 64;
+
+    /// Whether the partition must crash now (then the next crash is
+    /// scheduled, if the fault repeats).
+    #[inline]
+    pub(crate) fn due(&mut self) -> bool {
+        if self.countdown > 0 {
+            self.countdown -= 1;
+            return false;
+        }
+        self.countdown = Self::CHECK_EVERY - 1;
+        if self.done {
+            return false;
+        }
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                let start = self.plan.start.load(Ordering::Acquire);
+                if start == 0 {
+                    return false;
+                }
+                let n = self.plan.epoch + Duration::from_nanos(start - 1) + self.plan.crash.at;
+                self.next = Some(n);
+                n
+            }
+        };
+        let now = Instant::now();
+        if now < next {
+            return false;
+        }
+        match self.plan.crash.every {
+            Some(every) if !every.is_zero() => {
+                let mut n = next + every;
+                while n <= now {
+                    n += every;
+                }
+                self.next = Some(n);
+            }
+            _ => self.done = true,
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,15 @@ impl EngineKind {
         self != EngineKind::Null
     }
 
+    /// Whether the engine builds durable partitions (`--durability`,
+    /// `--recover`, the crash fault): serial, actor and sharded.
+    pub fn is_durable(self) -> bool {
+        matches!(
+            self,
+            EngineKind::Serial | EngineKind::Actor | EngineKind::Sharded
+        )
+    }
+
     /// Whether `partitions` in the config means anything to this engine.
     pub fn is_partitioned(self) -> bool {
         matches!(self, EngineKind::Sharded | EngineKind::Striped)
@@ -129,6 +138,12 @@ impl EngineKind {
         }
         if matches!(self, EngineKind::Redis | EngineKind::Null) {
             config.refuse_push(self.name())?;
+        }
+        if !self.is_durable() {
+            config.refuse_durability(self.name())?;
+        }
+        if matches!(self, EngineKind::Actor | EngineKind::Sharded) {
+            crate::shard_set::check_durability(config)?;
         }
         match self {
             #[cfg(feature = "redis")]

@@ -38,6 +38,7 @@ pub mod serial;
 mod shard_set;
 pub mod sharded;
 pub mod striped;
+pub mod wal;
 
 pub use api::*;
 pub use audit::{
@@ -45,12 +46,12 @@ pub use audit::{
     WriteTally,
 };
 pub use config::{
-    ChannelKind, EngineConfig, Faults, FeedMode, Feeds, IdlePolicy, RedisConfig, RedisTarget,
-    Replication, ReplicationMode, Stall,
+    ChannelKind, Crash, Durability, DurabilityMode, EngineConfig, Faults, FeedMode, Feeds,
+    IdlePolicy, RedisConfig, RedisTarget, Replication, ReplicationMode, Stall,
 };
 pub use engine::{
-    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats, PartitionStats,
-    ReplicationStats, Session, Staleness, WriteFaults,
+    DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats,
+    PartitionStats, ReplicationStats, Session, Staleness, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};

@@ -34,6 +34,7 @@ impl NullEngine {
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
         config.refuse_replicas("null")?;
+        config.refuse_durability("null")?;
         config.refuse_push("null")?;
         Ok(NullEngine::default())
     }

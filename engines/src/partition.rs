@@ -100,6 +100,12 @@ impl PostClock {
     pub fn tick(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed) + 1
     }
+
+    /// Moves the clock past `stamp`, which a replayed post took: a
+    /// recovered engine never stamps two posts alike.
+    pub fn advance_to(&self, stamp: u64) {
+        self.0.fetch_max(stamp, Ordering::Relaxed);
+    }
 }
 
 /// Where a partition's post stamps come from. A primary takes them from the
@@ -258,6 +264,21 @@ impl Partition {
             feed_totals: FeedTotals::default(),
             feed_plan: TimelinePlan::default(),
         }
+    }
+
+    /// An empty partition with this one's place, clock and feed settings:
+    /// what a crashed partition restarts from.
+    pub(crate) fn empty_like(&self) -> Partition {
+        let mut p = Partition::new(self.index, self.count, self.clock.clone());
+        p.set_feeds(self.feeds);
+        p.stamps.record = self.stamps.record;
+        p
+    }
+
+    /// A replayed op took `stamps`: the engine's clock must not hand them
+    /// out again.
+    pub(crate) fn see_stamps(&self, stamps: [u64; 2]) {
+        self.clock.advance_to(stamps[0].max(stamps[1]));
     }
 
     /// This partition's index.

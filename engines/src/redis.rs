@@ -258,6 +258,7 @@ impl RedisEngine {
         config.validate()?;
         config.refuse_replicas("redis")?;
         config.refuse_push("redis")?;
+        config.refuse_durability("redis")?;
         let (redis, prefix) = check_config(config)?;
         let timeout = redis.timeout;
         let (urls, slots) = discover(&redis.target, timeout)?;
@@ -467,6 +468,7 @@ impl Engine for RedisEngine {
             write_faults: Default::default(),
             replication: None,
             feeds: None,
+            durability: None,
         }
     }
 

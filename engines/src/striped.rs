@@ -299,6 +299,7 @@ impl StripedEngine {
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
         config.refuse_replicas("striped")?;
+        config.refuse_durability("striped")?;
         let count = config.partitions;
         let clock = PostClock::new();
         let stripes = (0..count)

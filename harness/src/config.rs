@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, EngineError, EngineKind, Faults, Feeds, IdlePolicy, OpKind,
-    RedisConfig, Replication, Stall,
+    AuditFailure, ChannelKind, Crash, Durability, EngineError, EngineKind, Faults, Feeds,
+    IdlePolicy, OpKind, RedisConfig, Replication, Stall,
 };
 
 use crate::pinning::PinSpec;
@@ -238,6 +238,10 @@ pub struct RunConfig {
     /// threshold; the timeline bound is the workload's feed limit, set
     /// when the run starts.
     pub feeds: Feeds,
+    /// Write-ahead logs (`--durability`, `--data-dir`, `--recover`): the
+    /// mode is serialized, the dir and the identity are filled in when the
+    /// run starts (the dir defaults to `data/` in the run's folder).
+    pub durability: Durability,
     /// How much the audit checks after the run.
     pub audit: AuditMode,
     /// The `redis` engine's server (copied into `EngineConfig::redis`); not
@@ -309,6 +313,7 @@ impl RunConfig {
             idle: IdlePolicy::default(),
             replication: Replication::default(),
             feeds: Feeds::default(),
+            durability: Durability::default(),
             audit: AuditMode::Entities,
             redis: None,
             workload: defaults::WORKLOAD.into(),
@@ -346,6 +351,9 @@ impl RunConfig {
         }
         if matches!(engine, EngineKind::Null | EngineKind::Redis) {
             c.feeds.mode = socialbench_engines::FeedMode::Pull;
+        }
+        if !engine.is_durable() {
+            c.durability = Durability::default();
         }
         c
     }
@@ -454,6 +462,25 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             }
             faults.stall = Some(Stall { every, duration });
         }
+        "crash" => {
+            known(&["partition", "at", "every"])?;
+            let partition = match get("partition") {
+                None => 0,
+                Some(v) => v
+                    .parse::<usize>()
+                    .map_err(|_| bad(&format!("partition `{v}` is not a partition index")))?,
+            };
+            let at = parse_duration(get("at").ok_or_else(|| bad("missing at=DURATION"))?)?;
+            let every = get("every").map(parse_duration).transpose()?;
+            if every.is_some_and(|e| e.is_zero()) {
+                return Err(bad("every must be positive"));
+            }
+            faults.crash = Some(Crash {
+                partition,
+                at,
+                every,
+            });
+        }
         "drop-followups" => {
             known(&["rate"])?;
             faults.drop_follow_up_rate = probability(get("rate"))?;
@@ -496,7 +523,7 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             return Err(bad(
                 "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; \
                  drop-deliveries:rate=P; panic:rate=P; drop-writes:rate=P[,kind=K]; \
-                 duplicate-writes:rate=P[,kind=K])",
+                 duplicate-writes:rate=P[,kind=K]; crash:partition=N,at=D[,every=D])",
             ));
         }
     }

@@ -96,6 +96,7 @@
 //! the shard, and a session's `poll` sees its reply channel disconnect.
 
 mod gather;
+mod log_writer;
 mod merge;
 mod messages;
 mod replica;
@@ -112,9 +113,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::audit::{Audit, Entities};
-use crate::config::{ChannelKind, EngineConfig, Feeds, IdlePolicy};
+use crate::config::{ChannelKind, DurabilityMode, EngineConfig, Feeds, IdlePolicy};
 use crate::engine::{
-    EngineError, EngineStats, FeedStats, PartitionStats, ReplicationStats, Staleness,
+    DurabilityStats, EngineError, EngineStats, FeedStats, PartitionStats, ReplicationStats,
+    Staleness,
 };
 use crate::fault::FaultCounters;
 use crate::mailbox::{self, DualReceiver, Sender};
@@ -124,6 +126,7 @@ pub use session::ShardedSession;
 pub use shard::BATCH;
 pub use waiting::{LINGER, SPIN_CAP};
 
+use log_writer::LogWriter;
 use messages::{ClientMsg, PeerMsg, Probe, ShardView};
 use replica::{Backup, BackupMsg, Replicator};
 use shard::{Shard, ShardPlan};
@@ -182,6 +185,33 @@ pub(crate) struct ShardSet {
     feeds: Feeds,
     /// Push feeds: deliveries queued in every shard's broker queue.
     backlog: Arc<AtomicU64>,
+    /// Durable shards: each log thread's figures, and what `--recover`
+    /// replayed (`None`: in memory).
+    logs: Option<DurableSet>,
+}
+
+/// The logs of a durable shard set.
+struct DurableSet {
+    mode: DurabilityMode,
+    counters: Vec<Arc<Mutex<crate::wal::WalCounters>>>,
+    recovered: Option<crate::wal::Recovery>,
+}
+
+/// Refuses what durable shard sets do not do yet: the crash fault (built
+/// on serial only), and logs together with backups (the backups would
+/// start empty after `--recover`).
+pub(crate) fn check_durability(config: &EngineConfig) -> Result<(), EngineError> {
+    if config.faults.crash.is_some() {
+        return Err(EngineError::config(
+            "the crash fault is built on the serial engine only so far (actor and sharded: not yet)",
+        ));
+    }
+    if config.durability.logs() && config.replication.on() {
+        return Err(EngineError::config(
+            "--durability with --replicas is not built yet: choose one",
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ShardSet {
@@ -204,8 +234,14 @@ impl ShardSet {
         thread_name: impl Fn(usize) -> String,
     ) -> Result<ShardSet, EngineError> {
         config.validate()?;
+        check_durability(config)?;
         if count == 0 {
             return Err(EngineError::config("partitions must be at least 1"));
+        }
+        if let Some(dir) = config.durability.log_dir()?
+            && !config.durability.recover
+        {
+            crate::wal::prepare_fresh_dir(dir).map_err(|e| EngineError::config(e.to_string()))?;
         }
         let flush = flush_size();
         // Backups are threads too: primaries own cores only if there are
@@ -233,7 +269,13 @@ impl ShardSet {
             replication: config.replication,
             feeds: config.feeds,
             backlog: Arc::new(AtomicU64::new(0)),
+            logs: None,
         };
+        let mut logs = config.durability.logs().then(|| DurableSet {
+            mode: config.durability.mode,
+            counters: Vec::with_capacity(count),
+            recovered: None,
+        });
         let plan = ShardPlan {
             count,
             peers: &set.peers,
@@ -241,7 +283,6 @@ impl ShardSet {
             faults: &config.faults,
             clock: PostClock::new(),
             flush,
-            feeds: config.feeds,
             backlog: &set.backlog,
         };
         let pin_of =
@@ -249,21 +290,30 @@ impl ShardSet {
         let mut backups = Vec::with_capacity(count);
         for (index, rx) in receivers.into_iter().enumerate() {
             let idler = Idler::new(config.idle, own_core[index]);
+            let mut part = Partition::new(index, count, plan.clock.clone());
+            part.set_feeds(config.feeds);
             let started = set
                 .start_backups((index, count), &thread_name, &pin_of, &mut backups)
+                .map_err(|e| EngineError::Spawn(Arc::new(e)))
                 .and_then(|repl| {
-                    let shard = Shard::new(index, rx, idler, &plan, repl);
+                    let at = (index, count);
+                    set.start_log(config, at, &thread_name, (&mut part, &mut logs), repl)
+                })
+                .and_then(|repl| {
+                    let shard = Shard::new(index, rx, idler, &plan, repl, part);
                     set.spawn(thread_name(index), pin_of(index), move || shard.run())
+                        .map_err(|e| EngineError::Spawn(Arc::new(e)))
                 });
             if let Err(e) = started {
                 // The backups started so far stop once their primaries
                 // (stopped here) and these channels are gone.
                 drop(backups);
                 set.shutdown();
-                return Err(EngineError::Spawn(Arc::new(e)));
+                return Err(e);
             }
         }
         set.backups = backups;
+        set.logs = logs;
         Ok(set)
     }
 
@@ -300,6 +350,66 @@ impl ShardSet {
         }
         all.push(senders.clone());
         Ok((replicas > 0).then(|| Replicator::new(senders, self.replication, (index, count))))
+    }
+
+    /// Durable shards: creates shard `index`'s log (or opens it and replays
+    /// it into `part` with `--recover`), starts its log thread and adds it
+    /// to the shard's replicator as one more sink, in `sync` mode
+    /// (`log_writer.rs`). Without durability, gives `repl` back.
+    fn start_log(
+        &self,
+        config: &EngineConfig,
+        (index, count): (usize, usize),
+        thread_name: &impl Fn(usize) -> String,
+        (part, logs): (&mut Partition, &mut Option<DurableSet>),
+        repl: Option<Replicator>,
+    ) -> Result<Option<Replicator>, EngineError> {
+        let d = &config.durability;
+        let (Some(logs), Some(dir)) = (logs.as_mut(), d.dir.as_deref()) else {
+            return Ok(repl);
+        };
+        let identity = d.identity_of(self.name, index, count);
+        let wal = if d.recover {
+            let (counters, mut scratch) = (FaultCounters::default(), Vec::new());
+            let (wal, rec) = crate::wal::Wal::open(dir, index, &identity, d.mode, |e| {
+                crate::wal::replay(part, e, false, &mut scratch, &counters)
+            })
+            .map_err(|e| EngineError::config(e.to_string()))?;
+            let total = logs.recovered.get_or_insert_with(Default::default);
+            total.records += rec.records;
+            total.bytes += rec.bytes;
+            total.truncated_bytes += rec.truncated_bytes;
+            total.micros += rec.micros;
+            if total.truncated_because.is_none() {
+                total.truncated_because = rec.truncated_because;
+            }
+            wal
+        } else {
+            crate::wal::Wal::create(dir, index, &identity, d.mode)
+                .map_err(|e| EngineError::config(e.to_string()))?
+        };
+        let counters = Arc::new(Mutex::new(wal.counters()));
+        logs.counters.push(counters.clone());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let writer = LogWriter {
+            index: 0,
+            wal,
+            rx,
+            primary: self.peers[index].clone(),
+            counters,
+        };
+        self.spawn(format!("{}-log", thread_name(index)), None, move || {
+            writer.run()
+        })
+        .map_err(|e| EngineError::Spawn(Arc::new(e)))?;
+        // `check_durability` refused backups with logs: the writer is the
+        // replicator's only sink.
+        debug_assert!(repl.is_none());
+        let sync = crate::config::Replication {
+            replicas: 1,
+            mode: crate::config::ReplicationMode::Sync,
+        };
+        Ok(Some(Replicator::new(vec![tx], sync, (index, count))))
     }
 
     /// Starts one of the set's threads, pinned to `pin` when given.
@@ -447,6 +557,17 @@ impl ShardSet {
             }
         }
         s.replication = repl;
+        s.durability = self.logs.as_ref().map(|l| {
+            let mut d = DurabilityStats {
+                mode: l.mode,
+                recovered: l.recovered.clone(),
+                ..DurabilityStats::default()
+            };
+            for c in &l.counters {
+                d.log.add(&c.lock());
+            }
+            d
+        });
         if let (Some(f), Some(h)) = (&mut s.feeds, &delays)
             && !h.is_empty()
         {

@@ -62,23 +62,10 @@ use crossbeam_channel::{Receiver, Sender as LogSender};
 use super::messages::PeerMsg;
 use crate::api::{Op, Response};
 use crate::config::{Replication, ReplicationMode};
-use crate::fault::{FaultCounters, OpFault, apply_follow_up_guarded, apply_guarded};
+use crate::fault::{FaultCounters, OpFault};
 use crate::mailbox::Sender;
 use crate::partition::{FollowUp, Partition};
-
-/// One state change of a primary, in the order it applied them.
-#[derive(Clone, Debug)]
-pub(super) enum LogEntry {
-    /// A client write, the fault decision it was applied under and the
-    /// post stamps it took (0: none).
-    Op {
-        op: Op,
-        fault: OpFault,
-        stamps: [u64; 2],
-    },
-    /// A follow-up applied here (sent by another shard or by this one).
-    FollowUp(FollowUp),
-}
+pub(super) use crate::wal::LogEntry;
 
 /// A probe of a backup: its partition and how many log entries it applied.
 pub(super) type BackupProbe = Box<dyn FnOnce(&Partition, u64) + Send>;
@@ -140,21 +127,14 @@ impl Backup {
     }
 
     fn apply(&mut self, e: LogEntry) {
-        match e {
-            LogEntry::Op { op, fault, stamps } => {
-                self.part.stamps.give(stamps);
-                let _ = apply_guarded(&mut self.part, op, &mut self.scratch, fault, &self.counters);
-                self.scratch.clear();
-            }
-            LogEntry::FollowUp(f) => apply_follow_up_guarded(&mut self.part, f, &self.counters),
-        }
+        crate::wal::replay(&mut self.part, e, false, &mut self.scratch, &self.counters);
     }
 }
 
 /// Tells a backup's primary, when dropped, that the backup is gone.
-struct Lost {
-    primary: Sender<PeerMsg>,
-    backup: u8,
+pub(super) struct Lost {
+    pub(super) primary: Sender<PeerMsg>,
+    pub(super) backup: u8,
 }
 
 impl Drop for Lost {

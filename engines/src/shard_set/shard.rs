@@ -16,7 +16,7 @@ use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
 use super::replica::{Out, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
-use crate::config::{Faults, Feeds};
+use crate::config::Faults;
 use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
 use crate::mailbox::{DualReceiver, Either, Sender};
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
@@ -60,8 +60,6 @@ pub(super) struct ShardPlan<'a> {
     pub(super) clock: Arc<PostClock>,
     /// Replies queued per session before they are sent mid-batch.
     pub(super) flush: usize,
-    /// How home feeds are built.
-    pub(super) feeds: Feeds,
     /// Deliveries queued in every shard's broker queue.
     pub(super) backlog: &'a Arc<AtomicU64>,
 }
@@ -122,11 +120,10 @@ impl Shard {
         idler: Idler,
         plan: &ShardPlan<'_>,
         repl: Option<Replicator>,
+        mut part: Partition,
     ) -> Shard {
         let count = plan.count;
-        let mut part = Partition::new(index, count, plan.clock.clone());
         part.stamps.record = repl.is_some();
-        part.set_feeds(plan.feeds);
         Shard {
             index,
             count,

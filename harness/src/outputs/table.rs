@@ -216,6 +216,72 @@ fn intervals(o: &mut String, s: &RunSummary) {
     }
 }
 
+/// What the write-ahead logs and the crashes did (`--durability`,
+/// `--recover`, `--fault crash`).
+fn durability_lines(o: &mut String, s: &RunSummary) {
+    let Some(d) = &s.engine_stats.durability else {
+        return;
+    };
+    let l = &d.log;
+    if l.records > 0 || d.mode != socialbench_engines::DurabilityMode::None {
+        let per_op = if s.ops > 0 {
+            format!(
+                ", {:.0} bytes per measured op",
+                l.bytes as f64 / (s.ops + s.load.ops).max(1) as f64
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "durability: {}; {} records, {} MiB logged{per_op}; {} group commits of {:.1} records on average (largest {}); {} fsyncs, mean {}, max {}",
+            d.mode,
+            l.records,
+            l.bytes >> 20,
+            l.commits,
+            l.records as f64 / l.commits.max(1) as f64,
+            l.max_group,
+            l.fsyncs,
+            human_ns(l.fsync_micros.saturating_mul(1000) / l.fsyncs.max(1)),
+            human_ns(l.max_fsync_micros.saturating_mul(1000)),
+        );
+    }
+    if let Some(r) = &d.recovered {
+        let _ = writeln!(
+            o,
+            "recovered: {} records ({} MiB) replayed in {}{}",
+            r.records,
+            r.bytes >> 20,
+            human_ns(r.micros.saturating_mul(1000)),
+            match &r.truncated_because {
+                Some(why) => format!("; {} bytes cut off the end: {why}", r.truncated_bytes),
+                None => String::new(),
+            }
+        );
+    }
+    if d.crashes > 0 {
+        let last = d
+            .last_recovery
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "; last recovery replayed {} records in {}",
+                    r.records,
+                    human_ns(r.micros.saturating_mul(1000))
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "crashes: {}; {} ops in flight answered `crashed`; {} acknowledged writes LOST{last}; longest recovery {}",
+            d.crashes,
+            d.failed_ops,
+            d.lost_writes,
+            human_ns(d.max_recovery_micros.saturating_mul(1000)),
+        );
+    }
+}
+
 /// What pushing posts to timelines did (`--feeds push|hybrid`).
 fn feed_lines(o: &mut String, s: &RunSummary) {
     let Some(f) = &s.engine_stats.feeds else {
@@ -264,6 +330,7 @@ fn feed_lines(o: &mut String, s: &RunSummary) {
 /// Saturation, the audit and where the results are.
 fn verdicts(o: &mut String, s: &RunSummary) {
     feed_lines(o, s);
+    durability_lines(o, s);
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,

@@ -211,6 +211,8 @@ fn start_measuring<'scope, 'env, E: Engine>(
     let load_peak_rss = peak_rss_bytes();
     shared.start_ns.store(start, Ordering::Release);
     let warmup = ctx.config.warmup;
+    // Timed faults (the crash) count from the start of the measured window.
+    engine.start_window(std::time::Instant::now() + warmup);
     let timeline = Timeline {
         warm_end_ns: start + warmup.as_nanos() as u64,
         interval_ns: (ctx.config.interval().as_nanos() as u64).max(1),

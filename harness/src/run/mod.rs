@@ -382,12 +382,38 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
     let mut r = resolve(config, None)?;
     // A timeline keeps what a home feed of the workload asks for.
     r.plan.engine_config.feeds.timeline = workload.scenario.reads.feed_limit;
+    let d = &mut r.plan.engine_config.durability;
+    if d.logs() {
+        if d.dir.is_none() {
+            d.dir = r.out_dir.as_ref().map(|o| o.join("data"));
+        }
+        if d.dir.is_none() {
+            return Err(RunError::BadInput(
+                "--durability needs --data-dir when the run writes no output folder".into(),
+            ));
+        }
+        d.identity = log_identity(config, workload);
+    }
     let ctx = r.ctx(config, workload);
     let summary = config
         .engine
         .visit(&r.plan.engine_config, Visit(ctx))
         .map_err(|e| engine_error(config.engine, e))??;
     finish(config, summary)
+}
+
+/// What a run's logs are for, in their headers: a log is recovered only
+/// by a run of the same workload, size, seed and feed mode (the engine and
+/// its partitioning are added per partition).
+fn log_identity(config: &RunConfig, workload: &Workload) -> String {
+    format!(
+        "socialbench {}; workload {}; users {}; seed {}; feeds {}",
+        env!("CARGO_PKG_VERSION"),
+        config.workload,
+        workload.scenario.users,
+        config.seed,
+        config.feeds.mode
+    )
 }
 
 /// Runs `config` on `engine`, an engine built by the caller (one that
@@ -480,6 +506,7 @@ fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunEr
         replication: config.replication,
         feeds: config.feeds,
         redis: config.redis.clone(),
+        durability: config.durability.clone(),
     };
     let engine_threads =
         engine_threads.unwrap_or_else(|| config.engine.engine_threads(&engine_config));

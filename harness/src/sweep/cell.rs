@@ -42,6 +42,7 @@ pub(crate) fn run_cell(
     let mut c = spec.base.for_engine(line.engine);
     c.replication = line.replication;
     c.feeds.mode = line.feeds;
+    c.durability.mode = line.durability;
     c.threads = Some(line.threads);
     c.partitions = line.partitions;
     c.users = Some(cell.users);

@@ -68,7 +68,7 @@ pub mod row;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use socialbench_engines::{EngineKind, FeedMode, Replication};
+use socialbench_engines::{DurabilityMode, EngineKind, FeedMode, Replication};
 use socialbench_workload::Workload;
 
 pub use plan::{RateSpec, default_thread_counts, normalize, parse_users};
@@ -105,6 +105,9 @@ pub struct SweepSpec {
     pub replications: Vec<Replication>,
     /// Feed modes of the in-process engines (empty or `[pull]`: pull only).
     pub feeds: Vec<FeedMode>,
+    /// Durability modes of serial, actor and sharded (empty or `[none]`:
+    /// in memory only); each run logs in its own folder.
+    pub durabilities: Vec<DurabilityMode>,
     /// Users values.
     pub users: Vec<u32>,
     /// Open-loop rates (empty: closed loop only).

@@ -5,7 +5,7 @@
 //! repetition. The lines of a users value start with the baselines (C1,
 //! then the null ceiling at each thread count), then the engines asked for.
 
-use socialbench_engines::{EngineKind, FeedMode, Replication};
+use socialbench_engines::{DurabilityMode, EngineKind, FeedMode, Replication};
 
 use super::{CellKey, SweepSpec};
 use crate::units::human_rate;
@@ -106,6 +106,13 @@ pub fn normalize(spec: &mut SweepSpec) {
         }
     }
     spec.feeds = feeds;
+    let mut durabilities = Vec::new();
+    for d in spec.durabilities.drain(..) {
+        if !durabilities.contains(&d) {
+            durabilities.push(d);
+        }
+    }
+    spec.durabilities = durabilities;
     let mut engines = Vec::new();
     for e in spec.engines.drain(..) {
         if !engines.contains(&e) {
@@ -164,13 +171,22 @@ pub(crate) struct Line {
     /// How home feeds are built (push and hybrid on the in-process engines
     /// only; C1 and `null` pull).
     pub feeds: FeedMode,
+    /// How partitions keep their state (logs on serial, actor and sharded
+    /// only; C1 keeps it in memory).
+    pub durability: DurabilityMode,
 }
 
 /// The name of an engine as a sweep's rows and plots give it: the engine,
 /// for a replicated `sharded` its backups and mode (`sharded+r1-sync`), and
-/// its feed mode unless it pulls (`striped+push`), so that every table,
-/// verdict and plot tells the variants apart.
-pub fn engine_label(engine: EngineKind, replication: Replication, feeds: FeedMode) -> String {
+/// its feed mode unless it pulls (`striped+push`) and its durability
+/// unless in memory (`sharded+fsync`), so that every table, verdict and
+/// plot tells the variants apart.
+pub fn engine_label(
+    engine: EngineKind,
+    replication: Replication,
+    feeds: FeedMode,
+    durability: DurabilityMode,
+) -> String {
     let mut label = String::from(engine.name());
     if replication.on() {
         label += &format!("+r{}-{}", replication.replicas, replication.mode);
@@ -178,13 +194,16 @@ pub fn engine_label(engine: EngineKind, replication: Replication, feeds: FeedMod
     if feeds != FeedMode::Pull {
         label += &format!("+{feeds}");
     }
+    if durability != DurabilityMode::None {
+        label += &format!("+{durability}");
+    }
     label
 }
 
 impl Line {
     /// The line's engine label ([`engine_label`]).
     pub(crate) fn label(&self) -> String {
-        engine_label(self.engine, self.replication, self.feeds)
+        engine_label(self.engine, self.replication, self.feeds, self.durability)
     }
 
     /// The key of the line's cell at `users`, `rate` (`None`: closed loop), repetition `rep`.
@@ -241,10 +260,19 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
         partitions: None,
         replication: Replication::default(),
         feeds: FeedMode::Pull,
+        durability: DurabilityMode::None,
     }];
-    // Serial pushing is the C1 of push (delivery inside the op).
+    // Serial pushing is the C1 of push (delivery inside the op), serial
+    // logging the C1 of durability.
     for &feeds in spec.feeds.iter().filter(|&&f| f != FeedMode::Pull) {
         v.push(Line { feeds, ..v[0] });
+    }
+    for &durability in spec
+        .durabilities
+        .iter()
+        .filter(|&&d| d != DurabilityMode::None)
+    {
+        v.push(Line { durability, ..v[0] });
     }
     let mut engines = vec![EngineKind::Null];
     engines.extend(
@@ -269,16 +297,27 @@ pub(crate) fn lines(spec: &SweepSpec) -> Vec<Line> {
                 _ if spec.feeds.is_empty() => vec![FeedMode::Pull],
                 _ => spec.feeds.clone(),
             };
+            let durabilities = match e {
+                _ if !e.is_durable() || spec.durabilities.is_empty() => vec![DurabilityMode::None],
+                _ => spec.durabilities.clone(),
+            };
             for partitions in parts {
                 for &replication in &variants {
                     for &feeds in &feed_modes {
-                        v.push(Line {
-                            engine: e,
-                            threads: t,
-                            partitions,
-                            replication,
-                            feeds,
-                        });
+                        for &durability in &durabilities {
+                            // Logs and backups together are not built.
+                            if replication.on() && durability != DurabilityMode::None {
+                                continue;
+                            }
+                            v.push(Line {
+                                engine: e,
+                                threads: t,
+                                partitions,
+                                replication,
+                                feeds,
+                                durability,
+                            });
+                        }
                     }
                 }
             }
@@ -371,6 +410,7 @@ mod tests {
             out_dir: PathBuf::new(),
             replications: vec![],
             feeds: Vec::new(),
+            durabilities: Vec::new(),
         }
     }
 

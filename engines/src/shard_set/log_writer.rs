@@ -1,0 +1,88 @@
+//! A durable shard's log thread (`--durability log|fsync`, `wal/mod.rs`).
+//!
+//! The shard's [`super::replica::Replicator`] ships its log here exactly
+//! as it ships it to a backup: the thread is one more sink of the same log,
+//! in `sync` mode, so the replication's hold gives durability its rule for
+//! free: a reply (and a follow-up, and a gather part) leaves only once every
+//! entry logged before it is written (`log`) or synced (`fsync`), and a
+//! write's reply waits for the shards its follow-ups reached to have them on
+//! disk too (the `sync` barrier). One mechanism for both.
+//!
+//! Group commit: the thread takes every log message waiting in its channel,
+//! appends them all, writes them with one `write` and syncs them with one
+//! fsync, then acknowledges the last entry. While it syncs, the shard goes
+//! on serving and the next group gathers in the channel, so the group grows
+//! with the load and one fsync covers as many writes as arrived during the
+//! previous one.
+
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use parking_lot::Mutex;
+
+use super::messages::PeerMsg;
+use super::replica::{BackupMsg, Lost, ReplMsg};
+use crate::mailbox::Sender;
+use crate::wal::{Wal, WalCounters};
+
+/// A shard's log thread.
+pub(super) struct LogWriter {
+    /// Its slot among the replicator's sinks.
+    pub(super) index: u8,
+    pub(super) wal: Wal,
+    pub(super) rx: Receiver<BackupMsg>,
+    /// The primary's peer lane, for acknowledgements.
+    pub(super) primary: Sender<PeerMsg>,
+    /// The log's figures, published after each group.
+    pub(super) counters: Arc<Mutex<WalCounters>>,
+}
+
+impl LogWriter {
+    /// The thread: a group per wake-up, until `Stop` or until the shard is
+    /// gone; then a last sync. A write that fails ends it, and its guard
+    /// tells the primary, which stops waiting for it (the failure is
+    /// counted as a lost sink, like a backup gone).
+    pub(super) fn run(mut self) {
+        let _lost = Lost {
+            primary: self.primary.clone(),
+            backup: self.index,
+        };
+        let mut stop = false;
+        while !stop {
+            let Ok(first) = self.rx.recv() else { break };
+            let mut upto = None;
+            let mut take = |m: BackupMsg, wal: &mut Wal| match m {
+                BackupMsg::Log { upto: u, entries } => {
+                    for e in &entries {
+                        wal.append(e);
+                    }
+                    upto = Some(u);
+                    false
+                }
+                BackupMsg::Probe(_) => false,
+                BackupMsg::Stop => true,
+            };
+            stop = take(first, &mut self.wal);
+            while !stop && let Ok(m) = self.rx.try_recv() {
+                stop = take(m, &mut self.wal);
+            }
+            if let Err(e) = self.wal.commit() {
+                eprintln!("socialbench: a shard's log cannot be written: {e}");
+                return;
+            }
+            *self.counters.lock() = self.wal.counters();
+            if let Some(upto) = upto {
+                let ack = PeerMsg::Repl(ReplMsg::Ack {
+                    backup: self.index,
+                    upto,
+                });
+                // Fails only once the primary is gone.
+                let _ = self.primary.send(ack);
+            }
+        }
+        if self.wal.unsynced_records() > 0 {
+            let _ = self.wal.sync();
+        }
+        *self.counters.lock() = self.wal.counters();
+    }
+}
