@@ -87,7 +87,11 @@ pub(crate) fn replay(
             part.stamps.give(stamps);
             part.see_stamps(stamps);
             let _ = apply_guarded(part, op, scratch, fault, counters);
+            // Nothing given is left for a later op, and nothing taken (a
+            // recording partition notes the stamps it hands out) is
+            // mistaken for a later op's.
             part.stamps.give([0; 2]);
+            let _ = part.stamps.take();
             if local {
                 for f in scratch.drain(..) {
                     part.apply_follow_up(f);

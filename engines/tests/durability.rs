@@ -1,0 +1,369 @@
+//! Durable partitions (`--durability`, `wal/mod.rs`): a recovered engine
+//! has the state it had and answers the rest of an op stream exactly as the
+//! serial engine that never stopped; a torn or corrupt log tail is cut and
+//! reported; bad data dirs are refused and left as they were; a crash loses
+//! nothing acknowledged with `fsync` and the partition's state without a log.
+//!
+//! Size knob: `SOCIALBENCH_WAL_OPS` (ops of the reference stream, default 3,000).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{OpGen, Reference, closed_loop, env_usize, hammer_hot_communities, serial_reference};
+use socialbench_engines::actor::ActorEngine;
+use socialbench_engines::serial::SerialEngine;
+use socialbench_engines::sharded::ShardedEngine;
+use socialbench_engines::wal::log_path;
+use socialbench_engines::*;
+
+/// A data dir of its own, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("sb-wal-{name}-{}-{nanos}", std::process::id()));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `partitions` partitions logging in `dir` under `mode`.
+fn durable(mode: DurabilityMode, dir: &Path, partitions: usize, recover: bool) -> EngineConfig {
+    EngineConfig {
+        partitions,
+        durability: Durability {
+            mode,
+            dir: Some(dir.to_path_buf()),
+            identity: "durability test".into(),
+            recover,
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// A durable engine of `kind` (serial, actor or sharded).
+fn build(kind: EngineKind, config: &EngineConfig) -> Result<Box<dyn Durable>, EngineError> {
+    Ok(match kind {
+        EngineKind::Serial => Box::new(SerialEngine::new(config)?),
+        EngineKind::Actor => Box::new(ActorEngine::new(config)?),
+        EngineKind::Sharded => Box::new(ShardedEngine::new(config)?),
+        k => panic!("{k:?} is not durable"),
+    })
+}
+
+/// What the tests need of an engine, object-safe.
+trait Durable {
+    fn run(&self, ops: &[Op], want: &[Response], label: &str);
+    fn digest_now(&self) -> u64;
+    fn stats_now(&self) -> EngineStats;
+}
+
+impl<E: Engine> Durable for E {
+    /// Applies `ops` one at a time, each reply checked against `want`.
+    fn run(&self, ops: &[Op], want: &[Response], label: &str) {
+        let mut s = self.session().expect("session");
+        for (i, (op, want)) in ops.iter().zip(want).enumerate() {
+            let got = s.call(op.clone());
+            assert!(
+                got == *want,
+                "{label}: op {i} {op:?} replied {got:?}, the serial engine {want:?}"
+            );
+        }
+    }
+
+    fn digest_now(&self) -> u64 {
+        self.quiesce();
+        self.digest()
+    }
+
+    fn stats_now(&self) -> EngineStats {
+        self.stats()
+    }
+}
+
+fn reference() -> &'static Reference {
+    static R: std::sync::OnceLock<Reference> = std::sync::OnceLock::new();
+    R.get_or_init(|| serial_reference(env_usize("SOCIALBENCH_WAL_OPS", 3_000)))
+}
+
+/// Runs the first half of the reference on a durable engine, drops it,
+/// recovers it from its logs, and runs the second half: every reply must be
+/// the serial engine's (so post stamps went on from the recovered clock),
+/// and the digest after recovery the one before.
+#[test]
+fn a_recovered_engine_has_its_state_and_answers_the_rest_like_serial() {
+    let r = reference();
+    let half = r.ops.len() / 2;
+    for (kind, partitions) in [
+        (EngineKind::Serial, 1),
+        (EngineKind::Actor, 1),
+        (EngineKind::Sharded, 3),
+    ] {
+        for mode in [DurabilityMode::Log, DurabilityMode::Fsync] {
+            let label = format!("{kind:?} {mode}");
+            let dir = TempDir::new("recover");
+            let before = {
+                let e = build(kind, &durable(mode, &dir.0, partitions, false)).expect(&label);
+                e.run(&r.ops[..half], &r.replies[..half], &label);
+                let d = e.digest_now();
+                let log = e.stats_now().durability.expect("durable stats").log;
+                assert!(log.records > 0 && log.commits > 0, "{label}: {log:?}");
+                d
+            };
+            let e = build(kind, &durable(mode, &dir.0, partitions, true)).expect(&label);
+            assert_eq!(e.digest_now(), before, "{label}: recovered state");
+            let rec = e.stats_now().durability.and_then(|d| d.recovered);
+            let rec = rec.expect("recovered figures");
+            assert!(rec.records > 0, "{label}: {rec:?}");
+            assert_eq!(rec.truncated_bytes, 0, "{label}: {rec:?}");
+            e.run(&r.ops[half..], &r.replies[half..], &label);
+            assert_eq!(e.digest_now(), r.digest, "{label}: final state");
+        }
+    }
+}
+
+/// The reference's ops up to (not including) its `n`-th acknowledged
+/// write from the end, replayed on a fresh serial engine: the state a log
+/// missing its last `n` records holds.
+fn digest_without_last_writes(r: &Reference, n: usize) -> u64 {
+    let mut acked = r
+        .ops
+        .iter()
+        .zip(&r.replies)
+        .enumerate()
+        .filter(|(_, (op, reply))| op.kind().is_write() && reply.is_ok())
+        .map(|(i, _)| i);
+    let cut = acked.nth_back(n - 1).expect("enough writes");
+    let e = SerialEngine::new(&EngineConfig::default()).unwrap();
+    e.run(&r.ops[..cut], &r.replies[..cut], "prefix");
+    e.digest_now()
+}
+
+/// Cutting a log mid-record, flipping a byte of its last record or adding
+/// a partial header each lose exactly the damaged record: the recovery
+/// reports the bytes it cut and why, the file is left cut (a second
+/// recovery finds it clean), and the state is the log's valid prefix.
+#[test]
+fn a_torn_or_corrupt_tail_is_cut_reported_and_never_replayed() {
+    let r = reference();
+    let lost_one = digest_without_last_writes(r, 1);
+    let whole = r.digest;
+    type Damage = fn(&mut Vec<u8>);
+    let cases: [(&str, Damage, u64, &str); 4] = [
+        (
+            "cut mid-record",
+            |b| b.truncate(b.len() - 3),
+            lost_one,
+            "cut short",
+        ),
+        (
+            "last byte flipped",
+            |b| *b.last_mut().unwrap() ^= 0x40,
+            lost_one,
+            "checksum",
+        ),
+        (
+            "partial header added",
+            |b| b.extend_from_slice(&[7, 0, 0]),
+            whole,
+            "header cut short",
+        ),
+        (
+            "absurd length added",
+            |b| b.extend_from_slice(&[0xff; 12]),
+            whole,
+            "length",
+        ),
+    ];
+    for (what, damage, want, because) in cases {
+        let dir = TempDir::new("torn");
+        let config = durable(DurabilityMode::Fsync, &dir.0, 1, false);
+        SerialEngine::new(&config)
+            .unwrap()
+            .run(&r.ops, &r.replies, what);
+        let path = log_path(&dir.0, 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        damage(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let config = durable(DurabilityMode::Fsync, &dir.0, 1, true);
+        let e = SerialEngine::new(&config).expect(what);
+        let rec = e.stats().durability.and_then(|d| d.recovered).unwrap();
+        assert!(rec.truncated_bytes > 0, "{what}: {rec:?}");
+        let why = rec.truncated_because.clone().unwrap_or_default();
+        assert!(why.contains(because), "{what}: `{why}`");
+        assert_eq!(e.digest_now(), want, "{what}: state");
+        drop(e);
+        let cut = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            cut <= len as u64 && cut == rec.bytes,
+            "{what}: file {cut}, {rec:?}"
+        );
+        let again = SerialEngine::new(&config).unwrap();
+        let rec2 = again.stats().durability.and_then(|d| d.recovered).unwrap();
+        assert_eq!(
+            (rec2.truncated_bytes, rec2.records),
+            (0, rec.records),
+            "{what}"
+        );
+    }
+}
+
+fn config_error(r: Result<impl Sized, EngineError>) -> String {
+    match r {
+        Err(e @ EngineError::Config { .. }) => e.detail(),
+        Err(e) => panic!("not a configuration error: {e}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+/// A new run's data dir must be empty; a recovered one must hold this
+/// engine's logs for this workload and version. Every refusal is a
+/// configuration error (exit 2 at the CLI) and leaves the files as they were.
+#[test]
+fn bad_data_dirs_are_refused_and_left_as_they_were() {
+    let dir = TempDir::new("bad");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let notes = dir.0.join("notes.txt");
+    std::fs::write(&notes, b"mine").unwrap();
+    let fresh = durable(DurabilityMode::Fsync, &dir.0, 2, false);
+    let e = config_error(SerialEngine::new(&fresh));
+    assert!(e.contains("not empty"), "{e}");
+    assert!(config_error(ShardedEngine::new(&fresh)).contains("not empty"));
+    assert_eq!(std::fs::read(&notes).unwrap(), b"mine");
+
+    // A log of two shards, for another workload.
+    let logs = TempDir::new("logs");
+    let mut other = durable(DurabilityMode::Fsync, &logs.0, 2, false);
+    other.durability.identity = "another workload".into();
+    ShardedEngine::new(&other).unwrap().run(
+        &reference().ops[..50],
+        &reference().replies[..50],
+        "other",
+    );
+    let original = std::fs::read(log_path(&logs.0, 0)).unwrap();
+    let recover = durable(DurabilityMode::Fsync, &logs.0, 2, true);
+    let e = config_error(ShardedEngine::new(&recover));
+    assert!(
+        e.contains("not this run's log") && e.contains("another workload"),
+        "{e}"
+    );
+    // Another partitioning of the same workload.
+    let mut three = other.clone();
+    three.partitions = 3;
+    three.durability.recover = true;
+    let e = config_error(ShardedEngine::new(&three));
+    assert!(e.contains("not this run's log"), "{e}");
+    // Another engine's log.
+    let mut serial = other.clone();
+    serial.durability.recover = true;
+    let e = config_error(SerialEngine::new(&serial));
+    assert!(e.contains("not this run's log"), "{e}");
+    assert_eq!(std::fs::read(log_path(&logs.0, 0)).unwrap(), original);
+
+    // Not a log at all, or none.
+    std::fs::write(log_path(&dir.0, 0), b"hello, world, not a log").unwrap();
+    let e = config_error(SerialEngine::new(&durable(
+        DurabilityMode::Log,
+        &dir.0,
+        1,
+        true,
+    )));
+    assert!(e.contains("no socialbench log"), "{e}");
+    let empty = TempDir::new("empty");
+    std::fs::create_dir_all(&empty.0).unwrap();
+    let e = config_error(ActorEngine::new(&durable(
+        DurabilityMode::Log,
+        &empty.0,
+        1,
+        true,
+    )));
+    assert!(e.contains("missing"), "{e}");
+    assert_eq!(
+        std::fs::read(log_path(&dir.0, 0)).unwrap(),
+        b"hello, world, not a log"
+    );
+}
+
+/// The crash fault firing every few dozen ops of a closed loop with 13 ops
+/// in flight: with `fsync` every acknowledged write survives every crash
+/// (the aggregate and per-entity audits pass) and some ops were answered
+/// `Crashed`; without a log the partition's state is lost and the audit
+/// says so.
+#[test]
+fn crashes_lose_nothing_acknowledged_with_fsync_and_the_state_without_a_log() {
+    let ops = env_usize("SOCIALBENCH_WAL_OPS", 3_000) * 4;
+    for mode in [DurabilityMode::None, DurabilityMode::Fsync] {
+        let dir = TempDir::new("crash");
+        let mut config = durable(mode, &dir.0, 1, false);
+        config.faults.crash = Some(Crash {
+            partition: 0,
+            at: Duration::ZERO,
+            every: Some(Duration::from_nanos(1)),
+        });
+        let engine = SerialEngine::new(&config).unwrap();
+        engine.start_window(std::time::Instant::now());
+        let mut generator = OpGen::new(0xc4a5, 0, 300, (0, 40), 0.05);
+        let run = {
+            let mut s = engine.session().unwrap();
+            closed_loop(&mut s, &mut generator, ops, 13)
+        };
+        engine.quiesce();
+        let d = engine.stats().durability.expect("crash figures");
+        assert!(d.crashes > 10 && d.failed_ops > 0, "{mode}: {d:?}");
+        let sums = engine.audit().check(&run.tally);
+        let entities = Expected::build(run.log.iter().copied()).check(&engine.entities().unwrap());
+        if mode == DurabilityMode::Fsync {
+            assert_eq!(d.lost_writes, 0, "{d:?}");
+            assert!(sums.is_ok(), "{sums:?}");
+            assert!(entities.passed(), "{entities:?}");
+            assert_eq!(d.last_recovery.as_ref().map(|r| r.truncated_bytes), Some(0));
+        } else {
+            assert!(d.lost_writes > 0, "{d:?}");
+            assert!(sums.is_err(), "a crash without a log lost nothing?");
+            assert!(!entities.passed());
+        }
+    }
+}
+
+/// Four clients with 16 ops in flight each on three durable shards: the
+/// audit passes, and the engine recovered from the logs has the same digest.
+#[test]
+fn concurrent_clients_on_durable_shards_leave_logs_that_recover_the_state() {
+    let ops = env_usize("SOCIALBENCH_WAL_OPS", 3_000);
+    let dir = TempDir::new("hammer");
+    let config = durable(DurabilityMode::Fsync, &dir.0, 3, false);
+    let engine = ShardedEngine::new(&config).unwrap();
+    let (mut tally, mut log, runs) = hammer_hot_communities(&engine, ops, "durable sharded");
+    for r in &runs {
+        tally.add(&r.tally);
+        log.extend(r.log.iter().copied());
+    }
+    engine.quiesce();
+    assert!(engine.audit().check(&tally).is_ok());
+    assert!(
+        Expected::build(log.iter().copied())
+            .check(&engine.entities().unwrap())
+            .passed()
+    );
+    let before = engine.digest();
+    let groups = engine.stats().durability.unwrap().log;
+    drop(engine);
+    let recovered = ShardedEngine::new(&durable(DurabilityMode::Fsync, &dir.0, 3, true)).unwrap();
+    assert_eq!(recovered.digest_now(), before);
+    assert!(
+        groups.max_group > 1,
+        "no group commit ever grouped: {groups:?}"
+    );
+}
