@@ -191,6 +191,26 @@ pub struct AuditOutcome {
     /// Peak RSS of the process once the audit is done (the run's own peak,
     /// `RunSummary::peak_rss_bytes`, is read before it); 0 if not audited.
     pub peak_rss_bytes: u64,
+    /// `run --recover`: what the recovered state was audited against.
+    pub recovered: Option<RecoveredAudit>,
+}
+
+/// The audit of a run that started from a data dir's logs (`run --recover`).
+/// Its expected state is the acknowledged writes of the runs that wrote the
+/// logs (their ledger, saved beside the logs) plus this run's.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecoveredAudit {
+    /// Whether the data dir had a ledger (none: the run that wrote the logs
+    /// was cut off before saving it, so the state cannot be audited).
+    pub ledger: bool,
+    /// The acknowledged writes of the runs before, from the ledger.
+    pub prior: WriteTally,
+    /// Acknowledged writes the ledger listed one by one (0: it kept only
+    /// counts, so the entities are not checked).
+    pub prior_logged: u64,
+    /// How the recovered state differed from the ledger before this run's
+    /// first op (`None`: it matched, or there was no ledger).
+    pub at_start: Option<String>,
 }
 
 /// Everything a run measured.

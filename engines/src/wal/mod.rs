@@ -37,6 +37,7 @@
 //! dropped, and the file is cut back to its last fsync (an in-process crash
 //! alone would keep the page cache, so it would lose nothing written).
 
+pub mod acked;
 pub mod codec;
 
 use std::fs::{self, File, OpenOptions};
@@ -251,6 +252,15 @@ pub enum WalError {
     /// A partition's log is missing from a data dir being recovered.
     #[error("{0} is missing: the data dir does not hold this engine's logs")]
     Missing(PathBuf),
+    /// A file that must be whole is damaged (the ledger of acknowledged
+    /// writes: unlike a log's tail, nothing of it can be cut and kept).
+    #[error("{path} is damaged: {why}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl WalError {

@@ -67,6 +67,8 @@ pub(crate) struct ClientPlan {
     /// Whether to keep the log of acknowledged writes (the engine has state
     /// to check entity by entity).
     pub keep_log: bool,
+    /// Send no load phase (`run --recover`: the state comes from the logs).
+    pub skip_load: bool,
 }
 
 /// Why a client stopped sending.
@@ -277,6 +279,7 @@ pub fn closed_loop<S: Session>(
         own_core: false,
         idle: IdlePolicy::default(),
         keep_log: false,
+        skip_load: false,
     };
     let mut res = ClientResult::new(false, false);
     let mut slab = Slab::new(inflight.max(1));
@@ -309,7 +312,7 @@ fn load_phase<S: Session>(
     .ok();
     let mut broken = generator.is_none();
     for stage in 0..workload.load_stages() {
-        if !broken {
+        if !broken && !plan.skip_load {
             broken = catch_unwind(AssertUnwindSafe(|| {
                 let ops = workload.load_ops(stage, plan.thread, plan.threads);
                 load_stage(session, ops, res).is_err()

@@ -32,12 +32,17 @@ fn heading(o: &mut String, s: &RunSummary) {
     );
     let _ = writeln!(
         o,
-        "load phase: {} ops ({} errors) in {} ({} ops/s), peak RSS {} MiB, excluded from the run",
+        "load phase: {} ops ({} errors) in {} ({} ops/s), peak RSS {} MiB, excluded from the run{}",
         s.load.ops,
         s.load.errors,
         human_ns(s.load.duration_ns),
         human_rate(s.load.ops_per_sec),
-        s.load.peak_rss_bytes >> 20
+        s.load.peak_rss_bytes >> 20,
+        if s.audit.recovered.is_some() {
+            " (skipped: the state was recovered from the logs)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         o,
@@ -341,8 +346,34 @@ fn verdicts(o: &mut String, s: &RunSummary) {
         );
     }
     let a = &s.audit;
+    if let Some(r) = &a.recovered
+        && r.ledger
+    {
+        let p = &r.prior;
+        let _ = writeln!(
+            o,
+            "recovered state {} the ledger of the runs before ({} users, {} posts, {} comments, {} DMs acknowledged{})",
+            match &r.at_start {
+                None => "matched".to_string(),
+                Some(m) => format!("DIFFERED from ({m})"),
+            },
+            p.users,
+            p.posts,
+            p.comments,
+            p.dms,
+            if r.prior_logged > 0 {
+                format!("; {} listed one by one", r.prior_logged)
+            } else {
+                "; counts only".into()
+            }
+        );
+    }
     let _ = match a.verdict {
-        AuditVerdict::NotChecked => writeln!(o, "audit: not applicable (stateless engine)"),
+        AuditVerdict::NotChecked => writeln!(
+            o,
+            "audit: not checked ({})",
+            a.message.as_deref().unwrap_or("stateless engine")
+        ),
         AuditVerdict::Pass => writeln!(
             o,
             "audit: passed ({} users, {} posts, {} comments, {} DMs, score sum {}){}",

@@ -25,6 +25,20 @@ use crate::summary::RunSummary;
 /// Runs the client threads and the collector on `engine`, then audits and
 /// summarises; every report sees the summary.
 pub(super) fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, RunError> {
+    // A recovered state is checked before this run's first op changes it,
+    // and before any session (serial's audit waits for its session to end).
+    let at_start = ctx
+        .recovering
+        .as_ref()
+        .and_then(|r| r.ledger.as_ref())
+        .and_then(|ledger| {
+            engine.quiesce();
+            engine
+                .audit()
+                .check(&ledger.tally)
+                .err()
+                .map(|f| f.to_string())
+        });
     let mut sessions = Vec::with_capacity(ctx.threads);
     for _ in 0..ctx.threads {
         sessions.push(engine.session()?);
@@ -47,7 +61,7 @@ pub(super) fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, 
     {
         return Err(RunError::Thread(ThreadFailure::WorkloadPanicked));
     }
-    let (summary, mut reports) = summarise(ctx, engine, joined);
+    let (summary, mut reports) = summarise(ctx, engine, joined, at_start)?;
     reports.finish(&summary)?;
     Ok(summary)
 }
@@ -112,6 +126,7 @@ fn plan(ctx: &Ctx<'_>, t: usize) -> ClientPlan {
         }),
         idle: c.idle,
         keep_log: c.engine.is_stateful() && c.audit == crate::config::AuditMode::Entities,
+        skip_load: ctx.recovering.is_some(),
     }
 }
 

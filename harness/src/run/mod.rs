@@ -12,6 +12,7 @@ mod summarise;
 
 use std::path::{Path, PathBuf};
 
+use socialbench_engines::wal::acked::SavedLedger;
 use socialbench_engines::{
     AuditFailure, Engine, EngineConfig, EngineError, EngineKind, EngineVisitor,
 };
@@ -394,7 +395,15 @@ pub fn run_with_workload(config: &RunConfig, workload: &Workload) -> Result<RunS
         }
         d.identity = log_identity(config, workload);
     }
-    let ctx = r.ctx(config, workload);
+    let mut ctx = r.ctx(config, workload);
+    let d = &ctx.engine_config.durability;
+    if d.recover
+        && let Some(dir) = &d.dir
+    {
+        let ledger = SavedLedger::load(dir, &d.identity)
+            .map_err(|e| RunError::BadInput(format!("--recover: {e}")))?;
+        ctx.recovering = Some(Recovering { ledger });
+    }
     let summary = config
         .engine
         .visit(&r.plan.engine_config, Visit(ctx))
@@ -471,6 +480,7 @@ impl Resolved {
             run_id: self.run_id.clone(),
             out_dir: self.out_dir.clone(),
             clock_cost: self.clock_cost,
+            recovering: None,
         }
     }
 }
@@ -569,6 +579,16 @@ struct Ctx<'a> {
     run_id: String,
     out_dir: Option<PathBuf>,
     clock_cost: ClockCost,
+    /// `run --recover`: no load phase, and the audit starts from the
+    /// ledger saved beside the logs.
+    recovering: Option<Recovering>,
+}
+
+/// What a recovered run starts from besides its logs.
+struct Recovering {
+    /// The acknowledged writes of the runs that wrote the logs (`None`:
+    /// the last of them was cut off before it saved its ledger).
+    ledger: Option<SavedLedger>,
 }
 
 impl Ctx<'_> {

@@ -4,10 +4,12 @@
 
 use socialbench_engines::{AuditFailure, Engine, Expected, WriteTally};
 
-use super::Ctx;
+use socialbench_engines::wal::acked::{SavedLedger, ledger_path};
+
+use super::{Ctx, Recovering};
 use crate::client::{ClientResult, StopReason};
 use crate::collector::Collected;
-use crate::config::{Limit, LoopMode};
+use crate::config::{Limit, LoopMode, RunError};
 use crate::cpu::{CpuSummary, ThreadCpu};
 use crate::machine::{CoreSteal, peak_rss_bytes};
 use crate::outputs::Reports;
@@ -18,7 +20,7 @@ use crate::schema::AuditVerdict;
 use crate::stats::batch::batch_means;
 use crate::stats::hist::ks_exponential;
 use crate::summary::{
-    AuditOutcome, KindSummary, LoadSummary, RunSummary, Saturation, ScheduleSummary,
+    AuditOutcome, KindSummary, LoadSummary, RecoveredAudit, RunSummary, Saturation, ScheduleSummary,
 };
 
 /// What the threads of a run hand back once joined.
@@ -37,11 +39,16 @@ pub(super) struct Joined {
 
 /// Audits `engine` and summarises the run; hands the reports back for
 /// their final call.
+///
+/// `at_start`: how a recovered state differed from its ledger before the
+/// run. A durable run saves its ledger of acknowledged writes beside its
+/// logs; that failing is the error.
 pub(super) fn summarise<E: Engine>(
     ctx: &Ctx<'_>,
     engine: &E,
     joined: Joined,
-) -> (RunSummary, Reports) {
+    at_start: Option<String>,
+) -> Result<(RunSummary, Reports), RunError> {
     let Joined {
         results,
         collected,
@@ -53,7 +60,8 @@ pub(super) fn summarise<E: Engine>(
     // Before the audit, whose expected state and engine records are the
     // harness's, not the run's.
     let peak_rss = peak_rss_bytes();
-    let audit = audit(ctx, engine, &results);
+    let audit = audit(ctx, engine, &results, at_start);
+    save_ledger(ctx, &audit, &results)?;
     let stopped_by = stop_reason(&results);
     let warm_end = start + c.warmup.as_nanos() as u64;
     let end = results
@@ -108,7 +116,7 @@ pub(super) fn summarise<E: Engine>(
         peak_rss_bytes: peak_rss,
         steal: steal(&collected.steal_ms, measured_ns),
     };
-    (summary, collected.reports)
+    Ok((summary, collected.reports))
 }
 
 /// Per core, the time the hypervisor took during the measured window.
@@ -132,10 +140,20 @@ fn cpu_threads(results: &[ClientResult], others: &[ThreadCpu]) -> Vec<ThreadCpu>
 
 /// The engine's aggregates against every acknowledged write, load phase
 /// included, then its entities one by one against the clients' logs (a
-/// stateless engine has nothing to audit).
-fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> AuditOutcome {
+/// stateless engine has nothing to audit). A recovered run adds the
+/// writes of the runs before it, from their ledger.
+fn audit<E: Engine>(
+    ctx: &Ctx<'_>,
+    engine: &E,
+    results: &[ClientResult],
+    at_start: Option<String>,
+) -> AuditOutcome {
     engine.quiesce();
+    let prior = ctx.recovering.as_ref().map(|r| r.ledger.as_ref());
     let mut tally = WriteTally::default();
+    if let Some(Some(ledger)) = prior {
+        tally.add(&ledger.tally);
+    }
     for r in results {
         tally.add(&r.ledger.tally);
     }
@@ -149,16 +167,40 @@ fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> Audi
         logged_writes: results.iter().map(|r| r.ledger.log.len() as u64).sum(),
         entity_check_ms: 0.0,
         peak_rss_bytes: 0,
+        recovered: prior.map(|ledger| RecoveredAudit {
+            ledger: ledger.is_some(),
+            prior: ledger.map(|l| l.tally).unwrap_or_default(),
+            prior_logged: ledger
+                .and_then(|l| l.log.as_ref())
+                .map_or(0, |l| l.len() as u64),
+            at_start,
+        }),
     };
     if !ctx.config.engine.is_stateful() {
         return out;
     }
+    if let Some(None) = prior {
+        out.message = Some(
+            "the data dir has no ledger of acknowledged writes (the run that wrote its logs was cut off): nothing to audit the recovered state against".into(),
+        );
+        return out;
+    }
     out.engine = engine.audit();
     let started = std::time::Instant::now();
+    // The runs before kept no list of their writes: only the sums are checked.
+    let prior_log = match prior {
+        Some(Some(ledger)) => ledger.log.as_ref().map(Some),
+        _ => Some(None),
+    };
     out.entities = (ctx.config.audit == crate::config::AuditMode::Entities)
-        .then(|| engine.entities())
+        .then_some(prior_log)
         .flatten()
-        .map(|e| Expected::build(results.iter().flat_map(|r| r.ledger.log.iter())).check(&e));
+        .and_then(|prior_log| engine.entities().map(|e| (prior_log, e)))
+        .map(|(prior_log, e)| {
+            let before = prior_log.into_iter().flat_map(|l| l.iter());
+            Expected::build(before.chain(results.iter().flat_map(|r| r.ledger.log.iter())))
+                .check(&e)
+        });
     out.entity_check_ms = started.elapsed().as_secs_f64() * 1e3;
     out.peak_rss_bytes = peak_rss_bytes();
     let check = AuditFailure::combine(out.engine.check(&tally), out.entities.as_ref());
@@ -169,6 +211,42 @@ fn audit<E: Engine>(ctx: &Ctx<'_>, engine: &E, results: &[ClientResult]) -> Audi
     };
     out.message = check.err().map(|f| f.to_string());
     out
+}
+
+/// A durable run leaves the ledger of every acknowledged write (the runs'
+/// before it included) beside its logs, for `run --recover`. Nothing is
+/// saved when the runs before left none: a partial ledger would fail
+/// every later audit.
+fn save_ledger(
+    ctx: &Ctx<'_>,
+    audit: &AuditOutcome,
+    results: &[ClientResult],
+) -> Result<(), RunError> {
+    let d = &ctx.engine_config.durability;
+    let (true, Some(dir)) = (d.logs() && ctx.config.engine.is_stateful(), &d.dir) else {
+        return Ok(());
+    };
+    let prior = match &ctx.recovering {
+        Some(Recovering { ledger: None }) => return Ok(()),
+        Some(Recovering {
+            ledger: Some(ledger),
+        }) => Some(ledger),
+        None => None,
+    };
+    // The list is kept only when every run kept one.
+    let listed = ctx.config.audit == crate::config::AuditMode::Entities
+        && prior.is_none_or(|p| p.log.is_some());
+    let log = listed.then(|| {
+        let before = prior.and_then(|p| p.log.as_ref());
+        before
+            .into_iter()
+            .flat_map(|l| l.iter())
+            .chain(results.iter().flat_map(|r| r.ledger.log.iter()))
+    });
+    SavedLedger::save(dir, &d.identity, &audit.tally, log).map_err(|e| RunError::Output {
+        path: ledger_path(dir),
+        source: Box::new(e),
+    })
 }
 
 /// Why the run stopped: the most serious reason any client had.
