@@ -391,3 +391,58 @@ fn push_feeds_on_an_engine_that_pulls_only_and_bad_thresholds_are_rejected() {
     assert_bad(&["run", "--push-threshold", "many"], "many");
     assert_bad(&["run", "--fault", "drop-deliveries:rate=2"], "rate");
 }
+
+#[test]
+fn durability_flags_that_cannot_work_are_refused() {
+    let out = temp_dir("durability");
+    let o = out.to_str().unwrap();
+    let full = out.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("mine.txt"), b"keep").unwrap();
+    let full_s = full.to_str().unwrap();
+    let run = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["run", "--out", o, "--duration", "100ms", "--users", "500"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let bad = |extra: &[&str], mentions: &str| {
+        let a = run(extra);
+        assert_bad(&a.iter().map(String::as_str).collect::<Vec<_>>(), mentions);
+    };
+    bad(
+        &[
+            "--engine",
+            "serial",
+            "--durability",
+            "fsync",
+            "--data-dir",
+            full_s,
+        ],
+        "not empty",
+    );
+    assert_eq!(std::fs::read(full.join("mine.txt")).unwrap(), b"keep");
+    bad(&["--engine", "striped", "--durability", "log"], "durab");
+    bad(
+        &["--engine", "serial", "--durability", "sometimes"],
+        "sometimes",
+    );
+    bad(
+        &[
+            "--engine",
+            "serial",
+            "--recover",
+            full_s,
+            "--data-dir",
+            full_s,
+        ],
+        "--recover",
+    );
+    bad(&["--engine", "serial", "--recover", full_s], "missing");
+    bad(
+        &["--engine", "serial", "--fault", "crash:partition=0,at=soon"],
+        "soon",
+    );
+}

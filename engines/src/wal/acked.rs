@@ -153,11 +153,8 @@ impl SavedLedger {
             0 => None,
             _ => {
                 let mut log = AckLog::default();
-                loop {
-                    match decode(&mut r).ok_or_else(|| corrupt("a bad record"))? {
-                        Some(a) => log.push(a),
-                        None => break,
-                    }
+                while let Some(a) = decode(&mut r).ok_or_else(|| corrupt("a bad record"))? {
+                    log.push(a);
                 }
                 Some(log)
             }
