@@ -456,16 +456,23 @@ impl CrashTimer {
         }
         match self.plan.crash.every {
             Some(every) if !every.is_zero() => {
-                let mut n = next + every;
-                while n <= now {
-                    n += every;
-                }
-                self.next = Some(n);
+                self.next = Some(next_period_after(next, now, every));
             }
             _ => self.done = true,
         }
         true
     }
+}
+
+/// The first boundary `due + k * every` (k >= 1) strictly after `now`,
+/// computed rather than stepped to: a loop would spin `(now - due) / every`
+/// times, billions for a nanosecond period after a long replay.
+fn next_period_after(due: Instant, now: Instant, every: Duration) -> Instant {
+    let every_ns = every.as_nanos().max(1);
+    let periods = now.saturating_duration_since(due).as_nanos() / every_ns + 1;
+    let skip = u64::try_from(every_ns.saturating_mul(periods)).unwrap_or(u64::MAX);
+    due.checked_add(Duration::from_nanos(skip))
+        .unwrap_or(now + every)
 }
 
 #[cfg(test)]
@@ -504,6 +511,20 @@ mod tests {
         let mut off = FaultInjector::new(&Faults::default(), 0);
         assert!(!off.active());
         assert!((0..1000).all(|_| !off.should_panic()));
+    }
+
+    #[test]
+    fn a_repeating_crash_is_next_due_at_the_first_boundary_after_now() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(next_period_after(t0, t0, ms(10)), t0 + ms(10));
+        assert_eq!(next_period_after(t0, t0 + ms(9), ms(10)), t0 + ms(10));
+        assert_eq!(next_period_after(t0, t0 + ms(10), ms(10)), t0 + ms(20));
+        assert_eq!(next_period_after(t0, t0 + ms(35), ms(10)), t0 + ms(40));
+        // A 1 ns period an hour late: one step, not 3.6e12 of them.
+        let late = t0 + Duration::from_secs(3600);
+        let next = next_period_after(t0, late, Duration::from_nanos(1));
+        assert_eq!(next, late + Duration::from_nanos(1));
     }
 
     #[test]
