@@ -52,6 +52,9 @@ pub(crate) struct Collected {
     /// CPU time of the threads other than the clients (engine threads, the
     /// collector) from the end of the warmup to the last client's end.
     pub cpu: Vec<ThreadCpu>,
+    /// Bytes the write-ahead logs had written when the warm-up's interval
+    /// was emitted (`None` without logs).
+    pub log_bytes_at_start: Option<u64>,
 }
 
 /// Asks the clients to stop once the throughput's interval is this narrow.
@@ -96,6 +99,7 @@ pub(crate) fn collect<E: Engine>(
     let mut first_error = None;
     let mut meter = StealMeter::start();
     let mut cpu_start = None;
+    let mut log_bytes_at_start = None;
     while done.iter().any(|d| !d) {
         let Ok(ToCollector::Interval(snap)) = rx.recv() else {
             break;
@@ -117,11 +121,15 @@ pub(crate) fn collect<E: Engine>(
         while next_emit < limit {
             let data = pending.remove(&next_emit).unwrap_or_default();
             let steal = meter.sample();
+            let stats = engine.stats();
+            if next_emit == 0 {
+                log_bytes_at_start = stats.durability.as_ref().map(|d| d.log.bytes);
+            }
             let r = emit(
                 next_emit,
                 &data,
                 all_done.then_some(end_ns),
-                (engine.stats(), &steal),
+                (stats, &steal),
                 timeline,
                 &mut reports,
             );
@@ -158,6 +166,7 @@ pub(crate) fn collect<E: Engine>(
         steal_ms: measured.steal_ms,
         batches: measured.batches,
         cpu,
+        log_bytes_at_start,
     })
 }
 

@@ -283,6 +283,11 @@ pub struct RunSummary {
     pub audit: AuditOutcome,
     /// Engine stats after the run.
     pub engine_stats: EngineStats,
+    /// Bytes the write-ahead logs wrote from the end of the warm-up to the
+    /// end of the run (`engine_stats`' counters cover the load phase and the
+    /// warm-up too); `None` without logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_log_bytes: Option<u64>,
     /// Cost of a clock read.
     pub clock_cost: ClockCost,
     /// Peak RSS of the process through the end of the run, read before the

@@ -229,13 +229,11 @@ fn durability_lines(o: &mut String, s: &RunSummary) {
     };
     let l = &d.log;
     if l.records > 0 || d.mode != socialbench_engines::DurabilityMode::None {
-        let per_op = if s.ops > 0 {
-            format!(
-                ", {:.0} bytes per measured op",
-                l.bytes as f64 / (s.ops + s.load.ops).max(1) as f64
-            )
-        } else {
-            String::new()
+        let per_op = match s.measured_log_bytes {
+            Some(bytes) if s.ops > 0 => {
+                format!(", {:.0} bytes per measured op", bytes as f64 / s.ops as f64)
+            }
+            _ => String::new(),
         };
         let _ = writeln!(
             o,

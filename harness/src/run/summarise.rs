@@ -80,6 +80,7 @@ pub(super) fn summarise<E: Engine>(
     }
     .max(1);
     let ops = collected.totals.total();
+    let engine_stats = engine.stats();
     let ops_per_sec = ops as f64 / (measured_ns as f64 / 1e9);
     let summary = RunSummary {
         run_id: ctx.run_id.clone(),
@@ -111,7 +112,12 @@ pub(super) fn summarise<E: Engine>(
         cpu: CpuSummary::of(cpu_threads(&results, &collected.cpu), ops),
         oversubscribed: ctx.threads + ctx.engine_threads > machine_cores().len().max(1),
         audit,
-        engine_stats: engine.stats(),
+        measured_log_bytes: engine_stats.durability.as_ref().map(|d| {
+            d.log
+                .bytes
+                .saturating_sub(collected.log_bytes_at_start.unwrap_or(0))
+        }),
+        engine_stats,
         clock_cost: ctx.clock_cost,
         peak_rss_bytes: peak_rss,
         steal: steal(&collected.steal_ms, measured_ns),
