@@ -235,6 +235,13 @@ pub struct EngineArgs {
     /// own folder.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// With --durability log or fsync: snapshot each partition's state
+    /// every this many log records and start its log afresh, so recovery
+    /// loads the snapshot and replays only the records after it (default:
+    /// never). A snapshot pauses its partition (serial) or its log thread
+    /// (actor, sharded); the run reports how long.
+    #[arg(long, value_name = "RECORDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every: Option<u64>,
     #[command(flatten)]
     /// Where the redis engine's server is.
     pub redis: RedisArgs,
@@ -420,6 +427,17 @@ impl RedisArgs {
 /// A run configuration with the shared groups applied, replication apart:
 /// one value for `run`, `compare` and `capacity`
 /// ([`EngineArgs::replication`]), a dimension of `sweep`.
+/// Refuses `--snapshot-every` where nothing logs (`modes`: the durability
+/// modes the command runs).
+fn check_snapshots(e: &EngineArgs, modes: &[DurabilityMode]) -> anyhow::Result<()> {
+    if e.snapshot_every.is_some() && !modes.iter().any(|m| *m != DurabilityMode::None) {
+        return Err(bad_input(
+            "--snapshot-every snapshots the logs: give --durability log or fsync",
+        ));
+    }
+    Ok(())
+}
+
 fn base_config(
     engine: EngineKind,
     w: &WorkloadArgs,
@@ -435,6 +453,7 @@ fn base_config(
     c.idle = e.idle;
     c.audit = e.audit;
     c.feeds.push_threshold = e.push_threshold;
+    c.durability.snapshot_every = e.snapshot_every.unwrap_or(0);
     for f in &e.fault {
         socialbench_harness::parse_fault(f, &mut c.faults)?;
     }
@@ -556,6 +575,7 @@ impl RunArgs {
                 c.durability.mode = DurabilityMode::Fsync;
             }
         }
+        check_snapshots(&self.engine_args, &[c.durability.mode])?;
         c.users = self.users;
         c.threads = self.threads;
         c.partitions = self.shards.or(self.stripes);
@@ -653,6 +673,7 @@ impl CompareArgs {
         base.replication = self.engine_args.replication()?;
         base.feeds.mode = self.engine_args.feed_mode()?;
         base.durability.mode = self.engine_args.durability_mode()?;
+        check_snapshots(&self.engine_args, &[base.durability.mode])?;
         self.engine_args.refuse_data_dir("compare")?;
         if self.loops.warmup.is_none() {
             base.warmup = Duration::from_millis(500);
@@ -754,6 +775,7 @@ impl SweepArgs {
         )?;
         base.limit = Limit::Duration(self.duration);
         self.engine_args.refuse_data_dir("sweep")?;
+        check_snapshots(&self.engine_args, &self.engine_args.durability)?;
         let cores = socialbench_harness::pinning::machine_cores().len().max(1);
         let or = |v: &[usize], d: Vec<usize>| if v.is_empty() { d } else { v.to_vec() };
         let threads = or(
@@ -858,6 +880,7 @@ impl CapacityArgs {
         c.replication = self.engine_args.replication()?;
         c.feeds.mode = self.engine_args.feed_mode()?;
         c.durability.mode = self.engine_args.durability_mode()?;
+        check_snapshots(&self.engine_args, &[c.durability.mode])?;
         self.engine_args.refuse_data_dir("capacity")?;
         c.users = self.users;
         c.threads = self.threads;

@@ -445,4 +445,16 @@ fn durability_flags_that_cannot_work_are_refused() {
         &["--engine", "serial", "--fault", "crash:partition=0,at=soon"],
         "soon",
     );
+    bad(&["--engine", "serial", "--snapshot-every", "100"], "--durability");
+    bad(
+        &[
+            "--engine",
+            "serial",
+            "--durability",
+            "fsync",
+            "--snapshot-every",
+            "0",
+        ],
+        "snapshot-every",
+    );
 }

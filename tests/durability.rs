@@ -151,3 +151,36 @@ fn a_crash_with_fsync_loses_nothing_acknowledged() {
     assert!(!crashes.starts_with("crashes: 0;"), "{t}");
     assert!(line(&t, "audit:").contains("passed"), "{t}");
 }
+
+/// `--snapshot-every`: the run says how many snapshots it took and how
+/// long they paused the partition; the data dir holds the snapshot and a
+/// compacted log; a recovered run loads the snapshot, replays only the
+/// records after it, and its audit passes.
+#[test]
+fn snapshots_bound_what_a_recovery_replays() {
+    let out = temp_dir("snapshots");
+    let data = out.join("data");
+    let every = ["--snapshot-every", "2000"];
+    let first = durable_run(&out, "s1", &data, false, &every, 0);
+    let snaps = line(&first, "snapshots:");
+    assert!(snaps.contains("paused its partition"), "{first}");
+    assert!(data.join("partition-0.snap").is_file());
+    let json = run_json(&out.join("s1"));
+    let log = &json["summary"]["engine_stats"]["durability"]["log"];
+    assert!(log["snapshots"].as_u64().unwrap() > 0, "{log}");
+    let records = log["records"].as_u64().unwrap();
+    // The log holds at most what followed the last snapshot.
+    let wal = std::fs::metadata(data.join("partition-0.wal")).unwrap().len();
+    let logged = log["bytes"].as_u64().unwrap();
+    assert!(wal < logged / 2, "log {wal} bytes of {logged} logged");
+
+    let second = durable_run(&out, "s2", &data, true, &[], 0);
+    let rec = line(&second, "recovered:");
+    assert!(rec.contains("a snapshot of"), "{second}");
+    let json = run_json(&out.join("s2"));
+    let r = &json["summary"]["engine_stats"]["durability"]["recovered"];
+    let (snap, replayed) = (r["snapshot_records"].as_u64(), r["records"].as_u64());
+    assert_eq!(snap.unwrap() + replayed.unwrap(), records, "{r}");
+    assert!(replayed.unwrap() < 2000, "{r}");
+    assert!(line(&second, "audit:").contains("passed"), "{second}");
+}

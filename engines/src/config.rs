@@ -133,6 +133,9 @@ pub struct Durability {
     /// Start from the logs in `dir` instead of an empty state.
     #[serde(skip)]
     pub recover: bool,
+    /// A snapshot of each partition every this many log records, and the
+    /// log compacted to what follows it (0: never; `wal/mod.rs`).
+    pub snapshot_every: u64,
 }
 
 impl Durability {

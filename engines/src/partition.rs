@@ -56,6 +56,7 @@ mod digest;
 mod entities;
 mod posts;
 mod ranking;
+mod snapshot;
 mod state;
 mod timeline;
 mod unapplied;
@@ -99,6 +100,11 @@ impl PostClock {
     /// The next stamp (1, 2, 3, ...).
     pub fn tick(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The last stamp handed out (0: none yet).
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 
     /// Moves the clock past `stamp`, which a replayed post took: a

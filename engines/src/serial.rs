@@ -194,6 +194,8 @@ impl Session for SerialSession {
             if failed {
                 d.crash(p, true);
                 fail_in_flight(d, &mut self.replies);
+            } else if d.snapshot_if_due(p, true) {
+                fail_in_flight(d, &mut self.replies);
             }
             d.unacked = 0;
         }

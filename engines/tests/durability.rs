@@ -15,7 +15,7 @@ use common::{OpGen, Reference, closed_loop, env_usize, hammer_hot_communities, s
 use socialbench_engines::actor::ActorEngine;
 use socialbench_engines::serial::SerialEngine;
 use socialbench_engines::sharded::ShardedEngine;
-use socialbench_engines::wal::log_path;
+use socialbench_engines::wal::{log_path, snapshot_path};
 use socialbench_engines::*;
 
 /// A data dir of its own, removed when dropped.
@@ -47,6 +47,7 @@ fn durable(mode: DurabilityMode, dir: &Path, partitions: usize, recover: bool) -
             dir: Some(dir.to_path_buf()),
             identity: "durability test".into(),
             recover,
+            snapshot_every: 0,
         },
         ..EngineConfig::default()
     }
@@ -110,22 +111,41 @@ fn a_recovered_engine_has_its_state_and_answers_the_rest_like_serial() {
         (EngineKind::Actor, 1),
         (EngineKind::Sharded, 3),
     ] {
-        for mode in [DurabilityMode::Log, DurabilityMode::Fsync] {
-            let label = format!("{kind:?} {mode}");
+        for (mode, every) in [
+            (DurabilityMode::Log, 0),
+            (DurabilityMode::Fsync, 0),
+            (DurabilityMode::Fsync, 97),
+        ] {
+            let label = format!("{kind:?} {mode}, a snapshot every {every} records");
             let dir = TempDir::new("recover");
+            let config = |recover| {
+                let mut c = durable(mode, &dir.0, partitions, recover);
+                c.durability.snapshot_every = every;
+                c
+            };
             let before = {
-                let e = build(kind, &durable(mode, &dir.0, partitions, false)).expect(&label);
+                let e = build(kind, &config(false)).expect(&label);
                 e.run(&r.ops[..half], &r.replies[..half], &label);
                 let d = e.digest_now();
                 let log = e.stats_now().durability.expect("durable stats").log;
                 assert!(log.records > 0 && log.commits > 0, "{label}: {log:?}");
+                assert_eq!(log.snapshots > 0, every > 0, "{label}: {log:?}");
                 d
             };
-            let e = build(kind, &durable(mode, &dir.0, partitions, true)).expect(&label);
+            let e = build(kind, &config(true)).expect(&label);
             assert_eq!(e.digest_now(), before, "{label}: recovered state");
             let rec = e.stats_now().durability.and_then(|d| d.recovered);
             let rec = rec.expect("recovered figures");
-            assert!(rec.records > 0, "{label}: {rec:?}");
+            if every == 0 {
+                assert!(
+                    rec.records > 0 && rec.snapshot_records == 0,
+                    "{label}: {rec:?}"
+                );
+            } else {
+                // The logs hold only what followed the last snapshots.
+                assert!(rec.snapshot_records > 0, "{label}: {rec:?}");
+                assert!(rec.records < every * partitions as u64, "{label}: {rec:?}");
+            }
             assert_eq!(rec.truncated_bytes, 0, "{label}: {rec:?}");
             e.run(&r.ops[half..], &r.replies[half..], &label);
             assert_eq!(e.digest_now(), r.digest, "{label}: final state");
@@ -296,6 +316,69 @@ fn bad_data_dirs_are_refused_and_left_as_they_were() {
     );
 }
 
+/// A crash between a snapshot's rename and its log's compaction leaves
+/// the old log beside the new snapshot: recovery skips the records the
+/// snapshot covers (none applied twice). A log cut below its snapshot, or
+/// a damaged snapshot, is refused, and the files are left as they were.
+#[test]
+fn a_snapshot_beside_its_uncompacted_log_skips_what_it_covers() {
+    let r = reference();
+    let dir = TempDir::new("snap");
+    let config = |recover, every| {
+        let mut c = durable(DurabilityMode::Fsync, &dir.0, 1, recover);
+        c.durability.snapshot_every = every;
+        c
+    };
+    SerialEngine::new(&config(false, 0))
+        .unwrap()
+        .run(&r.ops, &r.replies, "no snapshot");
+    let old_log = std::fs::read(log_path(&dir.0, 0)).unwrap();
+    // Recovered with a snapshot due at once: the first commit (one read,
+    // which logs nothing) snapshots every record and compacts the log.
+    {
+        let e = SerialEngine::new(&config(true, 1)).unwrap();
+        let mut s = e.session().unwrap();
+        let read = Op::GetProfile { user: UserId(0) };
+        let _ = s.call(read);
+        drop(s);
+        let log = e.stats().durability.unwrap().log;
+        assert_eq!(log.snapshots, 1, "{log:?}");
+    }
+    let compacted = std::fs::read(log_path(&dir.0, 0)).unwrap();
+    assert!(
+        compacted.len() < 200,
+        "not compacted: {} bytes",
+        compacted.len()
+    );
+    // The crash between the renames: the old log is back.
+    std::fs::write(log_path(&dir.0, 0), &old_log).unwrap();
+    let e = SerialEngine::new(&config(true, 0)).unwrap();
+    let rec = e.stats().durability.and_then(|d| d.recovered).unwrap();
+    assert_eq!(e.digest_now(), r.digest);
+    assert_eq!(
+        (rec.records, rec.skipped_records, rec.truncated_bytes),
+        (0, rec.snapshot_records, 0),
+        "{rec:?}"
+    );
+    assert!(rec.snapshot_records > 0);
+    drop(e);
+    // The old log cut below the snapshot: records are missing.
+    std::fs::write(log_path(&dir.0, 0), &old_log[..old_log.len() / 2]).unwrap();
+    let e = config_error(SerialEngine::new(&config(true, 0)));
+    assert!(e.contains("below its snapshot"), "{e}");
+    // A damaged snapshot is refused, not cut, and not rewritten.
+    std::fs::write(log_path(&dir.0, 0), &compacted).unwrap();
+    let snap = snapshot_path(&dir.0, 0);
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&snap, &bytes).unwrap();
+    let e = config_error(SerialEngine::new(&config(true, 0)));
+    assert!(e.contains("damaged") && e.contains("checksum"), "{e}");
+    assert_eq!(std::fs::read(&snap).unwrap(), bytes);
+    assert_eq!(std::fs::read(log_path(&dir.0, 0)).unwrap(), compacted);
+}
+
 /// The crash fault firing every few dozen ops of a closed loop with 13 ops
 /// in flight: with `fsync` every acknowledged write survives every crash
 /// (the aggregate and per-entity audits pass) and some ops were answered
@@ -304,9 +387,14 @@ fn bad_data_dirs_are_refused_and_left_as_they_were() {
 #[test]
 fn crashes_lose_nothing_acknowledged_with_fsync_and_the_state_without_a_log() {
     let ops = env_usize("SOCIALBENCH_WAL_OPS", 3_000) * 4;
-    for mode in [DurabilityMode::None, DurabilityMode::Fsync] {
+    for (mode, every) in [
+        (DurabilityMode::None, 0),
+        (DurabilityMode::Fsync, 0),
+        (DurabilityMode::Fsync, 61),
+    ] {
         let dir = TempDir::new("crash");
         let mut config = durable(mode, &dir.0, 1, false);
+        config.durability.snapshot_every = every;
         config.faults.crash = Some(Crash {
             partition: 0,
             at: Duration::ZERO,
@@ -329,6 +417,9 @@ fn crashes_lose_nothing_acknowledged_with_fsync_and_the_state_without_a_log() {
             assert!(sums.is_ok(), "{sums:?}");
             assert!(entities.passed(), "{entities:?}");
             assert_eq!(d.last_recovery.as_ref().map(|r| r.truncated_bytes), Some(0));
+            assert_eq!(d.log.snapshots > 0, every > 0, "{d:?}");
+            let from_snapshot = d.last_recovery.as_ref().map(|r| r.snapshot_records > 0);
+            assert_eq!(from_snapshot, Some(every > 0), "{d:?}");
         } else {
             assert!(d.lost_writes > 0, "{d:?}");
             assert!(sums.is_err(), "a crash without a log lost nothing?");
@@ -338,12 +429,15 @@ fn crashes_lose_nothing_acknowledged_with_fsync_and_the_state_without_a_log() {
 }
 
 /// Four clients with 16 ops in flight each on three durable shards: the
-/// audit passes, and the engine recovered from the logs has the same digest.
+/// audit passes, the log threads took snapshots meanwhile, and the engine
+/// recovered from the snapshots and logs has the same digest.
 #[test]
 fn concurrent_clients_on_durable_shards_leave_logs_that_recover_the_state() {
     let ops = env_usize("SOCIALBENCH_WAL_OPS", 3_000);
     let dir = TempDir::new("hammer");
-    let config = durable(DurabilityMode::Fsync, &dir.0, 3, false);
+    let mut config = durable(DurabilityMode::Fsync, &dir.0, 3, false);
+    // Snapshots taken by the log threads while the clients write.
+    config.durability.snapshot_every = 211;
     let engine = ShardedEngine::new(&config).unwrap();
     let (mut tally, mut log, runs) = hammer_hot_communities(&engine, ops, "durable sharded");
     for r in &runs {
@@ -362,6 +456,7 @@ fn concurrent_clients_on_durable_shards_leave_logs_that_recover_the_state() {
     drop(engine);
     let recovered = ShardedEngine::new(&durable(DurabilityMode::Fsync, &dir.0, 3, true)).unwrap();
     assert_eq!(recovered.digest_now(), before);
+    assert!(groups.snapshots >= 3, "{groups:?}");
     assert!(
         groups.max_group > 1,
         "no group commit ever grouped: {groups:?}"

@@ -60,11 +60,11 @@ use crate::engine::FeedStats;
 #[derive(Debug, Default)]
 pub(super) struct Timeline {
     /// (stamp, post), ascending: the newest at the end.
-    entries: Vec<(u64, PostId)>,
+    pub(super) entries: Vec<(u64, PostId)>,
     /// Every post of a source stamped above this is in `entries`.
-    floor: u64,
+    pub(super) floor: u64,
     /// Hybrid: the subscriptions pulled at read time, sorted.
-    pulled: Vec<CommunityId>,
+    pub(super) pulled: Vec<CommunityId>,
 }
 
 impl Timeline {
@@ -85,18 +85,18 @@ impl Timeline {
 /// readers at once on `striped`); they are touched only when pushing.
 #[derive(Debug, Default)]
 pub(super) struct FeedTotals {
-    pushed_posts: u64,
-    deliveries: u64,
-    max_fanout: u64,
-    max_fanout_post: Option<PostId>,
-    backfills: u64,
-    delivered: u64,
-    skipped: u64,
-    trimmed: u64,
-    entries: u64,
-    celebrities: u64,
-    served: AtomicU64,
-    fallbacks: AtomicU64,
+    pub(super) pushed_posts: u64,
+    pub(super) deliveries: u64,
+    pub(super) max_fanout: u64,
+    pub(super) max_fanout_post: Option<PostId>,
+    pub(super) backfills: u64,
+    pub(super) delivered: u64,
+    pub(super) skipped: u64,
+    pub(super) trimmed: u64,
+    pub(super) entries: u64,
+    pub(super) celebrities: u64,
+    pub(super) served: AtomicU64,
+    pub(super) fallbacks: AtomicU64,
 }
 
 /// What a `New` home feed reads when a timeline can answer it.

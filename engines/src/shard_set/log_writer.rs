@@ -14,6 +14,11 @@
 //! on serving and the next group gathers in the channel, so the group grows
 //! with the load and one fsync covers as many writes as arrived during the
 //! previous one.
+//!
+//! Snapshots (`--snapshot-every`): the thread applies every entry it logs
+//! to its own copy of the shard's state ([`Shadow`], as a backup would)
+//! and snapshots that copy after acknowledging a group, so the shard
+//! thread never stops for a snapshot; the groups that follow wait for it.
 
 use std::sync::Arc;
 
@@ -22,8 +27,36 @@ use parking_lot::Mutex;
 
 use super::messages::PeerMsg;
 use super::replica::{BackupMsg, Lost, ReplMsg};
+use crate::fault::FaultCounters;
 use crate::mailbox::Sender;
-use crate::wal::{Wal, WalCounters};
+use crate::partition::{FollowUp, Partition};
+use crate::wal::{LogEntry, Wal, WalCounters, replay};
+
+/// The log thread's copy of its shard's state.
+pub(super) struct Shadow {
+    part: Partition,
+    scratch: Vec<FollowUp>,
+    counters: FaultCounters,
+}
+
+impl Shadow {
+    /// A copy of `part` (as recovered, or empty) with a clock of its own:
+    /// replayed entries carry their stamps, and the engine's clock is the
+    /// shard's to tick.
+    pub(super) fn of(part: &Partition) -> Shadow {
+        Shadow {
+            part: part.detached_copy(),
+            scratch: Vec::new(),
+            counters: FaultCounters::default(),
+        }
+    }
+
+    fn apply(&mut self, entries: Vec<LogEntry>) {
+        for e in entries {
+            replay(&mut self.part, e, false, &mut self.scratch, &self.counters);
+        }
+    }
+}
 
 /// A shard's log thread.
 pub(super) struct LogWriter {
@@ -35,6 +68,8 @@ pub(super) struct LogWriter {
     pub(super) primary: Sender<PeerMsg>,
     /// The log's figures, published after each group.
     pub(super) counters: Arc<Mutex<WalCounters>>,
+    /// With snapshots, the copy of the shard's state they encode.
+    pub(super) shadow: Option<Shadow>,
 }
 
 impl LogWriter {
@@ -51,10 +86,13 @@ impl LogWriter {
         while !stop {
             let Ok(first) = self.rx.recv() else { break };
             let mut upto = None;
-            let mut take = |m: BackupMsg, wal: &mut Wal| match m {
+            let mut take = |m: BackupMsg, wal: &mut Wal, shadow: &mut Option<Shadow>| match m {
                 BackupMsg::Log { upto: u, entries } => {
                     for e in &entries {
                         wal.append(e);
+                    }
+                    if let Some(s) = shadow {
+                        s.apply(entries);
                     }
                     upto = Some(u);
                     false
@@ -62,9 +100,9 @@ impl LogWriter {
                 BackupMsg::Probe(_) => false,
                 BackupMsg::Stop => true,
             };
-            stop = take(first, &mut self.wal);
+            stop = take(first, &mut self.wal, &mut self.shadow);
             while !stop && let Ok(m) = self.rx.try_recv() {
-                stop = take(m, &mut self.wal);
+                stop = take(m, &mut self.wal, &mut self.shadow);
             }
             if let Err(e) = self.wal.commit() {
                 eprintln!("socialbench: a shard's log cannot be written: {e}");
@@ -78,6 +116,15 @@ impl LogWriter {
                 });
                 // Fails only once the primary is gone.
                 let _ = self.primary.send(ack);
+            }
+            if let Some(s) = &self.shadow
+                && self.wal.snapshot_due()
+            {
+                if let Err(e) = self.wal.snapshot(&s.part) {
+                    eprintln!("socialbench: a shard's snapshot cannot be written: {e}");
+                    return;
+                }
+                *self.counters.lock() = self.wal.counters();
             }
         }
         if self.wal.unsynced_records() > 0 {

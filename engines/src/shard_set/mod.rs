@@ -370,13 +370,19 @@ impl ShardSet {
         };
         let identity = d.identity_of(self.name, index, count);
         let wal = if d.recover {
-            let (counters, mut scratch) = (FaultCounters::default(), Vec::new());
-            let (wal, rec) = crate::wal::Wal::open(dir, index, &identity, d.mode, |e| {
-                crate::wal::replay(part, e, false, &mut scratch, &counters)
-            })
+            let (wal, rec) = crate::wal::Wal::open(
+                dir,
+                index,
+                &identity,
+                d.mode,
+                crate::wal::recover_into(part, false),
+            )
             .map_err(|e| EngineError::config(e.to_string()))?;
             let total = logs.recovered.get_or_insert_with(Default::default);
             total.records += rec.records;
+            total.snapshot_records += rec.snapshot_records;
+            total.snapshot_bytes += rec.snapshot_bytes;
+            total.skipped_records += rec.skipped_records;
             total.bytes += rec.bytes;
             total.truncated_bytes += rec.truncated_bytes;
             total.micros += rec.micros;
@@ -388,6 +394,10 @@ impl ShardSet {
             crate::wal::Wal::create(dir, index, &identity, d.mode)
                 .map_err(|e| EngineError::config(e.to_string()))?
         };
+        let wal = wal.with_snapshots(d.snapshot_every);
+        // The log thread's copy of the shard's state, which its snapshots
+        // encode (`wal/mod.rs`).
+        let shadow = (d.snapshot_every > 0).then(|| log_writer::Shadow::of(part));
         let counters = Arc::new(Mutex::new(wal.counters()));
         logs.counters.push(counters.clone());
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -397,6 +407,7 @@ impl ShardSet {
             rx,
             primary: self.peers[index].clone(),
             counters,
+            shadow,
         };
         self.spawn(format!("{}-log", thread_name(index)), None, move || {
             writer.run()

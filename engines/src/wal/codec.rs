@@ -301,16 +301,16 @@ fn decode_follow_up(r: &mut Reader<'_>) -> Result<FollowUp, DecodeError> {
 }
 
 #[inline]
-fn put_u32(out: &mut Vec<u8>, v: u32) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
 #[inline]
-fn put_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_post(out: &mut Vec<u8>, p: PostId) {
+pub(crate) fn put_post(out: &mut Vec<u8>, p: PostId) {
     put_u32(out, p.community.0);
     put_u32(out, p.seq);
 }
@@ -320,16 +320,16 @@ fn put_comment(out: &mut Vec<u8>, c: CommentId) {
     put_u32(out, c.seq);
 }
 
-fn put_body(out: &mut Vec<u8>, b: &Body) {
+pub(crate) fn put_body(out: &mut Vec<u8>, b: &Body) {
     put_u32(out, b.len() as u32);
     out.extend_from_slice(b.as_bytes());
 }
 
 /// A cursor over a payload; every read checks the length.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         if self.0.len() < n {
             return Err(DecodeError("entry cut short"));
         }
@@ -338,31 +338,31 @@ impl Reader<'_> {
         Ok(head)
     }
 
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         let b = self.take(8)?;
         let mut a = [0; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
 
-    fn user(&mut self) -> Result<UserId, DecodeError> {
+    pub(crate) fn user(&mut self) -> Result<UserId, DecodeError> {
         self.u32().map(UserId)
     }
 
-    fn community(&mut self) -> Result<CommunityId, DecodeError> {
+    pub(crate) fn community(&mut self) -> Result<CommunityId, DecodeError> {
         self.u32().map(CommunityId)
     }
 
-    fn post(&mut self) -> Result<PostId, DecodeError> {
+    pub(crate) fn post(&mut self) -> Result<PostId, DecodeError> {
         Ok(PostId {
             community: self.community()?,
             seq: self.u32()?,
@@ -376,7 +376,7 @@ impl Reader<'_> {
         })
     }
 
-    fn body(&mut self) -> Result<Body, DecodeError> {
+    pub(crate) fn body(&mut self) -> Result<Body, DecodeError> {
         let n = self.u32()? as usize;
         Ok(Body(self.take(n)?.into()))
     }

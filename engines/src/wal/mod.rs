@@ -32,6 +32,27 @@
 //! everysec`): a process crash loses nothing written, an OS crash up to a
 //! second of acknowledged writes.
 //!
+//! # Snapshots and compaction
+//! With `snapshot_every` records (`--snapshot-every`), the owner of the
+//! log takes a snapshot once that many records were logged since the last
+//! one, at a commit point (the buffer is empty): it syncs the log, encodes
+//! the partition's whole state (`partition/snapshot.rs`), writes it to
+//! `partition-<i>.snap` (a temporary file, fsync, rename, fsync of the
+//! dir), then starts a new log holding no record, whose header names the
+//! record number it starts at (its *base*, the records the snapshot
+//! covers), written the same way. Recovery loads the snapshot and replays
+//! the log; a crash between the two renames leaves the old log beside the
+//! new snapshot, and replay skips the records the snapshot covers (their
+//! numbers are below its). A log whose base is above the snapshot's, or
+//! one that starts past zero with no snapshot, lacks records: refused.
+//!
+//! A snapshot pauses its partition: serial encodes and writes it inline
+//! (the session waits); on actor and sharded the log thread keeps a copy
+//! of its shard's state (it applies every record it logs, as a backup
+//! does) and snapshots that, so the shard thread never pauses, but the
+//! shard's replies wait behind the log thread while it writes. The pause
+//! (encode, write, fsync, compaction) is measured and reported.
+//!
 //! # The crash
 //! [`Wal::crash`] models an OS crash: the buffer (never written) is
 //! dropped, and the file is cut back to its last fsync (an in-process crash
@@ -39,6 +60,9 @@
 
 pub mod acked;
 pub mod codec;
+mod snapshot;
+
+pub use snapshot::snapshot_path;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -56,6 +80,7 @@ use crate::fault::{
     CrashPlan, CrashTimer, FaultCounters, OpFault, apply_follow_up_guarded, apply_guarded,
 };
 use crate::partition::{FollowUp, Partition};
+use codec::DecodeError;
 
 /// One state change of a partition, in the order it applied them: the
 /// entry of the replication log and of the write-ahead log.
@@ -104,6 +129,32 @@ pub(crate) fn replay(
     }
 }
 
+/// What recovery hands its caller, in order: the snapshot's state (at most
+/// once, first), then each log record the snapshot does not cover.
+#[derive(Debug)]
+pub(crate) enum Replayed<'a> {
+    /// A snapshot's encoded state ([`Partition::restore_state`]).
+    State(&'a [u8]),
+    /// A log record.
+    Entry(LogEntry),
+}
+
+/// Recovery into `part`: restores a snapshot's state, replays entries
+/// ([`replay`]).
+pub(crate) fn recover_into<'p>(
+    part: &'p mut Partition,
+    local: bool,
+) -> impl FnMut(Replayed<'_>) -> Result<(), DecodeError> + 'p {
+    let (counters, mut scratch) = (FaultCounters::default(), Vec::new());
+    move |r| match r {
+        Replayed::State(bytes) => part.restore_state(bytes),
+        Replayed::Entry(e) => {
+            replay(part, e, local, &mut scratch, &counters);
+            Ok(())
+        }
+    }
+}
+
 /// A partition's durability as its owner (serial's session) keeps it: the
 /// log (`None` in `none` mode), the crash timer when this partition
 /// crashes, and what crashes did.
@@ -143,17 +194,16 @@ impl Durable {
             Some(dir) => {
                 part.stamps.record = true;
                 let identity = d.identity_of(engine, index, count);
-                if d.recover {
-                    let (counters, mut scratch) = (FaultCounters::default(), Vec::new());
+                let wal = if d.recover {
                     let local = count == 1 && engine == "serial";
-                    let (wal, rec) = Wal::open(dir, index, &identity, d.mode, |e| {
-                        replay(part, e, local, &mut scratch, &counters)
-                    })?;
+                    let (wal, rec) =
+                        Wal::open(dir, index, &identity, d.mode, recover_into(part, local))?;
                     stats.recovered = Some(rec);
-                    Some(wal)
+                    wal
                 } else {
-                    Some(Wal::create(dir, index, &identity, d.mode)?)
-                }
+                    Wal::create(dir, index, &identity, d.mode)?
+                };
+                Some(wal.with_snapshots(d.snapshot_every))
             }
         };
         Ok(Some(Durable {
@@ -174,6 +224,20 @@ impl Durable {
         s
     }
 
+    /// After a commit: takes the snapshot of `part` if one is due. A
+    /// snapshot that cannot be written is a crash (the log may be cut):
+    /// returns whether it crashed.
+    pub(crate) fn snapshot_if_due(&mut self, part: &mut Partition, local: bool) -> bool {
+        let Some(w) = self.wal.as_mut().filter(|w| w.snapshot_due()) else {
+            return false;
+        };
+        if w.snapshot(part).is_err() {
+            self.crash(part, local);
+            return true;
+        }
+        false
+    }
+
     /// The crash of `part` (module docs), whose only partition it is
     /// (`local`) or not: its state is rebuilt from the log (empty in `none`
     /// mode). Returns the acknowledged writes it lost. The caller answers
@@ -181,12 +245,11 @@ impl Durable {
     pub(crate) fn crash(&mut self, part: &mut Partition, local: bool) -> u64 {
         let started = Instant::now();
         let mut fresh = part.empty_like();
-        let (counters, mut scratch) = (FaultCounters::default(), Vec::new());
         let acked = self.writes - self.unacked;
         let (lost, mut recovery) = match &mut self.wal {
             Some(w) => {
                 let unsynced = w.unsynced_records();
-                match w.crash(|e| replay(&mut fresh, e, local, &mut scratch, &counters)) {
+                match w.crash(recover_into(&mut fresh, local)) {
                     Ok((_, _, rec)) => (unsynced, rec),
                     // The log could not be read back: the partition
                     // restarts empty, as without one.
@@ -212,7 +275,7 @@ impl Durable {
 }
 
 /// The first bytes of every log file; the last two are the format version.
-const MAGIC: &[u8; 8] = b"SBWAL\0\0\x01";
+const MAGIC: &[u8; 8] = b"SBWAL\0\0\x02";
 
 /// A record longer than this is corruption, not a record (the largest
 /// real one is a body of `MAX_BODY_LEN` bytes plus a few ids).
@@ -291,8 +354,15 @@ pub fn log_path(dir: &Path, index: usize) -> PathBuf {
 /// What opening a log found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Recovery {
-    /// Records replayed.
+    /// Log records replayed (after the snapshot's state).
     pub records: u64,
+    /// Records the snapshot covered (0: there was none).
+    pub snapshot_records: u64,
+    /// Bytes of the snapshot loaded.
+    pub snapshot_bytes: u64,
+    /// Log records skipped because the snapshot covered them (a crash
+    /// between a snapshot and the compaction of its log).
+    pub skipped_records: u64,
     /// Bytes of valid log (header included).
     pub bytes: u64,
     /// Bytes cut off the end: a torn or corrupt tail.
@@ -320,6 +390,17 @@ pub struct WalCounters {
     pub fsync_micros: u64,
     /// The longest fsync, in microseconds.
     pub max_fsync_micros: u64,
+    /// Snapshots taken.
+    pub snapshots: u64,
+    /// Bytes of the last snapshot.
+    pub snapshot_bytes: u64,
+    /// Time the snapshots paused their partition (encode, write, fsync,
+    /// log compaction), in microseconds, summed...
+    pub snapshot_pause_micros: u64,
+    /// ...and the longest.
+    pub max_snapshot_pause_micros: u64,
+    /// Of the pauses, the time spent encoding the state, in microseconds.
+    pub snapshot_encode_micros: u64,
 }
 
 impl WalCounters {
@@ -332,6 +413,13 @@ impl WalCounters {
         self.fsyncs += o.fsyncs;
         self.fsync_micros += o.fsync_micros;
         self.max_fsync_micros = self.max_fsync_micros.max(o.max_fsync_micros);
+        self.snapshots += o.snapshots;
+        self.snapshot_bytes += o.snapshot_bytes;
+        self.snapshot_pause_micros += o.snapshot_pause_micros;
+        self.max_snapshot_pause_micros = self
+            .max_snapshot_pause_micros
+            .max(o.max_snapshot_pause_micros);
+        self.snapshot_encode_micros += o.snapshot_encode_micros;
     }
 }
 
@@ -340,7 +428,17 @@ impl WalCounters {
 pub(crate) struct Wal {
     file: File,
     path: PathBuf,
+    dir: PathBuf,
+    index: usize,
+    identity: String,
     mode: DurabilityMode,
+    /// The number of the file's first record: the records the last
+    /// snapshot covers (module docs).
+    base: u64,
+    /// Records between snapshots (0: never).
+    snapshot_every: u64,
+    /// The encoded state of the last snapshot (kept for its capacity).
+    state: Vec<u8>,
     /// Records appended, not written yet.
     buf: Vec<u8>,
     buffered: u64,
@@ -378,18 +476,22 @@ impl Wal {
             .create_new(true)
             .open(&path)
             .map_err(WalError::io(&path))?;
-        let header = header(identity);
+        let header = header(identity, 0);
         file.write_all(&header).map_err(WalError::io(&path))?;
         file.sync_all().map_err(WalError::io(&path))?;
         // The new file's directory entry must survive a crash too.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        sync_dir(dir);
         let len = header.len() as u64;
         Ok(Wal {
             file,
             path,
+            dir: dir.to_path_buf(),
+            index,
+            identity: identity.to_string(),
             mode,
+            base: 0,
+            snapshot_every: 0,
+            state: Vec::new(),
             buf: Vec::with_capacity(1 << 16),
             buffered: 0,
             written: len,
@@ -404,16 +506,16 @@ impl Wal {
         })
     }
 
-    /// Opens partition `index`'s log in `dir`, checks its header against
-    /// `identity`, hands every valid record to `apply` in order, cuts a
-    /// torn or corrupt tail off the file, and leaves the log ready to
-    /// append to.
+    /// Opens partition `index`'s log in `dir`, checks its header (and its
+    /// snapshot's) against `identity`, hands `apply` the snapshot's state
+    /// and every valid record it does not cover, in order, cuts a torn or
+    /// corrupt tail off the file, and leaves the log ready to append to.
     pub(crate) fn open(
         dir: &Path,
         index: usize,
         identity: &str,
         mode: DurabilityMode,
-        apply: impl FnMut(LogEntry),
+        apply: impl FnMut(Replayed<'_>) -> Result<(), DecodeError>,
     ) -> Result<(Wal, Recovery), WalError> {
         let path = log_path(dir, index);
         if !path.exists() {
@@ -427,7 +529,13 @@ impl Wal {
         let mut wal = Wal {
             file,
             path,
+            dir: dir.to_path_buf(),
+            index,
+            identity: identity.to_string(),
             mode,
+            base: 0,
+            snapshot_every: 0,
+            state: Vec::new(),
             buf: Vec::with_capacity(1 << 16),
             buffered: 0,
             written: 0,
@@ -437,38 +545,65 @@ impl Wal {
             last_sync: Instant::now(),
             counters: WalCounters::default(),
         };
-        let recovery = wal.reload(Some(identity), apply)?;
+        let recovery = wal.reload(apply)?;
         Ok((wal, recovery))
     }
 
-    /// Reads the file from the start, replaying every valid record, and
-    /// truncates what follows them. `identity`: check the header against it.
+    /// Takes a snapshot every `every` records (0: never; module docs).
+    pub(crate) fn with_snapshots(mut self, every: u64) -> Wal {
+        self.snapshot_every = every;
+        self
+    }
+
+    /// Loads the snapshot, if any, then reads the log from the start,
+    /// replaying every valid record the snapshot does not cover, and
+    /// truncates what follows them. Both headers are checked against the
+    /// log's identity.
     fn reload(
         &mut self,
-        identity: Option<&str>,
-        mut apply: impl FnMut(LogEntry),
+        mut apply: impl FnMut(Replayed<'_>) -> Result<(), DecodeError>,
     ) -> Result<Recovery, WalError> {
         let started = Instant::now();
         let path = self.path.clone();
+        let corrupt = |why: String| WalError::Corrupt {
+            path: path.clone(),
+            why,
+        };
+        let snap = snapshot::read(&self.dir, self.index, &self.identity)?;
+        let (covered, snapshot_bytes) = match &snap {
+            Some(s) => {
+                apply(Replayed::State(&s.state)).map_err(|e| WalError::Corrupt {
+                    path: snapshot_path(&self.dir, self.index),
+                    why: e.to_string(),
+                })?;
+                (s.lsn, s.bytes)
+            }
+            None => (0, 0),
+        };
+        drop(snap);
         let io = WalError::io(&path);
         self.file.seek(SeekFrom::Start(0)).map_err(io)?;
         let total = self.file.metadata().map_err(WalError::io(&path))?.len();
         let mut r = BufReader::with_capacity(1 << 20, &mut self.file);
-        let (found, mut at) = read_header(&mut r).map_err(|why| WalError::Foreign {
+        let (found, base, mut at) = read_header(&mut r).map_err(|why| WalError::Foreign {
             path: path.clone(),
             found: why,
-            expected: identity.unwrap_or("").to_string(),
+            expected: self.identity.clone(),
         })?;
-        if let Some(expected) = identity
-            && found != expected
-        {
+        if found != self.identity {
             return Err(WalError::Foreign {
                 path,
                 found,
-                expected: expected.to_string(),
+                expected: self.identity.clone(),
             });
         }
+        if base > covered {
+            return Err(corrupt(format!(
+                "the log starts at record {base} but the snapshot covers only {covered} (records are missing)"
+            )));
+        }
         let mut records = 0u64;
+        let mut skipped = 0u64;
         let mut payload = Vec::new();
         let because = loop {
             let mut head = [0u8; 8];
@@ -493,13 +628,22 @@ impl Wal {
                 break Some("a record whose checksum fails".to_string());
             }
             match codec::decode(&payload) {
-                Ok(e) => apply(e),
+                Ok(_) if base + records + skipped < covered => skipped += 1,
+                Ok(e) => {
+                    apply(Replayed::Entry(e)).map_err(|e| corrupt(e.to_string()))?;
+                    records += 1;
+                }
                 Err(e) => break Some(e.to_string()),
             }
-            records += 1;
             at += 8 + u64::from(len);
         };
         drop(r);
+        if base + skipped < covered {
+            return Err(corrupt(format!(
+                "the log ends at record {} but the snapshot covers {covered} (the log was cut below its snapshot)",
+                base + skipped
+            )));
+        }
         if at < total {
             self.file.set_len(at).map_err(WalError::io(&path))?;
             self.file.sync_all().map_err(WalError::io(&path))?;
@@ -509,10 +653,14 @@ impl Wal {
             .map_err(WalError::io(&path))?;
         self.written = at;
         self.synced = at;
-        self.records_written = records;
-        self.records_synced = records;
+        self.base = base;
+        self.records_written = records + skipped;
+        self.records_synced = records + skipped;
         Ok(Recovery {
             records,
+            snapshot_records: covered,
+            snapshot_bytes,
+            skipped_records: skipped,
             bytes: at,
             truncated_bytes: total - at,
             truncated_because: because.filter(|_| at < total),
@@ -614,7 +762,7 @@ impl Wal {
     /// the records it dropped from the buffer and cut from the file.
     pub(crate) fn crash(
         &mut self,
-        apply: impl FnMut(LogEntry),
+        apply: impl FnMut(Replayed<'_>) -> Result<(), DecodeError>,
     ) -> Result<(u64, u64, Recovery), WalError> {
         let dropped = self.buffered;
         self.buf.clear();
@@ -624,8 +772,57 @@ impl Wal {
         self.file
             .set_len(self.synced)
             .map_err(WalError::io(&path))?;
-        let recovery = self.reload(None, apply)?;
+        let recovery = self.reload(apply)?;
         Ok((dropped, cut, recovery))
+    }
+
+    /// Whether records enough were logged since the last snapshot.
+    pub(crate) fn snapshot_due(&self) -> bool {
+        self.snapshot_every > 0 && self.records_written + self.buffered >= self.snapshot_every
+    }
+
+    /// Takes a snapshot of `part`, whose state is that of every record
+    /// logged so far, and compacts the log (module docs). The buffer is
+    /// committed first.
+    pub(crate) fn snapshot(&mut self, part: &Partition) -> io::Result<()> {
+        let started = Instant::now();
+        self.commit()?;
+        if self.synced < self.written {
+            self.sync()?;
+        }
+        let lsn = self.base + self.records_written;
+        self.state.clear();
+        part.encode_state(&mut self.state);
+        let encoded = started.elapsed();
+        let bytes = snapshot::write(&self.dir, self.index, &self.identity, lsn, &self.state)?;
+        // The new log: a header naming `lsn`, no record.
+        let tmp = self.path.with_extension("wal.tmp");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let header = header(&self.identity, lsn);
+        file.write_all(&header)?;
+        file.sync_all()?;
+        fs::rename(&tmp, &self.path)?;
+        sync_dir(&self.dir);
+        self.file = file;
+        let len = header.len() as u64;
+        self.written = len;
+        self.synced = len;
+        self.base = lsn;
+        self.records_written = 0;
+        self.records_synced = 0;
+        let pause = started.elapsed().as_micros() as u64;
+        let c = &mut self.counters;
+        c.snapshots += 1;
+        c.snapshot_bytes = bytes;
+        c.snapshot_pause_micros += pause;
+        c.max_snapshot_pause_micros = c.max_snapshot_pause_micros.max(pause);
+        c.snapshot_encode_micros += encoded.as_micros() as u64;
+        Ok(())
     }
 
     /// What the log did so far.
@@ -634,17 +831,30 @@ impl Wal {
     }
 }
 
-/// The header: magic, identity length, identity, its CRC.
-fn header(identity: &str) -> Vec<u8> {
+/// Syncs a directory, so that a file created or renamed in it survives a
+/// crash (best effort: not every file system can).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// The header: magic, identity length, identity, the base (the number of
+/// the first record), and the CRC of identity and base.
+fn header(identity: &str, base: u64) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
     h.extend_from_slice(&(identity.len() as u32).to_le_bytes());
+    let at = h.len();
     h.extend_from_slice(identity.as_bytes());
-    h.extend_from_slice(&crc32fast::hash(identity.as_bytes()).to_le_bytes());
+    h.extend_from_slice(&base.to_le_bytes());
+    let crc = crc32fast::hash(&h[at..]);
+    h.extend_from_slice(&crc.to_le_bytes());
     h
 }
 
-/// Reads a header: the identity and the header's length, or why it is not one.
-fn read_header(r: &mut impl Read) -> Result<(String, u64), String> {
+/// Reads a header: the identity, the base and the header's length, or why
+/// it is not one.
+fn read_header(r: &mut impl Read) -> Result<(String, u64, u64), String> {
     let mut head = [0u8; 12];
     if read_full(r, &mut head).map_err(|e| e.to_string())? < 12 || &head[..8] != MAGIC {
         return Err(if head[..5] == MAGIC[..5] {
@@ -657,16 +867,21 @@ fn read_header(r: &mut impl Read) -> Result<(String, u64), String> {
     if n > 4096 {
         return Err("a corrupt header".into());
     }
-    let mut id = vec![0u8; n as usize + 4];
+    let mut id = vec![0u8; n as usize + 8 + 4];
     if read_full(r, &mut id).map_err(|e| e.to_string())? < id.len() {
         return Err("a header cut short".into());
     }
-    let (text, crc) = id.split_at(n as usize);
-    if crc32fast::hash(text).to_le_bytes() != crc {
+    let (covered, crc) = id.split_at(n as usize + 8);
+    if crc32fast::hash(covered).to_le_bytes() != crc {
         return Err("a corrupt header".into());
     }
+    let (text, base) = covered.split_at(n as usize);
+    let base = u64::from_le_bytes(
+        base.try_into()
+            .map_err(|_| "a corrupt header".to_string())?,
+    );
     let text = String::from_utf8(text.to_vec()).map_err(|_| "a corrupt header".to_string())?;
-    Ok((text, 12 + u64::from(n) + 4))
+    Ok((text, base, 12 + u64::from(n) + 8 + 4))
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

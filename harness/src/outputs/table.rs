@@ -249,10 +249,35 @@ fn durability_lines(o: &mut String, s: &RunSummary) {
             human_ns(l.max_fsync_micros.saturating_mul(1000)),
         );
     }
-    if let Some(r) = &d.recovered {
+    if l.snapshots > 0 {
         let _ = writeln!(
             o,
-            "recovered: {} records ({} MiB) replayed in {}{}",
+            "snapshots: {} (the last {} MiB); each paused its {} for {} on average (encoding {}), longest {}",
+            l.snapshots,
+            l.snapshot_bytes >> 20,
+            if s.engine == "serial" {
+                "partition"
+            } else {
+                "log thread"
+            },
+            human_ns(l.snapshot_pause_micros.saturating_mul(1000) / l.snapshots),
+            human_ns(l.snapshot_encode_micros.saturating_mul(1000) / l.snapshots),
+            human_ns(l.max_snapshot_pause_micros.saturating_mul(1000)),
+        );
+    }
+    if let Some(r) = &d.recovered {
+        let snapshot = if r.snapshot_records > 0 {
+            format!(
+                "a snapshot of {} records ({} MiB) loaded, then ",
+                r.snapshot_records,
+                r.snapshot_bytes >> 20
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "recovered: {snapshot}{} log records ({} MiB) replayed in {}{}",
             r.records,
             r.bytes >> 20,
             human_ns(r.micros.saturating_mul(1000)),
