@@ -445,7 +445,10 @@ fn durability_flags_that_cannot_work_are_refused() {
         &["--engine", "serial", "--fault", "crash:partition=0,at=soon"],
         "soon",
     );
-    bad(&["--engine", "serial", "--snapshot-every", "100"], "--durability");
+    bad(
+        &["--engine", "serial", "--snapshot-every", "100"],
+        "--durability",
+    );
     bad(
         &[
             "--engine",

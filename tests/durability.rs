@@ -170,7 +170,9 @@ fn snapshots_bound_what_a_recovery_replays() {
     assert!(log["snapshots"].as_u64().unwrap() > 0, "{log}");
     let records = log["records"].as_u64().unwrap();
     // The log holds at most what followed the last snapshot.
-    let wal = std::fs::metadata(data.join("partition-0.wal")).unwrap().len();
+    let wal = std::fs::metadata(data.join("partition-0.wal"))
+        .unwrap()
+        .len();
     let logged = log["bytes"].as_u64().unwrap();
     assert!(wal < logged / 2, "log {wal} bytes of {logged} logged");
 

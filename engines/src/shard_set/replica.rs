@@ -42,9 +42,16 @@
 //!
 //! In `sync` a write's reply also waits for the backups of the shards its
 //! follow-ups (karma, subscriptions) land on: after sending a follow-up the
-//! shard queues a barrier that nothing after it passes until the
+//! shard queues a barrier that no reply after it passes until the
 //! destination answers `ReplMsg::Done`, which the destination sends once its
-//! own backups have the follow-up. Those answers wait for the backups only,
+//! own backups have the follow-up. Messages to other shards (follow-ups,
+//! feed parts) wait only for this shard's own backups, in a line of their
+//! own beside the replies': a barrier holding them too would send one
+//! follow-up per round trip to the destination's backups (with durable
+//! shards, one fsync there per follow-up), where now they stream and are
+//! acknowledged in groups. The replies keep the causality rule: a message
+//! sent before a reply has a lower or equal log position, so it is ready
+//! whenever the reply is, and leaves first. Those answers wait for the backups only,
 //! in a queue of their own, never behind a barrier: two shards awaiting each
 //! other's answers would otherwise wait forever. So an acknowledged write
 //! and all its effects are on every backup. (Keeping the follow-up at the
@@ -165,7 +172,7 @@ enum Held {
     /// `out` leaves once the backups have acknowledged entry `seq` (less
     /// the allowed lag).
     Out { seq: u64, out: Out },
-    /// `sync`: nothing after it leaves before shard `dest` has said its
+    /// `sync`: no reply after it leaves before shard `dest` has said its
     /// backups have the `count`-th follow-up this shard sent it.
     Barrier { dest: usize, count: u64 },
 }
@@ -207,7 +214,10 @@ pub(super) struct Replicator {
     outbox: Vec<LogEntry>,
     /// A reply may leave once every backup has all but this many entries.
     allowed_lag: u64,
+    /// Replies and barriers, in line.
     held: VecDeque<Held>,
+    /// Messages to other shards, in line: (log position, message).
+    held_peers: VecDeque<(u64, Out)>,
     view: ReplicaView,
     /// This shard's index (the `from` of its `ReplMsg::Done`s).
     index: u32,
@@ -235,6 +245,7 @@ impl Replicator {
             outbox: Vec::new(),
             allowed_lag: if sync { 0 } else { Replication::ASYNC_MAX_LAG },
             held: VecDeque::new(),
+            held_peers: VecDeque::new(),
             view: ReplicaView::default(),
             index: index as u32,
             sent_to: if sync { vec![0; shards] } else { Vec::new() },
@@ -244,7 +255,7 @@ impl Replicator {
     }
 
     /// A follow-up to shard `dest` has just been handed to [`Replicator::hold`]:
-    /// in `sync` nothing after it leaves before `dest`'s backups have it.
+    /// in `sync` no reply after it leaves before `dest`'s backups have it.
     pub(super) fn await_follow_up(&mut self, dest: usize) {
         if let Some(n) = self.sent_to.get_mut(dest) {
             *n += 1;
@@ -316,16 +327,29 @@ impl Replicator {
     }
 
     /// Holds `out`, given now, while the backups are too far behind (and
-    /// behind anything held before it); gives it back when it may leave at
-    /// once.
+    /// behind anything held before it in its line: a reply behind the
+    /// replies, barriers and messages to other shards before it; such a
+    /// message behind the messages before it); gives it back when it may
+    /// leave at once.
     #[inline]
     pub(super) fn hold(&mut self, out: Out) -> Option<Out> {
         let seq = self.view.logged;
-        if seq <= self.min_acked().saturating_add(self.allowed_lag) && self.held.is_empty() {
-            return Some(out);
+        let ready = seq <= self.min_acked().saturating_add(self.allowed_lag);
+        match out {
+            Out::Peer { .. } => {
+                if ready && self.held_peers.is_empty() {
+                    return Some(out);
+                }
+                self.held_peers.push_back((seq, out));
+            }
+            Out::Reply { .. } => {
+                if ready && self.held.is_empty() && self.held_peers.is_empty() {
+                    return Some(out);
+                }
+                self.view.held += 1;
+                self.held.push_back(Held::Out { seq, out });
+            }
         }
-        self.view.held += u64::from(matches!(out, Out::Reply { .. }));
-        self.held.push_back(Held::Out { seq, out });
         None
     }
 
@@ -338,6 +362,11 @@ impl Replicator {
             self.dones.pop_front();
             let msg = PeerMsg::Repl(ReplMsg::Done { from: self.index });
             return Some(Out::Peer { dest, msg });
+        }
+        if let Some(&(seq, _)) = self.held_peers.front()
+            && seq <= upto
+        {
+            return self.held_peers.pop_front().map(|(_, out)| out);
         }
         loop {
             let ready = match *self.held.front()? {
@@ -387,7 +416,7 @@ impl Replicator {
     pub(super) fn view(&self) -> ReplicaView {
         ReplicaView {
             lag: self.view.logged - self.min_acked(),
-            held_now: self.held.len() + self.dones.len(),
+            held_now: self.held.len() + self.held_peers.len() + self.dones.len(),
             ..self.view
         }
     }
@@ -400,6 +429,78 @@ mod tests {
     use crate::config::EngineConfig;
     use crate::engine::Session;
     use crate::shard_set::ShardSet;
+
+    fn follow_up(dest: usize, user: u32) -> Out {
+        let f = FollowUp::Karma {
+            user: UserId(user),
+            post: 1,
+            comment: 0,
+        };
+        let msg = PeerMsg::FollowUp { from: 0, f };
+        Out::Peer { dest, msg }
+    }
+
+    fn reply(tag: u64) -> Out {
+        let response = Ok(crate::api::Reply::Done);
+        Out::Reply {
+            session: 0,
+            tag,
+            response,
+        }
+    }
+
+    fn what(o: Option<Out>) -> String {
+        match o {
+            None => "none".into(),
+            Some(Out::Reply { tag, .. }) => format!("reply {tag}"),
+            Some(Out::Peer {
+                msg: PeerMsg::FollowUp { f, .. },
+                ..
+            }) => format!("follow-up {}", f.user().0),
+            Some(Out::Peer { .. }) => "another peer message".into(),
+        }
+    }
+
+    /// Everything that may leave now, in order.
+    fn ready(r: &mut Replicator) -> Vec<String> {
+        std::iter::from_fn(|| r.pop_ready())
+            .map(|o| what(Some(o)))
+            .collect()
+    }
+
+    /// In `sync`, a write's reply waits behind the barrier of its
+    /// follow-up until the destination says its backups have it, but the
+    /// follow-ups after it do not: they wait only for this shard's backups,
+    /// and leave before any reply they preceded.
+    #[test]
+    fn follow_ups_pass_a_barrier_that_holds_the_replies_after_it() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let sync = Replication {
+            replicas: 1,
+            mode: ReplicationMode::Sync,
+        };
+        let mut r = Replicator::new(vec![tx], sync, (0, 3));
+        let mut sent = Vec::new();
+        // Op 1: a write with a follow-up to shard 1, then its reply.
+        r.log_op(Op::Register { user: UserId(1) }, OpFault::None, [0; 2]);
+        sent.push(what(r.hold(follow_up(1, 10))));
+        r.await_follow_up(1);
+        sent.push(what(r.hold(reply(1))));
+        // Op 2: a write with a follow-up to shard 2, then its reply.
+        r.log_op(Op::Register { user: UserId(2) }, OpFault::None, [0; 2]);
+        sent.push(what(r.hold(follow_up(2, 20))));
+        r.await_follow_up(2);
+        sent.push(what(r.hold(reply(2))));
+        assert_eq!(sent, ["none"; 4], "nothing leaves before the backup has it");
+        r.ship();
+        r.on(ReplMsg::Ack { backup: 0, upto: 2 });
+        assert_eq!(ready(&mut r), ["follow-up 10", "follow-up 20"]);
+        // Shard 2 answers first: reply 1 still waits for shard 1.
+        r.on(ReplMsg::Done { from: 2 });
+        assert!(ready(&mut r).is_empty());
+        r.on(ReplMsg::Done { from: 1 });
+        assert_eq!(ready(&mut r), ["reply 1", "reply 2"]);
+    }
 
     /// `shards` shards with two backups each, in `sync`.
     fn sync_set(shards: usize) -> ShardSet {
