@@ -48,6 +48,9 @@ impl Engine for ActorEngine {
     fn stats(&self) -> EngineStats {
         self.set.stats()
     }
+    fn start_window(&self, at: std::time::Instant) {
+        self.set.start_window(at)
+    }
     fn quiesce(&self) {
         self.set.quiesce()
     }

@@ -143,7 +143,12 @@ impl EngineKind {
             config.refuse_durability(self.name())?;
         }
         if matches!(self, EngineKind::Actor | EngineKind::Sharded) {
-            crate::shard_set::check_durability(config)?;
+            let count = if self == EngineKind::Actor {
+                1
+            } else {
+                config.partitions
+            };
+            crate::shard_set::check_durability(config, count.max(1))?;
         }
         match self {
             #[cfg(feature = "redis")]

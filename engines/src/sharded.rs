@@ -49,6 +49,9 @@ impl Engine for ShardedEngine {
     fn stats(&self) -> EngineStats {
         self.set.stats()
     }
+    fn start_window(&self, at: std::time::Instant) {
+        self.set.start_window(at)
+    }
     fn quiesce(&self) {
         self.set.quiesce()
     }

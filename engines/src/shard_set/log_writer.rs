@@ -26,11 +26,11 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use super::messages::PeerMsg;
-use super::replica::{BackupMsg, Lost, ReplMsg};
+use super::replica::{BackupMsg, Lost, Recovered, ReplMsg};
 use crate::fault::FaultCounters;
 use crate::mailbox::Sender;
 use crate::partition::{FollowUp, Partition};
-use crate::wal::{LogEntry, Wal, WalCounters, replay};
+use crate::wal::{LogEntry, Wal, WalCounters, recover_into, replay};
 
 /// The log thread's copy of its shard's state.
 pub(super) struct Shadow {
@@ -72,16 +72,27 @@ pub(super) struct LogWriter {
     pub(super) shadow: Option<Shadow>,
 }
 
+/// What the thread does after taking a message.
+enum Step {
+    Go,
+    Stop,
+    Crash(Box<Partition>, crossbeam_channel::Sender<Recovered>),
+}
+
 impl LogWriter {
     /// The thread: a group per wake-up, until `Stop` or until the shard is
     /// gone; then a last sync. A write that fails ends it, and its guard
     /// tells the primary, which stops waiting for it (the failure is
-    /// counted as a lost sink, like a backup gone).
+    /// counted as a lost sink, like a backup gone). A crash drops the
+    /// group being gathered and what was written but not synced, rebuilds
+    /// the shard's partition from disk and hands it back.
     pub(super) fn run(mut self) {
         let _lost = Lost {
             primary: self.primary.clone(),
             backup: self.index,
         };
+        // The last entry written, and the last one on disk.
+        let (mut written_upto, mut synced_upto) = (0u64, 0u64);
         let mut stop = false;
         while !stop {
             let Ok(first) = self.rx.recv() else { break };
@@ -95,18 +106,32 @@ impl LogWriter {
                         s.apply(entries);
                     }
                     upto = Some(u);
-                    false
+                    Step::Go
                 }
-                BackupMsg::Probe(_) => false,
-                BackupMsg::Stop => true,
+                BackupMsg::Probe(_) => Step::Go,
+                BackupMsg::Stop => Step::Stop,
+                BackupMsg::Crash { fresh, reply } => Step::Crash(fresh, reply),
             };
-            stop = take(first, &mut self.wal, &mut self.shadow);
-            while !stop && let Ok(m) = self.rx.try_recv() {
-                stop = take(m, &mut self.wal, &mut self.shadow);
+            let mut step = take(first, &mut self.wal, &mut self.shadow);
+            while matches!(step, Step::Go)
+                && let Ok(m) = self.rx.try_recv()
+            {
+                step = take(m, &mut self.wal, &mut self.shadow);
             }
+            if let Step::Crash(fresh, reply) = step {
+                let _ = reply.send(self.crash(fresh, synced_upto));
+                written_upto = synced_upto;
+                *self.counters.lock() = self.wal.counters();
+                continue;
+            }
+            stop = matches!(step, Step::Stop);
             if let Err(e) = self.wal.commit() {
                 eprintln!("socialbench: a shard's log cannot be written: {e}");
                 return;
+            }
+            written_upto = upto.unwrap_or(written_upto);
+            if self.wal.unsynced_records() == 0 {
+                synced_upto = written_upto;
             }
             *self.counters.lock() = self.wal.counters();
             if let Some(upto) = upto {
@@ -124,6 +149,7 @@ impl LogWriter {
                     eprintln!("socialbench: a shard's snapshot cannot be written: {e}");
                     return;
                 }
+                synced_upto = written_upto;
                 *self.counters.lock() = self.wal.counters();
             }
         }
@@ -131,5 +157,32 @@ impl LogWriter {
             let _ = self.wal.sync();
         }
         *self.counters.lock() = self.wal.counters();
+    }
+
+    /// The crash (`wal/mod.rs`): the log cut to its last sync, `fresh`
+    /// rebuilt from the snapshot and the log, the copy the snapshots
+    /// encode rebuilt from it too.
+    fn crash(&mut self, mut fresh: Box<Partition>, synced_upto: u64) -> Recovered {
+        let lost_records = self.wal.unsynced_records();
+        let part = match self.wal.crash(recover_into(&mut fresh, false)) {
+            Ok((_, _, recovery)) => {
+                if self.shadow.is_some() {
+                    self.shadow = Some(Shadow::of(&fresh));
+                }
+                return Recovered {
+                    part: Ok(fresh),
+                    synced_upto,
+                    lost_records,
+                    recovery,
+                };
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        Recovered {
+            part,
+            synced_upto,
+            lost_records,
+            recovery: crate::wal::Recovery::default(),
+        }
     }
 }

@@ -118,7 +118,7 @@ use crate::engine::{
     DurabilityStats, EngineError, EngineStats, FeedStats, PartitionStats, ReplicationStats,
     Staleness,
 };
-use crate::fault::FaultCounters;
+use crate::fault::{CrashPlan, FaultCounters};
 use crate::mailbox::{self, DualReceiver, Sender};
 use crate::partition::{Partition, PostClock};
 
@@ -188,6 +188,8 @@ pub(crate) struct ShardSet {
     /// Durable shards: each log thread's figures, and what `--recover`
     /// replayed (`None`: in memory).
     logs: Option<DurableSet>,
+    /// `--fault crash`: its plan and the figures of the shard it crashes.
+    crash: Option<(Arc<CrashPlan>, Arc<Mutex<DurabilityStats>>)>,
 }
 
 /// The logs of a durable shard set.
@@ -197,14 +199,28 @@ struct DurableSet {
     recovered: Option<crate::wal::Recovery>,
 }
 
-/// Refuses what durable shard sets do not do yet: the crash fault (built
-/// on serial only), and logs together with backups (the backups would
-/// start empty after `--recover`).
-pub(crate) fn check_durability(config: &EngineConfig) -> Result<(), EngineError> {
-    if config.faults.crash.is_some() {
-        return Err(EngineError::config(
-            "the crash fault is built on the serial engine only so far (actor and sharded: not yet)",
-        ));
+/// Refuses what durable shard sets do not do yet: logs together with
+/// backups (the backups would start empty after `--recover`), and the
+/// crash fault with backups (failover is not built) or with push feeds
+/// (the deliveries queued in a shard's memory would be lost).
+pub(crate) fn check_durability(config: &EngineConfig, count: usize) -> Result<(), EngineError> {
+    if let Some(c) = &config.faults.crash {
+        if c.partition >= count {
+            return Err(EngineError::config(format!(
+                "crash partition {} outside 0..{count}",
+                c.partition
+            )));
+        }
+        if config.replication.on() {
+            return Err(EngineError::config(
+                "the crash fault with --replicas is not built (it needs failover)",
+            ));
+        }
+        if config.feeds.pushes() {
+            return Err(EngineError::config(
+                "the crash fault with push or hybrid feeds is not built on actor and sharded (queued deliveries would be lost)",
+            ));
+        }
     }
     if config.durability.logs() && config.replication.on() {
         return Err(EngineError::config(
@@ -234,10 +250,10 @@ impl ShardSet {
         thread_name: impl Fn(usize) -> String,
     ) -> Result<ShardSet, EngineError> {
         config.validate()?;
-        check_durability(config)?;
         if count == 0 {
             return Err(EngineError::config("partitions must be at least 1"));
         }
+        check_durability(config, count)?;
         if let Some(dir) = config.durability.log_dir()?
             && !config.durability.recover
         {
@@ -270,6 +286,13 @@ impl ShardSet {
             feeds: config.feeds,
             backlog: Arc::new(AtomicU64::new(0)),
             logs: None,
+            crash: config.faults.crash.map(|c| {
+                let stats = DurabilityStats {
+                    mode: config.durability.mode,
+                    ..DurabilityStats::default()
+                };
+                (CrashPlan::new(c), Arc::new(Mutex::new(stats)))
+            }),
         };
         let mut logs = config.durability.logs().then(|| DurableSet {
             mode: config.durability.mode,
@@ -300,7 +323,12 @@ impl ShardSet {
                     set.start_log(config, at, &thread_name, (&mut part, &mut logs), repl)
                 })
                 .and_then(|repl| {
-                    let shard = Shard::new(index, rx, idler, &plan, repl, part);
+                    let mut shard = Shard::new(index, rx, idler, &plan, repl, part);
+                    if let Some((crash, stats)) = &set.crash
+                        && crash.partition() == index
+                    {
+                        shard.crashes(crash.timer(), stats.clone());
+                    }
                     set.spawn(thread_name(index), pin_of(index), move || shard.run())
                         .map_err(|e| EngineError::Spawn(Arc::new(e)))
                 });
@@ -568,17 +596,19 @@ impl ShardSet {
             }
         }
         s.replication = repl;
-        s.durability = self.logs.as_ref().map(|l| {
-            let mut d = DurabilityStats {
-                mode: l.mode,
-                recovered: l.recovered.clone(),
-                ..DurabilityStats::default()
-            };
-            for c in &l.counters {
-                d.log.add(&c.lock());
+        let crashes = self.crash.as_ref().map(|(_, c)| c.lock().clone());
+        s.durability = match (&self.logs, crashes) {
+            (None, crashes) => crashes,
+            (Some(l), crashes) => {
+                let mut d = crashes.unwrap_or_default();
+                d.mode = l.mode;
+                d.recovered = l.recovered.clone();
+                for c in &l.counters {
+                    d.log.add(&c.lock());
+                }
+                Some(d)
             }
-            d
-        });
+        };
         if let (Some(f), Some(h)) = (&mut s.feeds, &delays)
             && !h.is_empty()
         {
@@ -602,6 +632,13 @@ impl ShardSet {
     /// With no client submitting, ops only drain, so once every shard reports
     /// no unapplied op the `sent` counters are final and the sums equal only
     /// when every follow-up has been applied.
+    /// Arms the crash fault: the measured window starts at `at`.
+    pub(crate) fn start_window(&self, at: std::time::Instant) {
+        if let Some((plan, _)) = &self.crash {
+            plan.arm(at);
+        }
+    }
+
     pub(crate) fn quiesce(&self) {
         loop {
             let r = self.probe_all(|v| {

@@ -54,9 +54,12 @@
 //! whenever the reply is, and leaves first. Those answers wait for the backups only,
 //! in a queue of their own, never behind a barrier: two shards awaiting each
 //! other's answers would otherwise wait forever. So an acknowledged write
-//! and all its effects are on every backup. (Keeping the follow-up at the
-//! sender until then, to resend it after a failover, belongs with failover,
-//! which is not built.)
+//! and all its effects are on every backup. A durable shard that crashes
+//! (`--fault crash`) keeps each follow-up it applied until it has sent its
+//! `Done`, and applies the ones its crash lost again
+//! ([`Replicator::after_crash`]): in one process that stands for the
+//! senders' resends. Resending after a failover belongs with failover,
+//! which is not built.
 //!
 //! A backup whose thread is gone (ended by a bug: a guard tells the
 //! primary, or found by a failed send) stops counting: the primary goes on
@@ -85,6 +88,41 @@ pub(super) enum BackupMsg {
     Probe(BackupProbe),
     /// Ends the thread.
     Stop,
+    /// The shard crashed (`--fault crash`; only its log thread gets this):
+    /// the log drops what it has not synced and rebuilds `fresh` from the
+    /// snapshot and the log (`log_writer.rs`).
+    Crash {
+        fresh: Box<Partition>,
+        reply: crossbeam_channel::Sender<Recovered>,
+    },
+}
+
+/// What a log thread answers a crash with.
+pub(super) struct Recovered {
+    /// The rebuilt partition, or why the log could not be read back (the
+    /// shard then restarts empty).
+    pub(super) part: Result<Box<Partition>, String>,
+    /// The last log entry on disk: everything after it is lost.
+    pub(super) synced_upto: u64,
+    /// Records written but not synced: acknowledged in `log` mode, lost.
+    pub(super) lost_records: u64,
+    /// What the rebuild read.
+    pub(super) recovery: crate::wal::Recovery,
+}
+
+/// What a crash leaves the shard to do (`Replicator::after_crash`).
+pub(super) struct AfterCrash {
+    /// To send now: `crashed` replies for the ops whose entries were lost,
+    /// and the feed parts held (reads, which other shards wait for).
+    pub(super) now: Vec<Out>,
+    /// Replies answered `crashed`.
+    pub(super) failed: u64,
+    /// Follow-ups of lost writes, held, now never sent.
+    pub(super) dropped: u64,
+    /// Follow-ups from other shards applied here whose entries were lost,
+    /// with their senders: applied again, as the senders' resends would
+    /// be (they keep each follow-up until this shard's `Done`).
+    pub(super) lost_incoming: Vec<(usize, FollowUp)>,
 }
 
 /// A backup's thread: applies its primary's log, acknowledges each message.
@@ -129,6 +167,8 @@ impl Backup {
                 }
                 BackupMsg::Probe(p) => p(&self.part, self.applied),
                 BackupMsg::Stop => break,
+                // Durable shards have no backups: never sent here.
+                BackupMsg::Crash { .. } => {}
             }
         }
     }
@@ -228,7 +268,7 @@ pub(super) struct Replicator {
     /// `ReplMsg::Done`s owed, in order: (log entry, shard). They wait for
     /// the backups only, never behind a barrier (two shards awaiting each
     /// other's would wait forever).
-    dones: VecDeque<(u64, usize)>,
+    dones: VecDeque<(u64, usize, FollowUp)>,
 }
 
 impl Replicator {
@@ -264,12 +304,86 @@ impl Replicator {
         }
     }
 
-    /// A follow-up from shard `from` has just been applied and logged: in
-    /// `sync`, tell `from` once the backups have it.
-    pub(super) fn owe_done(&mut self, from: usize) {
+    /// A follow-up `f` from shard `from` has just been applied and
+    /// logged: in `sync`, tell `from` once the backups have it (kept until
+    /// then, for a crash to apply again).
+    pub(super) fn owe_done(&mut self, from: usize, f: FollowUp) {
         if !self.sent_to.is_empty() {
-            self.dones.push_back((self.view.logged, from));
+            self.dones.push_back((self.view.logged, from, f));
         }
+    }
+
+    /// The shard crashed: the entries not shipped are lost with it, and
+    /// the log thread (the only sink of a durable shard) is told.
+    pub(super) fn crash_log(&mut self, msg: BackupMsg) -> bool {
+        self.outbox.clear();
+        self.backups.first().is_some_and(|b| b.send(msg).is_ok())
+    }
+
+    /// The log kept entries up to `synced` and lost the rest: what was
+    /// held for a lost entry is answered `crashed` (replies), dropped
+    /// (follow-ups of lost writes, with their barriers) or sent (feed
+    /// parts); follow-ups from other shards applied in lost entries are
+    /// handed back to be applied again.
+    pub(super) fn after_crash(&mut self, synced: u64) -> AfterCrash {
+        let mut after = AfterCrash {
+            now: Vec::new(),
+            failed: 0,
+            dropped: 0,
+            lost_incoming: Vec::new(),
+        };
+        if let Some(a) = self.acked.first_mut()
+            && *a != u64::MAX
+        {
+            *a = (*a).max(synced.min(self.view.logged));
+        }
+        let mut dropped = vec![0u64; self.sent_to.len()];
+        let peers = std::mem::take(&mut self.held_peers);
+        for (seq, out) in peers {
+            match out {
+                Out::Peer {
+                    dest,
+                    msg: PeerMsg::FollowUp { .. } | PeerMsg::Deliveries { .. },
+                } if seq > synced => {
+                    if let Some(d) = dropped.get_mut(dest) {
+                        *d += 1;
+                    }
+                    after.dropped += 1;
+                }
+                out if seq > synced => after.now.push(out),
+                out => self.held_peers.push_back((seq, out)),
+            }
+        }
+        for (dest, d) in dropped.iter().enumerate() {
+            self.sent_to[dest] -= d;
+        }
+        let held = std::mem::take(&mut self.held);
+        for h in held {
+            match h {
+                Held::Out {
+                    seq,
+                    out: Out::Reply { session, tag, .. },
+                } if seq > synced => {
+                    after.failed += 1;
+                    after.now.push(Out::Reply {
+                        session,
+                        tag,
+                        response: Err(crate::api::ApiError::Crashed),
+                    });
+                }
+                Held::Barrier { dest, count } if count > self.sent_to[dest] => {}
+                h => self.held.push_back(h),
+            }
+        }
+        let dones = std::mem::take(&mut self.dones);
+        for (seq, from, f) in dones {
+            if seq > synced {
+                after.lost_incoming.push((from, f));
+            } else {
+                self.dones.push_back((seq, from, f));
+            }
+        }
+        after
     }
 
     /// Takes in what a backup or another shard says.
@@ -356,7 +470,7 @@ impl Replicator {
     /// The next held message that may leave now.
     pub(super) fn pop_ready(&mut self) -> Option<Out> {
         let upto = self.min_acked().saturating_add(self.allowed_lag);
-        if let Some(&(seq, dest)) = self.dones.front()
+        if let Some(&(seq, dest, _)) = self.dones.front()
             && seq <= upto
         {
             self.dones.pop_front();

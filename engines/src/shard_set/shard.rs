@@ -13,11 +13,14 @@ use hdrhistogram::Histogram;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use super::replica::{Out, Replicator};
+use super::replica::{BackupMsg, Out, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
-use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
+use crate::engine::DurabilityStats;
+use crate::fault::{
+    CrashTimer, FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded,
+};
 use crate::mailbox::{DualReceiver, Either, Sender};
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
@@ -110,6 +113,12 @@ pub(super) struct Shard {
     /// Scratch: a home feed's timeline plan, and its posts per shard.
     plan: TimelinePlan,
     posts_by: Vec<Vec<PostId>>,
+    /// `--fault crash` on this shard: its timer, and the figures it
+    /// shares with the engine's stats.
+    crash: Option<(CrashTimer, Arc<parking_lot::Mutex<DurabilityStats>>)>,
+    /// Client writes applied since the start or the last crash (what a
+    /// crash without a log loses).
+    writes: u64,
 }
 
 impl Shard {
@@ -151,6 +160,78 @@ impl Shard {
             staleness: Histogram::new(2).expect("2 significant figures are valid"),
             plan: TimelinePlan::default(),
             posts_by: vec![Vec::new(); count],
+            crash: None,
+            writes: 0,
+        }
+    }
+
+    /// Makes this the shard `--fault crash` crashes.
+    pub(super) fn crashes(
+        &mut self,
+        timer: CrashTimer,
+        stats: Arc<parking_lot::Mutex<DurabilityStats>>,
+    ) {
+        self.crash = Some((timer, stats));
+    }
+
+    /// The crash (`wal/mod.rs`): the partition is thrown away and rebuilt
+    /// by the log thread from the snapshot and the log cut to its last
+    /// sync (empty without a log); what was held for the lost entries is
+    /// answered `crashed` or dropped, and the follow-ups other shards sent
+    /// that were applied in lost entries are applied again (their senders
+    /// keep them until this shard's `Done`, so they would resend them).
+    /// The mailboxes survive: ops not yet taken are served afterwards.
+    fn crash_now(&mut self) {
+        let started = Instant::now();
+        let fresh = Box::new(self.part.empty_like());
+        let acked = self.writes;
+        self.writes = 0;
+        let (part, lost, recovery, after) = match self.repl.as_mut() {
+            None => (fresh, acked, crate::wal::Recovery::default(), None),
+            Some(r) => {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                let asked = r.crash_log(BackupMsg::Crash {
+                    fresh: Box::new(self.part.empty_like()),
+                    reply: tx,
+                });
+                match rx.recv().ok().filter(|_| asked) {
+                    Some(rec) => {
+                        let after = r.after_crash(rec.synced_upto);
+                        match rec.part {
+                            Ok(p) => (p, rec.lost_records, rec.recovery, Some(after)),
+                            Err(_) => (fresh, acked, crate::wal::Recovery::default(), Some(after)),
+                        }
+                    }
+                    // The log thread is gone: restart empty.
+                    None => (fresh, acked, crate::wal::Recovery::default(), None),
+                }
+            }
+        };
+        self.part = *part;
+        let mut failed = 0;
+        if let Some(after) = after {
+            failed = after.failed;
+            self.sent -= after.dropped;
+            for out in after.now {
+                self.send_out(out);
+            }
+            for (from, f) in after.lost_incoming {
+                apply_follow_up_guarded(&mut self.part, f, &self.counters);
+                if let Some(r) = &mut self.repl {
+                    r.log_follow_up(f);
+                    r.owe_done(from, f);
+                }
+            }
+        }
+        if let Some((_, stats)) = &self.crash {
+            let mut s = stats.lock();
+            s.crashes += 1;
+            s.lost_writes += lost;
+            s.failed_ops += failed;
+            let mut recovery = recovery;
+            recovery.micros = started.elapsed().as_micros() as u64;
+            s.max_recovery_micros = s.max_recovery_micros.max(recovery.micros);
+            s.last_recovery = Some(recovery);
         }
     }
 
@@ -327,6 +408,9 @@ impl Shard {
     }
 
     fn on_client(&mut self, ClientMsg { session, tag, op }: ClientMsg) {
+        if self.crash.as_mut().is_some_and(|(t, _)| t.due()) {
+            self.crash_now();
+        }
         let fault = self.faults.before_op(op.kind());
         let posted = matches!(op, Op::CreatePost { .. });
         if self.count > 1
@@ -337,6 +421,7 @@ impl Shard {
         // An injected panic never reaches the partition: nothing to log.
         let logged =
             (self.repl.is_some() && op.kind().is_write() && !fault.panics()).then(|| op.clone());
+        let write = op.kind().is_write();
         let response = apply_guarded(
             &mut self.part,
             op,
@@ -344,6 +429,7 @@ impl Shard {
             fault,
             &self.counters,
         );
+        self.writes += u64::from(write && response.is_ok());
         if let (Some(r), Some(op)) = (&mut self.repl, logged) {
             r.log_op(op, fault, self.part.stamps.take());
         }
@@ -474,7 +560,7 @@ impl Shard {
                 apply_follow_up_guarded(&mut self.part, f, &self.counters);
                 if let Some(r) = &mut self.repl {
                     r.log_follow_up(f);
-                    r.owe_done(from as usize);
+                    r.owe_done(from as usize, f);
                 }
             }
             PeerMsg::Repl(m) => {

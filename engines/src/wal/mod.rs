@@ -57,6 +57,9 @@
 //! [`Wal::crash`] models an OS crash: the buffer (never written) is
 //! dropped, and the file is cut back to its last fsync (an in-process crash
 //! alone would keep the page cache, so it would lose nothing written).
+//! Serial crashes inline ([`Durable::crash`]); a shard of actor or
+//! sharded asks its log thread, which cuts the log, rebuilds the
+//! partition and hands it back (`shard_set/shard.rs`, `Shard::crash_now`).
 
 pub mod acked;
 pub mod codec;

@@ -747,6 +747,17 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
     ops: usize,
     label: &str,
 ) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
+    hammer_hot_communities_then(engine, ops, label, || {})
+}
+
+/// [`hammer_hot_communities`], calling `then` between the setup and the
+/// clients (to arm a fault that the setup must not meet).
+pub fn hammer_hot_communities_then<E: Engine + Sync>(
+    engine: &E,
+    ops: usize,
+    label: &str,
+    then: impl FnOnce(),
+) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
     let mut tally = WriteTally::default();
     let mut log = Vec::new();
     {
@@ -762,6 +773,7 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
             log.extend(Pending::of(&op).acked(&r));
         }
     }
+    then();
     let runs = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..CLIENTS)
             .map(|k| {
