@@ -225,7 +225,8 @@ pub struct EngineArgs {
     /// How partitions keep their state: in memory only (none, the
     /// default), a write-ahead log written before each reply and synced
     /// once a second (log), or synced before each reply, one fsync per
-    /// group of writes (fsync). The serial, actor and sharded engines log;
+    /// group of writes (fsync). The serial, actor, sharded and striped
+    /// engines log;
     /// compare and sweep leave the others in memory. A list
     /// (none,log,fsync) is a dimension of sweep.
     #[arg(long, value_enum, value_delimiter = ',')]

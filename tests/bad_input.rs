@@ -424,7 +424,7 @@ fn durability_flags_that_cannot_work_are_refused() {
         "not empty",
     );
     assert_eq!(std::fs::read(full.join("mine.txt")).unwrap(), b"keep");
-    bad(&["--engine", "striped", "--durability", "log"], "durab");
+    bad(&["--engine", "null", "--durability", "log"], "durab");
     bad(
         &["--engine", "serial", "--durability", "sometimes"],
         "sometimes",

@@ -92,11 +92,11 @@ impl EngineKind {
     }
 
     /// Whether the engine builds durable partitions (`--durability`,
-    /// `--recover`, the crash fault): serial, actor and sharded.
+    /// `--recover`, the crash fault): serial, actor, sharded and striped.
     pub fn is_durable(self) -> bool {
         matches!(
             self,
-            EngineKind::Serial | EngineKind::Actor | EngineKind::Sharded
+            EngineKind::Serial | EngineKind::Actor | EngineKind::Sharded | EngineKind::Striped
         )
     }
 

@@ -53,6 +53,19 @@
 //! takes the user's stripe for writing); an injected stall sleeps
 //! while holding the stripe lock, which is what a stalled lock holder does
 //! to everyone queued behind it.
+//!
+//! # Durability
+//! With `--durability log|fsync` each stripe has its own write-ahead log
+//! (`wal/mod.rs`), appended to and committed under the stripe's write lock:
+//! whoever changes a stripe (an op, or a drain of its follow-ups) writes
+//! (and in `fsync` mode syncs) the records before releasing the lock. So no
+//! reader ever sees a write that is not on disk, and a crash loses nothing
+//! acknowledged with `fsync`, but there is no group commit across sessions:
+//! every write pays its own fsync while holding its stripe, which is what a
+//! lock-per-partition store without a commit queue costs. The crash fault
+//! fires when a session takes the crashing stripe's write lock: the stripe
+//! is rebuilt from its snapshot and log while the lock is held; its queue
+//! of follow-ups (not applied yet) survives, as a mailbox would.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -68,15 +81,36 @@ use crate::api::{
 };
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats, Session};
-use crate::fault::{FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded};
+use crate::engine::{DurabilityStats, Engine, EngineError, EngineStats, Session};
+use crate::fault::{
+    CrashPlan, FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded,
+};
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
+use crate::wal::{Durable, LogEntry};
 
 /// What a stripe's lock protects.
 struct StripeState {
     part: Partition,
     faults: FaultInjector,
+    /// Its log and crash timer (`None`: in memory only, never crashes).
+    durable: Option<Durable>,
+}
+
+impl StripeState {
+    /// Writes (and syncs, as the mode says) what the lock holder logged;
+    /// a log that cannot be written is a crash.
+    fn commit(&mut self) {
+        if let Some(d) = &mut self.durable {
+            if d.wal.as_mut().is_some_and(|w| w.commit().is_err()) {
+                d.crash(&mut self.part, false);
+            }
+            d.unacked = 0;
+            if d.snapshot_if_due(&mut self.part, false) {
+                d.unacked = 0;
+            }
+        }
+    }
 }
 
 /// One stripe: the locked partition and its inbound follow-ups.
@@ -94,14 +128,25 @@ struct Shared {
     /// for writing, since fault decisions mutate the stripe's injector.
     faulty: bool,
     counters: FaultCounters,
+    /// `--fault crash`: armed when the measured window starts.
+    crash: Option<Arc<CrashPlan>>,
 }
 
 impl Shared {
-    /// Locks stripe `i` for writing and applies its queued follow-ups first.
+    /// Locks stripe `i` for writing and applies its queued follow-ups
+    /// first (committed: see "Durability"). A crash due fires here.
     fn lock(&self, i: usize) -> RwLockWriteGuard<'_, StripeState> {
         let stripe = &self.stripes[i];
         let mut g = stripe.state.write();
-        self.drain(stripe, &mut g);
+        let st = &mut *g;
+        if let Some(d) = &mut st.durable
+            && d.crash.as_mut().is_some_and(|t| t.due())
+        {
+            d.crash(&mut st.part, false);
+        }
+        if self.drain(stripe, st) {
+            st.commit();
+        }
         g
     }
 
@@ -119,15 +164,21 @@ impl Shared {
             return g;
         }
         drop(g);
-        let mut w = stripe.state.write();
-        self.drain(stripe, &mut w);
-        RwLockWriteGuard::downgrade(w)
+        RwLockWriteGuard::downgrade(self.lock(i))
     }
 
-    fn drain(&self, stripe: &Stripe, st: &mut StripeState) {
+    /// Applies (and logs) the stripe's queued follow-ups; returns whether
+    /// there were any.
+    fn drain(&self, stripe: &Stripe, st: &mut StripeState) -> bool {
+        let mut any = false;
         while let Some(f) = stripe.inbox.pop() {
+            any = true;
             apply_follow_up_guarded(&mut st.part, f, &self.counters);
+            if let Some(w) = st.durable.as_mut().and_then(|d| d.wal.as_mut()) {
+                w.append(&LogEntry::FollowUp(f));
+            }
         }
+        any
     }
 
     fn apply(&self, op: Op, s: &mut Scratch) -> Response {
@@ -140,8 +191,23 @@ impl Shared {
         let st = &mut *g;
         // The fault decisions are taken once per op, under the home lock.
         let fault = st.faults.before_op(op.kind());
+        let write = op.kind().is_write();
+        // A write is logged unless its injected panic keeps it from the
+        // partition; it replays under the same fault decision.
+        let mark = match st.durable.as_mut().and_then(|d| d.wal.as_mut()) {
+            Some(w) if write && !fault.panics() => Some(w.begin_op(&op, fault)),
+            _ => None,
+        };
         let response = apply_guarded(&mut st.part, op, &mut s.follow_ups, fault, &self.counters);
+        if let Some(d) = &mut st.durable {
+            let stamps = st.part.stamps.take();
+            if let (Some(w), Some(m)) = (d.wal.as_mut(), mark) {
+                w.end_op(m, stamps, true);
+            }
+            d.writes += u64::from(write && response.is_ok());
+        }
         if s.follow_ups.is_empty() {
+            st.commit();
             return response;
         }
         // Push under the home lock: pushes from one stripe keep its op order.
@@ -163,6 +229,7 @@ impl Shared {
         if local {
             self.drain(&self.stripes[home], st);
         }
+        st.commit();
         drop(g);
         for &d in &s.dests {
             drop(self.lock(d));
@@ -299,30 +366,44 @@ impl StripedEngine {
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
         config.validate()?;
         config.refuse_replicas("striped")?;
-        config.refuse_durability("striped")?;
         let count = config.partitions;
+        let crash = config.faults.crash.map(CrashPlan::new);
+        if let Some(c) = &crash
+            && c.partition() >= count
+        {
+            return Err(EngineError::config(format!(
+                "crash partition {} outside 0..{count}",
+                c.partition()
+            )));
+        }
+        if let Some(dir) = config.durability.log_dir()?
+            && !config.durability.recover
+        {
+            crate::wal::prepare_fresh_dir(dir).map_err(|e| EngineError::config(e.to_string()))?;
+        }
         let clock = PostClock::new();
-        let stripes = (0..count)
-            .map(|i| {
-                CachePadded::new(Stripe {
-                    state: RwLock::new(StripeState {
-                        part: {
-                            let mut p = Partition::new(i, count, clock.clone());
-                            p.set_feeds(config.feeds);
-                            p
-                        },
-                        faults: FaultInjector::new(&config.faults, i),
-                    }),
-                    inbox: SegQueue::new(),
-                })
-            })
-            .collect();
+        let mut stripes = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut part = Partition::new(i, count, clock.clone());
+            part.set_feeds(config.feeds);
+            let durable = Durable::open(config, "striped", (i, count), &mut part, crash.as_ref())
+                .map_err(|e| EngineError::config(e.to_string()))?;
+            stripes.push(CachePadded::new(Stripe {
+                state: RwLock::new(StripeState {
+                    part,
+                    faults: FaultInjector::new(&config.faults, i),
+                    durable,
+                }),
+                inbox: SegQueue::new(),
+            }));
+        }
         Ok(StripedEngine {
             shared: Arc::new(Shared {
-                stripes,
+                stripes: stripes.into_boxed_slice(),
                 closed: AtomicBool::new(false),
                 faulty: config.faults.any(),
                 counters: FaultCounters::default(),
+                crash,
             }),
         })
     }
@@ -401,14 +482,32 @@ impl Engine for StripedEngine {
             ..EngineStats::default()
         };
         let pushes = config_pushes(sh);
-        for (p, f) in self.each_stripe(|st| (st.part.stats(), st.part.feed_stats())) {
+        let each = self.each_stripe(|st| {
+            let d = st.durable.as_ref().map(Durable::snapshot);
+            (st.part.stats(), st.part.feed_stats(), d)
+        });
+        for (p, f, d) in each {
             s.counts.add(&p.counts);
             s.bytes.add(&p.bytes);
             if pushes {
                 s.feeds.get_or_insert_with(Default::default).add(&f);
             }
+            if let Some(d) = d {
+                add_durability(
+                    s.durability.get_or_insert_with(|| DurabilityStats {
+                        mode: d.mode,
+                        ..DurabilityStats::default()
+                    }),
+                    d,
+                );
+            }
         }
         s
+    }
+    fn start_window(&self, at: std::time::Instant) {
+        if let Some(c) = &self.shared.crash {
+            c.arm(at);
+        }
     }
     /// Locks every stripe once, draining its queue. Draining creates no new
     /// follow-ups, so with no client submitting one pass empties them all.
@@ -436,6 +535,31 @@ impl Engine for StripedEngine {
     }
     fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::Release);
+    }
+}
+
+/// Adds one stripe's durability figures to the engine's.
+fn add_durability(total: &mut DurabilityStats, d: DurabilityStats) {
+    total.log.add(&d.log);
+    if let Some(r) = d.recovered {
+        let t = total.recovered.get_or_insert_with(Default::default);
+        t.records += r.records;
+        t.snapshot_records += r.snapshot_records;
+        t.snapshot_bytes += r.snapshot_bytes;
+        t.skipped_records += r.skipped_records;
+        t.bytes += r.bytes;
+        t.truncated_bytes += r.truncated_bytes;
+        t.micros += r.micros;
+        if t.truncated_because.is_none() {
+            t.truncated_because = r.truncated_because;
+        }
+    }
+    total.crashes += d.crashes;
+    total.lost_writes += d.lost_writes;
+    total.failed_ops += d.failed_ops;
+    total.max_recovery_micros = total.max_recovery_micros.max(d.max_recovery_micros);
+    if d.last_recovery.is_some() {
+        total.last_recovery = d.last_recovery;
     }
 }
 

@@ -18,6 +18,7 @@ use common::{
 use socialbench_engines::actor::ActorEngine;
 use socialbench_engines::serial::SerialEngine;
 use socialbench_engines::sharded::ShardedEngine;
+use socialbench_engines::striped::StripedEngine;
 use socialbench_engines::wal::{log_path, snapshot_path};
 use socialbench_engines::*;
 
@@ -62,6 +63,7 @@ fn build(kind: EngineKind, config: &EngineConfig) -> Result<Box<dyn Durable>, En
         EngineKind::Serial => Box::new(SerialEngine::new(config)?),
         EngineKind::Actor => Box::new(ActorEngine::new(config)?),
         EngineKind::Sharded => Box::new(ShardedEngine::new(config)?),
+        EngineKind::Striped => Box::new(StripedEngine::new(config)?),
         k => panic!("{k:?} is not durable"),
     })
 }
@@ -113,6 +115,7 @@ fn a_recovered_engine_has_its_state_and_answers_the_rest_like_serial() {
         (EngineKind::Serial, 1),
         (EngineKind::Actor, 1),
         (EngineKind::Sharded, 3),
+        (EngineKind::Striped, 3),
     ] {
         for (mode, every) in [
             (DurabilityMode::Log, 0),
@@ -466,19 +469,22 @@ fn concurrent_clients_on_durable_shards_leave_logs_that_recover_the_state() {
     );
 }
 
-/// The crash fault on a shard of `sharded` (and on `actor`) while four
-/// clients write: with `fsync` nothing acknowledged is lost (the audits
-/// pass), the ops whose entries were lost were answered `crashed`, and the
-/// follow-ups the crashed shard had applied but not synced were applied
-/// again (a lost one fails the subscription and karma digests); without a
-/// log the shard's state is lost and the audit says so.
+/// The crash fault on a shard of `sharded` (and on `actor`, and on a
+/// stripe of `striped`) while four clients write: with `fsync` nothing
+/// acknowledged is lost (the audits pass), the ops whose entries were lost
+/// were answered `crashed`, and the follow-ups the crashed shard had
+/// applied but not synced were applied again (without them the senders'
+/// replies would wait for ever); without a log the state is lost and the
+/// audit says so.
 #[test]
-fn a_crashing_shard_loses_nothing_acknowledged_with_fsync() {
+fn a_crashing_shard_or_stripe_loses_nothing_acknowledged_with_fsync() {
     let ops = env_usize("SOCIALBENCH_WAL_OPS", 3_000);
     for (kind, shards, mode) in [
         (EngineKind::Sharded, 3, DurabilityMode::Fsync),
         (EngineKind::Actor, 1, DurabilityMode::Fsync),
+        (EngineKind::Striped, 3, DurabilityMode::Fsync),
         (EngineKind::Sharded, 3, DurabilityMode::None),
+        (EngineKind::Striped, 3, DurabilityMode::None),
     ] {
         let label = format!("{kind:?} {mode}");
         let dir = TempDir::new("shard-crash");
@@ -491,6 +497,7 @@ fn a_crashing_shard_loses_nothing_acknowledged_with_fsync() {
         });
         let (sums, entities, d) = match kind {
             EngineKind::Sharded => crash_run(&ShardedEngine::new(&config).unwrap(), ops, &label),
+            EngineKind::Striped => crash_run(&StripedEngine::new(&config).unwrap(), ops, &label),
             _ => crash_run(&ActorEngine::new(&config).unwrap(), ops, &label),
         };
         assert!(d.crashes > 0, "{label}: {d:?}");

@@ -252,13 +252,13 @@ fn durability_lines(o: &mut String, s: &RunSummary) {
     if l.snapshots > 0 {
         let _ = writeln!(
             o,
-            "snapshots: {} (the last {} MiB); each paused its {} for {} on average (encoding {}), longest {}",
+            "snapshots: {} (the last {} KiB); each paused its {} for {} on average (encoding {}), longest {}",
             l.snapshots,
-            l.snapshot_bytes >> 20,
-            if s.engine == "serial" {
-                "partition"
-            } else {
-                "log thread"
+            l.snapshot_bytes >> 10,
+            match s.engine.as_str() {
+                "serial" => "partition",
+                "striped" => "stripe",
+                _ => "log thread",
             },
             human_ns(l.snapshot_pause_micros.saturating_mul(1000) / l.snapshots),
             human_ns(l.snapshot_encode_micros.saturating_mul(1000) / l.snapshots),

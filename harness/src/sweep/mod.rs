@@ -105,7 +105,7 @@ pub struct SweepSpec {
     pub replications: Vec<Replication>,
     /// Feed modes of the in-process engines (empty or `[pull]`: pull only).
     pub feeds: Vec<FeedMode>,
-    /// Durability modes of serial, actor and sharded (empty or `[none]`:
+    /// Durability modes of serial, actor, sharded and striped (empty or `[none]`:
     /// in memory only); each run logs in its own folder.
     pub durabilities: Vec<DurabilityMode>,
     /// Users values.

@@ -171,8 +171,8 @@ pub(crate) struct Line {
     /// How home feeds are built (push and hybrid on the in-process engines
     /// only; C1 and `null` pull).
     pub feeds: FeedMode,
-    /// How partitions keep their state (logs on serial, actor and sharded
-    /// only; C1 keeps it in memory).
+    /// How partitions keep their state (logs on serial, actor, sharded and
+    /// striped only; C1 keeps it in memory).
     pub durability: DurabilityMode,
 }
 
