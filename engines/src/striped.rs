@@ -542,17 +542,7 @@ impl Engine for StripedEngine {
 fn add_durability(total: &mut DurabilityStats, d: DurabilityStats) {
     total.log.add(&d.log);
     if let Some(r) = d.recovered {
-        let t = total.recovered.get_or_insert_with(Default::default);
-        t.records += r.records;
-        t.snapshot_records += r.snapshot_records;
-        t.snapshot_bytes += r.snapshot_bytes;
-        t.skipped_records += r.skipped_records;
-        t.bytes += r.bytes;
-        t.truncated_bytes += r.truncated_bytes;
-        t.micros += r.micros;
-        if t.truncated_because.is_none() {
-            t.truncated_because = r.truncated_because;
-        }
+        total.recovered.get_or_insert_with(Default::default).add(r);
     }
     total.crashes += d.crashes;
     total.lost_writes += d.lost_writes;

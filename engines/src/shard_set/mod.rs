@@ -406,17 +406,7 @@ impl ShardSet {
                 crate::wal::recover_into(part, false),
             )
             .map_err(|e| EngineError::config(e.to_string()))?;
-            let total = logs.recovered.get_or_insert_with(Default::default);
-            total.records += rec.records;
-            total.snapshot_records += rec.snapshot_records;
-            total.snapshot_bytes += rec.snapshot_bytes;
-            total.skipped_records += rec.skipped_records;
-            total.bytes += rec.bytes;
-            total.truncated_bytes += rec.truncated_bytes;
-            total.micros += rec.micros;
-            if total.truncated_because.is_none() {
-                total.truncated_because = rec.truncated_because;
-            }
+            logs.recovered.get_or_insert_with(Default::default).add(rec);
             wal
         } else {
             crate::wal::Wal::create(dir, index, &identity, d.mode)

@@ -376,6 +376,23 @@ pub struct Recovery {
     pub micros: u64,
 }
 
+impl Recovery {
+    /// Adds another partition's recovery (times summed: partitions recover
+    /// one after another).
+    pub fn add(&mut self, o: Recovery) {
+        self.records += o.records;
+        self.snapshot_records += o.snapshot_records;
+        self.snapshot_bytes += o.snapshot_bytes;
+        self.skipped_records += o.skipped_records;
+        self.bytes += o.bytes;
+        self.truncated_bytes += o.truncated_bytes;
+        self.micros += o.micros;
+        if self.truncated_because.is_none() {
+            self.truncated_because = o.truncated_because;
+        }
+    }
+}
+
 /// What one partition's log did, for [`crate::EngineStats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct WalCounters {
@@ -485,9 +502,21 @@ impl Wal {
         // The new file's directory entry must survive a crash too.
         sync_dir(dir);
         let len = header.len() as u64;
-        Ok(Wal {
+        let mut wal = Wal::handle(file, (dir, index, identity), mode);
+        (wal.written, wal.synced, wal.counters.bytes) = (len, len, len);
+        Ok(wal)
+    }
+
+    /// A log on `file`, positioned nowhere yet: the caller sets where it
+    /// ends.
+    fn handle(
+        file: File,
+        (dir, index, identity): (&Path, usize, &str),
+        mode: DurabilityMode,
+    ) -> Wal {
+        Wal {
             file,
-            path,
+            path: log_path(dir, index),
             dir: dir.to_path_buf(),
             index,
             identity: identity.to_string(),
@@ -497,16 +526,13 @@ impl Wal {
             state: Vec::new(),
             buf: Vec::with_capacity(1 << 16),
             buffered: 0,
-            written: len,
-            synced: len,
+            written: 0,
+            synced: 0,
             records_written: 0,
             records_synced: 0,
             last_sync: Instant::now(),
-            counters: WalCounters {
-                bytes: len,
-                ..WalCounters::default()
-            },
-        })
+            counters: WalCounters::default(),
+        }
     }
 
     /// Opens partition `index`'s log in `dir`, checks its header (and its
@@ -529,25 +555,7 @@ impl Wal {
             .write(true)
             .open(&path)
             .map_err(WalError::io(&path))?;
-        let mut wal = Wal {
-            file,
-            path,
-            dir: dir.to_path_buf(),
-            index,
-            identity: identity.to_string(),
-            mode,
-            base: 0,
-            snapshot_every: 0,
-            state: Vec::new(),
-            buf: Vec::with_capacity(1 << 16),
-            buffered: 0,
-            written: 0,
-            synced: 0,
-            records_written: 0,
-            records_synced: 0,
-            last_sync: Instant::now(),
-            counters: WalCounters::default(),
-        };
+        let mut wal = Wal::handle(file, (dir, index, identity), mode);
         let recovery = wal.reload(apply)?;
         Ok((wal, recovery))
     }
