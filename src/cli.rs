@@ -239,8 +239,8 @@ pub struct EngineArgs {
     /// With --durability log or fsync: snapshot each partition's state
     /// every this many log records and start its log afresh, so recovery
     /// loads the snapshot and replays only the records after it (default:
-    /// never). A snapshot pauses its partition (serial) or its log thread
-    /// (actor, sharded); the run reports how long.
+    /// never). A snapshot pauses its partition (serial, striped) or its
+    /// log thread (actor, sharded); the run reports how long.
     #[arg(long, value_name = "RECORDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_every: Option<u64>,
     #[command(flatten)]

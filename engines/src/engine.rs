@@ -291,6 +291,24 @@ pub struct DurabilityStats {
     pub max_recovery_micros: u64,
 }
 
+impl DurabilityStats {
+    /// Adds another partition's figures (the mode is the engine's, the
+    /// same for both).
+    pub fn add(&mut self, o: DurabilityStats) {
+        self.log.add(&o.log);
+        if let Some(r) = o.recovered {
+            self.recovered.get_or_insert_with(Default::default).add(r);
+        }
+        self.crashes += o.crashes;
+        self.lost_writes += o.lost_writes;
+        self.failed_ops += o.failed_ops;
+        self.max_recovery_micros = self.max_recovery_micros.max(o.max_recovery_micros);
+        if o.last_recovery.is_some() {
+            self.last_recovery = o.last_recovery;
+        }
+    }
+}
+
 /// What pushing posts to timelines did (`--feeds push|hybrid`), summed over
 /// partitions. See `partition/timeline.rs` for the rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -24,6 +24,7 @@
 pub mod actor;
 pub mod api;
 pub mod audit;
+mod bytes;
 pub mod config;
 pub mod engine;
 pub mod fault;

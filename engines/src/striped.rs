@@ -81,7 +81,7 @@ use crate::api::{
 };
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{DurabilityStats, Engine, EngineError, EngineStats, Session};
+use crate::engine::{Engine, EngineError, EngineStats, Session};
 use crate::fault::{
     CrashPlan, FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded,
 };
@@ -106,9 +106,8 @@ impl StripeState {
                 d.crash(&mut self.part, false);
             }
             d.unacked = 0;
-            if d.snapshot_if_due(&mut self.part, false) {
-                d.unacked = 0;
-            }
+            // No reply waits here: a failed snapshot's crash fails none.
+            d.snapshot_if_due(&mut self.part, false);
         }
     }
 }
@@ -493,13 +492,10 @@ impl Engine for StripedEngine {
                 s.feeds.get_or_insert_with(Default::default).add(&f);
             }
             if let Some(d) = d {
-                add_durability(
-                    s.durability.get_or_insert_with(|| DurabilityStats {
-                        mode: d.mode,
-                        ..DurabilityStats::default()
-                    }),
-                    d,
-                );
+                match &mut s.durability {
+                    Some(total) => total.add(d),
+                    None => s.durability = Some(d),
+                }
             }
         }
         s
@@ -535,21 +531,6 @@ impl Engine for StripedEngine {
     }
     fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::Release);
-    }
-}
-
-/// Adds one stripe's durability figures to the engine's.
-fn add_durability(total: &mut DurabilityStats, d: DurabilityStats) {
-    total.log.add(&d.log);
-    if let Some(r) = d.recovered {
-        total.recovered.get_or_insert_with(Default::default).add(r);
-    }
-    total.crashes += d.crashes;
-    total.lost_writes += d.lost_writes;
-    total.failed_ops += d.failed_ops;
-    total.max_recovery_micros = total.max_recovery_micros.max(d.max_recovery_micros);
-    if d.last_recovery.is_some() {
-        total.last_recovery = d.last_recovery;
     }
 }
 

@@ -1,8 +1,8 @@
 //! A partition's whole state as bytes, and back: the body of a durable
 //! partition's snapshot (`wal/snapshot.rs` frames it in a file).
 //!
-//! Fixed-width little-endian fields, in the codec of the log's entries
-//! ([`crate::wal::codec`]); collections as a count and their items, maps in
+//! Fixed-width little-endian fields, as the log's entries have them
+//! (`bytes.rs`); collections as a count and their items, maps in
 //! their iteration order. What can be recomputed is left out and rebuilt on
 //! load: a community's `hot` and `top` orders (from its posts' scores and
 //! stamps) and the capacities `stats()` sums (from the rebuilt containers).
@@ -19,7 +19,7 @@ use super::Partition;
 use super::ranking::hot_key;
 use super::state::{Comment, Community, Dm, Post, Totals, User, VoteKey};
 use super::timeline::{FeedTotals, Timeline};
-use crate::wal::codec::{DecodeError, Reader, put_body, put_post, put_u32, put_u64};
+use crate::bytes::{DecodeError, Reader, put_body, put_post, put_u32, put_u64};
 
 /// A count read from a snapshot, bounded by the bytes left (each item takes
 /// at least one), so a damaged count cannot reserve absurd memory.

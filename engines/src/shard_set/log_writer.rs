@@ -164,25 +164,20 @@ impl LogWriter {
     /// encode rebuilt from it too.
     fn crash(&mut self, mut fresh: Box<Partition>, synced_upto: u64) -> Recovered {
         let lost_records = self.wal.unsynced_records();
-        let part = match self.wal.crash(recover_into(&mut fresh, false)) {
+        let (part, recovery) = match self.wal.crash(recover_into(&mut fresh, false)) {
             Ok((_, _, recovery)) => {
                 if self.shadow.is_some() {
                     self.shadow = Some(Shadow::of(&fresh));
                 }
-                return Recovered {
-                    part: Ok(fresh),
-                    synced_upto,
-                    lost_records,
-                    recovery,
-                };
+                (Ok(fresh), recovery)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => (Err(e.to_string()), crate::wal::Recovery::default()),
         };
         Recovered {
             part,
             synced_upto,
             lost_records,
-            recovery: crate::wal::Recovery::default(),
+            recovery,
         }
     }
 }

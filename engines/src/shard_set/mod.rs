@@ -617,11 +617,6 @@ impl ShardSet {
         s
     }
 
-    /// Probes every shard until, in one round, no shard holds an unapplied
-    /// client op or a pending gather and every follow-up sent was applied.
-    /// With no client submitting, ops only drain, so once every shard reports
-    /// no unapplied op the `sent` counters are final and the sums equal only
-    /// when every follow-up has been applied.
     /// Arms the crash fault: the measured window starts at `at`.
     pub(crate) fn start_window(&self, at: std::time::Instant) {
         if let Some((plan, _)) = &self.crash {
@@ -629,6 +624,11 @@ impl ShardSet {
         }
     }
 
+    /// Probes every shard until, in one round, no shard holds an unapplied
+    /// client op or a pending gather and every follow-up sent was applied.
+    /// With no client submitting, ops only drain, so once every shard reports
+    /// no unapplied op the `sent` counters are final and the sums equal only
+    /// when every follow-up has been applied.
     pub(crate) fn quiesce(&self) {
         loop {
             let r = self.probe_all(|v| {

@@ -44,17 +44,21 @@
 //! follow-ups (karma, subscriptions) land on: after sending a follow-up the
 //! shard queues a barrier that no reply after it passes until the
 //! destination answers `ReplMsg::Done`, which the destination sends once its
-//! own backups have the follow-up. Messages to other shards (follow-ups,
-//! feed parts) wait only for this shard's own backups, in a line of their
-//! own beside the replies': a barrier holding them too would send one
-//! follow-up per round trip to the destination's backups (with durable
-//! shards, one fsync there per follow-up), where now they stream and are
-//! acknowledged in groups. The replies keep the causality rule: a message
-//! sent before a reply has a lower or equal log position, so it is ready
-//! whenever the reply is, and leaves first. Those answers wait for the backups only,
+//! own backups have the follow-up. Those answers wait for the backups only,
 //! in a queue of their own, never behind a barrier: two shards awaiting each
 //! other's answers would otherwise wait forever. So an acknowledged write
-//! and all its effects are on every backup. A durable shard that crashes
+//! and all its effects are on every backup.
+//!
+//! Messages to other shards (follow-ups, feed parts) wait only for this
+//! shard's own backups, in a line of their own beside the replies': a
+//! barrier holding them too would let one follow-up through per round trip
+//! to the destination's backups (with durable shards, one fsync there per
+//! follow-up) instead of letting them stream and be acknowledged in groups.
+//! The replies keep the causality rule: a message sent before a reply has a
+//! lower or equal log position, so it is ready whenever the reply is, and
+//! leaves first.
+//!
+//! A durable shard that crashes
 //! (`--fault crash`) keeps each follow-up it applied until it has sent its
 //! `Done`, and applies the ones its crash lost again
 //! ([`Replicator::after_crash`]): in one process that stands for the
@@ -117,7 +121,7 @@ pub(super) struct AfterCrash {
     pub(super) now: Vec<Out>,
     /// Replies answered `crashed`.
     pub(super) failed: u64,
-    /// Follow-ups of lost writes, held, now never sent.
+    /// Follow-ups of lost writes that were held: never sent.
     pub(super) dropped: u64,
     /// Follow-ups from other shards applied here whose entries were lost,
     /// with their senders: applied again, as the senders' resends would
@@ -324,7 +328,8 @@ impl Replicator {
     /// held for a lost entry is answered `crashed` (replies), dropped
     /// (follow-ups of lost writes, with their barriers) or sent (feed
     /// parts); follow-ups from other shards applied in lost entries are
-    /// handed back to be applied again.
+    /// handed back to be applied again. (Deliveries are never held here:
+    /// the crash fault refuses push feeds on shard sets.)
     pub(super) fn after_crash(&mut self, synced: u64) -> AfterCrash {
         let mut after = AfterCrash {
             now: Vec::new(),
@@ -343,7 +348,7 @@ impl Replicator {
             match out {
                 Out::Peer {
                     dest,
-                    msg: PeerMsg::FollowUp { .. } | PeerMsg::Deliveries { .. },
+                    msg: PeerMsg::FollowUp { .. },
                 } if seq > synced => {
                     if let Some(d) = dropped.get_mut(dest) {
                         *d += 1;

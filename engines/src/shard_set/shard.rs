@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use super::replica::{BackupMsg, Out, Replicator};
+use super::replica::{BackupMsg, Out, Recovered, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
@@ -24,6 +24,7 @@ use crate::fault::{
 use crate::mailbox::{DualReceiver, Either, Sender};
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
+use crate::wal::Recovery;
 
 /// Most client ops a shard takes per batch. Large enough to amortise the
 /// peer-lane drain and the wake-ups, small enough that probes and `Stop` are
@@ -183,34 +184,31 @@ impl Shard {
     /// The mailboxes survive: ops not yet taken are served afterwards.
     fn crash_now(&mut self) {
         let started = Instant::now();
-        let fresh = Box::new(self.part.empty_like());
-        let acked = self.writes;
-        self.writes = 0;
-        let (part, lost, recovery, after) = match self.repl.as_mut() {
-            None => (fresh, acked, crate::wal::Recovery::default(), None),
-            Some(r) => {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                let asked = r.crash_log(BackupMsg::Crash {
-                    fresh: Box::new(self.part.empty_like()),
-                    reply: tx,
-                });
-                match rx.recv().ok().filter(|_| asked) {
-                    Some(rec) => {
-                        let after = r.after_crash(rec.synced_upto);
-                        match rec.part {
-                            Ok(p) => (p, rec.lost_records, rec.recovery, Some(after)),
-                            Err(_) => (fresh, acked, crate::wal::Recovery::default(), Some(after)),
-                        }
-                    }
-                    // The log thread is gone: restart empty.
-                    None => (fresh, acked, crate::wal::Recovery::default(), None),
-                }
-            }
+        let acked = std::mem::take(&mut self.writes);
+        // The log thread's answer (`None`: no log, or its thread is gone).
+        let recovered = self.repl.as_mut().and_then(|r| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let fresh = Box::new(self.part.empty_like());
+            let asked = r.crash_log(BackupMsg::Crash { fresh, reply: tx });
+            asked.then(|| rx.recv().ok()).flatten()
+        });
+        let after = match (&recovered, self.repl.as_mut()) {
+            (Some(rec), Some(r)) => Some(r.after_crash(rec.synced_upto)),
+            _ => None,
         };
-        self.part = *part;
-        let mut failed = 0;
+        let (part, lost, mut recovery) = match recovered {
+            Some(Recovered {
+                part: Ok(p),
+                lost_records,
+                recovery,
+                ..
+            }) => (*p, lost_records, recovery),
+            // No log, or one that could not be read back: restart empty.
+            _ => (self.part.empty_like(), acked, Recovery::default()),
+        };
+        self.part = part;
+        let failed = after.as_ref().map_or(0, |a| a.failed);
         if let Some(after) = after {
-            failed = after.failed;
             self.sent -= after.dropped;
             for out in after.now {
                 self.send_out(out);
@@ -228,7 +226,6 @@ impl Shard {
             s.crashes += 1;
             s.lost_writes += lost;
             s.failed_ops += failed;
-            let mut recovery = recovery;
             recovery.micros = started.elapsed().as_micros() as u64;
             s.max_recovery_micros = s.max_recovery_micros.max(recovery.micros);
             s.last_recovery = Some(recovery);
@@ -419,9 +416,8 @@ impl Shard {
             return self.start_home_feed(session, tag, user, sort, limit, fault.panics());
         }
         // An injected panic never reaches the partition: nothing to log.
-        let logged =
-            (self.repl.is_some() && op.kind().is_write() && !fault.panics()).then(|| op.clone());
         let write = op.kind().is_write();
+        let logged = (self.repl.is_some() && write && !fault.panics()).then(|| op.clone());
         let response = apply_guarded(
             &mut self.part,
             op,

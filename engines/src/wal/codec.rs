@@ -1,24 +1,20 @@
 //! The binary form of a [`LogEntry`]: a tag byte, then fixed-width
 //! little-endian fields (ids as `u32`, stamps as `u64`), bodies as a `u32`
-//! length and their bytes. Hand-written rather than derived: a body's
+//! length and their bytes (`bytes.rs`, shared with the snapshots). Hand-written rather than derived: a body's
 //! bytes must round-trip exactly (the JSON form of [`crate::Body`] is
 //! lossy), and the format is pinned by the tests below, not by a
 //! dependency's version.
 
 use super::LogEntry;
-use crate::api::{Body, CommentId, CommunityId, Op, PostId, Target, UserId, VoteDir};
+use crate::api::{Op, Target, UserId, VoteDir};
+pub use crate::bytes::DecodeError;
+use crate::bytes::{Reader, put_body, put_comment, put_post, put_u32, put_u64};
 use crate::fault::OpFault;
 use crate::partition::FollowUp;
 
 /// Entry tags.
 const OP: u8 = 1;
 const FOLLOW_UP: u8 = 2;
-
-/// Why a payload could not be decoded (a record whose checksum matched but
-/// whose bytes are not an entry: a log from another version).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("undecodable log entry: {0}")]
-pub struct DecodeError(pub &'static str);
 
 /// Appends the encoding of `e` to `out`.
 pub(crate) fn encode(e: &LogEntry, out: &mut Vec<u8>) {
@@ -300,91 +296,10 @@ fn decode_follow_up(r: &mut Reader<'_>) -> Result<FollowUp, DecodeError> {
     })
 }
 
-#[inline]
-pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-#[inline]
-pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-pub(crate) fn put_post(out: &mut Vec<u8>, p: PostId) {
-    put_u32(out, p.community.0);
-    put_u32(out, p.seq);
-}
-
-fn put_comment(out: &mut Vec<u8>, c: CommentId) {
-    put_post(out, c.post);
-    put_u32(out, c.seq);
-}
-
-pub(crate) fn put_body(out: &mut Vec<u8>, b: &Body) {
-    put_u32(out, b.len() as u32);
-    out.extend_from_slice(b.as_bytes());
-}
-
-/// A cursor over a payload; every read checks the length.
-pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
-
-impl Reader<'_> {
-    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        if self.0.len() < n {
-            return Err(DecodeError("entry cut short"));
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-
-    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
-        let b = self.take(8)?;
-        let mut a = [0; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    pub(crate) fn user(&mut self) -> Result<UserId, DecodeError> {
-        self.u32().map(UserId)
-    }
-
-    pub(crate) fn community(&mut self) -> Result<CommunityId, DecodeError> {
-        self.u32().map(CommunityId)
-    }
-
-    pub(crate) fn post(&mut self) -> Result<PostId, DecodeError> {
-        Ok(PostId {
-            community: self.community()?,
-            seq: self.u32()?,
-        })
-    }
-
-    fn comment(&mut self) -> Result<CommentId, DecodeError> {
-        Ok(CommentId {
-            post: self.post()?,
-            seq: self.u32()?,
-        })
-    }
-
-    pub(crate) fn body(&mut self) -> Result<Body, DecodeError> {
-        let n = self.u32()? as usize;
-        Ok(Body(self.take(n)?.into()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{Body, CommentId, CommunityId, PostId};
 
     fn every_entry() -> Vec<LogEntry> {
         let post = PostId {

@@ -412,7 +412,8 @@ pub struct WalCounters {
     pub max_fsync_micros: u64,
     /// Snapshots taken.
     pub snapshots: u64,
-    /// Bytes of the last snapshot.
+    /// Bytes of the last snapshot (summed over partitions: the size of the
+    /// last snapshot of each).
     pub snapshot_bytes: u64,
     /// Time the snapshots paused their partition (encode, write, fsync,
     /// log compaction), in microseconds, summed...
@@ -583,11 +584,11 @@ impl Wal {
         let snap = snapshot::read(&self.dir, self.index, &self.identity)?;
         let (covered, snapshot_bytes) = match &snap {
             Some(s) => {
-                apply(Replayed::State(&s.state)).map_err(|e| WalError::Corrupt {
+                apply(Replayed::State(s.state())).map_err(|e| WalError::Corrupt {
                     path: snapshot_path(&self.dir, self.index),
                     why: e.to_string(),
                 })?;
-                (s.lsn, s.bytes)
+                (s.lsn, s.bytes())
             }
             None => (0, 0),
         };
@@ -807,19 +808,8 @@ impl Wal {
         let encoded = started.elapsed();
         let bytes = snapshot::write(&self.dir, self.index, &self.identity, lsn, &self.state)?;
         // The new log: a header naming `lsn`, no record.
-        let tmp = self.path.with_extension("wal.tmp");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
         let header = header(&self.identity, lsn);
-        file.write_all(&header)?;
-        file.sync_all()?;
-        fs::rename(&tmp, &self.path)?;
-        sync_dir(&self.dir);
-        self.file = file;
+        self.file = replace_file(&self.dir, &self.path, &[&header])?;
         let len = header.len() as u64;
         self.written = len;
         self.synced = len;
@@ -840,6 +830,29 @@ impl Wal {
     pub(crate) fn counters(&self) -> WalCounters {
         self.counters
     }
+}
+
+/// Replaces `path` (in `dir`) by a file holding `parts`, so that a crash
+/// leaves the old file or the new one whole: written to a temporary file,
+/// synced, renamed over `path`, the dir synced. Returns the new file,
+/// positioned at its end.
+fn replace_file(dir: &Path, path: &Path, parts: &[&[u8]]) -> io::Result<File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    let tmp = PathBuf::from(name);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    sync_dir(dir);
+    Ok(file)
 }
 
 /// Syncs a directory, so that a file created or renamed in it survives a

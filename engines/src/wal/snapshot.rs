@@ -9,11 +9,11 @@
 //! the old snapshot or the new one, never a mix; a file that fails its
 //! checksum is therefore damage, refused rather than cut.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{WalError, sync_dir};
+use super::{WalError, replace_file};
 
 /// The first bytes of every snapshot; the last two are the format version.
 const MAGIC: &[u8; 8] = b"SBSNAP\0\x01";
@@ -23,15 +23,25 @@ pub fn snapshot_path(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("partition-{index}.snap"))
 }
 
-/// A snapshot read back.
+/// A snapshot read back: the whole file, and where its state lies in it.
 #[derive(Debug)]
 pub(super) struct Snapshot {
     /// Log records it covers.
     pub(super) lsn: u64,
+    file: Vec<u8>,
+    state: std::ops::Range<usize>,
+}
+
+impl Snapshot {
     /// The encoded state.
-    pub(super) state: Vec<u8>,
+    pub(super) fn state(&self) -> &[u8] {
+        &self.file[self.state.clone()]
+    }
+
     /// The file's size.
-    pub(super) bytes: u64,
+    pub(super) fn bytes(&self) -> u64 {
+        self.file.len() as u64
+    }
 }
 
 /// Writes partition `index`'s snapshot of the state `state` (covering
@@ -43,8 +53,6 @@ pub(super) fn write(
     lsn: u64,
     state: &[u8],
 ) -> io::Result<u64> {
-    let path = snapshot_path(dir, index);
-    let tmp = path.with_extension("snap.tmp");
     let mut head = Vec::with_capacity(32 + identity.len());
     head.extend_from_slice(&(identity.len() as u32).to_le_bytes());
     head.extend_from_slice(identity.as_bytes());
@@ -53,20 +61,10 @@ pub(super) fn write(
     let mut crc = crc32fast::Hasher::new();
     crc.update(&head);
     crc.update(state);
-    let mut f: File = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
-    f.write_all(MAGIC)?;
-    f.write_all(&head)?;
-    f.write_all(state)?;
-    f.write_all(&crc.finalize().to_le_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, &path)?;
-    sync_dir(dir);
-    Ok((MAGIC.len() + head.len() + state.len() + 4) as u64)
+    let crc = crc.finalize().to_le_bytes();
+    let path = snapshot_path(dir, index);
+    replace_file(dir, &path, &[MAGIC, &head, state, &crc])?;
+    Ok((MAGIC.len() + head.len() + state.len() + crc.len()) as u64)
 }
 
 /// Reads partition `index`'s snapshot, if it has one, checking that it is
@@ -101,7 +99,7 @@ pub(super) fn read(dir: &Path, index: usize, identity: &str) -> Result<Option<Sn
     if crc32fast::hash(body).to_le_bytes() != crc {
         return Err(corrupt("its checksum fails"));
     }
-    let mut r = crate::wal::codec::Reader(body);
+    let mut r = crate::bytes::Reader(body);
     let short = |_| corrupt("cut short");
     let n = r.u32().map_err(short)? as usize;
     let found = r.take(n).map_err(short)?;
@@ -117,9 +115,11 @@ pub(super) fn read(dir: &Path, index: usize, identity: &str) -> Result<Option<Sn
     if len != r.0.len() as u64 {
         return Err(corrupt("its state's length does not match the file"));
     }
+    let end = bytes.len() - crc.len();
+    let state = end - r.0.len()..end;
     Ok(Some(Snapshot {
         lsn,
-        state: r.0.to_vec(),
-        bytes: bytes.len() as u64,
+        file: bytes,
+        state,
     }))
 }
