@@ -263,6 +263,81 @@ pub struct EngineStats {
     /// crash configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub durability: Option<DurabilityStats>,
+    /// What the ops asked of the Redis server (`redis` engine only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisStats>,
+}
+
+/// What a run's ops asked of a Redis server or cluster (the `redis`
+/// engine), from the start of the measured window (warm-up included) to
+/// the end of its ops (the first [`Engine::quiesce`] after it); before
+/// [`Engine::start_window`], from the engine's creation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RedisStats {
+    /// Microseconds the figures cover.
+    pub span_micros: u64,
+    /// Per op kind that ran, counted by the sessions.
+    pub kinds: Vec<RedisKindCost>,
+    /// Server calls by the servers' own count (`INFO commandstats`, every
+    /// node): commands sent plus the scripts' calls; the engine's own `INFO`
+    /// left out. It should equal the sum of the kinds' counts.
+    pub server_calls: u64,
+    /// Server CPU time (`INFO cpu`, user + system, every node), microseconds:
+    /// commands, scripts, parsing and network I/O.
+    pub server_cpu_micros: u64,
+    /// Per command (`INFO commandstats`, every node, `INFO` left out): a
+    /// script's time includes the time of the calls it makes, which are also
+    /// listed under their own names.
+    pub commands: Vec<RedisCommandCost>,
+}
+
+impl RedisStats {
+    /// Ops over all kinds.
+    pub fn ops(&self) -> u64 {
+        self.kinds.iter().map(|k| k.ops).sum()
+    }
+
+    /// Server calls per op over all kinds, as the sessions counted them.
+    pub fn calls_per_op(&self) -> f64 {
+        let calls: u64 = self.kinds.iter().map(RedisKindCost::calls).sum();
+        calls as f64 / self.ops().max(1) as f64
+    }
+}
+
+/// What one op kind's ops asked of the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RedisKindCost {
+    /// The op kind ([`crate::OpKind::name`]).
+    pub kind: &'static str,
+    /// Ops answered.
+    pub ops: u64,
+    /// Commands sent: script calls (`EVALSHA`) and plain commands.
+    pub commands: u64,
+    /// Calls the scripts made (`redis.call`), as they reported them.
+    pub script_calls: u64,
+}
+
+impl RedisKindCost {
+    /// Server calls: commands sent plus the scripts' calls.
+    pub fn calls(&self) -> u64 {
+        self.commands + self.script_calls
+    }
+
+    /// Server calls per op.
+    pub fn calls_per_op(&self) -> f64 {
+        self.calls() as f64 / self.ops.max(1) as f64
+    }
+}
+
+/// One command's figures from `INFO commandstats`, summed over nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RedisCommandCost {
+    /// The command, lower case as Redis names it (`evalsha`, `hmget`).
+    pub name: String,
+    /// Calls.
+    pub calls: u64,
+    /// Microseconds spent in it.
+    pub micros: u64,
 }
 
 /// What durable partitions did (`wal/mod.rs`), summed over partitions.

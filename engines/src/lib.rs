@@ -52,7 +52,8 @@ pub use config::{
 };
 pub use engine::{
     DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats,
-    PartitionStats, ReplicationStats, Session, Staleness, WriteFaults,
+    PartitionStats, RedisCommandCost, RedisKindCost, RedisStats, ReplicationStats, Session,
+    Staleness, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};

@@ -88,9 +88,13 @@ use serde::Serialize;
 pub use session::RedisSession;
 pub use wire::ServerError;
 
+use crate::api::OpKind;
 use crate::audit::Audit;
 use crate::config::{EngineConfig, RedisConfig, RedisTarget};
-use crate::engine::{Engine, EngineError, EngineStats, EntityBytes, EntityCounts};
+use crate::engine::{
+    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, RedisCommandCost, RedisKindCost,
+    RedisStats,
+};
 use shared::{Counters, Shared};
 use wire::{Node, SLOTS};
 
@@ -108,12 +112,40 @@ pub struct ServerStats {
     pub used_memory_at_start: u64,
 }
 
+/// The servers' own counts at one moment: per command (calls, microseconds)
+/// and CPU microseconds, summed over nodes.
+#[derive(Clone, Debug, Default)]
+struct ServerCounts {
+    commands: std::collections::BTreeMap<String, (u64, u64)>,
+    cpu_micros: u64,
+}
+
+/// Per op kind: ops, commands, script calls, summed over sessions.
+type KindCounts = [[u64; 3]; OpKind::COUNT];
+
+/// Where the figures of [`RedisStats`] start, or what they were at the end.
+#[derive(Debug)]
+struct Mark {
+    at: std::time::Instant,
+    server: ServerCounts,
+    kinds: KindCounts,
+}
+
+/// The span [`RedisStats`] covers: its start, and its figures once frozen
+/// by the first `quiesce` after the window started.
+#[derive(Debug)]
+struct CostSpan {
+    start: Mark,
+    frozen: Option<RedisStats>,
+}
+
 /// The `redis` engine: see the module docs.
 pub struct RedisEngine {
     shared: Arc<Shared>,
     /// The engine's own connections (stats, digest, audit, shutdown), per node.
     control: Mutex<Vec<Option<::redis::Connection>>>,
     counters: Mutex<Vec<Arc<Counters>>>,
+    costs: Mutex<CostSpan>,
     memory_at_start: u64,
     keep_keys: bool,
     deleted: AtomicBool,
@@ -162,6 +194,43 @@ fn used_memory(conn: &mut ::redis::Connection) -> Result<u64, ::redis::RedisErro
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0))
+}
+
+/// `INFO commandstats` and `INFO cpu` of the server behind `conn`; the
+/// engine's own `INFO` is left out.
+fn server_counts(conn: &mut ::redis::Connection) -> Result<ServerCounts, ::redis::RedisError> {
+    let info: String = ::redis::cmd("INFO")
+        .arg("commandstats")
+        .arg("cpu")
+        .query(conn)?;
+    let mut out = ServerCounts::default();
+    let mut cpu = 0.0;
+    for line in info.lines() {
+        if let Some(rest) = line.strip_prefix("cmdstat_") {
+            let Some((name, fields)) = rest.split_once(':') else {
+                continue;
+            };
+            if name == "info" {
+                continue;
+            }
+            let field = |key: &str| {
+                fields
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            out.commands
+                .insert(name.to_string(), (field("calls"), field("usec")));
+        } else if let Some(v) = line
+            .strip_prefix("used_cpu_user:")
+            .or_else(|| line.strip_prefix("used_cpu_sys:"))
+        {
+            cpu += v.trim().parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    out.cpu_micros = (cpu * 1e6).round() as u64;
+    Ok(out)
 }
 
 /// The engine's settings, checked before anything is sent: the timeout and
@@ -290,14 +359,107 @@ impl RedisEngine {
             error_reported: AtomicBool::new(false),
             server_errors: AtomicU64::new(0),
         };
-        Ok(RedisEngine {
+        let mut engine = RedisEngine {
             shared: Arc::new(shared),
             control: Mutex::new(control),
             counters: Mutex::new(Vec::new()),
+            costs: Mutex::new(CostSpan {
+                start: Mark {
+                    at: std::time::Instant::now(),
+                    server: ServerCounts::default(),
+                    kinds: [[0; 3]; OpKind::COUNT],
+                },
+                frozen: None,
+            }),
             memory_at_start,
             keep_keys: redis.keep_keys,
             deleted: AtomicBool::new(false),
-        })
+        };
+        let start = engine.mark();
+        engine
+            .costs
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .start = start;
+        Ok(engine)
+    }
+
+    /// The sessions' and the servers' counts now (the servers' left at zero
+    /// when they cannot be read).
+    fn mark(&self) -> Mark {
+        let mut kinds = [[0u64; 3]; OpKind::COUNT];
+        for s in self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            for (k, c) in kinds.iter_mut().zip(&s.kinds) {
+                k[0] += c.ops.load(Ordering::Relaxed);
+                k[1] += c.commands.load(Ordering::Relaxed);
+                k[2] += c.script_calls.load(Ordering::Relaxed);
+            }
+        }
+        let mut server = ServerCounts::default();
+        if !self.shared.lost_reported.load(Ordering::Relaxed)
+            && let Ok(nodes) = self.with_control(server_counts)
+        {
+            for n in nodes {
+                server.cpu_micros += n.cpu_micros;
+                for (name, (calls, micros)) in n.commands {
+                    let e = server.commands.entry(name).or_default();
+                    e.0 += calls;
+                    e.1 += micros;
+                }
+            }
+        }
+        Mark {
+            at: std::time::Instant::now(),
+            server,
+            kinds,
+        }
+    }
+
+    /// The figures from `start` to now.
+    fn costs_since(&self, start: &Mark) -> RedisStats {
+        let end = self.mark();
+        let kinds = OpKind::ALL
+            .iter()
+            .zip(end.kinds.iter().zip(&start.kinds))
+            .filter_map(|(kind, (e, s))| {
+                let ops = e[0].saturating_sub(s[0]);
+                (ops > 0).then(|| RedisKindCost {
+                    kind: kind.name(),
+                    ops,
+                    commands: e[1].saturating_sub(s[1]),
+                    script_calls: e[2].saturating_sub(s[2]),
+                })
+            })
+            .collect();
+        let commands: Vec<RedisCommandCost> = end
+            .server
+            .commands
+            .iter()
+            .filter_map(|(name, &(calls, micros))| {
+                let (c0, m0) = start.server.commands.get(name).copied().unwrap_or((0, 0));
+                let calls = calls.saturating_sub(c0);
+                (calls > 0).then(|| RedisCommandCost {
+                    name: name.clone(),
+                    calls,
+                    micros: micros.saturating_sub(m0),
+                })
+            })
+            .collect();
+        RedisStats {
+            span_micros: end.at.duration_since(start.at).as_micros() as u64,
+            kinds,
+            server_calls: commands.iter().map(|c| c.calls).sum(),
+            server_cpu_micros: end
+                .server
+                .cpu_micros
+                .saturating_sub(start.server.cpu_micros),
+            commands,
+        }
     }
 
     /// The key prefix this engine owns.
@@ -357,6 +519,15 @@ impl RedisEngine {
         let mut state = dump::State::default();
         self.with_control(|c| dump::read(c, &prefix, &mut state))?;
         Ok(state)
+    }
+
+    /// [`RedisStats`]: frozen at the end of the run's ops, or up to now.
+    fn costs(&self) -> RedisStats {
+        let costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
+        match &costs.frozen {
+            Some(frozen) => frozen.clone(),
+            None => self.costs_since(&costs.start),
+        }
     }
 
     fn report(&self, what: &str, e: &ServerError) {
@@ -469,12 +640,29 @@ impl Engine for RedisEngine {
             replication: None,
             feeds: None,
             durability: None,
+            redis: Some(self.costs()),
         }
     }
 
     /// Nothing to wait for: a session answers an op only after its
-    /// follow-ups are acknowledged (module docs).
-    fn quiesce(&self) {}
+    /// follow-ups are acknowledged (module docs). The first call after the
+    /// window started freezes [`RedisStats`], before an audit's reads.
+    fn quiesce(&self) {
+        let mut costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
+        if costs.frozen.is_none() {
+            costs.frozen = Some(self.costs_since(&costs.start));
+        }
+    }
+
+    /// [`RedisStats`] start now (the load phase is over).
+    fn start_window(&self, _at: std::time::Instant) {
+        let start = self.mark();
+        let mut costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
+        *costs = CostSpan {
+            start,
+            frozen: None,
+        };
+    }
 
     /// Aggregates from a dump of the owned key space (O(state)). When the
     /// server cannot be read, says why on stderr and returns all zeros, which

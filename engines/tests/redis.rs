@@ -80,6 +80,7 @@ fn replays_like_serial(engine: &RedisEngine, label: &str) {
     let mut session = engine.session().expect("session");
     replay_op_by_op(&mut session, reference, label);
     engine.quiesce();
+    server_calls_are_counted(engine, reference, label);
     assert_eq!(engine.digest(), reference.digest, "{label}: final digest");
     if let Err(e) = engine.audit().check(&reference.tally) {
         panic!("{label}: {e}");
@@ -87,6 +88,57 @@ fn replays_like_serial(engine: &RedisEngine, label: &str) {
     let stats = engine.stats();
     assert_eq!(stats.counts, reference.counts, "{label}: entity counts");
     assert!(stats.bytes.total() > 0, "{label}: used_memory grew");
+}
+
+/// The engine's count of server calls per op kind adds up to the servers'
+/// own (`INFO commandstats`), every op is counted once under its kind, and a
+/// home feed asks for the summaries of the posts it returns and no others.
+fn server_calls_are_counted(engine: &RedisEngine, reference: &Reference, label: &str) {
+    let costs = engine
+        .stats()
+        .redis
+        .expect("the redis engine reports its costs");
+    let by_kind = |kind: OpKind| {
+        costs
+            .kinds
+            .iter()
+            .find(|k| k.kind == kind.name())
+            .cloned()
+            .unwrap_or_default()
+    };
+    for kind in OpKind::ALL {
+        let ops = reference.ops.iter().filter(|o| o.kind() == kind).count() as u64;
+        assert_eq!(
+            by_kind(kind).ops,
+            ops,
+            "{label}: {} ops counted",
+            kind.name()
+        );
+    }
+    let counted: u64 = costs.kinds.iter().map(RedisKindCost::calls).sum();
+    assert_eq!(
+        counted, costs.server_calls,
+        "{label}: the sessions' count of server calls against the servers' ({:?})",
+        costs.commands
+    );
+    // A home feed: its subscriptions script (1 command), one rank read per
+    // subscribed community, one summary read per returned post.
+    let (mut feeds, mut returned) = (0u64, 0u64);
+    for (op, reply) in reference.ops.iter().zip(&reference.replies) {
+        if let (Op::GetHomeFeed { .. }, Ok(Reply::Feed(posts))) = (op, reply) {
+            feeds += 1;
+            returned += posts.len() as u64;
+        }
+    }
+    let home = by_kind(OpKind::GetHomeFeed);
+    assert!(feeds > 100, "{label}: home feeds are exercised");
+    let ranks = (home.commands.checked_sub(home.ops + returned)).unwrap_or_else(|| {
+        panic!("{label}: {home:?}: more summary reads than the {returned} posts returned")
+    });
+    assert!(
+        ranks >= feeds && ranks < home.ops * 64,
+        "{label}: {ranks} rank reads for {feeds} home feeds returning {returned} posts"
+    );
 }
 
 #[test]

@@ -5,7 +5,9 @@
 -- community) or "<prefix>{c<id>}" (an ordinary community). ARGV[1]: the op.
 -- Keys under the base all share the base's hash tag, so one cluster slot.
 --
--- Replies: {0, ...} on success, {code} on refusal (codes in redis/reply.rs).
+-- Replies: {0, calls, ...} on success, {code, calls} on refusal (codes in
+-- redis/session.rs), where `calls` counts the script's own redis.call()s, so
+-- the engine can report the server calls each op kind makes.
 -- Value checks (limits, body and term lengths) are done by the client
 -- before it sends anything, as the partition does them first.
 
@@ -17,6 +19,13 @@ local UNKNOWN_POST, UNKNOWN_COMMENT, ALREADY_MEMBER = 4, 5, 6
 local NOT_MEMBER, FORBIDDEN = 7, 8
 
 local TWO32 = 4294967296
+
+-- Every server call goes through here, to be counted.
+local calls = 0
+local function call(...)
+  calls = calls + 1
+  return redis.call(...)
+end
 
 -- Reddit's hot key as ranking.rs computes it: (created << 32) / 45000 in
 -- exact split arithmetic, plus round(log10(max(|score|, 1)) * 2^32), signed.
@@ -47,7 +56,7 @@ local function member_seq(m)
 end
 
 local function registered()
-  return redis.call('HGET', K .. ':u', 'reg') == '1'
+  return call('HGET', K .. ':u', 'reg') == '1'
 end
 
 -- The community `cid` in this group: its key base and whether it is stored,
@@ -56,28 +65,28 @@ end
 -- registered, with no posts and the owner as its only member).
 local function community(cid, owner)
   local C = K .. ':c' .. cid
-  if redis.call('EXISTS', C .. ':m') == 1 then return C, true end
+  if call('EXISTS', C .. ':m') == 1 then return C, true end
   if owner ~= '' and registered() then return C, false end
   return nil, false
 end
 
 local function store_profile(C, owner)
-  redis.call('HSET', C .. ':m', 'cr', owner, 'np', 0)
+  call('HSET', C .. ':m', 'cr', owner, 'np', 0)
 end
 
 -- Moves the user's subscription count for `cid` by `by` (a count, not a
 -- flag: see the partition's docs); 'ns' counts pairs with a positive count.
 local function subscribe(cid, by)
   local S = K .. ':s'
-  local was = tonumber(redis.call('HGET', S, cid) or '0')
+  local was = tonumber(call('HGET', S, cid) or '0')
   local now = was + by
-  if now == 0 then redis.call('HDEL', S, cid) else redis.call('HSET', S, cid, now) end
-  if was <= 0 and now > 0 then redis.call('HINCRBY', K .. ':u', 'ns', 1) end
-  if was > 0 and now <= 0 then redis.call('HINCRBY', K .. ':u', 'ns', -1) end
+  if now == 0 then call('HDEL', S, cid) else call('HSET', S, cid, now) end
+  if was <= 0 and now > 0 then call('HINCRBY', K .. ':u', 'ns', 1) end
+  if was > 0 and now <= 0 then call('HINCRBY', K .. ':u', 'ns', -1) end
 end
 
 local function post_summary(C, seq, out)
-  local p = redis.call('HMGET', C .. ':p' .. seq, 'a', 's', 'n', 't')
+  local p = call('HMGET', C .. ':p' .. seq, 'a', 's', 'n', 't')
   if not p[1] then return false end
   out[#out + 1] = seq
   out[#out + 1] = tonumber(p[1])
@@ -92,237 +101,240 @@ end
 -- sort's index (':n' is scored by the stamp).
 local function best(C, sort, limit, out)
   local idx = C .. ':' .. sort
-  for _, m in ipairs(redis.call('ZREVRANGE', idx, 0, limit - 1)) do
+  for _, m in ipairs(call('ZREVRANGE', idx, 0, limit - 1)) do
     post_summary(C, member_seq(m), out)
   end
 end
 
--- ---- users ---------------------------------------------------------------
+local function run()
+  -- ---- users ---------------------------------------------------------------
 
-if op == 'register' then
-  -- ARGV: profile cid
-  if registered() then return {ALREADY_EXISTS} end
-  redis.call('HSET', K .. ':u', 'reg', 1)
-  subscribe(ARGV[2], 1)
-  return {0}
+  if op == 'register' then
+    -- ARGV: profile cid
+    if registered() then return {ALREADY_EXISTS} end
+    call('HSET', K .. ':u', 'reg', 1)
+    subscribe(ARGV[2], 1)
+    return {0}
 
-elseif op == 'sub' then
-  -- follow-up; ARGV: cid, +1 or -1
-  subscribe(ARGV[2], tonumber(ARGV[3]))
-  return {0}
+  elseif op == 'sub' then
+    -- follow-up; ARGV: cid, +1 or -1
+    subscribe(ARGV[2], tonumber(ARGV[3]))
+    return {0}
 
-elseif op == 'karma' then
-  -- follow-up; ARGV: post delta, comment delta
-  redis.call('HINCRBY', K .. ':u', 'pk', ARGV[2])
-  redis.call('HINCRBY', K .. ':u', 'ck', ARGV[3])
-  return {0}
+  elseif op == 'karma' then
+    -- follow-up; ARGV: post delta, comment delta
+    call('HINCRBY', K .. ':u', 'pk', ARGV[2])
+    call('HINCRBY', K .. ':u', 'ck', ARGV[3])
+    return {0}
 
-elseif op == 'dm' then
-  -- ARGV: from, body
-  if not registered() then return {UNKNOWN_USER} end
-  local n = redis.call('RPUSH', K .. ':i', ARGV[2] .. ':' .. ARGV[3])
-  return {0, n - 1}
+  elseif op == 'dm' then
+    -- ARGV: from, body
+    if not registered() then return {UNKNOWN_USER} end
+    local n = call('RPUSH', K .. ':i', ARGV[2] .. ':' .. ARGV[3])
+    return {0, n - 1}
 
-elseif op == 'inbox' then
-  -- ARGV: limit; replies (seq, from, len) newest first
-  if not registered() then return {UNKNOWN_USER} end
-  local I = K .. ':i'
-  local n = redis.call('LLEN', I)
-  local limit = tonumber(ARGV[2])
-  local first = n - limit
-  if first < 0 then first = 0 end
-  local items = redis.call('LRANGE', I, first, n - 1)
-  local out = {0}
-  for i = #items, 1, -1 do
-    local e = items[i]
-    local at = string.find(e, ':', 1, true)
-    out[#out + 1] = first + i - 1
-    out[#out + 1] = tonumber(string.sub(e, 1, at - 1))
-    out[#out + 1] = #e - at
-  end
-  return out
+  elseif op == 'inbox' then
+    -- ARGV: limit; replies (seq, from, len) newest first
+    if not registered() then return {UNKNOWN_USER} end
+    local I = K .. ':i'
+    local n = call('LLEN', I)
+    local limit = tonumber(ARGV[2])
+    local first = n - limit
+    if first < 0 then first = 0 end
+    local items = call('LRANGE', I, first, n - 1)
+    local out = {0}
+    for i = #items, 1, -1 do
+      local e = items[i]
+      local at = string.find(e, ':', 1, true)
+      out[#out + 1] = first + i - 1
+      out[#out + 1] = tonumber(string.sub(e, 1, at - 1))
+      out[#out + 1] = #e - at
+    end
+    return out
 
-elseif op == 'profile' then
-  -- ARGV: profile cid
-  if not registered() then return {UNKNOWN_USER} end
-  local u = redis.call('HMGET', K .. ':u', 'pk', 'ck', 'ns')
-  local C = K .. ':c' .. ARGV[2]
-  local followers, posts = 1, 0
-  local np = redis.call('HGET', C .. ':m', 'np')
-  if np then
-    followers = redis.call('SCARD', C .. ':M') + 1
-    posts = tonumber(np)
-  end
-  return {0, tonumber(u[1] or '0'), tonumber(u[2] or '0'), tonumber(u[3] or '0'),
-    followers, posts, redis.call('LLEN', K .. ':i')}
+  elseif op == 'profile' then
+    -- ARGV: profile cid
+    if not registered() then return {UNKNOWN_USER} end
+    local u = call('HMGET', K .. ':u', 'pk', 'ck', 'ns')
+    local C = K .. ':c' .. ARGV[2]
+    local followers, posts = 1, 0
+    local np = call('HGET', C .. ':m', 'np')
+    if np then
+      followers = call('SCARD', C .. ':M') + 1
+      posts = tonumber(np)
+    end
+    return {0, tonumber(u[1] or '0'), tonumber(u[2] or '0'), tonumber(u[3] or '0'),
+      followers, posts, call('LLEN', K .. ':i')}
 
-elseif op == 'subs' then
-  -- home feed, first half: the communities with a positive count
-  if not registered() then return {UNKNOWN_USER} end
-  local all = redis.call('HGETALL', K .. ':s')
-  local out = {0}
-  for i = 1, #all, 2 do
-    if tonumber(all[i + 1]) > 0 then out[#out + 1] = all[i] end
-  end
-  return out
+  elseif op == 'subs' then
+    -- home feed, first half: the communities with a positive count
+    if not registered() then return {UNKNOWN_USER} end
+    local all = call('HGETALL', K .. ':s')
+    local out = {0}
+    for i = 1, #all, 2 do
+      if tonumber(all[i + 1]) > 0 then out[#out + 1] = all[i] end
+    end
+    return out
 
--- ---- communities -----------------------------------------------------------
+  -- ---- communities -----------------------------------------------------------
 
-elseif op == 'create' then
-  -- ARGV: cid, creator
-  local C = K .. ':c' .. ARGV[2]
-  if redis.call('EXISTS', C .. ':m') == 1 then return {ALREADY_EXISTS} end
-  redis.call('HSET', C .. ':m', 'cr', ARGV[3], 'np', 0)
-  redis.call('SADD', C .. ':M', ARGV[3])
-  return {0}
+  elseif op == 'create' then
+    -- ARGV: cid, creator
+    local C = K .. ':c' .. ARGV[2]
+    if call('EXISTS', C .. ':m') == 1 then return {ALREADY_EXISTS} end
+    call('HSET', C .. ':m', 'cr', ARGV[3], 'np', 0)
+    call('SADD', C .. ':M', ARGV[3])
+    return {0}
 
-elseif op == 'join' then
-  -- ARGV: cid, owner, user
-  local owner, user = ARGV[3], ARGV[4]
-  local C, stored = community(ARGV[2], owner)
-  if not C then return {UNKNOWN_COMMUNITY} end
-  if owner ~= '' then
-    if owner == user then return {ALREADY_MEMBER} end
+  elseif op == 'join' then
+    -- ARGV: cid, owner, user
+    local owner, user = ARGV[3], ARGV[4]
+    local C, stored = community(ARGV[2], owner)
+    if not C then return {UNKNOWN_COMMUNITY} end
+    if owner ~= '' then
+      if owner == user then return {ALREADY_MEMBER} end
+      if not stored then store_profile(C, owner) end
+    end
+    if call('SADD', C .. ':M', user) == 0 then return {ALREADY_MEMBER} end
+    return {0}
+
+  elseif op == 'leave' then
+    -- ARGV: cid, owner, user
+    local owner, user = ARGV[3], ARGV[4]
+    local C, stored = community(ARGV[2], owner)
+    if not C then return {UNKNOWN_COMMUNITY} end
+    if owner ~= '' and owner == user then return {FORBIDDEN} end
+    if not stored or call('SREM', C .. ':M', user) == 0 then return {NOT_MEMBER} end
+    return {0}
+
+  elseif op == 'post_check' or op == 'post' then
+    -- ARGV: cid, owner, author[, created, body]
+    local owner, author = ARGV[3], ARGV[4]
+    local C, stored = community(ARGV[2], owner)
+    if not C then return {UNKNOWN_COMMUNITY} end
+    if owner ~= '' then
+      if owner ~= author then return {FORBIDDEN} end
+    elseif call('SISMEMBER', C .. ':M', author) == 0 then
+      return {NOT_MEMBER}
+    end
+    if op == 'post_check' then return {0} end
     if not stored then store_profile(C, owner) end
-  end
-  if redis.call('SADD', C .. ':M', user) == 0 then return {ALREADY_MEMBER} end
-  return {0}
+    local created = tonumber(ARGV[5])
+    local seq = call('HINCRBY', C .. ':m', 'np', 1) - 1
+    call('HSET', C .. ':p' .. seq, 'a', author, 's', 0, 'n', 0, 't', created, 'b', ARGV[6])
+    local m = member(seq, created)
+    call('ZADD', C .. ':h', hot(0, created), m)
+    call('ZADD', C .. ':t', 0, m)
+    call('ZADD', C .. ':n', created, m)
+    return {0, seq}
 
-elseif op == 'leave' then
-  -- ARGV: cid, owner, user
-  local owner, user = ARGV[3], ARGV[4]
-  local C, stored = community(ARGV[2], owner)
-  if not C then return {UNKNOWN_COMMUNITY} end
-  if owner ~= '' and owner == user then return {FORBIDDEN} end
-  if not stored or redis.call('SREM', C .. ':M', user) == 0 then return {NOT_MEMBER} end
-  return {0}
+  elseif op == 'comment' then
+    -- ARGV: cid, post seq, parent seq (-1: none, -2: a comment of another post), author, body
+    local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
+    local nc = call('HGET', P, 'n')
+    if not nc then return {UNKNOWN_POST} end
+    nc = tonumber(nc)
+    local parent = tonumber(ARGV[4])
+    if parent == -2 or parent >= nc then return {UNKNOWN_COMMENT} end
+    call('HSET', P, 'n', nc + 1)
+    call('HSET', P .. ':c' .. nc, 'a', ARGV[5], 'p', parent, 's', 0, 'b', ARGV[6])
+    return {0, nc}
 
-elseif op == 'post_check' or op == 'post' then
-  -- ARGV: cid, owner, author[, created, body]
-  local owner, author = ARGV[3], ARGV[4]
-  local C, stored = community(ARGV[2], owner)
-  if not C then return {UNKNOWN_COMMUNITY} end
-  if owner ~= '' then
-    if owner ~= author then return {FORBIDDEN} end
-  elseif redis.call('SISMEMBER', C .. ':M', author) == 0 then
-    return {NOT_MEMBER}
-  end
-  if op == 'post_check' then return {0} end
-  if not stored then store_profile(C, owner) end
-  local created = tonumber(ARGV[5])
-  local seq = redis.call('HINCRBY', C .. ':m', 'np', 1) - 1
-  redis.call('HSET', C .. ':p' .. seq, 'a', author, 's', 0, 'n', 0, 't', created, 'b', ARGV[6])
-  local m = member(seq, created)
-  redis.call('ZADD', C .. ':h', hot(0, created), m)
-  redis.call('ZADD', C .. ':t', 0, m)
-  redis.call('ZADD', C .. ':n', created, m)
-  return {0, seq}
-
-elseif op == 'comment' then
-  -- ARGV: cid, post seq, parent seq (-1: none, -2: a comment of another post), author, body
-  local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
-  local nc = redis.call('HGET', P, 'n')
-  if not nc then return {UNKNOWN_POST} end
-  nc = tonumber(nc)
-  local parent = tonumber(ARGV[4])
-  if parent == -2 or parent >= nc then return {UNKNOWN_COMMENT} end
-  redis.call('HSET', P, 'n', nc + 1)
-  redis.call('HSET', P .. ':c' .. nc, 'a', ARGV[5], 'p', parent, 's', 0, 'b', ARGV[6])
-  return {0, nc}
-
-elseif op == 'vote' then
-  -- ARGV: cid, post seq, comment seq (-1: the post), voter, value
-  -- replies (delta, score, author, old value)
-  local C = K .. ':c' .. ARGV[2]
-  local seq = ARGV[3]
-  local P = C .. ':p' .. seq
-  local nc = redis.call('HGET', P, 'n')
-  if not nc then return {UNKNOWN_POST} end
-  local cs = tonumber(ARGV[4])
-  if cs >= tonumber(nc) then return {UNKNOWN_COMMENT} end
-  local field = ARGV[5] .. ':' .. seq .. ':' .. (cs < 0 and 'p' or cs)
-  local new = tonumber(ARGV[6])
-  local old = tonumber(redis.call('HGET', C .. ':v', field) or '0')
-  if new == 0 then
-    redis.call('HDEL', C .. ':v', field)
-  else
-    redis.call('HSET', C .. ':v', field, new)
-  end
-  local delta = new - old
-  local T = P
-  if cs >= 0 then T = P .. ':c' .. cs end
-  local score = redis.call('HINCRBY', T, 's', delta)
-  local author = tonumber(redis.call('HGET', T, 'a'))
-  if cs < 0 and delta ~= 0 then
-    local created = tonumber(redis.call('HGET', P, 't'))
-    local m = member(tonumber(seq), created)
-    redis.call('ZADD', C .. ':h', hot(score, created), m)
-    redis.call('ZADD', C .. ':t', score, m)
-  end
-  return {0, delta, score, author, old}
-
-elseif op == 'get_post' then
-  -- ARGV: cid, post seq, comments wanted; replies the post's summary, its
-  -- body, then (seq, author, parent, score) of the best comments
-  local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
-  local p = redis.call('HMGET', P, 'a', 's', 'n', 't', 'b')
-  if not p[1] then return {UNKNOWN_POST} end
-  local out = {0, tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4]), p[5]}
-  local k = tonumber(ARGV[4])
-  local nc = tonumber(p[3])
-  if k > 0 and nc > 0 then
-    local all = {}
-    for cs = 0, nc - 1 do
-      local c = redis.call('HMGET', P .. ':c' .. cs, 'a', 'p', 's')
-      all[#all + 1] = {cs, tonumber(c[1]), tonumber(c[2]), tonumber(c[3])}
+  elseif op == 'vote' then
+    -- ARGV: cid, post seq, comment seq (-1: the post), voter, value
+    -- replies (delta, score, author, old value)
+    local C = K .. ':c' .. ARGV[2]
+    local seq = ARGV[3]
+    local P = C .. ':p' .. seq
+    local nc = call('HGET', P, 'n')
+    if not nc then return {UNKNOWN_POST} end
+    local cs = tonumber(ARGV[4])
+    if cs >= tonumber(nc) then return {UNKNOWN_COMMENT} end
+    local field = ARGV[5] .. ':' .. seq .. ':' .. (cs < 0 and 'p' or cs)
+    local new = tonumber(ARGV[6])
+    local old = tonumber(call('HGET', C .. ':v', field) or '0')
+    if new == 0 then
+      call('HDEL', C .. ':v', field)
+    else
+      call('HSET', C .. ':v', field, new)
     end
-    -- score descending, older (smaller seq) first on ties
-    table.sort(all, function(a, b)
-      if a[4] ~= b[4] then return a[4] > b[4] end
-      return a[1] < b[1]
-    end)
-    for i = 1, math.min(k, #all) do
-      local c = all[i]
-      out[#out + 1] = c[1]
-      out[#out + 1] = c[2]
-      out[#out + 1] = c[3]
-      out[#out + 1] = c[4]
+    local delta = new - old
+    local T = P
+    if cs >= 0 then T = P .. ':c' .. cs end
+    local score = call('HINCRBY', T, 's', delta)
+    local author = tonumber(call('HGET', T, 'a'))
+    if cs < 0 and delta ~= 0 then
+      local created = tonumber(call('HGET', P, 't'))
+      local m = member(tonumber(seq), created)
+      call('ZADD', C .. ':h', hot(score, created), m)
+      call('ZADD', C .. ':t', score, m)
     end
-  end
-  return out
+    return {0, delta, score, author, old}
 
-elseif op == 'feed' or op == 'gather' then
-  -- ARGV: cid, owner, sort, limit. A gather (home feed, second half) skips
-  -- an unknown community instead of refusing.
-  -- A gather's reply names its community first (parts come from several nodes).
-  local C, stored = community(ARGV[2], ARGV[3])
-  local out = {0}
-  if op == 'gather' then out[2] = tonumber(ARGV[2]) end
-  if not C then
-    if op == 'gather' then return out end
-    return {UNKNOWN_COMMUNITY}
-  end
-  if stored then best(C, ARGV[4], tonumber(ARGV[5]), out) end
-  return out
-
-elseif op == 'search' then
-  -- ARGV: cid, owner, term; replies the match count, then the newest 10 seqs
-  local C, stored = community(ARGV[2], ARGV[3])
-  if not C then return {UNKNOWN_COMMUNITY} end
-  local out = {0, 0}
-  if not stored then return out end
-  local term = ARGV[4]
-  local np = tonumber(redis.call('HGET', C .. ':m', 'np'))
-  local matches = 0
-  for seq = np - 1, 0, -1 do
-    local b = redis.call('HGET', C .. ':p' .. seq, 'b')
-    if string.find(b, term, 1, true) then
-      matches = matches + 1
-      if matches <= 10 then out[#out + 1] = seq end
+  elseif op == 'get_post' then
+    -- ARGV: cid, post seq, comments wanted; replies the post's summary, its
+    -- body, then (seq, author, parent, score) of the best comments
+    local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
+    local p = call('HMGET', P, 'a', 's', 'n', 't', 'b')
+    if not p[1] then return {UNKNOWN_POST} end
+    local out = {0, tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4]), p[5]}
+    local k = tonumber(ARGV[4])
+    local nc = tonumber(p[3])
+    if k > 0 and nc > 0 then
+      local all = {}
+      for cs = 0, nc - 1 do
+        local c = call('HMGET', P .. ':c' .. cs, 'a', 'p', 's')
+        all[#all + 1] = {cs, tonumber(c[1]), tonumber(c[2]), tonumber(c[3])}
+      end
+      -- score descending, older (smaller seq) first on ties
+      table.sort(all, function(a, b)
+        if a[4] ~= b[4] then return a[4] > b[4] end
+        return a[1] < b[1]
+      end)
+      for i = 1, math.min(k, #all) do
+        local c = all[i]
+        out[#out + 1] = c[1]
+        out[#out + 1] = c[2]
+        out[#out + 1] = c[3]
+        out[#out + 1] = c[4]
+      end
     end
+    return out
+
+  elseif op == 'feed' then
+    -- ARGV: cid, owner, sort, limit
+    local C, stored = community(ARGV[2], ARGV[3])
+    if not C then return {UNKNOWN_COMMUNITY} end
+    local out = {0}
+    if stored then best(C, ARGV[4], tonumber(ARGV[5]), out) end
+    return out
+
+  elseif op == 'search' then
+    -- ARGV: cid, owner, term; replies the match count, then the newest 10 seqs
+    local C, stored = community(ARGV[2], ARGV[3])
+    if not C then return {UNKNOWN_COMMUNITY} end
+    local out = {0, 0}
+    if not stored then return out end
+    local term = ARGV[4]
+    local np = tonumber(call('HGET', C .. ':m', 'np'))
+    local matches = 0
+    for seq = np - 1, 0, -1 do
+      local b = call('HGET', C .. ':p' .. seq, 'b')
+      if string.find(b, term, 1, true) then
+        matches = matches + 1
+        if matches <= 10 then out[#out + 1] = seq end
+      end
+    end
+    out[2] = matches
+    return out
   end
-  out[2] = matches
-  return out
+  return nil
 end
 
-return redis.error_reply('socialbench: unknown op ' .. tostring(op))
+local r = run()
+if not r then
+  return redis.error_reply('socialbench: unknown op ' .. tostring(op))
+end
+table.insert(r, 2, calls)
+return r
+

@@ -5,7 +5,8 @@
 //! returns; `poll` writes the buffers and reads replies in order, each reply
 //! driving its op one step: a Join's home script, then its subscription
 //! follow-up on the user's group; a post's check, clock tick and apply; a home
-//! feed's subscription read, then one gather per community, merged in Rust.
+//! feed's subscription read, then its ranks (one `ZREVRANGE` per community),
+//! merged in Rust, then the winning posts' summaries (one `HMGET` each).
 //! An op is answered once its last step (follow-ups included) is acknowledged,
 //! so nothing is pending once every session has drained its replies.
 //!
@@ -26,14 +27,14 @@ use std::sync::atomic::Ordering;
 
 use ::redis::{ErrorKind, Value};
 
-use super::shared::{Counters, Shared};
+use super::shared::{Counters, Shared, bump};
 use super::wire::{Arg, Node, community_home, group, int, one_line, pack, user_home};
 use crate::api::{
-    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, PostId,
-    PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
+    ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, OpKind,
+    PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
 };
 use crate::engine::{EngineError, Session};
-use crate::partition::merge_feed;
+use crate::partition::{merge_feed, select_best};
 
 /// Where an op is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +51,19 @@ enum Phase {
     PostClock,
     /// GetHomeFeed: waiting for the subscriptions.
     Subs,
-    /// GetHomeFeed: waiting for `waiting` gathers.
-    Gather,
+    /// GetHomeFeed: waiting for `waiting` communities' ranks.
+    Ranks,
+    /// GetHomeFeed: waiting for `waiting` winning posts' summaries.
+    Hydrate,
+}
+
+/// A home-feed candidate from a community's index: its sort key (the index
+/// score), stamp and post.
+#[derive(Clone, Copy, Debug)]
+struct Rank {
+    key: i64,
+    created: u64,
+    post: PostId,
 }
 
 #[derive(Debug)]
@@ -59,13 +71,17 @@ struct InFlight {
     tag: u64,
     op: Op,
     phase: Phase,
-    /// Gathers not yet answered.
+    /// Home-feed parts not yet answered.
     waiting: u32,
-    /// Home-feed candidates.
+    /// Home feed: the subscribed communities, in the order their ranks were asked.
+    subs: Vec<u32>,
+    /// Home feed: the candidates, then the winners in rank order.
+    ranks: Vec<Rank>,
+    /// Home feed: the winners' summaries (slot `i` is `ranks[i]`'s).
     feed: Vec<PostSummary>,
     /// The reply held back until the follow-up is acknowledged.
     reply: Option<Reply>,
-    /// A gather failed.
+    /// A part of the home feed failed.
     failed: bool,
 }
 
@@ -313,19 +329,22 @@ fn vote_step(voter: UserId, target: Target, value: i8) -> FirstStep<'static> {
     )
 }
 
-/// The reply's items after the status code, or the refusal.
-fn items(v: Value) -> Result<Vec<Value>, ApiError> {
+/// A script's reply: the server calls the script made, and its items after
+/// the status code and the call count, or the refusal.
+fn script_reply(v: Value) -> (u64, Result<Vec<Value>, ApiError>) {
     let Value::Array(mut a) = v else {
-        return Err(ApiError::EngineFault);
+        return (0, Err(ApiError::EngineFault));
     };
-    match a.first().and_then(int) {
-        Some(0) => {
-            a.remove(0);
+    let calls = a.get(1).and_then(int).map_or(0, |c| c.max(0) as u64);
+    let r = match a.first().and_then(int) {
+        Some(0) if a.len() >= 2 => {
+            a.drain(..2);
             Ok(a)
         }
-        Some(code) => Err(code_error(code)),
-        None => Err(ApiError::EngineFault),
-    }
+        Some(code) if code != 0 => Err(code_error(code)),
+        _ => Err(ApiError::EngineFault),
+    };
+    (calls, r)
 }
 
 fn get(a: &[Value], i: usize) -> Result<i64, ApiError> {
@@ -355,6 +374,51 @@ fn summaries(
         });
     }
     Ok(())
+}
+
+/// Appends the home-feed candidates of `community` from its index's reply
+/// (member, score pairs; a member is the post's stamp in 16 digits then its
+/// seq in 10, see ops.lua). `None` when the reply is not that.
+fn ranks(community: CommunityId, v: Value, out: &mut Vec<Rank>) -> Option<()> {
+    let Value::Array(a) = v else { return None };
+    for pair in a.chunks(2) {
+        let [Value::BulkString(m), score] = pair else {
+            return None;
+        };
+        let digits = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
+        let (created, seq) = (digits(m.get(..16)?)?, digits(m.get(16..)?)?);
+        // Scores below 2^53 (all of them: see ops.lua) are exact doubles.
+        let key = match score {
+            Value::Double(d) => *d,
+            other => std::str::from_utf8(match other {
+                Value::BulkString(b) => b,
+                _ => return None,
+            })
+            .ok()?
+            .parse::<f64>()
+            .ok()?,
+        } as i64;
+        out.push(Rank {
+            key,
+            created,
+            post: PostId {
+                community,
+                seq: u32::try_from(seq).ok()?,
+            },
+        });
+    }
+    Some(())
+}
+
+/// A post hash's (author, score, comments, created), as `HMGET .. a s n t`
+/// returns them; `None` for a missing post or a reply that is not that.
+fn summary_fields(v: &Value) -> Option<[i64; 4]> {
+    let Value::Array(a) = v else { return None };
+    let mut out = [0i64; 4];
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = int(x)?;
+    }
+    (a.len() == 4).then_some(out)
 }
 
 /// Decodes a post reply: (author, score, comments, created, body), then
@@ -408,9 +472,10 @@ fn inbox(user: UserId, a: &[Value]) -> Result<Vec<DmSummary>, ApiError> {
     Ok(dms)
 }
 
-/// The reply to a one-step op (or the home step of an op with a follow-up).
-fn decode(op: &Op, v: Value) -> Response {
-    let a = items(v)?;
+/// The reply to a one-step op (or the home step of an op with a follow-up),
+/// from its script's items.
+fn decode(op: &Op, a: Result<Vec<Value>, ApiError>) -> Response {
+    let a = a?;
     Ok(match op {
         Op::Register { .. } | Op::CreateCommunity { .. } | Op::Join { .. } | Op::Leave { .. } => {
             Reply::Done
@@ -462,6 +527,14 @@ fn decode(op: &Op, v: Value) -> Response {
     })
 }
 
+/// Packs the command `args` for node `n`, answering part `to.1` of the op in
+/// slot `to.0`, an op of `kind` (counted).
+fn send(n: &mut Node, counters: &Counters, to: (u32, u32), kind: OpKind, args: &[Arg<'_>]) {
+    pack(&mut n.out, args);
+    n.pending.push_back(to);
+    bump(&counters.kinds[kind as usize].commands, 1);
+}
+
 impl RedisSession {
     pub(super) fn new(shared: Arc<Shared>, counters: Arc<Counters>, nodes: Vec<Node>) -> Self {
         RedisSession {
@@ -477,19 +550,37 @@ impl RedisSession {
         }
     }
 
-    /// Packs `EVALSHA <sha> 1 <group of home> <args>` for op slot `idx`.
-    fn eval(&mut self, idx: u32, home: Home, args: &[Arg<'_>]) {
+    /// Packs `EVALSHA <sha> 1 <group of home> <args>` for op slot `idx`, an
+    /// op of `kind`.
+    fn eval(&mut self, idx: u32, kind: OpKind, home: Home, args: &[Arg<'_>]) {
         group(&self.shared.prefix, home, &mut self.key);
-        let node = self.shared.node_of(self.key.as_bytes());
-        let n = &mut self.nodes[node];
         let mut all: [Arg<'_>; 10] = [Arg::I(0); 10];
         all[0] = Arg::B(b"EVALSHA");
         all[1] = Arg::B(self.shared.sha.as_bytes());
         all[2] = Arg::I(1);
         all[3] = Arg::B(self.key.as_bytes());
         all[4..4 + args.len()].copy_from_slice(args);
-        pack(&mut n.out, &all[..4 + args.len()]);
-        n.pending.push_back(idx);
+        let node = self.shared.node_of(self.key.as_bytes());
+        send(
+            &mut self.nodes[node],
+            &self.counters,
+            (idx, 0),
+            kind,
+            &all[..4 + args.len()],
+        );
+    }
+
+    /// [`send`] to `node`.
+    fn send(&mut self, node: usize, to: (u32, u32), kind: OpKind, args: &[Arg<'_>]) {
+        send(&mut self.nodes[node], &self.counters, to, kind, args);
+    }
+
+    /// A script's items after its status and call count (which is added to
+    /// the counts of `kind`), or its refusal.
+    fn script_items(&self, kind: OpKind, v: Value) -> Result<Vec<Value>, ApiError> {
+        let (calls, r) = script_reply(v);
+        bump(&self.counters.kinds[kind as usize].script_calls, calls);
+        r
     }
 
     /// Sends the first step of the op in slot `idx`.
@@ -499,13 +590,14 @@ impl RedisSession {
         };
         let mut owner = [0u8; 12];
         let step = first_step(&f.op, &mut owner);
-        self.eval(idx, f.op.home(), step.args());
+        self.eval(idx, f.op.kind(), f.op.home(), step.args());
         let phase = step.phase;
         self.ops[idx as usize] = Some(InFlight { phase, ..f });
     }
 
     /// Answers the op in slot `idx` and frees the slot.
     fn finish(&mut self, idx: u32, f: InFlight, r: Response) {
+        bump(&self.counters.kinds[f.op.kind() as usize].ops, 1);
         if let Ok(reply) = &r {
             self.count(&f.op, reply);
         }
@@ -543,7 +635,7 @@ impl RedisSession {
 
     /// Drives the op the reply `v` (from node `node`) belongs to.
     fn on_reply(&mut self, node: usize, v: Value) {
-        let Some(idx) = self.nodes[node].pending.pop_front() else {
+        let Some((idx, part)) = self.nodes[node].pending.pop_front() else {
             return;
         };
         let Some(mut f) = self.ops[idx as usize].take() else {
@@ -552,37 +644,46 @@ impl RedisSession {
         if let Value::ServerError(e) = &v {
             return self.server_error(idx, f, &error_line(e));
         }
+        let kind = f.op.kind();
         match f.phase {
             Phase::Home => {
-                let r = decode(&f.op, v);
+                let r = decode(&f.op, self.script_items(kind, v));
                 self.finish(idx, f, r);
             }
-            Phase::HomeThenFollow => self.home_then_follow(idx, f, v),
+            Phase::HomeThenFollow => {
+                let a = self.script_items(kind, v);
+                self.home_then_follow(idx, f, a)
+            }
             Phase::Follow => {
-                let r = match items(v) {
+                let r = match self.script_items(kind, v) {
                     Ok(_) => f.reply.take().ok_or(ApiError::EngineFault),
                     Err(_) => Err(ApiError::EngineFault),
                 };
                 self.finish(idx, f, r);
             }
-            Phase::PostCheck => match items(v) {
+            Phase::PostCheck => match self.script_items(kind, v) {
                 Ok(_) => self.tick_clock(idx, f),
                 Err(e) => self.finish(idx, f, Err(e)),
             },
             Phase::PostClock => self.post_with_stamp(idx, f, v),
-            Phase::Subs => self.gather(idx, f, v),
-            Phase::Gather => self.gathered(idx, f, v),
+            Phase::Subs => {
+                let a = self.script_items(kind, v);
+                self.rank(idx, f, a)
+            }
+            Phase::Ranks => self.ranked(idx, f, part, v),
+            Phase::Hydrate => self.hydrated(idx, f, part, v),
         }
     }
 
     /// CreatePost, its check passed: tick the post clock.
     fn tick_clock(&mut self, idx: u32, mut f: InFlight) {
-        let node = &mut self.nodes[self.shared.clock_node];
-        pack(
-            &mut node.out,
-            &[Arg::B(b"INCR"), Arg::B(self.shared.clock_key.as_bytes())],
+        let shared = Arc::clone(&self.shared);
+        self.send(
+            shared.clock_node,
+            (idx, 0),
+            OpKind::CreatePost,
+            &[Arg::B(b"INCR"), Arg::B(shared.clock_key.as_bytes())],
         );
-        node.pending.push_back(idx);
         f.phase = Phase::PostClock;
         self.ops[idx as usize] = Some(f);
     }
@@ -603,6 +704,7 @@ impl RedisSession {
             // `f` is out of `self.ops` here, so its body is borrowed, not copied.
             self.eval(
                 idx,
+                OpKind::CreatePost,
                 community_home(*community),
                 &[
                     Arg::B(b"post"),
@@ -618,43 +720,10 @@ impl RedisSession {
         self.ops[idx as usize] = Some(f);
     }
 
-    /// Home feed: one community's part arrived; the last one answers the op.
-    fn gathered(&mut self, idx: u32, mut f: InFlight, v: Value) {
-        let Op::GetHomeFeed { sort, limit, .. } = f.op else {
-            return self.finish(idx, f, Err(ApiError::EngineFault));
-        };
-        // Which community this part is from: gathers are answered in the
-        // order they were sent per node, but parts may come from several
-        // nodes, so each part carries its community id first.
-        match items(v) {
-            Ok(a) if !a.is_empty() => match get(&a, 0) {
-                Ok(cid) => {
-                    if summaries(CommunityId(cid as u32), &a[1..], &mut f.feed).is_err() {
-                        f.failed = true;
-                    }
-                }
-                Err(_) => f.failed = true,
-            },
-            Ok(_) => {}
-            Err(_) => f.failed = true,
-        }
-        f.waiting -= 1;
-        if f.waiting > 0 {
-            self.ops[idx as usize] = Some(f);
-            return;
-        }
-        if f.failed {
-            return self.finish(idx, f, Err(ApiError::EngineFault));
-        }
-        let mut feed = std::mem::take(&mut f.feed);
-        merge_feed(&mut feed, sort, limit);
-        self.finish(idx, f, Ok(Reply::Feed(feed)));
-    }
-
     /// The server answered a step of the op in slot `idx` with an error.
     fn server_error(&mut self, idx: u32, mut f: InFlight, what: &str) {
         self.shared.note_server_error(what);
-        if f.phase == Phase::Gather && f.waiting > 1 {
+        if matches!(f.phase, Phase::Ranks | Phase::Hydrate) && f.waiting > 1 {
             f.failed = true;
             f.waiting -= 1;
             self.ops[idx as usize] = Some(f);
@@ -664,8 +733,8 @@ impl RedisSession {
     }
 
     /// Home step of Join, Leave, CreateCommunity, Vote: on success, send the follow-up.
-    fn home_then_follow(&mut self, idx: u32, mut f: InFlight, v: Value) {
-        let a = match items(v) {
+    fn home_then_follow(&mut self, idx: u32, mut f: InFlight, a: Result<Vec<Value>, ApiError>) {
+        let a = match a {
             Ok(a) => a,
             Err(e) => return self.finish(idx, f, Err(e)),
         };
@@ -707,6 +776,7 @@ impl RedisSession {
                 };
                 self.eval(
                     idx,
+                    OpKind::Vote,
                     user_home(UserId(author)),
                     &[Arg::B(b"karma"), Arg::I(pk), Arg::I(ck)],
                 );
@@ -716,49 +786,161 @@ impl RedisSession {
             }
             _ => return self.finish(idx, f, Err(ApiError::EngineFault)),
         };
-        self.eval(idx, user_home(user), &args);
+        self.eval(idx, f.op.kind(), user_home(user), &args);
         f.reply = Some(Reply::Done);
         f.phase = Phase::Follow;
         self.ops[idx as usize] = Some(f);
     }
 
-    /// Home feed: the subscriptions are in; send one gather per community.
-    fn gather(&mut self, idx: u32, mut f: InFlight, v: Value) {
-        let a = match items(v) {
+    /// Home feed: the subscriptions are in; ask each community's index for
+    /// its best `limit` posts with their sort keys (`ZREVRANGE .. WITHSCORES`).
+    fn rank(&mut self, idx: u32, mut f: InFlight, a: Result<Vec<Value>, ApiError>) {
+        let a = match a {
             Ok(a) => a,
             Err(e) => return self.finish(idx, f, Err(e)),
         };
         let Op::GetHomeFeed { sort, limit, .. } = f.op else {
             return self.finish(idx, f, Err(ApiError::EngineFault));
         };
-        let mut n = 0;
+        f.subs.clear();
         for item in &a {
             let Some(cid) = int(item).and_then(|c| u32::try_from(c).ok()) else {
                 return self.finish(idx, f, Err(ApiError::EngineFault));
             };
-            let c = CommunityId(cid);
-            let mut ob = [0u8; 12];
-            let owner = owner_arg(c, &mut ob);
-            self.eval(
-                idx,
-                community_home(c),
-                &[
-                    Arg::B(b"gather"),
-                    Arg::I(cid as i64),
-                    Arg::B(owner),
-                    Arg::B(sort_arg(sort)),
-                    Arg::I(limit as i64),
-                ],
-            );
-            n += 1;
+            f.subs.push(cid);
         }
-        if n == 0 {
+        if f.subs.is_empty() || limit == 0 {
             return self.finish(idx, f, Ok(Reply::Feed(Vec::new())));
         }
-        f.waiting = n;
-        f.phase = Phase::Gather;
-        f.feed = Vec::with_capacity(limit as usize * 2);
+        let top = i64::from(limit) - 1;
+        for part in 0..f.subs.len() {
+            let c = CommunityId(f.subs[part]);
+            self.post_key(c, None);
+            self.key
+                .push_str(std::str::from_utf8(sort_arg(sort)).unwrap_or("h"));
+            let node = self.shared.node_of(self.key.as_bytes());
+            let key = std::mem::take(&mut self.key);
+            self.send(
+                node,
+                (idx, part as u32),
+                OpKind::GetHomeFeed,
+                &[
+                    Arg::B(b"ZREVRANGE"),
+                    Arg::B(key.as_bytes()),
+                    Arg::I(0),
+                    Arg::I(top),
+                    Arg::B(b"WITHSCORES"),
+                ],
+            );
+            self.key = key;
+        }
+        f.waiting = f.subs.len() as u32;
+        f.ranks.clear();
+        f.phase = Phase::Ranks;
         self.ops[idx as usize] = Some(f);
+    }
+
+    /// Writes into `self.key` the key of community `c`'s post `seq` (`None`:
+    /// the prefix of its indexes, `<group>:c<id>:`).
+    fn post_key(&mut self, c: CommunityId, seq: Option<u32>) {
+        use std::fmt::Write as _;
+        group(&self.shared.prefix, community_home(c), &mut self.key);
+        let _ = match seq {
+            Some(seq) => write!(self.key, ":c{}:p{seq}", c.0),
+            None => write!(self.key, ":c{}:", c.0),
+        };
+    }
+
+    /// Home feed: community `part`'s ranks arrived; once all have, keep the
+    /// best `limit` and ask for their summaries.
+    fn ranked(&mut self, idx: u32, mut f: InFlight, part: u32, v: Value) {
+        let community = CommunityId(f.subs.get(part as usize).copied().unwrap_or(u32::MAX));
+        if ranks(community, v, &mut f.ranks).is_none() {
+            f.failed = true;
+        }
+        f.waiting -= 1;
+        if f.waiting > 0 {
+            self.ops[idx as usize] = Some(f);
+            return;
+        }
+        let Op::GetHomeFeed { limit, .. } = f.op else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        if f.failed {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        }
+        select_best(&mut f.ranks, usize::from(limit), |r| (r.key, r.created));
+        if f.ranks.is_empty() {
+            return self.finish(idx, f, Ok(Reply::Feed(Vec::new())));
+        }
+        f.feed.clear();
+        for part in 0..f.ranks.len() {
+            let post = f.ranks[part].post;
+            f.feed.push(PostSummary {
+                id: post,
+                author: UserId(0),
+                score: 0,
+                comments: 0,
+                created: 0,
+            });
+            self.post_key(post.community, Some(post.seq));
+            let node = self.shared.node_of(self.key.as_bytes());
+            let key = std::mem::take(&mut self.key);
+            self.send(
+                node,
+                (idx, part as u32),
+                OpKind::GetHomeFeed,
+                &[
+                    Arg::B(b"HMGET"),
+                    Arg::B(key.as_bytes()),
+                    Arg::B(b"a"),
+                    Arg::B(b"s"),
+                    Arg::B(b"n"),
+                    Arg::B(b"t"),
+                ],
+            );
+            self.key = key;
+        }
+        f.waiting = f.ranks.len() as u32;
+        f.phase = Phase::Hydrate;
+        self.ops[idx as usize] = Some(f);
+    }
+
+    /// Home feed: winner `part`'s summary arrived; the last one answers the
+    /// op, ordered by the summaries themselves (a vote between the ranks and
+    /// the summaries may have moved a post: see the engine's docs).
+    fn hydrated(&mut self, idx: u32, mut f: InFlight, part: u32, v: Value) {
+        let fields = summary_fields(&v).and_then(|[author, score, comments, created]| {
+            Some((
+                u32::try_from(author).ok()?,
+                score,
+                u32::try_from(comments).ok()?,
+                u64::try_from(created).ok()?,
+            ))
+        });
+        match (f.feed.get_mut(part as usize), fields) {
+            (Some(p), Some((author, score, comments, created))) => {
+                p.author = UserId(author);
+                p.score = score;
+                p.comments = comments;
+                p.created = created;
+            }
+            _ => f.failed = true,
+        }
+        f.waiting -= 1;
+        if f.waiting > 0 {
+            self.ops[idx as usize] = Some(f);
+            return;
+        }
+        let Op::GetHomeFeed { sort, limit, .. } = f.op else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        if f.failed {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        }
+        let mut feed = std::mem::take(&mut f.feed);
+        merge_feed(&mut feed, sort, limit);
+        self.finish(idx, f, Ok(Reply::Feed(feed)));
     }
 
     /// The connection failed: answer every op in flight with `EngineFault`.
@@ -803,7 +985,7 @@ impl RedisSession {
             // as `Value::ServerError`: the stream is still in step, so it is
             // that op's reply.
             Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
-                let idx = self.nodes[node].pending.pop_front();
+                let idx = self.nodes[node].pending.pop_front().map(|(idx, _)| idx);
                 if let Some(idx) = idx
                     && let Some(f) = self.ops[idx as usize].take()
                 {
@@ -837,6 +1019,7 @@ impl Session for RedisSession {
         }
         self.outstanding += 1;
         if let Err(e) = op.check_values() {
+            bump(&self.counters.kinds[op.kind() as usize].ops, 1);
             self.ready.push_back((tag, Err(e)));
             return Ok(());
         }
@@ -852,6 +1035,8 @@ impl Session for RedisSession {
             op,
             phase: Phase::Home,
             waiting: 0,
+            subs: Vec::new(),
+            ranks: Vec::new(),
             feed: Vec::new(),
             reply: None,
             failed: false,

@@ -6,8 +6,27 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::wire;
+use crate::api::OpKind;
 
-/// Counts of one session's acknowledged writes (only that session writes them).
+/// What one session's ops of one kind asked of the server.
+#[derive(Debug, Default)]
+pub(super) struct KindCounters {
+    /// Ops answered.
+    pub(super) ops: AtomicU64,
+    /// Commands the session sent (each script call is one).
+    pub(super) commands: AtomicU64,
+    /// `redis.call`s the scripts made, as they reported them.
+    pub(super) script_calls: AtomicU64,
+}
+
+/// Adds `by` to a counter only its session writes: a plain load and store,
+/// no locked read-modify-write on the session's hot path.
+pub(super) fn bump(a: &AtomicU64, by: u64) {
+    a.store(a.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+}
+
+/// Counts of one session's acknowledged writes and server calls (only that
+/// session writes them; the engine reads them for its stats).
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub(super) users: AtomicI64,
@@ -18,6 +37,8 @@ pub(super) struct Counters {
     pub(super) votes: AtomicI64,
     pub(super) memberships: AtomicI64,
     pub(super) faults: AtomicI64,
+    /// Per op kind (index `OpKind as usize`).
+    pub(super) kinds: [KindCounters; OpKind::COUNT],
 }
 
 /// What the engine and its sessions share (read-only but for flags and logs).

@@ -5,7 +5,8 @@
 //! an outgoing buffer: commands are packed straight into it (RESP, no
 //! per-command allocation) and written in one `send_packed_command` when the
 //! session next waits for a reply. Replies come back in order per
-//! connection, so a FIFO of op slots per node pairs each reply with its op.
+//! connection, so a FIFO of op slots (and parts) per node pairs each reply
+//! with its op.
 
 use std::collections::VecDeque;
 use std::io::Write as _;
@@ -78,8 +79,10 @@ pub(crate) struct Node {
     pub(crate) conn: Connection,
     /// Packed commands not yet written.
     pub(crate) out: Vec<u8>,
-    /// Op slot of every command written or buffered, in order.
-    pub(crate) pending: VecDeque<u32>,
+    /// Op slot and part (which of the op's commands on this node: a home
+    /// feed's community or winning post) of every command written or
+    /// buffered, in order.
+    pub(crate) pending: VecDeque<(u32, u32)>,
     /// Where it connects, for messages.
     pub(crate) addr: String,
 }

@@ -355,10 +355,37 @@ fn feed_lines(o: &mut String, s: &RunSummary) {
     }
 }
 
+/// What the ops asked of a Redis server (`redis` engine): server calls
+/// per op, as the sessions and as the servers counted them, and server CPU
+/// per op, over the measured window with its warm-up.
+fn redis_lines(o: &mut String, s: &RunSummary) {
+    let Some(r) = &s.engine_stats.redis else {
+        return;
+    };
+    let ops = r.ops();
+    if ops == 0 {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "redis: {:.1} server calls per op ({:.1} by the servers' count), {} of server CPU per op (warm-up included)",
+        r.calls_per_op(),
+        r.server_calls as f64 / ops as f64,
+        human_ns(r.server_cpu_micros.saturating_mul(1000) / ops),
+    );
+    let kinds: Vec<String> = r
+        .kinds
+        .iter()
+        .map(|k| format!("{} {:.1}", k.kind, k.calls_per_op()))
+        .collect();
+    let _ = writeln!(o, "redis calls per op by kind: {}", kinds.join(", "));
+}
+
 /// Saturation, the audit and where the results are.
 fn verdicts(o: &mut String, s: &RunSummary) {
     feed_lines(o, s);
     durability_lines(o, s);
+    redis_lines(o, s);
     if let Some(sat) = &s.saturation {
         let _ = writeln!(
             o,
