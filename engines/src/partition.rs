@@ -73,7 +73,6 @@ use crate::api::{
 };
 use crate::placement;
 
-pub(crate) use ranking::select_best;
 pub use ranking::{HOT_DECAY, hot_key, merge_feed, sort_key};
 use ranking::{for_best_posts, merge_best};
 use state::{Community, Dm, Totals, User, VoteKey, sub_key, summary};

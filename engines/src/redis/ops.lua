@@ -41,18 +41,31 @@ local function hot(score, created)
   return t
 end
 
--- ZSET member of post `seq` stamped `created`: the stamp then the seq, both
--- fixed width, so equal scores order by stamp (newer first under
--- ZREVRANGE), as the partition's (key, created) order does. Not by seq:
--- with several clients a post's clock tick and its apply are two round
--- trips, so within a community seq order and stamp order can disagree.
-local function member(seq, created)
-  return string.format('%016d%010d', created, seq)
+-- ZSET member of post `seq`: its stamp then its seq, both fixed width, so
+-- equal scores order by stamp (newer first under ZREVRANGE), as the
+-- partition's (key, created) order does, and the member is unique (not by
+-- seq: with several clients a post's clock tick and its apply are two round
+-- trips, so within a community seq order and stamp order can disagree);
+-- then its summary ":author:score:comments", so that a feed reads whole
+-- summaries from the index alone. A change of score or comment count
+-- replaces the member in the three indexes (`reindex`).
+local function member(seq, created, author, score, comments)
+  return string.format('%016d%010d:%d:%d:%d', created, seq, author, score, comments)
 end
 
--- The seq of an index member.
-local function member_seq(m)
-  return tonumber(string.sub(m, 17))
+-- Adds post member `m` to community C's indexes: hot, top, new.
+local function index(C, m, score, created)
+  call('ZADD', C .. ':h', hot(score, created), m)
+  call('ZADD', C .. ':t', score, m)
+  call('ZADD', C .. ':n', created, m)
+end
+
+-- Replaces post member `old` by `new` in C's indexes (`new` has `score`).
+local function reindex(C, old, new, score, created)
+  call('ZREM', C .. ':h', old)
+  call('ZREM', C .. ':t', old)
+  call('ZREM', C .. ':n', old)
+  index(C, new, score, created)
 end
 
 local function registered()
@@ -85,26 +98,6 @@ local function subscribe(cid, by)
   if was > 0 and now <= 0 then call('HINCRBY', K .. ':u', 'ns', -1) end
 end
 
-local function post_summary(C, seq, out)
-  local p = call('HMGET', C .. ':p' .. seq, 'a', 's', 'n', 't')
-  if not p[1] then return false end
-  out[#out + 1] = seq
-  out[#out + 1] = tonumber(p[1])
-  out[#out + 1] = tonumber(p[2])
-  out[#out + 1] = tonumber(p[3])
-  out[#out + 1] = tonumber(p[4])
-  return true
-end
-
--- The best `limit` posts of community C by sort ('h', 'n', 't'), appended to
--- `out` as (seq, author, score, comments, created) quintuples, from the
--- sort's index (':n' is scored by the stamp).
-local function best(C, sort, limit, out)
-  local idx = C .. ':' .. sort
-  for _, m in ipairs(call('ZREVRANGE', idx, 0, limit - 1)) do
-    post_summary(C, member_seq(m), out)
-  end
-end
 
 local function run()
   -- ---- users ---------------------------------------------------------------
@@ -123,8 +116,8 @@ local function run()
 
   elseif op == 'karma' then
     -- follow-up; ARGV: post delta, comment delta
-    call('HINCRBY', K .. ':u', 'pk', ARGV[2])
-    call('HINCRBY', K .. ':u', 'ck', ARGV[3])
+    if ARGV[2] ~= '0' then call('HINCRBY', K .. ':u', 'pk', ARGV[2]) end
+    if ARGV[3] ~= '0' then call('HINCRBY', K .. ':u', 'ck', ARGV[3]) end
     return {0}
 
   elseif op == 'dm' then
@@ -222,52 +215,60 @@ local function run()
     local created = tonumber(ARGV[5])
     local seq = call('HINCRBY', C .. ':m', 'np', 1) - 1
     call('HSET', C .. ':p' .. seq, 'a', author, 's', 0, 'n', 0, 't', created, 'b', ARGV[6])
-    local m = member(seq, created)
-    call('ZADD', C .. ':h', hot(0, created), m)
-    call('ZADD', C .. ':t', 0, m)
-    call('ZADD', C .. ':n', created, m)
+    index(C, member(seq, created, author, 0, 0), 0, created)
     return {0, seq}
 
   elseif op == 'comment' then
     -- ARGV: cid, post seq, parent seq (-1: none, -2: a comment of another post), author, body
-    local P = K .. ':c' .. ARGV[2] .. ':p' .. ARGV[3]
-    local nc = call('HGET', P, 'n')
-    if not nc then return {UNKNOWN_POST} end
-    nc = tonumber(nc)
+    local C = K .. ':c' .. ARGV[2]
+    local seq = tonumber(ARGV[3])
+    local P = C .. ':p' .. seq
+    local p = call('HMGET', P, 'n', 'a', 's', 't')
+    if not p[1] then return {UNKNOWN_POST} end
+    local nc = tonumber(p[1])
     local parent = tonumber(ARGV[4])
     if parent == -2 or parent >= nc then return {UNKNOWN_COMMENT} end
     call('HSET', P, 'n', nc + 1)
     call('HSET', P .. ':c' .. nc, 'a', ARGV[5], 'p', parent, 's', 0, 'b', ARGV[6])
+    local author, score, created = tonumber(p[2]), tonumber(p[3]), tonumber(p[4])
+    reindex(C, member(seq, created, author, score, nc),
+      member(seq, created, author, score, nc + 1), score, created)
     return {0, nc}
 
   elseif op == 'vote' then
     -- ARGV: cid, post seq, comment seq (-1: the post), voter, value
-    -- replies (delta, score, author, old value)
+    -- replies (delta, score, author, old value). One read of the post hash
+    -- (and of the comment's); a vote that changes nothing writes nothing.
     local C = K .. ':c' .. ARGV[2]
     local seq = ARGV[3]
     local P = C .. ':p' .. seq
-    local nc = call('HGET', P, 'n')
-    if not nc then return {UNKNOWN_POST} end
     local cs = tonumber(ARGV[4])
-    if cs >= tonumber(nc) then return {UNKNOWN_COMMENT} end
+    local p = call('HMGET', P, 'n', 's', 'a', 't')
+    local old_score = tonumber(p[2])
+    if not p[1] then return {UNKNOWN_POST} end
+    local T, score, author = P, tonumber(p[2]), tonumber(p[3])
+    if cs >= 0 then
+      if cs >= tonumber(p[1]) then return {UNKNOWN_COMMENT} end
+      T = P .. ':c' .. cs
+      local c = call('HMGET', T, 's', 'a')
+      score, author = tonumber(c[1]), tonumber(c[2])
+    end
     local field = ARGV[5] .. ':' .. seq .. ':' .. (cs < 0 and 'p' or cs)
     local new = tonumber(ARGV[6])
     local old = tonumber(call('HGET', C .. ':v', field) or '0')
-    if new == 0 then
-      call('HDEL', C .. ':v', field)
-    else
-      call('HSET', C .. ':v', field, new)
-    end
     local delta = new - old
-    local T = P
-    if cs >= 0 then T = P .. ':c' .. cs end
-    local score = call('HINCRBY', T, 's', delta)
-    local author = tonumber(call('HGET', T, 'a'))
-    if cs < 0 and delta ~= 0 then
-      local created = tonumber(call('HGET', P, 't'))
-      local m = member(tonumber(seq), created)
-      call('ZADD', C .. ':h', hot(score, created), m)
-      call('ZADD', C .. ':t', score, m)
+    if delta ~= 0 then
+      if new == 0 then
+        call('HDEL', C .. ':v', field)
+      else
+        call('HSET', C .. ':v', field, new)
+      end
+      score = call('HINCRBY', T, 's', delta)
+      if cs < 0 then
+        local created, nc = tonumber(p[4]), tonumber(p[1])
+        reindex(C, member(tonumber(seq), created, author, old_score, nc),
+          member(tonumber(seq), created, author, score, nc), score, created)
+      end
     end
     return {0, delta, score, author, old}
 
@@ -302,11 +303,16 @@ local function run()
     return out
 
   elseif op == 'feed' then
-    -- ARGV: cid, owner, sort, limit
+    -- ARGV: cid, owner, sort, limit; replies the index members (summaries,
+    -- see `member`) of the best `limit` posts, best first
     local C, stored = community(ARGV[2], ARGV[3])
     if not C then return {UNKNOWN_COMMUNITY} end
     local out = {0}
-    if stored then best(C, ARGV[4], tonumber(ARGV[5]), out) end
+    if stored then
+      for _, m in ipairs(call('ZREVRANGE', C .. ':' .. ARGV[4], 0, tonumber(ARGV[5]) - 1)) do
+        out[#out + 1] = m
+      end
+    end
     return out
 
   elseif op == 'search' then

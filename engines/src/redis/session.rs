@@ -5,8 +5,8 @@
 //! returns; `poll` writes the buffers and reads replies in order, each reply
 //! driving its op one step: a Join's home script, then its subscription
 //! follow-up on the user's group; a post's check, clock tick and apply; a home
-//! feed's subscription read, then its ranks (one `ZREVRANGE` per community),
-//! merged in Rust, then the winning posts' summaries (one `HMGET` each).
+//! feed's subscription read, then one `ZREVRANGE` of each subscribed
+//! community's index, whose members are the posts' summaries, merged in Rust.
 //! An op is answered once its last step (follow-ups included) is acknowledged,
 //! so nothing is pending once every session has drained its replies.
 //!
@@ -34,7 +34,7 @@ use crate::api::{
     PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
 };
 use crate::engine::{EngineError, Session};
-use crate::partition::{merge_feed, select_best};
+use crate::partition::merge_feed;
 
 /// Where an op is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,19 +51,8 @@ enum Phase {
     PostClock,
     /// GetHomeFeed: waiting for the subscriptions.
     Subs,
-    /// GetHomeFeed: waiting for `waiting` communities' ranks.
+    /// GetHomeFeed: waiting for `waiting` communities' best posts.
     Ranks,
-    /// GetHomeFeed: waiting for `waiting` winning posts' summaries.
-    Hydrate,
-}
-
-/// A home-feed candidate from a community's index: its sort key (the index
-/// score), stamp and post.
-#[derive(Clone, Copy, Debug)]
-struct Rank {
-    key: i64,
-    created: u64,
-    post: PostId,
 }
 
 #[derive(Debug)]
@@ -75,9 +64,7 @@ struct InFlight {
     waiting: u32,
     /// Home feed: the subscribed communities, in the order their ranks were asked.
     subs: Vec<u32>,
-    /// Home feed: the candidates, then the winners in rank order.
-    ranks: Vec<Rank>,
-    /// Home feed: the winners' summaries (slot `i` is `ranks[i]`'s).
+    /// Home feed: the candidates.
     feed: Vec<PostSummary>,
     /// The reply held back until the follow-up is acknowledged.
     reply: Option<Reply>,
@@ -355,70 +342,34 @@ fn u32_at(a: &[Value], i: usize) -> Result<u32, ApiError> {
     u32::try_from(get(a, i)?).map_err(|_| ApiError::EngineFault)
 }
 
-/// Decodes (seq, author, score, comments, created) quintuples of `community`.
-fn summaries(
-    community: CommunityId,
-    a: &[Value],
-    out: &mut Vec<PostSummary>,
-) -> Result<(), ApiError> {
-    for i in (0..a.len() / 5).map(|k| k * 5) {
-        out.push(PostSummary {
-            id: PostId {
-                community,
-                seq: u32_at(a, i)?,
-            },
-            author: UserId(u32_at(a, i + 1)?),
-            score: get(a, i + 2)?,
-            comments: u32_at(a, i + 3)?,
-            created: get(a, i + 4)? as u64,
-        });
-    }
-    Ok(())
-}
-
-/// Appends the home-feed candidates of `community` from its index's reply
-/// (member, score pairs; a member is the post's stamp in 16 digits then its
-/// seq in 10, see ops.lua). `None` when the reply is not that.
-fn ranks(community: CommunityId, v: Value, out: &mut Vec<Rank>) -> Option<()> {
-    let Value::Array(a) = v else { return None };
-    for pair in a.chunks(2) {
-        let [Value::BulkString(m), score] = pair else {
-            return None;
-        };
-        let digits = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
-        let (created, seq) = (digits(m.get(..16)?)?, digits(m.get(16..)?)?);
-        // Scores below 2^53 (all of them: see ops.lua) are exact doubles.
-        let key = match score {
-            Value::Double(d) => *d,
-            other => std::str::from_utf8(match other {
-                Value::BulkString(b) => b,
-                _ => return None,
-            })
-            .ok()?
-            .parse::<f64>()
-            .ok()?,
-        } as i64;
-        out.push(Rank {
-            key,
-            created,
-            post: PostId {
-                community,
-                seq: u32::try_from(seq).ok()?,
-            },
-        });
+/// Appends the summaries of `community`'s posts from index members (the
+/// post's stamp in 16 digits, its seq in 10, then `:author:score:comments`;
+/// see ops.lua). `None` when a member is not that.
+fn summaries(community: CommunityId, a: &[Value], out: &mut Vec<PostSummary>) -> Option<()> {
+    for v in a {
+        let Value::BulkString(m) = v else { return None };
+        out.push(member_summary(community, m)?);
     }
     Some(())
 }
 
-/// A post hash's (author, score, comments, created), as `HMGET .. a s n t`
-/// returns them; `None` for a missing post or a reply that is not that.
-fn summary_fields(v: &Value) -> Option<[i64; 4]> {
-    let Value::Array(a) = v else { return None };
-    let mut out = [0i64; 4];
-    for (o, x) in out.iter_mut().zip(a) {
-        *o = int(x)?;
-    }
-    (a.len() == 4).then_some(out)
+/// One index member's summary (see [`summaries`]).
+fn member_summary(community: CommunityId, m: &[u8]) -> Option<PostSummary> {
+    let text = std::str::from_utf8(m).ok()?;
+    let (created, seq) = (
+        text.get(..16)?.parse().ok()?,
+        text.get(16..26)?.parse().ok()?,
+    );
+    let mut rest = text.get(26..)?.strip_prefix(':')?.split(':');
+    let mut next = || rest.next();
+    let summary = PostSummary {
+        id: PostId { community, seq },
+        author: UserId(next()?.parse().ok()?),
+        score: next()?.parse().ok()?,
+        comments: next()?.parse().ok()?,
+        created,
+    };
+    rest.next().is_none().then_some(summary)
 }
 
 /// Decodes a post reply: (author, score, comments, created, body), then
@@ -494,8 +445,8 @@ fn decode(op: &Op, a: Result<Vec<Value>, ApiError>) -> Response {
         },
         Op::GetPost { post, .. } => Reply::Post(Box::new(post_view(*post, &a)?)),
         Op::GetCommunityFeed { community, .. } => {
-            let mut feed = Vec::with_capacity(a.len() / 5);
-            summaries(*community, &a, &mut feed)?;
+            let mut feed = Vec::with_capacity(a.len());
+            summaries(*community, &a, &mut feed).ok_or(ApiError::EngineFault)?;
             Reply::Feed(feed)
         }
         Op::SendDm { to, .. } => Reply::Sent(DmId {
@@ -671,7 +622,6 @@ impl RedisSession {
                 self.rank(idx, f, a)
             }
             Phase::Ranks => self.ranked(idx, f, part, v),
-            Phase::Hydrate => self.hydrated(idx, f, part, v),
         }
     }
 
@@ -723,7 +673,7 @@ impl RedisSession {
     /// The server answered a step of the op in slot `idx` with an error.
     fn server_error(&mut self, idx: u32, mut f: InFlight, what: &str) {
         self.shared.note_server_error(what);
-        if matches!(f.phase, Phase::Ranks | Phase::Hydrate) && f.waiting > 1 {
+        if f.phase == Phase::Ranks && f.waiting > 1 {
             f.failed = true;
             f.waiting -= 1;
             self.ops[idx as usize] = Some(f);
@@ -793,7 +743,7 @@ impl RedisSession {
     }
 
     /// Home feed: the subscriptions are in; ask each community's index for
-    /// its best `limit` posts with their sort keys (`ZREVRANGE .. WITHSCORES`).
+    /// its best `limit` posts (`ZREVRANGE`: the members are the summaries).
     fn rank(&mut self, idx: u32, mut f: InFlight, a: Result<Vec<Value>, ApiError>) {
         let a = match a {
             Ok(a) => a,
@@ -829,13 +779,12 @@ impl RedisSession {
                     Arg::B(key.as_bytes()),
                     Arg::I(0),
                     Arg::I(top),
-                    Arg::B(b"WITHSCORES"),
                 ],
             );
             self.key = key;
         }
         f.waiting = f.subs.len() as u32;
-        f.ranks.clear();
+        f.feed.clear();
         f.phase = Phase::Ranks;
         self.ops[idx as usize] = Some(f);
     }
@@ -851,81 +800,16 @@ impl RedisSession {
         };
     }
 
-    /// Home feed: community `part`'s ranks arrived; once all have, keep the
-    /// best `limit` and ask for their summaries.
+    /// Home feed: community `part`'s best posts arrived; the last part
+    /// answers the op with the best `limit` of them all.
     fn ranked(&mut self, idx: u32, mut f: InFlight, part: u32, v: Value) {
         let community = CommunityId(f.subs.get(part as usize).copied().unwrap_or(u32::MAX));
-        if ranks(community, v, &mut f.ranks).is_none() {
-            f.failed = true;
-        }
-        f.waiting -= 1;
-        if f.waiting > 0 {
-            self.ops[idx as usize] = Some(f);
-            return;
-        }
-        let Op::GetHomeFeed { limit, .. } = f.op else {
-            return self.finish(idx, f, Err(ApiError::EngineFault));
+        let parsed = match &v {
+            Value::Array(a) => summaries(community, a, &mut f.feed),
+            _ => None,
         };
-        if f.failed {
-            return self.finish(idx, f, Err(ApiError::EngineFault));
-        }
-        select_best(&mut f.ranks, usize::from(limit), |r| (r.key, r.created));
-        if f.ranks.is_empty() {
-            return self.finish(idx, f, Ok(Reply::Feed(Vec::new())));
-        }
-        f.feed.clear();
-        for part in 0..f.ranks.len() {
-            let post = f.ranks[part].post;
-            f.feed.push(PostSummary {
-                id: post,
-                author: UserId(0),
-                score: 0,
-                comments: 0,
-                created: 0,
-            });
-            self.post_key(post.community, Some(post.seq));
-            let node = self.shared.node_of(self.key.as_bytes());
-            let key = std::mem::take(&mut self.key);
-            self.send(
-                node,
-                (idx, part as u32),
-                OpKind::GetHomeFeed,
-                &[
-                    Arg::B(b"HMGET"),
-                    Arg::B(key.as_bytes()),
-                    Arg::B(b"a"),
-                    Arg::B(b"s"),
-                    Arg::B(b"n"),
-                    Arg::B(b"t"),
-                ],
-            );
-            self.key = key;
-        }
-        f.waiting = f.ranks.len() as u32;
-        f.phase = Phase::Hydrate;
-        self.ops[idx as usize] = Some(f);
-    }
-
-    /// Home feed: winner `part`'s summary arrived; the last one answers the
-    /// op, ordered by the summaries themselves (a vote between the ranks and
-    /// the summaries may have moved a post: see the engine's docs).
-    fn hydrated(&mut self, idx: u32, mut f: InFlight, part: u32, v: Value) {
-        let fields = summary_fields(&v).and_then(|[author, score, comments, created]| {
-            Some((
-                u32::try_from(author).ok()?,
-                score,
-                u32::try_from(comments).ok()?,
-                u64::try_from(created).ok()?,
-            ))
-        });
-        match (f.feed.get_mut(part as usize), fields) {
-            (Some(p), Some((author, score, comments, created))) => {
-                p.author = UserId(author);
-                p.score = score;
-                p.comments = comments;
-                p.created = created;
-            }
-            _ => f.failed = true,
+        if parsed.is_none() {
+            f.failed = true;
         }
         f.waiting -= 1;
         if f.waiting > 0 {
@@ -1036,7 +920,6 @@ impl Session for RedisSession {
             phase: Phase::Home,
             waiting: 0,
             subs: Vec::new(),
-            ranks: Vec::new(),
             feed: Vec::new(),
             reply: None,
             failed: false,
