@@ -304,6 +304,9 @@ pub struct RedisArgs {
     /// Leave the redis engine's keys on the server after the run (to inspect them).
     #[arg(long)]
     pub redis_keep_keys: bool,
+    /// Connections of each client thread to each Redis node, pipelined side by side (1-64; default 1). A key group's commands always take the same one.
+    #[arg(long)]
+    pub connections: Option<usize>,
 }
 
 impl EngineArgs {
@@ -392,7 +395,8 @@ impl RedisArgs {
         let any = self.redis_url.is_some()
             || self.redis_cluster.is_some()
             || self.redis_prefix.is_some()
-            || self.redis_keep_keys;
+            || self.redis_keep_keys
+            || self.connections.is_some();
         if cfg!(not(feature = "redis")) && any {
             return Err(bad_input(
                 "this build has no redis engine (built without the `redis` feature)",
@@ -413,7 +417,7 @@ impl RedisArgs {
             }
             (None, None) if any => {
                 return Err(bad_input(
-                    "--redis-prefix and --redis-keep-keys need --redis-url or --redis-cluster",
+                    "--redis-prefix, --redis-keep-keys and --connections need --redis-url or --redis-cluster",
                 ));
             }
             (None, None) => return Ok(None),
@@ -421,6 +425,15 @@ impl RedisArgs {
         let mut config = RedisConfig::new(target);
         config.prefix = self.redis_prefix.clone();
         config.keep_keys = self.redis_keep_keys;
+        if let Some(c) = self.connections {
+            if !(1..=RedisConfig::MAX_CONNECTIONS).contains(&c) {
+                return Err(bad_input(format!(
+                    "--connections {c}: the connections per Redis node are 1..={}",
+                    RedisConfig::MAX_CONNECTIONS
+                )));
+            }
+            config.connections = c;
+        }
         Ok(Some(config))
     }
 }

@@ -461,3 +461,20 @@ fn durability_flags_that_cannot_work_are_refused() {
         "snapshot-every",
     );
 }
+
+#[cfg(feature = "redis")]
+#[test]
+fn connections_outside_their_bounds_or_without_a_server_are_refused() {
+    let url = ["--engine", "redis", "--redis-url", "redis://127.0.0.1:1"];
+    for (n, mentions) in [("0", "--connections 0"), ("65", "--connections 65")] {
+        let mut args = vec!["run"];
+        args.extend(url);
+        args.extend(["--connections", n]);
+        assert_bad(&args, mentions);
+    }
+    assert_bad(&["run", "--connections", "many"], "many");
+    assert_bad(
+        &["run", "--engine", "serial", "--connections", "2"],
+        "--connections need --redis-url",
+    );
+}

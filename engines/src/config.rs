@@ -309,11 +309,18 @@ pub struct RedisConfig {
     pub timeout: Duration,
     /// Leave the keys on the server at shutdown (to inspect them).
     pub keep_keys: bool,
+    /// Connections per session to each node, pipelined side by side
+    /// (1..=[`RedisConfig::MAX_CONNECTIONS`]); the commands of one key group
+    /// always take the same one, so they stay in order.
+    pub connections: usize,
 }
 
 impl RedisConfig {
     /// Default connect, read and write timeout.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Most connections per session per node.
+    pub const MAX_CONNECTIONS: usize = 64;
 
     /// A configuration for `target` with the defaults.
     pub fn new(target: RedisTarget) -> Self {
@@ -322,6 +329,7 @@ impl RedisConfig {
             prefix: None,
             timeout: Self::DEFAULT_TIMEOUT,
             keep_keys: false,
+            connections: 1,
         }
     }
 }

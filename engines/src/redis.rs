@@ -14,15 +14,45 @@
 //! - **Follow-ups in order, then the reply.** Join/Leave/CreateCommunity send
 //!   the subscription follow-up, and a Vote with a nonzero delta the karma
 //!   follow-up, to the user's group right after the home script succeeds; the
-//!   op is answered once the follow-up is acknowledged. One connection per node
-//!   per session keeps a session's follow-ups in FIFO order; subscriptions are
-//!   counts, as in the partition, so arrival order across sessions cannot
-//!   change the final state. Nothing is pending once sessions have drained
-//!   their replies, so [`Engine::quiesce`] has nothing to wait for.
-//! - **Home feed** = the `subs` script on the user's group, then one `gather`
-//!   per subscribed community (pipelined, possibly on several nodes), merged in
-//!   Rust by [`merge_feed`](crate::partition::merge_feed) exactly as the
-//!   sharded engine merges its shards' parts.
+//!   op is answered once the follow-up is acknowledged. A session sends every
+//!   command on one key group through the same connection, so a session's
+//!   commands on a group (follow-ups included) are applied in the order it
+//!   sent them; subscriptions are counts, as in the partition, so arrival
+//!   order across sessions cannot change the final state. Nothing is pending
+//!   once sessions have drained their replies, so [`Engine::quiesce`] has
+//!   nothing to wait for.
+//! - **Connections** ([`RedisConfig::connections`], `--connections C`): each
+//!   session opens C connections to every node and sends a key group's
+//!   commands on connection `slot % C` of its node, pipelined; it reads
+//!   replies from the connection whose oldest command was sent first (a sync
+//!   connection cannot peek, so reading the others first would wait behind a
+//!   reply not yet due). On one single-threaded server more connections only
+//!   split the pipeline (measured in the README); they are for keeping the
+//!   nodes of a cluster busy from one client.
+//! - **Feeds read the indexes alone.** A post's index member is its stamp and
+//!   seq (the order among equal sort keys, and uniqueness) then its summary
+//!   `:author:score:comments`; a vote or comment that changes the summary
+//!   replaces the member in the three indexes (hot, top, new) in the same
+//!   script. So a community feed is one `ZREVRANGE` inside its script, and a
+//!   **home feed** is the `subs` script on the user's group, then one plain
+//!   `ZREVRANGE <community>:<sort> 0 limit-1` per subscribed community
+//!   (pipelined, possibly on several nodes), merged in Rust by
+//!   [`merge_feed`](crate::partition::merge_feed) exactly as the sharded
+//!   engine merges its shards' parts: 1 + subscriptions commands, no script
+//!   per community and no read of a post hash. Each community's part is an
+//!   atomic snapshot of that community; the parts are read at slightly
+//!   different moments, as the sharded engine's are. Why not the scores:
+//!   `WITHSCORES` formats each score as a double, which measured 8.2 us per
+//!   25-member read against 2.9 us without (`redis-benchmark -P 16`, 2026-12-04);
+//!   the sort key is recomputed in Rust from the summary instead.
+//! - **Server calls per op, counted.** Every script returns how many
+//!   `redis.call`s it made; each session counts per op kind the ops, the
+//!   commands it sent and the scripts' calls ([`RedisStats`], `run.json`
+//!   `engine_stats.redis`, a line of the run's table), over the measured
+//!   window with its warm-up (from [`Engine::start_window`] to the first
+//!   [`Engine::quiesce`] after it), beside the servers' own `INFO
+//!   commandstats` (whose call total it must equal: a test checks it) and
+//!   `INFO cpu`.
 //! - **Value checks in Rust.** Limits, body and term lengths are checked by the
 //!   session before anything is sent, with the partition's own check
 //!   ([`crate::Op::check_values`]); such ops are answered without a round trip.
@@ -35,7 +65,12 @@
 //!   exactly as the partition's and replies and digests match `serial`, on one
 //!   server and on a cluster alike. Under concurrency a post refused between
 //!   its check and its apply wastes one stamp (a gap, never a duplicate). Cost:
-//!   two extra round trips per post (posts are ~2% of the reddit mix).
+//!   two extra round trips per post (posts are ~2% of the reddit mix) and one
+//!   `INCR` on the clock's node per post: on a cluster that node serves 1 in
+//!   about 60 ops of the reddit mix more than the others, about 1 us of
+//!   server time each. Kept: a per-community clock would give stamps that
+//!   disagree with `serial`'s, and the differential test is what shows that
+//!   the Redis engine does the same work.
 //! - **Hot ranking in Lua** reproduces [`hot_key`](crate::partition::hot_key)
 //!   exactly: the time part in split integer arithmetic on doubles, the log
 //!   term with the same libm `log10`, rounded half away from zero; every value
@@ -256,6 +291,13 @@ fn checked_prefix(redis: &RedisConfig) -> Result<String, EngineError> {
     if redis.timeout.is_zero() {
         return Err(EngineError::config("the Redis timeout must be positive"));
     }
+    if !(1..=RedisConfig::MAX_CONNECTIONS).contains(&redis.connections) {
+        return Err(EngineError::config(format!(
+            "connections per node {} outside 1..={}",
+            redis.connections,
+            RedisConfig::MAX_CONNECTIONS
+        )));
+    }
     let prefix = redis.prefix.clone().unwrap_or_else(unique_prefix);
     if prefix.is_empty() || prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
         return Err(EngineError::config(format!(
@@ -343,11 +385,7 @@ impl RedisEngine {
         }
         let clock_key = format!("{prefix}{{g}}:clock");
         let shared = Shared {
-            clock_node: if slots.is_empty() {
-                0
-            } else {
-                slots[wire::slot(clock_key.as_bytes())] as usize
-            },
+            connections: redis.connections,
             clock_key,
             prefix,
             urls,
@@ -542,7 +580,7 @@ impl Engine for RedisEngine {
         "redis"
     }
 
-    /// A session with one connection per node. A failure to connect is
+    /// A session with [`RedisConfig::connections`] connections per node. A failure to connect is
     /// [`EngineError::Config`] (one line, naming the server).
     fn session(&self) -> Result<RedisSession, EngineError> {
         if self.shared.shut_down.load(Ordering::Relaxed) {
@@ -552,6 +590,7 @@ impl Engine for RedisEngine {
             .shared
             .urls
             .iter()
+            .flat_map(|u| std::iter::repeat_n(u, self.shared.connections))
             .map(|u| Node::open(u, self.shared.timeout))
             .collect::<Result<Vec<_>, _>>()?;
         let counters = Arc::new(Counters::default());

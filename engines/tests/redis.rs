@@ -44,8 +44,18 @@ fn redis_server_is_on_path_when_required() {
 }
 
 fn engine(target: RedisTarget, prefix: Option<&str>) -> Result<RedisEngine, EngineError> {
+    engine_with(target, prefix, 1)
+}
+
+/// An engine whose sessions open `connections` connections to each node.
+fn engine_with(
+    target: RedisTarget,
+    prefix: Option<&str>,
+    connections: usize,
+) -> Result<RedisEngine, EngineError> {
     let mut c = RedisConfig::new(target);
     c.prefix = prefix.map(str::to_string);
+    c.connections = connections;
     c.timeout = Duration::from_secs(3);
     RedisEngine::new(&EngineConfig {
         redis: Some(c),
@@ -154,8 +164,9 @@ fn redis_server_replies_like_serial_op_by_op() {
 )]
 fn redis_cluster_replies_like_serial_op_by_op() {
     let cluster = RedisCluster::start();
-    let e = engine(RedisTarget::Cluster(cluster.seeds()), None).expect("cluster engine");
-    assert_eq!(e.nodes().len(), 3, "one connection per master");
+    // Two connections per node: a key group's commands keep to one of them.
+    let e = engine_with(RedisTarget::Cluster(cluster.seeds()), None, 2).expect("cluster engine");
+    assert_eq!(e.nodes().len(), 3, "the masters");
     replays_like_serial(&e, "redis cluster");
     // The state really is spread: every master holds some of the run's keys.
     for n in &cluster.nodes {
@@ -209,8 +220,9 @@ fn redis_server_loses_and_duplicates_nothing_under_concurrent_clients() {
 )]
 fn redis_cluster_loses_and_duplicates_nothing_under_concurrent_clients() {
     let cluster = RedisCluster::start();
-    let e = engine(RedisTarget::Cluster(cluster.seeds()), None).expect("cluster engine");
-    hammer(&e, "redis cluster");
+    // Several connections per node, read oldest command first.
+    let e = engine_with(RedisTarget::Cluster(cluster.seeds()), None, 3).expect("cluster engine");
+    hammer(&e, "redis cluster, 3 connections per node");
 }
 
 // ---- key space -------------------------------------------------------------
@@ -463,6 +475,19 @@ fn without_a_redis_configuration_the_engine_says_which_flags_it_needs() {
             assert!(source.is_none());
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn connections_per_node_outside_their_bounds_are_a_config_error() {
+    for n in [0, RedisConfig::MAX_CONNECTIONS + 1] {
+        // Refused before anything connects (nothing listens there).
+        match engine_with(RedisTarget::Server("redis://127.0.0.1:1".into()), None, n) {
+            Err(EngineError::Config { message, .. }) => {
+                assert!(message.contains("connections per node"), "{message}")
+            }
+            other => panic!("{n} connections: {other:?}"),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! A session of the Redis engine: one connection per node, many ops in flight
-//! through pipelining, each op a small state machine of script calls.
+//! A session of the Redis engine: C connections per node (one by default),
+//! many ops in flight through pipelining, each op a small state machine of
+//! script calls and plain commands.
 //!
 //! `submit` packs the op's first script call into its node's buffer and
 //! returns; `poll` writes the buffers and reads replies in order, each reply
@@ -88,6 +89,8 @@ pub struct RedisSession {
     broken: Option<String>,
     /// Scratch for key-group names.
     key: String,
+    /// Commands sent so far (their send order).
+    sent: u64,
 }
 
 /// A server's error reply as it sent it: code, then detail
@@ -478,11 +481,19 @@ fn decode(op: &Op, a: Result<Vec<Value>, ApiError>) -> Response {
     })
 }
 
-/// Packs the command `args` for node `n`, answering part `to.1` of the op in
-/// slot `to.0`, an op of `kind` (counted).
-fn send(n: &mut Node, counters: &Counters, to: (u32, u32), kind: OpKind, args: &[Arg<'_>]) {
+/// Packs the command `args` for connection `n`, answering part `to.1` of
+/// the op in slot `to.0`, an op of `kind` (counted); `sent` numbers the
+/// session's commands in the order they are sent.
+fn send(
+    (n, sent): (&mut Node, &mut u64),
+    counters: &Counters,
+    to: (u32, u32),
+    kind: OpKind,
+    args: &[Arg<'_>],
+) {
     pack(&mut n.out, args);
-    n.pending.push_back(to);
+    *sent += 1;
+    n.pending.push_back((to.0, to.1, *sent));
     bump(&counters.kinds[kind as usize].commands, 1);
 }
 
@@ -498,6 +509,7 @@ impl RedisSession {
             outstanding: 0,
             broken: None,
             key: String::with_capacity(64),
+            sent: 0,
         }
     }
 
@@ -511,9 +523,9 @@ impl RedisSession {
         all[2] = Arg::I(1);
         all[3] = Arg::B(self.key.as_bytes());
         all[4..4 + args.len()].copy_from_slice(args);
-        let node = self.shared.node_of(self.key.as_bytes());
+        let node = self.shared.conn_of(self.key.as_bytes());
         send(
-            &mut self.nodes[node],
+            (&mut self.nodes[node], &mut self.sent),
             &self.counters,
             (idx, 0),
             kind,
@@ -523,7 +535,13 @@ impl RedisSession {
 
     /// [`send`] to `node`.
     fn send(&mut self, node: usize, to: (u32, u32), kind: OpKind, args: &[Arg<'_>]) {
-        send(&mut self.nodes[node], &self.counters, to, kind, args);
+        send(
+            (&mut self.nodes[node], &mut self.sent),
+            &self.counters,
+            to,
+            kind,
+            args,
+        );
     }
 
     /// A script's items after its status and call count (which is added to
@@ -586,7 +604,7 @@ impl RedisSession {
 
     /// Drives the op the reply `v` (from node `node`) belongs to.
     fn on_reply(&mut self, node: usize, v: Value) {
-        let Some((idx, part)) = self.nodes[node].pending.pop_front() else {
+        let Some((idx, part, _)) = self.nodes[node].pending.pop_front() else {
             return;
         };
         let Some(mut f) = self.ops[idx as usize].take() else {
@@ -629,7 +647,7 @@ impl RedisSession {
     fn tick_clock(&mut self, idx: u32, mut f: InFlight) {
         let shared = Arc::clone(&self.shared);
         self.send(
-            shared.clock_node,
+            shared.conn_of(shared.clock_key.as_bytes()),
             (idx, 0),
             OpKind::CreatePost,
             &[Arg::B(b"INCR"), Arg::B(shared.clock_key.as_bytes())],
@@ -768,7 +786,7 @@ impl RedisSession {
             self.post_key(c, None);
             self.key
                 .push_str(std::str::from_utf8(sort_arg(sort)).unwrap_or("h"));
-            let node = self.shared.node_of(self.key.as_bytes());
+            let node = self.shared.conn_of(self.key.as_bytes());
             let key = std::mem::take(&mut self.key);
             self.send(
                 node,
@@ -860,7 +878,15 @@ impl RedisSession {
 
     /// Reads one reply from a node that owes one.
     fn read_one(&mut self) {
-        let Some(node) = self.nodes.iter().position(|n| !n.pending.is_empty()) else {
+        // The connection whose oldest command was sent first: with several
+        // connections, the reply most likely to be there already.
+        let oldest = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.pending.front().map(|p| (p.2, i)))
+            .min();
+        let Some((_, node)) = oldest else {
             return;
         };
         match self.nodes[node].recv() {
@@ -869,7 +895,7 @@ impl RedisSession {
             // as `Value::ServerError`: the stream is still in step, so it is
             // that op's reply.
             Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
-                let idx = self.nodes[node].pending.pop_front().map(|(idx, _)| idx);
+                let idx = self.nodes[node].pending.pop_front().map(|p| p.0);
                 if let Some(idx) = idx
                     && let Some(f) = self.ops[idx as usize].take()
                 {

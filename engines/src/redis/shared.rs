@@ -53,7 +53,8 @@ pub(super) struct Shared {
     /// SHA1 of the script, loaded on every node.
     pub(super) sha: String,
     pub(super) clock_key: String,
-    pub(super) clock_node: usize,
+    /// Connections per node in each session.
+    pub(super) connections: usize,
     pub(super) shut_down: AtomicBool,
     /// Set once the connection loss has been reported.
     pub(super) lost_reported: AtomicBool,
@@ -63,13 +64,18 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The node serving `key`.
-    pub(super) fn node_of(&self, key: &[u8]) -> usize {
-        if self.slots.is_empty() {
+    /// The session connection for `key`: one of the `connections` to the
+    /// node serving its slot, chosen by the slot, so every command on one key
+    /// group takes the same connection and stays in order. Connections are
+    /// numbered node by node.
+    pub(super) fn conn_of(&self, key: &[u8]) -> usize {
+        let slot = wire::slot(key);
+        let node = if self.slots.is_empty() {
             0
         } else {
-            self.slots[wire::slot(key)] as usize
-        }
+            self.slots[slot] as usize
+        };
+        node * self.connections + slot % self.connections
     }
 
     pub(super) fn note_connection_lost(&self, why: &str) {

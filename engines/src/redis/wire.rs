@@ -79,10 +79,10 @@ pub(crate) struct Node {
     pub(crate) conn: Connection,
     /// Packed commands not yet written.
     pub(crate) out: Vec<u8>,
-    /// Op slot and part (which of the op's commands on this node: a home
-    /// feed's community or winning post) of every command written or
-    /// buffered, in order.
-    pub(crate) pending: VecDeque<(u32, u32)>,
+    /// Op slot, part (which of the op's commands: a home feed's community)
+    /// and the session's send order of every command written or buffered
+    /// here, in order.
+    pub(crate) pending: VecDeque<(u32, u32, u64)>,
     /// Where it connects, for messages.
     pub(crate) addr: String,
 }
