@@ -159,15 +159,6 @@ local function run()
     return {0, tonumber(u[1] or '0'), tonumber(u[2] or '0'), tonumber(u[3] or '0'),
       followers, posts, call('LLEN', K .. ':i')}
 
-  elseif op == 'subs' then
-    -- home feed, first half: the communities with a positive count
-    if not registered() then return {UNKNOWN_USER} end
-    local all = call('HGETALL', K .. ':s')
-    local out = {0}
-    for i = 1, #all, 2 do
-      if tonumber(all[i + 1]) > 0 then out[#out + 1] = all[i] end
-    end
-    return out
 
   -- ---- communities -----------------------------------------------------------
 
