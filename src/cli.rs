@@ -139,6 +139,20 @@ fn users_arg(s: &str) -> Result<u32, String> {
     socialbench_harness::sweep::parse_users(s)
 }
 
+/// A group `K/N` of a run loaded from several processes: 1 <= K <= N <= 1024.
+fn group_arg(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}`: a group is K/N with 1 <= K <= N <= 1024 (e.g. 1/2 and 2/2)");
+    let (k, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || k > n || n > 1024 {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
 fn fault_arg(s: &str) -> Result<String, String> {
     socialbench_harness::parse_fault(s, &mut Faults::default())
         .map(|_| s.to_string())
@@ -549,6 +563,19 @@ pub struct RunArgs {
     /// acknowledged writes plus this one's.
     #[arg(long)]
     pub recover: Option<PathBuf>,
+    /// Run group K of N of one run loaded from N processes (redis engine,
+    /// e.g. 1/2 on one machine and 2/2 on another): each runs a disjoint
+    /// slice of the users and of the load phase; they meet through the Redis
+    /// server (after each load stage, and to start the measured window
+    /// together) under one shared --redis-prefix, and --rate and --ops are
+    /// the whole run's. Needs --threads (the same in every group). The audit
+    /// is `socialbench merge`'s, which also deletes the keys.
+    #[arg(long, value_parser = group_arg, value_name = "K/N")]
+    pub group: Option<(usize, usize)>,
+    /// How long a group's process waits for the others at a barrier
+    /// (default 60s).
+    #[arg(long, value_parser = duration_arg, requires = "group")]
+    pub group_timeout: Option<Duration>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub workload: WorkloadArgs,
@@ -613,7 +640,66 @@ impl RunArgs {
             }
             c.mode = open_loop(&self.loops, s.users as f64 * s.per_user_rate());
         }
+        if let Some((k, n)) = self.group {
+            self.group_config(&mut c, k, n)?;
+        }
         Ok(c)
+    }
+
+    /// `--group K/N`: what every group must agree on becomes the group's
+    /// identity, which the engine checks against the others'.
+    fn group_config(&self, c: &mut RunConfig, k: usize, n: usize) -> anyhow::Result<()> {
+        use std::hash::{Hash, Hasher};
+        if self.engine != EngineKind::Redis {
+            return Err(bad_input(
+                "--group: only the redis engine runs from several processes (they meet through its server)",
+            ));
+        }
+        if self.recover.is_some() {
+            return Err(bad_input("--group and --recover do not go together"));
+        }
+        let Some(threads) = self.threads else {
+            return Err(bad_input(
+                "--group needs --threads, the same in every group (the default depends on the machine)",
+            ));
+        };
+        let Some(redis) = c.redis.as_mut() else {
+            return Err(bad_input(
+                "--group needs the shared server: --redis-url or --redis-cluster, and --redis-prefix",
+            ));
+        };
+        if redis.prefix.is_none() {
+            return Err(bad_input(
+                "--group needs --redis-prefix: the key prefix every group of the run shares",
+            ));
+        }
+        let scenario = socialbench_workload::Scenario::from_arg(&c.workload)
+            .map_err(|e| bad_input(e.to_string()))?;
+        // The scenario itself, not its file's name: every group must load and
+        // run the same one. Same binary, same hash.
+        let mut h = std::hash::DefaultHasher::new();
+        serde_json::to_string(&scenario)
+            .unwrap_or_default()
+            .hash(&mut h);
+        let identity = format!(
+            "workload {} #{:016x}, seed {}, users {}, {threads} client threads per group, {n} groups, {:?}, {:?}, warm-up {:?}, {} connections",
+            c.workload,
+            h.finish(),
+            c.seed,
+            c.users
+                .map_or("of the scenario".to_string(), |u| u.to_string()),
+            c.mode,
+            c.limit,
+            c.warmup,
+            redis.connections,
+        );
+        redis.group = Some(socialbench_engines::RedisGroup {
+            k,
+            n,
+            identity,
+            timeout: self.group_timeout.unwrap_or(Duration::from_secs(60)),
+        });
+        Ok(())
     }
 }
 

@@ -478,3 +478,28 @@ fn connections_outside_their_bounds_or_without_a_server_are_refused() {
         "--connections need --redis-url",
     );
 }
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_group_that_cannot_be_is_refused() {
+    for g in ["3/2", "0/0", "0/2", "1/0", "1", "a/b", "1/2000"] {
+        assert_bad(&["run", "--engine", "redis", "--group", g], g);
+    }
+    let url = ["--redis-url", "redis://127.0.0.1:1"];
+    let with = |extra: &[&'static str]| {
+        let mut a = vec!["run", "--group", "1/2"];
+        a.extend_from_slice(extra);
+        a
+    };
+    assert_bad(
+        &with(&["--engine", "serial", "--threads", "1"]),
+        "only the redis engine",
+    );
+    let mut no_threads = with(&["--engine", "redis", "--redis-prefix", "p:"]);
+    no_threads.extend_from_slice(&url);
+    assert_bad(&no_threads, "--group needs --threads");
+    let mut no_prefix = with(&["--engine", "redis", "--threads", "1"]);
+    no_prefix.extend_from_slice(&url);
+    assert_bad(&no_prefix, "--group needs --redis-prefix");
+    assert_bad(&["run", "--group-timeout", "5s"], "--group");
+}

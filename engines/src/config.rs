@@ -313,6 +313,25 @@ pub struct RedisConfig {
     /// (1..=[`RedisConfig::MAX_CONNECTIONS`]); the commands of one key group
     /// always take the same one, so they stay in order.
     pub connections: usize,
+    /// This process's share of a run loaded from several processes
+    /// (`--group K/N`); `None`: the whole run.
+    pub group: Option<RedisGroup>,
+}
+
+/// One process's share of a run loaded from several processes, which meet
+/// through the Redis server they measure (see the `redis` engine's docs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RedisGroup {
+    /// This process's group, 1..=`n`.
+    pub k: usize,
+    /// Groups in the run.
+    pub n: usize,
+    /// What every group of the run must agree on (workload, seed, users,
+    /// client threads, ...): a group that finds another identity under the
+    /// prefix is refused.
+    pub identity: String,
+    /// How long to wait for the other groups at a barrier.
+    pub timeout: Duration,
 }
 
 impl RedisConfig {
@@ -330,6 +349,7 @@ impl RedisConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             keep_keys: false,
             connections: 1,
+            group: None,
         }
     }
 }

@@ -551,6 +551,16 @@ pub trait Engine: Send + Sync + 'static {
     /// from it. Engines without timed faults ignore it.
     fn start_window(&self, _at: std::time::Instant) {}
 
+    /// A run loaded from several processes (`--group K/N`, the `redis`
+    /// engine): waits until every process has reached the point `name`,
+    /// then returns the moment they all go on from (a little after the last
+    /// arrived), which the caller waits for. `Ok(None)`: not a group run,
+    /// go on at once. An error says which point timed out and how many
+    /// processes had arrived.
+    fn group_barrier(&self, _name: &str) -> Result<Option<std::time::SystemTime>, EngineError> {
+        Ok(None)
+    }
+
     /// Stops serving and joins the engine's threads. Idempotent. Ops submitted
     /// after (or pending at) shutdown are answered with `Shutdown` or dropped with
     /// their session; a session's `submit` then fails.

@@ -48,7 +48,7 @@ pub use audit::{
 };
 pub use config::{
     ChannelKind, Crash, Durability, DurabilityMode, EngineConfig, Faults, FeedMode, Feeds,
-    IdlePolicy, RedisConfig, RedisTarget, Replication, ReplicationMode, Stall,
+    IdlePolicy, RedisConfig, RedisGroup, RedisTarget, Replication, ReplicationMode, Stall,
 };
 pub use engine::{
     DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats,

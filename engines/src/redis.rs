@@ -125,7 +125,7 @@ pub use wire::ServerError;
 
 use crate::api::OpKind;
 use crate::audit::Audit;
-use crate::config::{EngineConfig, RedisConfig, RedisTarget};
+use crate::config::{EngineConfig, RedisConfig, RedisGroup, RedisTarget};
 use crate::engine::{
     Engine, EngineError, EngineStats, EntityBytes, EntityCounts, RedisCommandCost, RedisKindCost,
     RedisStats,
@@ -181,6 +181,8 @@ pub struct RedisEngine {
     control: Mutex<Vec<Option<::redis::Connection>>>,
     counters: Mutex<Vec<Arc<Counters>>>,
     costs: Mutex<CostSpan>,
+    /// This process's share of a group run.
+    group: Option<RedisGroup>,
     memory_at_start: u64,
     keep_keys: bool,
     deleted: AtomicBool,
@@ -298,6 +300,14 @@ fn checked_prefix(redis: &RedisConfig) -> Result<String, EngineError> {
             RedisConfig::MAX_CONNECTIONS
         )));
     }
+    if let Some(g) = &redis.group
+        && redis.prefix.is_none()
+    {
+        return Err(EngineError::config(format!(
+            "group {}/{}: a group run needs the key prefix its processes share (--redis-prefix)",
+            g.k, g.n
+        )));
+    }
     let prefix = redis.prefix.clone().unwrap_or_else(unique_prefix);
     if prefix.is_empty() || prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
         return Err(EngineError::config(format!(
@@ -338,10 +348,17 @@ fn prepare_node(
     url: &str,
     prefix: &str,
     timeout: Duration,
+    group: bool,
 ) -> Result<(::redis::Connection, String, u64), EngineError> {
     let mut c = wire::connect(url, timeout)?;
-    let existing = dump::first_key(&mut c, prefix)
-        .map_err(|e| ServerError::caused(format!("scanning {url} for keys under `{prefix}`"), e))?;
+    // A group's peers may be there already: `join_group` checks for others.
+    let existing = if group {
+        None
+    } else {
+        dump::first_key(&mut c, prefix, None).map_err(|e| {
+            ServerError::caused(format!("scanning {url} for keys under `{prefix}`"), e)
+        })?
+    };
     if let Some(key) = existing {
         return Err(EngineError::config(format!(
             "keys under the prefix `{prefix}` already exist on {url} (e.g. `{key}`): \
@@ -378,7 +395,7 @@ impl RedisEngine {
         let mut sha = String::new();
         let mut memory_at_start = 0;
         for url in &urls {
-            let (c, script, memory) = prepare_node(url, &prefix, timeout)?;
+            let (c, script, memory) = prepare_node(url, &prefix, timeout, redis.group.is_some())?;
             sha = script;
             memory_at_start += memory;
             control.push(Some(c));
@@ -410,9 +427,15 @@ impl RedisEngine {
                 frozen: None,
             }),
             memory_at_start,
-            keep_keys: redis.keep_keys,
+            // A group run's keys are the whole run's: `socialbench merge`
+            // audits them, then deletes them.
+            keep_keys: redis.keep_keys || redis.group.is_some(),
             deleted: AtomicBool::new(false),
+            group: redis.group.clone(),
         };
+        if let Some(g) = &redis.group {
+            engine.join_group(g)?;
+        }
         let start = engine.mark();
         engine
             .costs
@@ -559,6 +582,89 @@ impl RedisEngine {
         Ok(state)
     }
 
+    /// The key `<prefix>{g}:<what>` of the group run's coordination, and the
+    /// node that serves it.
+    fn group_key(&self, what: &str) -> (String, usize) {
+        let key = format!("{}{{g}}:{what}", self.shared.prefix);
+        let node = self.shared.conn_of(key.as_bytes()) / self.shared.connections;
+        (key, node)
+    }
+
+    /// Runs `f` on node `node`'s control connection (reconnecting it if it
+    /// failed before).
+    fn with_node<R>(
+        &self,
+        node: usize,
+        f: impl FnOnce(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
+    ) -> Result<R, ServerError> {
+        let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        let url = &self.shared.urls[node];
+        let slot = &mut control[node];
+        if slot.is_none() {
+            *slot = Some(wire::connect(url, self.shared.timeout)?);
+        }
+        let Some(conn) = slot.as_mut() else {
+            return Err(ServerError::new(format!("no connection to {url}")));
+        };
+        f(conn).map_err(|e| {
+            *slot = None;
+            ServerError::caused(format!("Redis at {url}"), e)
+        })
+    }
+
+    /// Joins group `g` of the run under the prefix: the first group to come
+    /// claims the prefix with the run's identity (refused if it holds keys
+    /// of something else); a later one must find the same identity and a
+    /// group number not taken yet. No group writes anything else before
+    /// every group has passed here (the harness's `start` barrier).
+    fn join_group(&self, g: &RedisGroup) -> Result<(), EngineError> {
+        let prefix = self.shared.prefix.clone();
+        let (key, node) = self.group_key("group");
+        let claimed: bool = self.with_node(node, |c| {
+            let set: Option<String> = ::redis::cmd("SET")
+                .arg(&key)
+                .arg(&g.identity)
+                .arg("NX")
+                .query(c)?;
+            Ok(set.is_some())
+        })?;
+        let ours = format!("{prefix}{{g}}:");
+        if claimed {
+            let foreign = self.with_control(|c| dump::first_key(c, &prefix, Some(&ours)))?;
+            if let Some(k) = foreign.into_iter().flatten().next() {
+                let _ = self.with_node(node, |c| ::redis::cmd("DEL").arg(&key).query::<()>(c));
+                return Err(EngineError::config(format!(
+                    "group {}/{}: keys under the prefix `{prefix}` already exist (e.g. `{k}`): \
+                     a group run starts from an empty prefix",
+                    g.k, g.n
+                )));
+            }
+        } else {
+            let found: Option<String> =
+                self.with_node(node, |c| ::redis::cmd("GET").arg(&key).query(c))?;
+            let found = found.unwrap_or_default();
+            if found != g.identity {
+                return Err(EngineError::config(format!(
+                    "group {}/{}: the prefix `{prefix}` holds a group run of other settings \
+                     ({found}; this one: {}): start every group with the same workload, \
+                     seed, users, threads and engine settings",
+                    g.k, g.n, g.identity
+                )));
+            }
+        }
+        let (members, node) = self.group_key("members");
+        let added: i64 = self.with_node(node, |c| {
+            ::redis::cmd("SADD").arg(&members).arg(g.k).query(c)
+        })?;
+        if added == 0 {
+            return Err(EngineError::config(format!(
+                "group {}/{}: another process has already joined this run as group {}",
+                g.k, g.n, g.k
+            )));
+        }
+        Ok(())
+    }
+
     /// [`RedisStats`]: frozen at the end of the run's ops, or up to now.
     fn costs(&self) -> RedisStats {
         let costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
@@ -690,6 +796,52 @@ impl Engine for RedisEngine {
         let mut costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
         if costs.frozen.is_none() {
             costs.frozen = Some(self.costs_since(&costs.start));
+        }
+    }
+
+    /// Every group's process counts itself in at `<prefix>{g}:b:<name>`; the
+    /// last to arrive sets the moment to go on from, 50 ms ahead (so that
+    /// every process, polling every 2 ms, reads it before it comes), at
+    /// `<prefix>{g}:t:<name>`. Wall clocks of one machine (or NTP-synced
+    /// ones) agree well within that.
+    fn group_barrier(&self, name: &str) -> Result<Option<std::time::SystemTime>, EngineError> {
+        let Some(g) = &self.group else {
+            return Ok(None);
+        };
+        let (count, node) = self.group_key(&format!("b:{name}"));
+        let (release, _) = self.group_key(&format!("t:{name}"));
+        let arrived: i64 = self.with_node(node, |c| ::redis::cmd("INCR").arg(&count).query(c))?;
+        if arrived == g.n as i64 {
+            let at = std::time::SystemTime::now() + Duration::from_millis(50);
+            let nanos = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            self.with_node(node, |c| {
+                ::redis::cmd("SET").arg(&release).arg(nanos).query::<()>(c)
+            })?;
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let at: Option<u64> =
+                self.with_node(node, |c| ::redis::cmd("GET").arg(&release).query(c))?;
+            if let Some(nanos) = at {
+                return Ok(Some(std::time::UNIX_EPOCH + Duration::from_nanos(nanos)));
+            }
+            if started.elapsed() >= g.timeout {
+                let arrived: i64 = self
+                    .with_node(node, |c| ::redis::cmd("GET").arg(&count).query(c))
+                    .unwrap_or(0);
+                return Err(EngineError::config(format!(
+                    "group {}/{}: waited {:?} at `{name}` and {arrived} of {} groups arrived: \
+                     start every group (--group 1/{n} .. {n}/{n}) with the same settings",
+                    g.k,
+                    g.n,
+                    g.timeout,
+                    g.n,
+                    n = g.n
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 

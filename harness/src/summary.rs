@@ -195,6 +195,18 @@ pub struct AuditOutcome {
     pub recovered: Option<RecoveredAudit>,
 }
 
+/// One process's share of a group run (`--group K/N`), as `socialbench
+/// merge` reads it from `run.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupSummary {
+    /// This process's group, 1..=`n`.
+    pub k: usize,
+    /// Groups in the run.
+    pub n: usize,
+    /// The Redis key prefix the groups share.
+    pub prefix: String,
+}
+
 /// The audit of a run that started from a data dir's logs (`run --recover`).
 /// Its expected state is the acknowledged writes of the runs that wrote the
 /// logs (their ledger, saved beside the logs) plus this run's.
@@ -283,6 +295,9 @@ pub struct RunSummary {
     pub audit: AuditOutcome,
     /// Engine stats after the run.
     pub engine_stats: EngineStats,
+    /// This process's share of a run loaded from several (`--group K/N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupSummary>,
     /// Bytes the write-ahead logs wrote from the end of the warm-up to the
     /// end of the run (`engine_stats`' counters cover the load phase and the
     /// warm-up too); `None` without logs.

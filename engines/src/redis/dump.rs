@@ -45,14 +45,20 @@ fn scan(
     }
 }
 
-/// Some key under `prefix` on this node, if any.
-pub(super) fn first_key(conn: &mut Connection, prefix: &str) -> RedisResult<Option<String>> {
+/// Some key under `prefix` on this node, but not under `except` (when
+/// given), if any.
+pub(super) fn first_key(
+    conn: &mut Connection,
+    prefix: &str,
+    except: Option<&str>,
+) -> RedisResult<Option<String>> {
     let mut found = None;
     scan(conn, prefix, |_, keys| {
         found = keys
-            .first()
+            .iter()
+            .find(|k| except.is_none_or(|e| !k.starts_with(e.as_bytes())))
             .map(|k| String::from_utf8_lossy(k).into_owned());
-        Ok(false)
+        Ok(found.is_none())
     })?;
     Ok(found)
 }

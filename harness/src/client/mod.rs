@@ -46,6 +46,28 @@ pub(crate) struct Shared {
     /// Set by the collector once the throughput's interval is as narrow as
     /// asked (`RunConfig::precision`).
     pub precise: AtomicBool,
+    /// A group run's barrier that failed (the other processes did not
+    /// come): the clients skip the rest of the load, and the run ends.
+    pub group_failed: AtomicBool,
+    /// Why it failed, for the driver to report.
+    pub group_error: std::sync::Mutex<Option<socialbench_engines::EngineError>>,
+}
+
+impl Shared {
+    /// The state of a run with `parties` at its barrier (the client threads
+    /// and the driver), stopped early by `user_stop`.
+    pub(crate) fn new(parties: usize, user_stop: StopSignal) -> Shared {
+        Shared {
+            clock: Clock::new(),
+            barrier: Barrier::new(parties),
+            start_ns: AtomicU64::new(0),
+            user_stop,
+            saturated: AtomicBool::new(false),
+            precise: AtomicBool::new(false),
+            group_failed: AtomicBool::new(false),
+            group_error: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// What a client thread is asked to do.
@@ -254,14 +276,7 @@ pub fn closed_loop<S: Session>(
     inflight: usize,
     ops: u64,
 ) -> std::time::Duration {
-    let shared = Shared {
-        clock: Clock::new(),
-        barrier: Barrier::new(1),
-        start_ns: AtomicU64::new(0),
-        user_stop: StopSignal::default(),
-        saturated: AtomicBool::new(false),
-        precise: AtomicBool::new(false),
-    };
+    let shared = Shared::new(1, StopSignal::default());
     let (tx, _rx) = crossbeam_channel::unbounded();
     let (_recycle_tx, recycle_rx) = crossbeam_channel::bounded(1);
     let mut rec = Recorder::new(0, 0, tx, recycle_rx);
@@ -319,7 +334,10 @@ fn load_phase<S: Session>(
             }))
             .unwrap_or(true);
         }
+        // The driver meets a group run's other processes between these two.
         shared.barrier.wait();
+        shared.barrier.wait();
+        broken |= shared.group_failed.load(Ordering::Acquire);
     }
     shared.barrier.wait(); // the driver publishes the start time between these two waits
     shared.barrier.wait();

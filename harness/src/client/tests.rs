@@ -1,9 +1,6 @@
 //! The measured loops against a fake session: stops, drains, late sends,
 //! saturation, interval booking.
 
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use socialbench_engines::{ApiError, EngineError, IdlePolicy, Op, OpKind, Response, Session};
@@ -78,14 +75,7 @@ impl Session for FakeSession {
 }
 
 fn shared() -> Shared {
-    Shared {
-        clock: Clock::new(),
-        barrier: Barrier::new(1),
-        start_ns: AtomicU64::new(0),
-        user_stop: StopSignal::default(),
-        saturated: AtomicBool::new(false),
-        precise: AtomicBool::new(false),
-    }
+    Shared::new(1, StopSignal::default())
 }
 
 fn generator() -> socialbench_workload::Generator {

@@ -368,9 +368,14 @@ fn redis_lines(o: &mut String, s: &RunSummary) {
     }
     let _ = writeln!(
         o,
-        "redis: {:.1} server calls per op ({:.1} by the servers' count), {} of server CPU per op (warm-up included)",
+        "redis: {:.1} server calls per op ({:.1} by the servers' count{}), {} of server CPU per op (warm-up included)",
         r.calls_per_op(),
         r.server_calls as f64 / ops as f64,
+        if s.group.is_some() {
+            ", which includes the other groups' calls"
+        } else {
+            ""
+        },
         human_ns(r.server_cpu_micros.saturating_mul(1000) / ops),
     );
     let kinds: Vec<String> = r

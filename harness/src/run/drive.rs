@@ -4,8 +4,7 @@
 //! everything. Generic over the engine so the hot loop is statically
 //! dispatched.
 
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::{Scope, ScopedJoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -14,7 +13,6 @@ use socialbench_engines::Engine;
 use super::Ctx;
 use super::summarise::{Joined, summarise};
 use crate::client::{ClientPlan, ClientResult, Shared, StopReason, client_main};
-use crate::clock::Clock;
 use crate::collector::{Collected, PrecisionStop, Timeline, collect};
 use crate::config::{Limit, RunError, ThreadFailure};
 use crate::machine::{MachineInfo, peak_rss_bytes};
@@ -43,17 +41,23 @@ pub(super) fn drive<E: Engine>(ctx: &Ctx<'_>, engine: &E) -> Result<RunSummary, 
     for _ in 0..ctx.threads {
         sessions.push(engine.session()?);
     }
+    // A group run: every process has checked the prefix before any loads.
+    if let Some(at) = engine.group_barrier("start").map_err(group_error)? {
+        sleep_until(at);
+    }
     let reports = build_reports(ctx)?;
     announce(ctx);
-    let shared = Shared {
-        clock: Clock::new(),
-        barrier: Barrier::new(ctx.threads + 1),
-        start_ns: AtomicU64::new(0),
-        user_stop: ctx.config.stop.clone(),
-        saturated: AtomicBool::new(false),
-        precise: AtomicBool::new(false),
-    };
-    let joined = run_threads(ctx, engine, sessions, reports, &shared)?;
+    let shared = Shared::new(ctx.threads + 1, ctx.config.stop.clone());
+    let joined = run_threads(ctx, engine, sessions, reports, &shared);
+    let group_error = shared
+        .group_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(e) = group_error {
+        return Err(self::group_error(e));
+    }
+    let joined = joined?;
     if joined
         .results
         .iter()
@@ -106,13 +110,55 @@ fn announce(ctx: &Ctx<'_>) {
     }
 }
 
-/// What client thread `t` is asked to do.
+/// A group run whose processes did not all come (or the server failed
+/// them): the groups were started wrong, as bad input is (exit 2).
+fn group_error(e: socialbench_engines::EngineError) -> RunError {
+    RunError::BadInput(e.detail())
+}
+
+/// Sleeps until the wall-clock moment `at` (at once if it has passed).
+fn sleep_until(at: std::time::SystemTime) {
+    if let Ok(wait) = at.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+}
+
+/// Meets a group run's other processes at `name` (nothing for a run of one
+/// process), and waits for the moment they all go on from. A failure stops
+/// the run: the clients skip the rest of the load and the driver reports it.
+fn group_point<E: Engine>(engine: &E, shared: &Shared, name: &str) {
+    if shared.group_failed.load(Ordering::Acquire) {
+        return;
+    }
+    match engine.group_barrier(name) {
+        Ok(Some(at)) => sleep_until(at),
+        Ok(None) => {}
+        Err(e) => {
+            *shared.group_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            shared.group_failed.store(true, Ordering::Release);
+            shared.user_stop.stop();
+        }
+    }
+}
+
+/// What client thread `t` is asked to do. In a group run (`--group K/N`)
+/// the thread is `(K-1)*T + t` of `N*T`, so that the groups' users and load
+/// ops are disjoint slices of one run's.
 fn plan(ctx: &Ctx<'_>, t: usize) -> ClientPlan {
     let c = ctx.config;
     let core = ctx.pin_map.clients[t];
+    let (first, all) = match ctx
+        .engine_config
+        .redis
+        .as_ref()
+        .and_then(|r| r.group.as_ref())
+    {
+        Some(g) => ((g.k - 1) * ctx.threads, g.n * ctx.threads),
+        None => (0, ctx.threads),
+    };
     ClientPlan {
-        thread: t,
-        threads: ctx.threads,
+        thread: first + t,
+        threads: all,
         core,
         mode: c.mode,
         limit: c.limit,
@@ -218,10 +264,14 @@ fn start_measuring<'scope, 'env, E: Engine>(
     reports: Reports,
     load_start: u64,
 ) -> (CollectorHandle<'scope>, u64, u64) {
-    for _ in 0..ctx.workload.load_stages() {
+    for stage in 0..ctx.workload.load_stages() {
+        shared.barrier.wait();
+        group_point(engine, shared, &format!("load-{stage}"));
         shared.barrier.wait();
     }
     shared.barrier.wait();
+    // A group run's processes start their measured windows together.
+    group_point(engine, shared, "measure");
     let start = shared.clock.now_ns();
     let load_peak_rss = peak_rss_bytes();
     shared.start_ns.store(start, Ordering::Release);

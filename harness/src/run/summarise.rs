@@ -20,7 +20,8 @@ use crate::schema::AuditVerdict;
 use crate::stats::batch::batch_means;
 use crate::stats::hist::ks_exponential;
 use crate::summary::{
-    AuditOutcome, KindSummary, LoadSummary, RecoveredAudit, RunSummary, Saturation, ScheduleSummary,
+    AuditOutcome, GroupSummary, KindSummary, LoadSummary, RecoveredAudit, RunSummary, Saturation,
+    ScheduleSummary,
 };
 
 /// What the threads of a run hand back once joined.
@@ -118,6 +119,16 @@ pub(super) fn summarise<E: Engine>(
                 .saturating_sub(collected.log_bytes_at_start.unwrap_or(0))
         }),
         engine_stats,
+        group: group_of(ctx).map(|g| GroupSummary {
+            k: g.k,
+            n: g.n,
+            prefix: ctx
+                .engine_config
+                .redis
+                .as_ref()
+                .and_then(|r| r.prefix.clone())
+                .unwrap_or_default(),
+        }),
         clock_cost: ctx.clock_cost,
         peak_rss_bytes: peak_rss,
         steal: steal(&collected.steal_ms, measured_ns),
@@ -185,6 +196,13 @@ fn audit<E: Engine>(
     if !ctx.config.engine.is_stateful() {
         return out;
     }
+    if let Some(g) = group_of(ctx) {
+        out.message = Some(format!(
+            "group {}/{}: the store holds every group's writes, so the audit is `socialbench merge`'s, against the sum of the groups' tallies",
+            g.k, g.n
+        ));
+        return out;
+    }
     if let Some(None) = prior {
         out.message = Some(
             "the data dir has no ledger of acknowledged writes (the run that wrote its logs was cut off): nothing to audit the recovered state against".into(),
@@ -217,6 +235,11 @@ fn audit<E: Engine>(
     };
     out.message = check.err().map(|f| f.to_string());
     out
+}
+
+/// This process's share of a group run (`--group K/N`), if it is one.
+pub(super) fn group_of<'a>(ctx: &'a Ctx<'_>) -> Option<&'a socialbench_engines::RedisGroup> {
+    ctx.engine_config.redis.as_ref()?.group.as_ref()
 }
 
 /// A durable run leaves the ledger of every acknowledged write (the runs'
