@@ -50,6 +50,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// (Re)draw the plots of a run, comparison or sweep folder.
     Plot(PlotArgs),
+    /// One run's outputs from the folders of a group run's processes
+    /// (`run --group K/N`): histograms added, throughput summed over the
+    /// common window, the audit against the sum of their tallies.
+    Merge(MergeArgs),
     /// Print the generated ops as JSON lines (no engine).
     Trace(TraceArgs),
     /// List engines, workloads and their parameters.
@@ -1007,6 +1011,44 @@ pub struct DiffArgs {
 pub struct PlotArgs {
     /// A run, comparison or sweep folder.
     pub dir: PathBuf,
+}
+
+/// `socialbench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Folder to write the merged run to (created; must not hold a run).
+    pub out: PathBuf,
+    /// The group runs' folders, one per group (1/N .. N/N).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The groups' Redis server, to audit the run and then delete its keys
+    /// (without it the audit is not done and the keys stay).
+    #[arg(long, conflicts_with = "redis_cluster")]
+    pub redis_url: Option<String>,
+    /// The groups' Redis Cluster: seed nodes HOST:PORT,...
+    #[arg(long, value_delimiter = ',')]
+    pub redis_cluster: Option<Vec<String>>,
+    /// Leave the run's keys on the server after the audit.
+    #[arg(long)]
+    pub redis_keep_keys: bool,
+}
+
+impl MergeArgs {
+    /// The server to audit against, with the groups' `prefix`; `None`
+    /// without a server flag.
+    pub fn redis(&self, prefix: &str) -> anyhow::Result<Option<RedisConfig>> {
+        let server = RedisArgs {
+            redis_url: self.redis_url.clone(),
+            redis_cluster: self.redis_cluster.clone(),
+            redis_prefix: Some(prefix.to_string()),
+            redis_keep_keys: self.redis_keep_keys,
+            connections: None,
+        };
+        if self.redis_url.is_none() && self.redis_cluster.is_none() {
+            return Ok(None);
+        }
+        server.config()
+    }
 }
 
 /// `socialbench trace`.

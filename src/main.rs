@@ -154,6 +154,7 @@ fn dispatch(cli: cli::Cli, stop: StopSignal) -> anyhow::Result<()> {
         Some(Command::Capacity(args)) => capacity(&args, stop),
         Some(Command::Diff(args)) => diff(&args),
         Some(Command::Plot(args)) => plot(&args),
+        Some(Command::Merge(args)) => merge(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::List) => emit(&list::text()),
     }
@@ -212,6 +213,49 @@ fn capacity(args: &cli::CapacityArgs, stop: StopSignal) -> anyhow::Result<()> {
         out_dir,
     };
     socialbench_harness::capacity::find_capacity(&spec).context("capacity")?;
+    Ok(())
+}
+
+/// `socialbench merge OUT DIR...`: folders that are not one group run are
+/// bad input (exit 2); a merged audit that fails exits 1.
+fn merge(args: &cli::MergeArgs) -> anyhow::Result<()> {
+    use socialbench_harness::merge;
+    let bad = |e: merge::MergeError| anyhow::Error::new(RunError::BadInput(e.to_string()));
+    let runs = merge::GroupRuns::read(&args.dirs).map_err(bad)?;
+    let audit = match args.redis(runs.prefix())? {
+        Some(redis) => {
+            #[cfg(feature = "redis")]
+            {
+                use socialbench_engines::Engine as _;
+                let config = socialbench_engines::EngineConfig {
+                    redis: Some(redis),
+                    ..Default::default()
+                };
+                let engine = socialbench_engines::redis::RedisEngine::attach(&config)
+                    .map_err(|e| RunError::BadInput(format!("redis engine: {}", e.detail())))?;
+                let audit = runs.audit(engine.audit());
+                // The run's keys go once it is audited (unless kept).
+                engine.shutdown();
+                audit
+            }
+            #[cfg(not(feature = "redis"))]
+            {
+                let _ = redis;
+                return Err(RunError::BadInput("this build has no redis engine".into()).into());
+            }
+        }
+        None => runs.not_audited(
+            "no server given (--redis-url or --redis-cluster): the store was not audited and its keys stay",
+        ),
+    };
+    let summary = merge::merge(&runs, &args.out, audit).map_err(bad)?;
+    emit(&merge::render(&summary))?;
+    if summary.audit.verdict == socialbench_harness::schema::AuditVerdict::Fail {
+        anyhow::bail!(
+            "audit failed: {}",
+            summary.audit.message.clone().unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

@@ -15,17 +15,27 @@ use std::path::Path;
 use std::process::Output;
 
 use common::*;
-use redis_server::RedisServer;
+use redis_server::{RedisCluster, RedisServer};
 
-/// Group `k` of `n` against `url` under `prefix`, with `extra` flags.
+/// The server flag for `url`: `--redis-cluster SEEDS` for `cluster:SEEDS`.
+fn target(url: &str) -> [&str; 2] {
+    match url.strip_prefix("cluster:") {
+        Some(seeds) => ["--redis-cluster", seeds],
+        None => ["--redis-url", url],
+    }
+}
+
+/// Group `k` of `n` against `url` (a server's URL, or a cluster's seeds
+/// after `cluster:`) under `prefix`, with `extra` flags.
 fn group(out: &Path, url: &str, prefix: &str, k: usize, n: usize, extra: &[&str]) -> Output {
     let g = format!("{k}/{n}");
     let id = format!("g{k}");
+    let [flag, target] = target(url);
     let mut args = vec![
         "--engine",
         "redis",
-        "--redis-url",
-        url,
+        flag,
+        target,
         "--redis-prefix",
         prefix,
         "--group",
@@ -163,4 +173,129 @@ fn groups_of_other_settings_a_number_taken_twice_or_a_used_prefix_are_refused() 
     let o = group(&out, &url, "sb:used:", 1, 1, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(error_line(&o).contains("already exist"), "{}", show(&o));
+}
+
+/// `socialbench merge OUT g1 .. gn` against `url` (as [`group`] takes it).
+fn merge(out: &Path, url: &str, n: usize) -> Output {
+    let [flag, target] = target(url);
+    let merged = out.join("merged");
+    let dirs: Vec<String> = (1..=n)
+        .map(|k| out.join(format!("g{k}")).to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["merge", merged.to_str().expect("utf-8"), flag, target];
+    args.extend(dirs.iter().map(String::as_str));
+    socialbench(&args)
+}
+
+/// Two groups, then their merge: counts add up, the audit of the store
+/// against the sum of the tallies passes, and the plots are drawn.
+fn two_groups_then_merge(url: &str, label: &str) {
+    let out = temp_dir(&format!("groups-merge-{label}"));
+    let outs = groups(&out, url, "sb:m:", 2, |_| vec!["--ops", "3000"]);
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{label}: {}", show(o));
+    }
+    let o = merge(&out, url, 2);
+    assert_eq!(o.status.code(), Some(0), "{label}: {}", show(&o));
+    let merged = run_json(&out.join("merged"));
+    let m = &merged["summary"];
+    assert_eq!(m["audit"]["verdict"], "pass", "{label}: {merged}");
+    assert_eq!(m["audit"]["tally"]["users"], 2000, "{label}: {merged}");
+    let part = |k: usize, key: &str| {
+        run_json(&out.join(format!("g{k}")))["summary"]["audit"]["tally"][key]
+            .as_u64()
+            .expect("tally")
+    };
+    for key in ["posts", "joins", "comments"] {
+        assert_eq!(
+            m["audit"]["tally"][key].as_u64(),
+            Some(part(1, key) + part(2, key)),
+            "{label}: {key}"
+        );
+    }
+    // The merged replies are the groups' over their common intervals.
+    let ops = |k: usize| run_json(&out.join(format!("g{k}")))["summary"]["ops"].as_u64();
+    let (a, b) = (ops(1).expect("ops"), ops(2).expect("ops"));
+    let all = csv_rows(&out.join("merged").join("summary.csv"))
+        .into_iter()
+        .find(|r| r["kind"] == "all")
+        .expect("all row");
+    let merged_ops: u64 = all["count"].parse().expect("count");
+    assert!(
+        merged_ops <= a + b && merged_ops * 10 > (a + b) * 9,
+        "{label}: {merged_ops} of {a} + {b}"
+    );
+    assert!(out.join("merged").join("throughput.png").exists());
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn two_groups_merged_add_up_and_pass_the_audit_then_their_keys_go() {
+    let server = RedisServer::start();
+    two_groups_then_merge(&server.url(), "server");
+    match server.query(&["DBSIZE"]) {
+        Ok(redis::Value::Int(0)) => {}
+        other => panic!("the merge deletes the run's keys: {other:?}"),
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn two_groups_on_a_cluster_merged_pass_the_audit() {
+    let cluster = RedisCluster::start();
+    two_groups_then_merge(&format!("cluster:{}", cluster.seeds().join(",")), "cluster");
+}
+
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn a_lost_follow_up_fails_the_merged_audit_and_folders_of_no_group_run_are_refused() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let out = temp_dir("groups-lost");
+    let outs = groups(&out, &url, "sb:lost:", 2, |_| vec!["--ops", "1000"]);
+    assert!(outs.iter().all(|o| o.status.code() == Some(0)));
+    // A subscription follow-up that never landed: one of user 7's
+    // subscriptions, gone from the store.
+    let key = "sb:lost:{u7}:s";
+    let field = match server.query(&["HKEYS", key]) {
+        Ok(redis::Value::Array(f)) => match f.first() {
+            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("user 7's subscriptions: {other:?}"),
+        },
+        other => panic!("user 7's subscriptions: {other:?}"),
+    };
+    server.query(&["HDEL", key, &field]).expect("HDEL");
+    // Folders that are not one group run: refused (exit 2) before the store
+    // is read.
+    let m1 = out.join("m1");
+    let g1 = out.join("g1");
+    let o = socialbench(&[
+        "merge",
+        m1.to_str().expect("utf-8"),
+        "--redis-url",
+        &url,
+        g1.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "group 2 missing: {}", show(&o));
+    let m2 = out.join("m2");
+    let o = socialbench(&[
+        "merge",
+        m2.to_str().expect("utf-8"),
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "not a run: {}", show(&o));
+    // The whole run: the audit finds the lost subscription (exit 1).
+    let o = merge(&out, &url, 2);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let merged = run_json(&out.join("merged"));
+    assert_eq!(merged["summary"]["audit"]["verdict"], "fail", "{merged}");
 }

@@ -383,6 +383,27 @@ impl RedisEngine {
     /// client's error as its source when there is one); without a Redis
     /// configuration, the message says which flags the CLI needs.
     pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        Self::build(config, false)
+    }
+
+    /// The engine on the keys a finished group run left under its prefix
+    /// (`socialbench merge` audits them, then its `shutdown` deletes them
+    /// unless [`RedisConfig::keep_keys`]). Refused unless the prefix
+    /// ([`RedisConfig::prefix`], required) holds a group run.
+    pub fn attach(config: &EngineConfig) -> Result<Self, EngineError> {
+        let engine = Self::build(config, true)?;
+        let (key, node) = engine.group_key("group");
+        let exists: i64 = engine.with_node(node, |c| ::redis::cmd("EXISTS").arg(&key).query(c))?;
+        if exists == 0 {
+            return Err(EngineError::config(format!(
+                "the prefix `{}` holds no group run (no `{key}`): nothing to merge there",
+                engine.shared.prefix
+            )));
+        }
+        Ok(engine)
+    }
+
+    fn build(config: &EngineConfig, attach: bool) -> Result<Self, EngineError> {
         config.validate()?;
         config.refuse_replicas("redis")?;
         config.refuse_push("redis")?;
@@ -395,7 +416,8 @@ impl RedisEngine {
         let mut sha = String::new();
         let mut memory_at_start = 0;
         for url in &urls {
-            let (c, script, memory) = prepare_node(url, &prefix, timeout, redis.group.is_some())?;
+            let (c, script, memory) =
+                prepare_node(url, &prefix, timeout, attach || redis.group.is_some())?;
             sha = script;
             memory_at_start += memory;
             control.push(Some(c));

@@ -36,6 +36,8 @@ pub mod cpu;
 pub mod diff;
 pub mod limits;
 pub mod machine;
+/// `socialbench merge`: one run out of the folders of a group run (`run --group K/N`).
+pub mod merge;
 pub mod outputs;
 pub mod pinning;
 /// Plots of a run or a sweep: SVG and PNG, drawn with a bundled font.

@@ -14,7 +14,7 @@ use crate::schema::{SCHEMA_VERSION, SUMMARY_CSV, TIMESERIES_CSV};
 use crate::summary::{KindSummary, RunSummary};
 
 /// The `summary.csv` row of one kind (or `invalid`, or `all`).
-fn summary_row(k: &KindSummary) -> SummaryRow {
+pub fn summary_row(k: &KindSummary) -> SummaryRow {
     let (i, s) = (&k.intended, &k.service);
     let round = |v: f64| (v * 10.0).round() / 10.0;
     SummaryRow {
@@ -92,7 +92,7 @@ impl Report for SummaryCsv {
 /// Streams `timeseries.csv`, one batch of rows per measured interval.
 pub struct TimeseriesCsv {
     path: PathBuf,
-    w: ::csv::Writer<BufWriter<File>>,
+    pub(crate) w: ::csv::Writer<BufWriter<File>>,
 }
 
 impl std::fmt::Debug for TimeseriesCsv {

@@ -33,7 +33,7 @@ fn tags() -> Vec<(String, String)> {
 /// Streams `latency.hlog`.
 pub struct Hlog {
     path: PathBuf,
-    file: BufWriter<File>,
+    pub(crate) file: BufWriter<File>,
     ser: V2DeflateSerializer,
     started: bool,
     tags: Vec<(String, String)>,
