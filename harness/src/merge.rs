@@ -330,32 +330,30 @@ impl GroupRuns {
     /// The audit of the store's aggregates `engine` (read once every group
     /// is done) against [`GroupRuns::tally`]: pass or fail.
     pub fn audit(&self, engine: Audit) -> AuditOutcome {
-        let tally = self.tally();
-        let (verdict, message) = match engine.check(&tally) {
-            Ok(()) => (AuditVerdict::Pass, None),
-            Err(f) => (AuditVerdict::Fail, Some(one_line(f))),
-        };
-        AuditOutcome {
-            verdict,
-            message,
-            tally,
-            engine,
-            entities: None,
-            log_bytes: 0,
-            logged_writes: 0,
-            entity_check_ms: 0.0,
-            peak_rss_bytes: 0,
-            recovered: None,
+        match engine.check(&self.tally()) {
+            Ok(()) => self.outcome(AuditVerdict::Pass, None, engine),
+            Err(f) => self.outcome(AuditVerdict::Fail, Some(one_line(f)), engine),
         }
     }
 
     /// An audit that was not done, saying `why` (verdict `n/a`, never pass).
     pub fn not_audited(&self, why: &str) -> AuditOutcome {
+        self.outcome(AuditVerdict::NotChecked, Some(why.into()), Audit::default())
+    }
+
+    /// The outcome of the store's aggregates `engine` against the groups'
+    /// tally (no per-entity audit: the redis engine reports none).
+    fn outcome(
+        &self,
+        verdict: AuditVerdict,
+        message: Option<String>,
+        engine: Audit,
+    ) -> AuditOutcome {
         AuditOutcome {
-            verdict: AuditVerdict::NotChecked,
-            message: Some(why.into()),
+            verdict,
+            message,
             tally: self.tally(),
-            engine: Audit::default(),
+            engine,
             entities: None,
             log_bytes: 0,
             logged_writes: 0,
@@ -881,8 +879,8 @@ pub fn merge(
     Ok(summary)
 }
 
-/// The merged run as a short table: per kind its count, errors, ops/s and
-/// intended latency (p50, p99, p99.9, max); a line per process; the audit.
+/// The merged run as a table: the rows per op kind of a run's table, a
+/// line per process, the audit.
 pub fn render(s: &MergedSummary) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -896,26 +894,7 @@ pub fn render(s: &MergedSummary) -> String {
         human_ns(s.measured_ns),
         s.intervals
     );
-    let _ = writeln!(
-        o,
-        "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}",
-        "op (latency)", "count", "errors", "ops/s", "p50", "p99", "p99.9", "max"
-    );
-    for k in &s.kinds {
-        let i = &k.intended;
-        let _ = writeln!(
-            o,
-            "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}",
-            k.kind,
-            k.count,
-            k.errors,
-            human_rate(k.ops_per_sec),
-            human_ns(i.p50_ns),
-            human_ns(i.p99_ns),
-            human_ns(i.p999_ns),
-            human_ns(i.max_ns),
-        );
-    }
+    crate::outputs::table::kind_rows(&mut o, &s.kinds);
     let _ = writeln!(
         o,
         "throughput: {} ops/s, the sum over the groups; latency from the intended start, percentiles of the groups' added histograms",

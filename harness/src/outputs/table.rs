@@ -56,6 +56,12 @@ fn heading(o: &mut String, s: &RunSummary) {
 
 /// The rows per op kind.
 fn kinds(o: &mut String, s: &RunSummary) {
+    kind_rows(o, &s.kinds);
+}
+
+/// The header and a row per op kind: count, errors, throughput, intended
+/// latency percentiles, service time (a run's table, and a merged run's).
+pub(crate) fn kind_rows(o: &mut String, kinds: &[crate::summary::KindSummary]) {
     let _ = writeln!(
         o,
         "{:<19}{:>10}{:>8}{:>9} | {:>9}{:>9}{:>9}{:>9}{:>9} | {:>9}{:>9}{:>9}",
@@ -72,7 +78,7 @@ fn kinds(o: &mut String, s: &RunSummary) {
         "svc p99",
         "svc max"
     );
-    for k in &s.kinds {
+    for k in kinds {
         let i = &k.intended;
         let v = &k.service;
         let _ = writeln!(
