@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -536,4 +537,79 @@ fn crash_run<E: Engine + Sync>(
         .check(&engine.entities().unwrap())
         .passed();
     (sums, entities, d)
+}
+
+/// A crash of a durable shard that lost log entries (writes pipelined
+/// just before it, not synced yet) and then logs nothing (the op it fires
+/// on is a read): the read's reply must leave, not wait for the
+/// acknowledgement of the lost entries, which never comes. The crash fires
+/// on every `CrashTimer::CHECK_EVERY`-th op of shard 1 (`every` is a
+/// nanosecond): its 1st, 65th, ...; each round makes that op a read that
+/// follows a burst of writes, and all on shard 1, so nothing else is held.
+#[test]
+fn a_read_after_a_crash_that_lost_entries_is_answered() {
+    const CHECK_EVERY: usize = 64;
+    const WRITES: usize = 8;
+    let rounds = env_usize("SOCIALBENCH_WAL_OPS", 3_000) / 30;
+    let dir = TempDir::new("crash-read");
+    let mut config = durable(DurabilityMode::Fsync, &dir.0, 2, false);
+    config.faults.crash = Some(Crash {
+        partition: 1,
+        at: Duration::ZERO,
+        every: Some(Duration::from_nanos(1)),
+    });
+    let engine = ShardedEngine::new(&config).unwrap();
+    engine.start_window(std::time::Instant::now());
+    let mut users = (0..)
+        .map(UserId)
+        .filter(|&u| placement::user_partition(u, 2) == 1);
+    let read = |u| Op::GetCommunityFeed {
+        community: CommunityId::profile(u),
+        sort: Sort::New,
+        limit: 10,
+    };
+    let mut s = engine.session().unwrap();
+    let first = users.next().unwrap();
+    // Shard 1's op 1 (a crash with nothing logged).
+    assert!(s.call(Op::Register { user: first }).is_ok());
+    let mut lost_rounds = 0;
+    for round in 0..rounds {
+        // Ops 2..=64 - WRITES: reads, each answered before the next.
+        for _ in 1..CHECK_EVERY - WRITES {
+            let _ = s.call(read(first));
+        }
+        // The writes, then the read the crash fires on, all in flight.
+        for tag in 0..WRITES as u64 {
+            let user = users.next().unwrap();
+            s.submit(tag, Op::Register { user }).unwrap();
+        }
+        s.submit(WRITES as u64, read(first)).unwrap();
+        let (crashed, read_back) = (Cell::new(0), Cell::new(false));
+        let take = |tag: u64, r: Response| {
+            crashed.set(crashed.get() + usize::from(r == Err(ApiError::Crashed)));
+            read_back.set(read_back.get() || tag == WRITES as u64);
+        };
+        while s.outstanding() > 0 && crashed.get() == 0 {
+            s.poll(true, take);
+        }
+        if crashed.get() > 0 {
+            // The crash is under way: the read's reply leaves by the end
+            // of its batch, before the shard takes the stats' probe.
+            lost_rounds += 1;
+            let _ = engine.stats();
+            s.poll(false, take);
+            assert!(
+                read_back.get(),
+                "round {round}: the read after a crash that lost {} writes is held",
+                crashed.get()
+            );
+        }
+        while s.outstanding() > 0 {
+            s.poll(true, |_, _| {});
+        }
+    }
+    let d = engine.stats().durability.expect("crash figures");
+    assert_eq!(d.crashes as usize, rounds + 1, "{d:?}");
+    assert!(lost_rounds > 0, "no crash lost a write: {d:?}");
+    assert_eq!(d.lost_writes, 0, "{d:?}");
 }

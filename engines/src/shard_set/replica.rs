@@ -63,7 +63,9 @@
 //! `Done`, and applies the ones its crash lost again
 //! ([`Replicator::after_crash`]): in one process that stands for the
 //! senders' resends. Resending after a failover belongs with failover,
-//! which is not built.
+//! which is not built. The entries a crash lost leave a gap in the log's
+//! numbering: the log counts as having every entry up to the last one
+//! logged before the crash, so nothing held afterwards waits for them.
 //!
 //! A backup whose thread is gone (ended by a bug: a guard tells the
 //! primary, or found by a failed send) stops counting: the primary goes on
@@ -273,6 +275,10 @@ pub(super) struct Replicator {
     /// the backups only, never behind a barrier (two shards awaiting each
     /// other's would wait forever).
     dones: VecDeque<(u64, usize, FollowUp)>,
+    /// The entries logged when the shard last crashed: each is on disk or
+    /// was lost and settled then, so a later crash loses only those after
+    /// it (the log thread's last sync may still be older).
+    settled: u64,
 }
 
 impl Replicator {
@@ -295,6 +301,7 @@ impl Replicator {
             sent_to: if sync { vec![0; shards] } else { Vec::new() },
             done_from: if sync { vec![0; shards] } else { Vec::new() },
             dones: VecDeque::new(),
+            settled: 0,
         }
     }
 
@@ -337,10 +344,18 @@ impl Replicator {
             dropped: 0,
             lost_incoming: Vec::new(),
         };
+        let synced = synced.max(self.settled);
+        self.settled = self.view.logged;
+        // The entries after `synced` are gone, and what was held for them
+        // is settled below: the log has all that is left up to `logged`.
+        // The numbering goes on after `logged` (the log thread acknowledges
+        // the numbers shipped to it), so short of this, what is held at
+        // `logged` until the next entry (a read's reply, a feed part) would
+        // wait for the acknowledgement of a lost entry, which never comes.
         if let Some(a) = self.acked.first_mut()
             && *a != u64::MAX
         {
-            *a = (*a).max(synced.min(self.view.logged));
+            *a = (*a).max(self.view.logged);
         }
         let mut dropped = vec![0u64; self.sent_to.len()];
         let peers = std::mem::take(&mut self.held_peers);
@@ -619,6 +634,59 @@ mod tests {
         assert!(ready(&mut r).is_empty());
         r.on(ReplMsg::Done { from: 1 });
         assert_eq!(ready(&mut r), ["reply 1", "reply 2"]);
+    }
+
+    /// A durable shard's crash lost entries its log thread had not synced:
+    /// a read that follows (logging nothing) leaves at once instead of
+    /// waiting for their acknowledgement, which never comes; a second crash
+    /// before the next sync loses only what was logged after the first, not
+    /// a read of the recovered state held there.
+    #[test]
+    fn after_a_crash_nothing_waits_for_the_entries_it_lost() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let log = Replication {
+            replicas: 1,
+            mode: ReplicationMode::Sync,
+        };
+        let mut r = Replicator::new(vec![tx], log, (1, 2));
+        let write = |u| Op::Register { user: UserId(u) };
+        // Entry 1: a write with a follow-up to shard 0, synced; its reply
+        // waits behind the barrier for shard 0's `Done`.
+        r.log_op(write(1), OpFault::None, [0; 2]);
+        assert_eq!(what(r.hold(follow_up(0, 10))), "none");
+        r.await_follow_up(0);
+        assert_eq!(what(r.hold(reply(1))), "none");
+        r.ship();
+        r.on(ReplMsg::Ack { backup: 0, upto: 1 });
+        assert_eq!(ready(&mut r), ["follow-up 10"]);
+        // Entry 2: shipped, not synced when the shard crashes.
+        r.log_op(write(2), OpFault::None, [0; 2]);
+        assert_eq!(what(r.hold(reply(2))), "none");
+        r.ship();
+        let after = r.after_crash(1);
+        assert_eq!((after.failed, after.dropped), (1, 0));
+        assert_eq!(
+            after
+                .now
+                .into_iter()
+                .map(|o| what(Some(o)))
+                .collect::<Vec<_>>(),
+            ["reply 2"]
+        );
+        assert_eq!(r.view().lag, 0, "the lost entry is still awaited");
+        // A read: nothing before it is held but reply 1, behind the barrier.
+        assert_eq!(what(r.hold(reply(3))), "none");
+        // Entry 3, then a second crash before the log thread syncs again:
+        // its last sync is still entry 1.
+        r.log_op(write(4), OpFault::None, [0; 2]);
+        assert_eq!(what(r.hold(reply(4))), "none");
+        r.ship();
+        let after = r.after_crash(1);
+        assert_eq!(after.failed, 1, "only reply 4's entry was lost");
+        r.on(ReplMsg::Done { from: 0 });
+        assert_eq!(ready(&mut r), ["reply 1", "reply 3"]);
+        assert_eq!(what(r.hold(reply(5))), "reply 5");
+        assert!(r.view().held_now == 0 && r.view().lag == 0);
     }
 
     /// `shards` shards with two backups each, in `sync`.
