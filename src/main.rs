@@ -4,6 +4,10 @@
 //! (audit mismatch, engine failure, a slower build under `diff
 //! --fail-if-slower`).
 
+// The flags' doc comments are clap's help text, printed as written
+// (`results/<run-id>/`), not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 mod list;
 

@@ -391,7 +391,7 @@ impl Partition {
     /// are among the union of every partition's local best `limit`.
     ///
     /// A k-way merge of the communities' ordered indexes
-    /// ([`ranking::merge_best`]): it reads each community's best post and
+    /// (`ranking::merge_best`): it reads each community's best post and
     /// then only the posts it returns, O(subscriptions x log n + limit x
     /// log subscriptions), with two small allocations (engines gather from
     /// `&self`, so there is no scratch to reuse).

@@ -1,7 +1,7 @@
 //! socialbench-harness: drives a workload against an engine and measures it
 //! honestly.
 //!
-//! The life of a run ([`run`]): resolve defaults and the pin map
+//! The life of a run ([`run()`]): resolve defaults and the pin map
 //! ([`pinning`]), prepare the workload, build the engine (statically typed via
 //! `EngineKind::visit`), start pinned client threads ([`client`]) that do the
 //! load phase stage by stage, a warmup, then a closed or open loop while
@@ -36,11 +36,9 @@ pub mod cpu;
 pub mod diff;
 pub mod limits;
 pub mod machine;
-/// `socialbench merge`: one run out of the folders of a group run (`run --group K/N`).
 pub mod merge;
 pub mod outputs;
 pub mod pinning;
-/// Plots of a run or a sweep: SVG and PNG, drawn with a bundled font.
 pub mod plot;
 pub mod recorder;
 pub mod run;

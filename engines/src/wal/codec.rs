@@ -1,4 +1,4 @@
-//! The binary form of a [`LogEntry`]: a tag byte, then fixed-width
+//! The binary form of a `LogEntry`: a tag byte, then fixed-width
 //! little-endian fields (ids as `u32`, stamps as `u64`), bodies as a `u32`
 //! length and their bytes (`bytes.rs`, shared with the snapshots). Hand-written rather than derived: a body's
 //! bytes must round-trip exactly (the JSON form of [`crate::Body`] is

@@ -3,12 +3,12 @@
 //! recovery (replay, torn-tail truncation) and the simulated crash.
 //!
 //! # One log, two uses
-//! [`LogEntry`] is the replication log's entry (`shard_set/replica.rs`): a
+//! `LogEntry` is the replication log's entry (`shard_set/replica.rs`): a
 //! client write with the fault decision it was applied under and the post
 //! stamps it took (replay must not tick the shared clock again, and the
 //! replayed posts must sort as the originals did), or a follow-up applied.
 //! A durable partition writes the same entries to a file; a backup applies
-//! them from a channel. Replay goes through [`replay`], the same
+//! them from a channel. Replay goes through `replay`, the same
 //! [`Partition`] code as the backups, so a recovered partition's digest
 //! equals the one it had for every entry on disk.
 //!
@@ -18,13 +18,13 @@
 //! workload the harness names), then records `[len u32][crc32 u32][payload]`
 //! (little-endian; the CRC covers the payload, [`codec`] gives its form).
 //! A record whose length runs past the end, whose checksum fails or whose
-//! payload does not decode ends the valid log: [`Wal::open`] truncates the
+//! payload does not decode ends the valid log: `Wal::open` truncates the
 //! file there and reports how many bytes it cut and why. A header from
 //! another version or workload is refused ([`WalError::Foreign`]), never
 //! rewritten.
 //!
 //! # Group commit
-//! Appends go to a buffer; [`Wal::commit`] writes it with one `write` and,
+//! Appends go to a buffer; `Wal::commit` writes it with one `write` and,
 //! in `fsync` mode, one `fdatasync` for the whole group. The owner commits
 //! before it lets the group's replies go: serial when its session polls,
 //! a shard's log thread once per batch of log messages. In `log` mode the
@@ -54,10 +54,10 @@
 //! (encode, write, fsync, compaction) is measured and reported.
 //!
 //! # The crash
-//! [`Wal::crash`] models an OS crash: the buffer (never written) is
+//! `Wal::crash` models an OS crash: the buffer (never written) is
 //! dropped, and the file is cut back to its last fsync (an in-process crash
 //! alone would keep the page cache, so it would lose nothing written).
-//! Serial crashes inline ([`Durable::crash`]); a shard of actor or
+//! Serial crashes inline (`Durable::crash`); a shard of actor or
 //! sharded asks its log thread, which cuts the log, rebuilds the
 //! partition and hands it back (`shard_set/shard.rs`, `Shard::crash_now`).
 

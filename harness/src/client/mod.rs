@@ -265,7 +265,7 @@ pub(crate) fn client_main<S: Session>(
     res
 }
 
-/// The harness's closed loop, as [`crate::run`] measures with, for benches:
+/// The harness's closed loop, as [`crate::run()`] measures with, for benches:
 /// sends `ops` generated ops through `session` with `inflight` outstanding,
 /// recording every latency as a run does (into a recorder nobody reads), and
 /// returns the time from the first send to the last reply. One client

@@ -3,8 +3,8 @@
 //! the client threads and the collector, audit, and write the outputs.
 //!
 //! [`run`] is the reusable entry point (a sweep calls it once per cell).
-//! This module resolves what a run needs; [`drive`] runs the threads of one
-//! run on a built engine, and [`summarise`] audits the engine and turns what
+//! This module resolves what a run needs; `drive` runs the threads of one
+//! run on a built engine, and `summarise` audits the engine and turns what
 //! the threads measured into the [`RunSummary`].
 
 mod drive;

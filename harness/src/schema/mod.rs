@@ -23,7 +23,7 @@
 //! written before versions existed (version 1: no `schema` column, a
 //! `format` field in the JSON documents, as in the committed `docs/` sweeps
 //! and resumable sweep folders of that time) are read by one explicit
-//! upgrade step per type ([`v1`]), never by optional fields scattered through
+//! upgrade step per type (`v1`), never by optional fields scattered through
 //! the current types. A file from a newer socialbench is refused with
 //! [`SchemaError::Newer`].
 //!

@@ -88,7 +88,7 @@ use plan::{Line, line_rates, lines};
 
 /// What a sweep is asked to do. `base` carries the fixed settings
 /// (workload, seed, warmup, duration, interval, mailbox, channel, inflight
-/// via a closed [`LoopMode`], progress, stop signal); engine, threads,
+/// via a closed `LoopMode`, progress, stop signal); engine, threads,
 /// partitions, users, mode and outputs are set per cell.
 #[derive(Clone, Debug)]
 pub struct SweepSpec {
