@@ -42,9 +42,9 @@
 //!   per community and no read of a post hash. Each community's part is an
 //!   atomic snapshot of that community; the parts are read at slightly
 //!   different moments, as the sharded engine's are. Why not the scores:
-//!   `WITHSCORES` formats each score as a double, which measured 8.2 us per
-//!   25-member read against 2.9 us without (`redis-benchmark -P 16`, 2026-12-04);
-//!   the sort key is recomputed in Rust from the summary instead.
+//!   `WITHSCORES` formats each score as a double, most of such a read's
+//!   server time (measured in the README, Redis); the sort key is
+//!   recomputed in Rust from the summary instead.
 //! - **Server calls per op, counted.** Every script returns how many
 //!   `redis.call`s it made; each session counts per op kind the ops, the
 //!   commands it sent and the scripts' calls ([`RedisStats`], `run.json`
@@ -66,9 +66,8 @@
 //!   server and on a cluster alike. Under concurrency a post refused between
 //!   its check and its apply wastes one stamp (a gap, never a duplicate). Cost:
 //!   two extra round trips per post (posts are ~2% of the reddit mix) and one
-//!   `INCR` on the clock's node per post: on a cluster that node serves 1 in
-//!   about 60 ops of the reddit mix more than the others, about 1 us of
-//!   server time each. Kept: a per-community clock would give stamps that
+//!   `INCR` on the clock's node per post: on a cluster that node serves one call per post more than the others
+//!   (README, Redis). Kept: a per-community clock would give stamps that
 //!   disagree with `serial`'s, and the differential test is what shows that
 //!   the Redis engine does the same work.
 //! - **Hot ranking in Lua** reproduces [`hot_key`](crate::partition::hot_key)
@@ -561,25 +560,9 @@ impl RedisEngine {
         &self,
         mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
     ) -> Result<Vec<R>, ServerError> {
-        let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::with_capacity(control.len());
-        for (i, slot) in control.iter_mut().enumerate() {
-            let url = &self.shared.urls[i];
-            if slot.is_none() {
-                *slot = Some(wire::connect(url, self.shared.timeout)?);
-            }
-            let Some(conn) = slot.as_mut() else {
-                continue;
-            };
-            match f(conn) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    *slot = None;
-                    return Err(ServerError::caused(format!("Redis at {url}"), e));
-                }
-            }
-        }
-        Ok(out)
+        (0..self.shared.urls.len())
+            .map(|node| self.with_node(node, &mut f))
+            .collect()
     }
 
     /// Keys under the prefix and the servers' memory: O(keys), not for a hot loop.
@@ -622,11 +605,9 @@ impl RedisEngine {
         let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
         let url = &self.shared.urls[node];
         let slot = &mut control[node];
-        if slot.is_none() {
-            *slot = Some(wire::connect(url, self.shared.timeout)?);
-        }
-        let Some(conn) = slot.as_mut() else {
-            return Err(ServerError::new(format!("no connection to {url}")));
+        let conn = match slot {
+            Some(conn) => conn,
+            None => slot.insert(wire::connect(url, self.shared.timeout)?),
         };
         f(conn).map_err(|e| {
             *slot = None;

@@ -587,10 +587,9 @@ impl RedisSession {
     }
 
     /// A home feed's first step: `HGET <user>:u reg` and `HGETALL <user>:s`
-    /// pipelined on the user's group, as plain commands. A script doing the
-    /// same measured 9.2 us of server time against 2.3 us for the two
-    /// commands (redis-benchmark -P 16, 2026-12-04): converting an 11-entry
-    /// hash to Lua values and back dominated. Two reads of one group, not
+    /// pipelined on the user's group, as plain commands: a script would
+    /// spend most of its time converting the hash to Lua values and back
+    /// (measured in the README, Redis). Two reads of one group, not
     /// atomic together: a user registered between them reads as unknown,
     /// which is the state at the first read.
     fn home_feed(&mut self, idx: u32, user: UserId) {
