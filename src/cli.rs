@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use socialbench_engines::{
-    ChannelKind, DurabilityMode, EngineConfig, EngineKind, Faults, FeedMode, Feeds, IdlePolicy,
-    RedisConfig, RedisTarget, Replication, ReplicationMode,
+    ChannelKind, DurabilityMode, EngineConfig, EngineKind, Failover, Faults, FeedMode, Feeds,
+    Heartbeat, IdlePolicy, RedisConfig, RedisTarget, Replication, ReplicationMode,
 };
 use socialbench_harness::capacity::Slo;
 use socialbench_harness::config::{AuditMode, defaults};
@@ -117,6 +117,31 @@ fn replicas_arg(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A heartbeat: `off`, or `INTERVAL[:MISSES]` (e.g. `100ms:3`; misses
+/// default to 3), the interval from 1 ms to 10 s, misses from 1 to 100.
+fn heartbeat_arg(s: &str) -> Result<HeartbeatArg, String> {
+    let t = s.trim();
+    if t == "off" {
+        return Ok(HeartbeatArg(None));
+    }
+    let (interval, misses) = t.split_once(':').unwrap_or((t, "3"));
+    let interval = socialbench_harness::parse_duration(interval).map_err(|e| e.to_string())?;
+    if interval < Duration::from_millis(1) || interval > Duration::from_secs(10) {
+        return Err(format!(
+            "heartbeat interval in `{s}` must be from 1ms to 10s"
+        ));
+    }
+    let misses = match misses.trim().parse::<u32>() {
+        Ok(m) if (1..=100).contains(&m) => m,
+        _ => return Err(format!("misses in `{s}` must be a count from 1 to 100")),
+    };
+    Ok(HeartbeatArg(Some(Heartbeat { interval, misses })))
+}
+
+/// `--heartbeat`'s value (`None`: off).
+#[derive(Clone, Copy, Debug)]
+pub struct HeartbeatArg(pub Option<Heartbeat>);
+
 /// Defines a value parser per bounded count flag.
 macro_rules! counts {
     ($($name:ident: $t:ty = $max:expr;)+) => {
@@ -213,7 +238,9 @@ pub struct EngineArgs {
     /// panic:rate=P | drop-writes:rate=P[,kind=K] |
     /// duplicate-writes:rate=P[,kind=K] (K a write kind, e.g. create_post) |
     /// crash:partition=N,at=T[,every=E] (the partition loses its memory at T
-    /// from the start of the measured window and recovers from its log).
+    /// from the start of the measured window and recovers from its log) |
+    /// kill-primary:shard=N,at=T[,every=E] (with --replicas: the shard's
+    /// primary dies at T and the coordinator promotes a backup).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<String>,
     /// Backups per shard of the sharded engine (0 to 2, default 0), each on
@@ -227,6 +254,13 @@ pub struct EngineArgs {
     /// is a dimension of sweep.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub replication: Vec<ReplicationMode>,
+    /// How the coordinator of a replicated shard set watches the
+    /// primaries: a ping every INTERVAL, a primary that misses MISSES in a
+    /// row is declared dead and its most up-to-date backup promoted
+    /// (default 100ms:3, which outlasts this VM's vCPU pauses of ~100 ms);
+    /// `off`: no coordinator, no failover.
+    #[arg(long, value_name = "INTERVAL[:MISSES]|off", value_parser = heartbeat_arg)]
+    pub heartbeat: Option<HeartbeatArg>,
     /// How home feeds are built: on read (pull, the default), pushed on
     /// write to materialised timelines (push), or pushed except for
     /// sources above --push-threshold members (hybrid). Push serves `New`
@@ -328,6 +362,20 @@ pub struct RedisArgs {
 }
 
 impl EngineArgs {
+    /// The coordinator's settings: the `--heartbeat` given, else the
+    /// default one when any backup is asked for.
+    pub fn failover(&self) -> Failover {
+        let heartbeat = match self.heartbeat {
+            Some(HeartbeatArg(h)) => h,
+            None if self.replicas.iter().any(|&r| r > 0) => Some(Heartbeat::DEFAULT),
+            None => None,
+        };
+        Failover {
+            heartbeat,
+            hold_shipping: false,
+        }
+    }
+
     /// The one replication setting of `run`, `compare` and `capacity`;
     /// lists are for `sweep` ([`EngineArgs::replications`]).
     pub fn replication(&self) -> anyhow::Result<Replication> {
@@ -490,6 +538,7 @@ fn base_config(
         socialbench_harness::parse_fault(f, &mut c.faults)?;
     }
     c.redis = e.redis.config()?;
+    c.failover = e.failover();
     if let Some(w) = l.warmup {
         c.warmup = w;
     }

@@ -1,7 +1,9 @@
 //! `--replicas` and `--replication` end to end: a replicated sharded run
 //! passes its audit with every backup equal to its primary and reports its
 //! replication in run.json, timeseries.csv and the table; sweep takes them
-//! as a dimension of the sharded lines; bad values exit 2 with one line.
+//! as a dimension of the sharded lines; a killed primary fails over and
+//! the run reports it (table, run.json, timeseries.csv events); bad values
+//! exit 2 with one line.
 
 mod common;
 
@@ -108,6 +110,55 @@ fn sweep_measures_each_replication_variant_of_the_sharded_lines() {
     assert!(table.contains("sharded+r1-async"), "{table}");
 }
 
+/// `--fault kill-primary` on a sync replicated run: the coordinator
+/// promotes the backup, the audit passes (exit 0), and the failover is in
+/// the table, in run.json and as events in timeseries.csv.
+#[test]
+fn a_killed_primary_fails_over_and_the_run_reports_it() {
+    let out = temp_dir("failover");
+    let o = run(
+        &out,
+        "kill",
+        &[
+            "--engine",
+            "sharded",
+            "--shards",
+            "2",
+            "--replicas",
+            "1",
+            "--heartbeat",
+            "10ms:3",
+            "--fault",
+            "kill-primary:shard=1,at=100ms",
+            "--duration",
+            "600ms",
+        ],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("failover: heartbeat 10.00ms x 3; 1 kill(s)"),
+        "{table}"
+    );
+    assert!(table.contains("shard 1: killed at"), "{table}");
+    let j = run_json(&out.join("kill"));
+    assert_eq!(j["summary"]["audit"]["verdict"], "pass");
+    let f = &j["summary"]["engine_stats"]["replication"]["failover"];
+    assert_eq!(f["kills"], 1, "{f}");
+    let event = &f["events"][0];
+    assert_eq!(event["shard"], 1, "{f}");
+    let (killed, serving) = (event["killed_us"].as_i64(), event["serving_us"].as_i64());
+    assert!(killed.unwrap() >= 100_000 && serving > killed, "{f}");
+    let ts = csv_rows(&out.join("kill").join("timeseries.csv"));
+    for name in ["kill_primary", "failover"] {
+        assert!(
+            ts.iter()
+                .any(|r| r["source"] == "event" && r["name"] == name),
+            "no {name} event in timeseries.csv"
+        );
+    }
+}
+
 #[test]
 fn bad_replication_flags_exit_2_with_one_line() {
     for (args, mentions) in [
@@ -128,6 +179,76 @@ fn bad_replication_flags_exit_2_with_one_line() {
             "lists are for sweep",
         ),
         (&["run", "--replication", "eventually"][..], "eventually"),
+        (
+            &[
+                "run",
+                "--engine",
+                "sharded",
+                "--fault",
+                "kill-primary:shard=0,at=1s",
+            ][..],
+            "needs --replicas",
+        ),
+        (
+            &["run", "--engine", "actor", "--fault", "kill-primary:at=1s"][..],
+            "kill-primary fault needs the sharded engine",
+        ),
+        (
+            &[
+                "run",
+                "--engine",
+                "sharded",
+                "--shards",
+                "2",
+                "--replicas",
+                "1",
+                "--fault",
+                "kill-primary:shard=2,at=1s",
+            ][..],
+            "shard 2 outside 0..2",
+        ),
+        (
+            &[
+                "run",
+                "--engine",
+                "sharded",
+                "--replicas",
+                "1",
+                "--duration",
+                "2s",
+                "--fault",
+                "kill-primary:shard=0,at=3s",
+            ][..],
+            "past the run's end",
+        ),
+        (
+            &[
+                "run",
+                "--engine",
+                "sharded",
+                "--replicas",
+                "1",
+                "--heartbeat",
+                "0ms",
+            ][..],
+            "1ms to 10s",
+        ),
+        (
+            &[
+                "run",
+                "--engine",
+                "sharded",
+                "--replicas",
+                "1",
+                "--heartbeat",
+                "50ms:0",
+            ][..],
+            "misses",
+        ),
+        (
+            &["run", "--fault", "kill-primary:node=1,at=1s"][..],
+            "unknown key `node`",
+        ),
     ] {
         let o = socialbench(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));

@@ -680,6 +680,11 @@ pub enum ApiError {
     /// not applied (the crash fault, `--fault crash`).
     #[error("partition crashed: the op was not applied")]
     Crashed,
+    /// The shard's primary died (or was deposed) with the op in flight,
+    /// and the backup promoted in its place does not have it: it was not
+    /// applied (failover, `--fault kill-primary`).
+    #[error("shard unavailable: its primary failed over and the op was not applied")]
+    Unavailable,
     /// The engine is shut down.
     #[error("engine is shut down")]
     Shutdown,

@@ -77,6 +77,12 @@ pub struct Faults {
     /// crashes too).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crash: Option<Crash>,
+    /// A replicated shard's primary killed (`kill-primary`: `partition` is
+    /// the shard) and replaced by its most up-to-date backup; needs
+    /// replication and a heartbeat ([`Failover`]). Not counted by
+    /// [`Faults::any`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_primary: Option<Crash>,
 }
 
 impl Faults {
@@ -218,6 +224,52 @@ impl Replication {
     /// backups.
     pub fn copies(&self) -> usize {
         self.replicas.saturating_add(1)
+    }
+}
+
+/// How a coordinator watches the primaries of a replicated shard set
+/// (`--heartbeat`): it pings every primary and backup once per `interval`
+/// and declares a primary dead once it has left `misses` pings in a row
+/// unanswered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Heartbeat {
+    /// Time between two pings.
+    pub interval: Duration,
+    /// Unanswered pings in a row that make a primary dead.
+    pub misses: u32,
+}
+
+impl Heartbeat {
+    /// 100 ms and 3 misses: a primary is declared dead 300 to 400 ms after
+    /// it stops (the first ping it misses may leave up to one interval
+    /// later; the third is found unanswered one interval after it left),
+    /// three times the longest vCPU pause (about 100 ms) seen on the small
+    /// VMs this harness is developed on, so a paused thread is not taken
+    /// for a dead one.
+    pub const DEFAULT: Heartbeat = Heartbeat {
+        interval: Duration::from_millis(100),
+        misses: 3,
+    };
+}
+
+/// Failure detection and failover of replicated shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Failover {
+    /// The coordinator's heartbeat (`None`: no coordinator, so no
+    /// failover; the CLI gives replicated runs [`Heartbeat::DEFAULT`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
+    /// Test knob: the primary the `kill-primary` fault kills ships
+    /// nothing to its backups before its first failover, so that what an
+    /// `async` failover loses is known exactly.
+    #[serde(skip)]
+    pub hold_shipping: bool,
+}
+
+impl Failover {
+    /// Whether no coordinator runs.
+    pub fn is_off(&self) -> bool {
+        self.heartbeat.is_none()
     }
 }
 
@@ -372,6 +424,10 @@ pub struct EngineConfig {
     /// Backups per shard and when writes are acknowledged; only the
     /// `sharded` engine replicates, the others refuse backups.
     pub replication: Replication,
+    /// The coordinator that detects dead primaries and promotes a backup
+    /// (replicated `sharded` only).
+    #[serde(skip_serializing_if = "Failover::is_off")]
+    pub failover: Failover,
     /// How home feeds are built (pull, push, hybrid); `redis` and `null`
     /// pull only.
     pub feeds: Feeds,
@@ -395,6 +451,7 @@ impl Default for EngineConfig {
             faults: Faults::default(),
             idle: IdlePolicy::default(),
             replication: Replication::default(),
+            failover: Failover::default(),
             feeds: Feeds::default(),
             redis: None,
             durability: Durability::default(),
@@ -576,6 +633,11 @@ impl EngineConfig {
 
     /// Refuses backups on `engine`, which has no shards to replicate.
     pub fn refuse_replicas(&self, engine: &str) -> Result<(), EngineError> {
+        if self.faults.kill_primary.is_some() {
+            return Err(EngineError::config(format!(
+                "the kill-primary fault needs the sharded engine with --replicas; {engine} has no replicated shards"
+            )));
+        }
         if self.replication.on() {
             return Err(EngineError::config(format!(
                 "--replicas needs the sharded engine; {engine} has no shards to replicate"

@@ -488,6 +488,62 @@ pub struct ReplicationStats {
     pub held_replies: u64,
     /// Backups whose thread is gone.
     pub lost_backups: u64,
+    /// The coordinator's figures (`None`: no coordinator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverStats>,
+}
+
+/// What the coordinator of a replicated engine saw and did: heartbeats,
+/// failovers and what they cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FailoverStats {
+    /// Time between two heartbeats, in microseconds.
+    pub heartbeat_micros: u64,
+    /// Unanswered heartbeats in a row that make a primary dead.
+    pub misses: u32,
+    /// Primaries killed by the `kill-primary` fault.
+    pub kills: u64,
+    /// Primaries declared dead and replaced by a backup.
+    pub failovers: u64,
+    /// Failovers of a primary that was alive (a pause taken for a death):
+    /// it was deposed and fenced all the same.
+    pub false_failovers: u64,
+    /// Ops answered [`crate::ApiError::Unavailable`].
+    pub unavailable_ops: u64,
+    /// Log entries the failovers lost: applied by the old primary, on no
+    /// backup.
+    pub lost_entries: u64,
+    /// Log entries backups refused because a deposed primary sent them.
+    pub fenced_entries: u64,
+    /// Times a backup left the heartbeats unanswered long enough to be
+    /// declared dead (it is reported, not replaced).
+    pub silent_backups: u64,
+    /// Each failover, in order.
+    pub events: Vec<FailoverEvent>,
+}
+
+/// One failover. Times are microseconds from the start of the measured
+/// window (negative: before it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FailoverEvent {
+    /// The shard.
+    pub shard: usize,
+    /// When its primary was killed (`None`: it was not; a false failover).
+    pub killed_us: Option<i64>,
+    /// When the coordinator declared it dead.
+    pub declared_us: i64,
+    /// When the new primary took over.
+    pub serving_us: i64,
+    /// When the new primary first answered an op without an error.
+    pub first_op_us: Option<i64>,
+    /// The backup promoted (`None`: none answered; the shard restarted empty).
+    pub promoted: Option<u8>,
+    /// Log entries the promoted state holds.
+    pub applied: u64,
+    /// Log entries lost.
+    pub lost_entries: u64,
+    /// Ops answered unavailable.
+    pub unavailable_ops: u64,
 }
 
 /// Writes the write faults changed, by kind name ([`crate::OpKind::name`]; kinds

@@ -47,13 +47,14 @@ pub use audit::{
     WriteTally,
 };
 pub use config::{
-    ChannelKind, Crash, Durability, DurabilityMode, EngineConfig, Faults, FeedMode, Feeds,
-    IdlePolicy, RedisConfig, RedisGroup, RedisTarget, Replication, ReplicationMode, Stall,
+    ChannelKind, Crash, Durability, DurabilityMode, EngineConfig, Failover, Faults, FeedMode,
+    Feeds, Heartbeat, IdlePolicy, RedisConfig, RedisGroup, RedisTarget, Replication,
+    ReplicationMode, Stall,
 };
 pub use engine::{
-    DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FeedStats,
-    PartitionStats, RedisCommandCost, RedisKindCost, RedisStats, ReplicationStats, Session,
-    Staleness, WriteFaults,
+    DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FailoverEvent,
+    FailoverStats, FeedStats, PartitionStats, RedisCommandCost, RedisKindCost, RedisStats,
+    ReplicationStats, Session, Staleness, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};

@@ -217,6 +217,15 @@ impl<A, B> DualReceiver<A, B> {
         }
     }
 
+    /// Blocks until the second lane has a value (or is disconnected),
+    /// leaving the first lane alone.
+    pub fn recv_second(&self) -> Result<B, Disconnected> {
+        match self {
+            DualReceiver::Crossbeam(_, b) => b.recv().map_err(|_| Disconnected),
+            DualReceiver::Flume(_, b) => b.recv().map_err(|_| Disconnected),
+        }
+    }
+
     /// Blocks until either lane has a value (or is disconnected) and takes it.
     pub fn recv_either(&self) -> Either<A, B> {
         match self {

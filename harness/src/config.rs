@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use socialbench_engines::{
-    AuditFailure, ChannelKind, Crash, Durability, EngineError, EngineKind, Faults, Feeds,
+    AuditFailure, ChannelKind, Crash, Durability, EngineError, EngineKind, Failover, Faults, Feeds,
     IdlePolicy, OpKind, RedisConfig, Replication, Stall,
 };
 
@@ -234,6 +234,9 @@ pub struct RunConfig {
     /// Backups per shard and when writes are acknowledged (the `sharded`
     /// engine only; `compare` and `sweep` give it to `sharded` alone).
     pub replication: Replication,
+    /// The coordinator of a replicated `sharded` engine (`--heartbeat`):
+    /// it detects dead primaries and promotes a backup.
+    pub failover: Failover,
     /// How home feeds are built (pull, push, hybrid) and hybrid's
     /// threshold; the timeline bound is the workload's feed limit, set
     /// when the run starts.
@@ -312,6 +315,7 @@ impl RunConfig {
             faults: Faults::default(),
             idle: IdlePolicy::default(),
             replication: Replication::default(),
+            failover: Failover::default(),
             feeds: Feeds::default(),
             durability: Durability::default(),
             audit: AuditMode::Entities,
@@ -348,6 +352,8 @@ impl RunConfig {
         c.engine = engine;
         if engine != EngineKind::Sharded {
             c.replication = Replication::default();
+            c.failover = Failover::default();
+            c.faults.kill_primary = None;
         }
         if matches!(engine, EngineKind::Null | EngineKind::Redis) {
             c.feeds.mode = socialbench_engines::FeedMode::Pull;
@@ -424,7 +430,8 @@ pub fn parse_rate(s: &str) -> Result<f64, RunError> {
 /// `stall:every=1s,for=200ms`, `drop-followups:rate=0.001`, `panic:rate=0.0001`,
 /// `drop-writes:rate=0.01` and `duplicate-writes:rate=0.01` (both take an
 /// optional `kind=` naming one write kind, e.g. `kind=create_post`; the two
-/// share that choice).
+/// share that choice), `crash:partition=0,at=3s[,every=5s]` and
+/// `kill-primary:shard=0,at=3s[,every=5s]`.
 pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
     let bad = |why: &str| RunError::BadInput(format!("bad fault `{spec}`: {why}"));
     let (kind, params) = spec.split_once(':').unwrap_or((spec, ""));
@@ -462,24 +469,34 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             }
             faults.stall = Some(Stall { every, duration });
         }
-        "crash" => {
-            known(&["partition", "at", "every"])?;
-            let partition = match get("partition") {
+        "crash" | "kill-primary" => {
+            let key = if kind == "crash" {
+                "partition"
+            } else {
+                "shard"
+            };
+            known(&[key, "at", "every"])?;
+            let partition = match get(key) {
                 None => 0,
                 Some(v) => v
                     .parse::<usize>()
-                    .map_err(|_| bad(&format!("partition `{v}` is not a partition index")))?,
+                    .map_err(|_| bad(&format!("{key} `{v}` is not a {key} index")))?,
             };
             let at = parse_duration(get("at").ok_or_else(|| bad("missing at=DURATION"))?)?;
             let every = get("every").map(parse_duration).transpose()?;
             if every.is_some_and(|e| e.is_zero()) {
                 return Err(bad("every must be positive"));
             }
-            faults.crash = Some(Crash {
+            let c = Crash {
                 partition,
                 at,
                 every,
-            });
+            };
+            if kind == "crash" {
+                faults.crash = Some(c);
+            } else {
+                faults.kill_primary = Some(c);
+            }
         }
         "drop-followups" => {
             known(&["rate"])?;
@@ -523,7 +540,8 @@ pub fn parse_fault(spec: &str, faults: &mut Faults) -> Result<(), RunError> {
             return Err(bad(
                 "unknown fault (known: stall:every=D,for=D; drop-followups:rate=P; \
                  drop-deliveries:rate=P; panic:rate=P; drop-writes:rate=P[,kind=K]; \
-                 duplicate-writes:rate=P[,kind=K]; crash:partition=N,at=D[,every=D])",
+                 duplicate-writes:rate=P[,kind=K]; crash:partition=N,at=D[,every=D]; \
+                 kill-primary:shard=N,at=D[,every=D])",
             ));
         }
     }

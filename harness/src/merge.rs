@@ -929,6 +929,7 @@ pub fn render(s: &MergedSummary) -> String {
             s.groups
         ),
         AuditVerdict::Fail => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
+        AuditVerdict::Lost => writeln!(o, "audit: {}", a.message.as_deref().unwrap_or("lost")),
         AuditVerdict::NotChecked => writeln!(
             o,
             "audit: not checked ({})",

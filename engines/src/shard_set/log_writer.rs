@@ -98,7 +98,9 @@ impl LogWriter {
             let Ok(first) = self.rx.recv() else { break };
             let mut upto = None;
             let mut take = |m: BackupMsg, wal: &mut Wal, shadow: &mut Option<Shadow>| match m {
-                BackupMsg::Log { upto: u, entries } => {
+                BackupMsg::Log {
+                    upto: u, entries, ..
+                } => {
                     for e in &entries {
                         wal.append(e);
                     }
@@ -108,7 +110,12 @@ impl LogWriter {
                     upto = Some(u);
                     Step::Go
                 }
-                BackupMsg::Probe(_) => Step::Go,
+                // A durable shard has no coordinator: none of these come.
+                BackupMsg::Probe(_)
+                | BackupMsg::Ping(_)
+                | BackupMsg::Fence { .. }
+                | BackupMsg::Copy { .. }
+                | BackupMsg::Reset { .. } => Step::Go,
                 BackupMsg::Stop => Step::Stop,
                 BackupMsg::Crash { fresh, reply } => Step::Crash(fresh, reply),
             };

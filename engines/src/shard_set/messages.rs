@@ -81,6 +81,11 @@ pub(super) enum PeerMsg {
     },
     /// News of this shard's replication, from a backup or another shard.
     Repl(super::replica::ReplMsg),
+    /// The coordinator's heartbeat `seq` (`failover.rs`).
+    Ping(u64),
+    /// The coordinator declared this shard's primary dead: take over with
+    /// the promoted backup's state (`failover.rs`).
+    Failover(Box<super::failover::Takeover>),
     Probe(Probe),
     Stop,
 }

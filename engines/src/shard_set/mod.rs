@@ -95,6 +95,7 @@
 //! [`EngineError::Shutdown`]. Replies to ops still queued are dropped with
 //! the shard, and a session's `poll` sees its reply channel disconnect.
 
+mod failover;
 mod gather;
 mod log_writer;
 mod merge;
@@ -190,6 +191,44 @@ pub(crate) struct ShardSet {
     logs: Option<DurableSet>,
     /// `--fault crash`: its plan and the figures of the shard it crashes.
     crash: Option<(Arc<CrashPlan>, Arc<Mutex<DurabilityStats>>)>,
+    /// The coordinator's shared state (`None`: no coordinator), the
+    /// `kill-primary` plan, and the channel whose drop stops the
+    /// coordinator.
+    failover: Option<Arc<failover::Shared>>,
+    kill: Option<Arc<CrashPlan>>,
+    coordinator_stop: Mutex<Option<crossbeam_channel::Sender<()>>>,
+}
+
+/// Refuses what failover does not do: `kill-primary` without backups to
+/// promote or a heartbeat to notice the death, on a shard that does not
+/// exist, or with push feeds (the deliveries queued in the dead primary's
+/// memory are not replicated).
+pub(crate) fn check_failover(config: &EngineConfig, count: usize) -> Result<(), EngineError> {
+    let Some(k) = &config.faults.kill_primary else {
+        return Ok(());
+    };
+    if !config.replication.on() {
+        return Err(EngineError::config(
+            "the kill-primary fault needs --replicas 1 or 2 (a backup to promote)",
+        ));
+    }
+    if config.failover.heartbeat.is_none() {
+        return Err(EngineError::config(
+            "the kill-primary fault needs a heartbeat to notice the death (--heartbeat)",
+        ));
+    }
+    if k.partition >= count {
+        return Err(EngineError::config(format!(
+            "kill-primary shard {} outside 0..{count}",
+            k.partition
+        )));
+    }
+    if config.feeds.pushes() {
+        return Err(EngineError::config(
+            "the kill-primary fault with push or hybrid feeds is not built (queued deliveries are not replicated)",
+        ));
+    }
+    Ok(())
 }
 
 /// The logs of a durable shard set.
@@ -254,6 +293,7 @@ impl ShardSet {
             return Err(EngineError::config("partitions must be at least 1"));
         }
         check_durability(config, count)?;
+        check_failover(config, count)?;
         if let Some(dir) = config.durability.log_dir()?
             && !config.durability.recover
         {
@@ -293,6 +333,13 @@ impl ShardSet {
                 };
                 (CrashPlan::new(c), Arc::new(Mutex::new(stats)))
             }),
+            failover: config
+                .failover
+                .heartbeat
+                .filter(|_| config.replication.on())
+                .map(|h| failover::Shared::new(count, config.replication.replicas, h)),
+            kill: config.faults.kill_primary.map(CrashPlan::new),
+            coordinator_stop: Mutex::new(None),
         };
         let mut logs = config.durability.logs().then(|| DurableSet {
             mode: config.durability.mode,
@@ -329,6 +376,11 @@ impl ShardSet {
                     {
                         shard.crashes(crash.timer(), stats.clone());
                     }
+                    if let Some(shared) = &set.failover {
+                        let kill = set.kill.as_ref().filter(|k| k.partition() == index);
+                        let hold = config.failover.hold_shipping && kill.is_some();
+                        shard.watched(shared.clone(), kill.map(|k| k.timer()), hold);
+                    }
                     set.spawn(thread_name(index), pin_of(index), move || shard.run())
                         .map_err(|e| EngineError::Spawn(Arc::new(e)))
                 });
@@ -342,7 +394,31 @@ impl ShardSet {
         }
         set.backups = backups;
         set.logs = logs;
+        if let Err(e) = set.start_coordinator(config) {
+            set.shutdown();
+            return Err(EngineError::Spawn(Arc::new(e)));
+        }
         Ok(set)
+    }
+
+    /// Starts the coordinator thread (`failover.rs`), if there is one.
+    fn start_coordinator(&self, config: &EngineConfig) -> std::io::Result<()> {
+        let (Some(shared), Some(heartbeat)) = (&self.failover, config.failover.heartbeat) else {
+            return Ok(());
+        };
+        let (stop_tx, stop) = crossbeam_channel::bounded(0);
+        let coordinator = failover::Coordinator {
+            shared: shared.clone(),
+            heartbeat,
+            peers: self.peers.clone(),
+            backups: self.backups.clone(),
+            stop,
+        };
+        self.spawn(format!("sb-{}-coord", self.name), None, move || {
+            coordinator.run()
+        })?;
+        *self.coordinator_stop.lock() = Some(stop_tx);
+        Ok(())
     }
 
     /// Starts shard `index`'s backups (threads `count + index * R + r` of
@@ -369,6 +445,8 @@ impl ShardSet {
                 applied: 0,
                 counters: FaultCounters::default(),
                 scratch: Vec::new(),
+                epoch: 0,
+                failover: self.failover.clone().map(|f| (f, index)),
             };
             let name = format!("{}-b{r}", thread_name(index));
             self.spawn(name, pin_of(count + index * replicas + r), move || {
@@ -585,6 +663,9 @@ impl ShardSet {
                 r.lost_backups += v.lost;
             }
         }
+        if let (Some(r), Some(f)) = (&mut repl, &self.failover) {
+            r.failover = Some(f.stats());
+        }
         s.replication = repl;
         let crashes = self.crash.as_ref().map(|(_, c)| c.lock().clone());
         s.durability = match (&self.logs, crashes) {
@@ -621,6 +702,12 @@ impl ShardSet {
     pub(crate) fn start_window(&self, at: std::time::Instant) {
         if let Some((plan, _)) = &self.crash {
             plan.arm(at);
+        }
+        if let Some(f) = &self.failover {
+            f.start_window(at);
+        }
+        if let Some(k) = &self.kill {
+            k.arm(at);
         }
     }
 
@@ -722,6 +809,9 @@ impl ShardSet {
 
     pub(crate) fn shutdown(&self) {
         self.stopped.store(true, Ordering::Release);
+        // The coordinator stops at once, before it could fail a stopping
+        // shard over.
+        drop(self.coordinator_stop.lock().take());
         let threads = std::mem::take(&mut *self.threads.lock());
         if threads.is_empty() {
             return;

@@ -62,8 +62,8 @@
 //! (`--fault crash`) keeps each follow-up it applied until it has sent its
 //! `Done`, and applies the ones its crash lost again
 //! ([`Replicator::after_crash`]): in one process that stands for the
-//! senders' resends. Resending after a failover belongs with failover,
-//! which is not built. The entries a crash lost leave a gap in the log's
+//! senders' resends; a failover (`failover.rs`) settles what the old
+//! primary held the same way ([`Replicator::failover`]). The entries a crash lost leave a gap in the log's
 //! numbering: the log counts as having every entry up to the last one
 //! logged before the crash, so nothing held afterwards waits for them.
 //!
@@ -72,11 +72,13 @@
 //! with the others, and the loss is reported and fails the audit.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender as LogSender};
 
+use super::failover::Shared;
 use super::messages::PeerMsg;
-use crate::api::{Op, Response};
+use crate::api::{ApiError, Op, Response};
 use crate::config::{Replication, ReplicationMode};
 use crate::fault::{FaultCounters, OpFault};
 use crate::mailbox::Sender;
@@ -88,8 +90,29 @@ pub(super) type BackupProbe = Box<dyn FnOnce(&Partition, u64) + Send>;
 
 /// What a backup receives from its primary and from the shard set.
 pub(super) enum BackupMsg {
-    /// The log entries numbered `upto - entries.len() + 1 ..= upto`.
-    Log { upto: u64, entries: Vec<LogEntry> },
+    /// The log entries numbered `upto - entries.len() + 1 ..= upto`, from
+    /// the primary of `epoch` (refused after a fence at a later one).
+    Log {
+        epoch: u64,
+        upto: u64,
+        entries: Vec<LogEntry>,
+    },
+    /// The coordinator's heartbeat `seq` (`failover.rs`).
+    Ping(u64),
+    /// The shard failed over to `epoch`: refuse older entries from now on
+    /// and answer how many entries were applied.
+    Fence {
+        epoch: u64,
+        reply: crossbeam_channel::Sender<u64>,
+    },
+    /// Answer a copy of the state (`Partition::encode_state`): it becomes
+    /// the new primary's.
+    Copy {
+        reply: crossbeam_channel::Sender<Vec<u8>>,
+    },
+    /// Take this state, which holds `applied` entries: the promoted
+    /// backup's, further ahead than this one.
+    Reset { state: Arc<Vec<u8>>, applied: u64 },
     /// Runs between two log messages.
     Probe(BackupProbe),
     /// Ends the thread.
@@ -146,6 +169,11 @@ pub(super) struct Backup {
     /// Scratch: the follow-ups an op pushes (the primary routed them; they
     /// come back as entries of the log of the shard they landed on).
     pub(super) scratch: Vec<FollowUp>,
+    /// The shard's epoch as last fenced: older log entries are refused.
+    pub(super) epoch: u64,
+    /// The coordinator's shared state and this backup's shard (`None`: no
+    /// coordinator).
+    pub(super) failover: Option<(Arc<Shared>, usize)>,
 }
 
 impl Backup {
@@ -159,7 +187,17 @@ impl Backup {
         };
         while let Ok(msg) = self.rx.recv() {
             match msg {
-                BackupMsg::Log { upto, entries } => {
+                BackupMsg::Log {
+                    epoch,
+                    upto,
+                    entries,
+                } => {
+                    if epoch < self.epoch {
+                        if let Some((f, _)) = &self.failover {
+                            f.fenced(entries.len() as u64);
+                        }
+                        continue;
+                    }
                     for e in entries {
                         self.apply(e);
                     }
@@ -172,6 +210,28 @@ impl Backup {
                     let _ = self.primary.send(ack);
                 }
                 BackupMsg::Probe(p) => p(&self.part, self.applied),
+                BackupMsg::Ping(seq) => {
+                    if let Some((f, shard)) = &self.failover {
+                        f.backup_beat(*shard, self.index as usize, seq);
+                    }
+                }
+                BackupMsg::Fence { epoch, reply } => {
+                    self.epoch = self.epoch.max(epoch);
+                    let _ = reply.send(self.applied);
+                }
+                BackupMsg::Copy { reply } => {
+                    let mut state = Vec::new();
+                    self.part.encode_state(&mut state);
+                    let _ = reply.send(state);
+                }
+                BackupMsg::Reset { state, applied } => {
+                    let mut part = self.part.empty_like();
+                    // The promoted backup's own encoding: it decodes.
+                    if part.restore_state(&state).is_ok() {
+                        self.part = part;
+                        self.applied = applied;
+                    }
+                }
                 BackupMsg::Stop => break,
                 // Durable shards have no backups: never sent here.
                 BackupMsg::Crash { .. } => {}
@@ -279,6 +339,11 @@ pub(super) struct Replicator {
     /// was lost and settled then, so a later crash loses only those after
     /// it (the log thread's last sync may still be older).
     settled: u64,
+    /// The shard's epoch (raised by each failover), sent with the log.
+    epoch: u64,
+    /// Test knob ([`crate::config::Failover::hold_shipping`]): ship
+    /// nothing until the next failover.
+    hold_shipping: bool,
 }
 
 impl Replicator {
@@ -302,7 +367,41 @@ impl Replicator {
             done_from: if sync { vec![0; shards] } else { Vec::new() },
             dones: VecDeque::new(),
             settled: 0,
+            epoch: 0,
+            hold_shipping: false,
         }
+    }
+
+    /// Test knob: ship nothing until the next failover.
+    pub(super) fn hold_shipping(&mut self) {
+        self.hold_shipping = true;
+    }
+
+    /// The primary was killed: what it had not shipped is lost with it.
+    pub(super) fn die(&mut self) {
+        self.outbox.clear();
+    }
+
+    /// The shard failed over to `epoch`, whose primary starts from the
+    /// promoted backup's state of `applied` entries: what was held for an
+    /// entry after it is answered unavailable or dropped, as
+    /// [`Replicator::after_crash`] does; the log goes on from `applied`,
+    /// which every live backup has now (the coordinator reset those that
+    /// lagged). Gives back what to send, and how many entries were lost.
+    pub(super) fn failover(&mut self, applied: u64, epoch: u64) -> (AfterCrash, u64) {
+        self.outbox.clear();
+        self.epoch = epoch;
+        self.hold_shipping = false;
+        let lost = self.view.logged.saturating_sub(applied);
+        let after = self.settle_lost(applied, ApiError::Unavailable);
+        self.view.logged = applied;
+        self.settled = applied;
+        for a in &mut self.acked {
+            if *a != u64::MAX {
+                *a = applied;
+            }
+        }
+        (after, lost)
     }
 
     /// A follow-up to shard `dest` has just been handed to [`Replicator::hold`]:
@@ -338,12 +437,6 @@ impl Replicator {
     /// handed back to be applied again. (Deliveries are never held here:
     /// the crash fault refuses push feeds on shard sets.)
     pub(super) fn after_crash(&mut self, synced: u64) -> AfterCrash {
-        let mut after = AfterCrash {
-            now: Vec::new(),
-            failed: 0,
-            dropped: 0,
-            lost_incoming: Vec::new(),
-        };
         let synced = synced.max(self.settled);
         self.settled = self.view.logged;
         // The entries after `synced` are gone, and what was held for them
@@ -357,6 +450,21 @@ impl Replicator {
         {
             *a = (*a).max(self.view.logged);
         }
+        self.settle_lost(synced, ApiError::Crashed)
+    }
+
+    /// Settles what was held for the entries after `kept`, which are lost:
+    /// replies are answered `error`, follow-ups of lost writes dropped
+    /// with their barriers, feed parts sent; follow-ups from other shards
+    /// applied in lost entries are handed back to be applied again.
+    fn settle_lost(&mut self, kept: u64, error: ApiError) -> AfterCrash {
+        let synced = kept;
+        let mut after = AfterCrash {
+            now: Vec::new(),
+            failed: 0,
+            dropped: 0,
+            lost_incoming: Vec::new(),
+        };
         let mut dropped = vec![0u64; self.sent_to.len()];
         let peers = std::mem::take(&mut self.held_peers);
         for (seq, out) in peers {
@@ -388,7 +496,7 @@ impl Replicator {
                     after.now.push(Out::Reply {
                         session,
                         tag,
-                        response: Err(crate::api::ApiError::Crashed),
+                        response: Err(error),
                     });
                 }
                 Held::Barrier { dest, count } if count > self.sent_to[dest] => {}
@@ -518,7 +626,7 @@ impl Replicator {
 
     /// Sends the entries logged since the last call to every live backup.
     pub(super) fn ship(&mut self) {
-        if self.outbox.is_empty() {
+        if self.outbox.is_empty() || self.hold_shipping {
             return;
         }
         let upto = self.view.logged;
@@ -535,6 +643,7 @@ impl Replicator {
                 entries.clone()
             };
             let msg = BackupMsg::Log {
+                epoch: self.epoch,
                 upto,
                 entries: batch.unwrap_or_default(),
             };
@@ -747,6 +856,7 @@ mod tests {
         };
         set.backups[0][1]
             .send(BackupMsg::Log {
+                epoch: 0,
                 upto,
                 entries: vec![stray],
             })

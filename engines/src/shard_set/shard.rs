@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
+use super::failover::{Shared, Takeover};
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
@@ -120,6 +121,20 @@ pub(super) struct Shard {
     /// Client writes applied since the start or the last crash (what a
     /// crash without a log loses).
     writes: u64,
+    /// The coordinator's watch over this shard (`None`: no coordinator).
+    failover: Option<Watched>,
+    /// Deposed by a failover while holding a batch: the batch is answered
+    /// unavailable instead of applied.
+    fenced: Option<usize>,
+}
+
+/// A shard watched by the coordinator (`failover.rs`).
+pub(super) struct Watched {
+    pub(super) shared: Arc<Shared>,
+    /// `--fault kill-primary` on this shard.
+    pub(super) kill: Option<CrashTimer>,
+    /// The failover whose first op served is not recorded yet.
+    pub(super) first_op: Option<usize>,
 }
 
 impl Shard {
@@ -163,6 +178,124 @@ impl Shard {
             posts_by: vec![Vec::new(); count],
             crash: None,
             writes: 0,
+            failover: None,
+            fenced: None,
+        }
+    }
+
+    /// Makes the coordinator watch this shard (and, with `kill`, the
+    /// shard `--fault kill-primary` kills).
+    pub(super) fn watched(&mut self, shared: Arc<Shared>, kill: Option<CrashTimer>, hold: bool) {
+        self.failover = Some(Watched {
+            shared,
+            kill,
+            first_op: None,
+        });
+        if let Some(r) = &mut self.repl
+            && hold
+        {
+            r.hold_shipping();
+        }
+    }
+
+    /// The kill (`failover.rs`): the primary stops serving, its unshipped
+    /// log is lost, and it waits, answering no heartbeat, until the
+    /// coordinator hands it the promoted backup's state. What reaches its
+    /// peer lane meanwhile is kept for the new primary (the senders would
+    /// resend it); its client lane is answered unavailable at the takeover.
+    /// Returns true if the set stopped meanwhile.
+    fn die(&mut self) -> bool {
+        if let Some(w) = &self.failover {
+            w.shared.kill(self.index);
+        }
+        if let Some(r) = &mut self.repl {
+            r.die();
+        }
+        let mut kept = Vec::new();
+        loop {
+            match self.rx.recv_second() {
+                Ok(PeerMsg::Failover(t)) => {
+                    self.take_over(*t, true);
+                    break;
+                }
+                Ok(PeerMsg::Stop) | Err(_) => return true,
+                Ok(PeerMsg::Ping(_)) => {}
+                Ok(m) => kept.push(m),
+            }
+        }
+        for m in kept {
+            if self.on_peer(m, 0) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Takes over from a dead or deposed primary with the promoted
+    /// backup's state: what the old primary held for entries the backup
+    /// lacks is answered unavailable (replies) or dropped (follow-ups of
+    /// lost writes), the follow-ups of other shards it had applied in
+    /// them are applied again (`sync`: their senders keep them), and the
+    /// ops queued on its client lane are answered unavailable. The batch
+    /// in hand (`in_hand`) is answered so by the loop (`fenced`).
+    fn take_over(&mut self, t: Takeover, in_hand: bool) {
+        let Some(w) = &self.failover else { return };
+        let shared = w.shared.clone();
+        let mut part = self.part.empty_like();
+        if let Some(state) = &t.state
+            && part.restore_state(state).is_err()
+        {
+            // A backup's own encoding always decodes; if not, start empty.
+            part = self.part.empty_like();
+        }
+        self.part = part;
+        let (after, lost) = match &mut self.repl {
+            Some(r) => r.failover(t.applied, t.epoch),
+            None => return,
+        };
+        self.sent -= after.dropped;
+        let mut unavailable = after.failed;
+        for out in after.now {
+            self.send_out(out);
+        }
+        for (from, f) in after.lost_incoming {
+            apply_follow_up_guarded(&mut self.part, f, &self.counters);
+            if let Some(r) = &mut self.repl {
+                r.log_follow_up(f);
+                r.owe_done(from, f);
+            }
+        }
+        while let Some(m) = self.rx.try_first() {
+            self.queue(m.session, m.tag, Err(ApiError::Unavailable));
+            unavailable += 1;
+        }
+        shared.took_over(self.index, t.event, lost, unavailable);
+        self.fenced = in_hand.then_some(t.event);
+        if let Some(w) = &mut self.failover {
+            w.first_op = Some(t.event);
+        }
+    }
+
+    /// Whether `--fault kill-primary` kills this shard now.
+    #[inline]
+    fn kill_due(&mut self) -> bool {
+        self.failover
+            .as_mut()
+            .and_then(|w| w.kill.as_mut())
+            .is_some_and(CrashTimer::due)
+    }
+
+    /// Answers the ops of `batch` unavailable: a failover deposed the
+    /// primary that had taken them (failover `event`).
+    fn refuse(&mut self, batch: &mut Vec<ClientMsg>, event: usize) {
+        let n = batch.len() as u64;
+        for m in batch.drain(..) {
+            self.queue(m.session, m.tag, Err(ApiError::Unavailable));
+        }
+        if let Some(w) = &self.failover
+            && n > 0
+        {
+            w.shared.unavailable(event, n);
         }
     }
 
@@ -284,17 +417,43 @@ impl Shard {
             }
             // Causality: follow-ups sent before the replies that led to this
             // batch are on the peer lane now; apply them first.
+            let mut stop = false;
             while let Some(msg) = self.rx.try_second() {
                 if self.on_peer(msg, batch.len()) {
-                    // Shutdown errors reveal nothing: they need no backup.
-                    for m in batch.drain(..) {
-                        self.queue(m.session, m.tag, Err(ApiError::Shutdown));
-                    }
-                    self.flush();
-                    break 'serve;
+                    stop = true;
+                    break;
                 }
             }
-            for m in batch.drain(..) {
+            if stop {
+                // Shutdown errors reveal nothing: they need no backup.
+                for m in batch.drain(..) {
+                    self.queue(m.session, m.tag, Err(ApiError::Shutdown));
+                }
+                self.flush();
+                break 'serve;
+            }
+            if let Some(event) = self.fenced.take() {
+                self.refuse(&mut batch, event);
+            }
+            let mut ops = batch.drain(..);
+            while let Some(m) = ops.next() {
+                // The kill may fall between any two ops of a batch: the
+                // replies of the ops before it may have left (an early
+                // flush) while their log entries were not shipped yet.
+                if self.kill_due() {
+                    let mut rest: Vec<ClientMsg> = std::iter::once(m).chain(ops.by_ref()).collect();
+                    if self.die() {
+                        for m in rest {
+                            self.queue(m.session, m.tag, Err(ApiError::Shutdown));
+                        }
+                        self.flush();
+                        break 'serve;
+                    }
+                    if let Some(event) = self.fenced.take() {
+                        self.refuse(&mut rest, event);
+                    }
+                    break;
+                }
                 self.on_client(m);
             }
             self.drain_deliveries(DELIVERY_CHUNK);
@@ -426,6 +585,12 @@ impl Shard {
             &self.counters,
         );
         self.writes += u64::from(write && response.is_ok());
+        if let Some(w) = &mut self.failover
+            && response.is_ok()
+            && let Some(event) = w.first_op.take()
+        {
+            w.shared.first_op(event);
+        }
         if let (Some(r), Some(op)) = (&mut self.repl, logged) {
             r.log_op(op, fault, self.part.stamps.take());
         }
@@ -620,6 +785,13 @@ impl Shard {
                 max_queued: self.max_queued,
                 staleness: &self.staleness,
             }),
+            PeerMsg::Ping(seq) => {
+                if let Some(w) = &self.failover {
+                    w.shared.beat(self.index, seq);
+                }
+            }
+            // Deposed alive (a false failover): fenced all the same.
+            PeerMsg::Failover(t) => self.take_over(*t, taken > 0),
             PeerMsg::Stop => return true,
         }
         false

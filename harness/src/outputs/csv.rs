@@ -223,6 +223,17 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
         out.push(("replication", "lag", "entries", r.lag_entries));
         out.push(("replication", "held_replies", "count", r.held_replies));
         out.push(("replication", "lost_backups", "count", r.lost_backups));
+        if let Some(f) = &r.failover {
+            for (name, v) in [
+                ("kills", f.kills),
+                ("failovers", f.failovers),
+                ("false_failovers", f.false_failovers),
+                ("unavailable_ops", f.unavailable_ops),
+                ("lost_entries", f.lost_entries),
+            ] {
+                out.push(("failover", name, "count", v));
+            }
+        }
     }
     if let Some(f) = &e.feeds {
         out.push(("feeds", "backlog", "deliveries", f.backlog));
@@ -240,6 +251,43 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
     }
 }
 
+/// The failover events of an interval (`event` rows, `at_us` from the
+/// start of the measured window): `kill_primary` when a primary was
+/// killed, `failover` when a new primary took over after a kill,
+/// `false_failover` when a live one was deposed; each with its `shard`.
+fn interval_events(out: &mut Vec<Value<'_>>, iv: &IntervalReport<'_>) {
+    let Some(f) = iv
+        .engine
+        .replication
+        .as_ref()
+        .and_then(|r| r.failover.as_ref())
+    else {
+        return;
+    };
+    let (start, end) = (
+        (iv.start_ns / 1000) as i64,
+        ((iv.start_ns + iv.duration_ns) / 1000) as i64,
+    );
+    let within = |t: i64| (start..end).contains(&t);
+    for e in &f.events {
+        let mut mark = |name: &'static str, at: i64| {
+            if within(at) {
+                out.push(("event", name, "at_us", at as u64));
+                out.push(("event", name, "shard", e.shard as u64));
+            }
+        };
+        if let Some(k) = e.killed_us {
+            mark("kill_primary", k);
+        }
+        let name = if e.killed_us.is_some() {
+            "failover"
+        } else {
+            "false_failover"
+        };
+        mark(name, e.serving_us);
+    }
+}
+
 impl Report for TimeseriesCsv {
     fn interval(&mut self, iv: &IntervalReport<'_>) -> Result<(), RunError> {
         if iv.warmup {
@@ -253,6 +301,7 @@ impl Report for TimeseriesCsv {
         let mut rows = Vec::with_capacity(160);
         interval_op_rows(&mut rows, iv);
         interval_engine_rows(&mut rows, &iv.engine);
+        interval_events(&mut rows, iv);
         rows.push(("process", "rss", "bytes", iv.rss_bytes));
         for (cpu, ms) in &cpus {
             rows.push(("machine", cpu, "steal_ms", *ms));

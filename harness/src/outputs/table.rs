@@ -224,6 +224,60 @@ fn intervals(o: &mut String, s: &RunSummary) {
                 String::new()
             }
         );
+        if let Some(f) = &r.failover {
+            failover_lines(o, f);
+        }
+    }
+}
+
+/// The coordinator's line, and one per failover: when the primary died,
+/// when it was declared dead, when the new primary served, and what it
+/// cost (a kill's unavailability window runs from the kill to the first
+/// op served without an error).
+fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
+    let ms = |us: i64| us as f64 / 1e3;
+    let _ = writeln!(
+        o,
+        "failover: heartbeat {} x {}; {} kill(s), {} failover(s) ({} false), {} ops unavailable, {} log entries lost, {} fenced{}",
+        crate::units::human_ns(f.heartbeat_micros * 1000),
+        f.misses,
+        f.kills,
+        f.failovers,
+        f.false_failovers,
+        f.unavailable_ops,
+        f.lost_entries,
+        f.fenced_entries,
+        if f.silent_backups > 0 {
+            format!(", {} backup(s) silent", f.silent_backups)
+        } else {
+            String::new()
+        }
+    );
+    for e in f.events.iter().take(8) {
+        let what = match e.killed_us {
+            Some(k) => format!(
+                "killed at {:.1} ms, declared dead {:.1} ms later, new primary serving {:.1} ms after the kill, first op {}",
+                ms(k),
+                ms(e.declared_us - k),
+                ms(e.serving_us - k),
+                e.first_op_us.map_or("none".into(), |t| format!(
+                    "{:.1} ms after the kill",
+                    ms(t - k)
+                ))
+            ),
+            None => format!(
+                "a live primary deposed at {:.1} ms (false failover)",
+                ms(e.serving_us)
+            ),
+        };
+        let _ = writeln!(
+            o,
+            "  shard {}: {what}; {} ops unavailable, {} entries lost",
+            e.shard, e.unavailable_ops, e.lost_entries
+        );
+    }
+    if f.events.len() > 8 {
+        let _ = writeln!(o, "  ... {} more in run.json", f.events.len() - 8);
     }
 }
 
@@ -454,6 +508,7 @@ fn verdicts(o: &mut String, s: &RunSummary) {
             }
         ),
         AuditVerdict::Fail => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
+        AuditVerdict::Lost => writeln!(o, "audit: {}", a.message.as_deref().unwrap_or("lost")),
     };
     if let Some(d) = &s.out_dir {
         let _ = writeln!(o, "results: {}", d.display());

@@ -10,7 +10,9 @@
 //!   panel per op kind.
 //!
 //! Interval values are plotted at the interval's midpoint, since a rate or a
-//! percentile describes the whole interval.
+//! percentile describes the whole interval. Failover events (`event` rows:
+//! a primary killed, a new primary serving) are vertical lines on the
+//! throughput and latency panels, at their own time.
 
 use std::path::Path;
 
@@ -37,9 +39,19 @@ pub(super) fn figures(dir: &Path) -> Result<Vec<Figure>, PlotError> {
     let series = |source: &str, metric: &str| series(&ts, source, metric);
     let (ops, errors) = (series("op", "ops_per_sec"), series("op", "errors"));
     let (engine, process) = (series("engine", "bytes"), series("process", "bytes"));
+    let events = series("event", "at_us");
+    let mut rates = throughput(ops, errors, &label);
+    let mut latency = latency_over_time(|metric| series("op", metric), &label);
+    for figure in [&mut rates, &mut latency] {
+        for row in &mut figure.rows {
+            for panel in &mut row.2 {
+                mark_events(panel, &events);
+            }
+        }
+    }
     Ok(vec![
-        throughput(ops, errors, &label),
-        latency_over_time(|metric| series("op", metric), &label),
+        rates,
+        latency,
         state_size(engine, process, &label),
         percentiles(&summary, &label),
     ])
@@ -62,6 +74,43 @@ fn series(ts: &[TimeseriesRow<'_>], source: &str, metric: &str) -> Series {
         }
     }
     out
+}
+
+/// Draws each event of `events` (name, points of (interval midpoint,
+/// microseconds from the window's start)) as a vertical line across the
+/// range of `panel`'s lines.
+fn mark_events(panel: &mut Panel, events: &Series) {
+    let ys = panel
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1));
+    let (lo, hi) = ys
+        .filter(|y| *y > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    if !lo.is_finite() {
+        return;
+    }
+    for (name, points) in events {
+        let label = match name.as_str() {
+            "kill_primary" => "primary killed",
+            "failover" => "new primary serving",
+            _ => "false failover",
+        };
+        let style = match name.as_str() {
+            "kill_primary" => Style::new(3, Mark::Dashed).width(2),
+            _ => Style::new(2, Mark::Dashed).width(2),
+        };
+        for (i, &(_, at_us)) in points.iter().enumerate() {
+            let x = at_us / 1e6;
+            let line = panel.add(label, vec![(x, lo), (x, hi)], style);
+            if i > 0 {
+                // One legend entry per kind of event.
+                line.name.clear();
+            }
+        }
+    }
 }
 
 /// The `all` series of `s`.

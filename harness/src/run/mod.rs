@@ -302,6 +302,15 @@ fn check_config(c: &RunConfig) -> Result<(), RunError> {
         }
         Limit::Ops(_) => {}
     }
+    if let (Some(k), Limit::Duration(d)) = (&c.faults.kill_primary, c.limit)
+        && k.at >= d
+    {
+        return bad(format!(
+            "the kill-primary fault at {} is past the run's end (--duration {})",
+            crate::units::human_ns(k.at.as_nanos() as u64),
+            crate::units::human_ns(d.as_nanos() as u64)
+        ));
+    }
     match c.mode {
         LoopMode::Closed { inflight } => check_count("--inflight", inflight, l::MAX_OUTSTANDING),
         LoopMode::Open {
@@ -514,6 +523,7 @@ fn plan(config: &RunConfig, engine_threads: Option<usize>) -> Result<Plan, RunEr
         faults,
         idle: config.idle,
         replication: config.replication,
+        failover: config.failover,
         feeds: config.feeds,
         redis: config.redis.clone(),
         durability: config.durability.clone(),

@@ -228,13 +228,71 @@ fn audit<E: Engine>(
     out.entity_check_ms = started.elapsed().as_secs_f64() * 1e3;
     out.peak_rss_bytes = peak_rss_bytes();
     let check = AuditFailure::combine(out.engine.check(&tally), out.entities.as_ref());
-    out.verdict = if check.is_ok() {
-        AuditVerdict::Pass
-    } else {
-        AuditVerdict::Fail
+    (out.verdict, out.message) = match check {
+        Ok(()) => (AuditVerdict::Pass, None),
+        Err(f) => match allowed_loss(&f, &engine.stats()) {
+            Some(lost) => (AuditVerdict::Lost, Some(format!("{lost}: {f}"))),
+            None => (AuditVerdict::Fail, Some(f.to_string())),
+        },
     };
-    out.message = check.err().map(|f| f.to_string());
     out
+}
+
+/// The aggregates a lost acknowledged write shows in, with the word for
+/// them: entity counts, and the score sum (a lost vote; one vote moves it by
+/// at most 2).
+const LOSABLE: [(&str, &str); 7] = [
+    ("users", "users"),
+    ("communities", "communities"),
+    ("posts", "posts"),
+    ("comments", "comments"),
+    ("dms", "dms"),
+    ("memberships", "memberships"),
+    ("score sum (vs acknowledged vote deltas)", "votes"),
+];
+
+/// Whether the audit's failure `f` is the loss the run's replication
+/// allows: failovers under `async` replication lost log entries, and the
+/// writes the audit misses are no more than those entries. Says how many
+/// were lost, by kind; `None` is a failure (a mode that promises no loss,
+/// or more missing than the failovers can explain). Mismatches that follow
+/// from lost writes (karma, subscriptions) are in the audit's own text.
+fn allowed_loss(f: &AuditFailure, stats: &socialbench_engines::EngineStats) -> Option<String> {
+    let r = stats.replication.as_ref()?;
+    let lost_entries = r.failover.as_ref().map_or(0, |fo| fo.lost_entries);
+    if r.mode != socialbench_engines::ReplicationMode::Async || lost_entries == 0 {
+        return None;
+    }
+    let missing: Vec<(&str, u128)> = f
+        .mismatches
+        .iter()
+        .filter_map(|m| {
+            let (_, word) = LOSABLE.iter().find(|(what, _)| *what == m.what)?;
+            let diff = (m.expected - m.engine).unsigned_abs();
+            Some((
+                *word,
+                if *word == "votes" {
+                    diff.div_ceil(2)
+                } else {
+                    diff
+                },
+            ))
+        })
+        .collect();
+    let n: u128 = missing.iter().map(|(_, d)| d).sum();
+    if n > u128::from(lost_entries) {
+        return None;
+    }
+    let kinds: Vec<String> = missing.iter().map(|(w, d)| format!("{w} {d}")).collect();
+    let failovers = r.failover.as_ref().map_or(0, |fo| fo.failovers);
+    Some(format!(
+        "lost {n} acknowledged writes ({}) in {failovers} failover(s) of async replication, which allows it ({lost_entries} log entries lost)",
+        if kinds.is_empty() {
+            "none; the effects of lost follow-ups only".to_string()
+        } else {
+            kinds.join(", ")
+        }
+    ))
 }
 
 /// This process's share of a group run (`--group K/N`), if it is one.
@@ -359,4 +417,60 @@ fn schedule(ctx: &Ctx<'_>, results: &[ClientResult], achieved: f64) -> Option<Sc
         lateness_max_ns: lateness.max(),
         gap_ks_distance: ks_exponential(&gaps, mean_gap),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socialbench_engines::{
+        EngineStats, FailoverStats, Mismatch, ReplicationMode, ReplicationStats,
+    };
+
+    fn stats(mode: ReplicationMode, lost_entries: u64) -> EngineStats {
+        EngineStats {
+            replication: Some(ReplicationStats {
+                replicas: 1,
+                mode,
+                failover: Some(FailoverStats {
+                    failovers: 1,
+                    lost_entries,
+                    ..FailoverStats::default()
+                }),
+                ..ReplicationStats::default()
+            }),
+            ..EngineStats::default()
+        }
+    }
+
+    fn missing(what: &'static str, n: i128) -> Mismatch {
+        Mismatch {
+            what,
+            engine: 100 - n,
+            expected: 100,
+        }
+    }
+
+    /// A shortfall under `async` that the failovers' lost entries explain
+    /// is a loss the mode allows, told by kind; the same under `sync`, a
+    /// larger one, or one without lost entries is a failure.
+    #[test]
+    fn only_async_loss_the_failovers_explain_is_allowed() {
+        let f = AuditFailure {
+            mismatches: vec![
+                missing("users", 3),
+                missing("posts", 2),
+                missing("karma sum (vs score sum)", 40),
+            ],
+            entities: Vec::new(),
+        };
+        let lost = allowed_loss(&f, &stats(ReplicationMode::Async, 5)).expect("allowed");
+        assert!(
+            lost.starts_with("lost 5 acknowledged writes (users 3, posts 2)"),
+            "{lost}"
+        );
+        assert!(allowed_loss(&f, &stats(ReplicationMode::Sync, 5)).is_none());
+        assert!(allowed_loss(&f, &stats(ReplicationMode::Async, 4)).is_none());
+        assert!(allowed_loss(&f, &stats(ReplicationMode::Async, 0)).is_none());
+        assert!(allowed_loss(&f, &EngineStats::default()).is_none());
+    }
 }

@@ -65,7 +65,7 @@ pub const SWEEP_JSON: &str = "sweep.json";
 /// What the audit of a run concluded. It cannot say "passed" for an audit
 /// that did not run: a stateless engine's is [`AuditVerdict::NotChecked`].
 ///
-/// Written as `pass`, `fail` or `n/a`.
+/// Written as `pass`, `fail`, `lost` or `n/a`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditVerdict {
     /// The engine's state matched every acknowledged write.
@@ -74,6 +74,11 @@ pub enum AuditVerdict {
     /// The audit found lost or duplicated writes.
     #[serde(rename = "fail")]
     Fail,
+    /// Failovers lost acknowledged writes in a mode that allows it
+    /// (`async` replication): counted and reported, not a failure (exit
+    /// 0). The message says how many, by kind.
+    #[serde(rename = "lost")]
+    Lost,
     /// Nothing to audit (the stateless `null` engine).
     #[serde(rename = "n/a")]
     NotChecked,
@@ -85,6 +90,7 @@ impl AuditVerdict {
         match self {
             AuditVerdict::Pass => "pass",
             AuditVerdict::Fail => "fail",
+            AuditVerdict::Lost => "lost",
             AuditVerdict::NotChecked => "n/a",
         }
     }

@@ -41,6 +41,10 @@ pub(crate) fn run_cell(
     let line = cell.line;
     let mut c = spec.base.for_engine(line.engine);
     c.replication = line.replication;
+    if !c.replication.on() {
+        // A kill needs a backup to promote: lines without one run unharmed.
+        c.faults.kill_primary = None;
+    }
     c.feeds.mode = line.feeds;
     c.durability.mode = line.durability;
     c.threads = Some(line.threads);

@@ -1,0 +1,304 @@
+//! Failure detection and failover of a replicated shard set
+//! (`EngineConfig::failover`): the coordinator's thread, which pings every
+//! primary and backup, declares a primary dead and promotes a backup, and
+//! the figures it shares with the shards ([`Shared`]).
+//!
+//! # Detection
+//! Once per heartbeat interval the coordinator sends every primary a
+//! `PeerMsg::Ping` and every backup a `BackupMsg::Ping`, numbered; each
+//! answers by storing the number in its slot of [`Shared`] when its loop
+//! next turns. Before each round the coordinator looks at the slots: a
+//! primary that left the last `misses` pings unanswered is dead. A pause of
+//! the coordinator itself sends no pings, so it never counts as misses. A
+//! backup that misses as many is reported (`silent_backups`), once per
+//! silence.
+//!
+//! # Promotion and fencing
+//! A dead primary's shard gets a new epoch. The coordinator sends every
+//! backup of the shard `Fence`: from then on the backup refuses log
+//! entries of an older epoch (a deposed primary that is still alive cannot
+//! make it diverge), and answers how many entries it applied, after every
+//! message queued before. The most up-to-date backup gives a copy of its
+//! state, which becomes the new primary's; any other backup that applied
+//! fewer entries is reset to the same state, so that every copy of the
+//! shard agrees again and its log goes on from the promoted backup's
+//! position. The new primary then hears `PeerMsg::Failover` with that
+//! state: what the old primary applied beyond it is lost (in `sync` no
+//! reply of it left; in `async` some did, and the audit counts those).
+//!
+//! # What stands for what
+//! In one process the promoted backup's state moves into the shard's own
+//! thread, which keeps the shard's lanes: the lanes stand for the address
+//! the coordinator publishes with the new epoch, and the backup thread
+//! stays a backup, which stands for the replacement a real store would seed
+//! from the new primary (its copy is taken at once here; a real one
+//! streams a snapshot). The killed primary's thread stops serving (it
+//! answers no ping and takes no op) until it is handed the promoted state.
+//! Its mailbox and unshipped log are lost: the client ops queued on it, or
+//! taken and not answered, are answered [`crate::ApiError::Unavailable`];
+//! the messages other shards sent it are applied by the new primary, as
+//! their senders would resend them on the lost connection. A held reply
+//! whose log entry the promoted backup has leaves as it would have, which
+//! is what a session's retry would get from a replicated dedupe window of
+//! op ids (that window is not built: no op is retried, so none is applied
+//! twice).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender as BackupSender};
+use parking_lot::Mutex;
+
+use super::messages::PeerMsg;
+use super::replica::BackupMsg;
+use crate::config::Heartbeat;
+use crate::engine::{FailoverEvent, FailoverStats};
+use crate::mailbox::Sender;
+
+/// What the coordinator and the shards share.
+pub(super) struct Shared {
+    epoch0: Instant,
+    /// Nanoseconds from `epoch0` to the measured window's start, plus one
+    /// (0: not started).
+    window: AtomicU64,
+    /// The last ping each primary answered.
+    beats: Vec<AtomicU64>,
+    /// The last ping each backup answered, by shard.
+    backup_beats: Vec<Vec<AtomicU64>>,
+    /// When each shard's primary was killed and not replaced yet
+    /// (nanoseconds from `epoch0` plus one; 0: alive).
+    killed: Vec<AtomicU64>,
+    /// The figures, changed only at failovers.
+    stats: Mutex<FailoverStats>,
+}
+
+impl Shared {
+    /// The shared state of `shards` shards of `replicas` backups each.
+    pub(super) fn new(shards: usize, replicas: usize, heartbeat: Heartbeat) -> Arc<Shared> {
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Arc::new(Shared {
+            epoch0: Instant::now(),
+            window: AtomicU64::new(0),
+            beats: zeros(shards),
+            backup_beats: (0..shards).map(|_| zeros(replicas)).collect(),
+            killed: zeros(shards),
+            stats: Mutex::new(FailoverStats {
+                heartbeat_micros: heartbeat.interval.as_micros() as u64,
+                misses: heartbeat.misses,
+                ..FailoverStats::default()
+            }),
+        })
+    }
+
+    /// The measured window starts at `at`: event times count from it.
+    pub(super) fn start_window(&self, at: Instant) {
+        let ns = at.saturating_duration_since(self.epoch0).as_nanos() as u64;
+        self.window.store(ns + 1, Ordering::Release);
+    }
+
+    /// Microseconds from the window's start to `t` (negative before it;
+    /// from the engine's start while no window has started).
+    fn micros(&self, t: Instant) -> i64 {
+        let start = self.window.load(Ordering::Acquire).saturating_sub(1);
+        let ns = t.saturating_duration_since(self.epoch0).as_nanos() as i64;
+        (ns - start as i64) / 1000
+    }
+
+    /// Primary `shard` answered ping `seq`.
+    #[inline]
+    pub(super) fn beat(&self, shard: usize, seq: u64) {
+        self.beats[shard].store(seq, Ordering::Release);
+    }
+
+    /// Backup `backup` of `shard` answered ping `seq`.
+    #[inline]
+    pub(super) fn backup_beat(&self, shard: usize, backup: usize, seq: u64) {
+        if let Some(b) = self.backup_beats[shard].get(backup) {
+            b.store(seq, Ordering::Release);
+        }
+    }
+
+    /// Primary `shard` was killed now.
+    pub(super) fn kill(&self, shard: usize) {
+        let now = Instant::now();
+        let ns = now.saturating_duration_since(self.epoch0).as_nanos() as u64;
+        self.killed[shard].store(ns + 1, Ordering::Release);
+        self.stats.lock().kills += 1;
+    }
+
+    /// A backup refused `n` entries of a deposed primary.
+    pub(super) fn fenced(&self, n: u64) {
+        self.stats.lock().fenced_entries += n;
+    }
+
+    /// Shard `shard`'s new primary took over for failover `event`: it
+    /// lost `lost` log entries and answered `unavailable` ops so. A
+    /// primary that was not killed was deposed alive: a false failover.
+    pub(super) fn took_over(&self, shard: usize, event: usize, lost: u64, unavailable: u64) {
+        let now = self.micros(Instant::now());
+        let killed = self.killed[shard].swap(0, Ordering::AcqRel) != 0;
+        let mut s = self.stats.lock();
+        s.false_failovers += u64::from(!killed);
+        s.lost_entries += lost;
+        s.unavailable_ops += unavailable;
+        if let Some(e) = s.events.get_mut(event) {
+            e.serving_us = now;
+            e.lost_entries = lost;
+            e.unavailable_ops += unavailable;
+        }
+    }
+
+    /// More ops of failover `event` answered unavailable (the batch the
+    /// old primary had taken).
+    pub(super) fn unavailable(&self, event: usize, n: u64) {
+        let mut s = self.stats.lock();
+        s.unavailable_ops += n;
+        if let Some(e) = s.events.get_mut(event) {
+            e.unavailable_ops += n;
+        }
+    }
+
+    /// The new primary of failover `event` answered its first op without
+    /// an error.
+    pub(super) fn first_op(&self, event: usize) {
+        let now = self.micros(Instant::now());
+        if let Some(e) = self.stats.lock().events.get_mut(event) {
+            e.first_op_us = Some(now);
+        }
+    }
+
+    /// The figures now.
+    pub(super) fn stats(&self) -> FailoverStats {
+        self.stats.lock().clone()
+    }
+}
+
+/// What a dead (or deposed) primary's shard is handed: the promoted
+/// backup's state and position.
+pub(super) struct Takeover {
+    /// The promoted backup's state (`Partition::encode_state`); `None`
+    /// when no backup answered: the shard restarts empty.
+    pub(super) state: Option<Vec<u8>>,
+    /// Log entries that state holds.
+    pub(super) applied: u64,
+    /// The shard's new epoch.
+    pub(super) epoch: u64,
+    /// Its index in [`FailoverStats::events`].
+    pub(super) event: usize,
+}
+
+/// The coordinator's thread.
+pub(super) struct Coordinator {
+    pub(super) shared: Arc<Shared>,
+    pub(super) heartbeat: Heartbeat,
+    pub(super) peers: Vec<Sender<PeerMsg>>,
+    pub(super) backups: Vec<Vec<BackupSender<BackupMsg>>>,
+    /// Disconnected when the set shuts down.
+    pub(super) stop: Receiver<()>,
+}
+
+impl Coordinator {
+    /// Pings, checks and fails over until the set shuts down.
+    pub(super) fn run(self) {
+        let shards = self.peers.len();
+        let mut epochs = vec![0u64; shards];
+        let mut silent: Vec<Vec<bool>> =
+            self.backups.iter().map(|b| vec![false; b.len()]).collect();
+        let misses = u64::from(self.heartbeat.misses.max(1));
+        let mut seq = 0u64;
+        loop {
+            match self.stop.recv_timeout(self.heartbeat.interval) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            for (shard, epoch) in epochs.iter_mut().enumerate() {
+                let beat = self.shared.beats[shard].load(Ordering::Acquire);
+                if seq.saturating_sub(beat) >= misses {
+                    *epoch += 1;
+                    self.fail_over(shard, *epoch);
+                    // The new primary starts with a clean record.
+                    self.shared.beats[shard].store(seq, Ordering::Release);
+                }
+                for (b, quiet) in silent[shard].iter_mut().enumerate() {
+                    let beat = self.shared.backup_beats[shard][b].load(Ordering::Acquire);
+                    let now_silent = seq.saturating_sub(beat) >= misses;
+                    if now_silent && !*quiet {
+                        self.shared.stats.lock().silent_backups += 1;
+                    }
+                    *quiet = now_silent;
+                }
+            }
+            seq += 1;
+            for p in &self.peers {
+                let _ = p.send(PeerMsg::Ping(seq));
+            }
+            for b in self.backups.iter().flatten() {
+                let _ = b.send(BackupMsg::Ping(seq));
+            }
+        }
+    }
+
+    /// Declares `shard`'s primary dead: fences its backups at `epoch`,
+    /// promotes the most up-to-date one and hands its state to the shard.
+    fn fail_over(&self, shard: usize, epoch: u64) {
+        let declared = Instant::now();
+        let killed = self.shared.killed[shard].load(Ordering::Acquire);
+        let backups = &self.backups[shard];
+        let mut applied: Vec<(usize, u64)> = Vec::with_capacity(backups.len());
+        for (b, tx) in backups.iter().enumerate() {
+            let (reply, rx) = crossbeam_channel::bounded(1);
+            // A backup whose thread is gone drops the request: no answer.
+            if tx.send(BackupMsg::Fence { epoch, reply }).is_ok()
+                && let Ok(a) = rx.recv()
+            {
+                applied.push((b, a));
+            }
+        }
+        let best = applied
+            .iter()
+            .copied()
+            .max_by_key(|&(b, a)| (a, std::cmp::Reverse(b)));
+        let state = best.and_then(|(b, _)| {
+            let (reply, rx) = crossbeam_channel::bounded(1);
+            backups[b].send(BackupMsg::Copy { reply }).ok()?;
+            rx.recv().ok()
+        });
+        let upto = best.map_or(0, |(_, a)| a);
+        if let Some(bytes) = &state {
+            let shared = Arc::new(bytes.clone());
+            for &(b, a) in &applied {
+                if a != upto {
+                    let reset = BackupMsg::Reset {
+                        state: shared.clone(),
+                        applied: upto,
+                    };
+                    let _ = backups[b].send(reset);
+                }
+            }
+        }
+        let event = {
+            let mut s = self.shared.stats.lock();
+            s.failovers += 1;
+            s.events.push(FailoverEvent {
+                shard,
+                killed_us: (killed != 0).then(|| {
+                    self.shared
+                        .micros(self.shared.epoch0 + Duration::from_nanos(killed - 1))
+                }),
+                declared_us: self.shared.micros(declared),
+                promoted: best.map(|(b, _)| b as u8),
+                applied: upto,
+                ..FailoverEvent::default()
+            });
+            s.events.len() - 1
+        };
+        let takeover = Takeover {
+            state,
+            applied: upto,
+            epoch,
+            event,
+        };
+        let _ = self.peers[shard].send(PeerMsg::Failover(Box::new(takeover)));
+    }
+}
