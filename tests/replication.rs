@@ -141,6 +141,7 @@ fn a_killed_primary_fails_over_and_the_run_reports_it() {
         "{table}"
     );
     assert!(table.contains("shard 1: killed at"), "{table}");
+    assert!(table.contains("(detection)"), "{table}");
     let j = run_json(&out.join("kill"));
     assert_eq!(j["summary"]["audit"]["verdict"], "pass");
     let f = &j["summary"]["engine_stats"]["replication"]["failover"];

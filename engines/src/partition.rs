@@ -281,6 +281,18 @@ impl Partition {
         p
     }
 
+    /// The post clock this partition stamps with.
+    pub(crate) fn clock_handle(&self) -> Arc<PostClock> {
+        self.clock.clone()
+    }
+
+    /// Moves this partition onto `clock` (a backup's state becoming a
+    /// primary's), first moving `clock` past every stamp this one's gave.
+    pub(crate) fn set_clock(&mut self, clock: Arc<PostClock>) {
+        clock.advance_to(self.clock.current());
+        self.clock = clock;
+    }
+
     /// A replayed op took `stamps`: the engine's clock must not hand them
     /// out again.
     pub(crate) fn see_stamps(&self, stamps: [u64; 2]) {

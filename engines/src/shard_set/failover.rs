@@ -18,11 +18,12 @@
 //! backup of the shard `Fence`: from then on the backup refuses log
 //! entries of an older epoch (a deposed primary that is still alive cannot
 //! make it diverge), and answers how many entries it applied, after every
-//! message queued before. The most up-to-date backup gives a copy of its
-//! state, which becomes the new primary's; any other backup that applied
-//! fewer entries is reset to the same state, so that every copy of the
-//! shard agrees again and its log goes on from the promoted backup's
-//! position. The new primary then hears `PeerMsg::Failover` with that
+//! message queued before. The most up-to-date backup hands its state over
+//! (`BackupMsg::Promote`): it encodes it, sends the partition itself, and
+//! rebuilds its own copy from the encoding afterwards, so that it stays a
+//! backup of the new primary; any other backup that applied fewer entries
+//! is reset to the same state, so that every copy of the shard agrees
+//! again and its log goes on from the promoted backup's position. The new primary then hears `PeerMsg::Failover` with that
 //! state: what the old primary applied beyond it is lost (in `sync` no
 //! reply of it left; in `async` some did, and the audit counts those).
 //!
@@ -31,8 +32,11 @@
 //! thread, which keeps the shard's lanes: the lanes stand for the address
 //! the coordinator publishes with the new epoch, and the backup thread
 //! stays a backup, which stands for the replacement a real store would seed
-//! from the new primary (its copy is taken at once here; a real one
-//! streams a snapshot). The killed primary's thread stops serving (it
+//! from the new primary. The encoding of the state is on the handover's
+//! path, so the handover grows with the shard's state, a cost a real
+//! promotion (the backup starts serving what it has) does not pay: the
+//! figures give detection (kill to declared dead) and handover (declared
+//! dead to serving) apart. The killed primary's thread stops serving (it
 //! answers no ping and takes no op) until it is handed the promoted state.
 //! Its mailbox and unshipped log are lost: the client ops queued on it, or
 //! taken and not answered, are answered [`crate::ApiError::Unavailable`];
@@ -55,6 +59,7 @@ use super::replica::BackupMsg;
 use crate::config::Heartbeat;
 use crate::engine::{FailoverEvent, FailoverStats};
 use crate::mailbox::Sender;
+use crate::partition::Partition;
 
 /// What the coordinator and the shards share.
 pub(super) struct Shared {
@@ -177,9 +182,9 @@ impl Shared {
 /// What a dead (or deposed) primary's shard is handed: the promoted
 /// backup's state and position.
 pub(super) struct Takeover {
-    /// The promoted backup's state (`Partition::encode_state`); `None`
-    /// when no backup answered: the shard restarts empty.
-    pub(super) state: Option<Vec<u8>>,
+    /// The promoted backup's state; `None` when no backup answered: the
+    /// shard restarts empty.
+    pub(super) state: Option<Box<Partition>>,
     /// Log entries that state holds.
     pub(super) applied: u64,
     /// The shard's new epoch.
@@ -259,24 +264,24 @@ impl Coordinator {
             .iter()
             .copied()
             .max_by_key(|&(b, a)| (a, std::cmp::Reverse(b)));
-        let state = best.and_then(|(b, _)| {
+        let promoted = best.and_then(|(b, _)| {
             let (reply, rx) = crossbeam_channel::bounded(1);
-            backups[b].send(BackupMsg::Copy { reply }).ok()?;
+            backups[b].send(BackupMsg::Promote { reply }).ok()?;
             rx.recv().ok()
         });
         let upto = best.map_or(0, |(_, a)| a);
-        if let Some(bytes) = &state {
-            let shared = Arc::new(bytes.clone());
+        let state = promoted.map(|(part, bytes)| {
             for &(b, a) in &applied {
                 if a != upto {
                     let reset = BackupMsg::Reset {
-                        state: shared.clone(),
+                        state: bytes.clone(),
                         applied: upto,
                     };
                     let _ = backups[b].send(reset);
                 }
             }
-        }
+            part
+        });
         let event = {
             let mut s = self.shared.stats.lock();
             s.failovers += 1;

@@ -114,7 +114,7 @@ impl LogWriter {
                 BackupMsg::Probe(_)
                 | BackupMsg::Ping(_)
                 | BackupMsg::Fence { .. }
-                | BackupMsg::Copy { .. }
+                | BackupMsg::Promote { .. }
                 | BackupMsg::Reset { .. } => Step::Go,
                 BackupMsg::Stop => Step::Stop,
                 BackupMsg::Crash { fresh, reply } => Step::Crash(fresh, reply),

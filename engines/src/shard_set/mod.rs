@@ -9,8 +9,11 @@
 //! follow-ups, home feeds), `gather.rs` the home feeds it is gathering from
 //! other shards, `merge.rs` the merge of their parts; `session.rs` is the
 //! client side; `waiting.rs` how an idle thread waits (spin, yield, park);
-//! `replica.rs` a shard's backups (the primary's log and a backup's thread).
-//! They depend on each other in that order, never back.
+//! `replica.rs` a shard's backups (the primary's log and a backup's thread);
+//! `failover.rs` the coordinator that replaces a dead primary.
+//! The message types of `messages.rs`, `replica.rs` and `failover.rs`
+//! name each other (a lane carries the others' messages); the shard, the
+//! session and this file use all three.
 //!
 //! # Lanes
 //! Each shard receives on two lanes of one channel flavour
@@ -70,6 +73,14 @@
 //! primary's ordered log; `sync` holds a reply until every backup has the
 //! log up to it, `async` only while they lag more than a bound.
 //! `replica.rs` has the rules; nothing in them blocks a shard.
+//!
+//! # Failover
+//! With a heartbeat (`EngineConfig::failover`) a coordinator thread pings
+//! every primary and backup, declares a primary that stops answering dead,
+//! fences its backups at a new epoch and hands the most up-to-date one's
+//! state to the shard's thread, which goes on as the new primary
+//! (`failover.rs` has the protocol and what it stands for). The
+//! `kill-primary` fault stops a primary between two ops until then.
 //!
 //! # Push feeds and the broker
 //! With `--feeds push|hybrid` a post's deliveries to its members' timelines
@@ -240,7 +251,8 @@ struct DurableSet {
 
 /// Refuses what durable shard sets do not do yet: logs together with
 /// backups (the backups would start empty after `--recover`), and the
-/// crash fault with backups (failover is not built) or with push feeds
+/// crash fault with backups (a replicated shard's death is `kill-primary`,
+/// which fails over) or with push feeds
 /// (the deliveries queued in a shard's memory would be lost).
 pub(crate) fn check_durability(config: &EngineConfig, count: usize) -> Result<(), EngineError> {
     if let Some(c) = &config.faults.crash {
@@ -252,7 +264,7 @@ pub(crate) fn check_durability(config: &EngineConfig, count: usize) -> Result<()
         }
         if config.replication.on() {
             return Err(EngineError::config(
-                "the crash fault with --replicas is not built (it needs failover)",
+                "the crash fault with --replicas is not built: a replicated shard dies by --fault kill-primary",
             ));
         }
         if config.feeds.pushes() {

@@ -105,10 +105,12 @@ pub(super) enum BackupMsg {
         epoch: u64,
         reply: crossbeam_channel::Sender<u64>,
     },
-    /// Answer a copy of the state (`Partition::encode_state`): it becomes
-    /// the new primary's.
-    Copy {
-        reply: crossbeam_channel::Sender<Vec<u8>>,
+    /// Hand the state over: it becomes the new primary's. The backup
+    /// encodes it first (`Partition::encode_state`), sends the partition
+    /// itself with the encoding, and only then rebuilds its own copy from
+    /// the encoding, so the decoding is not part of the handover.
+    Promote {
+        reply: crossbeam_channel::Sender<(Box<Partition>, Arc<Vec<u8>>)>,
     },
     /// Take this state, which holds `applied` entries: the promoted
     /// backup's, further ahead than this one.
@@ -219,10 +221,15 @@ impl Backup {
                     self.epoch = self.epoch.max(epoch);
                     let _ = reply.send(self.applied);
                 }
-                BackupMsg::Copy { reply } => {
+                BackupMsg::Promote { reply } => {
                     let mut state = Vec::new();
                     self.part.encode_state(&mut state);
-                    let _ = reply.send(state);
+                    let state = Arc::new(state);
+                    let fresh = self.part.empty_like();
+                    let part = std::mem::replace(&mut self.part, fresh);
+                    let _ = reply.send((Box::new(part), state.clone()));
+                    // Its own encoding: it decodes.
+                    let _ = self.part.restore_state(&state);
                 }
                 BackupMsg::Reset { state, applied } => {
                     let mut part = self.part.empty_like();

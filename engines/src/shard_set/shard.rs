@@ -241,14 +241,23 @@ impl Shard {
     fn take_over(&mut self, t: Takeover, in_hand: bool) {
         let Some(w) = &self.failover else { return };
         let shared = w.shared.clone();
-        let mut part = self.part.empty_like();
-        if let Some(state) = &t.state
-            && part.restore_state(state).is_err()
-        {
-            // A backup's own encoding always decodes; if not, start empty.
-            part = self.part.empty_like();
-        }
-        self.part = part;
+        let part = match t.state {
+            Some(mut part) => {
+                // The backup's post clock followed the log's stamps; the
+                // engine's goes on from the later of the two.
+                part.set_clock(self.part.clock_handle());
+                part.stamps.record = true;
+                *part
+            }
+            None => self.part.empty_like(),
+        };
+        let old = std::mem::replace(&mut self.part, part);
+        // The dead primary's memory is freed off the handover's path (a
+        // large partition takes a while to drop); without a thread to
+        // spare, the failed spawn drops it here.
+        let _ = std::thread::Builder::new()
+            .name("sb-drop".into())
+            .spawn(move || drop(old));
         let (after, lost) = match &mut self.repl {
             Some(r) => r.failover(t.applied, t.epoch),
             None => return,

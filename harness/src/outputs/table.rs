@@ -231,9 +231,10 @@ fn intervals(o: &mut String, s: &RunSummary) {
 }
 
 /// The coordinator's line, and one per failover: when the primary died,
-/// when it was declared dead, when the new primary served, and what it
-/// cost (a kill's unavailability window runs from the kill to the first
-/// op served without an error).
+/// how long until it was declared dead (detection) and until the new
+/// primary served (handover: in the in-process model mostly the copy of
+/// the promoted state), and what it cost (a kill's unavailability window
+/// runs from the kill to the first op served without an error).
 fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
     let ms = |us: i64| us as f64 / 1e3;
     let _ = writeln!(
@@ -256,10 +257,10 @@ fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
     for e in f.events.iter().take(8) {
         let what = match e.killed_us {
             Some(k) => format!(
-                "killed at {:.1} ms, declared dead {:.1} ms later, new primary serving {:.1} ms after the kill, first op {}",
+                "killed at {:.1} ms, declared dead {:.1} ms later (detection), serving {:.1} ms after that (handover), first op {}",
                 ms(k),
                 ms(e.declared_us - k),
-                ms(e.serving_us - k),
+                ms(e.serving_us - e.declared_us),
                 e.first_op_us.map_or("none".into(), |t| format!(
                     "{:.1} ms after the kill",
                     ms(t - k)

@@ -98,9 +98,11 @@ fn mark_events(panel: &mut Panel, events: &Series) {
             "failover" => "new primary serving",
             _ => "false failover",
         };
+        // In ink, which no series of these panels uses: dashed for the
+        // kill, dotted for the new primary.
         let style = match name.as_str() {
-            "kill_primary" => Style::new(3, Mark::Dashed).width(2),
-            _ => Style::new(2, Mark::Dashed).width(2),
+            "kill_primary" => Style::new(0, Mark::Dashed).width(2).color(INK),
+            _ => Style::new(0, Mark::Dotted).width(2).color(INK),
         };
         for (i, &(_, at_us)) in points.iter().enumerate() {
             let x = at_us / 1e6;
