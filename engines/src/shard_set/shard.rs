@@ -14,7 +14,7 @@ use super::failover::{Shared, Takeover};
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
-use super::replica::{BackupMsg, Out, Recovered, Replicator};
+use super::replica::{AfterCrash, BackupMsg, Out, Recovered, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
@@ -262,8 +262,25 @@ impl Shard {
             Some(r) => r.failover(t.applied, t.epoch),
             None => return,
         };
-        self.sent -= after.dropped;
         let mut unavailable = after.failed;
+        self.settle(after);
+        while let Some(m) = self.rx.try_first() {
+            self.queue(m.session, m.tag, Err(ApiError::Unavailable));
+            unavailable += 1;
+        }
+        shared.took_over(self.index, t.event, lost, unavailable);
+        self.fenced = in_hand.then_some(t.event);
+        if let Some(w) = &mut self.failover {
+            w.first_op = Some(t.event);
+        }
+    }
+
+    /// Carries out what a crash or a failover left to do: sends what was
+    /// held for lost entries (answers, feed parts), forgets the follow-ups
+    /// of lost writes, and applies again the follow-ups of other shards
+    /// that the lost entries held (their senders would resend them).
+    fn settle(&mut self, after: AfterCrash) {
+        self.sent -= after.dropped;
         for out in after.now {
             self.send_out(out);
         }
@@ -273,15 +290,6 @@ impl Shard {
                 r.log_follow_up(f);
                 r.owe_done(from, f);
             }
-        }
-        while let Some(m) = self.rx.try_first() {
-            self.queue(m.session, m.tag, Err(ApiError::Unavailable));
-            unavailable += 1;
-        }
-        shared.took_over(self.index, t.event, lost, unavailable);
-        self.fenced = in_hand.then_some(t.event);
-        if let Some(w) = &mut self.failover {
-            w.first_op = Some(t.event);
         }
     }
 
@@ -351,17 +359,7 @@ impl Shard {
         self.part = part;
         let failed = after.as_ref().map_or(0, |a| a.failed);
         if let Some(after) = after {
-            self.sent -= after.dropped;
-            for out in after.now {
-                self.send_out(out);
-            }
-            for (from, f) in after.lost_incoming {
-                apply_follow_up_guarded(&mut self.part, f, &self.counters);
-                if let Some(r) = &mut self.repl {
-                    r.log_follow_up(f);
-                    r.owe_done(from, f);
-                }
-            }
+            self.settle(after);
         }
         if let Some((_, stats)) = &self.crash {
             let mut s = stats.lock();

@@ -596,7 +596,9 @@ impl<'a> Sweeper<'a> {
     /// next invocation measures it again).
     fn run(&mut self, cell: Cell<'_>) -> Result<Option<SweepRow>, RunError> {
         if self.workload.is_none() {
-            let mut c = self.spec.base.clone();
+            // The workload is every line's: built from the base settings
+            // less those only some engines take (backups, a kill).
+            let mut c = self.spec.base.for_engine(EngineKind::Null);
             c.users = Some(cell.users);
             self.workload = Some(build_workload(&c)?);
         }
