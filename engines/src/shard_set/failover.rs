@@ -54,12 +54,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender as BackupSender};
 use parking_lot::Mutex;
 
-use super::messages::PeerMsg;
-use super::replica::BackupMsg;
+use super::messages::{PeerMsg, Takeover};
+use super::replica::{BackupMsg, BackupWatch};
 use crate::config::Heartbeat;
 use crate::engine::{FailoverEvent, FailoverStats};
 use crate::mailbox::Sender;
-use crate::partition::Partition;
 
 /// What the coordinator and the shards share.
 pub(super) struct Shared {
@@ -69,8 +68,9 @@ pub(super) struct Shared {
     window: AtomicU64,
     /// The last ping each primary answered.
     beats: Vec<AtomicU64>,
-    /// The last ping each backup answered, by shard.
-    backup_beats: Vec<Vec<AtomicU64>>,
+    /// What each backup reports, by shard: the last ping it answered and
+    /// the entries of deposed primaries it refused.
+    backups: Vec<Vec<Arc<BackupWatch>>>,
     /// When each shard's primary was killed and not replaced yet
     /// (nanoseconds from `epoch0` plus one; 0: alive).
     killed: Vec<AtomicU64>,
@@ -86,7 +86,9 @@ impl Shared {
             epoch0: Instant::now(),
             window: AtomicU64::new(0),
             beats: zeros(shards),
-            backup_beats: (0..shards).map(|_| zeros(replicas)).collect(),
+            backups: (0..shards)
+                .map(|_| (0..replicas).map(|_| Arc::default()).collect())
+                .collect(),
             killed: zeros(shards),
             stats: Mutex::new(FailoverStats {
                 heartbeat_micros: heartbeat.interval.as_micros() as u64,
@@ -116,12 +118,9 @@ impl Shared {
         self.beats[shard].store(seq, Ordering::Release);
     }
 
-    /// Backup `backup` of `shard` answered ping `seq`.
-    #[inline]
-    pub(super) fn backup_beat(&self, shard: usize, backup: usize, seq: u64) {
-        if let Some(b) = self.backup_beats[shard].get(backup) {
-            b.store(seq, Ordering::Release);
-        }
+    /// What backup `backup` of `shard` reports through.
+    pub(super) fn backup_watch(&self, shard: usize, backup: usize) -> Option<Arc<BackupWatch>> {
+        self.backups.get(shard)?.get(backup).cloned()
     }
 
     /// Primary `shard` was killed now.
@@ -130,11 +129,6 @@ impl Shared {
         let ns = now.saturating_duration_since(self.epoch0).as_nanos() as u64;
         self.killed[shard].store(ns + 1, Ordering::Release);
         self.stats.lock().kills += 1;
-    }
-
-    /// A backup refused `n` entries of a deposed primary.
-    pub(super) fn fenced(&self, n: u64) {
-        self.stats.lock().fenced_entries += n;
     }
 
     /// Shard `shard`'s new primary took over for failover `event`: it
@@ -175,22 +169,15 @@ impl Shared {
 
     /// The figures now.
     pub(super) fn stats(&self) -> FailoverStats {
-        self.stats.lock().clone()
+        let mut s = self.stats.lock().clone();
+        s.fenced_entries = self
+            .backups
+            .iter()
+            .flatten()
+            .map(|w| w.fenced.load(Ordering::Relaxed))
+            .sum();
+        s
     }
-}
-
-/// What a dead (or deposed) primary's shard is handed: the promoted
-/// backup's state and position.
-pub(super) struct Takeover {
-    /// The promoted backup's state; `None` when no backup answered: the
-    /// shard restarts empty.
-    pub(super) state: Option<Box<Partition>>,
-    /// Log entries that state holds.
-    pub(super) applied: u64,
-    /// The shard's new epoch.
-    pub(super) epoch: u64,
-    /// Its index in [`FailoverStats::events`].
-    pub(super) event: usize,
 }
 
 /// The coordinator's thread.
@@ -226,7 +213,7 @@ impl Coordinator {
                     self.shared.beats[shard].store(seq, Ordering::Release);
                 }
                 for (b, quiet) in silent[shard].iter_mut().enumerate() {
-                    let beat = self.shared.backup_beats[shard][b].load(Ordering::Acquire);
+                    let beat = self.shared.backups[shard][b].beat.load(Ordering::Acquire);
                     let now_silent = seq.saturating_sub(beat) >= misses;
                     if now_silent && !*quiet {
                         self.shared.stats.lock().silent_backups += 1;

@@ -42,6 +42,20 @@ pub(super) type Probe = Box<dyn FnOnce(&ShardView<'_>) + Send>;
 pub(super) type ReplyBatch = Vec<(u64, Response)>;
 pub(super) type ReplySender = Sender<ReplyBatch>;
 
+/// What a dead (or deposed) primary's shard is handed: the promoted
+/// backup's state and position.
+pub(super) struct Takeover {
+    /// The promoted backup's state; `None` when no backup answered: the
+    /// shard restarts empty.
+    pub(super) state: Option<Box<Partition>>,
+    /// Log entries that state holds.
+    pub(super) applied: u64,
+    /// The shard's new epoch.
+    pub(super) epoch: u64,
+    /// Its index in [`FailoverStats::events`].
+    pub(super) event: usize,
+}
+
 /// Traffic a shard must never block on.
 pub(super) enum PeerMsg {
     /// A follow-up from shard `from`.
@@ -85,7 +99,7 @@ pub(super) enum PeerMsg {
     Ping(u64),
     /// The coordinator declared this shard's primary dead: take over with
     /// the promoted backup's state (`failover.rs`).
-    Failover(Box<super::failover::Takeover>),
+    Failover(Box<Takeover>),
     Probe(Probe),
     Stop,
 }

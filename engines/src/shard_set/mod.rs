@@ -11,9 +11,9 @@
 //! client side; `waiting.rs` how an idle thread waits (spin, yield, park);
 //! `replica.rs` a shard's backups (the primary's log and a backup's thread);
 //! `failover.rs` the coordinator that replaces a dead primary.
-//! The message types of `messages.rs`, `replica.rs` and `failover.rs`
-//! name each other (a lane carries the others' messages); the shard, the
-//! session and this file use all three.
+//! The message types of `messages.rs` and `replica.rs` name each other (a
+//! lane carries the other's messages); `failover.rs` uses both, and the
+//! shard, the session and this file use all three.
 //!
 //! # Lanes
 //! Each shard receives on two lanes of one channel flavour
@@ -458,7 +458,10 @@ impl ShardSet {
                 counters: FaultCounters::default(),
                 scratch: Vec::new(),
                 epoch: 0,
-                failover: self.failover.clone().map(|f| (f, index)),
+                watch: self
+                    .failover
+                    .as_ref()
+                    .and_then(|f| f.backup_watch(index, r)),
             };
             let name = format!("{}-b{r}", thread_name(index));
             self.spawn(name, pin_of(count + index * replicas + r), move || {

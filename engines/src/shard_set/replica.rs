@@ -73,10 +73,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender as LogSender};
 
-use super::failover::Shared;
 use super::messages::PeerMsg;
 use crate::api::{ApiError, Op, Response};
 use crate::config::{Replication, ReplicationMode};
@@ -173,9 +173,17 @@ pub(super) struct Backup {
     pub(super) scratch: Vec<FollowUp>,
     /// The shard's epoch as last fenced: older log entries are refused.
     pub(super) epoch: u64,
-    /// The coordinator's shared state and this backup's shard (`None`: no
-    /// coordinator).
-    pub(super) failover: Option<(Arc<Shared>, usize)>,
+    /// What it reports to the coordinator (`None`: no coordinator).
+    pub(super) watch: Option<Arc<BackupWatch>>,
+}
+
+/// What a backup reports to the coordinator (`failover.rs`): the last
+/// heartbeat it answered, and the log entries of deposed primaries it
+/// refused. Written by the backup's thread only.
+#[derive(Debug, Default)]
+pub(super) struct BackupWatch {
+    pub(super) beat: AtomicU64,
+    pub(super) fenced: AtomicU64,
 }
 
 impl Backup {
@@ -195,8 +203,8 @@ impl Backup {
                     entries,
                 } => {
                     if epoch < self.epoch {
-                        if let Some((f, _)) = &self.failover {
-                            f.fenced(entries.len() as u64);
+                        if let Some(w) = &self.watch {
+                            w.fenced.fetch_add(entries.len() as u64, Ordering::Relaxed);
                         }
                         continue;
                     }
@@ -213,8 +221,8 @@ impl Backup {
                 }
                 BackupMsg::Probe(p) => p(&self.part, self.applied),
                 BackupMsg::Ping(seq) => {
-                    if let Some((f, shard)) = &self.failover {
-                        f.backup_beat(*shard, self.index as usize, seq);
+                    if let Some(w) = &self.watch {
+                        w.beat.store(seq, Ordering::Release);
                     }
                 }
                 BackupMsg::Fence { epoch, reply } => {

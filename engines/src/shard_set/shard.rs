@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::failover::{Shared, Takeover};
+use super::failover::Shared;
 use super::gather::{Gather, Gathers};
 use super::merge::MergeScratch;
-use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView};
+use super::messages::{ClientMsg, PeerMsg, ReplyBatch, ReplySender, ShardView, Takeover};
 use super::replica::{AfterCrash, BackupMsg, Out, Recovered, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
