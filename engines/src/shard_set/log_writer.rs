@@ -25,8 +25,8 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
-use super::messages::PeerMsg;
-use super::replica::{BackupMsg, Lost, Recovered, ReplMsg};
+use super::messages::{PeerMsg, ReplMsg};
+use super::replica::{BackupMsg, Lost, Recovered};
 use crate::fault::FaultCounters;
 use crate::mailbox::Sender;
 use crate::partition::{FollowUp, Partition};

@@ -27,7 +27,7 @@ pub(super) struct ShardView<'a> {
     /// Follow-ups from other shards this shard applied.
     pub(super) applied: u64,
     /// Its replication, when it has backups.
-    pub(super) replica: Option<super::replica::ReplicaView>,
+    pub(super) replica: Option<ReplicaView>,
     /// Its broker queue: deliveries received, not applied yet.
     pub(super) queued_deliveries: u64,
     /// The largest that queue has been.
@@ -54,6 +54,34 @@ pub(super) struct Takeover {
     pub(super) epoch: u64,
     /// Its index in [`FailoverStats::events`].
     pub(super) event: usize,
+}
+
+/// What a primary hears about its replication, on its peer lane.
+pub(super) enum ReplMsg {
+    /// Backup `backup` applied the log up to entry `upto`.
+    Ack { backup: u8, upto: u64 },
+    /// Backup `backup` stopped (shutdown, or a bug in its thread).
+    Lost { backup: u8 },
+    /// `sync`: shard `from`'s backups have the next follow-up this shard
+    /// sent it (one message per follow-up, in order).
+    Done { from: u32 },
+}
+
+/// What a primary's replication looks like between two batches.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ReplicaView {
+    /// Entries logged.
+    pub(super) logged: u64,
+    /// Entries not yet acknowledged by every live backup.
+    pub(super) lag: u64,
+    /// The largest `lag` seen when shipping.
+    pub(super) max_lag: u64,
+    /// Replies waiting for the backups now.
+    pub(super) held_now: usize,
+    /// Replies that had to wait, in all.
+    pub(super) held: u64,
+    /// Backups whose thread is gone.
+    pub(super) lost: u64,
 }
 
 /// Traffic a shard must never block on.
@@ -94,7 +122,7 @@ pub(super) enum PeerMsg {
         session: u32,
     },
     /// News of this shard's replication, from a backup or another shard.
-    Repl(super::replica::ReplMsg),
+    Repl(ReplMsg),
     /// The coordinator's heartbeat `seq` (`failover.rs`).
     Ping(u64),
     /// The coordinator declared this shard's primary dead: take over with

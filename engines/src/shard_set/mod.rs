@@ -11,9 +11,9 @@
 //! client side; `waiting.rs` how an idle thread waits (spin, yield, park);
 //! `replica.rs` a shard's backups (the primary's log and a backup's thread);
 //! `failover.rs` the coordinator that replaces a dead primary.
-//! The message types of `messages.rs` and `replica.rs` name each other (a
-//! lane carries the other's messages); `failover.rs` uses both, and the
-//! shard, the session and this file use all three.
+//! `messages.rs` uses none of the others; `replica.rs` builds on it,
+//! `failover.rs` on both, and the shard, the session and this file use
+//! them all: no file depends back on one that uses it.
 //!
 //! # Lanes
 //! Each shard receives on two lanes of one channel flavour

@@ -77,7 +77,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender as LogSender};
 
-use super::messages::PeerMsg;
+use super::messages::{PeerMsg, ReplMsg, ReplicaView};
 use crate::api::{ApiError, Op, Response};
 use crate::config::{Replication, ReplicationMode};
 use crate::fault::{FaultCounters, OpFault};
@@ -296,34 +296,6 @@ enum Held {
     /// `sync`: no reply after it leaves before shard `dest` has said its
     /// backups have the `count`-th follow-up this shard sent it.
     Barrier { dest: usize, count: u64 },
-}
-
-/// What a primary hears about its replication, on its peer lane.
-pub(super) enum ReplMsg {
-    /// Backup `backup` applied the log up to entry `upto`.
-    Ack { backup: u8, upto: u64 },
-    /// Backup `backup` stopped (shutdown, or a bug in its thread).
-    Lost { backup: u8 },
-    /// `sync`: shard `from`'s backups have the next follow-up this shard
-    /// sent it (one message per follow-up, in order).
-    Done { from: u32 },
-}
-
-/// What a primary's replication looks like between two batches.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct ReplicaView {
-    /// Entries logged.
-    pub(super) logged: u64,
-    /// Entries not yet acknowledged by every live backup.
-    pub(super) lag: u64,
-    /// The largest `lag` seen when shipping.
-    pub(super) max_lag: u64,
-    /// Replies waiting for the backups now.
-    pub(super) held_now: usize,
-    /// Replies that had to wait, in all.
-    pub(super) held: u64,
-    /// Backups whose thread is gone.
-    pub(super) lost: u64,
 }
 
 /// A primary's side of replication (see the module docs).
