@@ -105,7 +105,7 @@ impl Audit {
         eq("comments", self.comments as i128, tally.comments as i128);
         eq("dms", self.dms as i128, tally.dms as i128);
         eq(
-            "score sum (vs acknowledged vote deltas)",
+            SCORE_SUM,
             self.score_sum as i128,
             tally.vote_delta_sum as i128,
         );
@@ -154,6 +154,27 @@ pub struct Mismatch {
     pub engine: i128,
     /// What it should hold.
     pub expected: i128,
+}
+
+/// The label of the score sum's mismatch: a lost or extra vote shows there.
+const SCORE_SUM: &str = "score sum (vs acknowledged vote deltas)";
+
+impl Mismatch {
+    /// The acknowledged writes this mismatch shows lost, with the word for
+    /// their kind, if a lost write makes it: an entity count (what it
+    /// lacks, or a membership a lost leave left), or the score sum (a vote,
+    /// which moves it by at most 2). `None` for the mismatches that only
+    /// follow from others (karma, subscriptions, digests, backups).
+    pub fn lost_writes(&self) -> Option<(&'static str, u128)> {
+        let diff = (self.expected - self.engine).unsigned_abs();
+        match self.what {
+            "users" | "communities" | "posts" | "comments" | "dms" | "memberships" => {
+                Some((self.what, diff))
+            }
+            SCORE_SUM => Some(("votes", diff.div_ceil(2))),
+            _ => None,
+        }
+    }
 }
 
 /// The audit failed: what was lost or duplicated.

@@ -23,9 +23,10 @@
 //! rebuilds its own copy from the encoding afterwards, so that it stays a
 //! backup of the new primary; any other backup that applied fewer entries
 //! is reset to the same state, so that every copy of the shard agrees
-//! again and its log goes on from the promoted backup's position. The new primary then hears `PeerMsg::Failover` with that
-//! state: what the old primary applied beyond it is lost (in `sync` no
-//! reply of it left; in `async` some did, and the audit counts those).
+//! again and its log goes on from the promoted backup's position. The new
+//! primary then hears `PeerMsg::Failover` with that state: what the old
+//! primary applied beyond it is lost (in `sync` no reply of it left; in
+//! `async` some did, and the audit counts those).
 //!
 //! # What stands for what
 //! In one process the promoted backup's state moves into the shard's own
@@ -49,7 +50,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender as BackupSender};
 use parking_lot::Mutex;
@@ -63,8 +64,7 @@ use crate::mailbox::Sender;
 /// What the coordinator and the shards share.
 pub(super) struct Shared {
     epoch0: Instant,
-    /// Nanoseconds from `epoch0` to the measured window's start, plus one
-    /// (0: not started).
+    /// The measured window's start ([`Shared::stamp`]; 0: not started).
     window: AtomicU64,
     /// The last ping each primary answered.
     beats: Vec<AtomicU64>,
@@ -72,7 +72,7 @@ pub(super) struct Shared {
     /// the entries of deposed primaries it refused.
     backups: Vec<Vec<Arc<BackupWatch>>>,
     /// When each shard's primary was killed and not replaced yet
-    /// (nanoseconds from `epoch0` plus one; 0: alive).
+    /// ([`Shared::stamp`]; 0: alive).
     killed: Vec<AtomicU64>,
     /// The figures, changed only at failovers.
     stats: Mutex<FailoverStats>,
@@ -98,18 +98,28 @@ impl Shared {
         })
     }
 
-    /// The measured window starts at `at`: event times count from it.
-    pub(super) fn start_window(&self, at: Instant) {
-        let ns = at.saturating_duration_since(self.epoch0).as_nanos() as u64;
-        self.window.store(ns + 1, Ordering::Release);
+    /// `t` as stored in an atomic: nanoseconds from `epoch0`, plus one so
+    /// that 0 can mean "none".
+    fn stamp(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch0).as_nanos() as u64 + 1
     }
 
-    /// Microseconds from the window's start to `t` (negative before it;
-    /// from the engine's start while no window has started).
-    fn micros(&self, t: Instant) -> i64 {
-        let start = self.window.load(Ordering::Acquire).saturating_sub(1);
-        let ns = t.saturating_duration_since(self.epoch0).as_nanos() as i64;
-        (ns - start as i64) / 1000
+    /// The measured window starts at `at`: event times count from it.
+    pub(super) fn start_window(&self, at: Instant) {
+        self.window.store(self.stamp(at), Ordering::Release);
+    }
+
+    /// Microseconds from the window's start to the instant `stamp`
+    /// (negative before it; from the engine's start while no window has
+    /// started).
+    fn micros(&self, stamp: u64) -> i64 {
+        let start = self.window.load(Ordering::Acquire).max(1);
+        (stamp as i64 - start as i64) / 1000
+    }
+
+    /// [`Shared::micros`] of now.
+    fn micros_now(&self) -> i64 {
+        self.micros(self.stamp(Instant::now()))
     }
 
     /// Primary `shard` answered ping `seq`.
@@ -125,9 +135,7 @@ impl Shared {
 
     /// Primary `shard` was killed now.
     pub(super) fn kill(&self, shard: usize) {
-        let now = Instant::now();
-        let ns = now.saturating_duration_since(self.epoch0).as_nanos() as u64;
-        self.killed[shard].store(ns + 1, Ordering::Release);
+        self.killed[shard].store(self.stamp(Instant::now()), Ordering::Release);
         self.stats.lock().kills += 1;
     }
 
@@ -135,7 +143,7 @@ impl Shared {
     /// lost `lost` log entries and answered `unavailable` ops so. A
     /// primary that was not killed was deposed alive: a false failover.
     pub(super) fn took_over(&self, shard: usize, event: usize, lost: u64, unavailable: u64) {
-        let now = self.micros(Instant::now());
+        let now = self.micros_now();
         let killed = self.killed[shard].swap(0, Ordering::AcqRel) != 0;
         let mut s = self.stats.lock();
         s.false_failovers += u64::from(!killed);
@@ -161,7 +169,7 @@ impl Shared {
     /// The new primary of failover `event` answered its first op without
     /// an error.
     pub(super) fn first_op(&self, event: usize) {
-        let now = self.micros(Instant::now());
+        let now = self.micros_now();
         if let Some(e) = self.stats.lock().events.get_mut(event) {
             e.first_op_us = Some(now);
         }
@@ -234,7 +242,7 @@ impl Coordinator {
     /// Declares `shard`'s primary dead: fences its backups at `epoch`,
     /// promotes the most up-to-date one and hands its state to the shard.
     fn fail_over(&self, shard: usize, epoch: u64) {
-        let declared = Instant::now();
+        let declared = self.shared.micros_now();
         let killed = self.shared.killed[shard].load(Ordering::Acquire);
         let backups = &self.backups[shard];
         let mut applied: Vec<(usize, u64)> = Vec::with_capacity(backups.len());
@@ -274,11 +282,8 @@ impl Coordinator {
             s.failovers += 1;
             s.events.push(FailoverEvent {
                 shard,
-                killed_us: (killed != 0).then(|| {
-                    self.shared
-                        .micros(self.shared.epoch0 + Duration::from_nanos(killed - 1))
-                }),
-                declared_us: self.shared.micros(declared),
+                killed_us: (killed != 0).then(|| self.shared.micros(killed)),
+                declared_us: declared,
                 promoted: best.map(|(b, _)| b as u8),
                 applied: upto,
                 ..FailoverEvent::default()

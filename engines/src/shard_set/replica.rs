@@ -63,9 +63,10 @@
 //! `Done`, and applies the ones its crash lost again
 //! ([`Replicator::after_crash`]): in one process that stands for the
 //! senders' resends; a failover (`failover.rs`) settles what the old
-//! primary held the same way ([`Replicator::failover`]). The entries a crash lost leave a gap in the log's
-//! numbering: the log counts as having every entry up to the last one
-//! logged before the crash, so nothing held afterwards waits for them.
+//! primary held the same way ([`Replicator::failover`]). The entries a
+//! crash lost leave a gap in the log's numbering: the log counts as having
+//! every entry up to the last one logged before the crash, so nothing held
+//! afterwards waits for them.
 //!
 //! A backup whose thread is gone (ended by a bug: a guard tells the
 //! primary, or found by a failed send) stops counting: the primary goes on
@@ -445,7 +446,6 @@ impl Replicator {
     /// with their barriers, feed parts sent; follow-ups from other shards
     /// applied in lost entries are handed back to be applied again.
     fn settle_lost(&mut self, kept: u64, error: ApiError) -> AfterCrash {
-        let synced = kept;
         let mut after = AfterCrash {
             now: Vec::new(),
             failed: 0,
@@ -459,13 +459,13 @@ impl Replicator {
                 Out::Peer {
                     dest,
                     msg: PeerMsg::FollowUp { .. },
-                } if seq > synced => {
+                } if seq > kept => {
                     if let Some(d) = dropped.get_mut(dest) {
                         *d += 1;
                     }
                     after.dropped += 1;
                 }
-                out if seq > synced => after.now.push(out),
+                out if seq > kept => after.now.push(out),
                 out => self.held_peers.push_back((seq, out)),
             }
         }
@@ -478,7 +478,7 @@ impl Replicator {
                 Held::Out {
                     seq,
                     out: Out::Reply { session, tag, .. },
-                } if seq > synced => {
+                } if seq > kept => {
                     after.failed += 1;
                     after.now.push(Out::Reply {
                         session,
@@ -492,7 +492,7 @@ impl Replicator {
         }
         let dones = std::mem::take(&mut self.dones);
         for (seq, from, f) in dones {
-            if seq > synced {
+            if seq > kept {
                 after.lost_incoming.push((from, f));
             } else {
                 self.dones.push_back((seq, from, f));

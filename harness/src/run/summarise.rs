@@ -238,19 +238,6 @@ fn audit<E: Engine>(
     out
 }
 
-/// The aggregates a lost acknowledged write shows in, with the word for
-/// them: entity counts, and the score sum (a lost vote; one vote moves it by
-/// at most 2).
-const LOSABLE: [(&str, &str); 7] = [
-    ("users", "users"),
-    ("communities", "communities"),
-    ("posts", "posts"),
-    ("comments", "comments"),
-    ("dms", "dms"),
-    ("memberships", "memberships"),
-    ("score sum (vs acknowledged vote deltas)", "votes"),
-];
-
 /// Whether the audit's failure `f` is the loss the run's replication
 /// allows: failovers under `async` replication lost log entries, and the
 /// writes the audit misses are no more than those entries. Says how many
@@ -266,18 +253,7 @@ fn allowed_loss(f: &AuditFailure, stats: &socialbench_engines::EngineStats) -> O
     let missing: Vec<(&str, u128)> = f
         .mismatches
         .iter()
-        .filter_map(|m| {
-            let (_, word) = LOSABLE.iter().find(|(what, _)| *what == m.what)?;
-            let diff = (m.expected - m.engine).unsigned_abs();
-            Some((
-                *word,
-                if *word == "votes" {
-                    diff.div_ceil(2)
-                } else {
-                    diff
-                },
-            ))
-        })
+        .filter_map(socialbench_engines::Mismatch::lost_writes)
         .collect();
     let n: u128 = missing.iter().map(|(_, d)| d).sum();
     if n > u128::from(lost_entries) {
