@@ -265,6 +265,33 @@ fn bad_replication_flags_exit_2_with_one_line() {
             &["run", "--fault", "kill-primary:node=1,at=1s"][..],
             "unknown key `node`",
         ),
+        // The check without a run refuses what the run refuses.
+        (
+            &[
+                "run",
+                "--check",
+                "--engine",
+                "sharded",
+                "--fault",
+                "kill-primary:at=1s",
+            ][..],
+            "needs --replicas",
+        ),
+        (
+            &[
+                "run",
+                "--check",
+                "--engine",
+                "sharded",
+                "--shards",
+                "2",
+                "--replicas",
+                "1",
+                "--fault",
+                "kill-primary:shard=5,at=1s",
+            ][..],
+            "shard 5 outside 0..2",
+        ),
     ] {
         let o = socialbench(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));

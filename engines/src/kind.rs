@@ -149,6 +149,7 @@ impl EngineKind {
                 config.partitions
             };
             crate::shard_set::check_durability(config, count.max(1))?;
+            crate::shard_set::check_failover(config, count.max(1))?;
         }
         match self {
             #[cfg(feature = "redis")]
