@@ -126,8 +126,9 @@ fn sweep_measures_each_replication_variant_of_the_sharded_lines() {
 }
 
 /// `--fault kill-primary` on a sync replicated run: the coordinator
-/// promotes the backup, the audit passes (exit 0), and the failover is in
-/// the table, in run.json and as events in timeseries.csv.
+/// promotes the backup, the audit passes (exit 0) even when pauses of the
+/// test machine depose live primaries too, and the failover is in the
+/// table, in run.json and as events in timeseries.csv.
 #[test]
 fn a_killed_primary_fails_over_and_the_run_reports_it() {
     let out = temp_dir("failover");
@@ -161,7 +162,17 @@ fn a_killed_primary_fails_over_and_the_run_reports_it() {
     assert_eq!(j["summary"]["audit"]["verdict"], "pass");
     let f = &j["summary"]["engine_stats"]["replication"]["failover"];
     assert_eq!(f["kills"], 1, "{f}");
-    let event = &f["events"][0];
+    // A pause of a loaded machine may depose a live primary first (a
+    // false failover, counted): the kill's failover is the event with a
+    // kill time.
+    let events = f["events"].as_array().expect("failover events");
+    assert_eq!(events.len() as u64, f["failovers"].as_u64().unwrap(), "{f}");
+    let killed: Vec<_> = events
+        .iter()
+        .filter(|e| !e["killed_us"].is_null())
+        .collect();
+    assert_eq!(killed.len(), 1, "{f}");
+    let event = killed[0];
     assert_eq!(event["shard"], 1, "{f}");
     let (killed, serving) = (event["killed_us"].as_i64(), event["serving_us"].as_i64());
     assert!(killed.unwrap() >= 100_000 && serving > killed, "{f}");
