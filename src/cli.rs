@@ -359,6 +359,9 @@ pub struct RedisArgs {
     /// Connections of each client thread to each Redis node, pipelined side by side (1-64; default 1). A key group's commands always take the same one.
     #[arg(long)]
     pub connections: Option<usize>,
+    /// Send WAIT N after every write of the redis engine (a cluster whose masters have N replicas); fewer acknowledgements answer the op unavailable.
+    #[arg(long, value_name = "N")]
+    pub redis_wait: Option<u32>,
 }
 
 impl EngineArgs {
@@ -462,7 +465,8 @@ impl RedisArgs {
             || self.redis_cluster.is_some()
             || self.redis_prefix.is_some()
             || self.redis_keep_keys
-            || self.connections.is_some();
+            || self.connections.is_some()
+            || self.redis_wait.is_some();
         if cfg!(not(feature = "redis")) && any {
             return Err(bad_input(
                 "this build has no redis engine (built without the `redis` feature)",
@@ -483,7 +487,7 @@ impl RedisArgs {
             }
             (None, None) if any => {
                 return Err(bad_input(
-                    "--redis-prefix, --redis-keep-keys and --connections need --redis-url or --redis-cluster",
+                    "--redis-prefix, --redis-keep-keys, --redis-wait and --connections need --redis-url or --redis-cluster",
                 ));
             }
             (None, None) => return Ok(None),
@@ -491,6 +495,7 @@ impl RedisArgs {
         let mut config = RedisConfig::new(target);
         config.prefix = self.redis_prefix.clone();
         config.keep_keys = self.redis_keep_keys;
+        config.wait = self.redis_wait;
         if let Some(c) = self.connections {
             if !(1..=RedisConfig::MAX_CONNECTIONS).contains(&c) {
                 return Err(bad_input(format!(
@@ -1092,6 +1097,7 @@ impl MergeArgs {
             redis_prefix: Some(prefix.to_string()),
             redis_keep_keys: self.redis_keep_keys,
             connections: None,
+            redis_wait: None,
         };
         if self.redis_url.is_none() && self.redis_cluster.is_none() {
             return Ok(None);

@@ -3,7 +3,9 @@
 //! exit 2 with one line; a server killed mid-run stops the run with a clear
 //! error (exit 1) and what was measured is written. Each test starts its own
 //! `redis-server` on a free loopback port; without one on PATH they are
-//! ignored with the reason (engines/build.rs sets `cfg(redis_server)`).
+//! ignored with the reason (engines/build.rs sets `cfg(redis_server)`). A
+//! cluster with replicas whose master is killed fails over, and the run
+//! says what it cost.
 #![cfg(feature = "redis")]
 
 mod common;
@@ -15,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use redis_server::RedisServer;
+use redis_server::{RedisCluster, RedisServer};
 
 fn first_error_line(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr)
@@ -172,4 +174,79 @@ fn a_server_killed_mid_run_stops_the_run_with_a_clear_error_and_keeps_the_result
     let json = run_json(&out.join("k"));
     assert_eq!(json["summary"]["stopped_by"], "EngineShutdown", "{json}");
     assert!(out.join("k").join("summary.csv").is_file());
+}
+
+/// `--fault kill-primary` on a Redis Cluster with a replica per master
+/// (`cluster-node-timeout` 500 ms): the master of slot 0 is killed 300 ms
+/// into the window, its replica takes over, and the run ends with exit 0
+/// and an audit of `pass` or `lost` (Redis replicates asynchronously,
+/// `WAIT` or not); the failover is in the table, in run.json and as events
+/// in timeseries.csv. A bad `--redis-wait` or kill is exit 2.
+#[test]
+#[cfg_attr(
+    not(redis_server),
+    ignore = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis tests"
+)]
+fn a_killed_cluster_master_fails_over_and_the_run_reports_it() {
+    let cluster = RedisCluster::with_replicas(500);
+    let seeds = cluster.seeds().join(",");
+    let out = temp_dir("redis-failover");
+    for (bad, says) in [
+        (&["--redis-wait", "2"][..], "at least 2 replica(s)"),
+        (
+            &["--fault", "kill-primary:shard=3,at=100ms"][..],
+            "has 3 masters",
+        ),
+        (
+            &["--fault", "kill-primary:shard=0,at=100ms,every=1s"][..],
+            "every=",
+        ),
+    ] {
+        let mut args = vec!["--engine", "redis", "--redis-cluster", &seeds];
+        args.extend_from_slice(bad);
+        let o = run(&out, "bad", &args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", show(&o));
+        assert!(first_error_line(&o).contains(says), "{bad:?}: {}", show(&o));
+    }
+    let o = run(
+        &out,
+        "kill",
+        &[
+            "--engine",
+            "redis",
+            "--redis-cluster",
+            &seeds,
+            "--fault",
+            "kill-primary:shard=0,at=300ms",
+            "--redis-wait",
+            "1",
+            "--duration",
+            "4s",
+        ],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("redis failover: 1 replica(s) per master, cluster-node-timeout 500 ms, WAIT 1 after each write; 1 kill(s), 1 failover(s)"),
+        "{table}"
+    );
+    assert!(table.contains("shard 0: killed at"), "{table}");
+    let j = run_json(&out.join("kill"));
+    let verdict = j["summary"]["audit"]["verdict"].as_str().unwrap_or("");
+    assert!(
+        ["pass", "lost"].contains(&verdict),
+        "{verdict}: {}",
+        show(&o)
+    );
+    let f = &j["summary"]["engine_stats"]["redis"]["failover"];
+    assert_eq!(
+        (f["kills"].as_u64(), f["failovers"].as_u64()),
+        (Some(1), Some(1)),
+        "{f}"
+    );
+    let event = &f["events"][0];
+    let (killed, serving) = (event["killed_us"].as_i64(), event["serving_us"].as_i64());
+    assert!(killed.unwrap() >= 300_000 && serving > killed, "{f}");
+    assert!(event["first_op_us"].as_i64() > serving, "{f}");
+    assert_failover_events(&out.join("kill"));
 }

@@ -176,14 +176,7 @@ fn a_killed_primary_fails_over_and_the_run_reports_it() {
     assert_eq!(event["shard"], 1, "{f}");
     let (killed, serving) = (event["killed_us"].as_i64(), event["serving_us"].as_i64());
     assert!(killed.unwrap() >= 100_000 && serving > killed, "{f}");
-    let ts = csv_rows(&out.join("kill").join("timeseries.csv"));
-    for name in ["kill_primary", "failover"] {
-        assert!(
-            ts.iter()
-                .any(|r| r["source"] == "event" && r["name"] == name),
-            "no {name} event in timeseries.csv"
-        );
-    }
+    assert_failover_events(&out.join("kill"));
 }
 
 #[test]

@@ -368,6 +368,10 @@ pub struct RedisConfig {
     /// This process's share of a run loaded from several processes
     /// (`--group K/N`); `None`: the whole run.
     pub group: Option<RedisGroup>,
+    /// `--redis-wait N`: after every write, `WAIT N` (for at most
+    /// [`RedisConfig::wait_timeout`]); fewer replicas answers the op
+    /// unavailable. Needs a cluster whose masters have N replicas.
+    pub wait: Option<u32>,
 }
 
 /// One process's share of a run loaded from several processes, which meet
@@ -393,6 +397,13 @@ impl RedisConfig {
     /// Most connections per session per node.
     pub const MAX_CONNECTIONS: usize = 64;
 
+    /// How long a `WAIT` of `--redis-wait` waits for its replicas: a tenth
+    /// of the timeout, at most 100 ms, so that a replica that died answers
+    /// short well before the read times out.
+    pub fn wait_timeout(&self) -> Duration {
+        (self.timeout / 10).min(Duration::from_millis(100))
+    }
+
     /// A configuration for `target` with the defaults.
     pub fn new(target: RedisTarget) -> Self {
         RedisConfig {
@@ -402,6 +413,7 @@ impl RedisConfig {
             keep_keys: false,
             connections: 1,
             group: None,
+            wait: None,
         }
     }
 }
@@ -635,9 +647,15 @@ impl EngineConfig {
     pub fn refuse_replicas(&self, engine: &str) -> Result<(), EngineError> {
         if self.faults.kill_primary.is_some() {
             return Err(EngineError::config(format!(
-                "the kill-primary fault needs the sharded engine with --replicas; {engine} has no replicated shards"
+                "the kill-primary fault needs the sharded engine with --replicas, or the redis engine on a cluster with replicas; {engine} has no replicated shards"
             )));
         }
+        self.refuse_backups(engine)
+    }
+
+    /// Refuses `--replicas` on `engine`, whose replicas (if any) are not
+    /// the engine's to make.
+    pub fn refuse_backups(&self, engine: &str) -> Result<(), EngineError> {
         if self.replication.on() {
             return Err(EngineError::config(format!(
                 "--replicas needs the sharded engine; {engine} has no shards to replicate"

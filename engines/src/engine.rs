@@ -268,6 +268,19 @@ pub struct EngineStats {
     pub redis: Option<RedisStats>,
 }
 
+impl EngineStats {
+    /// The failovers of the run, the in-process coordinator's or a Redis
+    /// Cluster's (empty without either).
+    pub fn failover_events(&self) -> &[FailoverEvent] {
+        let own = self.replication.as_ref().and_then(|r| r.failover.as_ref());
+        match (own, self.redis.as_ref().and_then(|r| r.failover.as_ref())) {
+            (Some(f), _) => &f.events,
+            (None, Some(f)) => &f.events,
+            (None, None) => &[],
+        }
+    }
+}
+
 /// What a run's ops asked of a Redis server or cluster (the `redis`
 /// engine), from the start of the measured window (warm-up included) to
 /// the end of its ops (the first [`Engine::quiesce`] after it); before
@@ -289,6 +302,43 @@ pub struct RedisStats {
     /// script's time includes the time of the calls it makes, which are also
     /// listed under their own names.
     pub commands: Vec<RedisCommandCost>,
+    /// Failovers of a cluster whose masters have replicas (`None`: a single
+    /// server or a cluster without replicas, which the engine does not follow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover: Option<RedisFailoverStats>,
+}
+
+/// What a Redis Cluster's failovers cost the engine's sessions: see the
+/// redis engine's docs (Failover).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RedisFailoverStats {
+    /// Replicas of each master when the engine started (the fewest).
+    pub replicas: usize,
+    /// The cluster's `cluster-node-timeout`, in milliseconds: how long a
+    /// master may stay silent before the others mark it failed.
+    pub node_timeout_ms: u64,
+    /// `--redis-wait`: replicas every write waited for (`None`: no `WAIT`).
+    pub wait_replicas: Option<u32>,
+    /// How long a session waits for every slot to be served again before it
+    /// stops, in milliseconds.
+    pub failover_wait_ms: u64,
+    /// Masters killed by the `kill-primary` fault.
+    pub kills: u64,
+    /// Masters whose slots a replica took over.
+    pub failovers: u64,
+    /// Ops answered [`crate::ApiError::Unavailable`].
+    pub unavailable_ops: u64,
+    /// Writes answered unavailable that may have been applied: sent before
+    /// their connection died, or acknowledged by fewer replicas than
+    /// `WAIT` asked for. The audit allows them to be there or not.
+    pub unknown_outcome: u64,
+    /// Writes whose `WAIT` came back short.
+    pub wait_short: u64,
+    /// Follow-ups a failover refused, sent again once their slot had a master.
+    pub follow_ups_resent: u64,
+    /// Each failover, in order (`shard`: the dead master's node index;
+    /// `promoted`: the new master's).
+    pub events: Vec<FailoverEvent>,
 }
 
 impl RedisStats {

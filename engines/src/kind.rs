@@ -133,8 +133,11 @@ impl EngineKind {
     /// engine's server, key prefix and faults).
     pub fn check(self, config: &EngineConfig) -> Result<(), EngineError> {
         config.validate()?;
-        if self != EngineKind::Sharded {
-            config.refuse_replicas(self.name())?;
+        match self {
+            EngineKind::Sharded => {}
+            // A kill on a Redis Cluster is checked against the cluster.
+            EngineKind::Redis => config.refuse_backups(self.name())?,
+            _ => config.refuse_replicas(self.name())?,
         }
         if matches!(self, EngineKind::Redis | EngineKind::Null) {
             config.refuse_push(self.name())?;

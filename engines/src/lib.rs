@@ -53,8 +53,8 @@ pub use config::{
 };
 pub use engine::{
     DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FailoverEvent,
-    FailoverStats, FeedStats, PartitionStats, RedisCommandCost, RedisKindCost, RedisStats,
-    ReplicationStats, Session, Staleness, WriteFaults,
+    FailoverStats, FeedStats, PartitionStats, RedisCommandCost, RedisFailoverStats, RedisKindCost,
+    RedisStats, ReplicationStats, Session, Staleness, WriteFaults,
 };
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};

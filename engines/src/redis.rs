@@ -102,20 +102,52 @@
 //!   connection lost mid-run answers the ops in flight with
 //!   [`ApiError::EngineFault`](crate::ApiError::EngineFault), makes later
 //!   submits fail (the harness then stops its clients) and prints one line on
-//!   stderr saying why. The injected faults of [`crate::Faults`] are refused:
-//!   the server is the system under test.
+//!   stderr saying why. The injected faults of [`crate::Faults`] are refused
+//!   (the server is the system under test), but for `kill-primary` below.
+//! - **Failover** (a Redis Cluster whose masters all have replicas when the
+//!   engine starts; [`RedisFailoverStats`] in `engine_stats.redis.failover`).
+//!   Sessions follow a master's death instead of stopping: a command the
+//!   cluster refused unrun (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
+//!   `MASTERDOWN`, `READONLY`) or meant for a lost node answers its op
+//!   [`ApiError::Unavailable`](crate::ApiError::Unavailable), but a refused
+//!   follow-up is kept and sent again once its slot has a master (its home
+//!   step was applied; it was not); a command in flight on a connection that
+//!   died answers its op `Unavailable` too, counted as a write of unknown
+//!   outcome when it writes. Nothing is sent twice: no op ids and dedupe
+//!   window are kept on the server, so a write whose reply was lost is not
+//!   retried, and the audit allows writes of unknown outcome to be present or
+//!   not. The layout is read again every 50 ms while a slot's master is
+//!   unreachable; the new master gets connections and the script. The
+//!   failover's times come from the engine's view: killed (the fault),
+//!   declared (CLUSTER NODES first flags the master `fail`), serving (CLUSTER
+//!   SLOTS names the new master), first op answered by it. A session waits
+//!   `max(4 x cluster-node-timeout, 5 s)` for every slot to be served again,
+//!   then stops as a single server's loss does. On a single server, or a
+//!   cluster without replicas, a lost connection stops the run (exit 1).
+//! - **`kill-primary:shard=N,at=T`** kills master N (in CLUSTER SLOTS' order
+//!   when the engine starts; it must run on this machine, its process id from
+//!   `INFO server`) with SIGKILL T after the window starts; once (`every=` is
+//!   refused). The cluster, not the engine, detects it and promotes a
+//!   replica.
+//! - **`--redis-wait N`** ([`RedisConfig::wait`]): `WAIT N` after every write
+//!   (on the write's connection, pipelined); the op is answered once both
+//!   replies are in, and fewer than N replicas make it `Unavailable`, of
+//!   unknown outcome. Redis documents that `WAIT` does not make a failover
+//!   lossless (the replica promoted may not be one that acknowledged); the
+//!   README measures the loss with and without it.
 //! - **How the engine finds its server**: [`EngineConfig::redis`], which the
 //!   CLI fills from `--redis-url`/`--redis-cluster`; without it,
 //!   [`RedisEngine::new`] says which flags it needs.
 
 mod dump;
+mod layout;
 mod session;
 mod shared;
 mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -126,11 +158,12 @@ use crate::api::OpKind;
 use crate::audit::Audit;
 use crate::config::{EngineConfig, RedisConfig, RedisGroup, RedisTarget};
 use crate::engine::{
-    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, RedisCommandCost, RedisKindCost,
-    RedisStats,
+    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, RedisCommandCost,
+    RedisFailoverStats, RedisKindCost, RedisStats,
 };
-use shared::{Counters, Shared};
-use wire::{Node, SLOTS};
+use layout::Layout;
+use shared::{Counters, FailoverLog, Shared, Wait};
+use wire::Node;
 
 /// The script every op runs (see its header for the reply format).
 const SCRIPT: &str = include_str!("redis/ops.lua");
@@ -185,13 +218,37 @@ pub struct RedisEngine {
     memory_at_start: u64,
     keep_keys: bool,
     deleted: AtomicBool,
+    /// The cluster's `cluster-node-timeout` (zero for a single server).
+    node_timeout: Duration,
+    /// Replicas of each master at the start (the fewest).
+    replicas: usize,
+    /// The `kill-primary` fault: node, process id, when.
+    kill: Option<Kill>,
+    /// The thread that carries the kill out, and how to call it off.
+    killer: Mutex<Option<Killer>>,
+}
+
+/// The `kill-primary` fault on a cluster: master `node` (index in the
+/// layout), whose process on this machine is `pid`, dies `at` after the
+/// window's start.
+#[derive(Clone, Copy, Debug)]
+struct Kill {
+    node: usize,
+    pid: u32,
+    at: Duration,
+}
+
+/// The kill's timer thread; dropping the sender calls it off.
+struct Killer {
+    cancel: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RedisEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisEngine")
             .field("prefix", &self.shared.prefix)
-            .field("nodes", &self.shared.urls)
+            .field("nodes", &self.shared.layout().urls)
             .finish()
     }
 }
@@ -318,26 +375,103 @@ fn checked_prefix(redis: &RedisConfig) -> Result<String, EngineError> {
 
 /// The nodes to talk to, and for a cluster the node of every slot (learnt
 /// from the first seed that answers `CLUSTER SLOTS`).
-fn discover(
-    target: &RedisTarget,
-    timeout: Duration,
-) -> Result<(Vec<String>, Vec<u16>), ServerError> {
+fn discover(target: &RedisTarget, timeout: Duration) -> Result<Layout, ServerError> {
     let seeds = match target {
-        RedisTarget::Server(url) => return Ok((vec![url.clone()], Vec::new())),
+        RedisTarget::Server(url) => return Ok(Layout::single(url.clone())),
         RedisTarget::Cluster(seeds) => seeds,
     };
     let mut last = ServerError::new("no seed node given");
     for seed in seeds {
         let url = format!("redis://{seed}");
         match wire::connect(&url, timeout).and_then(|mut c| wire::cluster_slots(&mut c)) {
-            Ok((masters, slots)) => {
-                let urls = masters.iter().map(|m| format!("redis://{m}")).collect();
-                return Ok((urls, slots));
-            }
+            Ok(reply) => return Ok(Layout::cluster(reply)),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// The cluster's `cluster-node-timeout` as `conn`'s node has it (the
+/// Redis default, 15 s, when it cannot be read).
+fn node_timeout(conn: &mut ::redis::Connection) -> Duration {
+    let v: Result<Vec<String>, _> = ::redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("cluster-node-timeout")
+        .query(conn);
+    let ms = v
+        .ok()
+        .and_then(|v| v.get(1).and_then(|ms| ms.parse().ok()))
+        .unwrap_or(15_000);
+    Duration::from_millis(ms)
+}
+
+/// The `kill-primary` fault on the redis engine, checked: a cluster whose
+/// masters have replicas, one kill, a master that exists and runs on this
+/// machine (its process is killed with SIGKILL). `conn` is the master's.
+fn check_kill(
+    k: &crate::config::Crash,
+    layout: &Layout,
+    follow: bool,
+    control: &mut [Option<::redis::Connection>],
+) -> Result<Kill, EngineError> {
+    if !follow {
+        return Err(EngineError::config(
+            "the kill-primary fault on the redis engine needs a Redis Cluster whose masters have replicas (--redis-cluster)",
+        ));
+    }
+    if k.every.is_some() {
+        return Err(EngineError::config(
+            "the kill-primary fault on the redis engine kills one master: every= is for the sharded engine",
+        ));
+    }
+    let masters = layout.masters().count();
+    if k.partition >= masters {
+        return Err(EngineError::config(format!(
+            "kill-primary shard={}: the cluster has {masters} masters (0..={})",
+            k.partition,
+            masters - 1
+        )));
+    }
+    let url = &layout.urls[k.partition];
+    let host = url
+        .strip_prefix("redis://")
+        .and_then(|a| a.rsplit_once(':'))
+        .map_or("", |(h, _)| h);
+    if !matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]") {
+        return Err(EngineError::config(format!(
+            "the kill-primary fault kills a process on this machine; {url} is not on loopback"
+        )));
+    }
+    let conn = control[k.partition]
+        .as_mut()
+        .ok_or_else(|| EngineError::config(format!("no connection to {url}")))?;
+    let info: String = ::redis::cmd("INFO")
+        .arg("server")
+        .query(conn)
+        .map_err(|e| ServerError::caused(format!("INFO server on {url}"), e))?;
+    let pid = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| EngineError::config(format!("{url} does not say its process id")))?;
+    Ok(Kill {
+        node: k.partition,
+        pid,
+        at: k.at,
+    })
+}
+
+/// Kills process `pid` with SIGKILL (`kill -9`).
+fn kill_process(pid: u32) -> Result<(), String> {
+    let out = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run kill: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }
 
 /// A node made ready for the engine: connected, holding no key under
@@ -404,30 +538,60 @@ impl RedisEngine {
 
     fn build(config: &EngineConfig, attach: bool) -> Result<Self, EngineError> {
         config.validate()?;
-        config.refuse_replicas("redis")?;
+        config.refuse_backups("redis")?;
         config.refuse_push("redis")?;
         config.refuse_durability("redis")?;
         let (redis, prefix) = check_config(config)?;
         let timeout = redis.timeout;
-        let (urls, slots) = discover(&redis.target, timeout)?;
-        debug_assert!(slots.is_empty() || slots.len() == SLOTS);
-        let mut control = Vec::with_capacity(urls.len());
+        let layout = discover(&redis.target, timeout)?;
+        let mut control = Vec::with_capacity(layout.urls.len());
         let mut sha = String::new();
         let mut memory_at_start = 0;
-        for url in &urls {
+        for url in &layout.urls {
             let (c, script, memory) =
                 prepare_node(url, &prefix, timeout, attach || redis.group.is_some())?;
             sha = script;
             memory_at_start += memory;
             control.push(Some(c));
         }
+        let cluster = !layout.slots.is_empty();
+        let replicas = layout.min_replicas();
+        let follow = cluster && replicas > 0;
+        let node_timeout = match control.first_mut() {
+            Some(Some(c)) if cluster => node_timeout(c),
+            _ => Duration::ZERO,
+        };
+        let wait = match redis.wait {
+            None => None,
+            Some(n) if n == 0 || n as usize > replicas || !cluster => {
+                return Err(EngineError::config(format!(
+                    "--redis-wait {n} needs a Redis Cluster whose masters have at least {n} replica(s) ({})",
+                    if cluster {
+                        format!("they have {replicas}")
+                    } else {
+                        "this is a single server".to_string()
+                    }
+                )));
+            }
+            Some(n) => Some(Wait {
+                replicas: n,
+                timeout_ms: redis.wait_timeout().as_millis().max(1) as u64,
+            }),
+        };
+        let kill = match &config.faults.kill_primary {
+            Some(k) => Some(check_kill(k, &layout, follow, &mut control)?),
+            None => None,
+        };
         let clock_key = format!("{prefix}{{g}}:clock");
         let shared = Shared {
             connections: redis.connections,
             clock_key,
             prefix,
-            urls,
-            slots,
+            layout: Mutex::new(Arc::new(layout)),
+            follow,
+            failover_wait: (node_timeout * 4).max(Duration::from_secs(5)),
+            wait,
+            failovers: Mutex::new(FailoverLog::new()),
             timeout,
             sha,
             shut_down: AtomicBool::new(false),
@@ -453,6 +617,10 @@ impl RedisEngine {
             keep_keys: redis.keep_keys || redis.group.is_some(),
             deleted: AtomicBool::new(false),
             group: redis.group.clone(),
+            node_timeout,
+            replicas,
+            kill,
+            killer: Mutex::new(None),
         };
         if let Some(g) = &redis.group {
             engine.join_group(g)?;
@@ -541,6 +709,7 @@ impl RedisEngine {
                 .cpu_micros
                 .saturating_sub(start.server.cpu_micros),
             commands,
+            failover: None,
         }
     }
 
@@ -549,18 +718,28 @@ impl RedisEngine {
         &self.shared.prefix
     }
 
-    /// The nodes it talks to (one URL per cluster master).
-    pub fn nodes(&self) -> &[String] {
-        &self.shared.urls
+    /// The nodes it talks to now (one URL per cluster master).
+    pub fn nodes(&self) -> Vec<String> {
+        let layout = self.shared.layout();
+        layout.masters().map(|n| layout.urls[n].clone()).collect()
     }
 
-    /// Runs `f` on each node's control connection, reconnecting a node whose
-    /// connection failed before; the first error is returned.
+    /// Runs `f` on each master's control connection, reconnecting a node
+    /// whose connection failed before; the first error is returned. When
+    /// the engine follows failovers, the layout is read again first.
     fn with_control<R>(
         &self,
         mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
     ) -> Result<Vec<R>, ServerError> {
-        (0..self.shared.urls.len())
+        let layout = if self.shared.follow {
+            self.shared
+                .refresh()
+                .unwrap_or_else(|_| self.shared.layout())
+        } else {
+            self.shared.layout()
+        };
+        layout
+            .masters()
             .map(|node| self.with_node(node, &mut f))
             .collect()
     }
@@ -591,7 +770,7 @@ impl RedisEngine {
     /// node that serves it.
     fn group_key(&self, what: &str) -> (String, usize) {
         let key = format!("{}{{g}}:{what}", self.shared.prefix);
-        let node = self.shared.conn_of(key.as_bytes()) / self.shared.connections;
+        let node = self.shared.layout().node_of(key.as_bytes());
         (key, node)
     }
 
@@ -603,7 +782,11 @@ impl RedisEngine {
         f: impl FnOnce(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
     ) -> Result<R, ServerError> {
         let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-        let url = &self.shared.urls[node];
+        let url = self.shared.layout().urls[node].clone();
+        let url = &url;
+        if control.len() <= node {
+            control.resize_with(node + 1, || None);
+        }
         let slot = &mut control[node];
         let conn = match slot {
             Some(conn) => conn,
@@ -677,6 +860,72 @@ impl RedisEngine {
         }
     }
 
+    /// Starts the thread that kills `k`'s master `k.at` after `at` (once per
+    /// engine).
+    fn start_killer(&self, k: Kill, at: Instant) {
+        let mut killer = self.killer.lock().unwrap_or_else(|e| e.into_inner());
+        if killer.is_some() {
+            return;
+        }
+        let (cancel, called_off) = std::sync::mpsc::channel::<()>();
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("redis-kill".into())
+            .spawn(move || {
+                let due = (at + k.at).saturating_duration_since(Instant::now());
+                if called_off.recv_timeout(due) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    return;
+                }
+                match kill_process(k.pid) {
+                    Ok(()) => shared.note_killed(k.node),
+                    Err(e) => eprintln!(
+                        "redis engine: the kill-primary fault could not kill process {}: {e}",
+                        k.pid
+                    ),
+                }
+            });
+        match thread {
+            Ok(thread) => *killer = Some(Killer { cancel, thread }),
+            Err(e) => eprintln!("redis engine: cannot start the kill-primary timer: {e}"),
+        }
+    }
+
+    /// The failovers seen and what they cost (`None` unless the engine
+    /// follows failovers).
+    fn failover_stats(&self) -> Option<RedisFailoverStats> {
+        if !self.shared.follow {
+            return None;
+        }
+        let (kills, events) = self
+            .shared
+            .failovers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .events();
+        let mut f = RedisFailoverStats {
+            replicas: self.replicas,
+            node_timeout_ms: self.node_timeout.as_millis() as u64,
+            wait_replicas: self.shared.wait.map(|w| w.replicas),
+            failover_wait_ms: self.shared.failover_wait.as_millis() as u64,
+            kills,
+            failovers: events.len() as u64,
+            events,
+            ..RedisFailoverStats::default()
+        };
+        for c in self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            f.unavailable_ops += c.unavailable.load(Ordering::Relaxed);
+            f.unknown_outcome += c.unknown_outcome.load(Ordering::Relaxed);
+            f.wait_short += c.wait_short.load(Ordering::Relaxed);
+            f.follow_ups_resent += c.follow_ups_resent.load(Ordering::Relaxed);
+        }
+        Some(f)
+    }
+
     fn report(&self, what: &str, e: &ServerError) {
         eprintln!("redis engine: {what} failed: {}", e.detail());
     }
@@ -695,19 +944,25 @@ impl Engine for RedisEngine {
         if self.shared.shut_down.load(Ordering::Relaxed) {
             return Err(EngineError::Shutdown);
         }
-        let nodes = self
-            .shared
-            .urls
-            .iter()
-            .flat_map(|u| std::iter::repeat_n(u, self.shared.connections))
-            .map(|u| Node::open(u, self.shared.timeout))
+        let layout = self.shared.layout();
+        let nodes = (0..layout.urls.len())
+            .flat_map(|n| std::iter::repeat_n(n, self.shared.connections))
+            .map(|n| match layout.serving[n] {
+                true => Node::open(&layout.urls[n], self.shared.timeout),
+                false => Ok(Node::down(&layout.urls[n])),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let counters = Arc::new(Counters::default());
         self.counters
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::clone(&counters));
-        Ok(RedisSession::new(Arc::clone(&self.shared), counters, nodes))
+        Ok(RedisSession::new(
+            Arc::clone(&self.shared),
+            counters,
+            layout,
+            nodes,
+        ))
     }
 
     /// Counts from the sessions' acknowledged writes; bytes from the servers'
@@ -788,7 +1043,10 @@ impl Engine for RedisEngine {
             replication: None,
             feeds: None,
             durability: None,
-            redis: Some(self.costs()),
+            redis: Some(RedisStats {
+                failover: self.failover_stats(),
+                ..self.costs()
+            }),
         }
     }
 
@@ -848,14 +1106,19 @@ impl Engine for RedisEngine {
         }
     }
 
-    /// [`RedisStats`] start now (the load phase is over).
-    fn start_window(&self, _at: std::time::Instant) {
+    /// [`RedisStats`] start now (the load phase is over); failover times
+    /// count from `at`, and the `kill-primary` fault's timer starts.
+    fn start_window(&self, at: Instant) {
         let start = self.mark();
         let mut costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
         *costs = CostSpan {
             start,
             frozen: None,
         };
+        self.shared.start_window(at);
+        if let Some(k) = self.kill {
+            self.start_killer(k, at);
+        }
     }
 
     /// Aggregates from a dump of the owned key space (O(state)). When the
@@ -903,6 +1166,15 @@ impl Engine for RedisEngine {
 
 impl Drop for RedisEngine {
     fn drop(&mut self) {
+        if let Some(k) = self
+            .killer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            drop(k.cancel);
+            let _ = k.thread.join();
+        }
         self.shutdown();
     }
 }

@@ -345,7 +345,8 @@ impl RunConfig {
 impl RunConfig {
     /// This configuration for `engine` among others (`compare`, `sweep`):
     /// the replication goes to `sharded` only, the one engine with shards
-    /// to replicate; push and hybrid feeds to the in-process engines (`null`
+    /// to replicate (and the kill-primary fault to it and to `redis`, whose
+    /// cluster may have replicas); push and hybrid feeds to the in-process engines (`null`
     /// builds no feeds, `redis` pulls).
     pub fn for_engine(&self, engine: EngineKind) -> RunConfig {
         let mut c = self.clone();
@@ -353,7 +354,10 @@ impl RunConfig {
         if engine != EngineKind::Sharded {
             c.replication = Replication::default();
             c.failover = Failover::default();
-            c.faults.kill_primary = None;
+            // A Redis Cluster's masters have their replicas outside.
+            if engine != EngineKind::Redis {
+                c.faults.kill_primary = None;
+            }
         }
         if matches!(engine, EngineKind::Null | EngineKind::Redis) {
             c.feeds.mode = socialbench_engines::FeedMode::Pull;

@@ -156,3 +156,17 @@ pub fn socialbench_within(args: &[&str], limit: std::time::Duration) -> Output {
         stderr: err.join().expect("stderr reader"),
     }
 }
+
+/// Panics unless `dir`'s timeseries.csv has a `kill_primary` and a
+/// `failover` event row.
+pub fn assert_failover_events(dir: &Path) {
+    let ts = csv_rows(&dir.join("timeseries.csv"));
+    for name in ["kill_primary", "failover"] {
+        assert!(
+            ts.iter()
+                .any(|r| r["source"] == "event" && r["name"] == name),
+            "no {name} event in {}",
+            dir.display()
+        );
+    }
+}

@@ -161,17 +161,34 @@ const SCORE_SUM: &str = "score sum (vs acknowledged vote deltas)";
 
 impl Mismatch {
     /// The acknowledged writes this mismatch shows lost, with the word for
-    /// their kind, if a lost write makes it: an entity count (what it
-    /// lacks, or a membership a lost leave left), or the score sum (a vote,
-    /// which moves it by at most 2). `None` for the mismatches that only
+    /// their kind, if a lost write makes it: an entity count that lacks
+    /// some, memberships (a lost join, or one a lost leave left), or the
+    /// score sum (a vote, which moves it by at most 2). `None` for the mismatches that only
     /// follow from others (karma, subscriptions, digests, backups).
     pub fn lost_writes(&self) -> Option<(&'static str, u128)> {
         let diff = (self.expected - self.engine).unsigned_abs();
         match self.what {
-            "users" | "communities" | "posts" | "comments" | "dms" | "memberships" => {
+            "users" | "communities" | "posts" | "comments" | "dms"
+                if self.engine < self.expected =>
+            {
                 Some((self.what, diff))
             }
+            "memberships" => Some((self.what, diff)),
             SCORE_SUM => Some(("votes", diff.div_ceil(2))),
+            _ => None,
+        }
+    }
+
+    /// The writes this mismatch shows applied without an acknowledgement:
+    /// more entities of a kind than were acknowledged. `None` for the other
+    /// mismatches.
+    pub fn extra_writes(&self) -> Option<(&'static str, u128)> {
+        match self.what {
+            "users" | "communities" | "posts" | "comments" | "dms"
+                if self.engine > self.expected =>
+            {
+                Some((self.what, (self.engine - self.expected).unsigned_abs()))
+            }
             _ => None,
         }
     }

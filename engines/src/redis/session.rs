@@ -13,29 +13,86 @@
 //!
 //! Failures: a Redis error reply answers its op with
 //! [`ApiError::EngineFault`] (a follow-up's error too: the audit then shows
-//! the lost effect). That includes a cluster's `MOVED`, `ASK`, `TRYAGAIN` and
-//! `CLUSTERDOWN`: the engine routes by the slot map it read at creation and
-//! follows no redirect, so a cluster resharded or failing mid-run shows as
-//! faults. A broken connection, a read timeout or a reply that does not parse
-//! answers every op in flight with `EngineFault`, logs one line on stderr
-//! (once per engine), and every later `submit` fails with
-//! [`EngineError::Shutdown`], so the client stops at once and nothing waits
-//! for a reply that cannot come.
+//! the lost effect). On a single server, or a cluster without replicas, a
+//! broken connection, a read timeout or a reply that does not parse answers
+//! every op in flight with `EngineFault`, logs one line on stderr (once per
+//! engine), and every later `submit` fails with [`EngineError::Shutdown`], so
+//! the client stops at once and nothing waits for a reply that cannot come.
+//!
+//! **Failover** (a cluster whose masters have replicas, `Shared::follow`):
+//! a master that dies is replaced by one of its replicas, and the session
+//! follows, never applying a write twice:
+//! - A step the cluster refused (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
+//!   `MASTERDOWN`, `READONLY`) or that routes to a node the session lost was
+//!   not carried out. Its op
+//!   is answered [`ApiError::Unavailable`], unless the op's home step was
+//!   applied and this is its follow-up: then the follow-up is kept (parked)
+//!   and sent again once the layout names a live master for it, and the op
+//!   is answered after that, so an acknowledged op never lacks its follow-up.
+//! - A step whose connection died after it was sent may or may not have
+//!   been applied. Sending it again could apply it twice (nothing here
+//!   dedupes by op id), so its op is answered `Unavailable` and, when the
+//!   step writes, counted as of unknown outcome (the audit allows those to be
+//!   present or not). Reads are answered `Unavailable` too.
+//! - The layout is read again (CLUSTER SLOTS from a live master or any
+//!   replica) at most every `REFRESH_EVERY` while some slot's master is
+//!   unreachable or a step was refused; new masters get connections and the
+//!   script. A session that cannot reach every slot's master within
+//!   `Shared::failover_wait` stops as a single server's loss does.
+//! - `--redis-wait N` sends `WAIT N <timeout>` after every write on the
+//!   write's connection and answers the op once both replies are in; fewer
+//!   than N replicas is an `Unavailable` of unknown outcome (the write is on
+//!   the master, maybe not on the replica that takes over).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use ::redis::{ErrorKind, Value};
 
+use super::layout::Layout;
 use super::shared::{Counters, Shared, bump};
-use super::wire::{Arg, Node, community_home, group, int, one_line, pack, user_home};
+use super::wire::{self, Arg, Node, community_home, group, int, one_line, pack, user_home};
 use crate::api::{
     ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, OpKind,
     PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
 };
 use crate::engine::{EngineError, Session};
 use crate::partition::merge_feed;
+
+/// How often a session reads the layout again while a failover is under way.
+pub(super) const REFRESH_EVERY: Duration = Duration::from_millis(50);
+
+/// A pending command's part: which of its op's commands it answers (a home
+/// feed's community), flags in the bits above.
+const PART: u32 = (1 << 29) - 1;
+/// The command writes: if its connection dies before the reply, whether it
+/// was applied is unknown.
+const WRITES: u32 = 1 << 29;
+/// A `WAIT` follows the command: its reply is held until the WAIT's.
+const ACKED: u32 = 1 << 30;
+/// The `WAIT` after a write.
+const WAIT: u32 = 1 << 31;
+
+/// A follow-up to send (again, after a failover refused it): the script
+/// `name` on `user`'s group with two integer arguments.
+#[derive(Clone, Copy, Debug)]
+struct FollowUp {
+    user: UserId,
+    name: &'static [u8],
+    a: i64,
+    b: i64,
+}
+
+/// A write's reply held until its `WAIT` is answered.
+#[derive(Debug)]
+enum Held {
+    /// A reply (a server error among them).
+    Reply(Value),
+    /// An error reply the client handed over as an error: code, text.
+    Error(String, String),
+}
 
 /// Where an op is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +130,12 @@ struct InFlight {
     reply: Option<Reply>,
     /// A part of the home feed failed.
     failed: bool,
+    /// A part of the home feed was not served (a failover).
+    unavailable: bool,
+    /// The follow-up, once the home step succeeded.
+    follow: Option<FollowUp>,
+    /// A write's reply (with its part) held until its `WAIT` is answered.
+    held: Option<(u32, Held)>,
 }
 
 /// A session of [`super::RedisEngine`]: see the module docs.
@@ -80,6 +143,9 @@ struct InFlight {
 pub struct RedisSession {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
+    /// The layout the session routes by.
+    layout: Arc<Layout>,
+    /// `connections` per node of the layout, node by node.
     nodes: Vec<Node>,
     ops: Vec<Option<InFlight>>,
     free: Vec<u32>,
@@ -93,6 +159,17 @@ pub struct RedisSession {
     key: String,
     /// Commands sent so far (their send order).
     sent: u64,
+    /// Since when a step was refused or a master unreachable, until the
+    /// layout serves every slot again (failover: see the module docs).
+    stale: Option<Instant>,
+    /// When the layout may be read again.
+    next_refresh: Instant,
+    /// Ops whose follow-up waits for a master.
+    parked: Vec<u32>,
+    /// Per node: a new master whose first answered op is to be reported.
+    watch: Vec<bool>,
+    /// Some node is watched.
+    watching: bool,
 }
 
 /// A server's error reply as it sent it: code, then detail
@@ -515,11 +592,51 @@ fn send(
     bump(&counters.kinds[kind as usize].commands, 1);
 }
 
+/// [`send`], and for a command that writes (`wait` is `Some`, holding
+/// `--redis-wait`) marked so (a lost connection leaves its outcome unknown)
+/// and followed by `WAIT` when one is asked for.
+fn send_step(
+    (n, sent): (&mut Node, &mut u64),
+    counters: &Counters,
+    to: (u32, u32),
+    kind: OpKind,
+    args: &[Arg<'_>],
+    wait: Option<Option<super::shared::Wait>>,
+) {
+    match wait {
+        None => send((n, sent), counters, to, kind, args),
+        Some(None) => send((n, sent), counters, (to.0, to.1 | WRITES), kind, args),
+        Some(Some(w)) => {
+            send(
+                (n, sent),
+                counters,
+                (to.0, to.1 | WRITES | ACKED),
+                kind,
+                args,
+            );
+            let wait = [
+                Arg::B(b"WAIT"),
+                Arg::I(i64::from(w.replicas)),
+                Arg::I(w.timeout_ms as i64),
+            ];
+            send((n, sent), counters, (to.0, WAIT), kind, &wait);
+        }
+    }
+}
+
 impl RedisSession {
-    pub(super) fn new(shared: Arc<Shared>, counters: Arc<Counters>, nodes: Vec<Node>) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        counters: Arc<Counters>,
+        layout: Arc<Layout>,
+        nodes: Vec<Node>,
+    ) -> Self {
         RedisSession {
+            watch: vec![false; layout.urls.len()],
+            watching: false,
             shared,
             counters,
+            layout,
             nodes,
             ops: Vec::with_capacity(64),
             free: Vec::with_capacity(64),
@@ -528,12 +645,20 @@ impl RedisSession {
             broken: None,
             key: String::with_capacity(64),
             sent: 0,
+            stale: None,
+            next_refresh: Instant::now(),
+            parked: Vec::new(),
         }
     }
 
+    /// The session connection for `key` (see [`Layout::conn_of`]).
+    fn conn_of(&self, key: &[u8]) -> usize {
+        self.layout.conn_of(key, self.shared.connections)
+    }
+
     /// Packs `EVALSHA <sha> 1 <group of home> <args>` for op slot `idx`, an
-    /// op of `kind`.
-    fn eval(&mut self, idx: u32, kind: OpKind, home: Home, args: &[Arg<'_>]) {
+    /// op of `kind`; `writes`: the script may write (see [`Self::send_write`]).
+    fn eval(&mut self, idx: u32, kind: OpKind, home: Home, args: &[Arg<'_>], writes: bool) {
         group(&self.shared.prefix, home, &mut self.key);
         let mut all: [Arg<'_>; 10] = [Arg::I(0); 10];
         all[0] = Arg::B(b"EVALSHA");
@@ -541,13 +666,17 @@ impl RedisSession {
         all[2] = Arg::I(1);
         all[3] = Arg::B(self.key.as_bytes());
         all[4..4 + args.len()].copy_from_slice(args);
-        let node = self.shared.conn_of(self.key.as_bytes());
-        send(
+        let node = self
+            .layout
+            .conn_of(self.key.as_bytes(), self.shared.connections);
+        let wait = if writes { Some(self.shared.wait) } else { None };
+        send_step(
             (&mut self.nodes[node], &mut self.sent),
             &self.counters,
             (idx, 0),
             kind,
             &all[..4 + args.len()],
+            wait,
         );
     }
 
@@ -580,7 +709,8 @@ impl RedisSession {
         if let Op::GetHomeFeed { user, .. } = f.op {
             self.home_feed(idx, user);
         } else {
-            self.eval(idx, f.op.kind(), f.op.home(), step.args());
+            let writes = f.op.kind().is_write() && step.phase != Phase::PostCheck;
+            self.eval(idx, f.op.kind(), f.op.home(), step.args(), writes);
         }
         let phase = step.phase;
         self.ops[idx as usize] = Some(InFlight { phase, ..f });
@@ -595,7 +725,7 @@ impl RedisSession {
     fn home_feed(&mut self, idx: u32, user: UserId) {
         group(&self.shared.prefix, user_home(user), &mut self.key);
         let base = self.key.len();
-        let conn = self.shared.conn_of(self.key.as_bytes());
+        let conn = self.conn_of(self.key.as_bytes());
         let mut key = std::mem::take(&mut self.key);
         key.push_str(":u");
         let kind = OpKind::GetHomeFeed;
@@ -622,8 +752,12 @@ impl RedisSession {
         if let Ok(reply) = &r {
             self.count(&f.op, reply);
         }
-        if matches!(r, Err(ApiError::EngineFault)) {
-            self.counters.faults.fetch_add(1, Ordering::Relaxed);
+        match r {
+            Err(ApiError::EngineFault) => {
+                self.counters.faults.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(ApiError::Unavailable) => bump(&self.counters.unavailable, 1),
+            _ => {}
         }
         self.ready.push_back((f.tag, r));
         self.ops[idx as usize] = None;
@@ -654,15 +788,87 @@ impl RedisSession {
         }
     }
 
-    /// Drives the op the reply `v` (from node `node`) belongs to.
-    fn on_reply(&mut self, node: usize, v: Value) {
-        let Some((idx, part, _)) = self.nodes[node].pending.pop_front() else {
+    /// Drives the op the reply `v` (from connection `conn`) belongs to.
+    fn on_reply(&mut self, conn: usize, v: Value) {
+        let Some((idx, part, _)) = self.nodes[conn].pending.pop_front() else {
             return;
         };
+        if self.watching && !matches!(v, Value::ServerError(_)) {
+            self.first_op(conn / self.shared.connections);
+        }
         let Some(mut f) = self.ops[idx as usize].take() else {
             return;
         };
+        if part & WAIT != 0 {
+            return self.acked(idx, f, &v);
+        }
+        if part & ACKED != 0 {
+            f.held = Some((part, Held::Reply(v)));
+            self.ops[idx as usize] = Some(f);
+            return;
+        }
+        self.step(idx, f, part, v);
+    }
+
+    /// An error reply the client handed over as an error (`code`, `text`)
+    /// answers command `part` of the op in slot `idx`.
+    fn error_reply(&mut self, idx: u32, mut f: InFlight, part: u32, code: String, text: String) {
+        if part & ACKED != 0 {
+            f.held = Some((part, Held::Error(code, text)));
+            self.ops[idx as usize] = Some(f);
+        } else if self.refused(&code) {
+            self.unserved(idx, f, part, false);
+        } else {
+            self.server_error(idx, f, &text);
+        }
+    }
+
+    /// The `WAIT` after a write came back (`v`): the write's held reply
+    /// drives its op if enough replicas have it.
+    fn acked(&mut self, idx: u32, mut f: InFlight, v: &Value) {
+        let Some((part, held)) = f.held.take() else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        let held = match held {
+            Held::Reply(v) => v,
+            Held::Error(code, text) => return self.error_reply(idx, f, part & !ACKED, code, text),
+        };
+        let want = self.shared.wait.map_or(0, |w| i64::from(w.replicas));
+        let short = !matches!(held, Value::ServerError(_)) && int(v).is_none_or(|n| n < want);
+        if short {
+            bump(&self.counters.wait_short, 1);
+            return self.unserved(idx, f, part, true);
+        }
+        self.step(idx, f, part, held);
+    }
+
+    /// A reply without an error came from `node`: if it is a new master,
+    /// its first answered op is reported.
+    fn first_op(&mut self, node: usize) {
+        if self.watch[node] {
+            self.watch[node] = false;
+            self.shared.note_first_op(node);
+            self.watching = self.watch.contains(&true);
+        }
+    }
+
+    /// The cluster refused a command with `code` without running it (a
+    /// failover or a resharding; `READONLY`: a master demoted to a replica),
+    /// when the session follows failovers.
+    fn refused(&self, code: &str) -> bool {
+        self.shared.follow
+            && matches!(
+                code,
+                "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY"
+            )
+    }
+
+    /// Drives the op in slot `idx` with the reply `v` to its command `part`.
+    fn step(&mut self, idx: u32, mut f: InFlight, part: u32, v: Value) {
         if let Value::ServerError(e) = &v {
+            if self.refused(e.code()) {
+                return self.unserved(idx, f, part, false);
+            }
             return self.server_error(idx, f, &error_line(e));
         }
         let kind = f.op.kind();
@@ -695,18 +901,51 @@ impl RedisSession {
                 self.ops[idx as usize] = Some(f);
             }
             Phase::Subs => self.rank(idx, f, v),
-            Phase::Ranks => self.ranked(idx, f, part, v),
+            Phase::Ranks => self.ranked(idx, f, part & PART, v),
+        }
+    }
+
+    /// Command `part` of the op in slot `idx` was not carried out (`lost`:
+    /// whether it was is unknown: its connection died, or its `WAIT` came
+    /// back short). See the module docs for what follows.
+    fn unserved(&mut self, idx: u32, mut f: InFlight, part: u32, lost: bool) {
+        self.stale.get_or_insert_with(Instant::now);
+        let unknown = lost && part & WRITES != 0 && f.phase != Phase::PostClock;
+        match f.phase {
+            Phase::Follow if !unknown => {
+                self.parked.push(idx);
+                self.ops[idx as usize] = Some(f);
+            }
+            Phase::Ranks if f.waiting > 1 => {
+                f.unavailable = true;
+                f.waiting -= 1;
+                self.ops[idx as usize] = Some(f);
+            }
+            Phase::Registered => {
+                f.unavailable = true;
+                f.phase = Phase::Subs;
+                self.ops[idx as usize] = Some(f);
+            }
+            _ => {
+                if unknown {
+                    bump(&self.counters.unknown_outcome, 1);
+                }
+                self.finish(idx, f, Err(ApiError::Unavailable));
+            }
         }
     }
 
     /// CreatePost, its check passed: tick the post clock.
     fn tick_clock(&mut self, idx: u32, mut f: InFlight) {
-        let shared = Arc::clone(&self.shared);
-        self.send(
-            shared.conn_of(shared.clock_key.as_bytes()),
+        let key = self.shared.clock_key.as_bytes();
+        let conn = self.layout.conn_of(key, self.shared.connections);
+        send_step(
+            (&mut self.nodes[conn], &mut self.sent),
+            &self.counters,
             (idx, 0),
             OpKind::CreatePost,
-            &[Arg::B(b"INCR"), Arg::B(shared.clock_key.as_bytes())],
+            &[Arg::B(b"INCR"), Arg::B(key)],
+            Some(self.shared.wait),
         );
         f.phase = Phase::PostClock;
         self.ops[idx as usize] = Some(f);
@@ -738,6 +977,7 @@ impl RedisSession {
                     Arg::I(stamp),
                     Arg::B(body.as_bytes()),
                 ],
+                true,
             );
         }
         f.phase = Phase::Home;
@@ -762,19 +1002,16 @@ impl RedisSession {
             Ok(a) => a,
             Err(e) => return self.finish(idx, f, Err(e)),
         };
-        let (user, args): (UserId, [Arg<'_>; 3]) = match &f.op {
-            Op::CreateCommunity { creator, community } => (
-                *creator,
-                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(1)],
-            ),
-            Op::Join { user, community } => (
-                *user,
-                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(1)],
-            ),
-            Op::Leave { user, community } => (
-                *user,
-                [Arg::B(b"sub"), Arg::I(community.0 as i64), Arg::I(-1)],
-            ),
+        let sub = |user: UserId, community: CommunityId, by: i64| FollowUp {
+            user,
+            name: b"sub",
+            a: i64::from(community.0),
+            b: by,
+        };
+        let follow = match &f.op {
+            Op::CreateCommunity { creator, community } => sub(*creator, *community, 1),
+            Op::Join { user, community } => sub(*user, *community, 1),
+            Op::Leave { user, community } => sub(*user, *community, -1),
             Op::Vote { target, dir, .. } => {
                 let (delta, score, author, old) =
                     match (get(&a, 0), get(&a, 1), u32_at(&a, 2), get(&a, 3)) {
@@ -798,20 +1035,35 @@ impl RedisSession {
                     Target::Post(_) => (delta, 0),
                     Target::Comment(_) => (0, delta),
                 };
-                self.eval(
-                    idx,
-                    OpKind::Vote,
-                    user_home(UserId(author)),
-                    &[Arg::B(b"karma"), Arg::I(pk), Arg::I(ck)],
-                );
-                f.phase = Phase::Follow;
-                self.ops[idx as usize] = Some(f);
-                return;
+                FollowUp {
+                    user: UserId(author),
+                    name: b"karma",
+                    a: pk,
+                    b: ck,
+                }
             }
             _ => return self.finish(idx, f, Err(ApiError::EngineFault)),
         };
-        self.eval(idx, f.op.kind(), user_home(user), &args);
-        f.reply = Some(Reply::Done);
+        if f.reply.is_none() {
+            f.reply = Some(Reply::Done);
+        }
+        f.follow = Some(follow);
+        self.send_follow(idx, f);
+    }
+
+    /// Sends the follow-up of the op in slot `idx` (again, after a failover
+    /// refused it: it was not applied, so this applies it once).
+    fn send_follow(&mut self, idx: u32, mut f: InFlight) {
+        let Some(u) = f.follow else {
+            return self.finish(idx, f, Err(ApiError::EngineFault));
+        };
+        self.eval(
+            idx,
+            f.op.kind(),
+            user_home(u.user),
+            &[Arg::B(u.name), Arg::I(u.a), Arg::I(u.b)],
+            true,
+        );
         f.phase = Phase::Follow;
         self.ops[idx as usize] = Some(f);
     }
@@ -819,6 +1071,9 @@ impl RedisSession {
     /// Home feed: the subscriptions are in; ask each community's index for
     /// its best `limit` posts (`ZREVRANGE`: the members are the summaries).
     fn rank(&mut self, idx: u32, mut f: InFlight, v: Value) {
+        if f.unavailable {
+            return self.finish(idx, f, Err(ApiError::Unavailable));
+        }
         if f.failed {
             return self.finish(idx, f, Err(ApiError::UnknownUser));
         }
@@ -847,7 +1102,7 @@ impl RedisSession {
             self.post_key(c, None);
             self.key
                 .push_str(std::str::from_utf8(sort_arg(sort)).unwrap_or("h"));
-            let node = self.shared.conn_of(self.key.as_bytes());
+            let node = self.conn_of(self.key.as_bytes());
             let key = std::mem::take(&mut self.key);
             self.send(
                 node,
@@ -898,6 +1153,9 @@ impl RedisSession {
         let Op::GetHomeFeed { sort, limit, .. } = f.op else {
             return self.finish(idx, f, Err(ApiError::EngineFault));
         };
+        if f.unavailable {
+            return self.finish(idx, f, Err(ApiError::Unavailable));
+        }
         if f.failed {
             return self.finish(idx, f, Err(ApiError::EngineFault));
         }
@@ -906,19 +1164,62 @@ impl RedisSession {
         self.finish(idx, f, Ok(Reply::Feed(feed)));
     }
 
-    /// The connection failed: answer every op in flight with `EngineFault`.
+    /// The connection failed (or a failover did not end in time): answer
+    /// every op in flight with `EngineFault` and stop.
     fn fail(&mut self, why: String) {
         self.shared.note_connection_lost(&why);
         for n in &mut self.nodes {
             n.pending.clear();
             n.out.clear();
         }
+        self.parked.clear();
         for idx in 0..self.ops.len() {
             if let Some(f) = self.ops[idx].take() {
                 self.finish(idx as u32, f, Err(ApiError::EngineFault));
             }
         }
         self.broken = Some(why);
+    }
+
+    /// Connection `conn` failed (`why`): following failovers, its commands
+    /// are settled as of unknown outcome and the node is down until the
+    /// layout serves its slots again; otherwise the session stops.
+    fn lose(&mut self, conn: usize, why: String) {
+        if !self.shared.follow {
+            return self.fail(why);
+        }
+        self.shared.note_lost(conn / self.shared.connections);
+        self.settle(conn, true);
+    }
+
+    /// Drops connection `conn` and settles every command queued on it:
+    /// unknown outcome (`lost`) or refused, unsent.
+    fn settle(&mut self, conn: usize, lost: bool) {
+        let n = &mut self.nodes[conn];
+        n.conn = None;
+        n.out.clear();
+        let pending = std::mem::take(&mut n.pending);
+        for (idx, part, _) in pending {
+            let Some(mut f) = self.ops[idx as usize].take() else {
+                continue;
+            };
+            // A WAIT whose write's reply is held: the write's outcome is
+            // unknown; one whose write was settled before has no op left.
+            let part = if part & WAIT != 0 {
+                match f.held.take() {
+                    Some((p, _)) => p,
+                    None => {
+                        // Its write was settled already (parked or answered).
+                        self.ops[idx as usize] = Some(f);
+                        continue;
+                    }
+                }
+            } else {
+                part
+            };
+            self.unserved(idx, f, part, lost);
+        }
+        self.stale.get_or_insert_with(Instant::now);
     }
 
     /// Writes every node's buffered commands.
@@ -930,15 +1231,17 @@ impl RedisSession {
                     self.nodes[i].addr,
                     one_line(&e)
                 );
-                self.fail(why);
-                return false;
+                self.lose(i, why);
+                if self.broken.is_some() {
+                    return false;
+                }
             }
         }
         true
     }
 
-    /// Reads one reply from a node that owes one.
-    fn read_one(&mut self) {
+    /// Reads one reply from a node that owes one; false when none does.
+    fn read_one(&mut self) -> bool {
         // The connection whose oldest command was sent first: with several
         // connections, the reply most likely to be there already.
         let oldest = self
@@ -948,34 +1251,113 @@ impl RedisSession {
             .filter_map(|(i, n)| n.pending.front().map(|p| (p.2, i)))
             .min();
         let Some((_, node)) = oldest else {
-            return;
+            return false;
         };
         match self.nodes[node].recv() {
-            Ok(v) => self.on_reply(node, v),
+            Some(Ok(v)) => self.on_reply(node, v),
+            // A command queued for a node that is down: refused, unsent.
+            None => self.settle(node, false),
             // A whole error reply the crate hands over as an error rather than
             // as `Value::ServerError`: the stream is still in step, so it is
             // that op's reply.
-            Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
-                let idx = self.nodes[node].pending.pop_front().map(|p| p.0);
-                if let Some(idx) = idx
+            Some(Err(e)) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
+                let entry = self.nodes[node].pending.pop_front();
+                if let Some((idx, part, _)) = entry
                     && let Some(f) = self.ops[idx as usize].take()
                 {
-                    self.server_error(idx, f, &e.to_string());
+                    let code = e.code().unwrap_or_default().to_string();
+                    self.error_reply(idx, f, part, code, e.to_string());
                 }
             }
             // I/O (a dropped connection, a read timeout) or a reply that does
             // not parse: the rest of the stream can no longer be paired with
             // the ops waiting on it.
-            Err(e) => {
+            Some(Err(e)) => {
                 let what = if e.is_timeout() {
                     format!("no reply within {:?}", self.shared.timeout)
                 } else {
                     one_line(&e)
                 };
                 let why = format!("reading from Redis at {}: {what}", self.nodes[node].addr);
-                self.fail(why);
+                self.lose(node, why);
             }
         }
+        true
+    }
+
+    /// A failover is under way: reads the layout again (at most every
+    /// `REFRESH_EVERY`), connects to new masters, sends parked follow-ups;
+    /// stops the session when it has lasted longer than the engine waits.
+    fn recover(&mut self) {
+        let Some(since) = self.stale else { return };
+
+        let now = Instant::now();
+        if now < self.next_refresh {
+            return;
+        }
+        self.next_refresh = now + REFRESH_EVERY;
+        if let Ok(layout) = self.shared.refresh() {
+            self.adopt(layout);
+        }
+        let c = self.shared.connections;
+        let healed = self.layout.masters().all(|n| {
+            self.nodes[n * c..(n + 1) * c]
+                .iter()
+                .all(|x| x.conn.is_some())
+        });
+        if healed && self.parked.is_empty() {
+            self.stale = None;
+        } else if since.elapsed() > self.shared.failover_wait {
+            self.fail(format!(
+                "the cluster did not serve every slot again within {:?} of a failover",
+                self.shared.failover_wait
+            ));
+        }
+    }
+
+    /// Routes by `layout` from now on: connects to its masters that have no
+    /// connection (loading the script), watches new masters for their first
+    /// op, and sends the parked follow-ups.
+    fn adopt(&mut self, layout: Arc<Layout>) {
+        let c = self.shared.connections;
+        while self.nodes.len() < layout.urls.len() * c {
+            let url = &layout.urls[self.nodes.len() / c];
+            self.nodes.push(Node::down(url));
+        }
+        self.watch.resize(layout.urls.len(), false);
+        for n in layout.masters() {
+            if !self.layout.serving.get(n).copied().unwrap_or(false) {
+                self.watch[n] = true;
+                self.watching = true;
+            }
+            for k in n * c..(n + 1) * c {
+                if self.nodes[k].conn.is_some() {
+                    continue;
+                }
+                // Commands queued while it was down are refused first, so
+                // that no reply of the new connection pairs with them.
+                self.settle(k, false);
+                self.nodes[k].conn = self.connect(&layout.urls[n]);
+            }
+        }
+        self.layout = layout;
+        for idx in std::mem::take(&mut self.parked) {
+            if let Some(f) = self.ops[idx as usize].take() {
+                bump(&self.counters.follow_ups_resent, 1);
+                self.send_follow(idx, f);
+            }
+        }
+    }
+
+    /// A connection to `url` with the script loaded, if the node answers.
+    fn connect(&self, url: &str) -> Option<::redis::Connection> {
+        let mut conn = wire::connect(url, self.shared.timeout).ok()?;
+        let _: String = ::redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(super::SCRIPT)
+            .query(&mut conn)
+            .ok()?;
+        Some(conn)
     }
 
     fn in_flight(&self) -> usize {
@@ -1010,6 +1392,9 @@ impl Session for RedisSession {
             feed: Vec::new(),
             reply: None,
             failed: false,
+            unavailable: false,
+            follow: None,
+            held: None,
         });
         self.start(idx);
         // Keep the write buffer bounded when many ops are submitted at once.
@@ -1025,11 +1410,20 @@ impl Session for RedisSession {
     /// server round trip: a sync connection cannot peek without risking a
     /// half-read reply). A read times out after the engine's timeout.
     fn poll<F: FnMut(u64, Response)>(&mut self, _wait: bool, mut f: F) -> usize {
-        while self.ready.is_empty() && self.in_flight() > 0 && self.broken.is_none() {
+        loop {
+            self.recover();
+            if !(self.ready.is_empty() && self.in_flight() > 0 && self.broken.is_none()) {
+                break;
+            }
             if !self.flush() {
                 break;
             }
-            self.read_one();
+            if !self.read_one() {
+                // Only parked follow-ups are in flight: wait for the next
+                // reading of the layout.
+                let until = self.next_refresh.saturating_duration_since(Instant::now());
+                std::thread::sleep(until.max(Duration::from_millis(1)));
+            }
         }
         let n = self.ready.len();
         self.outstanding -= n;

@@ -1,12 +1,15 @@
 //! What the Redis engine and its sessions share: the server's layout (nodes,
-//! slots, script, clock key), the flags that stop a run, and each session's
-//! counters of acknowledged writes.
+//! slots, script, clock key), the flags that stop a run, each session's
+//! counters of acknowledged writes, and the failovers seen.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::wire;
+use super::layout::Layout;
+use super::wire::{self, ServerError};
 use crate::api::OpKind;
+use crate::engine::FailoverEvent;
 
 /// What one session's ops of one kind asked of the server.
 #[derive(Debug, Default)]
@@ -37,18 +40,131 @@ pub(super) struct Counters {
     pub(super) votes: AtomicI64,
     pub(super) memberships: AtomicI64,
     pub(super) faults: AtomicI64,
+    /// Ops answered [`crate::ApiError::Unavailable`] (a failover).
+    pub(super) unavailable: AtomicU64,
+    /// Writes answered unavailable whose outcome is unknown: their
+    /// connection died, or `WAIT` came back short, after they were sent.
+    pub(super) unknown_outcome: AtomicU64,
+    /// Writes whose `WAIT` came back with fewer replicas than asked.
+    pub(super) wait_short: AtomicU64,
+    /// Follow-ups sent again after a failover refused them.
+    pub(super) follow_ups_resent: AtomicU64,
     /// Per op kind (index `OpKind as usize`).
     pub(super) kinds: [KindCounters; OpKind::COUNT],
 }
 
-/// What the engine and its sessions share (read-only but for flags and logs).
+/// `--redis-wait N`: `WAIT N <timeout>` after every write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Wait {
+    /// Replicas that must acknowledge.
+    pub(super) replicas: u32,
+    /// `WAIT`'s timeout in milliseconds.
+    pub(super) timeout_ms: u64,
+}
+
+/// One master's death as the engine saw it; times in microseconds from the
+/// window's start.
+#[derive(Clone, Debug, Default)]
+struct Death {
+    node: usize,
+    killed_us: Option<i64>,
+    /// A session lost its connection to it.
+    lost_us: Option<i64>,
+    /// The layout's reading first found it flagged `fail` in CLUSTER NODES
+    /// (the masters agreed that it is dead).
+    failed_us: Option<i64>,
+    /// A layout showed its slots served by `promoted`.
+    serving_us: Option<i64>,
+    promoted: Option<usize>,
+    first_op_us: Option<i64>,
+}
+
+/// The failovers seen, in order.
+#[derive(Debug)]
+pub(super) struct FailoverLog {
+    /// Where event times count from: the window's start once it started.
+    origin: Instant,
+    kills: u64,
+    deaths: Vec<Death>,
+}
+
+impl FailoverLog {
+    /// No failover yet; times count from now until the window starts.
+    pub(super) fn new() -> FailoverLog {
+        FailoverLog {
+            origin: Instant::now(),
+            kills: 0,
+            deaths: Vec::new(),
+        }
+    }
+
+    fn us(&self, t: Instant) -> i64 {
+        if t >= self.origin {
+            t.duration_since(self.origin).as_micros() as i64
+        } else {
+            -(self.origin.duration_since(t).as_micros() as i64)
+        }
+    }
+
+    fn death(&mut self, node: usize) -> &mut Death {
+        let i = match self
+            .deaths
+            .iter()
+            .position(|d| d.node == node && d.serving_us.is_none())
+        {
+            Some(i) => i,
+            None => {
+                self.deaths.push(Death {
+                    node,
+                    ..Death::default()
+                });
+                self.deaths.len() - 1
+            }
+        };
+        &mut self.deaths[i]
+    }
+
+    /// Kills and the failovers (a master whose slots another serves now),
+    /// as [`FailoverEvent`]s: detection ends when the master was first seen
+    /// flagged `fail` (or at the handover, when the promotion came first).
+    pub(super) fn events(&self) -> (u64, Vec<FailoverEvent>) {
+        let events = self
+            .deaths
+            .iter()
+            .filter_map(|d| {
+                let serving = d.serving_us?;
+                Some(FailoverEvent {
+                    shard: d.node,
+                    killed_us: d.killed_us,
+                    declared_us: d.failed_us.unwrap_or(serving).min(serving),
+                    serving_us: serving,
+                    first_op_us: d.first_op_us,
+                    promoted: d.promoted.map(|p| p.min(255) as u8),
+                    applied: 0,
+                    lost_entries: 0,
+                    unavailable_ops: 0,
+                })
+            })
+            .collect();
+        (self.kills, events)
+    }
+}
+
+/// What the engine and its sessions share (read-only but for flags, logs
+/// and the layout).
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) prefix: String,
-    /// Node URLs (masters of a cluster; the one server otherwise).
-    pub(super) urls: Vec<String>,
-    /// Node of every slot; empty for a single server.
-    pub(super) slots: Vec<u16>,
+    /// The nodes and their slots, as last read (a failover changes them).
+    pub(super) layout: Mutex<Arc<Layout>>,
+    /// Sessions follow failovers (a cluster whose masters have replicas):
+    /// see the session's docs. Otherwise a lost connection stops the run.
+    pub(super) follow: bool,
+    /// How long a session waits for every slot to be served again.
+    pub(super) failover_wait: Duration,
+    /// `--redis-wait`, if given.
+    pub(super) wait: Option<Wait>,
+    pub(super) failovers: Mutex<FailoverLog>,
     pub(super) timeout: Duration,
     /// SHA1 of the script, loaded on every node.
     pub(super) sha: String,
@@ -64,18 +180,125 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The session connection for `key`: one of the `connections` to the
-    /// node serving its slot, chosen by the slot, so every command on one key
-    /// group takes the same connection and stays in order. Connections are
-    /// numbered node by node.
-    pub(super) fn conn_of(&self, key: &[u8]) -> usize {
-        let slot = wire::slot(key);
-        let node = if self.slots.is_empty() {
-            0
-        } else {
-            self.slots[slot] as usize
+    /// The layout as last read.
+    pub(super) fn layout(&self) -> Arc<Layout> {
+        Arc::clone(&self.layout.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Reads CLUSTER SLOTS from the first of the layout's seeds that
+    /// answers and publishes the merged layout; a master whose slots another
+    /// node serves now is a failover, timed here.
+    pub(super) fn refresh(&self) -> Result<Arc<Layout>, ServerError> {
+        let seeds = self.layout().seeds();
+        let mut last = ServerError::new("no node to ask for the cluster's slots");
+        let timeout = self.timeout.min(Duration::from_millis(500));
+        for url in &seeds {
+            let Ok(mut conn) = wire::connect(url, timeout).map_err(|e| last = e) else {
+                continue;
+            };
+            match wire::cluster_slots(&mut conn) {
+                Ok(reply) => {
+                    self.note_failed(&mut conn);
+                    return Ok(self.publish(reply));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Times the detection of the deaths under way: a master a session
+    /// lost (or the fault killed) that `conn`'s CLUSTER NODES flags `fail`.
+    fn note_failed(&self, conn: &mut ::redis::Connection) {
+        let layout = self.layout();
+        let watched: Vec<(usize, String)> = {
+            let log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+            log.deaths
+                .iter()
+                .filter(|d| d.failed_us.is_none() && d.serving_us.is_none())
+                .filter_map(|d| {
+                    let addr = layout.urls.get(d.node)?.strip_prefix("redis://")?;
+                    Some((d.node, format!(" {addr}@")))
+                })
+                .collect()
         };
-        node * self.connections + slot % self.connections
+        if watched.is_empty() {
+            return;
+        }
+        let Ok(nodes) = ::redis::cmd("CLUSTER").arg("NODES").query::<String>(conn) else {
+            return;
+        };
+        let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+        let now = log.us(Instant::now());
+        for (node, addr) in watched {
+            // `<id> <ip:port@cport> <flags> ...`: `fail?` is one master's
+            // suspicion, `fail` the cluster's verdict.
+            let failed = nodes.lines().any(|l| {
+                l.contains(&addr)
+                    && l.split(' ')
+                        .nth(2)
+                        .is_some_and(|f| f.split(',').any(|f| f == "fail"))
+            });
+            if failed {
+                log.death(node).failed_us.get_or_insert(now);
+            }
+        }
+    }
+
+    fn publish(&self, reply: wire::SlotsReply) -> Arc<Layout> {
+        let mut layout = self.layout.lock().unwrap_or_else(|e| e.into_inner());
+        let next = Arc::new(layout.merged(reply));
+        let moved: Vec<(usize, usize)> = layout
+            .masters()
+            .filter(|&n| !next.serving[n])
+            .filter_map(|n| {
+                let slot = layout.slots.iter().position(|&m| m as usize == n)?;
+                Some((n, next.slots[slot] as usize))
+            })
+            .collect();
+        if !moved.is_empty() {
+            let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+            let now = log.us(Instant::now());
+            for (dead, promoted) in moved {
+                let d = log.death(dead);
+                d.serving_us = Some(now);
+                d.promoted = Some(promoted);
+            }
+        }
+        *layout = Arc::clone(&next);
+        next
+    }
+
+    /// Event times count from `at`, the window's start.
+    pub(super) fn start_window(&self, at: Instant) {
+        self.failovers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .origin = at;
+    }
+
+    /// The fault killed `node`'s process.
+    pub(super) fn note_killed(&self, node: usize) {
+        let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+        let now = log.us(Instant::now());
+        log.kills += 1;
+        log.death(node).killed_us.get_or_insert(now);
+    }
+
+    /// A session lost its connection to `node` (the first loss is kept).
+    pub(super) fn note_lost(&self, node: usize) {
+        let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+        let now = log.us(Instant::now());
+        log.death(node).lost_us.get_or_insert(now);
+    }
+
+    /// `node`, promoted in a failover, answered an op without an error.
+    pub(super) fn note_first_op(&self, node: usize) {
+        let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+        let now = log.us(Instant::now());
+        for d in log.deaths.iter_mut().filter(|d| d.promoted == Some(node)) {
+            d.first_op_us.get_or_insert(now);
+        }
     }
 
     pub(super) fn note_connection_lost(&self, why: &str) {

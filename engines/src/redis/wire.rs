@@ -76,7 +76,9 @@ pub(crate) const SLOTS: usize = 16384;
 
 /// A connection to one Redis node with its pipeline.
 pub(crate) struct Node {
-    pub(crate) conn: Connection,
+    /// `None`: lost (or never made); commands queued for it are answered
+    /// by the session as refused, unsent.
+    pub(crate) conn: Option<Connection>,
     /// Packed commands not yet written.
     pub(crate) out: Vec<u8>,
     /// Op slot, part (which of the op's commands: a home feed's community)
@@ -114,26 +116,39 @@ impl Node {
     /// A node connected to `url`.
     pub(crate) fn open(url: &str, timeout: Duration) -> Result<Node, ServerError> {
         Ok(Node {
-            conn: connect(url, timeout)?,
+            conn: Some(connect(url, timeout)?),
             out: Vec::with_capacity(4096),
             pending: VecDeque::with_capacity(64),
             addr: url.to_string(),
         })
     }
 
-    /// Writes the buffered commands.
+    /// A node not connected (yet): see [`Node::conn`].
+    pub(crate) fn down(url: &str) -> Node {
+        Node {
+            conn: None,
+            out: Vec::new(),
+            pending: VecDeque::new(),
+            addr: url.to_string(),
+        }
+    }
+
+    /// Writes the buffered commands (dropped when the node is down).
     pub(crate) fn flush(&mut self) -> Result<(), ::redis::RedisError> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let r = self.conn.send_packed_command(&self.out);
+        let r = match &mut self.conn {
+            Some(c) => c.send_packed_command(&self.out),
+            None => Ok(()),
+        };
         self.out.clear();
         r
     }
 
-    /// Reads the next reply.
-    pub(crate) fn recv(&mut self) -> Result<Value, ::redis::RedisError> {
-        self.conn.recv_response()
+    /// Reads the next reply (`None`: the node is down).
+    pub(crate) fn recv(&mut self) -> Option<Result<Value, ::redis::RedisError>> {
+        self.conn.as_mut().map(|c| c.recv_response())
     }
 }
 
@@ -220,9 +235,28 @@ pub(crate) fn slot(key: &[u8]) -> usize {
     crc16(tagged.unwrap_or(key)) as usize % SLOTS
 }
 
-/// Reads CLUSTER SLOTS: the masters' addresses (`host:port`) and, per slot,
-/// the index of its master in that list. Fails when a slot is not served.
-pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u16>), ServerError> {
+/// What `CLUSTER SLOTS` says: the masters, the master of every slot, and
+/// each master's replicas.
+#[derive(Debug)]
+pub(crate) struct SlotsReply {
+    /// Masters' `host:port`, in the order they first appear.
+    pub(crate) masters: Vec<String>,
+    /// Per slot, the index of its master in `masters`.
+    pub(crate) slots: Vec<u16>,
+    /// Per master, its replicas' `host:port`.
+    pub(crate) replicas: Vec<Vec<String>>,
+}
+
+/// `host:port` of a node entry of CLUSTER SLOTS (`[host, port, id, ...]`).
+fn node_addr(v: &Value) -> Option<String> {
+    let Value::Array(m) = v else { return None };
+    let host = m.first().and_then(text)?;
+    let port = m.get(1).and_then(int)?;
+    Some(format!("{host}:{port}"))
+}
+
+/// Reads CLUSTER SLOTS (see [`SlotsReply`]). Fails when a slot is not served.
+pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<SlotsReply, ServerError> {
     let v: Value = ::redis::cmd("CLUSTER")
         .arg("SLOTS")
         .query(conn)
@@ -230,36 +264,44 @@ pub(crate) fn cluster_slots(conn: &mut Connection) -> Result<(Vec<String>, Vec<u
     let Value::Array(ranges) = v else {
         return Err(ServerError::new("CLUSTER SLOTS: unexpected reply"));
     };
-    let mut masters: Vec<String> = Vec::new();
-    let mut map = vec![u16::MAX; SLOTS];
+    let mut out = SlotsReply {
+        masters: Vec::new(),
+        slots: vec![u16::MAX; SLOTS],
+        replicas: Vec::new(),
+    };
     for r in ranges {
         let Value::Array(r) = r else { continue };
-        let (Some(lo), Some(hi), Some(Value::Array(m))) =
-            (r.first().and_then(int), r.get(1).and_then(int), r.get(2))
-        else {
+        let (Some(lo), Some(hi), Some(addr)) = (
+            r.first().and_then(int),
+            r.get(1).and_then(int),
+            r.get(2).and_then(node_addr),
+        ) else {
             return Err(ServerError::new("CLUSTER SLOTS: unexpected range"));
         };
-        let host = m.first().and_then(text).unwrap_or_default();
-        let port = m.get(1).and_then(int).unwrap_or(0);
-        let addr = format!("{host}:{port}");
-        let idx = match masters.iter().position(|a| *a == addr) {
+        let idx = match out.masters.iter().position(|a| *a == addr) {
             Some(i) => i,
             None => {
-                masters.push(addr);
-                masters.len() - 1
+                out.masters.push(addr);
+                out.replicas.push(Vec::new());
+                out.masters.len() - 1
             }
         };
+        for replica in r.iter().skip(3).filter_map(node_addr) {
+            if !out.replicas[idx].contains(&replica) {
+                out.replicas[idx].push(replica);
+            }
+        }
         let (lo, hi) = (lo.max(0) as usize, (hi.max(0) as usize).min(SLOTS - 1));
         if lo <= hi {
-            map[lo..=hi].fill(idx as u16);
+            out.slots[lo..=hi].fill(idx as u16);
         }
     }
-    if let Some(s) = map.iter().position(|&n| n == u16::MAX) {
+    if let Some(s) = out.slots.iter().position(|&n| n == u16::MAX) {
         return Err(ServerError::new(format!(
             "the cluster does not serve slot {s}: is it fully set up (cluster_state:ok)?"
         )));
     }
-    Ok((masters, map))
+    Ok(out)
 }
 
 /// An integer reply (or a bulk string holding one).

@@ -750,6 +750,68 @@ pub fn hammer_hot_communities<E: Engine + Sync>(
     hammer_hot_communities_then(engine, ops, label, || {})
 }
 
+impl ClientRun {
+    /// Adds a later run of the same client.
+    pub fn absorb(&mut self, later: ClientRun) {
+        self.tally.add(&later.tally);
+        self.log.extend(later.log);
+        self.faults += later.faults;
+        self.replies += later.replies;
+        self.ok += later.ok;
+        self.write_replies += later.write_replies;
+    }
+}
+
+/// [`hammer_hot_communities_then`] with clients that run rounds of 200 ops
+/// until `stop` says so (at least one round each).
+pub fn hammer_until<E: Engine + Sync>(
+    engine: &E,
+    label: &str,
+    then: impl FnOnce(),
+    stop: impl Fn() -> bool + Sync,
+) -> (WriteTally, Vec<Acked>, Vec<ClientRun>) {
+    let (tally, log, _) = hammer_hot_communities_then(engine, 0, label, then);
+    let runs = hot_clients(engine, 0xfa10, |session, generator| {
+        let mut run = ClientRun::default();
+        loop {
+            run.absorb(closed_loop(session, generator, 200, INFLIGHT));
+            if stop() {
+                return run;
+            }
+        }
+    });
+    (tally, log, runs)
+}
+
+/// [`CLIENTS`] threads, each with a session and a generator (seeded from
+/// `seed`) that knows the [`HOT`] communities, running `client`.
+fn hot_clients<E: Engine + Sync>(
+    engine: &E,
+    seed: u64,
+    client: impl Fn(&mut E::Session, &mut OpGen) -> ClientRun + Sync,
+) -> Vec<ClientRun> {
+    let client = &client;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|k| {
+                scope.spawn(move || {
+                    let mut session = engine.session().expect("session");
+                    let first = 1_000 * k as u32;
+                    let mut generator = OpGen::new(seed + k as u64, first, 60, (0, HOT + 4), 0.05);
+                    for c in 0..HOT {
+                        generator.know_community(CommunityId(c));
+                    }
+                    client(&mut session, &mut generator)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    })
+}
+
 /// [`hammer_hot_communities`], calling `then` between the setup and the
 /// clients (to arm a fault that the setup must not meet).
 pub fn hammer_hot_communities_then<E: Engine + Sync>(
@@ -774,25 +836,8 @@ pub fn hammer_hot_communities_then<E: Engine + Sync>(
         }
     }
     then();
-    let runs = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..CLIENTS)
-            .map(|k| {
-                scope.spawn(move || {
-                    let mut session = engine.session().expect("session");
-                    let first = 1_000 * k as u32;
-                    let mut generator =
-                        OpGen::new(0xc0c0 + k as u64, first, 60, (0, HOT + 4), 0.05);
-                    for c in 0..HOT {
-                        generator.know_community(CommunityId(c));
-                    }
-                    closed_loop(&mut session, &mut generator, ops, INFLIGHT)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("client thread"))
-            .collect::<Vec<_>>()
+    let runs = hot_clients(engine, 0xc0c0, |session, generator| {
+        closed_loop(session, generator, ops, INFLIGHT)
     });
     (tally, log, runs)
 }

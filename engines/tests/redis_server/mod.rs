@@ -150,9 +150,9 @@ impl Drop for RedisServer {
     }
 }
 
-/// A 3-master Redis Cluster on loopback, no replicas.
+/// A 3-master Redis Cluster on loopback, with or without replicas.
 pub struct RedisCluster {
-    /// The nodes.
+    /// The nodes: the masters first, then their replicas.
     pub nodes: Vec<RedisServer>,
 }
 
@@ -160,7 +160,19 @@ impl RedisCluster {
     /// Starts 3 nodes, creates the cluster with `redis-cli --cluster create`,
     /// and waits until every node says `cluster_state:ok`.
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
+        Self::create(0, 5000)
+    }
+
+    /// 3 masters with one replica each and a short `cluster-node-timeout`
+    /// (`node_timeout_ms`), so that a killed master fails over within a
+    /// second or two; waits until every master has its replica in sync.
+    pub fn with_replicas(node_timeout_ms: u32) -> RedisCluster {
+        Self::create(1, node_timeout_ms)
+    }
+
+    fn create(replicas: usize, node_timeout_ms: u32) -> RedisCluster {
+        let timeout = node_timeout_ms.to_string();
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas))
             .map(|_| {
                 RedisServer::spawn(&[
                     "--cluster-enabled",
@@ -168,7 +180,7 @@ impl RedisCluster {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "5000",
+                    &timeout,
                 ])
             })
             .collect();
@@ -179,7 +191,7 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("redis-cli runs");
@@ -195,7 +207,25 @@ impl RedisCluster {
                     Ok(redis::Value::BulkString(ref b)) if String::from_utf8_lossy(b).contains("cluster_state:ok"))
             });
         }
-        RedisCluster { nodes }
+        let cluster = RedisCluster { nodes };
+        if replicas > 0 {
+            // `redis-cli --cluster create` lists the masters first.
+            for m in &cluster.nodes[..3] {
+                wait_until(&format!("a replica in sync with {}", m.port), || {
+                    let info = m.query(&["INFO", "replication"]);
+                    matches!(info, Ok(redis::Value::BulkString(ref b))
+                        if String::from_utf8_lossy(b).contains("state=online"))
+                });
+            }
+            // Every node lists the replicas in CLUSTER SLOTS.
+            for n in &cluster.nodes {
+                wait_until(&format!("replicas in CLUSTER SLOTS of {}", n.port), || {
+                    matches!(n.query(&["CLUSTER", "SLOTS"]), Ok(redis::Value::Array(ref ranges))
+                        if ranges.iter().all(|r| matches!(r, redis::Value::Array(r) if r.len() >= 4)))
+                });
+            }
+        }
+        cluster
     }
 
     /// The seed list, `host:port,...`.
@@ -204,5 +234,28 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect()
+    }
+
+    /// The node serving slot 0 now (a master), by its place in `nodes`.
+    pub fn master_of_slot_zero(&self) -> usize {
+        let port = |n: &RedisServer| n.port;
+        for n in &self.nodes {
+            if let Ok(redis::Value::Array(ranges)) = n.query(&["CLUSTER", "SLOTS"]) {
+                for r in ranges {
+                    if let redis::Value::Array(r) = r
+                        && matches!(r.first(), Some(redis::Value::Int(0)))
+                        && let Some(redis::Value::Array(m)) = r.get(2)
+                        && let Some(redis::Value::Int(p)) = m.get(1)
+                    {
+                        return self
+                            .nodes
+                            .iter()
+                            .position(|n| i64::from(port(n)) == *p)
+                            .expect("a node of the cluster");
+                    }
+                }
+            }
+        }
+        panic!("no node answers CLUSTER SLOTS");
     }
 }

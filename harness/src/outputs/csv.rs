@@ -93,6 +93,8 @@ impl Report for SummaryCsv {
 pub struct TimeseriesCsv {
     path: PathBuf,
     pub(crate) w: ::csv::Writer<BufWriter<File>>,
+    /// Failover events written so far (name, shard, time).
+    marked: Vec<(&'static str, usize, i64)>,
 }
 
 impl std::fmt::Debug for TimeseriesCsv {
@@ -109,6 +111,7 @@ impl TimeseriesCsv {
         Ok(TimeseriesCsv {
             w: ::csv::Writer::from_writer(BufWriter::new(f)),
             path,
+            marked: Vec::new(),
         })
     }
 }
@@ -235,6 +238,17 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
             }
         }
     }
+    if let Some(f) = e.redis.as_ref().and_then(|r| r.failover.as_ref()) {
+        for (name, v) in [
+            ("kills", f.kills),
+            ("failovers", f.failovers),
+            ("unavailable_ops", f.unavailable_ops),
+            ("unknown_outcome", f.unknown_outcome),
+            ("wait_short", f.wait_short),
+        ] {
+            out.push(("failover", name, "count", v));
+        }
+    }
     if let Some(f) = &e.feeds {
         out.push(("feeds", "backlog", "deliveries", f.backlog));
         out.push(("feeds", "pushed_posts", "count", f.pushed_posts));
@@ -251,40 +265,34 @@ fn interval_engine_rows(out: &mut Vec<Value<'_>>, e: &socialbench_engines::Engin
     }
 }
 
-/// The failover events of an interval (`event` rows, `at_us` from the
-/// start of the measured window): `kill_primary` when a primary was
-/// killed, `failover` when a new primary took over after a kill,
-/// `false_failover` when a live one was deposed; each with its `shard`.
-fn interval_events(out: &mut Vec<Value<'_>>, iv: &IntervalReport<'_>) {
-    let Some(f) = iv
-        .engine
-        .replication
-        .as_ref()
-        .and_then(|r| r.failover.as_ref())
-    else {
-        return;
-    };
-    let (start, end) = (
-        (iv.start_ns / 1000) as i64,
-        ((iv.start_ns + iv.duration_ns) / 1000) as i64,
-    );
-    let within = |t: i64| (start..end).contains(&t);
-    for e in &f.events {
-        let mut mark = |name: &'static str, at: i64| {
-            if within(at) {
-                out.push(("event", name, "at_us", at as u64));
-                out.push(("event", name, "shard", e.shard as u64));
-            }
-        };
-        if let Some(k) = e.killed_us {
-            mark("kill_primary", k);
-        }
-        let name = if e.killed_us.is_some() {
+/// The failover events the engine reported by the end of an interval and
+/// not written before (`event` rows; `at_us`, from the start of the
+/// measured window, is when it happened, which may fall in an earlier
+/// interval: a Redis Cluster reports its kill with its failover):
+/// `kill_primary` when a primary was killed, `failover` when a new primary
+/// took over after a kill, `false_failover` when a live one was deposed;
+/// each with its `shard`. `marked` keeps what was written.
+fn interval_events(
+    out: &mut Vec<Value<'_>>,
+    iv: &IntervalReport<'_>,
+    marked: &mut Vec<(&'static str, usize, i64)>,
+) {
+    let end = ((iv.start_ns + iv.duration_ns) / 1000) as i64;
+    for e in iv.engine.failover_events() {
+        let failover = if e.killed_us.is_some() {
             "failover"
         } else {
             "false_failover"
         };
-        mark(name, e.serving_us);
+        let kill = e.killed_us.map(|k| ("kill_primary", k));
+        for (name, at) in kill.into_iter().chain([(failover, e.serving_us)]) {
+            let key = (name, e.shard, at);
+            if at < end && !marked.contains(&key) {
+                marked.push(key);
+                out.push(("event", name, "at_us", at.max(0) as u64));
+                out.push(("event", name, "shard", e.shard as u64));
+            }
+        }
     }
 }
 
@@ -301,7 +309,7 @@ impl Report for TimeseriesCsv {
         let mut rows = Vec::with_capacity(160);
         interval_op_rows(&mut rows, iv);
         interval_engine_rows(&mut rows, &iv.engine);
-        interval_events(&mut rows, iv);
+        interval_events(&mut rows, iv, &mut self.marked);
         rows.push(("process", "rss", "bytes", iv.rss_bytes));
         for (cpu, ms) in &cpus {
             rows.push(("machine", cpu, "steal_ms", *ms));

@@ -254,8 +254,47 @@ fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
             String::new()
         }
     );
-    for e in f.events.iter().take(8) {
-        let what = match e.killed_us {
+    event_lines(o, &f.events, "primary", ms, true);
+}
+
+/// A Redis Cluster's failovers as the engine followed them: the cluster's
+/// settings, what the sessions saw, and a line per failover (as
+/// [`failover_lines`]: shard is the dead master's node index).
+fn redis_failover_lines(o: &mut String, f: &socialbench_engines::RedisFailoverStats) {
+    let _ = writeln!(
+        o,
+        "redis failover: {} replica(s) per master, cluster-node-timeout {} ms, {}; {} kill(s), {} failover(s), {} ops unavailable, {} writes of unknown outcome, {} follow-ups sent again{}",
+        f.replicas,
+        f.node_timeout_ms,
+        match f.wait_replicas {
+            Some(n) => format!("WAIT {n} after each write"),
+            None => "no WAIT".to_string(),
+        },
+        f.kills,
+        f.failovers,
+        f.unavailable_ops,
+        f.unknown_outcome,
+        f.follow_ups_resent,
+        if f.wait_short > 0 {
+            format!(", {} WAIT(s) short", f.wait_short)
+        } else {
+            String::new()
+        }
+    );
+    event_lines(o, &f.events, "master", |us| us as f64 / 1e3, false);
+}
+
+/// One line per failover event (`what`: the primary or master that died;
+/// `costs`: the event's own unavailable ops and lost entries are known).
+fn event_lines(
+    o: &mut String,
+    events: &[socialbench_engines::FailoverEvent],
+    what: &str,
+    ms: impl Fn(i64) -> f64,
+    costs: bool,
+) {
+    for e in events.iter().take(8) {
+        let line = match e.killed_us {
             Some(k) => format!(
                 "killed at {:.1} ms, declared dead {:.1} ms later (detection), serving {:.1} ms after that (handover), first op {}",
                 ms(k),
@@ -267,18 +306,22 @@ fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
                 ))
             ),
             None => format!(
-                "a live primary deposed at {:.1} ms (false failover)",
+                "a live {what} deposed at {:.1} ms (false failover)",
                 ms(e.serving_us)
             ),
         };
-        let _ = writeln!(
-            o,
-            "  shard {}: {what}; {} ops unavailable, {} entries lost",
-            e.shard, e.unavailable_ops, e.lost_entries
-        );
+        let costs = if costs {
+            format!(
+                "; {} ops unavailable, {} entries lost",
+                e.unavailable_ops, e.lost_entries
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(o, "  shard {}: {line}{costs}", e.shard);
     }
-    if f.events.len() > 8 {
-        let _ = writeln!(o, "  ... {} more in run.json", f.events.len() - 8);
+    if events.len() > 8 {
+        let _ = writeln!(o, "  ... {} more in run.json", events.len() - 8);
     }
 }
 
@@ -445,6 +488,9 @@ fn redis_lines(o: &mut String, s: &RunSummary) {
         .map(|k| format!("{} {:.1}", k.kind, k.calls_per_op()))
         .collect();
     let _ = writeln!(o, "redis calls per op by kind: {}", kinds.join(", "));
+    if let Some(f) = &r.failover {
+        redis_failover_lines(o, f);
+    }
 }
 
 /// Saturation, the audit and where the results are.
