@@ -302,6 +302,10 @@ pub struct RedisStats {
     /// script's time includes the time of the calls it makes, which are also
     /// listed under their own names.
     pub commands: Vec<RedisCommandCost>,
+    /// A failover changed the masters during the span: the servers' own
+    /// figures (`server_calls`, `server_cpu_micros`, `commands`) are left
+    /// at zero, since a dead master's counts are gone.
+    pub masters_changed: bool,
     /// Failovers of a cluster whose masters have replicas (`None`: a single
     /// server or a cluster without replicas, which the engine does not follow).
     #[serde(skip_serializing_if = "Option::is_none")]

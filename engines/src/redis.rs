@@ -196,6 +196,8 @@ struct Mark {
     at: std::time::Instant,
     server: ServerCounts,
     kinds: KindCounts,
+    /// The masters the server counts come from.
+    masters: Vec<String>,
 }
 
 /// The span [`RedisStats`] covers: its start, and its figures once frozen
@@ -608,6 +610,7 @@ impl RedisEngine {
                     at: std::time::Instant::now(),
                     server: ServerCounts::default(),
                     kinds: [[0; 3]; OpKind::COUNT],
+                    masters: Vec::new(),
                 },
                 frozen: None,
             }),
@@ -667,12 +670,19 @@ impl RedisEngine {
             at: std::time::Instant::now(),
             server,
             kinds,
+            masters: self.nodes(),
         }
     }
 
-    /// The figures from `start` to now.
+    /// The figures from `start` to now; the servers' are left out (zero,
+    /// `masters_changed`) when a failover changed the masters in between:
+    /// a dead master's counts are gone and a promoted one's started before.
     fn costs_since(&self, start: &Mark) -> RedisStats {
-        let end = self.mark();
+        let mut end = self.mark();
+        let masters_changed = end.masters != start.masters;
+        if masters_changed {
+            end.server = start.server.clone();
+        }
         let kinds = OpKind::ALL
             .iter()
             .zip(end.kinds.iter().zip(&start.kinds))
@@ -709,6 +719,7 @@ impl RedisEngine {
                 .cpu_micros
                 .saturating_sub(start.server.cpu_micros),
             commands,
+            masters_changed,
             failover: None,
         }
     }

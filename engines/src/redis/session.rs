@@ -1317,7 +1317,7 @@ impl RedisSession {
 
     /// Routes by `layout` from now on: connects to its masters that have no
     /// connection (loading the script), watches new masters for their first
-    /// op, and sends the parked follow-ups.
+    /// op, and sends the parked follow-ups whose master it reaches.
     fn adopt(&mut self, layout: Arc<Layout>) {
         let c = self.shared.connections;
         while self.nodes.len() < layout.urls.len() * c {
@@ -1342,7 +1342,15 @@ impl RedisSession {
         }
         self.layout = layout;
         for idx in std::mem::take(&mut self.parked) {
-            if let Some(f) = self.ops[idx as usize].take() {
+            let Some(u) = self.ops[idx as usize].as_ref().and_then(|f| f.follow) else {
+                continue;
+            };
+            group(&self.shared.prefix, user_home(u.user), &mut self.key);
+            let conn = self.conn_of(self.key.as_bytes());
+            if self.nodes[conn].conn.is_none() {
+                // Its master is still unreachable: kept for the next reading.
+                self.parked.push(idx);
+            } else if let Some(f) = self.ops[idx as usize].take() {
                 bump(&self.counters.follow_ups_resent, 1);
                 self.send_follow(idx, f);
             }

@@ -470,18 +470,26 @@ fn redis_lines(o: &mut String, s: &RunSummary) {
     if ops == 0 {
         return;
     }
-    let _ = writeln!(
-        o,
-        "redis: {:.1} server calls per op ({:.1} by the servers' count{}), {} of server CPU per op (warm-up included)",
-        r.calls_per_op(),
-        r.server_calls as f64 / ops as f64,
-        if s.group.is_some() {
-            ", which includes the other groups' calls"
-        } else {
-            ""
-        },
-        human_ns(r.server_cpu_micros.saturating_mul(1000) / ops),
-    );
+    if r.masters_changed {
+        let _ = writeln!(
+            o,
+            "redis: {:.1} server calls per op (the servers' own counts left out: a failover changed the masters)",
+            r.calls_per_op(),
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "redis: {:.1} server calls per op ({:.1} by the servers' count{}), {} of server CPU per op (warm-up included)",
+            r.calls_per_op(),
+            r.server_calls as f64 / ops as f64,
+            if s.group.is_some() {
+                ", which includes the other groups' calls"
+            } else {
+                ""
+            },
+            human_ns(r.server_cpu_micros.saturating_mul(1000) / ops),
+        );
+    }
     let kinds: Vec<String> = r
         .kinds
         .iter()
@@ -553,7 +561,12 @@ fn verdicts(o: &mut String, s: &RunSummary) {
                 ),
                 None => String::new(),
             }
-        ),
+        )
+        .and_then(|()| match &a.message {
+            // What a pass allowed (writes of unknown outcome after a failover).
+            Some(m) => writeln!(o, "  {m}"),
+            None => Ok(()),
+        }),
         AuditVerdict::Fail => writeln!(o, "AUDIT FAILED: {}", a.message.as_deref().unwrap_or("")),
         AuditVerdict::Lost => writeln!(o, "audit: {}", a.message.as_deref().unwrap_or("lost")),
     };
