@@ -165,9 +165,6 @@ use layout::Layout;
 use shared::{Counters, FailoverLog, Shared, Wait};
 use wire::Node;
 
-/// The script every op runs (see its header for the reply format).
-const SCRIPT: &str = include_str!("redis/ops.lua");
-
 /// What [`RedisEngine::server_stats`] reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ServerStats {
@@ -500,10 +497,7 @@ fn prepare_node(
              the engine owns an empty key space; choose another prefix or delete them"
         )));
     }
-    let sha = ::redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(SCRIPT)
-        .query(&mut c)
+    let sha = wire::load_script(&mut c)
         .map_err(|e| ServerError::caused(format!("loading the script on {url}"), e))?;
     let memory =
         used_memory(&mut c).map_err(|e| ServerError::caused(format!("INFO memory on {url}"), e))?;

@@ -1360,11 +1360,7 @@ impl RedisSession {
     /// A connection to `url` with the script loaded, if the node answers.
     fn connect(&self, url: &str) -> Option<::redis::Connection> {
         let mut conn = wire::connect(url, self.shared.timeout).ok()?;
-        let _: String = ::redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(super::SCRIPT)
-            .query(&mut conn)
-            .ok()?;
+        wire::load_script(&mut conn).ok()?;
         Some(conn)
     }
 

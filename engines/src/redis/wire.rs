@@ -71,6 +71,15 @@ pub(crate) fn one_line(error: &impl std::fmt::Display) -> String {
     out
 }
 
+/// The script every op runs (see its header for the reply format).
+const SCRIPT: &str = include_str!("ops.lua");
+
+/// Loads the script on `conn`'s node (a node promoted in a failover may
+/// not have it); returns its SHA1.
+pub(crate) fn load_script(conn: &mut Connection) -> Result<String, RedisError> {
+    ::redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query(conn)
+}
+
 /// Number of Redis Cluster hash slots.
 pub(crate) const SLOTS: usize = 16384;
 
