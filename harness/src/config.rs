@@ -345,8 +345,7 @@ impl RunConfig {
 impl RunConfig {
     /// This configuration for `engine` among others (`compare`, `sweep`):
     /// the replication goes to `sharded` only, the one engine with shards
-    /// to replicate (and the kill-primary fault to it and to `redis`, whose
-    /// cluster may have replicas); push and hybrid feeds to the in-process engines (`null`
+    /// to replicate (and the kill-primary fault to it alone); push and hybrid feeds to the in-process engines (`null`
     /// builds no feeds, `redis` pulls).
     pub fn for_engine(&self, engine: EngineKind) -> RunConfig {
         let mut c = self.clone();
@@ -354,10 +353,9 @@ impl RunConfig {
         if engine != EngineKind::Sharded {
             c.replication = Replication::default();
             c.failover = Failover::default();
-            // A Redis Cluster's masters have their replicas outside.
-            if engine != EngineKind::Redis {
-                c.faults.kill_primary = None;
-            }
+            // Also for `redis`: a kill there uses up a replica of a real
+            // cluster, and a comparison repeats its runs (`run` applies it).
+            c.faults.kill_primary = None;
         }
         if matches!(engine, EngineKind::Null | EngineKind::Redis) {
             c.feeds.mode = socialbench_engines::FeedMode::Pull;
