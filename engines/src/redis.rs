@@ -121,7 +121,7 @@
 //!   failover's times come from the engine's view: killed (the fault),
 //!   declared (CLUSTER NODES first flags the master `fail`), serving (CLUSTER
 //!   SLOTS names the new master), first op answered by it. A session waits
-//!   `max(4 x cluster-node-timeout, 5 s)` for every slot to be served again,
+//!   `max(4 x cluster-node-timeout, 10 s)` for every slot to be served again,
 //!   then stops as a single server's loss does. On a single server, or a
 //!   cluster without replicas, a lost connection stops the run (exit 1).
 //! - **`kill-primary:shard=N,at=T`** kills master N (in CLUSTER SLOTS' order
@@ -585,7 +585,7 @@ impl RedisEngine {
             prefix,
             layout: Mutex::new(Arc::new(layout)),
             follow,
-            failover_wait: (node_timeout * 4).max(Duration::from_secs(5)),
+            failover_wait: (node_timeout * 4).max(Duration::from_secs(10)),
             wait,
             failovers: Mutex::new(FailoverLog::new()),
             timeout,
