@@ -227,7 +227,7 @@ fn a_killed_cluster_master_fails_over_and_the_run_reports_it() {
     assert!(o.status.success(), "{}", show(&o));
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
-        table.contains("redis failover: 1 replica(s) per master, cluster-node-timeout 500 ms, WAIT 1 after each write; 1 kill(s), 1 failover(s)"),
+        table.contains("redis failover: 1 replica(s) per master, cluster-node-timeout 500 ms, WAIT 1 after each write; 1 kill(s)"),
         "{table}"
     );
     assert!(table.contains("shard 0: killed at"), "{table}");
@@ -238,13 +238,16 @@ fn a_killed_cluster_master_fails_over_and_the_run_reports_it() {
         "{verdict}: {}",
         show(&o)
     );
+    // A loaded machine may fail another master over too (no kill): the
+    // kill's failover is the event with a kill time.
     let f = &j["summary"]["engine_stats"]["redis"]["failover"];
-    assert_eq!(
-        (f["kills"].as_u64(), f["failovers"].as_u64()),
-        (Some(1), Some(1)),
-        "{f}"
-    );
-    let event = &f["events"][0];
+    assert!(f["failovers"].as_u64() >= Some(1), "{f}");
+    let events = f["events"].as_array().expect("failover events");
+    let event = events
+        .iter()
+        .find(|e| !e["killed_us"].is_null())
+        .unwrap_or_else(|| panic!("no event of the kill: {f}"));
+    assert_eq!(event["shard"], 0, "{f}");
     let (killed, serving) = (event["killed_us"].as_i64(), event["serving_us"].as_i64());
     assert!(killed.unwrap() >= 300_000 && serving > killed, "{f}");
     assert!(event["first_op_us"].as_i64() > serving, "{f}");
