@@ -382,12 +382,50 @@ fn discover(target: &RedisTarget, timeout: Duration) -> Result<Layout, ServerErr
     let mut last = ServerError::new("no seed node given");
     for seed in seeds {
         let url = format!("redis://{seed}");
-        match wire::connect(&url, timeout).and_then(|mut c| wire::cluster_slots(&mut c)) {
+        match wire::connect(&url, timeout).and_then(|mut c| {
+            let reply = wire::cluster_slots(&mut c)?;
+            synced_replicas(&mut c, reply)
+        }) {
             Ok(reply) => return Ok(Layout::cluster(reply)),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// How long the engine waits, at creation, for the replicas CLUSTER NODES
+/// names to show in CLUSTER SLOTS.
+const REPLICA_SYNC_WAIT: Duration = Duration::from_secs(10);
+
+/// `reply`, or a later CLUSTER SLOTS once it lists every replica CLUSTER
+/// NODES names (but failed ones): a replica shows in CLUSTER SLOTS only once
+/// it has synced with its master (a second or two after `redis-cli
+/// --cluster create`), and the engine follows failovers only when every
+/// master has one. Waits at most [`REPLICA_SYNC_WAIT`].
+fn synced_replicas(
+    conn: &mut ::redis::Connection,
+    mut reply: wire::SlotsReply,
+) -> Result<wire::SlotsReply, ServerError> {
+    let named = ::redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query::<String>(conn)
+        .map_or(0, |nodes| {
+            nodes
+                .lines()
+                .filter_map(|l| l.split(' ').nth(2))
+                .filter(|flags| {
+                    let mut flags = flags.split(',');
+                    flags.clone().any(|f| f == "slave")
+                        && !flags.any(|f| f.starts_with("fail") || f == "noaddr")
+                })
+                .count()
+        });
+    let deadline = Instant::now() + REPLICA_SYNC_WAIT;
+    while reply.replicas.iter().map(Vec::len).sum::<usize>() < named && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        reply = wire::cluster_slots(conn)?;
+    }
+    Ok(reply)
 }
 
 /// The cluster's `cluster-node-timeout` as `conn`'s node has it (the

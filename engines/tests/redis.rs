@@ -646,7 +646,7 @@ fn redis_cluster_failover_is_followed_and_loses_only_what_it_reports() {
             f.unknown_outcome
         );
         eprintln!(
-            "{label}: detection {} ms, handover {} ms, first op {} ms after the kill; {} unavailable, {} unknown, {} short; audit: {lost} lost, {extra} extra",
+            "{label}: detection {} ms, handover {} ms, first op {} ms after the kill; {} unavailable, {} unknown, {} short; audit: {lost} missing or ambiguous (memberships, votes), {extra} extra",
             (e.declared_us - killed) / 1000,
             (e.serving_us - e.declared_us) / 1000,
             (e.first_op_us.unwrap() - killed) / 1000,
