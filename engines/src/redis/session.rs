@@ -24,11 +24,11 @@
 //! follows, never applying a write twice:
 //! - A step the cluster refused (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
 //!   `MASTERDOWN`, `READONLY`) or that routes to a node the session lost was
-//!   not carried out. Its op
-//!   is answered [`ApiError::Unavailable`], unless the op's home step was
-//!   applied and this is its follow-up: then the follow-up is kept (parked)
-//!   and sent again once the layout names a live master for it, and the op
-//!   is answered after that, so an acknowledged op never lacks its follow-up.
+//!   not carried out. Its op is answered [`ApiError::Unavailable`], unless
+//!   the op's home step was applied and this is its follow-up: then the
+//!   follow-up is kept (parked) and sent again once its master is reachable,
+//!   and the op is answered after that, so an acknowledged op never lacks
+//!   its follow-up.
 //! - A step whose connection died after it was sent may or may not have
 //!   been applied. Sending it again could apply it twice (nothing here
 //!   dedupes by op id), so its op is answered `Unavailable` and, when the
@@ -657,7 +657,7 @@ impl RedisSession {
     }
 
     /// Packs `EVALSHA <sha> 1 <group of home> <args>` for op slot `idx`, an
-    /// op of `kind`; `writes`: the script may write (see [`Self::send_write`]).
+    /// op of `kind`; `writes`: the script may write (see [`send_step`]).
     fn eval(&mut self, idx: u32, kind: OpKind, home: Home, args: &[Arg<'_>], writes: bool) {
         group(&self.shared.prefix, home, &mut self.key);
         let mut all: [Arg<'_>; 10] = [Arg::I(0); 10];
