@@ -124,6 +124,14 @@ impl FailoverLog {
         &mut self.deaths[i]
     }
 
+    /// Whether `next` gives slots back to a master whose slots were seen
+    /// taken over: the view of a node that has not heard of the failover.
+    fn regresses(&self, next: &Layout) -> bool {
+        self.deaths
+            .iter()
+            .any(|d| d.serving_us.is_some() && next.serving.get(d.node) == Some(&true))
+    }
+
     /// Kills and the failovers (a master whose slots another serves now),
     /// as [`FailoverEvent`]s: detection ends when the master was first seen
     /// flagged `fail` (or at the handover, when the promotion came first).
@@ -248,6 +256,15 @@ impl Shared {
     fn publish(&self, reply: wire::SlotsReply) -> Arc<Layout> {
         let mut layout = self.layout.lock().unwrap_or_else(|e| e.into_inner());
         let next = Arc::new(layout.merged(reply));
+        if self
+            .failovers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .regresses(&next)
+        {
+            // A node that has not heard of the failover yet: keep the newer view.
+            return Arc::clone(&layout);
+        }
         let moved: Vec<(usize, usize)> = layout
             .masters()
             .filter(|&n| !next.serving[n])
@@ -312,5 +329,40 @@ impl Shared {
         if !self.error_reported.swap(true, Ordering::Relaxed) {
             eprintln!("redis engine: the server answered an op with an error: {what}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::wire::{SLOTS, SlotsReply};
+
+    fn layout(master: &str) -> Layout {
+        Layout::cluster(SlotsReply {
+            masters: vec![master.to_string()],
+            slots: vec![0; SLOTS],
+            replicas: vec![Vec::new()],
+        })
+    }
+
+    /// Once a master's slots were seen taken over, a layout that gives it
+    /// slots again is a stale view; one that does not, or a master not
+    /// failed over, is not.
+    #[test]
+    fn a_layout_giving_slots_back_to_a_failed_over_master_is_stale() {
+        let (old, new) = (
+            layout("a:1"),
+            layout("a:1").merged(SlotsReply {
+                masters: vec!["b:2".to_string()],
+                slots: vec![0; SLOTS],
+                replicas: vec![Vec::new()],
+            }),
+        );
+        let mut log = FailoverLog::new();
+        log.death(0).lost_us = Some(1);
+        assert!(!log.regresses(&old), "a death not yet taken over");
+        log.death(0).serving_us = Some(2);
+        assert!(log.regresses(&old));
+        assert!(!log.regresses(&new));
     }
 }
