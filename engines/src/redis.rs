@@ -768,20 +768,14 @@ impl RedisEngine {
     }
 
     /// Runs `f` on each master's control connection, reconnecting a node
-    /// whose connection failed before; the first error is returned. When
-    /// the engine follows failovers, the layout is read again first.
+    /// whose connection failed before; the first error is returned. The
+    /// layout is the last one published (sessions publish a failover's).
     fn with_control<R>(
         &self,
         mut f: impl FnMut(&mut ::redis::Connection) -> Result<R, ::redis::RedisError>,
     ) -> Result<Vec<R>, ServerError> {
-        let layout = if self.shared.follow {
-            self.shared
-                .refresh()
-                .unwrap_or_else(|_| self.shared.layout())
-        } else {
-            self.shared.layout()
-        };
-        layout
+        self.shared
+            .layout()
             .masters()
             .map(|node| self.with_node(node, &mut f))
             .collect()
@@ -802,7 +796,13 @@ impl RedisEngine {
         })
     }
 
+    /// The owned key space of every master. Following failovers, the layout
+    /// is read first: a master may have died after the sessions' last op.
     fn dump(&self) -> Result<dump::State, ServerError> {
+        if self.shared.follow {
+            // Unreadable: the masters' own errors below say where.
+            let _ = self.shared.refresh();
+        }
         let prefix = self.shared.prefix.clone();
         let mut state = dump::State::default();
         self.with_control(|c| dump::read(c, &prefix, &mut state))?;

@@ -237,7 +237,7 @@ impl Backup {
                     let fresh = self.part.empty_like();
                     let part = std::mem::replace(&mut self.part, fresh);
                     let _ = reply.send((Box::new(part), state.clone()));
-                    // Its own encoding: it decodes.
+                    // Its own encoding, just made: decoding it cannot fail.
                     let _ = self.part.restore_state(&state);
                 }
                 BackupMsg::Reset { state, applied } => {

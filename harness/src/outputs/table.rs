@@ -236,7 +236,6 @@ fn intervals(o: &mut String, s: &RunSummary) {
 /// the promoted state), and what it cost (a kill's unavailability window
 /// runs from the kill to the first op served without an error).
 fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
-    let ms = |us: i64| us as f64 / 1e3;
     let _ = writeln!(
         o,
         "failover: heartbeat {} x {}; {} kill(s), {} failover(s) ({} false), {} ops unavailable, {} log entries lost, {} fenced{}",
@@ -254,7 +253,7 @@ fn failover_lines(o: &mut String, f: &socialbench_engines::FailoverStats) {
             String::new()
         }
     );
-    event_lines(o, &f.events, "primary", ms, true);
+    event_lines(o, &f.events, "primary", true);
 }
 
 /// A Redis Cluster's failovers as the engine followed them: the cluster's
@@ -281,7 +280,7 @@ fn redis_failover_lines(o: &mut String, f: &socialbench_engines::RedisFailoverSt
             String::new()
         }
     );
-    event_lines(o, &f.events, "master", |us| us as f64 / 1e3, false);
+    event_lines(o, &f.events, "master", false);
 }
 
 /// One line per failover event (`what`: the primary or master that died;
@@ -290,9 +289,9 @@ fn event_lines(
     o: &mut String,
     events: &[socialbench_engines::FailoverEvent],
     what: &str,
-    ms: impl Fn(i64) -> f64,
     costs: bool,
 ) {
+    let ms = |us: i64| us as f64 / 1e3;
     for e in events.iter().take(8) {
         let line = match e.killed_us {
             Some(k) => format!(
