@@ -241,47 +241,32 @@ impl Generator {
             Some(table) => Action::ALL[table.sample(&mut st.rng) as usize],
             None => t.discover,
         };
-        // The usual case inlined, the fallbacks out of line: the op goes from
-        // where `action_op` builds it to `consume` without being copied
-        // through a merged slot (a loop over the attempts did that, and the
-        // copy's wide loads of the op's narrow stores stalled on store
-        // forwarding: commit 9ab1a2a).
-        if let Some(op) = action_op(
+        let mut b = Builder {
             t,
             st,
             senders,
             user,
-            action,
-            &mut self.next_community,
-            self.stride,
-        ) {
-            return self.hand_over(local, action, op, consume);
+            next_community: &mut self.next_community,
+            stride: self.stride,
+        };
+        let h = Handover {
+            seq: &mut self.seq,
+            pending: &mut self.pending,
+            local,
+            consume,
+        };
+        // The usual case inlined, the fallbacks out of line. Each arm of
+        // `act` hands its op to `consume` itself, so the op is built where
+        // `consume` takes it: no arm writes it to a slot that a common tail
+        // then reads back. That merge was the loop's costliest instruction:
+        // the op's narrow stores read back by wide loads stall on store
+        // forwarding (docs/profile-2026-12-02.md); and with the op's
+        // variant known in each arm, what `consume` asks of it (its kind,
+        // whether it writes, its drop) folds to constants.
+        match b.act(action, h) {
+            Ok(out) => out,
+            Err(h) => b.fallback(action, h),
         }
-        let (action, op) = fallback_op(
-            t,
-            st,
-            senders,
-            user,
-            action,
-            &mut self.next_community,
-            self.stride,
-        );
-        self.hand_over(local, action, op, consume)
-    }
-
-    /// The end of [`Generator::next_op_with`]: notes a community join or
-    /// creation (its id comes back in the reply) and hands `op` to `consume`.
-    #[inline(always)]
-    fn hand_over<C: OpSink>(&mut self, local: u32, action: Action, op: Op, consume: C) -> C::Out {
-        let mut seq = 0;
-        if let Op::Join { community, .. } | Op::CreateCommunity { community, .. } = &op
-            && !community.is_profile()
-        {
-            self.seq = (self.seq + 1) & token::SEQ_MASK;
-            seq = self.seq;
-            self.pending[seq as usize % PENDING] = (seq, community.0);
-        }
-        consume.take(token::encode(local, Asked::Action(action), seq), op)
     }
 
     /// Feeds the reply to the op `token` came with back to its user. Foreign
@@ -399,89 +384,145 @@ fn some_person(t: &Tables, st: &mut UserState, user: UserId) -> UserId {
     popular(t, st)
 }
 
-/// When `action` cannot be formed (nothing to read yet, say): the next
-/// thing the user would do instead, and failing that their home feed.
-#[cold]
-#[inline(never)]
-fn fallback_op(
-    t: &Tables,
-    st: &mut UserState,
-    senders: &Senders,
-    user: UserId,
-    action: Action,
-    next_community: &mut u32,
-    stride: u32,
-) -> (Action, Op) {
-    let fallback = if action == Action::DmReply {
-        Action::Inbox
-    } else {
-        t.discover
-    };
-    match action_op(t, st, senders, user, fallback, next_community, stride) {
-        Some(op) => (fallback, op),
-        None => (Action::HomeFeed, home_feed(t, user)),
+/// Where a built op goes: the generator's note of a join in flight, then
+/// the caller's [`OpSink`].
+struct Handover<'a, C> {
+    seq: &'a mut u32,
+    pending: &'a mut [(u32, u32); PENDING],
+    local: u32,
+    consume: C,
+}
+
+impl<C: OpSink> Handover<'_, C> {
+    /// Notes a community join or creation (its id comes back in the reply)
+    /// and hands `op`, the op of `action`, to the sink.
+    #[inline(always)]
+    fn give(self, action: Action, op: Op) -> C::Out {
+        let mut seq = 0;
+        if let Op::Join { community, .. } | Op::CreateCommunity { community, .. } = &op
+            && !community.is_profile()
+        {
+            *self.seq = (*self.seq + 1) & token::SEQ_MASK;
+            seq = *self.seq;
+            self.pending[seq as usize % PENDING] = (seq, community.0);
+        }
+        self.consume
+            .take(token::encode(self.local, Asked::Action(action), seq), op)
+    }
+
+    /// [`Handover::give`] of `op` if there is one, else `self` back.
+    #[inline(always)]
+    fn give_some(self, action: Action, op: Option<Op>) -> Result<C::Out, Self> {
+        match op {
+            Some(op) => Ok(self.give(action, op)),
+            None => Err(self),
+        }
     }
 }
 
-/// The op of `action`, or `None` when the user lacks what it needs.
-///
-/// A dispatch to one builder per action. It is inlined at its hot call
-/// site, and so are the builders, so that the op is built where `consume`
-/// takes it instead of being copied out through the stack (commits 64802f2
-/// and 9ab1a2a measured those copies). For the same reason the builders
-/// return the op (or `None` through `?`) into one `op` wrapped once at the
-/// end: arms that each returned their own `Some(..)` brought a copy back
-/// (callgrind, commit be15092).
-#[inline(always)]
-fn action_op(
-    t: &Tables,
-    st: &mut UserState,
-    senders: &Senders,
+/// What building the acting user's op reads and changes.
+struct Builder<'a> {
+    t: &'a Tables,
+    st: &'a mut UserState,
+    senders: &'a Senders,
     user: UserId,
-    action: Action,
-    next_community: &mut u32,
+    next_community: &'a mut u32,
     stride: u32,
-) -> Option<Op> {
-    let r = &t.reads;
-    let op = match action {
-        Action::HomeFeed => home_feed(t, user),
-        Action::CommunityFeed => Op::GetCommunityFeed {
-            community: some_community(t, st, user),
-            sort: r.community_sort.sort(),
-            limit: r.feed_limit,
-        },
-        Action::ProfileFeed => Op::GetCommunityFeed {
-            community: CommunityId::profile(some_person(t, st, user)),
-            sort: socialbench_engines::Sort::New,
-            limit: r.feed_limit,
-        },
-        Action::ReadPost => Op::GetPost {
-            post: st.pick_post()?,
-            comments: r.post_comments,
-        },
-        Action::GetProfile => get_profile_op(t, st, user),
-        Action::Inbox => Op::GetInbox {
-            user,
-            limit: r.inbox_limit,
-        },
-        Action::Vote => vote_op(st, user)?,
-        Action::Comment => comment_op(t, st, user)?,
-        Action::DmReply => {
-            let to = st.pick_sender(senders)?;
-            dm(t, st, user, to)
+}
+
+impl Builder<'_> {
+    /// Builds the op of `action` and hands it over, or gives `h` back when
+    /// the user lacks what the action needs.
+    ///
+    /// A dispatch to one builder per action, inlined at its hot call site
+    /// with the builders and the hand-over, so that each arm's op goes
+    /// straight to the sink (see [`Generator::next_op_with`]).
+    #[inline(always)]
+    fn act<'h, C: OpSink>(
+        &mut self,
+        action: Action,
+        h: Handover<'h, C>,
+    ) -> Result<C::Out, Handover<'h, C>> {
+        let (t, user) = (self.t, self.user);
+        let st = &mut *self.st;
+        let r = &t.reads;
+        match action {
+            Action::HomeFeed => Ok(h.give(action, home_feed(t, user))),
+            Action::CommunityFeed => {
+                let community = some_community(t, st, user);
+                let op = Op::GetCommunityFeed {
+                    community,
+                    sort: r.community_sort.sort(),
+                    limit: r.feed_limit,
+                };
+                Ok(h.give(action, op))
+            }
+            Action::ProfileFeed => {
+                let community = CommunityId::profile(some_person(t, st, user));
+                let op = Op::GetCommunityFeed {
+                    community,
+                    sort: socialbench_engines::Sort::New,
+                    limit: r.feed_limit,
+                };
+                Ok(h.give(action, op))
+            }
+            Action::ReadPost => {
+                let op = st.pick_post().map(|post| Op::GetPost {
+                    post,
+                    comments: r.post_comments,
+                });
+                h.give_some(action, op)
+            }
+            Action::GetProfile => Ok(h.give(action, get_profile_op(t, st, user))),
+            Action::Inbox => {
+                let op = Op::GetInbox {
+                    user,
+                    limit: r.inbox_limit,
+                };
+                Ok(h.give(action, op))
+            }
+            Action::Vote => h.give_some(action, vote_op(st, user)),
+            Action::Comment => h.give_some(action, comment_op(t, st, user)),
+            Action::DmReply => {
+                let op = st.pick_sender(self.senders).map(|to| dm(t, st, user, to));
+                h.give_some(action, op)
+            }
+            Action::Dm => Ok(h.give(action, dm_op(t, st, user))),
+            Action::Post => Ok(h.give(action, post_op(t, st, user))),
+            Action::Repost => h.give_some(action, repost_op(t, st, user)),
+            Action::CreateCommunity => {
+                let op = create_community_op(user, self.next_community, self.stride);
+                h.give_some(action, op)
+            }
+            Action::Search => {
+                let community = some_community(t, st, user);
+                let op = Op::Search {
+                    community,
+                    term: t.corpus.term(st.rng.next_u64()),
+                };
+                Ok(h.give(action, op))
+            }
+            Action::Join => h.give_some(action, join_op(t, st, user)),
+            Action::Follow => h.give_some(action, follow_op(t, st, user)),
         }
-        Action::Dm => dm_op(t, st, user),
-        Action::Post => post_op(t, st, user),
-        Action::Repost => repost_op(t, st, user)?,
-        Action::CreateCommunity => create_community_op(user, next_community, stride)?,
-        Action::Search => Op::Search {
-            community: some_community(t, st, user),
-            term: t.corpus.term(st.rng.next_u64()),
-        },
-        Action::Join => join_op(t, st, user)?,
-        Action::Follow => follow_op(t, st, user)?,
-    };
-    Some(op)
+    }
+
+    /// When `action` cannot be formed (nothing to read yet, say): the next
+    /// thing the user would do instead, and failing that their home feed.
+    #[cold]
+    #[inline(never)]
+    fn fallback<C: OpSink>(&mut self, action: Action, h: Handover<'_, C>) -> C::Out {
+        let fallback = if action == Action::DmReply {
+            Action::Inbox
+        } else {
+            self.t.discover
+        };
+        let (t, user) = (self.t, self.user);
+        match self.act(fallback, h) {
+            Ok(out) => out,
+            Err(h) => h.give(Action::HomeFeed, home_feed(t, user)),
+        }
+    }
 }
 
 /// `GetProfile` of the author last seen (half the time) or of someone.
