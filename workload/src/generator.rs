@@ -58,8 +58,10 @@ const VOTE_CUTS: [f64; 2] = [0.75, 0.95];
 const FRIEND_SHARE: f64 = 0.7;
 /// Draws before giving up on finding a community or user not yet joined.
 const FRESH_TRIES: usize = 4;
-/// How many ops ahead the acting user is drawn and its state prefetched.
-const AHEAD: usize = 4;
+/// How many ops ahead the acting user is drawn.
+const AHEAD: usize = 8;
+/// How many ops ahead the acting user's state is prefetched.
+const PREFETCH_AHEAD: usize = 4;
 /// Joins remembered while in flight (a join's reply does not name the community).
 const PENDING: usize = 64;
 
@@ -209,21 +211,25 @@ impl Generator {
     /// store forwarding).
     #[inline(always)]
     pub fn next_op_with<C: OpSink>(&mut self, consume: C) -> C::Out {
-        // Software pipelining: this op's user was drawn by the previous
-        // op; draw the next one now and prefetch its state, memberships and
-        // follow list, so that a cold user's cache misses overlap this op's
-        // work instead of stalling the next op at its start (a plain load
-        // would stall retirement for the whole miss, see [`crate::hint`];
-        // profile in commit 64802f2). The thread's stream is used for
-        // nothing else, so the ops are the same as without the pipelining.
+        // Software pipelining in two stages: the user who acts in
+        // [`AHEAD`] ops is drawn now, and the one who acts in
+        // [`PREFETCH_AHEAD`] ops (drawn a few ops ago, so its address is
+        // ready) has its state, memberships and follow list prefetched, so
+        // that a cold user's cache misses overlap this op's work instead of
+        // stalling the next ops (a plain load would stall retirement for the
+        // whole miss, see [`crate::hint`]; profile in commit 64802f2). A
+        // prefetch of the user just drawn waited for the draw's chain of
+        // dependent loads and held up retirement behind it. The thread's
+        // stream is used for nothing else and op `k` still acts with the
+        // `k`-th draw, so the ops are the same as without the pipelining.
         let slot = self.cursor;
         self.cursor = (slot + 1) % AHEAD;
         let local = self.ahead[slot];
-        let next = self.activity.sample(&mut self.rng);
-        self.ahead[slot] = next;
-        if let Some(st) = self.users.get(next as usize) {
+        self.ahead[slot] = self.activity.sample(&mut self.rng);
+        let soon = self.ahead[(slot + PREFETCH_AHEAD) % AHEAD];
+        if let Some(st) = self.users.get(soon as usize) {
             prefetch(st);
-            self.tables.plan.prefetch(self.global(next));
+            self.tables.plan.prefetch(self.global(soon));
         }
         let user = self.global(local);
         let t = &*self.tables;

@@ -287,8 +287,16 @@ impl StridedZipf {
         let coin = coin as f64;
         // `(x0 / x)^s` is convex in `x`: its tangent at `x0`, `1 - s (x -
         // x0) / x0`, is a second, tighter squeeze near the block's start.
-        coin < (1.0 - self.s * (x - b.x0) / b.x0) * 4_294_967_296.0
-            || coin < (b.x0 / x).powf(self.s) * 4_294_967_296.0
+        if coin < (1.0 - self.s * (x - b.x0) / b.x0) * 4_294_967_296.0 {
+            return true;
+        }
+        // At `s = 1` (every preset's activity and popularity law) the ratio
+        // itself: `powf(r, 1.0)` is `r` exactly (the platform's pow is
+        // within 0.52 ulp and `r` is representable), so the draws do not
+        // change, without a libm call.
+        let r = b.x0 / x;
+        let p = if self.s == 1.0 { r } else { r.powf(self.s) };
+        coin < p * 4_294_967_296.0
     }
 
     /// Approximate heap bytes.
