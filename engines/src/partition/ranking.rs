@@ -266,6 +266,77 @@ pub(super) fn merge_best<'a>(
 mod tests {
     use super::*;
 
+    /// `merge_best` returns exactly the best `limit` posts by (key, created) over the listed
+    /// communities, for every sort, with scores that tie often (Top's key is
+    /// the score), communities listed twice and unknown ids skipped.
+    #[test]
+    fn merge_best_equals_sorting_every_listed_post() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(20);
+        let mut created = 0u64;
+        let communities: Vec<Community> = (0..48)
+            .map(|c| {
+                let mut community = Community::new(crate::api::UserId(c));
+                for seq in 0..(rng.next_u64() % 9) as u32 {
+                    created += 1 + rng.next_u64() % 3;
+                    let score = (rng.next_u64() % 7) as i64 - 2;
+                    community.hot.insert((hot_key(score, created), seq));
+                    community.top.insert((score, seq));
+                    community.posts.push(Post {
+                        author: crate::api::UserId(c),
+                        score,
+                        created,
+                        body: crate::api::Body::from("x"),
+                        comments: Vec::new(),
+                    });
+                }
+                community
+            })
+            .collect();
+        let lookup = |id: CommunityId| communities.get(id.0 as usize);
+        for round in 0..300 {
+            let k = 1 + round % 40;
+            let listed: Vec<CommunityId> = (0..k)
+                .map(|_| CommunityId((rng.next_u64() % 52) as u32))
+                .collect();
+            for sort in [Sort::Hot, Sort::Top, Sort::New] {
+                let limit = (rng.next_u64() % 30) as usize;
+                let mut got = Vec::new();
+                merge_best(&listed, lookup, sort, limit, &mut got);
+                let mut all: Vec<(i64, u64, PostSummary)> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for &id in &listed {
+                    let Some(c) = lookup(id) else { continue };
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    for (seq, p) in c.posts.iter().enumerate() {
+                        let key = sort_key(sort, p.score, p.created);
+                        all.push((key, p.created, summary(id, seq as u32, p)));
+                    }
+                }
+                all.sort_by_key(|x| std::cmp::Reverse((x.0, x.1)));
+                let want: Vec<_> = all.into_iter().take(limit).map(|x| x.2.id).collect();
+                // A community listed twice yields its posts twice; each
+                // post's first appearance must follow the exact order.
+                let mut firsts = Vec::new();
+                for p in &got {
+                    if !firsts.contains(&p.id) {
+                        firsts.push(p.id);
+                    }
+                }
+                let n = firsts.len();
+                assert_eq!(firsts, want[..n], "k {k}, {sort:?}, limit {limit}");
+                let total: usize = listed
+                    .iter()
+                    .filter_map(|&id| lookup(id))
+                    .map(|c| c.posts.len())
+                    .sum();
+                assert_eq!(got.len(), limit.min(total), "k {k}, {sort:?}");
+            }
+        }
+    }
+
     #[test]
     fn hot_key_matches_reddit_formula() {
         for (score, created) in [
