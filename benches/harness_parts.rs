@@ -2,9 +2,11 @@
 //! a clock read (std and quanta), a histogram record, and a submit/poll
 //! round trip on the null engine. Their sum bounds the harness's ceiling.
 //!
-//! Op generation is measured twice: `harness/generate` answers every op
+//! Op generation is measured three ways: `harness/generate` answers every op
 //! with `Done`, so users never see a post and their votes, comments and
-//! replies fall back to reads (the null engine's case); `harness/generate_seen`
+//! replies fall back to reads (the null engine's case), and takes each op by
+//! value; `harness/generate_sink` is the same with each op handed to a sink,
+//! as the client loops take it; `harness/generate_seen`
 //! answers with feeds, inboxes and posts, so every action forms as it
 //! would against an engine that keeps state, and adds a million-user
 //! reddit whose user states do not fit in cache.
@@ -26,6 +28,7 @@ use crate::common;
 /// Registers the harness-part benches.
 pub fn bench(c: &mut Criterion) {
     generate(c);
+    generate_sink(c);
     generate_seen(c);
     parts(c);
 }
@@ -43,6 +46,31 @@ fn generate(c: &mut Criterion) {
                 let (token, op) = generator.next_op();
                 generator.on_reply(token, &reply);
                 black_box(op)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Op generation as the client loops consume it: each op handed to a sink
+/// ([`Generator::next_op_with`]) that keeps it in memory (`black_box(&op)`)
+/// and drops it, instead of returned by value and copied out (a copy of a
+/// freshly built op stalls on store forwarding, which the loops avoid).
+/// Replies are `Done`, as in `harness/generate`.
+fn generate_sink(c: &mut Criterion) {
+    let mut group = c.benchmark_group("harness/generate_sink");
+    group.throughput(Throughput::Elements(1));
+    for preset in ["reddit", "microblog", "messenger", "chat"] {
+        let workload = common::workload(preset);
+        let mut generator = workload.generator(0, 1);
+        let reply = Ok(Reply::Done);
+        group.bench_function(BenchmarkId::from_parameter(preset), |b| {
+            b.iter(|| {
+                let token = generator.next_op_with(|token, op: Op| {
+                    black_box(&op);
+                    token
+                });
+                generator.on_reply(token, &reply);
             })
         });
     }
