@@ -33,23 +33,13 @@ pub fn bench(c: &mut Criterion) {
     parts(c);
 }
 
-/// Op generation with `Done` for every reply.
+/// Op generation with `Done` for every reply, each op taken by value.
 fn generate(c: &mut Criterion) {
-    let mut group = c.benchmark_group("harness/generate");
-    group.throughput(Throughput::Elements(1));
-    for preset in ["reddit", "microblog", "messenger", "chat"] {
-        let workload = common::workload(preset);
-        let mut generator = workload.generator(0, 1);
-        let reply = Ok(Reply::Done);
-        group.bench_function(BenchmarkId::from_parameter(preset), |b| {
-            b.iter(|| {
-                let (token, op) = generator.next_op();
-                generator.on_reply(token, &reply);
-                black_box(op)
-            })
-        });
-    }
-    group.finish();
+    generate_done(c, "harness/generate", |generator, reply| {
+        let (token, op) = generator.next_op();
+        generator.on_reply(token, reply);
+        black_box(op)
+    });
 }
 
 /// Op generation as the client loops consume it: each op handed to a sink
@@ -58,20 +48,30 @@ fn generate(c: &mut Criterion) {
 /// freshly built op stalls on store forwarding, which the loops avoid).
 /// Replies are `Done`, as in `harness/generate`.
 fn generate_sink(c: &mut Criterion) {
-    let mut group = c.benchmark_group("harness/generate_sink");
+    generate_done(c, "harness/generate_sink", |generator, reply| {
+        let token = generator.next_op_with(|token, op: Op| {
+            black_box(&op);
+            token
+        });
+        generator.on_reply(token, reply);
+    });
+}
+
+/// Group `name`: `step` timed for each preset on its own generator, with
+/// `Done` for every reply.
+fn generate_done<O>(
+    c: &mut Criterion,
+    name: &str,
+    mut step: impl FnMut(&mut Generator, &Response) -> O,
+) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
     for preset in ["reddit", "microblog", "messenger", "chat"] {
         let workload = common::workload(preset);
         let mut generator = workload.generator(0, 1);
         let reply = Ok(Reply::Done);
         group.bench_function(BenchmarkId::from_parameter(preset), |b| {
-            b.iter(|| {
-                let token = generator.next_op_with(|token, op: Op| {
-                    black_box(&op);
-                    token
-                });
-                generator.on_reply(token, &reply);
-            })
+            b.iter(|| step(&mut generator, &reply))
         });
     }
     group.finish();

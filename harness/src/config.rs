@@ -345,8 +345,9 @@ impl RunConfig {
 impl RunConfig {
     /// This configuration for `engine` among others (`compare`, `sweep`):
     /// the replication goes to `sharded` only, the one engine with shards
-    /// to replicate (and the kill-primary fault to it alone); push and hybrid feeds to the in-process engines (`null`
-    /// builds no feeds, `redis` pulls).
+    /// to replicate (and the kill-primary fault to it alone); push and
+    /// hybrid feeds to the in-process engines (`null` builds no feeds,
+    /// `redis` pulls).
     pub fn for_engine(&self, engine: EngineKind) -> RunConfig {
         let mut c = self.clone();
         c.engine = engine;

@@ -225,11 +225,29 @@ impl AuditFailure {
     }
 }
 
+impl AuditFailure {
+    /// What disagrees, without the failure's heading: each aggregate, then
+    /// the per-entity report (what a verdict that allows the differences
+    /// prints).
+    pub fn differences(&self) -> impl fmt::Display + '_ {
+        Differences(self)
+    }
+}
+
+/// [`AuditFailure::differences`].
+struct Differences<'a>(&'a AuditFailure);
+
 impl fmt::Display for AuditFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "audit failed:")?;
-        for (i, m) in self.mismatches.iter().enumerate() {
-            let sep = if i == 0 { " " } else { "; " };
+        write!(f, "audit failed: {}", self.differences())
+    }
+}
+
+impl fmt::Display for Differences<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failure = self.0;
+        for (i, m) in failure.mismatches.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "; " };
             let diff = m.engine - m.expected;
             let word = if diff < 0 { "missing" } else { "extra" };
             write!(
@@ -241,13 +259,13 @@ impl fmt::Display for AuditFailure {
                 diff.abs()
             )?;
         }
-        if !self.entities.is_empty() {
+        if !failure.entities.is_empty() {
             let report = EntityReport {
-                mismatches: self.entities.clone(),
+                mismatches: failure.entities.clone(),
                 ..EntityReport::default()
             };
-            let sep = if self.mismatches.is_empty() {
-                " "
+            let sep = if failure.mismatches.is_empty() {
+                ""
             } else {
                 "; "
             };

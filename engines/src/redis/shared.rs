@@ -253,34 +253,26 @@ impl Shared {
         }
     }
 
+    /// Merges `reply` into the layout and publishes it, timing the
+    /// handover of every master whose slots another node serves now; a
+    /// stale view ([`FailoverLog::regresses`]) is dropped. Locks the layout,
+    /// then the log (the only place that holds both).
     fn publish(&self, reply: wire::SlotsReply) -> Arc<Layout> {
         let mut layout = self.layout.lock().unwrap_or_else(|e| e.into_inner());
         let next = Arc::new(layout.merged(reply));
-        if self
-            .failovers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .regresses(&next)
-        {
+        let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
+        if log.regresses(&next) {
             // A node that has not heard of the failover yet: keep the newer view.
             return Arc::clone(&layout);
         }
-        let moved: Vec<(usize, usize)> = layout
-            .masters()
-            .filter(|&n| !next.serving[n])
-            .filter_map(|n| {
-                let slot = layout.slots.iter().position(|&m| m as usize == n)?;
-                Some((n, next.slots[slot] as usize))
-            })
-            .collect();
-        if !moved.is_empty() {
-            let mut log = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
-            let now = log.us(Instant::now());
-            for (dead, promoted) in moved {
-                let d = log.death(dead);
-                d.serving_us = Some(now);
-                d.promoted = Some(promoted);
-            }
+        let now = log.us(Instant::now());
+        for dead in layout.masters().filter(|&n| !next.serving[n]) {
+            let Some(slot) = layout.slots.iter().position(|&m| m as usize == dead) else {
+                continue;
+            };
+            let d = log.death(dead);
+            d.serving_us = Some(now);
+            d.promoted = Some(next.slots[slot] as usize);
         }
         *layout = Arc::clone(&next);
         next

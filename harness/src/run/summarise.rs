@@ -231,11 +231,10 @@ fn audit<E: Engine>(
     (out.verdict, out.message) = match check {
         Ok(()) => (AuditVerdict::Pass, None),
         Err(f) => match allowed_loss(&f, &engine.stats()) {
-            Some((AuditVerdict::Pass, why)) => {
-                let text = f.to_string();
-                let differences = text.strip_prefix("audit failed: ").unwrap_or(&text);
-                (AuditVerdict::Pass, Some(format!("{why} ({differences})")))
-            }
+            Some((AuditVerdict::Pass, why)) => (
+                AuditVerdict::Pass,
+                Some(format!("{why} ({})", f.differences())),
+            ),
             Some((verdict, why)) => (verdict, Some(format!("{why}: {f}"))),
             None => (AuditVerdict::Fail, Some(f.to_string())),
         },
