@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 use super::state::{Community, Post, summary};
 use crate::api::{CommunityId, PostSummary, Sort};
@@ -176,40 +176,53 @@ struct Head<'a> {
 /// A [`Head`] in the merge's max-heap: the best rank on top, then the
 /// stream listed first (ranks are unique; a tie is only possible for a
 /// community listed twice, whose two copies of a post are equal anyway).
+#[derive(Clone, Copy)]
 struct Ranked<'a> {
     head: Head<'a>,
     stream: u32,
 }
 
 impl Ranked<'_> {
-    #[inline]
-    fn rank(&self) -> (i64, u64, std::cmp::Reverse<u32>) {
-        (
-            self.head.key,
-            self.head.post.created,
-            std::cmp::Reverse(self.stream),
-        )
+    /// Whether `self` ranks above `other`: key, then `created` (read from
+    /// the posts only when the keys tie), then the stream listed first.
+    #[inline(always)]
+    fn above(&self, other: &Self) -> bool {
+        match self.head.key.cmp(&other.head.key) {
+            Ordering::Equal => {}
+            order => return order == Ordering::Greater,
+        }
+        match self.head.post.created.cmp(&other.head.post.created) {
+            Ordering::Equal => self.stream < other.stream,
+            order => order == Ordering::Greater,
+        }
     }
 }
 
-impl PartialEq for Ranked<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.rank() == other.rank()
+/// Puts `item` into the max-heap `heap` (ordered by [`Ranked::above`]) at
+/// the hole `hole`, moving it down past better children.
+///
+/// The merge's own heap rather than `std`'s `BinaryHeap`: this sift is
+/// inlined into the merge loop, so the stream's next head goes in from
+/// registers; `BinaryHeap`'s `PeekMut` wrote it to the heap's top and its
+/// out-of-line drop read it back at once, stalling on the stores.
+#[inline(always)]
+fn sift_down<'a>(heap: &mut [Ranked<'a>], mut hole: usize, item: Ranked<'a>) {
+    let n = heap.len();
+    loop {
+        let mut child = 2 * hole + 1;
+        if child >= n {
+            break;
+        }
+        if child + 1 < n && heap[child + 1].above(&heap[child]) {
+            child += 1;
+        }
+        if !heap[child].above(&item) {
+            break;
+        }
+        heap[hole] = heap[child];
+        hole = child;
     }
-}
-
-impl Eq for Ranked<'_> {}
-
-impl PartialOrd for Ranked<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ranked<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.rank().cmp(&other.rank())
-    }
+    heap[hole] = item;
 }
 
 /// Appends to `out` the best `limit` posts of the listed communities (each
@@ -228,35 +241,51 @@ pub(super) fn merge_best<'a>(
         return;
     }
     let mut streams = Vec::with_capacity(listed.len());
-    let mut heads = BinaryHeap::with_capacity(listed.len());
+    let mut heads: Vec<Ranked<'a>> = Vec::with_capacity(listed.len());
     for &id in listed {
         let Some(c) = lookup(id) else {
             continue;
         };
         let mut stream = Stream::new(c, sort);
         if let Some(head) = stream.next() {
-            let ranked = Ranked {
+            heads.push(Ranked {
                 head,
                 stream: streams.len() as u32,
-            };
-            heads.push(ranked);
+            });
             streams.push((id, stream));
         }
     }
-    if !heads.is_empty() {
-        out.reserve(limit);
+    if heads.is_empty() {
+        return;
     }
+    // Heapify bottom-up: O(k), no head read back right after its write.
+    for i in (0..heads.len() / 2).rev() {
+        let item = heads[i];
+        sift_down(&mut heads, i, item);
+    }
+    out.reserve(limit);
     for _ in 0..limit {
-        let Some(mut top) = heads.peek_mut() else {
+        let Some(&top) = heads.first() else {
             break;
         };
         let (id, stream) = &mut streams[top.stream as usize];
         out.push(summary(*id, top.head.seq, top.head.post));
         match stream.next() {
-            // Dropping `top` moves the stream's next post into place.
-            Some(next) => top.head = next,
+            Some(head) => sift_down(
+                &mut heads,
+                0,
+                Ranked {
+                    head,
+                    stream: top.stream,
+                },
+            ),
+            // The stream is spent: the heap's last head fills the top.
             None => {
-                std::collections::binary_heap::PeekMut::pop(top);
+                if let Some(last) = heads.pop()
+                    && !heads.is_empty()
+                {
+                    sift_down(&mut heads, 0, last);
+                }
             }
         }
     }
