@@ -54,6 +54,7 @@
 
 mod digest;
 mod entities;
+mod index;
 mod posts;
 mod ranking;
 mod snapshot;
@@ -404,7 +405,7 @@ impl Partition {
     ///
     /// A k-way merge of the communities' ordered indexes
     /// (`ranking::merge_best`): it reads each community's best post and
-    /// then only the posts it returns, O(subscriptions x log n + limit x
+    /// then only the posts it returns, O(subscriptions + limit x
     /// log subscriptions), with two small allocations (engines gather from
     /// `&self`, so there is no scratch to reuse).
     pub fn feed_part(

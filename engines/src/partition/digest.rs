@@ -59,9 +59,9 @@ fn set_bytes<T>(items: u64) -> u64 {
     items * 8 / 7 * slot::<T>()
 }
 
-/// Approximate bytes per B-tree index entry: a 16-byte key, nodes about
-/// two-thirds full (B = 6, so up to 11 keys a node), plus node headers.
-const INDEX_ENTRY_BYTES: u64 = 28;
+/// Approximate bytes per ranked-index entry: a 16-byte pair in a vector
+/// that doubles when full, so about three-quarters full on average.
+const INDEX_ENTRY_BYTES: u64 = 21;
 
 /// The per-entity digest chains: [`Partition::digest`] sums them, and so do
 /// engines that keep the state outside a [`Partition`] (the Redis engine

@@ -44,8 +44,8 @@ impl Partition {
         };
         let seq = clamp_u32(c.posts.len());
         let created = self.stamps.next(&self.clock);
-        c.hot.insert((hot_key(0, created), seq));
-        c.top.insert((0, seq));
+        c.hot.insert(hot_key(0, created), seq);
+        c.top.insert(0, seq);
         self.totals.posts += 1;
         self.totals.post_bytes += body.len() as u64;
         c.posts.push(Post {
@@ -137,10 +137,10 @@ impl Partition {
                 let old_score = p.score;
                 p.score += delta as i64;
                 if delta != 0 {
-                    c.hot.remove(&(hot_key(old_score, p.created), seq));
-                    c.hot.insert((hot_key(p.score, p.created), seq));
-                    c.top.remove(&(old_score, seq));
-                    c.top.insert((p.score, seq));
+                    let (old_hot, new_hot) =
+                        (hot_key(old_score, p.created), hot_key(p.score, p.created));
+                    c.hot.rekey(old_hot, new_hot, seq);
+                    c.top.rekey(old_score, p.score, seq);
                     follow_ups.push(FollowUp::Karma {
                         user: p.author,
                         post: delta as i64,
@@ -170,7 +170,7 @@ impl Partition {
     /// older first). `comments` may be 0..=[`crate::api::MAX_LIMIT`]. Selecting them scans
     /// every comment of the post (O(n log k)): comment listings are read far
     /// less often than feeds, and a per-post comment index would cost every
-    /// comment vote two B-tree updates.
+    /// comment vote two index updates.
     pub(super) fn get_post(&self, id: PostId, comments: u16) -> Response {
         let p = self.post(id)?;
         let k = comments as usize;

@@ -9,8 +9,7 @@
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
-use std::collections::BTreeSet;
-
+use super::index::RankIndex;
 use super::state::{Community, Post, summary};
 use crate::api::{CommunityId, PostSummary, Sort};
 
@@ -102,8 +101,8 @@ pub fn merge_feed(candidates: &mut Vec<PostSummary>, sort: Sort, limit: u16) {
 }
 
 /// Calls `visit(key, seq, post)` for the posts of `c` best first under
-/// `sort`, at most `limit` of them, until `visit` returns false: O(limit +
-/// log n) thanks to the ordered indexes.
+/// `sort`, at most `limit` of them, until `visit` returns false: O(limit)
+/// thanks to the ordered indexes.
 pub(super) fn for_best_posts(
     c: &Community,
     sort: Sort,
@@ -125,7 +124,7 @@ enum Stream<'a> {
     /// Hot and Top: the community's ordered index, read from its best end.
     Index {
         posts: &'a [Post],
-        keys: std::iter::Rev<std::collections::btree_set::Iter<'a, (i64, u32)>>,
+        keys: std::iter::Rev<std::slice::Iter<'a, (i64, u32)>>,
     },
     /// New: the posts themselves, newest (last) first.
     New(std::iter::Rev<std::iter::Enumerate<std::slice::Iter<'a, Post>>>),
@@ -133,9 +132,9 @@ enum Stream<'a> {
 
 impl<'a> Stream<'a> {
     fn new(c: &'a Community, sort: Sort) -> Stream<'a> {
-        let index = |keys: &'a BTreeSet<(i64, u32)>| Stream::Index {
+        let index = |keys: &'a RankIndex| Stream::Index {
             posts: &c.posts,
-            keys: keys.iter().rev(),
+            keys: keys.best_first(),
         };
         match sort {
             Sort::Hot => index(&c.hot),
@@ -309,8 +308,8 @@ mod tests {
                 for seq in 0..(rng.next_u64() % 9) as u32 {
                     created += 1 + rng.next_u64() % 3;
                     let score = (rng.next_u64() % 7) as i64 - 2;
-                    community.hot.insert((hot_key(score, created), seq));
-                    community.top.insert((score, seq));
+                    community.hot.insert(hot_key(score, created), seq);
+                    community.top.insert(score, seq);
                     community.posts.push(Post {
                         author: crate::api::UserId(c),
                         score,

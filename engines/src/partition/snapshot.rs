@@ -10,12 +10,12 @@
 //! snapshot's. A decoded partition has the digest of the encoded one; the
 //! map iteration orders may differ, and no reply depends on them.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Partition;
+use super::index::RankIndex;
 use super::ranking::hot_key;
 use super::state::{Comment, Community, Dm, Post, Totals, User, VoteKey};
 use super::timeline::{FeedTotals, Timeline};
@@ -233,8 +233,8 @@ impl Partition {
             for _ in 0..m {
                 members.insert(r.u32()?);
             }
-            let (mut hot, mut top) = (BTreeSet::new(), BTreeSet::new());
             let np = len32(&mut r)?;
+            let (mut hot, mut top) = (Vec::with_capacity(np), Vec::with_capacity(np));
             let mut posts = Vec::with_capacity(np);
             for seq in 0..np as u32 {
                 let author = r.user()?;
@@ -256,8 +256,8 @@ impl Partition {
                         })
                     })
                     .collect::<Result<Vec<_>, DecodeError>>()?;
-                hot.insert((hot_key(score, created), seq));
-                top.insert((score, seq));
+                hot.push((hot_key(score, created), seq));
+                top.push((score, seq));
                 posts.push(Post {
                     author,
                     score,
@@ -271,8 +271,8 @@ impl Partition {
                 creator,
                 members,
                 posts,
-                hot,
-                top,
+                hot: RankIndex::from_unsorted(hot),
+                top: RankIndex::from_unsorted(top),
                 celebrity,
             };
             communities.insert(id, c);

@@ -3,9 +3,9 @@
 //! methods in `partition.rs`, `posts.rs`, `ranking.rs` and `digest.rs` work
 //! on these.
 
-use std::collections::BTreeSet;
-
 use rustc_hash::FxHashSet;
+
+use super::index::RankIndex;
 
 use crate::api::{Body, CommunityId, PostId, PostSummary, UserId, clamp_u32};
 
@@ -35,10 +35,10 @@ pub(super) struct Community {
     pub(super) members: FxHashSet<u32>,
     pub(super) posts: Vec<Post>,
     /// (hot key, seq): a post's seq grows with its `created`, so the pair
-    /// orders key descending then newer first when iterated in reverse.
-    pub(super) hot: BTreeSet<(i64, u32)>,
+    /// orders key descending then newer first read best first.
+    pub(super) hot: RankIndex,
     /// (score, seq), same idea.
-    pub(super) top: BTreeSet<(i64, u32)>,
+    pub(super) top: RankIndex,
     /// Hybrid feeds: too many members to push to; members pull it.
     pub(super) celebrity: bool,
 }
@@ -57,8 +57,8 @@ impl Community {
             creator: owner,
             members: FxHashSet::default(),
             posts: Vec::new(),
-            hot: BTreeSet::new(),
-            top: BTreeSet::new(),
+            hot: RankIndex::default(),
+            top: RankIndex::default(),
             celebrity: false,
         }
     }
