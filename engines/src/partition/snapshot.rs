@@ -13,6 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use thin_vec::ThinVec;
 
 use super::Partition;
 use super::index::RankIndex;
@@ -211,7 +212,7 @@ impl Partition {
                         body: r.body()?,
                     })
                 })
-                .collect::<Result<Vec<_>, DecodeError>>()?;
+                .collect::<Result<ThinVec<_>, DecodeError>>()?;
             t.sub_capacity += subs.capacity() as u64;
             let user = User {
                 registered,

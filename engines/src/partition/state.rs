@@ -4,6 +4,7 @@
 //! on these.
 
 use rustc_hash::FxHashSet;
+use thin_vec::ThinVec;
 
 use super::index::RankIndex;
 
@@ -18,8 +19,15 @@ pub(super) struct User {
     pub(super) comment_karma: i64,
     /// Communities with a positive subscription count, sorted ascending.
     pub(super) subs: Vec<CommunityId>,
-    pub(super) inbox: Vec<Dm>,
+    /// A thin vector (its length and capacity live in its allocation, none
+    /// when empty): 8 bytes here, so a user's entry in the partition's map
+    /// is one cache line, which every op on the user reads; DMs are a small
+    /// share of any mix.
+    pub(super) inbox: ThinVec<Dm>,
 }
+
+// A user's map entry (key and record) fits one cache line.
+const _: () = assert!(size_of::<(UserId, User)>() <= 64);
 
 #[derive(Debug)]
 pub(super) struct Dm {
