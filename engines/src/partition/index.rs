@@ -8,8 +8,9 @@
 //! moves its post by rotating the entries between its old and new places,
 //! and a vote changes a key a little (Hot's key by a logarithm's step,
 //! Top's by one), so the run moved is short for all but posts tied with
-//! many others; a new post goes at the end under Hot (its key is the
-//! newest) and after the posts scored above zero under Top.
+//! many others. A new post goes at the end under Hot (its key is the
+//! newest); under Top it ranks below every post scored above zero, whose
+//! entries move up one place.
 
 /// One sort's index of a community's posts: `(key, seq)` sorted ascending,
 /// best post last. Keys are unique per post (`seq` is), so the order is total.
