@@ -150,7 +150,7 @@ impl EngineVisitor for PerOp<'_> {
         let maker = OpMaker {
             loaded,
             communities: workload.scenario.communities,
-            body: Body(vec![b'x'; 200].into_boxed_slice()),
+            body: Body::from(vec![b'x'; 200]),
         };
         let kind = self.kind;
         let mut group = self

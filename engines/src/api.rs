@@ -146,50 +146,121 @@ pub enum Sort {
 
 /// Stored text bytes of a post, comment, DM or search term.
 ///
-/// The workload allocates a body once; the engine keeps that same allocation
-/// (moves it into its state), so a write costs one allocation in all.
+/// A body either borrows bytes that live as long as the process (the
+/// workload's corpus and word list, see [`Body::from_static`]) or owns its
+/// bytes. The workload hands out borrowed bodies, so making an op allocates
+/// nothing. What an engine keeps, it keeps as bytes of its own (its state's
+/// memory counts them): a session that hands ops to an engine thread makes
+/// the body own its bytes before sending ([`Op::own_body`], on the client's
+/// thread) and the partition keeps that allocation ([`Body::into_boxed`]
+/// moves it); applied inline (serial, striped) the partition copies it on
+/// the caller's thread. Either way a write costs one allocation, on the
+/// client's thread. Equality and hashing see the bytes only.
 /// Oversized bodies are representable on purpose: engines reject them with
 /// [`ApiError::BodyTooLarge`].
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Body(pub Box<[u8]>);
+#[derive(Clone)]
+pub struct Body(Text);
+
+/// Where a [`Body`]'s bytes are.
+#[derive(Clone)]
+enum Text {
+    /// Bytes that live as long as the process: no allocation.
+    Static(&'static [u8]),
+    /// Bytes of its own.
+    Owned(Box<[u8]>),
+}
 
 impl Body {
+    /// A body that borrows `bytes` (no allocation).
+    pub const fn from_static(bytes: &'static [u8]) -> Body {
+        Body(Text::Static(bytes))
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_bytes().len()
     }
 
     /// Whether the body is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_bytes().is_empty()
     }
 
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Text::Static(b) => b,
+            Text::Owned(b) => b,
+        }
+    }
+
+    /// Whether the body owns its bytes (rather than borrowing static ones).
+    pub fn is_owned(&self) -> bool {
+        matches!(self.0, Text::Owned(_))
+    }
+
+    /// The same bytes in a body that owns them (a copy of borrowed bytes).
+    pub fn into_owned(self) -> Body {
+        Body(Text::Owned(self.into_boxed()))
+    }
+
+    /// The bytes, owned: a borrowed body's are copied, an owned body's
+    /// moved out.
+    pub fn into_boxed(self) -> Box<[u8]> {
+        match self.0 {
+            Text::Static(b) => b.into(),
+            Text::Owned(b) => b,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::from_static(b"")
+    }
+}
+
+impl PartialEq for Body {
+    fn eq(&self, other: &Body) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Body {}
+
+impl std::hash::Hash for Body {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 
 impl From<&str> for Body {
     fn from(s: &str) -> Self {
-        Body(s.as_bytes().into())
+        Body(Text::Owned(s.as_bytes().into()))
     }
 }
 
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
-        Body(v.into_boxed_slice())
+        Body(Text::Owned(v.into_boxed_slice()))
+    }
+}
+
+impl From<Box<[u8]>> for Body {
+    fn from(b: Box<[u8]>) -> Self {
+        Body(Text::Owned(b))
     }
 }
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Long bodies would drown a debug print; show the length and a prefix.
-        let head = &self.0[..self.0.len().min(24)];
+        let bytes = self.as_bytes();
+        let head = &bytes[..bytes.len().min(24)];
         write!(
             f,
             "Body({}B {:?})",
-            self.0.len(),
+            bytes.len(),
             String::from_utf8_lossy(head)
         )
     }
@@ -197,7 +268,7 @@ impl fmt::Debug for Body {
 
 impl Serialize for Body {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from_utf8_lossy(&self.0))
+        s.serialize_str(&String::from_utf8_lossy(self.as_bytes()))
     }
 }
 
@@ -407,6 +478,22 @@ impl OpKind {
 }
 
 impl Op {
+    /// Makes the body a write keeps (a post's, a comment's, a DM's) own its
+    /// bytes; other ops are left as they are. A session that hands ops to
+    /// an engine thread calls it before sending, so the allocation is the
+    /// sender's and the engine keeps it, as when the workload allocated
+    /// bodies: a message between threads carries its bytes (a search term
+    /// is read, not kept, and stays borrowed).
+    #[inline]
+    pub fn own_body(&mut self) {
+        if let Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } =
+            self
+            && !body.is_owned()
+        {
+            *body = std::mem::take(body).into_owned();
+        }
+    }
+
     /// This op's kind.
     pub fn kind(&self) -> OpKind {
         match self {
@@ -696,6 +783,84 @@ pub type Response = Result<Reply, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_its_bytes_whether_borrowed_or_owned() {
+        use std::hash::BuildHasher as _;
+        let borrowed = Body::from_static(b"hello");
+        let owned = Body::from("hello");
+        assert!(!borrowed.is_owned() && owned.is_owned());
+        assert_eq!(borrowed, owned);
+        assert_ne!(borrowed, Body::from("hellO"));
+        let h = std::collections::hash_map::RandomState::new();
+        assert_eq!(h.hash_one(&borrowed), h.hash_one(&owned));
+        assert_eq!(Body::default(), Body::from(""));
+        // Borrowed bytes are copied into an allocation of their own; owned
+        // ones are moved out as they are.
+        let stat: &'static [u8] = b"static text";
+        let copied = Body::from_static(stat).into_boxed();
+        assert_eq!(&*copied, stat);
+        assert!(!std::ptr::eq(copied.as_ptr(), stat.as_ptr()));
+        let heap = Body::from(vec![7u8; 9]);
+        let at = heap.as_bytes().as_ptr();
+        assert!(std::ptr::eq(heap.into_boxed().as_ptr(), at));
+    }
+
+    #[test]
+    fn own_body_gives_kept_bodies_their_own_bytes_and_leaves_terms_borrowed() {
+        let (user, community) = (UserId(1), CommunityId(2));
+        let post = PostId { community, seq: 0 };
+        let writes = [
+            Op::CreatePost {
+                author: user,
+                community,
+                body: Body::from_static(b"a post"),
+            },
+            Op::Comment {
+                author: user,
+                post,
+                parent: None,
+                body: Body::from_static(b"re"),
+            },
+            Op::SendDm {
+                from: user,
+                to: UserId(3),
+                body: Body::from_static(b"hi"),
+            },
+        ];
+        for op in writes {
+            let mut owned = op.clone();
+            owned.own_body();
+            assert_eq!(owned, op, "the same bytes");
+            match &owned {
+                Op::CreatePost { body, .. }
+                | Op::Comment { body, .. }
+                | Op::SendDm { body, .. } => {
+                    assert!(body.is_owned(), "{owned:?}")
+                }
+                _ => unreachable!(),
+            }
+        }
+        let mut search = Op::Search {
+            community,
+            term: Body::from_static(b"the"),
+        };
+        search.own_body();
+        assert!(matches!(&search, Op::Search { term, .. } if !term.is_owned()));
+        // An owned body is left where it is.
+        let mut dm = Op::SendDm {
+            from: user,
+            to: UserId(3),
+            body: Body::from("mine"),
+        };
+        let at = |op: &Op| match op {
+            Op::SendDm { body, .. } => body.as_bytes().as_ptr(),
+            _ => unreachable!(),
+        };
+        let before = at(&dm);
+        dm.own_body();
+        assert!(std::ptr::eq(at(&dm), before));
+    }
 
     #[test]
     fn profile_ids_round_trip_and_are_distinct_from_communities() {

@@ -38,9 +38,9 @@ pub(crate) fn put_comment(out: &mut Vec<u8>, c: CommentId) {
 }
 
 /// Appends a body: its length as `u32`, then its bytes.
-pub(crate) fn put_body(out: &mut Vec<u8>, b: &Body) {
+pub(crate) fn put_body(out: &mut Vec<u8>, b: &[u8]) {
     put_u32(out, b.len() as u32);
-    out.extend_from_slice(b.as_bytes());
+    out.extend_from_slice(b);
 }
 
 /// A cursor over a payload; every read checks the length.
@@ -94,8 +94,13 @@ impl Reader<'_> {
         })
     }
 
-    pub(crate) fn body(&mut self) -> Result<Body, DecodeError> {
+    /// A body's bytes (its length, then the bytes), owned.
+    pub(crate) fn body_bytes(&mut self) -> Result<Box<[u8]>, DecodeError> {
         let n = self.u32()? as usize;
-        Ok(Body(self.take(n)?.into()))
+        Ok(self.take(n)?.into())
+    }
+
+    pub(crate) fn body(&mut self) -> Result<Body, DecodeError> {
+        self.body_bytes().map(Body::from)
     }
 }

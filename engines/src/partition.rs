@@ -527,7 +527,10 @@ impl Partition {
         let seq = clamp_u32(rec.inbox.len());
         self.totals.dms += 1;
         self.totals.dm_bytes += body.len() as u64;
-        rec.inbox.push(Dm { from, body });
+        rec.inbox.push(Dm {
+            from,
+            body: body.into_boxed(),
+        });
         Ok(Reply::Sent(DmId { to, seq }))
     }
 
@@ -712,7 +715,7 @@ impl Partition {
         let mut matches = 0u32;
         let mut newest = Vec::new();
         for (seq, p) in c.posts.iter().enumerate().rev() {
-            if finder.find(p.body.as_bytes()).is_some() {
+            if finder.find(&p.body).is_some() {
                 matches += 1;
                 if newest.len() < SEARCH_NEWEST {
                     newest.push(PostId {

@@ -109,7 +109,7 @@ fn body(s: &str) -> Body {
 }
 
 fn big() -> Body {
-    Body(vec![b'x'; MAX_BODY_LEN + 1].into_boxed_slice())
+    Body::from(vec![b'x'; MAX_BODY_LEN + 1])
 }
 
 /// The entities the invalid ops refer to: two users, a community of `u1`

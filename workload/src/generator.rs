@@ -765,7 +765,7 @@ fn unknown_community_op(t: &Tables, st: &mut UserState, user: UserId, bits: u64)
         },
         2 => Op::Search {
             community,
-            term: Body::from("the"),
+            term: Body::from_static(b"the"),
         },
         _ => Op::GetCommunityFeed {
             community,

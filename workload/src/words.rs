@@ -3,8 +3,11 @@
 //! Bodies are real bytes: at set-up the workload writes a 64 KiB corpus of
 //! words drawn Zipf-distributed from [`WORDS`] (word frequencies in natural
 //! language follow Zipf's law with exponent near 1), and a body of length `L`
-//! is one copy of `L` corpus bytes starting at a word boundary. That is one
-//! allocation and one `memcpy` per body, with no per-word work in the hot loop.
+//! is the `L` corpus bytes starting at a word boundary, borrowed: the corpus
+//! lives as long as the process, so a body costs neither an allocation nor a
+//! copy in the hot loop (an engine copies what it keeps, see [`Body`]). A
+//! process keeps one corpus per distinct seed and word exponent it prepares
+//! (64 KiB each; a sweep's runs share one).
 //! Search terms are single words drawn with the same Zipf law, so common
 //! terms match many posts and rare ones few.
 
@@ -155,7 +158,7 @@ const _: () = assert!(CORPUS_LEN > MAX_BODY_LEN + 4096);
 /// The text bodies are cut from, and the word-start offsets to cut at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corpus {
-    text: Box<[u8]>,
+    text: &'static [u8],
     starts: Box<[u32]>,
     words: AliasTable,
 }
@@ -174,20 +177,20 @@ impl Corpus {
         }
         text.truncate(CORPUS_LEN);
         Ok(Corpus {
-            text: text.into_boxed_slice(),
+            text: intern(seed, s, text),
             starts: starts.into_boxed_slice(),
             words,
         })
     }
 
     /// A body of `len` bytes (at most [`CORPUS_LEN`]) cut at the word
-    /// boundary chosen by `bits`: one allocation.
+    /// boundary chosen by `bits`, borrowed from the corpus (no allocation).
     #[inline]
     pub fn body(&self, len: usize, bits: u64) -> Body {
         let len = len.min(CORPUS_LEN);
         let k = ((bits >> 32) * self.starts.len() as u64) >> 32;
         let start = (self.starts[k as usize] as usize).min(CORPUS_LEN - len);
-        Body(Box::from(&self.text[start..start + len]))
+        Body::from_static(&self.text[start..start + len])
     }
 
     /// A body that starts with `prefix` and is filled with corpus text up to
@@ -200,16 +203,31 @@ impl Corpus {
         let k = ((bits >> 32) * self.starts.len() as u64) >> 32;
         let start = (self.starts[k as usize] as usize).min(CORPUS_LEN - rest);
         v.extend_from_slice(&self.text[start..start + rest]);
-        Body(v.into_boxed_slice())
+        Body::from(v)
     }
 
-    /// A search term: one word, Zipf by frequency.
+    /// A search term: one word, Zipf by frequency (borrowed, no allocation).
     #[inline]
     pub fn term(&self, bits: u64) -> Body {
-        Body(Box::from(
-            WORDS[self.words.sample_bits(bits) as usize].as_bytes(),
-        ))
+        Body::from_static(WORDS[self.words.sample_bits(bits) as usize].as_bytes())
     }
+}
+
+/// The corpus text of `seed` and word exponent `s`, kept for the rest of the
+/// process (bodies borrow it): one copy per distinct pair, so preparing the
+/// same workload again (a sweep's cells, repeated runs) leaks nothing more.
+fn intern(seed: u64, s: f64, text: Vec<u8>) -> &'static [u8] {
+    type Texts = Vec<((u64, u64), &'static [u8])>;
+    static TEXTS: std::sync::Mutex<Texts> = std::sync::Mutex::new(Vec::new());
+    let key = (seed, s.to_bits());
+    // A panic elsewhere while the lock was held leaves the list intact.
+    let mut texts = TEXTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, t)) = texts.iter().find(|(k, _)| *k == key) {
+        return t;
+    }
+    let t: &'static [u8] = Box::leak(text.into_boxed_slice());
+    texts.push((key, t));
+    t
 }
 
 #[cfg(test)]
@@ -230,6 +248,27 @@ mod tests {
         let b = c.body_with_prefix(b"re: ", 20, 5);
         assert_eq!(b.len(), 20);
         assert!(b.as_bytes().starts_with(b"re: "));
+    }
+
+    #[test]
+    fn bodies_and_terms_borrow_one_kept_text_per_seed() {
+        let (a, b) = (Corpus::new(3, 1.0).unwrap(), Corpus::new(3, 1.0).unwrap());
+        assert!(
+            std::ptr::eq(a.text, b.text),
+            "the same seed's text is kept once"
+        );
+        let other = Corpus::new(4, 1.0).unwrap();
+        assert!(!std::ptr::eq(a.text, other.text));
+        assert!(!std::ptr::eq(a.text, Corpus::new(3, 1.1).unwrap().text));
+        for bits in [0, 1 << 40, u64::MAX] {
+            let body = a.body(100, bits);
+            assert!(!body.is_owned());
+            let start = body.as_bytes().as_ptr() as usize - a.text.as_ptr() as usize;
+            assert!(start + 100 <= a.text.len(), "a slice of the corpus");
+            assert!(!a.term(bits).is_owned());
+        }
+        // A prefixed body is new bytes: it owns them.
+        assert!(a.body_with_prefix(b"re: ", 20, 5).is_owned());
     }
 
     #[test]

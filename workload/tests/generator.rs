@@ -37,6 +37,27 @@ fn run_fake(w: &Workload, threads: usize, ops: usize) -> Vec<(Role, Asked, Op)> 
 }
 
 #[test]
+fn generated_bodies_borrow_the_corpus_except_reposts() {
+    // Making an op allocates nothing for its body: posts, comments, DMs and
+    // search terms borrow the corpus; only a repost's prefixed body is new.
+    let mut checked = 0;
+    for preset in Scenario::PRESETS {
+        let w = small(preset, 2_000, 5);
+        for (_, asked, op) in run_fake(&w, 2, 20_000) {
+            let body = match &op {
+                Op::CreatePost { body, .. } | Op::Comment { body, .. } => body,
+                Op::SendDm { body, .. } | Op::Search { term: body, .. } => body,
+                _ => continue,
+            };
+            let repost = asked == Asked::Action(Action::Repost);
+            assert_eq!(body.is_owned(), repost, "{preset}: {op:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1_000, "only {checked} bodies");
+}
+
+#[test]
 fn each_role_follows_its_restricted_mix() {
     let mut s = Scenario::reddit().with_users(2_000);
     s.invalid.share = 0.0;

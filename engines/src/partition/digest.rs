@@ -308,7 +308,7 @@ impl Partition {
                 ));
             }
             for (seq, dm) in u.inbox.iter().enumerate() {
-                add(Self::digest_dm(id, seq as u32, dm.from, dm.body.as_bytes()));
+                add(Self::digest_dm(id, seq as u32, dm.from, &dm.body));
             }
         }
     }
@@ -336,7 +336,7 @@ impl Partition {
                     p.score,
                     p.created,
                     p.comments.len() as u32,
-                    p.body.as_bytes(),
+                    &p.body,
                 ));
                 for (cs, cm) in p.comments.iter().enumerate() {
                     let id = CommentId {
@@ -344,11 +344,7 @@ impl Partition {
                         seq: cs as u32,
                     };
                     add(Self::digest_comment(
-                        id,
-                        cm.author,
-                        cm.parent,
-                        cm.score,
-                        cm.body.as_bytes(),
+                        id, cm.author, cm.parent, cm.score, &cm.body,
                     ));
                 }
             }

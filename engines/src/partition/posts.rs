@@ -52,7 +52,7 @@ impl Partition {
             author,
             score: 0,
             created,
-            body,
+            body: body.into_boxed(),
             comments: Vec::new(),
         });
         if self.feeds.pushes() {
@@ -92,7 +92,7 @@ impl Partition {
             author,
             parent,
             score: 0,
-            body,
+            body: body.into_boxed(),
         });
         Ok(Reply::Commented(CommentId { post, seq }))
     }
@@ -201,7 +201,7 @@ impl Partition {
         }
         Ok(Reply::Post(Box::new(PostView {
             post: summary(id.community, id.seq, p),
-            body: p.body.clone(),
+            body: Body::from(p.body.clone()),
             top_comments: top,
         })))
     }

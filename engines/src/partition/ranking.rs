@@ -314,7 +314,7 @@ mod tests {
                         author: crate::api::UserId(c),
                         score,
                         created,
-                        body: crate::api::Body::from("x"),
+                        body: Box::from(&b"x"[..]),
                         comments: Vec::new(),
                     });
                 }

@@ -209,7 +209,7 @@ impl Partition {
                 .map(|_| {
                     Ok(Dm {
                         from: r.user()?,
-                        body: r.body()?,
+                        body: r.body_bytes()?,
                     })
                 })
                 .collect::<Result<ThinVec<_>, DecodeError>>()?;
@@ -241,7 +241,7 @@ impl Partition {
                 let author = r.user()?;
                 let score = i64_of(&mut r)?;
                 let created = r.u64()?;
-                let body = r.body()?;
+                let body = r.body_bytes()?;
                 let comments = (0..len32(&mut r)?)
                     .map(|_| {
                         let author = r.user()?;
@@ -253,7 +253,7 @@ impl Partition {
                             author,
                             parent,
                             score: i64_of(&mut r)?,
-                            body: r.body()?,
+                            body: r.body_bytes()?,
                         })
                     })
                     .collect::<Result<Vec<_>, DecodeError>>()?;
@@ -389,7 +389,7 @@ mod tests {
             Op::CreatePost {
                 author: UserId(1),
                 community: c,
-                body: Body(vec![0, 255, 7].into()),
+                body: Body::from(vec![0, 255, 7]),
             },
             Op::CreatePost {
                 author: UserId(1),

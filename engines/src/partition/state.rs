@@ -8,7 +8,7 @@ use thin_vec::ThinVec;
 
 use super::index::RankIndex;
 
-use crate::api::{Body, CommunityId, PostId, PostSummary, UserId, clamp_u32};
+use crate::api::{CommunityId, PostId, PostSummary, UserId, clamp_u32};
 
 /// A user record. It may exist unregistered: follow-ups (karma,
 /// subscriptions) are keyed by user and never refused.
@@ -32,7 +32,8 @@ const _: () = assert!(size_of::<(UserId, User)>() <= 64);
 #[derive(Debug)]
 pub(super) struct Dm {
     pub(super) from: UserId,
-    pub(super) body: Body,
+    /// Bytes of its own (see [`crate::api::Body`]), 16 bytes rather than a body's 24.
+    pub(super) body: Box<[u8]>,
 }
 
 #[derive(Debug)]
@@ -87,7 +88,8 @@ pub(super) struct Post {
     pub(super) author: UserId,
     pub(super) score: i64,
     pub(super) created: u64,
-    pub(super) body: Body,
+    /// Bytes of its own (see [`crate::api::Body`]).
+    pub(super) body: Box<[u8]>,
     pub(super) comments: Vec<Comment>,
 }
 
@@ -96,7 +98,8 @@ pub(super) struct Comment {
     pub(super) author: UserId,
     pub(super) parent: Option<u32>,
     pub(super) score: i64,
-    pub(super) body: Body,
+    /// Bytes of its own (see [`crate::api::Body`]).
+    pub(super) body: Box<[u8]>,
 }
 
 /// Comment seq standing for "the post itself" in a [`VoteKey`]. A post

@@ -474,7 +474,7 @@ fn member_summary(community: CommunityId, m: &[u8]) -> Option<PostSummary> {
 /// (seq, author, parent, score) per top comment.
 fn post_view(post: PostId, a: &[Value]) -> Result<PostView, ApiError> {
     let body = match a.get(4) {
-        Some(Value::BulkString(b)) => Body(b.clone().into_boxed_slice()),
+        Some(Value::BulkString(b)) => Body::from(b.clone()),
         _ => return Err(ApiError::EngineFault),
     };
     let mut top = Vec::with_capacity((a.len().saturating_sub(5)) / 4);

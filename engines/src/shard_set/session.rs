@@ -91,7 +91,10 @@ impl fmt::Debug for ShardedSession {
 }
 
 impl Session for ShardedSession {
-    fn submit(&mut self, tag: u64, op: Op) -> Result<(), EngineError> {
+    fn submit(&mut self, tag: u64, mut op: Op) -> Result<(), EngineError> {
+        // The body a shard keeps is allocated here, on the client's thread
+        // (see `Op::own_body`), not by the shard.
+        op.own_body();
         if self.stopped.load(Ordering::Acquire) {
             return Err(EngineError::Shutdown);
         }

@@ -106,7 +106,7 @@ impl OpGen {
     }
 
     fn big_body() -> Body {
-        Body(vec![b'x'; MAX_BODY_LEN + 1].into_boxed_slice())
+        Body::from(vec![b'x'; MAX_BODY_LEN + 1])
     }
 
     fn user(&mut self) -> UserId {
@@ -502,7 +502,7 @@ impl OpGen {
         if bad {
             let term = match self.rng.random_range(0..3) {
                 0 => Body::from(""),
-                1 => Body(vec![b'a'; MAX_TERM_LEN + 1].into_boxed_slice()),
+                1 => Body::from(vec![b'a'; MAX_TERM_LEN + 1]),
                 _ => {
                     return Op::Search {
                         community: self.unknown_community(),
