@@ -59,9 +59,9 @@ const FRIEND_SHARE: f64 = 0.7;
 /// Draws before giving up on finding a community or user not yet joined.
 const FRESH_TRIES: usize = 4;
 /// How many ops ahead the acting user is drawn.
-const AHEAD: usize = 8;
+const AHEAD: usize = 16;
 /// How many ops ahead the acting user's state is prefetched.
-const PREFETCH_AHEAD: usize = 4;
+const PREFETCH_AHEAD: usize = 8;
 /// Joins remembered while in flight (a join's reply does not name the community).
 const PENDING: usize = 64;
 
