@@ -74,9 +74,8 @@ fn overloaded_sharded_fills_its_slots_and_no_more() {
 
 /// An inline engine answers inside `submit`, so one op at a time is
 /// outstanding. `serial` injects no faults: offered 50M ops/s, many times
-/// what it serves even in a release build (2M ops/s at these 2,000 users
-/// was not enough on a fast hour once the partition's op cost was cut), it
-/// falls 1 s behind within seconds.
+/// what it serves at these 2,000 users even in a release build on a fast
+/// host, it falls 1 s behind within seconds.
 #[test]
 fn overloaded_serial_stops_with_one_op_outstanding() {
     let sch = overload("serial", &["--rate", "50M"]);

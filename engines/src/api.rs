@@ -480,10 +480,10 @@ impl OpKind {
 impl Op {
     /// Makes the body a write keeps (a post's, a comment's, a DM's) own its
     /// bytes; other ops are left as they are. A session that hands ops to
-    /// an engine thread calls it before sending, so the allocation is the
-    /// sender's and the engine keeps it, as when the workload allocated
-    /// bodies: a message between threads carries its bytes (a search term
-    /// is read, not kept, and stays borrowed).
+    /// an engine thread calls it before sending, so the allocation is made
+    /// on the sender's thread and the engine only keeps it (an engine
+    /// thread is often the bottleneck): a message between threads carries
+    /// its bytes. A search term is read, not kept, and stays borrowed.
     #[inline]
     pub fn own_body(&mut self) {
         if let Op::CreatePost { body, .. } | Op::Comment { body, .. } | Op::SendDm { body, .. } =
