@@ -277,7 +277,22 @@ impl Generator {
 
     /// Feeds the reply to the op `token` came with back to its user. Foreign
     /// tokens are ignored.
+    ///
+    /// A bare `Done` teaches a user something only after a join (the
+    /// community it is now a member of); every other `Done` (all of the
+    /// null engine's replies, and every write's) returns here, inlined in
+    /// the caller's loop, without the call and the token's decoding.
+    #[inline(always)]
     pub fn on_reply(&mut self, token: u64, response: &Response) {
+        if matches!(response, Ok(Reply::Done)) && !token::is_join(token) {
+            return;
+        }
+        self.learn(token, response);
+    }
+
+    /// [`Generator::on_reply`] past its filter.
+    #[inline(never)]
+    fn learn(&mut self, token: u64, response: &Response) {
         let local = token::local(token) as usize;
         let Some(Asked::Action(action)) = token::asked(token) else {
             return;

@@ -165,6 +165,15 @@ pub(crate) mod token {
         }
     }
 
+    /// Whether the token's op was a join or a community's creation (a
+    /// valid one: what [`asked`] reads as `Action::Join` or
+    /// `Action::CreateCommunity`).
+    #[inline(always)]
+    pub(crate) fn is_join(token: u64) -> bool {
+        let a = (token & ((1 << ASK_BITS) - 1)) as u8;
+        a == Action::Join as u8 || a == Action::CreateCommunity as u8
+    }
+
     /// Largest sequence number a token carries (28 bits).
     pub(crate) const SEQ_MASK: u32 = (1 << (64 - ASK_BITS - USER_BITS)) - 1;
 }
