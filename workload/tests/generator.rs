@@ -348,3 +348,54 @@ fn acting_users_follow_zipf_over_ids_within_each_thread() {
         .0;
     assert_eq!(max, 0);
 }
+
+/// A user with no community at load posts only into the last community
+/// whose creation was acknowledged with a bare `Done`: the one reply that
+/// `on_reply` must not skip. Without it every post would go to a profile.
+#[test]
+fn a_done_to_a_creation_makes_the_community_one_to_post_in() {
+    let mut s = Scenario::preset("reddit").unwrap().with_users(50);
+    s.population.memberships_per_user = 0;
+    s.invalid.share = 0.0;
+    s.reads.posts_to_profile = 0.0;
+    s.roles.creator.share = 1.0;
+    s.roles.contributor.share = 0.0;
+    s.roles.lurker.share = 0.0;
+    s.roles.creator.actions = vec![Action::CreateCommunity, Action::Post];
+    s.mix = socialbench_workload::Mix {
+        create_community: 0.2,
+        post: 0.8,
+        ..socialbench_workload::Mix::default()
+    };
+    let w = Workload::new(s, 5).unwrap();
+    let mut g = w.generator(0, 1);
+    let done = Ok(socialbench_engines::Reply::Done);
+    let mut acked = std::collections::HashMap::new();
+    let (mut creations, mut into_acked) = (0, 0);
+    for _ in 0..20_000 {
+        let (token, op) = g.next_op();
+        match op {
+            Op::CreateCommunity { creator, community } => {
+                // Every other creation's reply is lost: an unacknowledged
+                // community must not be posted into.
+                creations += 1;
+                if creations % 2 == 0 {
+                    acked.insert(creator, community);
+                    g.on_reply(token, &done);
+                }
+            }
+            Op::CreatePost {
+                author, community, ..
+            } if !community.is_profile() => {
+                assert_eq!(acked.get(&author), Some(&community), "{author:?}");
+                into_acked += 1;
+                g.on_reply(token, &done);
+            }
+            _ => g.on_reply(token, &done),
+        }
+    }
+    assert!(
+        into_acked > 1_000,
+        "{into_acked} posts into created communities"
+    );
+}
