@@ -154,8 +154,15 @@ pub(crate) mod token {
         (token >> (ASK_BITS + USER_BITS)) as u32
     }
 
+    /// The code of what was asked: an action's index, or `INVALID_BASE`
+    /// plus an invalid kind's.
+    #[inline(always)]
+    fn ask_code(token: u64) -> u8 {
+        (token & ((1 << ASK_BITS) - 1)) as u8
+    }
+
     pub(crate) fn asked(token: u64) -> Option<Asked> {
-        let a = (token & ((1 << ASK_BITS) - 1)) as u8;
+        let a = ask_code(token);
         if a < INVALID_BASE {
             Action::ALL.get(a as usize).map(|&a| Asked::Action(a))
         } else {
@@ -170,7 +177,7 @@ pub(crate) mod token {
     /// `Action::CreateCommunity`).
     #[inline(always)]
     pub(crate) fn is_join(token: u64) -> bool {
-        let a = (token & ((1 << ASK_BITS) - 1)) as u8;
+        let a = ask_code(token);
         a == Action::Join as u8 || a == Action::CreateCommunity as u8
     }
 

@@ -92,9 +92,6 @@ impl fmt::Debug for ShardedSession {
 
 impl Session for ShardedSession {
     fn submit(&mut self, tag: u64, mut op: Op) -> Result<(), EngineError> {
-        // The body a shard keeps is allocated here, on the client's thread
-        // (see `Op::own_body`), not by the shard.
-        op.own_body();
         if self.stopped.load(Ordering::Acquire) {
             return Err(EngineError::Shutdown);
         }
@@ -102,6 +99,9 @@ impl Session for ShardedSession {
             self.admit()?;
         }
         let shard = placement::home_partition(op.home(), self.clients.len());
+        // The body a shard keeps is allocated here, on the client's thread
+        // (see `Op::own_body`), not by the shard; only for an op admitted.
+        op.own_body();
         let msg = ClientMsg {
             session: self.id,
             tag,
