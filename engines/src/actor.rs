@@ -15,8 +15,10 @@
 
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats};
+use crate::engine::Engine;
+use crate::error::EngineError;
 use crate::shard_set::{ShardSet, ShardedSession};
+use crate::stats::EngineStats;
 
 /// The `actor` engine.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::EngineError;
+use crate::error::EngineError;
 
 /// Which channel implementation carries mailboxes, so the two can be compared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use crate::api::{ApiError, Op, OpKind, Reply, Response};
 use crate::audit::mix64;
 use crate::config::Faults;
-use crate::engine::WriteFaults;
 use crate::partition::{FollowUp, Partition};
+use crate::stats::WriteFaults;
 
 /// The payload of an injected panic. Engines raise it with
 /// [`std::panic::resume_unwind`], which skips the panic hook, so injected

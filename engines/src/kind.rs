@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::actor::ActorEngine;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError};
+use crate::engine::Engine;
+use crate::error::EngineError;
 use crate::null::NullEngine;
 use crate::serial::SerialEngine;
 use crate::sharded::ShardedEngine;

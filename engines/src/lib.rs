@@ -27,6 +27,7 @@ pub mod audit;
 mod bytes;
 pub mod config;
 pub mod engine;
+mod error;
 pub mod fault;
 pub mod kind;
 pub mod mailbox;
@@ -38,6 +39,7 @@ pub mod redis;
 pub mod serial;
 mod shard_set;
 pub mod sharded;
+pub mod stats;
 pub mod striped;
 pub mod wal;
 
@@ -51,11 +53,13 @@ pub use config::{
     Feeds, Heartbeat, IdlePolicy, RedisConfig, RedisGroup, RedisTarget, Replication,
     ReplicationMode, Stall,
 };
-pub use engine::{
-    DurabilityStats, Engine, EngineError, EngineStats, EntityBytes, EntityCounts, FailoverEvent,
-    FailoverStats, FeedStats, PartitionStats, RedisCommandCost, RedisFailoverStats, RedisKindCost,
-    RedisStats, ReplicationStats, Session, Staleness, WriteFaults,
-};
+pub use engine::{Engine, Session};
+pub use error::EngineError;
 pub use fault::{FaultInjector, InjectedPanic, OpFault};
 pub use kind::{EngineKind, EngineVisitor};
 pub use partition::{FollowUp, Partition, PostClock, TimelinePlan, merge_feed};
+pub use stats::{
+    DurabilityStats, EngineStats, EntityBytes, EntityCounts, FailoverEvent, FailoverStats,
+    FeedStats, PartitionStats, RedisCommandCost, RedisFailoverStats, RedisKindCost, RedisStats,
+    ReplicationStats, Staleness, WriteFaults,
+};

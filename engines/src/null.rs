@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::api::{Op, Reply, Response};
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats, Session};
+use crate::engine::{Engine, Session};
+use crate::error::EngineError;
+use crate::stats::EngineStats;
 
 /// The `null` engine: replies at once, keeps nothing, serves any number of sessions.
 #[derive(Debug, Default)]

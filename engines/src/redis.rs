@@ -157,9 +157,11 @@ pub use wire::ServerError;
 use crate::api::OpKind;
 use crate::audit::Audit;
 use crate::config::{EngineConfig, RedisConfig, RedisGroup, RedisTarget};
-use crate::engine::{
-    Engine, EngineError, EngineStats, EntityBytes, EntityCounts, RedisCommandCost,
-    RedisFailoverStats, RedisKindCost, RedisStats,
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::stats::{
+    EngineStats, EntityBytes, EntityCounts, RedisCommandCost, RedisFailoverStats, RedisKindCost,
+    RedisStats,
 };
 use layout::Layout;
 use shared::{Counters, FailoverLog, Shared, Wait};

@@ -37,11 +37,11 @@ use parking_lot::{Condvar, Mutex};
 use crate::api::{ApiError, Op, Response};
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{
-    DurabilityStats, Engine, EngineError, EngineStats, FeedStats, PartitionStats, Session,
-};
+use crate::engine::{Engine, Session};
+use crate::error::EngineError;
 use crate::fault::CrashPlan;
 use crate::partition::{FollowUp, Partition, PostClock};
+use crate::stats::{DurabilityStats, EngineStats, FeedStats, PartitionStats};
 use crate::wal::{Durable, prepare_fresh_dir};
 
 /// A live session publishes a stats snapshot every this many ops: one lock

@@ -16,8 +16,10 @@
 
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats};
+use crate::engine::Engine;
+use crate::error::EngineError;
 use crate::shard_set::ShardSet;
+use crate::stats::EngineStats;
 
 pub use crate::shard_set::{BATCH, FLUSH, LINGER, SPIN_CAP, ShardedSession};
 

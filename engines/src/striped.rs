@@ -81,12 +81,14 @@ use crate::api::{
 };
 use crate::audit::Audit;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EngineError, EngineStats, Session};
+use crate::engine::{Engine, Session};
+use crate::error::EngineError;
 use crate::fault::{
     CrashPlan, FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded,
 };
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
+use crate::stats::EngineStats;
 use crate::wal::{Durable, LogEntry};
 
 /// What a stripe's lock protects.

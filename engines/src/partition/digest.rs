@@ -13,7 +13,7 @@ use super::Partition;
 use super::state::{Comment, Community, Dm, POST_ITSELF, Post, User, VoteKey, member_key, sub_key};
 use crate::api::{CommentId, CommunityId, PostId, UserId};
 use crate::audit::{Audit, mix64, pair_digest};
-use crate::engine::{EntityBytes, EntityCounts, PartitionStats};
+use crate::stats::{EntityBytes, EntityCounts, PartitionStats};
 
 /// Entity tags, so that two kinds of entity with equal fields never cancel.
 const TAG_USER: u64 = 1;

@@ -54,7 +54,7 @@ use crate::api::{
     ApiError, CommunityId, MAX_LIMIT, PostId, PostSummary, Sort, UserId, check_limit,
 };
 use crate::config::{FeedMode, Feeds};
-use crate::engine::FeedStats;
+use crate::stats::FeedStats;
 
 /// One user's materialised timeline.
 #[derive(Debug, Default)]

@@ -58,7 +58,8 @@ use crate::api::{
     ApiError, Body, CommentId, CommentSummary, CommunityId, DmId, DmSummary, Home, Op, OpKind,
     PostId, PostSummary, PostView, ProfileView, Reply, Response, Sort, Target, UserId,
 };
-use crate::engine::{EngineError, Session};
+use crate::engine::Session;
+use crate::error::EngineError;
 use crate::partition::merge_feed;
 
 /// How often a session reads the layout again while a failover is under way.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::layout::Layout;
 use super::wire::{self, ServerError};
 use crate::api::OpKind;
-use crate::engine::FailoverEvent;
+use crate::stats::FailoverEvent;
 
 /// What one session's ops of one kind asked of the server.
 #[derive(Debug, Default)]

@@ -58,8 +58,8 @@ use parking_lot::Mutex;
 use super::messages::{PeerMsg, Takeover};
 use super::replica::{BackupMsg, BackupWatch};
 use crate::config::Heartbeat;
-use crate::engine::{FailoverEvent, FailoverStats};
 use crate::mailbox::Sender;
+use crate::stats::{FailoverEvent, FailoverStats};
 
 /// What the coordinator and the shards share.
 pub(super) struct Shared {

@@ -30,7 +30,8 @@ use super::replica::{BackupMsg, Lost, Recovered};
 use crate::fault::FaultCounters;
 use crate::mailbox::Sender;
 use crate::partition::{FollowUp, Partition};
-use crate::wal::{LogEntry, Wal, WalCounters, recover_into, replay};
+use crate::stats::{Recovery, WalCounters};
+use crate::wal::{LogEntry, Wal, recover_into, replay};
 
 /// The log thread's copy of its shard's state.
 pub(super) struct Shadow {
@@ -178,7 +179,7 @@ impl LogWriter {
                 }
                 (Ok(fresh), recovery)
             }
-            Err(e) => (Err(e.to_string()), crate::wal::Recovery::default()),
+            Err(e) => (Err(e.to_string()), Recovery::default()),
         };
         Recovered {
             part,

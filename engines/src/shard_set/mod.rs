@@ -126,13 +126,13 @@ use parking_lot::Mutex;
 
 use crate::audit::{Audit, Entities};
 use crate::config::{ChannelKind, DurabilityMode, EngineConfig, Feeds, IdlePolicy};
-use crate::engine::{
-    DurabilityStats, EngineError, EngineStats, FeedStats, PartitionStats, ReplicationStats,
-    Staleness,
-};
+use crate::error::EngineError;
 use crate::fault::{CrashPlan, FaultCounters};
 use crate::mailbox::{self, DualReceiver, Sender};
 use crate::partition::{Partition, PostClock};
+use crate::stats::{
+    DurabilityStats, EngineStats, FeedStats, PartitionStats, ReplicationStats, Staleness,
+};
 
 pub use session::ShardedSession;
 pub use shard::BATCH;
@@ -245,8 +245,8 @@ pub(crate) fn check_failover(config: &EngineConfig, count: usize) -> Result<(), 
 /// The logs of a durable shard set.
 struct DurableSet {
     mode: DurabilityMode,
-    counters: Vec<Arc<Mutex<crate::wal::WalCounters>>>,
-    recovered: Option<crate::wal::Recovery>,
+    counters: Vec<Arc<Mutex<crate::stats::WalCounters>>>,
+    recovered: Option<crate::stats::Recovery>,
 }
 
 /// Refuses what durable shard sets do not do yet: logs together with

@@ -139,7 +139,7 @@ pub(super) struct Recovered {
     /// Records written but not synced: acknowledged in `log` mode, lost.
     pub(super) lost_records: u64,
     /// What the rebuild read.
-    pub(super) recovery: crate::wal::Recovery,
+    pub(super) recovery: crate::stats::Recovery,
 }
 
 /// What a crash leaves the shard to do (`Replicator::after_crash`).

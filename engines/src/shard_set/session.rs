@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use super::messages::{ClientMsg, PeerMsg, ReplyBatch};
 use super::waiting::Idler;
 use crate::api::{Op, Response};
-use crate::engine::{EngineError, Session};
+use crate::engine::Session;
+use crate::error::EngineError;
 use crate::mailbox::{Receiver, Sender, TryRecvError};
 use crate::placement;
 

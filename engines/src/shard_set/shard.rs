@@ -18,14 +18,14 @@ use super::replica::{AfterCrash, BackupMsg, Out, Recovered, Replicator};
 use super::waiting::Idler;
 use crate::api::{ApiError, CommunityId, Op, PostId, PostSummary, Reply, Response, Sort, UserId};
 use crate::config::Faults;
-use crate::engine::DurabilityStats;
 use crate::fault::{
     CrashTimer, FaultCounters, FaultInjector, apply_follow_up_guarded, apply_guarded, guarded,
 };
 use crate::mailbox::{DualReceiver, Either, Sender};
 use crate::partition::{FollowUp, Partition, PostClock, TimelinePlan};
 use crate::placement;
-use crate::wal::Recovery;
+use crate::stats::DurabilityStats;
+use crate::stats::Recovery;
 
 /// Most client ops a shard takes per batch. Large enough to amortise the
 /// peer-lane drain and the wake-ups, small enough that probes and `Stop` are

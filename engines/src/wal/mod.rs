@@ -72,17 +72,15 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use std::sync::Arc;
 
 use crate::api::Op;
 use crate::config::{DurabilityMode, EngineConfig};
-use crate::engine::DurabilityStats;
 use crate::fault::{
     CrashPlan, CrashTimer, FaultCounters, OpFault, apply_follow_up_guarded, apply_guarded,
 };
 use crate::partition::{FollowUp, Partition};
+use crate::stats::{DurabilityStats, Recovery, WalCounters};
 use codec::DecodeError;
 
 /// One state change of a partition, in the order it applied them: the
@@ -352,96 +350,6 @@ pub fn prepare_fresh_dir(dir: &Path) -> Result<(), WalError> {
 /// The log file of partition `index` in `dir`.
 pub fn log_path(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("partition-{index}.wal"))
-}
-
-/// What opening a log found and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Recovery {
-    /// Log records replayed (after the snapshot's state).
-    pub records: u64,
-    /// Records the snapshot covered (0: there was none).
-    pub snapshot_records: u64,
-    /// Bytes of the snapshot loaded.
-    pub snapshot_bytes: u64,
-    /// Log records skipped because the snapshot covered them (a crash
-    /// between a snapshot and the compaction of its log).
-    pub skipped_records: u64,
-    /// Bytes of valid log (header included).
-    pub bytes: u64,
-    /// Bytes cut off the end: a torn or corrupt tail.
-    pub truncated_bytes: u64,
-    /// Why the tail was cut (`None`: the log ended cleanly).
-    pub truncated_because: Option<String>,
-    /// Time to read and replay it, in microseconds.
-    pub micros: u64,
-}
-
-impl Recovery {
-    /// Adds another partition's recovery (times summed: partitions recover
-    /// one after another).
-    pub fn add(&mut self, o: Recovery) {
-        self.records += o.records;
-        self.snapshot_records += o.snapshot_records;
-        self.snapshot_bytes += o.snapshot_bytes;
-        self.skipped_records += o.skipped_records;
-        self.bytes += o.bytes;
-        self.truncated_bytes += o.truncated_bytes;
-        self.micros += o.micros;
-        if self.truncated_because.is_none() {
-            self.truncated_because = o.truncated_because;
-        }
-    }
-}
-
-/// What one partition's log did, for [`crate::EngineStats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct WalCounters {
-    /// Records written.
-    pub records: u64,
-    /// Bytes written (header included).
-    pub bytes: u64,
-    /// Group commits (writes of a non-empty buffer).
-    pub commits: u64,
-    /// The most records one commit wrote.
-    pub max_group: u64,
-    /// fsyncs.
-    pub fsyncs: u64,
-    /// Time spent in fsync, in microseconds.
-    pub fsync_micros: u64,
-    /// The longest fsync, in microseconds.
-    pub max_fsync_micros: u64,
-    /// Snapshots taken.
-    pub snapshots: u64,
-    /// Bytes of the last snapshot (summed over partitions: the size of the
-    /// last snapshot of each).
-    pub snapshot_bytes: u64,
-    /// Time the snapshots paused their partition (encode, write, fsync,
-    /// log compaction), in microseconds, summed...
-    pub snapshot_pause_micros: u64,
-    /// ...and the longest.
-    pub max_snapshot_pause_micros: u64,
-    /// Of the pauses, the time spent encoding the state, in microseconds.
-    pub snapshot_encode_micros: u64,
-}
-
-impl WalCounters {
-    /// Adds another partition's counters.
-    pub fn add(&mut self, o: &WalCounters) {
-        self.records += o.records;
-        self.bytes += o.bytes;
-        self.commits += o.commits;
-        self.max_group = self.max_group.max(o.max_group);
-        self.fsyncs += o.fsyncs;
-        self.fsync_micros += o.fsync_micros;
-        self.max_fsync_micros = self.max_fsync_micros.max(o.max_fsync_micros);
-        self.snapshots += o.snapshots;
-        self.snapshot_bytes += o.snapshot_bytes;
-        self.snapshot_pause_micros += o.snapshot_pause_micros;
-        self.max_snapshot_pause_micros = self
-            .max_snapshot_pause_micros
-            .max(o.max_snapshot_pause_micros);
-        self.snapshot_encode_micros += o.snapshot_encode_micros;
-    }
 }
 
 /// One partition's write-ahead log (module docs).
