@@ -105,8 +105,6 @@ impl CsvRow for ComparisonRow {
         "oversubscribed",
         "schema",
     ];
-    const V1_REQUIRED: &'static [&'static str] = &["engine", "ops_per_sec", "p99_ns"];
-    type V1 = super::v1::ComparisonRowV1;
     fn schema(&self) -> u32 {
         self.schema
     }
@@ -194,9 +192,6 @@ impl CsvRow for PassRow {
         "run_dir",
         "schema",
     ];
-    // Comparisons of version 1 had no passes.
-    const V1_REQUIRED: &'static [&'static str] = &["engine", "pass", "schema"];
-    type V1 = PassRow;
     fn schema(&self) -> u32 {
         self.schema
     }

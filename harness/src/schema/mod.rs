@@ -161,15 +161,11 @@ pub enum SchemaError {
 }
 
 /// A row type of a versioned CSV file.
-pub trait CsvRow: Serialize + DeserializeOwned {
+pub trait CsvRow: Serialize + DeserializeOwned + UpgradeV1 {
     /// The file's usual name (for messages).
     const FILE: &'static str;
     /// The header of the current version, in the order the type serialises.
     const COLUMNS: &'static [&'static str];
-    /// The same file's row as version 1 wrote it, and its upgrade.
-    type V1: DeserializeOwned + Into<Self>;
-    /// Columns every version-1 file of this kind has.
-    const V1_REQUIRED: &'static [&'static str];
     /// Columns added within the current version, after files without them
     /// were written: such a file (its header [`CsvRow::COLUMNS`] without
     /// these) still reads, the row type giving them serde defaults.
@@ -297,9 +293,17 @@ fn describe(e: &csv::Error, headers: &csv::StringRecord) -> String {
 
 /// A JSON document of a versioned type: the current version, or version 1
 /// upgraded.
-pub trait JsonDocument: DeserializeOwned {
-    /// The document as version 1 wrote it, and its upgrade.
+pub trait JsonDocument: DeserializeOwned + UpgradeV1 {}
+
+/// How an output type reads from a file of version 1: implemented for
+/// every type in `v1`, beside the version-1 types and their upgrades, so
+/// that the modules of the current types never name their old forms.
+pub trait UpgradeV1: Sized {
+    /// The same row or document as version 1 wrote it, and its upgrade.
     type V1: DeserializeOwned + Into<Self>;
+    /// Columns every version-1 file of this kind has (CSV files; a JSON
+    /// document is told by its missing `schema` field instead).
+    const V1_REQUIRED: &'static [&'static str] = &[];
 }
 
 /// Reads a JSON document of type `T` (see [`JsonDocument`]).

@@ -173,15 +173,6 @@ impl CsvRow for SummaryRow {
         "service_max_ns",
         "schema",
     ];
-    const V1_REQUIRED: &'static [&'static str] = &[
-        "kind",
-        "count",
-        "errors",
-        "ops_per_sec",
-        "intended_p99_ns",
-        "service_p99_ns",
-    ];
-    type V1 = super::v1::SummaryRowV1;
     fn schema(&self) -> u32 {
         self.schema
     }
@@ -250,16 +241,6 @@ impl CsvRow for TimeseriesRow<'static> {
         "value",
         "schema",
     ];
-    const V1_REQUIRED: &'static [&'static str] = &[
-        "interval",
-        "start_ns",
-        "duration_ns",
-        "source",
-        "name",
-        "metric",
-        "value",
-    ];
-    type V1 = super::v1::TimeseriesRowV1;
     fn schema(&self) -> u32 {
         self.schema
     }

@@ -139,24 +139,6 @@ impl CsvRow for SweepRow {
         "replicas",
         "replication",
     ];
-    const V1_REQUIRED: &'static [&'static str] = &[
-        "engine",
-        "client_threads",
-        "engine_threads",
-        "cores_used",
-        "users",
-        "rate",
-        "ops_per_sec",
-        "p50_ns",
-        "p99_ns",
-        "p999_ns",
-        "max_ns",
-        "errors",
-        "audit",
-        "efficiency",
-        "c1_ops_per_sec",
-    ];
-    type V1 = super::v1::SweepRowV1;
     fn schema(&self) -> u32 {
         self.schema
     }
@@ -315,6 +297,4 @@ pub struct SweepDocument {
     pub machine: serde_json::Value,
 }
 
-impl JsonDocument for SweepDocument {
-    type V1 = super::v1::SweepDocumentV1;
-}
+impl JsonDocument for SweepDocument {}

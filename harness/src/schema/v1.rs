@@ -11,10 +11,10 @@
 
 use serde::Deserialize;
 
-use super::compare::ComparisonRow;
+use super::compare::{ComparisonRow, PassRow};
 use super::run::{SummaryRow, TimeseriesRow};
 use super::sweep::{Baseline, Cost, Matrix, SweepDocument, SweepRow, SweepSettings};
-use super::{AuditVerdict, SCHEMA_VERSION};
+use super::{AuditVerdict, SCHEMA_VERSION, UpgradeV1};
 
 /// `summary.csv`, version 1: the current columns without `schema`.
 #[derive(Debug, Deserialize)]
@@ -381,6 +381,70 @@ impl From<SweepDocumentV1> for SweepDocument {
             machine: d.machine,
         }
     }
+}
+
+// How each output type reads from its version-1 file.
+
+impl UpgradeV1 for SummaryRow {
+    type V1 = SummaryRowV1;
+    const V1_REQUIRED: &'static [&'static str] = &[
+        "kind",
+        "count",
+        "errors",
+        "ops_per_sec",
+        "intended_p99_ns",
+        "service_p99_ns",
+    ];
+}
+
+impl UpgradeV1 for TimeseriesRow<'static> {
+    type V1 = TimeseriesRowV1;
+    const V1_REQUIRED: &'static [&'static str] = &[
+        "interval",
+        "start_ns",
+        "duration_ns",
+        "source",
+        "name",
+        "metric",
+        "value",
+    ];
+}
+
+impl UpgradeV1 for ComparisonRow {
+    type V1 = ComparisonRowV1;
+    const V1_REQUIRED: &'static [&'static str] = &["engine", "ops_per_sec", "p99_ns"];
+}
+
+// Comparisons of version 1 had no passes: no file without a `schema`
+// column is read as one.
+impl UpgradeV1 for PassRow {
+    type V1 = PassRow;
+    const V1_REQUIRED: &'static [&'static str] = &["engine", "pass", "schema"];
+}
+
+impl UpgradeV1 for SweepRow {
+    type V1 = SweepRowV1;
+    const V1_REQUIRED: &'static [&'static str] = &[
+        "engine",
+        "client_threads",
+        "engine_threads",
+        "cores_used",
+        "users",
+        "rate",
+        "ops_per_sec",
+        "p50_ns",
+        "p99_ns",
+        "p999_ns",
+        "max_ns",
+        "errors",
+        "audit",
+        "efficiency",
+        "c1_ops_per_sec",
+    ];
+}
+
+impl UpgradeV1 for SweepDocument {
+    type V1 = SweepDocumentV1;
 }
 
 #[cfg(test)]
