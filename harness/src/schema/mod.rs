@@ -302,8 +302,9 @@ pub trait UpgradeV1: Sized {
     /// The same row or document as version 1 wrote it, and its upgrade.
     type V1: DeserializeOwned + Into<Self>;
     /// Columns every version-1 file of this kind has (CSV files; a JSON
-    /// document is told by its missing `schema` field instead).
-    const V1_REQUIRED: &'static [&'static str] = &[];
+    /// document, told by its missing `schema` field instead, has none).
+    /// No default: a new CSV type must say which columns its version 1 had.
+    const V1_REQUIRED: &'static [&'static str];
 }
 
 /// Reads a JSON document of type `T` (see [`JsonDocument`]).

@@ -445,6 +445,7 @@ impl UpgradeV1 for SweepRow {
 
 impl UpgradeV1 for SweepDocument {
     type V1 = SweepDocumentV1;
+    const V1_REQUIRED: &'static [&'static str] = &[];
 }
 
 #[cfg(test)]
